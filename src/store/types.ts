@@ -1,0 +1,167 @@
+// The store's contract: the persisted state of apps, revisions, rollouts and their events.
+// Implemented once with Kysely for SQLite (embedded default) and PostgreSQL; the same contract
+// suite runs against both. Every write is durable when its promise resolves: the controller
+// journals a transition before it acts on it.
+
+export type RolloutPhase =
+  | 'Pending'
+  | 'Progressing'
+  | 'Paused'
+  | 'Promoting'
+  | 'Baking'
+  | 'Completed'
+  | 'RollingBack'
+  | 'RolledBack'
+  | 'Failed';
+
+export const TERMINAL_PHASES: readonly RolloutPhase[] = ['Completed', 'RolledBack', 'Failed'];
+
+export type RolloutKind = 'deploy' | 'rollback';
+
+export interface AppRecord {
+  readonly name: string;
+  /** The app's spec from rewind.yaml, as JSON. */
+  readonly spec: unknown;
+  /** The revision that serves when nothing is rolling out; null before the first one. */
+  readonly stableRevision: number | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface RevisionRecord {
+  readonly app: string;
+  /** 1, 2, 3... per app, assigned by the store. */
+  readonly number: number;
+  readonly version: string;
+  /** Everything deployed together (run command, env, ...), frozen at creation. */
+  readonly spec: unknown;
+  /** The revision this one copies (a rollback to N creates a copy of N). */
+  readonly copiedFrom: number | null;
+  readonly reason: string | null;
+  readonly createdAt: number;
+}
+
+export interface NewRevision {
+  readonly app: string;
+  readonly version: string;
+  readonly spec: unknown;
+  readonly copiedFrom?: number | null;
+  readonly reason?: string | null;
+}
+
+export interface RolloutRecord {
+  readonly id: string;
+  readonly app: string;
+  readonly kind: RolloutKind;
+  readonly strategy: string;
+  readonly fromRevision: number | null;
+  readonly toRevision: number;
+  readonly phase: RolloutPhase;
+  /** Step-machine state owned by the rollouts feature (current step, completed steps, timers). */
+  readonly state: unknown;
+  readonly reason: string | null;
+  readonly error: string | null;
+  /** Optimistic-concurrency counter, bumped by every update. */
+  readonly generation: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly finishedAt: number | null;
+}
+
+export interface NewRollout {
+  readonly id: string;
+  readonly app: string;
+  readonly kind: RolloutKind;
+  readonly strategy: string;
+  readonly fromRevision: number | null;
+  readonly toRevision: number;
+  readonly phase: RolloutPhase;
+  readonly state: unknown;
+  readonly reason?: string | null;
+}
+
+export interface RolloutPatch {
+  readonly phase?: RolloutPhase;
+  readonly state?: unknown;
+  readonly error?: string | null;
+  readonly finishedAt?: number | null;
+}
+
+export interface EventRecord {
+  /** Increasing across the store; lets readers follow with `afterId`. */
+  readonly id: number;
+  readonly app: string;
+  readonly rolloutId: string | null;
+  readonly at: number;
+  readonly type: string;
+  readonly message: string;
+  readonly data: unknown;
+}
+
+export interface NewEvent {
+  readonly app: string;
+  readonly rolloutId?: string | null;
+  readonly at?: number;
+  readonly type: string;
+  readonly message: string;
+  readonly data?: unknown;
+}
+
+/** Thrown by rollouts.create when the app already has a rollout that is not finished. */
+export class RolloutConflictError extends Error {
+  readonly app: string;
+  readonly activeRolloutId: string;
+  constructor(app: string, activeRolloutId: string) {
+    super(`app ${app} already has a rollout in progress (${activeRolloutId})`);
+    this.name = 'RolloutConflictError';
+    this.app = app;
+    this.activeRolloutId = activeRolloutId;
+  }
+}
+
+/** Thrown by rollouts.update when `expectedGeneration` does not match (someone else wrote first). */
+export class StaleWriteError extends Error {
+  constructor(id: string, expected: number) {
+    super(`rollout ${id} changed since generation ${expected}`);
+    this.name = 'StaleWriteError';
+  }
+}
+
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  readonly apps: {
+    /** Insert or update the spec; keeps stableRevision. */
+    upsert(name: string, spec: unknown): Promise<AppRecord>;
+    get(name: string): Promise<AppRecord | undefined>;
+    list(): Promise<AppRecord[]>;
+    setStableRevision(name: string, revision: number | null): Promise<void>;
+  };
+  readonly revisions: {
+    /** Assigns the next number atomically, even with concurrent callers. */
+    create(input: NewRevision): Promise<RevisionRecord>;
+    get(app: string, number: number): Promise<RevisionRecord | undefined>;
+    /** Newest first. */
+    list(app: string, limit?: number): Promise<RevisionRecord[]>;
+    /** Delete all but the newest `keep`, never deleting any number in `protect`. Returns how many went. */
+    prune(app: string, keep: number, protect: readonly number[]): Promise<number>;
+  };
+  readonly rollouts: {
+    /** Throws RolloutConflictError if the app has an unfinished rollout (enforced by the database). */
+    create(input: NewRollout): Promise<RolloutRecord>;
+    get(id: string): Promise<RolloutRecord | undefined>;
+    /** The app's unfinished rollout, if any. */
+    active(app: string): Promise<RolloutRecord | undefined>;
+    /** Every unfinished rollout of every app (for the reconcile loop after a restart). */
+    listActive(): Promise<RolloutRecord[]>;
+    /** Newest first. */
+    list(app: string, limit?: number): Promise<RolloutRecord[]>;
+    /** Applies the patch and bumps generation. A terminal phase marks the rollout finished. */
+    update(id: string, patch: RolloutPatch, expectedGeneration?: number): Promise<RolloutRecord>;
+  };
+  readonly events: {
+    append(event: NewEvent): Promise<EventRecord>;
+    /** Oldest first. */
+    list(filter: { app?: string; rolloutId?: string; afterId?: number; limit?: number }): Promise<EventRecord[]>;
+  };
+  close(): Promise<void>;
+}
