@@ -161,7 +161,12 @@ export interface Store {
   readonly events: {
     append(event: NewEvent): Promise<EventRecord>;
     /** Oldest first. */
-    list(filter: { app?: string; rolloutId?: string; afterId?: number; limit?: number }): Promise<EventRecord[]>;
+    list(filter: {
+      app?: string;
+      rolloutId?: string;
+      afterId?: number;
+      limit?: number;
+    }): Promise<EventRecord[]>;
   };
   close(): Promise<void>;
 }

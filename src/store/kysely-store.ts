@@ -1,0 +1,383 @@
+// The Store over a Kysely<Database>: the same code for SQLite and PostgreSQL. Only the dialect
+// setup (sqlite-dialect.ts, postgres-dialect.ts) knows which database it is.
+
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import { isForeignKeyViolation, isUniqueViolation } from './db-errors.ts';
+import type {
+  AppsTable,
+  Database,
+  EventsTable,
+  RevisionsTable,
+  RolloutsTable,
+  StoreDialect,
+} from './schema.ts';
+import { UNIQUE_KEYS } from './schema.ts';
+import {
+  type AppRecord,
+  type EventRecord,
+  type NewEvent,
+  type NewRevision,
+  type RevisionRecord,
+  RolloutConflictError,
+  type RolloutKind,
+  type RolloutPatch,
+  type RolloutPhase,
+  type RolloutRecord,
+  StaleWriteError,
+  type Store,
+  TERMINAL_PHASES,
+} from './types.ts';
+
+export interface KyselyStoreOptions {
+  readonly dialect: StoreDialect;
+  /** Epoch milliseconds; defaults to Date.now. */
+  readonly now?: () => number;
+}
+
+/** Retries for the rare races the database resolves with a unique violation. */
+const MAX_ATTEMPTS = 8;
+
+function toJson(value: unknown): string {
+  return JSON.stringify(value ?? null);
+}
+
+function fromJson(text: string | null): unknown {
+  return text === null ? null : JSON.parse(text);
+}
+
+function toApp(row: Selectable<AppsTable>): AppRecord {
+  return {
+    name: row.name,
+    spec: fromJson(row.spec),
+    stableRevision: row.stable_revision,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toRevision(row: Selectable<RevisionsTable>): RevisionRecord {
+  return {
+    app: row.app,
+    number: row.number,
+    version: row.version,
+    spec: fromJson(row.spec),
+    copiedFrom: row.copied_from,
+    reason: row.reason,
+    createdAt: row.created_at,
+  };
+}
+
+function toRollout(row: Selectable<RolloutsTable>): RolloutRecord {
+  return {
+    id: row.id,
+    app: row.app,
+    kind: row.kind as RolloutKind,
+    strategy: row.strategy,
+    fromRevision: row.from_revision,
+    toRevision: row.to_revision,
+    phase: row.phase as RolloutPhase,
+    state: fromJson(row.state),
+    reason: row.reason,
+    error: row.error,
+    generation: row.generation,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    finishedAt: row.finished_at,
+  };
+}
+
+function toEvent(row: Selectable<EventsTable>): EventRecord {
+  return {
+    id: row.id,
+    app: row.app,
+    rolloutId: row.rollout_id,
+    at: row.at,
+    type: row.type,
+    message: row.message,
+    data: fromJson(row.data),
+  };
+}
+
+function isTerminal(phase: RolloutPhase): boolean {
+  return TERMINAL_PHASES.includes(phase);
+}
+
+function unknownApp(app: string, cause?: unknown): Error {
+  return new Error(`store: unknown app ${app}; call apps.upsert first`, { cause });
+}
+
+export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOptions): Store {
+  const now = options.now ?? Date.now;
+  let closed: Promise<void> | undefined;
+
+  const getRollout = async (id: string) => {
+    const row = await db.selectFrom('rollouts').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toRollout(row);
+  };
+
+  const activeRollout = async (app: string) => {
+    const row = await db
+      .selectFrom('rollouts')
+      .selectAll()
+      .where('app', '=', app)
+      .where('finished_at', 'is', null)
+      .executeTakeFirst();
+    return row && toRollout(row);
+  };
+
+  /** One attempt at creating a revision; the apps row is the per-app lock (row lock in PostgreSQL). */
+  const createRevisionOnce = async (trx: Transaction<Database>, input: NewRevision) => {
+    const bumped = await trx
+      .updateTable('apps')
+      .set((eb) => ({ revision_seq: eb('revision_seq', '+', 1) }))
+      .where('name', '=', input.app)
+      .returning('revision_seq')
+      .executeTakeFirst();
+    if (!bumped) throw unknownApp(input.app);
+    let number = bumped.revision_seq;
+    // Self-heal if revisions were written without the counter (e.g. restored from elsewhere).
+    const newest = await trx
+      .selectFrom('revisions')
+      .select('number')
+      .where('app', '=', input.app)
+      .orderBy('number', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    if (newest && newest.number >= number) {
+      number = newest.number + 1;
+      await trx.updateTable('apps').set({ revision_seq: number }).where('name', '=', input.app).execute();
+    }
+    const row = await trx
+      .insertInto('revisions')
+      .values({
+        app: input.app,
+        number,
+        version: input.version,
+        spec: toJson(input.spec),
+        copied_from: input.copiedFrom ?? null,
+        reason: input.reason ?? null,
+        created_at: now(),
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toRevision(row);
+  };
+
+  const store: Store = {
+    dialect: options.dialect,
+
+    apps: {
+      async upsert(name, spec) {
+        const at = now();
+        const row = await db
+          .insertInto('apps')
+          .values({ name, spec: toJson(spec), stable_revision: null, created_at: at, updated_at: at })
+          .onConflict((oc) => oc.column('name').doUpdateSet({ spec: toJson(spec), updated_at: at }))
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toApp(row);
+      },
+
+      async get(name) {
+        const row = await db.selectFrom('apps').selectAll().where('name', '=', name).executeTakeFirst();
+        return row && toApp(row);
+      },
+
+      async list() {
+        const rows = await db.selectFrom('apps').selectAll().orderBy('name').execute();
+        return rows.map(toApp);
+      },
+
+      async setStableRevision(name, revision) {
+        const result = await db
+          .updateTable('apps')
+          .set({ stable_revision: revision, updated_at: now() })
+          .where('name', '=', name)
+          .executeTakeFirst();
+        if (result.numUpdatedRows === 0n) throw unknownApp(name);
+      },
+    },
+
+    revisions: {
+      async create(input) {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await db.transaction().execute((trx) => createRevisionOnce(trx, input));
+          } catch (err) {
+            if (isForeignKeyViolation(err)) throw unknownApp(input.app, err);
+            if (!isUniqueViolation(err, UNIQUE_KEYS.revisionNumber) || attempt >= MAX_ATTEMPTS) throw err;
+          }
+        }
+      },
+
+      async get(app, number) {
+        const row = await db
+          .selectFrom('revisions')
+          .selectAll()
+          .where('app', '=', app)
+          .where('number', '=', number)
+          .executeTakeFirst();
+        return row && toRevision(row);
+      },
+
+      async list(app, limit) {
+        let query = db.selectFrom('revisions').selectAll().where('app', '=', app).orderBy('number', 'desc');
+        if (limit !== undefined) query = query.limit(Math.max(0, limit));
+        return (await query.execute()).map(toRevision);
+      },
+
+      async prune(app, keep, protect) {
+        // One statement: the newest `keep` are computed and the rest deleted atomically.
+        let query = db
+          .deleteFrom('revisions')
+          .where('app', '=', app)
+          .where('number', 'not in', (eb) =>
+            eb
+              .selectFrom('revisions')
+              .select('number')
+              .where('app', '=', app)
+              .orderBy('number', 'desc')
+              .limit(Math.max(0, Math.floor(keep))),
+          );
+        if (protect.length > 0) query = query.where('number', 'not in', [...protect]);
+        const result = await query.executeTakeFirst();
+        return Number(result.numDeletedRows);
+      },
+    },
+
+    rollouts: {
+      async create(input) {
+        const at = now();
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const row = await db
+              .insertInto('rollouts')
+              .values({
+                id: input.id,
+                app: input.app,
+                kind: input.kind,
+                strategy: input.strategy,
+                from_revision: input.fromRevision,
+                to_revision: input.toRevision,
+                phase: input.phase,
+                state: toJson(input.state),
+                reason: input.reason ?? null,
+                error: null,
+                generation: 1,
+                created_at: at,
+                updated_at: at,
+                finished_at: isTerminal(input.phase) ? at : null,
+              })
+              .returningAll()
+              .executeTakeFirstOrThrow();
+            return toRollout(row);
+          } catch (err) {
+            if (isForeignKeyViolation(err)) throw unknownApp(input.app, err);
+            if (isUniqueViolation(err, UNIQUE_KEYS.rolloutId)) {
+              throw new Error(`store: rollout id ${input.id} already exists`, { cause: err });
+            }
+            if (!isUniqueViolation(err, UNIQUE_KEYS.activeRollout)) throw err;
+            const active = await activeRollout(input.app);
+            if (active) throw new RolloutConflictError(input.app, active.id);
+            // The active one finished between our insert and the lookup: try again.
+            if (attempt >= MAX_ATTEMPTS) throw err;
+          }
+        }
+      },
+
+      get: getRollout,
+
+      active: activeRollout,
+
+      async listActive() {
+        const rows = await db
+          .selectFrom('rollouts')
+          .selectAll()
+          .where('finished_at', 'is', null)
+          .orderBy('created_at')
+          .orderBy('app')
+          .execute();
+        return rows.map(toRollout);
+      },
+
+      async list(app, limit) {
+        let query = db
+          .selectFrom('rollouts')
+          .selectAll()
+          .where('app', '=', app)
+          .orderBy('created_at', 'desc')
+          .orderBy('to_revision', 'desc')
+          .orderBy('id', 'desc');
+        if (limit !== undefined) query = query.limit(Math.max(0, limit));
+        return (await query.execute()).map(toRollout);
+      },
+
+      async update(id, patch: RolloutPatch, expectedGeneration) {
+        const at = now();
+        let query = db
+          .updateTable('rollouts')
+          .set((eb) => ({
+            generation: eb('generation', '+', 1),
+            updated_at: at,
+            ...(patch.phase !== undefined && { phase: patch.phase }),
+            ...(patch.state !== undefined && { state: toJson(patch.state) }),
+            ...(patch.error !== undefined && { error: patch.error }),
+            ...(patch.finishedAt !== undefined
+              ? { finished_at: patch.finishedAt }
+              : patch.phase !== undefined &&
+                isTerminal(patch.phase) && { finished_at: eb.fn.coalesce('finished_at', eb.val(at)) }),
+          }))
+          .where('id', '=', id);
+        if (expectedGeneration !== undefined) query = query.where('generation', '=', expectedGeneration);
+        let row: Selectable<RolloutsTable> | undefined;
+        try {
+          row = await query.returningAll().executeTakeFirst();
+        } catch (err) {
+          // Only reachable by re-opening a finished rollout (finishedAt: null) while another is active.
+          if (!isUniqueViolation(err, UNIQUE_KEYS.activeRollout)) throw err;
+          const current = await getRollout(id);
+          const active = current && (await activeRollout(current.app));
+          if (current && active) throw new RolloutConflictError(current.app, active.id);
+          throw err;
+        }
+        if (row) return toRollout(row);
+        const exists = await db.selectFrom('rollouts').select('id').where('id', '=', id).executeTakeFirst();
+        if (!exists) throw new Error(`store: rollout ${id} not found`);
+        throw new StaleWriteError(id, expectedGeneration ?? Number.NaN);
+      },
+    },
+
+    events: {
+      async append(event: NewEvent) {
+        const row = await db
+          .insertInto('events')
+          .values({
+            app: event.app,
+            rollout_id: event.rolloutId ?? null,
+            at: event.at ?? now(),
+            type: event.type,
+            message: event.message,
+            data: toJson(event.data),
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toEvent(row);
+      },
+
+      async list(filter) {
+        let query = db.selectFrom('events').selectAll().orderBy('id');
+        if (filter.app !== undefined) query = query.where('app', '=', filter.app);
+        if (filter.rolloutId !== undefined) query = query.where('rollout_id', '=', filter.rolloutId);
+        if (filter.afterId !== undefined) query = query.where('id', '>', filter.afterId);
+        if (filter.limit !== undefined) query = query.limit(Math.max(0, filter.limit));
+        return (await query.execute()).map(toEvent);
+      },
+    },
+
+    close() {
+      closed ??= db.destroy();
+      return closed;
+    },
+  };
+  return store;
+}

@@ -1,0 +1,193 @@
+// The store's tables as Kysely types, and the migrations that create them, as code.
+// Portable across SQLite and PostgreSQL: JSON is stored as text, timestamps as epoch milliseconds
+// in bigint columns (the pg pool parses int8 to number, see postgres-dialect.ts).
+
+import type { ColumnType, Generated, Kysely } from 'kysely';
+import { sql } from 'kysely';
+import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
+
+export type StoreDialect = 'sqlite' | 'postgres';
+
+export interface AppsTable {
+  name: string;
+  /** JSON text. */
+  spec: string;
+  stable_revision: number | null;
+  /** The last revision number handed out for this app; numbers are never reused, even after a prune. */
+  revision_seq: ColumnType<number, number | undefined, number>;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface RevisionsTable {
+  app: string;
+  number: number;
+  version: string;
+  /** JSON text. */
+  spec: string;
+  copied_from: number | null;
+  reason: string | null;
+  created_at: number;
+}
+
+export interface RolloutsTable {
+  id: string;
+  app: string;
+  kind: string;
+  strategy: string;
+  from_revision: number | null;
+  to_revision: number;
+  phase: string;
+  /** JSON text. */
+  state: string;
+  reason: string | null;
+  error: string | null;
+  generation: number;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+export interface EventsTable {
+  id: Generated<number>;
+  app: string;
+  rollout_id: string | null;
+  at: number;
+  type: string;
+  message: string;
+  /** JSON text. */
+  data: string;
+}
+
+export interface Database {
+  apps: AppsTable;
+  revisions: RevisionsTable;
+  rollouts: RolloutsTable;
+  events: EventsTable;
+}
+
+/**
+ * Unique keys the store translates into domain errors. `columns` is how SQLite names a violation
+ * ("UNIQUE constraint failed: rollouts.app"), `name` is how PostgreSQL does (the constraint/index name).
+ */
+export const UNIQUE_KEYS = {
+  revisionNumber: { name: 'revisions_pkey', columns: 'revisions.app, revisions.number' },
+  rolloutId: { name: 'rollouts_pkey', columns: 'rollouts.id' },
+  activeRollout: { name: 'rollouts_one_active_per_app', columns: 'rollouts.app' },
+} as const;
+
+export type UniqueKey = (typeof UNIQUE_KEYS)[keyof typeof UNIQUE_KEYS];
+
+// Migrations take Kysely<any>: they must not depend on the current Database type.
+// biome-ignore lint/suspicious/noExplicitAny: the schema is what the migration creates
+type AnyDb = Kysely<any>;
+
+function initialSchema(dialect: StoreDialect): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('apps')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('stable_revision', 'integer')
+        .addColumn('revision_seq', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('revisions')
+        .addColumn('app', 'text', (c) => c.notNull().references('apps.name').onDelete('cascade'))
+        .addColumn('number', 'integer', (c) => c.notNull())
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('copied_from', 'integer')
+        .addColumn('reason', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint(UNIQUE_KEYS.revisionNumber.name, ['app', 'number'])
+        .execute();
+
+      await db.schema
+        .createTable('rollouts')
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('app', 'text', (c) => c.notNull().references('apps.name').onDelete('cascade'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('strategy', 'text', (c) => c.notNull())
+        .addColumn('from_revision', 'integer')
+        .addColumn('to_revision', 'integer', (c) => c.notNull())
+        .addColumn('phase', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('error', 'text')
+        .addColumn('generation', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('finished_at', 'bigint')
+        .addPrimaryKeyConstraint(UNIQUE_KEYS.rolloutId.name, ['id'])
+        .execute();
+      // At most one unfinished rollout per app, enforced by the database (partial unique index:
+      // supported by both SQLite and PostgreSQL).
+      await db.schema
+        .createIndex(UNIQUE_KEYS.activeRollout.name)
+        .on('rollouts')
+        .column('app')
+        .unique()
+        .where(sql.ref('finished_at'), 'is', null)
+        .execute();
+      await db.schema
+        .createIndex('rollouts_app_created')
+        .on('rollouts')
+        .columns(['app', 'created_at'])
+        .execute();
+
+      await db.schema
+        .createTable('events')
+        .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+          dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('app', 'text', (c) => c.notNull())
+        .addColumn('rollout_id', 'text')
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('events_app_id').on('events').columns(['app', 'id']).execute();
+      await db.schema.createIndex('events_rollout_id').on('events').columns(['rollout_id', 'id']).execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropTable('events').execute();
+      await db.schema.dropTable('rollouts').execute();
+      await db.schema.dropTable('revisions').execute();
+      await db.schema.dropTable('apps').execute();
+    },
+  };
+}
+
+/** All migrations, in order (names sort alphabetically). */
+export function storeMigrations(dialect: StoreDialect): Record<string, Migration> {
+  return {
+    '0001_initial': initialSchema(dialect),
+  };
+}
+
+export function migrationProvider(dialect: StoreDialect): MigrationProvider {
+  return { getMigrations: async () => storeMigrations(dialect) };
+}
+
+/** Brings the database to the latest schema; throws the first migration error. */
+export async function migrateToLatest(db: Kysely<Database>, dialect: StoreDialect): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider(dialect),
+    migrationTableName: 'rewind_migration',
+    migrationLockTableName: 'rewind_migration_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error === undefined) return;
+  const failed = results?.find((r) => r.status === 'Error');
+  // Not a migration's fault (e.g. cannot connect): the driver's error says it best.
+  if (!failed) throw error;
+  const message = error instanceof Error ? error.message : String(error);
+  throw new Error(`migration ${failed.migrationName} failed on ${dialect}: ${message}`, { cause: error });
+}

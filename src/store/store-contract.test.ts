@@ -1,0 +1,743 @@
+// One contract suite, run against every dialect: SQLite in a temp dir and PostgreSQL in a fresh
+// database created for this run (REWIND_TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres).
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { openStore, redactUrl, SQLITE_FILE_NAME } from './open-store.ts';
+import {
+  type NewRollout,
+  RolloutConflictError,
+  type RolloutPhase,
+  StaleWriteError,
+  type Store,
+  TERMINAL_PHASES,
+} from './types.ts';
+
+const ADMIN_URL = process.env.REWIND_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const START_POSTGRES = 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start';
+
+interface Harness {
+  readonly url?: string;
+  readonly dataDir?: string;
+  cleanup(): Promise<void>;
+}
+
+/** A clock the test controls: strictly increasing, so updatedAt > createdAt is checkable. */
+function fakeClock(start = 1_700_000_000_000) {
+  let t = start;
+  return () => {
+    t += 1;
+    return t;
+  };
+}
+
+async function sqliteHarness(): Promise<Harness> {
+  const dataDir = join(await mkdtemp(join(tmpdir(), 'rewind-store-')), 'data');
+  return { dataDir, cleanup: () => rm(join(dataDir, '..'), { recursive: true, force: true }) };
+}
+
+async function postgresHarness(): Promise<Harness> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 5000 });
+  try {
+    await admin.connect();
+  } catch (err) {
+    const why = err instanceof Error ? err.message || (err as { code?: string }).code : String(err);
+    throw new Error(
+      `PostgreSQL is not reachable at ${redactUrl(ADMIN_URL)} (${why}). Start it with:\n  ${START_POSTGRES}\n` +
+        'or point REWIND_TEST_DATABASE_URL at a server where the user may CREATE DATABASE.' +
+        (process.env.CI === 'true'
+          ? ' (CI=true: the PostgreSQL half of the store contract is required.)'
+          : ''),
+      { cause: err },
+    );
+  }
+  const name = `rewind_test_${randomBytes(6).toString('hex')}`;
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async cleanup() {
+      const c = new pg.Client({ connectionString: ADMIN_URL });
+      await c.connect();
+      try {
+        await c.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+const DIALECTS = [
+  { name: 'sqlite', harness: sqliteHarness },
+  { name: 'postgres', harness: postgresHarness },
+] as const;
+
+let appCounter = 0;
+/** A fresh app name per test: tests share one database per dialect. */
+const uniqueApp = (label: string) => `${label}-${++appCounter}-${randomBytes(3).toString('hex')}`;
+
+function rollout(app: string, id: string, extra: Partial<NewRollout> = {}): NewRollout {
+  return {
+    id,
+    app,
+    kind: 'deploy',
+    strategy: 'canary',
+    fromRevision: 1,
+    toRevision: 2,
+    phase: 'Pending',
+    state: { step: 0, steps: [{ weight: 10 }, { pause: '1m' }] },
+    ...extra,
+  };
+}
+
+const awkwardJson = {
+  text: 'quotes " and \' and \\ backslash, newline\nand unicode: é 漢字 🚀',
+  int: 42,
+  negative: -7,
+  float: 3.25,
+  big: Number.MAX_SAFE_INTEGER,
+  bools: [true, false],
+  nil: null,
+  empty: { list: [], map: {} },
+  nested: { a: { b: { c: [1, 'two', { three: 3 }] } } },
+};
+
+for (const dialect of DIALECTS) {
+  describe(`store contract: ${dialect.name}`, () => {
+    let harness: Harness | undefined;
+    let store: Store;
+    const open = (now?: () => number) =>
+      openStore({
+        ...(harness?.url !== undefined && { url: harness.url }),
+        ...(harness?.dataDir !== undefined && { dataDir: harness.dataDir }),
+        ...(now && { now }),
+      });
+
+    before(async () => {
+      harness = await dialect.harness();
+      store = await open(fakeClock());
+    });
+
+    after(async () => {
+      await store?.close();
+      await harness?.cleanup();
+    });
+
+    test('reports its dialect', () => {
+      assert.equal(store.dialect, dialect.name);
+    });
+
+    describe('apps', () => {
+      test('upsert creates, get reads, missing is undefined', async () => {
+        const name = uniqueApp('web');
+        const created = await store.apps.upsert(name, { replicas: 2 });
+        assert.equal(created.name, name);
+        assert.deepEqual(created.spec, { replicas: 2 });
+        assert.equal(created.stableRevision, null);
+        assert.equal(typeof created.createdAt, 'number');
+        assert.equal(created.createdAt, created.updatedAt);
+        assert.deepEqual(await store.apps.get(name), created);
+        assert.equal(await store.apps.get(uniqueApp('nope')), undefined);
+      });
+
+      test('upsert again replaces the spec, keeps createdAt and stableRevision', async () => {
+        const name = uniqueApp('web');
+        const first = await store.apps.upsert(name, { v: 1 });
+        await store.apps.setStableRevision(name, 3);
+        const second = await store.apps.upsert(name, { v: 2 });
+        assert.deepEqual(second.spec, { v: 2 });
+        assert.equal(second.createdAt, first.createdAt);
+        assert.ok(second.updatedAt > first.updatedAt);
+        assert.equal(second.stableRevision, 3);
+        assert.deepEqual(await store.apps.get(name), second);
+      });
+
+      test('setStableRevision sets and clears; unknown app throws', async () => {
+        const name = uniqueApp('api');
+        await store.apps.upsert(name, {});
+        await store.apps.setStableRevision(name, 7);
+        assert.equal((await store.apps.get(name))?.stableRevision, 7);
+        await store.apps.setStableRevision(name, null);
+        assert.equal((await store.apps.get(name))?.stableRevision, null);
+        await assert.rejects(store.apps.setStableRevision(uniqueApp('ghost'), 1), /unknown app/);
+      });
+
+      test('list returns every app ordered by name', async () => {
+        const names = [uniqueApp('zz-list'), uniqueApp('aa-list'), uniqueApp('mm-list')];
+        for (const n of names) await store.apps.upsert(n, { n });
+        const listed = (await store.apps.list()).map((a) => a.name);
+        for (const n of names) assert.ok(listed.includes(n), `${n} listed`);
+        assert.deepEqual(listed, [...listed].sort());
+      });
+
+      test('specs round-trip as JSON, whatever their shape', async () => {
+        for (const spec of [awkwardJson, [1, 2, 3], 'just a string', 12.5, true, null]) {
+          const name = uniqueApp('json');
+          await store.apps.upsert(name, spec);
+          assert.deepEqual((await store.apps.get(name))?.spec, spec);
+        }
+      });
+    });
+
+    describe('revisions', () => {
+      test('create numbers 1, 2, 3 per app and stores every field', async () => {
+        const app = uniqueApp('rev');
+        const other = uniqueApp('rev-other');
+        await store.apps.upsert(app, {});
+        await store.apps.upsert(other, {});
+        const r1 = await store.revisions.create({ app, version: 'v1', spec: awkwardJson });
+        const o1 = await store.revisions.create({ app: other, version: 'x1', spec: {} });
+        const r2 = await store.revisions.create({ app, version: 'v2', spec: { run: 'node b.js' } });
+        const r3 = await store.revisions.create({
+          app,
+          version: 'v1',
+          spec: awkwardJson,
+          copiedFrom: 1,
+          reason: 'rollback to 1',
+        });
+        assert.deepEqual([r1.number, r2.number, r3.number, o1.number], [1, 2, 3, 1]);
+        assert.equal(r1.app, app);
+        assert.equal(r1.version, 'v1');
+        assert.deepEqual(r1.spec, awkwardJson);
+        assert.equal(r1.copiedFrom, null);
+        assert.equal(r1.reason, null);
+        assert.equal(typeof r1.createdAt, 'number');
+        assert.equal(r3.copiedFrom, 1);
+        assert.equal(r3.reason, 'rollback to 1');
+        assert.deepEqual(await store.revisions.get(app, 3), r3);
+        assert.deepEqual(await store.revisions.get(app, 1), r1);
+        assert.equal(await store.revisions.get(app, 4), undefined);
+        assert.equal(await store.revisions.get(uniqueApp('none'), 1), undefined);
+      });
+
+      test('create for an unknown app throws a clear error', async () => {
+        await assert.rejects(
+          store.revisions.create({ app: uniqueApp('ghost'), version: 'v1', spec: {} }),
+          /unknown app/,
+        );
+      });
+
+      test('list is newest first and honours limit', async () => {
+        const app = uniqueApp('rev-list');
+        await store.apps.upsert(app, {});
+        for (let i = 1; i <= 5; i++) await store.revisions.create({ app, version: `v${i}`, spec: { i } });
+        assert.deepEqual(
+          (await store.revisions.list(app)).map((r) => r.number),
+          [5, 4, 3, 2, 1],
+        );
+        assert.deepEqual(
+          (await store.revisions.list(app, 2)).map((r) => r.version),
+          ['v5', 'v4'],
+        );
+        assert.deepEqual(await store.revisions.list(uniqueApp('empty')), []);
+      });
+
+      test('20 concurrent creates get 1..20 with no gaps or duplicates', async () => {
+        const app = uniqueApp('rev-race');
+        await store.apps.upsert(app, {});
+        const created = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            store.revisions.create({ app, version: `v${i}`, spec: { i } }),
+          ),
+        );
+        const numbers = created.map((r) => r.number).sort((a, b) => a - b);
+        assert.deepEqual(
+          numbers,
+          Array.from({ length: 20 }, (_, i) => i + 1),
+        );
+        // Each create returned what it stored.
+        for (const r of created) assert.deepEqual(await store.revisions.get(app, r.number), r);
+      });
+
+      test('concurrent creates on two apps number each app independently', async () => {
+        const a = uniqueApp('rev-a');
+        const b = uniqueApp('rev-b');
+        await store.apps.upsert(a, {});
+        await store.apps.upsert(b, {});
+        const created = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            store.revisions.create({ app: i % 2 ? a : b, version: `v${i}`, spec: {} }),
+          ),
+        );
+        for (const app of [a, b]) {
+          const mine = created
+            .filter((r) => r.app === app)
+            .map((r) => r.number)
+            .sort((x, y) => x - y);
+          assert.deepEqual(mine, [1, 2, 3, 4, 5]);
+        }
+      });
+
+      test('prune keeps the newest N and every protected number', async () => {
+        const app = uniqueApp('prune');
+        const bystander = uniqueApp('prune-other');
+        await store.apps.upsert(app, {});
+        await store.apps.upsert(bystander, {});
+        for (let i = 1; i <= 10; i++) await store.revisions.create({ app, version: `v${i}`, spec: {} });
+        for (let i = 1; i <= 3; i++)
+          await store.revisions.create({ app: bystander, version: `v${i}`, spec: {} });
+        assert.equal(await store.revisions.prune(app, 3, [2, 5, 9]), 5);
+        assert.deepEqual(
+          (await store.revisions.list(app)).map((r) => r.number),
+          [10, 9, 8, 5, 2],
+        );
+        assert.equal(await store.revisions.prune(app, 3, [2, 5]), 0);
+        assert.equal(await store.revisions.prune(app, 3, []), 2);
+        assert.deepEqual(
+          (await store.revisions.list(app)).map((r) => r.number),
+          [10, 9, 8],
+        );
+        assert.equal(await store.revisions.prune(app, 0, [9]), 2);
+        assert.deepEqual(
+          (await store.revisions.list(app)).map((r) => r.number),
+          [9],
+        );
+        assert.equal((await store.revisions.list(bystander)).length, 3, 'other apps untouched');
+        assert.equal(await store.revisions.prune(uniqueApp('none'), 1, []), 0);
+      });
+
+      test('numbers are never reused, even after pruning the newest', async () => {
+        const app = uniqueApp('no-reuse');
+        await store.apps.upsert(app, {});
+        for (let i = 1; i <= 3; i++) await store.revisions.create({ app, version: `v${i}`, spec: {} });
+        assert.equal(await store.revisions.prune(app, 0, []), 3);
+        const next = await store.revisions.create({ app, version: 'v4', spec: {} });
+        assert.equal(next.number, 4);
+      });
+    });
+
+    describe('rollouts', () => {
+      const setup = async (label: string) => {
+        const app = uniqueApp(label);
+        await store.apps.upsert(app, {});
+        return app;
+      };
+
+      test('create stores every field; get, active, listActive find it', async () => {
+        const app = await setup('ro');
+        const input = rollout(app, `${app}-r1`, { reason: 'ship it', state: awkwardJson });
+        const created = await store.rollouts.create(input);
+        assert.equal(created.id, input.id);
+        assert.equal(created.app, app);
+        assert.equal(created.kind, 'deploy');
+        assert.equal(created.strategy, 'canary');
+        assert.equal(created.fromRevision, 1);
+        assert.equal(created.toRevision, 2);
+        assert.equal(created.phase, 'Pending');
+        assert.deepEqual(created.state, awkwardJson);
+        assert.equal(created.reason, 'ship it');
+        assert.equal(created.error, null);
+        assert.equal(typeof created.generation, 'number');
+        assert.equal(created.finishedAt, null);
+        assert.equal(created.createdAt, created.updatedAt);
+        assert.deepEqual(await store.rollouts.get(input.id), created);
+        assert.deepEqual(await store.rollouts.active(app), created);
+        assert.ok((await store.rollouts.listActive()).some((r) => r.id === input.id));
+        assert.equal(await store.rollouts.get(`${app}-missing`), undefined);
+        assert.equal(await store.rollouts.active(uniqueApp('idle')), undefined);
+      });
+
+      test('fromRevision null, reason defaults to null, rollback kind', async () => {
+        const app = await setup('ro-first');
+        const created = await store.rollouts.create(
+          rollout(app, `${app}-r1`, { fromRevision: null, toRevision: 1, kind: 'rollback' }),
+        );
+        assert.equal(created.fromRevision, null);
+        assert.equal(created.reason, null);
+        assert.equal(created.kind, 'rollback');
+      });
+
+      test('a second unfinished rollout for the same app is a RolloutConflictError', async () => {
+        const app = await setup('ro-conflict');
+        const first = await store.rollouts.create(rollout(app, `${app}-r1`));
+        await assert.rejects(store.rollouts.create(rollout(app, `${app}-r2`)), (err: unknown) => {
+          assert.ok(err instanceof RolloutConflictError);
+          assert.equal(err.app, app);
+          assert.equal(err.activeRolloutId, first.id);
+          return true;
+        });
+        assert.equal(await store.rollouts.get(`${app}-r2`), undefined);
+        // Another app is not affected.
+        const other = await setup('ro-conflict-other');
+        await store.rollouts.create(rollout(other, `${other}-r1`));
+      });
+
+      test('two concurrent creates for one app: exactly one wins', async () => {
+        const app = await setup('ro-race');
+        const results = await Promise.allSettled([
+          store.rollouts.create(rollout(app, `${app}-a`)),
+          store.rollouts.create(rollout(app, `${app}-b`)),
+        ]);
+        const won = results.filter((r) => r.status === 'fulfilled');
+        const lost = results.filter((r) => r.status === 'rejected');
+        assert.equal(won.length, 1);
+        assert.equal(lost.length, 1);
+        const winner = (won[0] as PromiseFulfilledResult<{ id: string }>).value;
+        const reason = (lost[0] as PromiseRejectedResult).reason;
+        assert.ok(reason instanceof RolloutConflictError, `got ${reason}`);
+        assert.equal(reason.activeRolloutId, winner.id);
+        assert.equal((await store.rollouts.active(app))?.id, winner.id);
+      });
+
+      test('many concurrent creates across apps: one winner per app', async () => {
+        const apps = await Promise.all([setup('ro-many'), setup('ro-many'), setup('ro-many')]);
+        const results = await Promise.allSettled(
+          apps.flatMap((app) => [1, 2, 3, 4].map((i) => store.rollouts.create(rollout(app, `${app}-${i}`)))),
+        );
+        assert.equal(results.filter((r) => r.status === 'fulfilled').length, 3);
+        for (const r of results) {
+          if (r.status === 'rejected') assert.ok(r.reason instanceof RolloutConflictError);
+        }
+      });
+
+      test('a duplicate id is rejected and is not a conflict', async () => {
+        const app = await setup('ro-dup');
+        const r = await store.rollouts.create(rollout(app, `${app}-r1`));
+        await store.rollouts.update(r.id, { phase: 'Completed' });
+        await assert.rejects(store.rollouts.create(rollout(app, r.id)), (err: unknown) => {
+          assert.ok(!(err instanceof RolloutConflictError));
+          assert.match(String(err), /already exists/);
+          return true;
+        });
+      });
+
+      test('create for an unknown app throws a clear error', async () => {
+        const app = uniqueApp('ghost');
+        await assert.rejects(store.rollouts.create(rollout(app, `${app}-r1`)), /unknown app/);
+      });
+
+      test('update applies the patch and bumps generation', async () => {
+        const app = await setup('ro-update');
+        const r = await store.rollouts.create(rollout(app, `${app}-r1`));
+        const u1 = await store.rollouts.update(r.id, {
+          phase: 'Progressing',
+          state: { step: 1, weights: [10] },
+        });
+        assert.equal(u1.phase, 'Progressing');
+        assert.deepEqual(u1.state, { step: 1, weights: [10] });
+        assert.equal(u1.generation, r.generation + 1);
+        assert.ok(u1.updatedAt > r.updatedAt);
+        assert.equal(u1.createdAt, r.createdAt);
+        assert.equal(u1.finishedAt, null);
+        assert.equal(u1.reason, r.reason);
+
+        const u2 = await store.rollouts.update(r.id, { error: 'probe failed' });
+        assert.equal(u2.phase, 'Progressing', 'absent fields are kept');
+        assert.deepEqual(u2.state, { step: 1, weights: [10] });
+        assert.equal(u2.error, 'probe failed');
+        assert.equal(u2.generation, r.generation + 2);
+
+        const u3 = await store.rollouts.update(r.id, { error: null, state: awkwardJson });
+        assert.equal(u3.error, null);
+        assert.deepEqual(u3.state, awkwardJson);
+
+        const u4 = await store.rollouts.update(r.id, {});
+        assert.equal(u4.generation, u3.generation + 1, 'an empty patch still bumps');
+        assert.deepEqual(await store.rollouts.get(r.id), u4);
+      });
+
+      test('update with expectedGeneration: match writes, mismatch is a StaleWriteError', async () => {
+        const app = await setup('ro-stale');
+        const r = await store.rollouts.create(rollout(app, `${app}-r1`));
+        const u1 = await store.rollouts.update(r.id, { phase: 'Progressing' }, r.generation);
+        assert.equal(u1.generation, r.generation + 1);
+        await assert.rejects(
+          store.rollouts.update(r.id, { phase: 'Paused' }, r.generation),
+          (err: unknown) => err instanceof StaleWriteError,
+        );
+        const after = await store.rollouts.get(r.id);
+        assert.equal(after?.phase, 'Progressing', 'a stale write changes nothing');
+        assert.equal(after?.generation, u1.generation);
+      });
+
+      test('concurrent updates at the same generation: exactly one wins', async () => {
+        const app = await setup('ro-cas');
+        const r = await store.rollouts.create(rollout(app, `${app}-r1`));
+        const phases: RolloutPhase[] = ['Progressing', 'Paused', 'RollingBack', 'Promoting', 'Baking'];
+        const results = await Promise.allSettled(
+          phases.map((phase) => store.rollouts.update(r.id, { phase }, r.generation)),
+        );
+        const won = results.filter((x) => x.status === 'fulfilled');
+        assert.equal(won.length, 1);
+        for (const x of results) {
+          if (x.status === 'rejected') assert.ok(x.reason instanceof StaleWriteError);
+        }
+        const final = await store.rollouts.get(r.id);
+        assert.equal(final?.generation, r.generation + 1);
+        assert.equal(final?.phase, (won[0] as PromiseFulfilledResult<{ phase: RolloutPhase }>).value.phase);
+      });
+
+      test('update of an unknown rollout throws, and is not a StaleWriteError', async () => {
+        await assert.rejects(store.rollouts.update('no-such-rollout', { phase: 'Failed' }), /not found/);
+        await assert.rejects(
+          store.rollouts.update('no-such-rollout', { phase: 'Failed' }, 1),
+          (err: unknown) => {
+            assert.ok(!(err instanceof StaleWriteError));
+            return true;
+          },
+        );
+      });
+
+      for (const terminal of TERMINAL_PHASES) {
+        test(`phase ${terminal} finishes the rollout and frees the app`, async () => {
+          const app = await setup(`ro-${terminal.toLowerCase()}`);
+          const r = await store.rollouts.create(rollout(app, `${app}-r1`));
+          const done = await store.rollouts.update(r.id, { phase: terminal });
+          assert.equal(typeof done.finishedAt, 'number');
+          assert.equal(done.finishedAt, done.updatedAt);
+          assert.equal(await store.rollouts.active(app), undefined);
+          assert.ok(!(await store.rollouts.listActive()).some((x) => x.id === r.id));
+          // A later write keeps the original finishedAt.
+          const again = await store.rollouts.update(r.id, { phase: terminal, state: { note: 'late' } });
+          assert.equal(again.finishedAt, done.finishedAt);
+          // The app can roll out again.
+          const next = await store.rollouts.create(rollout(app, `${app}-r2`));
+          assert.equal((await store.rollouts.active(app))?.id, next.id);
+        });
+      }
+
+      test('an explicit finishedAt wins over the automatic one', async () => {
+        const app = await setup('ro-finished-at');
+        const r = await store.rollouts.create(rollout(app, `${app}-r1`));
+        const done = await store.rollouts.update(r.id, { phase: 'RolledBack', finishedAt: 1234 });
+        assert.equal(done.finishedAt, 1234);
+      });
+
+      test('non-terminal phases do not finish', async () => {
+        const app = await setup('ro-nonterminal');
+        const r = await store.rollouts.create(rollout(app, `${app}-r1`));
+        for (const phase of ['Progressing', 'Paused', 'Promoting', 'Baking', 'RollingBack'] as const) {
+          const u = await store.rollouts.update(r.id, { phase });
+          assert.equal(u.finishedAt, null, phase);
+        }
+        assert.equal((await store.rollouts.active(app))?.id, r.id);
+      });
+
+      test('reopening a finished rollout while another is active is a RolloutConflictError', async () => {
+        const app = await setup('ro-reopen');
+        const r1 = await store.rollouts.create(rollout(app, `${app}-r1`));
+        await store.rollouts.update(r1.id, { phase: 'Failed' });
+        const r2 = await store.rollouts.create(rollout(app, `${app}-r2`));
+        await assert.rejects(
+          store.rollouts.update(r1.id, { phase: 'Progressing', finishedAt: null }),
+          (err: unknown) => err instanceof RolloutConflictError && err.activeRolloutId === r2.id,
+        );
+      });
+
+      test('list is newest first with limit; listActive spans apps', async () => {
+        const app = await setup('ro-list');
+        const ids: string[] = [];
+        for (let i = 1; i <= 4; i++) {
+          const r = await store.rollouts.create(rollout(app, `${app}-r${i}`, { toRevision: i + 1 }));
+          ids.push(r.id);
+          if (i < 4) await store.rollouts.update(r.id, { phase: 'Completed' });
+        }
+        assert.deepEqual(
+          (await store.rollouts.list(app)).map((r) => r.id),
+          [...ids].reverse(),
+        );
+        assert.deepEqual(
+          (await store.rollouts.list(app, 2)).map((r) => r.id),
+          [ids[3], ids[2]],
+        );
+        assert.deepEqual(await store.rollouts.list(uniqueApp('none')), []);
+
+        const other = await setup('ro-list-other');
+        const o = await store.rollouts.create(rollout(other, `${other}-r1`));
+        const active = await store.rollouts.listActive();
+        const mine = active.filter((r) => r.app === app || r.app === other).map((r) => r.id);
+        assert.deepEqual(mine, [ids[3], o.id]);
+        assert.ok(active.every((r) => r.finishedAt === null));
+      });
+    });
+
+    describe('events', () => {
+      test('append assigns increasing ids and defaults', async () => {
+        const app = uniqueApp('ev');
+        const e1 = await store.events.append({ app, type: 'rollout.started', message: 'started' });
+        const e2 = await store.events.append({
+          app,
+          rolloutId: `${app}-r1`,
+          at: 42,
+          type: 'step',
+          message: 'weight 10%',
+          data: awkwardJson,
+        });
+        assert.equal(typeof e1.id, 'number');
+        assert.ok(e2.id > e1.id);
+        assert.equal(e1.rolloutId, null);
+        assert.equal(e1.data, null);
+        assert.equal(typeof e1.at, 'number');
+        assert.ok(e1.at > 1_000_000_000_000);
+        assert.equal(e2.at, 42);
+        assert.equal(e2.rolloutId, `${app}-r1`);
+        assert.deepEqual(e2.data, awkwardJson);
+        assert.deepEqual(await store.events.list({ app }), [e1, e2]);
+      });
+
+      test('list filters by app, rollout, afterId and limit, oldest first', async () => {
+        const a = uniqueApp('ev-a');
+        const b = uniqueApp('ev-b');
+        const appended = [];
+        for (let i = 0; i < 6; i++) {
+          appended.push(
+            await store.events.append({
+              app: i % 2 ? b : a,
+              rolloutId: i < 4 ? `${a}-r${i % 2}` : null,
+              type: 't',
+              message: `m${i}`,
+              data: { i },
+            }),
+          );
+        }
+        const ids = (xs: { id: number }[]) => xs.map((x) => x.id);
+        const all = ids(appended);
+        assert.deepEqual(
+          all,
+          [...all].sort((x, y) => x - y),
+        );
+        assert.deepEqual(ids(await store.events.list({ app: a })), [all[0], all[2], all[4]]);
+        assert.deepEqual(ids(await store.events.list({ rolloutId: `${a}-r1` })), [all[1], all[3]]);
+        assert.deepEqual(ids(await store.events.list({ app: a, rolloutId: `${a}-r0` })), [all[0], all[2]]);
+        assert.deepEqual(ids(await store.events.list({ app: b, afterId: all[1] })), [all[3], all[5]]);
+        assert.deepEqual(ids(await store.events.list({ app: a, limit: 2 })), [all[0], all[2]]);
+        assert.deepEqual(ids(await store.events.list({ afterId: all[5] })), []);
+        const unfiltered = ids(await store.events.list({ afterId: (all[0] ?? 0) - 1 }));
+        assert.deepEqual(unfiltered.slice(0, 6), all, 'no filter lists every app');
+      });
+
+      test('tailing with afterId sees each event exactly once', async () => {
+        const app = uniqueApp('ev-tail');
+        const seen: number[] = [];
+        let cursor = 0;
+        const poll = async () => {
+          for (const e of await store.events.list({ app, afterId: cursor, limit: 3 })) {
+            seen.push(Number((e.data as { i: number }).i));
+            cursor = e.id;
+          }
+        };
+        for (let i = 0; i < 10; i++) {
+          await store.events.append({ app, type: 'tick', message: `tick ${i}`, data: { i } });
+          if (i % 3 === 0) await poll();
+        }
+        for (let i = 0; i < 5; i++) await poll();
+        assert.deepEqual(
+          seen,
+          Array.from({ length: 10 }, (_, i) => i),
+        );
+      });
+
+      test('concurrent appends get distinct ids', async () => {
+        const app = uniqueApp('ev-race');
+        const events = await Promise.all(
+          Array.from({ length: 25 }, (_, i) => store.events.append({ app, type: 't', message: `m${i}` })),
+        );
+        assert.equal(new Set(events.map((e) => e.id)).size, 25);
+        assert.equal((await store.events.list({ app })).length, 25);
+      });
+    });
+
+    test('data survives close and reopen; migrations are idempotent', async () => {
+      const app = uniqueApp('durable');
+      await store.apps.upsert(app, { keep: 'me' });
+      await store.apps.setStableRevision(app, 1);
+      const rev = await store.revisions.create({ app, version: 'v1', spec: awkwardJson });
+      const ro = await store.rollouts.create(
+        rollout(app, `${app}-r1`, { toRevision: 1, fromRevision: null }),
+      );
+      const ev = await store.events.append({ app, rolloutId: ro.id, type: 't', message: 'm', data: [1] });
+      await store.close();
+      await store.close(); // closing twice is harmless
+
+      store = await open(fakeClock(1_800_000_000_000));
+      assert.deepEqual((await store.apps.get(app))?.spec, { keep: 'me' });
+      assert.equal((await store.apps.get(app))?.stableRevision, 1);
+      assert.deepEqual(await store.revisions.get(app, 1), rev);
+      assert.deepEqual(await store.rollouts.get(ro.id), ro);
+      assert.deepEqual(await store.rollouts.active(app), ro);
+      assert.deepEqual(await store.events.list({ app }), [ev]);
+      // Numbering and the active-rollout rule carry on across the reopen.
+      assert.equal((await store.revisions.create({ app, version: 'v2', spec: {} })).number, 2);
+      await assert.rejects(store.rollouts.create(rollout(app, `${app}-r2`)), RolloutConflictError);
+      const next = await store.events.append({ app, type: 't', message: 'after reopen' });
+      assert.ok(next.id > ev.id);
+    });
+
+    if (dialect.name === 'sqlite') {
+      test('sqlite: file lives at <dataDir>/rewind.db in WAL mode with foreign keys', async () => {
+        const file = join(harness?.dataDir ?? '', SQLITE_FILE_NAME);
+        assert.ok(existsSync(file), `${file} exists`);
+        const raw = new DatabaseSync(file, { readOnly: true });
+        try {
+          assert.equal(raw.prepare('pragma journal_mode').get()?.journal_mode, 'wal');
+        } finally {
+          raw.close();
+        }
+        // Foreign keys are enforced on the store's own connection.
+        await assert.rejects(
+          store.revisions.create({ app: uniqueApp('fk'), version: 'v', spec: {} }),
+          /unknown app/,
+        );
+      });
+    }
+  });
+}
+
+describe('openStore options', () => {
+  test('an unsupported URL names the value and the fix', async () => {
+    await assert.rejects(
+      openStore({ url: 'mysql://root:secret@db/rewind', dataDir: '/tmp/x' }),
+      (err: Error) => {
+        assert.match(err.message, /mysql:\/\/root:\*\*\*@db\/rewind/);
+        assert.doesNotMatch(err.message, /secret/);
+        assert.match(err.message, /postgres:\/\//);
+        return true;
+      },
+    );
+    await assert.rejects(openStore({ url: 'not a url' }), /"not a url".*postgres:\/\//);
+  });
+
+  test('a malformed postgres URL is rejected before connecting', async () => {
+    await assert.rejects(openStore({ url: 'postgres://user:pw@host:notaport/db' }), /malformed database URL/);
+  });
+
+  test('no URL and no dataDir is an error that says what to pass', async () => {
+    await assert.rejects(openStore({}), /dataDir/);
+  });
+
+  test('an unreachable PostgreSQL gives a clear error without the password', async () => {
+    await assert.rejects(openStore({ url: 'postgres://rewind:hunter2@127.0.0.1:1/rewind' }), (err: Error) => {
+      assert.match(
+        err.message,
+        /cannot open PostgreSQL at postgres:\/\/rewind:\*\*\*@127\.0\.0\.1:1\/rewind/,
+      );
+      assert.doesNotMatch(err.message, /hunter2/);
+      return true;
+    });
+  });
+
+  test('an empty URL falls back to SQLite in dataDir, creating the directory', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'rewind-store-'));
+    try {
+      const store = await openStore({ url: '', dataDir: join(root, 'nested', 'dir') });
+      assert.equal(store.dialect, 'sqlite');
+      await store.close();
+      assert.ok(existsSync(join(root, 'nested', 'dir', SQLITE_FILE_NAME)));
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
