@@ -1,0 +1,49 @@
+// The CLI's view of the HTTP API. Every command goes through here: the CLI holds no state.
+import { RewindError, type ErrorCode, ERROR_STATUS } from '../shared/errors.ts';
+
+export const DEFAULT_URL = 'http://127.0.0.1:7070';
+
+export class ApiClient {
+  readonly base: string;
+  constructor(base = process.env.REWIND_URL || DEFAULT_URL) {
+    this.base = base.replace(/\/$/, '');
+  }
+
+  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}/api/v1${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(60_000),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new UnreachableError(`cannot reach the Rewind server at ${this.base} (${cause}); start it with \`npm start\` or set REWIND_URL`);
+    }
+    const text = await res.text();
+    const data = text ? JSON.parse(text) : undefined;
+    if (!res.ok) {
+      const e = data?.error ?? {};
+      const code = (e.code in ERROR_STATUS ? e.code : 'INTERNAL') as ErrorCode;
+      throw new RewindError(code, e.message ?? `${method} ${path} answered ${res.status}`, e.details);
+    }
+    return data as T;
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.request<T>('GET', path);
+  }
+
+  post<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('POST', path, body);
+  }
+}
+
+export class UnreachableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnreachableError';
+  }
+}

@@ -1,0 +1,235 @@
+// `rewind`: the command line. A thin client of the HTTP API, except `rewind server`, which runs it.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { RewindError } from '../shared/errors.ts';
+import type { EventRecord, RevisionRecord, RolloutRecord } from '../store/types.ts';
+import { ApiClient, DEFAULT_URL, UnreachableError } from './api-client.ts';
+import { EXIT } from './exit-codes.ts';
+import { ago, clock, table } from './format.ts';
+
+const TERMINAL = new Set(['Completed', 'RolledBack', 'Failed']);
+
+const int = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} takes a whole number, got "${value}"`);
+  return n;
+};
+const keyValue = (value: string, acc: Record<string, string>) => {
+  const eq = value.indexOf('=');
+  if (eq < 1) throw new InvalidArgumentError(`--env takes KEY=VALUE, got "${value}"`);
+  return { ...acc, [value.slice(0, eq)]: value.slice(eq + 1) };
+};
+const print = (text: string): void => {
+  process.stdout.write(`${text}\n`);
+};
+const json = (data: unknown): void => print(JSON.stringify(data, null, 2));
+
+const program = new Command('rewind')
+  .description('Rollback-first delivery controller: ship a new version, watch it, put everything back when it misbehaves.')
+  .version('0.1.0')
+  .enablePositionalOptions()
+  .addHelpText('after', `\nThe CLI talks to the server at $REWIND_URL (default ${DEFAULT_URL}).\nExit codes: 0 ok, 1 error, 2 rolled back, 3 failed, 4 --wait timed out, 5 another rollout in progress.`)
+  .showHelpAfterError();
+
+program
+  .command('server')
+  .description('Run the Rewind server: the API, the controller and (in a separate agent process) the apps and their proxy')
+  .option('--config <file>', 'rewind.yaml to load', 'rewind.yaml')
+  .option('--data-dir <dir>', 'state directory (SQLite store, agent socket, logs)', '.rewind')
+  .addOption(new Option('--port <n>', 'API port').default(7070).argParser(int('--port')))
+  .option('--host <host>', 'API address', '127.0.0.1')
+  .option('--keep-apps', 'on stop, leave the agent and the apps running (a later server adopts them)')
+  .action(async (opts) => {
+    const { runServer } = await import('../server/main.ts');
+    await runServer({ config: opts.config, dataDir: opts.dataDir, port: opts.port, host: opts.host, keepApps: Boolean(opts.keepApps) });
+  });
+
+program
+  .command('deploy <app>')
+  .description('Create a revision with a new version and roll it out blue-green')
+  .requiredOption('--version <version>', 'version label; replaces ${version} in the run command')
+  .option('--env <KEY=VALUE>', 'environment override for this revision (repeatable)', keyValue, {})
+  .option('--reason <text>', 'why; recorded with the revision')
+  .option('--wait', 'block until the rollout ends; exit 0 when stable, 2 rolled back, 3 failed')
+  .addOption(new Option('--timeout <seconds>', 'give up waiting after this long (exit 4)').default(600).argParser(int('--timeout')))
+  .option('--json', 'print the result as JSON')
+  .action(async (appName: string, opts) => {
+    const api = new ApiClient();
+    const rollout = await api.post<RolloutRecord>(`/apps/${encodeURIComponent(appName)}/deploy`, {
+      version: opts.version,
+      env: opts.env,
+      reason: opts.reason,
+    });
+    await followRollout(api, rollout, opts);
+  });
+
+program
+  .command('rollback <app>')
+  .description('Put the previous (or the named) revision back; instant while it is still warm')
+  .addOption(new Option('--to-revision <n>', 'revision to restore').argParser(int('--to-revision')))
+  .option('--reason <text>', 'why; recorded in the rollout')
+  .option('--no-wait', 'return as soon as the rollback started')
+  .addOption(new Option('--timeout <seconds>', 'give up waiting after this long (exit 4)').default(600).argParser(int('--timeout')))
+  .option('--json', 'print the result as JSON')
+  .action(async (appName: string, opts) => {
+    const api = new ApiClient();
+    const rollout = await api.post<RolloutRecord>(`/apps/${encodeURIComponent(appName)}/rollback`, {
+      toRevision: opts.toRevision,
+      reason: opts.reason,
+    });
+    await followRollout(api, rollout, opts);
+  });
+
+program
+  .command('status <app>')
+  .description('Stable revision, rollout in progress, instances and their health')
+  .option('--json', 'print as JSON')
+  .option('--watch', 'refresh every second until interrupted')
+  .action(async (appName: string, opts) => {
+    const api = new ApiClient();
+    for (;;) {
+      const s = await api.get<AppStatusView>(`/apps/${encodeURIComponent(appName)}`);
+      if (opts.json) json(s);
+      else {
+        if (opts.watch) process.stdout.write('\x1b[2J\x1b[H');
+        print(renderStatus(s));
+      }
+      if (!opts.watch) return;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  });
+
+program
+  .command('history <app>')
+  .description('Revisions, newest first')
+  .option('--json', 'print as JSON')
+  .action(async (appName: string, opts) => {
+    const api = new ApiClient();
+    const [revisions, status] = await Promise.all([
+      api.get<RevisionRecord[]>(`/apps/${encodeURIComponent(appName)}/revisions`),
+      api.get<AppStatusView>(`/apps/${encodeURIComponent(appName)}`),
+    ]);
+    if (opts.json) return json(revisions);
+    print(
+      table(
+        revisions.map((r) => [
+          r.number === status.stableRevision ? `${r.number}*` : r.number,
+          r.version,
+          r.copiedFrom ? `copy of ${r.copiedFrom}` : '',
+          ago(r.createdAt),
+          r.reason ?? '',
+        ]),
+        ['REVISION', 'VERSION', 'SOURCE', 'CREATED', 'REASON'],
+      ),
+    );
+    print('\n* stable revision');
+  });
+
+program
+  .command('apps')
+  .description('Apps under control')
+  .option('--json', 'print as JSON')
+  .action(async (opts) => {
+    const apps = await new ApiClient().get<AppStatusView[]>('/apps');
+    if (opts.json) return json(apps);
+    print(
+      table(
+        apps.map((a) => [a.name, a.listen, a.stableRevision, a.stableVersion, a.activeRollout ? `${a.activeRollout.kind} ${a.activeRollout.phase}` : 'idle']),
+        ['APP', 'LISTEN', 'STABLE', 'VERSION', 'ROLLOUT'],
+      ),
+    );
+  });
+
+program
+  .command('logs <app>')
+  .description('Last lines printed by the app instances')
+  .addOption(new Option('--revision <n>', 'only this revision').argParser(int('--revision')))
+  .addOption(new Option('--tail <n>', 'how many lines').default(100).argParser(int('--tail')))
+  .option('--json', 'print as JSON')
+  .action(async (appName: string, opts) => {
+    const q = new URLSearchParams({ tail: String(opts.tail) });
+    if (opts.revision !== undefined) q.set('revision', String(opts.revision));
+    const lines = await new ApiClient().get<{ at: number; instance: string; stream: string; line: string }[]>(
+      `/apps/${encodeURIComponent(appName)}/logs?${q}`,
+    );
+    if (opts.json) return json(lines);
+    for (const l of lines) print(`${clock(l.at)} ${l.instance} ${l.stream === 'stderr' ? '!' : ' '} ${l.line}`);
+  });
+
+interface AppStatusView {
+  name: string;
+  listen: string;
+  stableRevision: number | null;
+  stableVersion: string | null;
+  activeRollout: RolloutRecord | null;
+  instances?: { id: string; revision: number; phase: string; pid: number | null; port: number; restarts: number; health: string }[];
+}
+
+function renderStatus(s: AppStatusView): string {
+  const lines = [
+    `app ${s.name} on ${s.listen}`,
+    `stable: revision ${s.stableRevision ?? '-'} (${s.stableVersion ?? 'none'})`,
+    s.activeRollout
+      ? `rollout: ${s.activeRollout.kind} to revision ${s.activeRollout.toRevision}, ${s.activeRollout.phase}${s.activeRollout.error ? ` (${s.activeRollout.error})` : ''}`
+      : 'rollout: none',
+    '',
+    table(
+      (s.instances ?? []).map((i) => [i.id, i.phase, i.health, i.pid, i.port, i.restarts]),
+      ['INSTANCE', 'PHASE', 'HEALTH', 'PID', 'PORT', 'RESTARTS'],
+    ),
+  ];
+  return lines.join('\n');
+}
+
+async function followRollout(api: ApiClient, rollout: RolloutRecord, opts: { wait?: boolean; json?: boolean; timeout: number }) {
+  if (!opts.wait) {
+    if (opts.json) return json(rollout);
+    print(`${rollout.kind} ${rollout.id}: revision ${rollout.toRevision}, ${rollout.phase}`);
+    print(`follow it with: rewind status ${rollout.app} --watch`);
+    return;
+  }
+  const deadline = Date.now() + opts.timeout * 1000;
+  let after = 0;
+  let current = rollout;
+  for (;;) {
+    const events = await api.get<EventRecord[]>(`/rollouts/${current.id}/events?after=${after}`);
+    for (const e of events) {
+      after = e.id;
+      if (!opts.json) print(`${clock(e.at)}  ${e.message}`);
+    }
+    current = await api.get<RolloutRecord>(`/rollouts/${current.id}`);
+    if (TERMINAL.has(current.phase)) break;
+    if (Date.now() > deadline) {
+      if (opts.json) json({ ...current, timedOut: true });
+      else print(`still ${current.phase} after ${opts.timeout}s; the rollout goes on`);
+      process.exitCode = EXIT.TIMEOUT;
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  if (opts.json) json(current);
+  else {
+    const took = ((current.finishedAt ?? Date.now()) - current.createdAt) / 1000;
+    print(`${current.phase}: revision ${current.phase === 'Completed' ? current.toRevision : current.fromRevision} serves (${took.toFixed(1)}s)`);
+    if (current.phase === 'Failed') {
+      const failed = (await api.get<EventRecord[]>(`/rollouts/${current.id}/events`)).findLast((e) => e.type === 'step.failed');
+      const logs = (failed?.data as { logs?: string[] } | undefined)?.logs ?? [];
+      if (logs.length) print(`last lines of revision ${current.toRevision}:\n${logs.map((l) => `  | ${l}`).join('\n')}`);
+    }
+  }
+  process.exitCode = current.phase === 'Completed' ? EXIT.OK : current.phase === 'RolledBack' ? EXIT.ROLLED_BACK : EXIT.FAILED;
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof RewindError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exitCode = err.code === 'ROLLOUT_IN_PROGRESS' ? EXIT.CONFLICT : EXIT.ERROR;
+  } else if (err instanceof UnreachableError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exitCode = EXIT.ERROR;
+  } else {
+    process.stderr.write(`error: ${(err as Error).stack ?? err}\n`);
+    process.exitCode = EXIT.ERROR;
+  }
+}

@@ -1,0 +1,116 @@
+// The schema of rewind.yaml. One place for every option, its default and its check.
+import { z } from 'zod';
+import { parseDuration } from '../../shared/duration.ts';
+
+const duration = (example: string) =>
+  z
+    .union([z.string(), z.number()])
+    .transform((value, ctx) => {
+      const ms = typeof value === 'number' ? value * 1000 : parseDuration(value);
+      if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${value}" is not a duration; write a number with a unit such as ${example} (ms, s, m, h)`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const hostPort = z.string().transform((value, ctx) => {
+  const m = /^(?:(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : Number.NaN;
+  if (!m || port < 1 || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not HOST:PORT; write for example 127.0.0.1:8080` });
+    return z.NEVER;
+  }
+  return { host: (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
+});
+
+const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const envMap = z
+  .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))
+  .superRefine((env, ctx) => {
+    for (const key of Object.keys(env)) {
+      if (!envName.test(key))
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `"${key}" is not an environment variable name; use letters, digits and _, not starting with a digit`,
+        });
+    }
+  })
+  .default({});
+
+export const httpCheckSchema = z.strictObject({
+  name: z.string().optional(),
+  http: z.strictObject({
+    path: z.string().startsWith('/', 'the path starts with /'),
+    method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
+    expectStatus: z.number().int().min(100).max(599).default(200),
+    timeout: duration('2s').default(2000),
+  }),
+});
+
+export const commandCheckSchema = z.strictObject({
+  name: z.string().optional(),
+  command: z.string().min(1, 'give a shell command'),
+  expectExitCode: z.number().int().min(0).max(255).default(0),
+  timeout: duration('30s').default(30_000),
+});
+
+export const checkSchema = z.union([httpCheckSchema, commandCheckSchema]);
+
+export const appSpecSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,62}$/, 'an app name is lower-case letters, digits and -, starting with a letter'),
+  listen: hostPort,
+  /** The version deployed when the app is first seen. */
+  initialVersion: z.string().min(1).default('v1'),
+  run: z.strictObject({
+    command: z.string().min(1, 'give the command that starts one instance; it gets its port in $PORT'),
+    cwd: z.string().default('.'),
+    env: envMap,
+    instances: z.number().int().min(1).max(64).default(1),
+    stopTimeout: duration('10s').default(10_000),
+  }),
+  health: z
+    .strictObject({
+      path: z.string().startsWith('/', 'the path starts with /').default('/healthz'),
+      interval: duration('1s').default(1000),
+      timeout: duration('1s').default(1000),
+      healthyThreshold: z.number().int().min(1).default(1),
+      unhealthyThreshold: z.number().int().min(1).default(3),
+      startTimeout: duration('30s').default(30_000),
+    })
+    .prefault({}),
+  routing: z
+    .strictObject({
+      stickyHeader: z.string().toLowerCase().optional(),
+      stickyCookie: z.string().optional(),
+      forceHeader: z.string().toLowerCase().default('x-rewind-revision'),
+    })
+    .prefault({}),
+  strategy: z
+    .strictObject({
+      blueGreen: z
+        .strictObject({
+          prePromotionChecks: z.array(checkSchema).default([]),
+          bake: duration('30s').default(10_000),
+          keepPreviousWarm: duration('5m').default(60_000),
+          drainTimeout: duration('30s').default(30_000),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  history: z.number().int().min(2).max(1000).default(10),
+});
+
+export const configSchema = z.strictObject({
+  apps: z.array(appSpecSchema).min(1, 'declare at least one app under apps:'),
+});
+
+export type AppSpec = z.output<typeof appSpecSchema>;
+export type Check = z.output<typeof checkSchema>;
+export type RewindConfig = z.output<typeof configSchema>;

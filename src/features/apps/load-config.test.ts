@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, parseConfig } from './load-config.ts';
+
+const minimal = `
+apps:
+  - name: shop
+    listen: 127.0.0.1:8080
+    run:
+      command: node server.js --version \${version}
+`;
+
+test('a minimal app gets its defaults', () => {
+  const { apps } = parseConfig(minimal);
+  const app = apps[0]!;
+  assert.deepEqual(app.listen, { host: '127.0.0.1', port: 8080 });
+  assert.equal(app.run.instances, 1);
+  assert.equal(app.health.path, '/healthz');
+  assert.equal(app.health.interval, 1000);
+  assert.equal(app.strategy.blueGreen.bake, 10_000);
+  assert.equal(app.routing.forceHeader, 'x-rewind-revision');
+  assert.equal(app.initialVersion, 'v1');
+});
+
+test('durations, checks and env are read', () => {
+  const { apps } = parseConfig(`
+apps:
+  - name: shop
+    listen: "9090"
+    run: { command: x, env: { A: 1, B_2: "two" }, stopTimeout: 2s }
+    health: { interval: 250ms, startTimeout: 1m }
+    strategy:
+      blueGreen:
+        bake: 5s
+        prePromotionChecks:
+          - http: { path: /ready }
+          - command: "true"
+`);
+  const app = apps[0]!;
+  assert.deepEqual(app.listen, { host: '127.0.0.1', port: 9090 });
+  assert.deepEqual(app.run.env, { A: '1', B_2: 'two' });
+  assert.equal(app.run.stopTimeout, 2000);
+  assert.equal(app.health.interval, 250);
+  assert.equal(app.health.startTimeout, 60_000);
+  assert.equal(app.strategy.blueGreen.prePromotionChecks.length, 2);
+});
+
+function problemsOf(text: string) {
+  try {
+    parseConfig(text, 'rewind.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('bad input names the line, the path and the fix', () => {
+  const table: [string, string, RegExp, number | null][] = [
+    ['unknown key', minimal.replace('run:', 'colour: red\n    run:'), /unknown key "colour"/, 5],
+    ['bad duration', `${minimal}      stopTimeout: 5 minutes\n`, /"5 minutes" is not a duration/, 7],
+    ['bad listen', minimal.replace('127.0.0.1:8080', 'localhost:99999'), /is not HOST:PORT/, 4],
+    ['bad name', minimal.replace('shop', 'Shop!'), /lower-case letters/, 3],
+    ['bad env name', `${minimal}      env: { "1X": a }\n`, /environment variable name/, 7],
+    ['missing run', 'apps:\n  - name: shop\n    listen: "8080"\n', /missing; add run/, 2],
+    ['no apps', 'apps: []\n', /at least one app/, 1],
+    ['yaml syntax', 'apps: [\n', /YAML syntax/, null],
+  ];
+  for (const [name, text, message, line] of table) {
+    const problems = problemsOf(text);
+    assert.match(problems.map((p) => p.message).join('\n'), message, name);
+    if (line !== null) assert.equal(problems[0]!.line, line, `${name}: line`);
+  }
+});
+
+test('two apps may not share a name or a listener', () => {
+  const problems = problemsOf(`
+apps:
+  - { name: a, listen: "8080", run: { command: x } }
+  - { name: a, listen: "8080", run: { command: x } }
+`);
+  assert.equal(problems.length, 2);
+  assert.match(problems[0]!.message, /declared twice/);
+  assert.match(problems[1]!.message, /already the listener/);
+});

@@ -1,0 +1,101 @@
+// Reads rewind.yaml: YAML syntax, then the schema, then cross-app checks. Every problem names the
+// file, the line, the path in the document and what to write instead.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { isNode, LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { type RewindConfig, configSchema } from './app-spec.ts';
+
+export interface ConfigProblem {
+  readonly path: string;
+  readonly line: number | null;
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  readonly file: string;
+  readonly problems: readonly ConfigProblem[];
+  constructor(file: string, problems: readonly ConfigProblem[]) {
+    super(
+      `invalid config ${file}:\n${problems
+        .map((p) => `  ${file}${p.line ? `:${p.line}` : ''}: ${p.path || '(document)'}: ${p.message}`)
+        .join('\n')}`,
+    );
+    this.name = 'ConfigError';
+    this.file = file;
+    this.problems = problems;
+  }
+}
+
+export interface LoadedConfig {
+  readonly file: string;
+  /** Directory of the file: relative cwd and paths in the config resolve against it. */
+  readonly baseDir: string;
+  readonly config: RewindConfig;
+}
+
+export function loadConfigFile(file: string): LoadedConfig {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [
+      { path: '', line: null, message: `cannot read the file (${(err as NodeJS.ErrnoException).code}); pass --config PATH` },
+    ]);
+  }
+  return { file: abs, baseDir: resolve(abs, '..'), config: parseConfig(text, file) };
+}
+
+export function parseConfig(text: string, file = 'rewind.yaml'): RewindConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => ({
+        path: '',
+        line: e.linePos?.[0]?.line ?? null,
+        message: `YAML syntax: ${e.message.split('\n')[0]}`,
+      })),
+    );
+  }
+  const result = configSchema.safeParse(doc.toJS());
+  const lineOf = (path: readonly PropertyKey[]): number | null => {
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn(path.slice(0, n) as (string | number)[], true);
+      if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
+    }
+    return null;
+  };
+  if (!result.success) throw new ConfigError(file, result.error.issues.map((i) => toProblem(i, lineOf)));
+  const problems: ConfigProblem[] = [];
+  const seen = new Map<string, number>();
+  result.data.apps.forEach((app, i) => {
+    const listen = `${app.listen.host}:${app.listen.port}`;
+    const nameAt = seen.get(`name:${app.name}`);
+    if (nameAt !== undefined)
+      problems.push({ path: `apps.${i}.name`, line: lineOf(['apps', i, 'name']), message: `"${app.name}" is declared twice (also apps.${nameAt}); give each app its own name` });
+    const portAt = seen.get(`listen:${listen}`);
+    if (portAt !== undefined)
+      problems.push({ path: `apps.${i}.listen`, line: lineOf(['apps', i, 'listen']), message: `${listen} is already the listener of apps.${portAt}; give each app its own port` });
+    seen.set(`name:${app.name}`, i);
+    seen.set(`listen:${listen}`, i);
+  });
+  if (problems.length) throw new ConfigError(file, problems);
+  return result.data;
+}
+
+function toProblem(issue: z.core.$ZodIssue, lineOf: (p: readonly PropertyKey[]) => number | null): ConfigProblem {
+  const path = issue.path.map(String).join('.');
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}; remove it or check its spelling`;
+  } else if (issue.code === 'invalid_type' && message.includes('received undefined')) {
+    message = `missing; add ${issue.path.at(-1)?.toString() ?? 'it'} (${issue.expected})`;
+  } else if (issue.code === 'invalid_union') {
+    message = 'does not match any accepted form; a check is either {http: {path, expectStatus}} or {command: "..."}';
+  }
+  const at = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
+  return { path, line: lineOf(at), message };
+}

@@ -1,0 +1,96 @@
+// One HTTP probe or one command check. Never throws: the outcome is data.
+import { spawn } from 'node:child_process';
+import type { Check } from '../apps/app-spec.ts';
+
+export interface ProbeResult {
+  readonly ok: boolean;
+  readonly detail: string;
+  readonly ms: number;
+}
+
+export async function probeHttp(
+  url: string,
+  options: { readonly method?: string; readonly expectStatus?: number; readonly timeoutMs: number; readonly headers?: Record<string, string> },
+): Promise<ProbeResult> {
+  const started = performance.now();
+  const expect = options.expectStatus ?? 200;
+  try {
+    const res = await fetch(url, {
+      method: options.method ?? 'GET',
+      headers: options.headers,
+      signal: AbortSignal.timeout(options.timeoutMs),
+    });
+    await res.arrayBuffer();
+    const ms = performance.now() - started;
+    return res.status === expect
+      ? { ok: true, detail: `${res.status}`, ms }
+      : { ok: false, detail: `${url} answered ${res.status}, expected ${expect}`, ms };
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string } };
+    const why = e.name === 'TimeoutError' ? `no answer within ${options.timeoutMs}ms` : (e.cause?.code ?? e.message);
+    return { ok: false, detail: `${url}: ${why}`, ms: performance.now() - started };
+  }
+}
+
+export function runCommand(
+  command: string,
+  options: { readonly cwd: string; readonly env: Record<string, string>; readonly timeoutMs: number; readonly expectExitCode: number },
+): Promise<ProbeResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn('/bin/sh', ['-c', command], {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let output = '';
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-2000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {}
+    }, options.timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ ok: false, detail: `${command}: ${err.message}`, ms: performance.now() - started });
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const ms = performance.now() - started;
+      const tail = output.trim().split('\n').slice(-5).join('\n');
+      if (signal) resolve({ ok: false, detail: `${command}: killed after ${options.timeoutMs}ms (${signal})`, ms });
+      else if (code === options.expectExitCode) resolve({ ok: true, detail: `exit ${code}`, ms });
+      else resolve({ ok: false, detail: `${command}: exit ${code}, expected ${options.expectExitCode}${tail ? `\n${tail}` : ''}`, ms });
+    });
+  });
+}
+
+/** Runs one pre-promotion check against a revision reached through `baseUrl` with `headers`. */
+export function runCheck(
+  check: Check,
+  target: { readonly baseUrl: string; readonly headers: Record<string, string>; readonly cwd: string; readonly env: Record<string, string> },
+): Promise<ProbeResult> {
+  if ('http' in check) {
+    return probeHttp(`${target.baseUrl}${check.http.path}`, {
+      method: check.http.method,
+      expectStatus: check.http.expectStatus,
+      timeoutMs: check.http.timeout,
+      headers: target.headers,
+    });
+  }
+  return runCommand(check.command, {
+    cwd: target.cwd,
+    env: target.env,
+    timeoutMs: check.timeout,
+    expectExitCode: check.expectExitCode,
+  });
+}
+
+export function checkName(check: Check): string {
+  return check.name ?? ('http' in check ? `GET ${check.http.path}` : check.command);
+}

@@ -1,0 +1,13 @@
+// What the controller knows about one app between ticks. Everything here can be rebuilt from the
+// store and the runtime, so a restarted controller loses nothing by starting empty.
+import type { AppSpec } from '../apps/app-spec.ts';
+
+export interface AppContext {
+  readonly spec: AppSpec;
+  /** Directory of rewind.yaml: relative cwd resolve against it. */
+  readonly baseDir: string;
+  /** The last table put in force, serialised, to apply only changes. */
+  lastTableKey: string | null;
+  /** Units being drained and stopped: unit -> when retirement began. */
+  readonly retiring: Map<number, number>;
+}

@@ -1,0 +1,370 @@
+// The reconcile loop. On every tick, per app: observe instances, probe health, drive the active
+// rollout one idempotent step at a time (journalling each transition before acting on it), put
+// the derived routing table in force, and retire processes nothing needs any more.
+import { randomUUID } from 'node:crypto';
+import type { AppSpec } from '../apps/app-spec.ts';
+import type { Runtime, Instance } from '../../providers/runtimes/types.ts';
+import type { TrafficRouter } from '../../providers/traffic/types.ts';
+import { RewindError } from '../../shared/errors.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { RolloutConflictError, type RevisionRecord, type RolloutRecord, type Store } from '../../store/types.ts';
+import { HealthMonitor } from '../health/health-monitor.ts';
+import { buildRevisionSpec, copyRevisionSpec, parseRevisionSpec, unitOf } from '../revisions/revision-spec.ts';
+import type { AppContext } from './app-context.ts';
+import { composeRoutes, type RevisionRef, type TrafficIntent } from './compose-routes.ts';
+import { initialState, planSteps, type RolloutState } from './rollout-state.ts';
+import { RolloutDriver } from './rollout-driver.ts';
+
+export interface ControllerDeps {
+  readonly store: Store;
+  readonly runtime: Runtime;
+  readonly traffic: TrafficRouter;
+  readonly log: Logger;
+  readonly tickMs?: number;
+}
+
+const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export class Controller {
+  readonly #deps: ControllerDeps;
+  readonly #apps = new Map<string, AppContext>();
+  readonly #health = new HealthMonitor();
+  readonly #driver: RolloutDriver;
+  readonly #busy = new Map<string, Promise<void>>();
+  readonly #again = new Set<string>();
+  #timer: NodeJS.Timeout | null = null;
+  #tableVersion = Date.now();
+  #stopped = false;
+
+  constructor(deps: ControllerDeps) {
+    this.#deps = deps;
+    this.#driver = new RolloutDriver({
+      store: deps.store,
+      runtime: deps.runtime,
+      health: this.#health,
+      log: deps.log,
+      applyRoutes: (ctx, rollout) => this.#applyRoutes(ctx, rollout),
+    });
+  }
+
+  /** Register the apps of rewind.yaml; the first tick deploys an app's initial version if it has none. */
+  async register(spec: AppSpec, baseDir: string): Promise<void> {
+    await this.#deps.store.apps.upsert(spec.name, spec);
+    this.#apps.set(spec.name, { spec, baseDir, lastTableKey: null, retiring: new Map() });
+  }
+
+  appNames(): string[] {
+    return [...this.#apps.keys()];
+  }
+
+  context(app: string): AppContext {
+    const ctx = this.#apps.get(app);
+    if (!ctx) {
+      throw new RewindError('APP_NOT_FOUND', `no app named "${app}"; known apps: ${this.appNames().join(', ') || 'none'}`, {
+        app,
+      });
+    }
+    return ctx;
+  }
+
+  start(): void {
+    const loop = () => {
+      if (this.#stopped) return;
+      for (const app of this.#apps.keys()) this.kick(app);
+      this.#timer = setTimeout(loop, this.#deps.tickMs ?? 100);
+    };
+    loop();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    await Promise.allSettled([...this.#busy.values()]);
+  }
+
+  /** Reconcile an app now (serialised: a tick in progress is followed by one more). */
+  kick(app: string): Promise<void> {
+    const running = this.#busy.get(app);
+    if (running) {
+      this.#again.add(app);
+      return running;
+    }
+    const run = (async () => {
+      try {
+        do {
+          this.#again.delete(app);
+          await this.#reconcile(this.context(app));
+        } while (this.#again.has(app) && !this.#stopped);
+      } catch (err) {
+        this.#deps.log.error({ err, app }, 'reconcile failed');
+      } finally {
+        this.#busy.delete(app);
+      }
+    })();
+    this.#busy.set(app, run);
+    return run;
+  }
+
+  async deploy(app: string, input: { version: string; env?: Record<string, string>; reason?: string }): Promise<RolloutRecord> {
+    const ctx = this.context(app);
+    if (!VERSION_RE.test(input.version)) {
+      throw new RewindError(
+        'VALIDATION_FAILED',
+        `version "${input.version}" is not valid; use letters, digits, and . _ + - (it is substituted into the run command)`,
+        { field: 'version' },
+      );
+    }
+    for (const key of Object.keys(input.env ?? {})) {
+      if (!ENV_RE.test(key)) {
+        throw new RewindError('VALIDATION_FAILED', `env key "${key}" is not a valid variable name; use letters, digits and _`, {
+          field: 'env',
+        });
+      }
+    }
+    const { store } = this.#deps;
+    const active = await store.rollouts.active(app);
+    if (active) throw conflict(app, active.id);
+    const appRecord = await store.apps.get(app);
+    const spec = buildRevisionSpec(ctx.spec, ctx.baseDir, { version: input.version, env: input.env });
+    const revision = await store.revisions.create({ app, version: input.version, spec, reason: input.reason ?? null });
+    const from = appRecord?.stableRevision ?? null;
+    const rollout = await this.#createRollout(app, 'deploy', from, revision, planSteps('deploy', { targetWarm: false, fromNothing: from === null }), input.reason);
+    void this.kick(app);
+    return rollout;
+  }
+
+  /**
+   * Put an earlier revision back. While a deploy is still in progress, this aborts it (its
+   * compensations restore the stable revision); otherwise it creates a copy of the target and
+   * rolls it out, by a plain traffic switch when the target's processes are still warm.
+   */
+  async rollback(app: string, input: { toRevision?: number; reason?: string }): Promise<RolloutRecord> {
+    this.context(app);
+    const { store } = this.#deps;
+    const reason = input.reason ?? 'manual rollback';
+    const active = await store.rollouts.active(app);
+    if (active) {
+      if (input.toRevision !== undefined && input.toRevision !== active.fromRevision) throw conflict(app, active.id);
+      if (active.kind === 'deploy' && active.fromRevision !== null) {
+        await this.#driver.abort(active, reason);
+        void this.kick(app);
+        return (await store.rollouts.get(active.id))!;
+      }
+      throw conflict(app, active.id);
+    }
+    const appRecord = await store.apps.get(app);
+    const stable = appRecord?.stableRevision ?? null;
+    if (stable === null) throw new RewindError('NO_EARLIER_REVISION', `app ${app} has no revision yet; deploy one first`, { app });
+    const stableRev = (await store.revisions.get(app, stable))!;
+    const targetNumber = input.toRevision ?? (await this.#previousRevision(app, stableRev));
+    if (targetNumber === null) {
+      throw new RewindError('NO_EARLIER_REVISION', `app ${app} has no revision before ${stable} to roll back to`, { app });
+    }
+    const target = await store.revisions.get(app, targetNumber);
+    if (!target) {
+      const known = (await store.revisions.list(app, 20)).map((r) => r.number).join(', ');
+      throw new RewindError('REVISION_NOT_FOUND', `app ${app} has no revision ${targetNumber}; it has: ${known}`, {
+        app,
+        revision: targetNumber,
+      });
+    }
+    if (unitOf(target) === unitOf(stableRev)) {
+      throw new RewindError('ALREADY_SERVING', `revision ${targetNumber} is what app ${app} serves already (revision ${stable})`, {
+        app,
+      });
+    }
+    const spec = copyRevisionSpec(parseRevisionSpec(target.spec), target.number);
+    const copy = await store.revisions.create({ app, version: target.version, spec, copiedFrom: target.number, reason });
+    const instances = await this.#deps.runtime.list(app);
+    const warm = this.#unitReady(instances, unitOf(copy), spec.instances);
+    const rollout = await this.#createRollout(app, 'rollback', stable, copy, planSteps('rollback', { targetWarm: warm, fromNothing: false }), reason);
+    await this.kick(app);
+    return (await store.rollouts.get(rollout.id)) ?? rollout;
+  }
+
+  async instances(app: string): Promise<(Instance & { health: string })[]> {
+    this.context(app);
+    const list = await this.#deps.runtime.list(app);
+    return list.map((i) => ({ ...i, health: this.#health.health(i.id) }));
+  }
+
+  async #previousRevision(app: string, stable: RevisionRecord): Promise<number | null> {
+    // The revision that served before the stable one: the source of the last completed rollout.
+    const rollouts = await this.#deps.store.rollouts.list(app, 50);
+    const last = rollouts.find((r) => r.phase === 'Completed' && r.toRevision === stable.number);
+    if (last?.fromRevision != null) return last.fromRevision;
+    const older = (await this.#deps.store.revisions.list(app, 50)).find((r) => r.number < stable.number && unitOf(r) !== unitOf(stable));
+    return older?.number ?? null;
+  }
+
+  async #createRollout(
+    app: string,
+    kind: 'deploy' | 'rollback',
+    from: number | null,
+    to: RevisionRecord,
+    steps: RolloutState['steps'],
+    reason: string | undefined,
+  ): Promise<RolloutRecord> {
+    const { store } = this.#deps;
+    try {
+      const rollout = await store.rollouts.create({
+        id: randomUUID(),
+        app,
+        kind,
+        strategy: 'blueGreen',
+        fromRevision: from,
+        toRevision: to.number,
+        phase: 'Pending',
+        state: initialState(steps),
+        reason: reason ?? null,
+      });
+      await store.events.append({
+        app,
+        rolloutId: rollout.id,
+        type: `${kind}.started`,
+        message:
+          kind === 'deploy'
+            ? `deploy of ${to.version} as revision ${to.number}${from === null ? '' : ` (from revision ${from})`}`
+            : `rollback to revision ${to.copiedFrom} as revision ${to.number} (from revision ${from}): ${reason}`,
+        data: { from, to: to.number, version: to.version, steps },
+      });
+      return rollout;
+    } catch (err) {
+      if (err instanceof RolloutConflictError) throw conflict(app, err.activeRolloutId);
+      throw err;
+    }
+  }
+
+  #unitReady(instances: readonly Instance[], unit: number, count: number): boolean {
+    const up = instances.filter((i) => i.revision === unit && i.phase === 'Running' && this.#health.health(i.id) !== 'Unhealthy');
+    return up.length >= count;
+  }
+
+  async #reconcile(ctx: AppContext): Promise<void> {
+    const { store, runtime } = this.#deps;
+    const app = ctx.spec.name;
+    let active = await store.rollouts.active(app);
+    const record = await store.apps.get(app);
+    if (!active && record?.stableRevision == null) {
+      // First sight of this app: deploy its initial version.
+      await this.deploy(app, { version: ctx.spec.initialVersion, reason: 'initial deploy' }).catch((err) => {
+        if (!(err instanceof RewindError && err.code === 'ROLLOUT_IN_PROGRESS')) throw err;
+      });
+      active = await store.rollouts.active(app);
+    }
+    const observe = async () => {
+      const instances = await runtime.list(app);
+      this.#health.tick(ctx.spec, instances);
+      return instances;
+    };
+    await observe();
+    if (active) await this.#driver.drive(ctx, active, observe);
+    const after = await store.rollouts.active(app);
+    await this.#applyRoutes(ctx, after ?? null);
+    await this.#ensureStableRunning(ctx);
+    await this.#retire(ctx, after ?? null);
+  }
+
+  /** The stable revision's processes, if they are gone (the agent restarted), are started again. */
+  async #ensureStableRunning(ctx: AppContext): Promise<void> {
+    const { store, runtime } = this.#deps;
+    const app = ctx.spec.name;
+    const stable = (await store.apps.get(app))?.stableRevision;
+    if (stable == null) return;
+    const rev = await store.revisions.get(app, stable);
+    if (!rev) return;
+    const spec = parseRevisionSpec(rev.spec);
+    const unit = unitOf(rev);
+    const instances = await runtime.list(app);
+    for (let index = 0; index < spec.instances; index++) {
+      if (instances.some((i) => i.revision === unit && i.index === index && i.phase !== 'Stopped' && i.phase !== 'Stopping')) continue;
+      await runtime.start({ app, revision: unit, index, command: spec.command, cwd: spec.cwd, env: spec.env, stopTimeoutMs: spec.stopTimeoutMs });
+    }
+  }
+
+  async #intent(ctx: AppContext, active: RolloutRecord | null): Promise<{ intent: TrafficIntent; keep: Set<number> }> {
+    const { store } = this.#deps;
+    const app = ctx.spec.name;
+    const ref = async (n: number | null): Promise<RevisionRef | null> => {
+      if (n === null) return null;
+      const rev = await store.revisions.get(app, n);
+      return rev ? { revision: n, unit: unitOf(rev) } : null;
+    };
+    const stable = await ref((await store.apps.get(app))?.stableRevision ?? null);
+    const standby: RevisionRef[] = [];
+    const keep = new Set<number>();
+    let intent: TrafficIntent;
+    if (active) {
+      const state = active.state as RolloutState;
+      const from = await ref(active.fromRevision);
+      const to = await ref(active.toRevision);
+      intent = { current: from, next: to ? { ref: to, weight: state.weight } : null, standby };
+      if (to) keep.add(to.unit);
+      if (from) keep.add(from.unit);
+    } else {
+      intent = { current: stable, next: null, standby };
+    }
+    if (stable) keep.add(stable.unit);
+    // The revision replaced by the last completed deploy stays warm for keepPreviousWarm.
+    const last = (await store.rollouts.list(app, 5)).find((r) => r.phase === 'Completed');
+    if (
+      last?.kind === 'deploy' &&
+      last.fromRevision !== null &&
+      (last.finishedAt ?? 0) + ctx.spec.strategy.blueGreen.keepPreviousWarm > Date.now()
+    ) {
+      const prev = await ref(last.fromRevision);
+      if (prev && !keep.has(prev.unit)) {
+        standby.push(prev);
+        keep.add(prev.unit);
+      }
+    }
+    return { intent, keep };
+  }
+
+  async #applyRoutes(ctx: AppContext, active: RolloutRecord | null): Promise<void> {
+    const { intent } = await this.#intent(ctx, active);
+    const instances = await this.#deps.runtime.list(ctx.spec.name);
+    const table = composeRoutes(ctx.spec, intent, instances, (id) => this.#health.health(id), 0);
+    const key = JSON.stringify(table.backends);
+    if (key === ctx.lastTableKey) return;
+    await this.#deps.traffic.apply({ ...table, version: ++this.#tableVersion });
+    ctx.lastTableKey = key;
+    this.#deps.log.info({ app: ctx.spec.name, backends: table.backends.map((b) => `${b.revision}:${b.weight}%x${b.upstreams.length}`) }, 'routes applied');
+  }
+
+  /** Drain and stop the processes of units that nothing needs: not stable, not rolling, not warm. */
+  async #retire(ctx: AppContext, active: RolloutRecord | null): Promise<void> {
+    const { runtime, traffic, store } = this.#deps;
+    const app = ctx.spec.name;
+    const { keep } = await this.#intent(ctx, active);
+    const instances = await runtime.list(app);
+    const units = new Set(instances.filter((i) => i.phase !== 'Stopped').map((i) => i.revision));
+    for (const unit of units) {
+      if (keep.has(unit)) {
+        ctx.retiring.delete(unit);
+        continue;
+      }
+      const since = ctx.retiring.get(unit) ?? Date.now();
+      if (!ctx.retiring.has(unit)) {
+        ctx.retiring.set(unit, since);
+        await store.events.append({ app, type: 'revision.retiring', message: `draining processes of revision ${unit}`, data: { unit } });
+      }
+      const labels = (await store.revisions.list(app, 200)).filter((r) => unitOf(r) === unit).map((r) => r.number);
+      let inflight = 0;
+      for (const label of labels) inflight += await traffic.inflight(app, label).catch(() => 0);
+      if (inflight > 0 && Date.now() - since < ctx.spec.strategy.blueGreen.drainTimeout) continue;
+      ctx.retiring.delete(unit);
+      await runtime.stopRevision(app, unit);
+      await store.events.append({ app, type: 'revision.stopped', message: `stopped the processes of revision ${unit}`, data: { unit } });
+    }
+  }
+}
+
+function conflict(app: string, id: string): RewindError {
+  return new RewindError(
+    'ROLLOUT_IN_PROGRESS',
+    `app ${app} already has a rollout in progress (${id}); wait for it (rewind status ${app} --watch) or roll it back (rewind rollback ${app})`,
+    { app, rolloutId: id },
+  );
+}

@@ -1,0 +1,271 @@
+// Runs the steps of one rollout. Each call to drive() takes as many steps as are ready and
+// returns when one is waiting (for health, for the bake window) or the rollout has ended. Every
+// transition is journalled (state + event) before its action runs, and every action is
+// idempotent, so a controller killed at any instant resumes where it was.
+import type { Instance, Runtime } from '../../providers/runtimes/types.ts';
+import type { Logger } from '../../shared/logger.ts';
+import type { RolloutRecord, Store } from '../../store/types.ts';
+import { formatDuration } from '../../shared/duration.ts';
+import type { HealthMonitor } from '../health/health-monitor.ts';
+import { checkName, probeHttp, runCheck } from '../health/probe.ts';
+import { parseRevisionSpec, type RevisionSpec, unitOf } from '../revisions/revision-spec.ts';
+import type { AppContext } from './app-context.ts';
+import {
+  compensationDone,
+  decideNextStep,
+  type Failure,
+  failAt,
+  type RolloutState,
+  type StepName,
+  stepDone,
+} from './rollout-state.ts';
+
+export interface DriverDeps {
+  readonly store: Store;
+  readonly runtime: Runtime;
+  readonly health: HealthMonitor;
+  readonly log: Logger;
+  readonly applyRoutes: (ctx: AppContext, rollout: RolloutRecord | null) => Promise<void>;
+}
+
+type Outcome = { readonly status: 'done' } | { readonly status: 'pending' } | { readonly status: 'failed'; readonly failure: Failure };
+
+const DONE: Outcome = { status: 'done' };
+const PENDING: Outcome = { status: 'pending' };
+/** Crashes of a new revision while it should become healthy that end the wait early. */
+const CRASHES_BEFORE_GIVING_UP = 2;
+
+export class RolloutDriver {
+  readonly #deps: DriverDeps;
+
+  constructor(deps: DriverDeps) {
+    this.#deps = deps;
+  }
+
+  async abort(rollout: RolloutRecord, reason: string): Promise<void> {
+    const state = rollout.state as RolloutState;
+    const step = state.steps[Math.min(state.index, state.steps.length - 1)]!;
+    const next = failAt(state, { step, reason: `aborted: ${reason}` }, Date.now());
+    if (next === state) return;
+    await this.#save(rollout, { phase: 'RollingBack', state: { ...next, compensation: { ...next.compensation!, outcome: 'RolledBack' } } }, 'rollout.aborted', `aborted at ${step}: ${reason}`);
+  }
+
+  async drive(ctx: AppContext, initial: RolloutRecord, observe: () => Promise<Instance[]>): Promise<void> {
+    const { store } = this.#deps;
+    let rollout = initial;
+    const to = (await store.revisions.get(rollout.app, rollout.toRevision))!;
+    const target: Target = { number: to.number, unit: unitOf(to), spec: parseRevisionSpec(to.spec) };
+    for (let guard = 0; guard < 50; guard++) {
+      const state = rollout.state as RolloutState;
+      const next = decideNextStep(state);
+      const now = Date.now();
+      if (next.type === 'finish') {
+        await this.#finish(rollout, next.phase);
+        return;
+      }
+      if (next.type === 'compensate') {
+        if (next.action === 'switchBack') {
+          rollout = await this.#save(rollout, { phase: 'RollingBack', state: { ...state, weight: 0 } }, 'traffic.switched-back', `all traffic back on revision ${rollout.fromRevision}`);
+          await this.#deps.applyRoutes(ctx, rollout);
+        } else {
+          await this.#stopTarget(ctx, rollout, target);
+        }
+        rollout = await this.#save(rollout, { phase: 'RollingBack', state: compensationDone(rollout.state as RolloutState, now) });
+        continue;
+      }
+      if (state.stepStartedAt === null || rollout.phase !== next.phase) {
+        rollout = await this.#save(
+          rollout,
+          { phase: next.phase, state: { ...state, stepStartedAt: state.stepStartedAt ?? now } },
+          'step.started',
+          describeStep(next.step, ctx, target),
+        );
+      }
+      if (next.step === 'switchTraffic') {
+        // Journal the new weight first: a controller restarted mid-switch recomputes this table.
+        rollout = await this.#save(rollout, { state: { ...(rollout.state as RolloutState), weight: 100 } });
+        await this.#deps.applyRoutes(ctx, rollout);
+      }
+      const outcome = await this.#run(next.step, ctx, rollout, target, await observe());
+      if (outcome.status === 'pending') return;
+      const current = rollout.state as RolloutState;
+      if (outcome.status === 'failed') {
+        const f = outcome.failure;
+        rollout = await this.#save(
+          rollout,
+          { phase: 'RollingBack', state: failAt(current, f, Date.now()), error: f.reason },
+          'step.failed',
+          `${f.step} failed: ${f.reason}`,
+          f,
+        );
+        await this.#deps.applyRoutes(ctx, rollout);
+        continue;
+      }
+      rollout = await this.#save(rollout, { state: stepDone(current, Date.now()) }, 'step.completed', `${next.step} done`);
+      await this.#deps.applyRoutes(ctx, rollout);
+    }
+  }
+
+  async #run(step: StepName, ctx: AppContext, rollout: RolloutRecord, target: Target, instances: Instance[]): Promise<Outcome> {
+    const { runtime, health } = this.#deps;
+    const app = ctx.spec;
+    const state = rollout.state as RolloutState;
+    const elapsed = Date.now() - (state.stepStartedAt ?? Date.now());
+    const mine = instances.filter((i) => i.revision === target.unit);
+    const failed = mine.find((i) => i.phase === 'Failed');
+    switch (step) {
+      case 'startRevision': {
+        for (let index = 0; index < target.spec.instances; index++) {
+          const inst = await runtime.start({
+            app: app.name,
+            revision: target.unit,
+            index,
+            command: target.spec.command,
+            cwd: target.spec.cwd,
+            env: target.spec.env,
+            stopTimeoutMs: target.spec.stopTimeoutMs,
+          });
+          if (inst.phase === 'Failed') return this.#failed(step, rollout, target, inst.reason ?? 'failed to start');
+        }
+        return DONE;
+      }
+      case 'waitHealthy': {
+        if (failed) return this.#failed(step, rollout, target, failed.reason ?? 'instance failed');
+        const crashed = mine.find((i) => i.restarts >= CRASHES_BEFORE_GIVING_UP);
+        if (crashed) {
+          const exit = crashed.lastExit;
+          const how = exit ? (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`) : 'exited';
+          return this.#failed(step, rollout, target, `instance ${crashed.index} crashed at start ${crashed.restarts} times (${how})`);
+        }
+        const healthy = mine.filter((i) => i.phase === 'Running' && health.health(i.id) === 'Healthy');
+        if (healthy.length >= target.spec.instances) return DONE;
+        if (elapsed > app.health.startTimeout) {
+          const detail = mine.map((i) => health.lastDetail(i.id)).find(Boolean) ?? 'no instance running';
+          return this.#failed(step, rollout, target, `not healthy within ${formatDuration(app.health.startTimeout)}: ${detail}`);
+        }
+        return PENDING;
+      }
+      case 'prePromotionChecks': {
+        const checks = app.strategy.blueGreen.prePromotionChecks;
+        const base = `http://${app.listen.host.includes(':') ? `[${app.listen.host}]` : app.listen.host}:${app.listen.port}`;
+        for (const check of checks) {
+          const result = await runCheck(check, {
+            baseUrl: base,
+            headers: { [app.routing.forceHeader]: String(target.number) },
+            cwd: target.spec.cwd,
+            env: {
+              ...target.spec.env,
+              REWIND_APP: app.name,
+              REWIND_REVISION: String(target.number),
+              REWIND_TARGET_URL: base,
+              REWIND_FORCE_HEADER: `${app.routing.forceHeader}: ${target.number}`,
+            },
+          });
+          await this.#event(rollout, result.ok ? 'check.passed' : 'check.failed', `check ${checkName(check)}: ${result.ok ? 'passed' : result.detail}`);
+          if (!result.ok) return this.#failed(step, rollout, target, `pre-promotion check ${checkName(check)} failed: ${result.detail}`);
+        }
+        return DONE;
+      }
+      case 'switchTraffic':
+        await this.#event(rollout, 'traffic.switched', `100% of traffic on revision ${target.number}`);
+        return DONE;
+      case 'bake': {
+        if (failed) return this.#failed(step, rollout, target, failed.reason ?? 'instance failed');
+        const sick = mine.find((i) => health.health(i.id) === 'Unhealthy');
+        if (sick) return this.#failed(step, rollout, target, `instance ${sick.index} unhealthy while baking: ${health.lastDetail(sick.id)}`);
+        return elapsed >= app.strategy.blueGreen.bake ? DONE : PENDING;
+      }
+      case 'verify': {
+        const results = await Promise.all(
+          mine.filter((i) => i.phase === 'Running').map((i) => probeHttp(`http://127.0.0.1:${i.port}${app.health.path}`, { timeoutMs: app.health.timeout })),
+        );
+        const bad = results.filter((r) => !r.ok);
+        const ok = results.length > 0 && bad.length === 0;
+        await this.#event(
+          rollout,
+          ok ? 'verify.passed' : 'verify.failed',
+          ok ? `revision ${target.number} verified healthy (${results.length} instances)` : `revision ${target.number} is not healthy after the rollback: ${bad[0]?.detail ?? 'no instance running'}`,
+        );
+        return DONE;
+      }
+    }
+  }
+
+  async #failed(step: StepName, rollout: RolloutRecord, target: Target, reason: string): Promise<Outcome> {
+    const lines = await this.#deps.runtime.logs(rollout.app, { revision: target.unit, tail: 15 }).catch(() => []);
+    return { status: 'failed', failure: { step, reason, logs: lines.map((l) => l.line) } };
+  }
+
+  async #stopTarget(ctx: AppContext, rollout: RolloutRecord, target: Target): Promise<void> {
+    // A unit that also serves the stable revision (a rollback's copy) is never stopped here.
+    const { store, runtime } = this.#deps;
+    if (rollout.fromRevision !== null) {
+      const from = await store.revisions.get(rollout.app, rollout.fromRevision);
+      if (from && unitOf(from) === target.unit) return;
+    }
+    await this.#deps.applyRoutes(ctx, rollout);
+    await runtime.stopRevision(rollout.app, target.unit);
+    await this.#event(rollout, 'revision.stopped', `stopped the processes of revision ${target.number}`);
+  }
+
+  async #finish(rollout: RolloutRecord, phase: 'Completed' | 'Failed' | 'RolledBack'): Promise<void> {
+    const { store } = this.#deps;
+    if (phase === 'Completed') await store.apps.setStableRevision(rollout.app, rollout.toRevision);
+    const state = rollout.state as RolloutState;
+    const reason = state.compensation?.failure.reason;
+    const message =
+      phase === 'Completed'
+        ? `revision ${rollout.toRevision} is stable`
+        : phase === 'RolledBack'
+          ? `rolled back to revision ${rollout.fromRevision}: ${reason}`
+          : `revision ${rollout.toRevision} failed, revision ${rollout.fromRevision ?? 'none'} still serves: ${reason}`;
+    await this.#save(rollout, { phase, finishedAt: Date.now() }, `rollout.${phase.toLowerCase()}`, message, state.compensation?.failure);
+    if (phase === 'Completed') {
+      const app = await store.apps.get(rollout.app);
+      const spec = app?.spec as { history?: number } | undefined;
+      const protect = [rollout.toRevision, ...(rollout.fromRevision === null ? [] : [rollout.fromRevision])];
+      await store.revisions.prune(rollout.app, spec?.history ?? 10, protect);
+    }
+  }
+
+  async #save(
+    rollout: RolloutRecord,
+    patch: Parameters<Store['rollouts']['update']>[1],
+    eventType?: string,
+    message?: string,
+    data?: unknown,
+  ): Promise<RolloutRecord> {
+    const updated = await this.#deps.store.rollouts.update(rollout.id, patch, rollout.generation);
+    if (eventType && message) await this.#event(updated, eventType, message, data);
+    return updated;
+  }
+
+  async #event(rollout: RolloutRecord, type: string, message: string, data?: unknown): Promise<void> {
+    await this.#deps.store.events.append({ app: rollout.app, rolloutId: rollout.id, type, message, data });
+    this.#deps.log.info({ app: rollout.app, rollout: rollout.id, type }, message);
+  }
+}
+
+interface Target {
+  readonly number: number;
+  readonly unit: number;
+  readonly spec: RevisionSpec;
+}
+
+function describeStep(step: StepName, ctx: AppContext, target: Target): string {
+  const app = ctx.spec;
+  switch (step) {
+    case 'startRevision':
+      return `starting ${target.spec.instances} instance(s) of revision ${target.number} (${target.spec.version})`;
+    case 'waitHealthy':
+      return `waiting for revision ${target.number} to pass ${app.health.path} (up to ${formatDuration(app.health.startTimeout)})`;
+    case 'prePromotionChecks':
+      return `running ${app.strategy.blueGreen.prePromotionChecks.length} pre-promotion check(s) on revision ${target.number}`;
+    case 'switchTraffic':
+      return `switching all traffic to revision ${target.number}`;
+    case 'bake':
+      return `baking revision ${target.number} for ${formatDuration(app.strategy.blueGreen.bake)}; the previous revision stays warm`;
+    case 'verify':
+      return `verifying revision ${target.number}`;
+  }
+}

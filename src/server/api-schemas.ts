@@ -1,0 +1,15 @@
+// Request bodies of the HTTP API. The OpenAPI document is generated from these same schemas.
+import { z } from 'zod';
+
+export const deployBody = z.strictObject({
+  version: z.string().min(1).describe('Version label; substituted for ${version} in the run command'),
+  env: z.record(z.string(), z.string()).optional().describe('Environment overrides for this revision'),
+  reason: z.string().max(500).optional(),
+});
+
+export const rollbackBody = z.strictObject({
+  toRevision: z.number().int().positive().optional().describe('Revision to put back; default: the previous one'),
+  reason: z.string().max(500).optional(),
+});
+
+export const schemas = { deployBody, rollbackBody };

@@ -1,0 +1,102 @@
+// The composition root: config -> store -> agent (data plane + processes) -> providers ->
+// controller -> HTTP API. Nothing else constructs services.
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ensureAgent } from '../agent/agent-client.ts';
+import { loadConfigFile } from '../features/apps/load-config.ts';
+import { Controller } from '../features/rollouts/controller.ts';
+import { runtimes } from '../providers/runtimes/registry.ts';
+import { trafficRouters } from '../providers/traffic/registry.ts';
+import { createLogger } from '../shared/logger.ts';
+import { openStore, redactUrl } from '../store/open-store.ts';
+import { buildApp } from './build-app.ts';
+
+export interface ServerOptions {
+  readonly config: string;
+  readonly dataDir: string;
+  readonly port: number;
+  readonly host: string;
+  /** On stop, leave the agent and the apps running for a later server to adopt. */
+  readonly keepApps: boolean;
+}
+
+const VERSION = '0.1.0';
+
+export async function runServer(options: ServerOptions): Promise<void> {
+  const log = createLogger();
+  const fail = (message: string): never => {
+    process.stderr.write(`error: ${message}\n`);
+    process.exit(1);
+  };
+  let loaded: ReturnType<typeof loadConfigFile>;
+  try {
+    loaded = loadConfigFile(options.config);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const dbUrl = process.env.REWIND_DATABASE_URL;
+  const store = await openStore({ url: dbUrl, dataDir }).catch((err: Error) => fail(err.message));
+  const { client: agent, adopted } = await ensureAgent(dataDir).catch((err: Error) => fail(`cannot start the agent: ${err.message}`));
+  const runtime = runtimes.process!({ agent });
+  const traffic = trafficRouters.builtin!({ agent });
+  const controller = new Controller({ store, runtime, traffic, log });
+  for (const app of loaded.config.apps) await controller.register(app, loaded.baseDir);
+
+  const api = buildApp({ controller, store, runtime, metrics: (app, since) => agent.metrics(app, since), version: VERSION });
+  try {
+    await api.listen({ port: options.port, host: options.host });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    await store.close();
+    if (!adopted) await agent.shutdown().catch(() => {});
+    return fail(
+      code === 'EADDRINUSE'
+        ? `the API port ${options.host}:${options.port} is in use; stop what holds it or pass --port N`
+        : `cannot listen on ${options.host}:${options.port}: ${(err as Error).message}`,
+    );
+  }
+  // Put each app's listener up before saying we are ready, so a port in use is reported now.
+  for (const app of loaded.config.apps) {
+    try {
+      await controller.kick(app.name);
+      await traffic.current(app.name);
+    } catch (err) {
+      log.error({ err, app: app.name }, 'app listener failed');
+    }
+  }
+  controller.start();
+
+  const apiUrl = `http://${options.host}:${options.port}`;
+  const lines = [
+    `Rewind ${VERSION} ${adopted ? '(adopted running apps)' : ''}`.trim(),
+    `  config   ${loaded.file}`,
+    `  state    ${dbUrl ? redactUrl(dbUrl) : `${dataDir}/rewind.db`}`,
+    `  API      ${apiUrl}/api/v1  (OpenAPI: ${apiUrl}/api/v1/openapi.json)`,
+    ...loaded.config.apps.map((a) => `  app      ${a.name}: http://${a.listen.host}:${a.listen.port}`),
+    '',
+    'Try:',
+    `  curl http://${loaded.config.apps[0]!.listen.host}:${loaded.config.apps[0]!.listen.port}/`,
+    `  npx rewind status ${loaded.config.apps[0]!.name}`,
+    `  npx rewind deploy ${loaded.config.apps[0]!.name} --version v2 --wait`,
+    `  npx rewind rollback ${loaded.config.apps[0]!.name}`,
+    `  npx rewind history ${loaded.config.apps[0]!.name}`,
+    apiUrl === 'http://127.0.0.1:7070' ? '' : `(export REWIND_URL=${apiUrl} for the CLI)`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    await controller.stop();
+    await api.close();
+    if (!options.keepApps) await agent.shutdown().catch((err: Error) => log.warn({ err }, 'agent shutdown failed'));
+    await store.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}

@@ -1,0 +1,26 @@
+// Durations as people write them in rewind.yaml and on the command line: 250ms, 30s, 5m, 1h, 1m30s.
+
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+
+/** Milliseconds, or undefined when the text is not a duration. */
+export function parseDuration(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (trimmed === '' || trimmed === '0') return trimmed === '0' ? 0 : undefined;
+  PART.lastIndex = 0;
+  let total = 0;
+  let end = 0;
+  for (let m = PART.exec(trimmed); m; m = PART.exec(trimmed)) {
+    total += Number(m[1]) * (UNIT_MS[m[2]!] ?? 0);
+    end = PART.lastIndex;
+  }
+  return end === trimmed.length ? Math.round(total) : undefined;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${Number((ms / 1000).toFixed(1))}s`;
+  const m = Math.floor(ms / 60_000);
+  const s = Math.round((ms % 60_000) / 1000);
+  return s ? `${m}m${s}s` : `${m}m`;
+}

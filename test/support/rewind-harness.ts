@@ -1,0 +1,187 @@
+// Runs a real `rewind server` (and through it a real agent, proxy and app processes) for
+// end-to-end tests, and the real CLI against it.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+const BIN = join(ROOT, 'bin/rewind.js');
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => res(port));
+    });
+  });
+}
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface Harness {
+  readonly dir: string;
+  readonly apiUrl: string;
+  readonly appUrl: string;
+  readonly appPort: number;
+  readonly configFile: string;
+  server: ChildProcess;
+  output(): string;
+  cli(...args: string[]): Promise<CliResult>;
+  /** Start the server again (after kill) on the same data dir and ports. */
+  restart(): Promise<void>;
+  kill(signal: NodeJS.Signals): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function shopConfig(appPort: number, extra = ''): string {
+  return `apps:
+  - name: shop
+    listen: 127.0.0.1:${appPort}
+    run:
+      command: \${SHOP_NODE:-node} ${join(ROOT, 'examples/shop/server.js')}
+      env: { SHOP_VERSION: "\${version}" }
+      instances: 2
+      stopTimeout: 2s
+    health: { path: /healthz, interval: 100ms, timeout: 500ms, startTimeout: 5s }
+    routing: { stickyHeader: x-user-id }
+    strategy:
+      blueGreen:
+        prePromotionChecks:
+          - http: { path: /products }
+        bake: 300ms
+        keepPreviousWarm: 1m
+        drainTimeout: 2s
+${extra}`;
+}
+
+export async function startRewind(options: { config?: (appPort: number) => string } = {}): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'rewind-e2e-'));
+  const appPort = await freePort();
+  const apiPort = await freePort();
+  const configFile = join(dir, 'rewind.yaml');
+  writeFileSync(configFile, (options.config ?? shopConfig)(appPort));
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  let log = '';
+  const launch = async () => {
+    const child = spawn(process.execPath, [BIN, 'server', '--config', configFile, '--data-dir', join(dir, 'data'), '--port', String(apiPort)], {
+      cwd: dir,
+      env: { ...process.env, REWIND_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d) => (log += d));
+    child.stderr!.on('data', (d) => (log += d));
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`rewind server exited ${child.exitCode}:\n${log}`);
+      const ok = await fetch(`${apiUrl}/healthz`).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error(`rewind server did not answer within 20s:\n${log}`);
+      await sleep(100);
+    }
+    return child;
+  };
+  const h: Harness = {
+    dir,
+    apiUrl,
+    appUrl: `http://127.0.0.1:${appPort}`,
+    appPort,
+    configFile,
+    server: await launch(),
+    output: () => log,
+    cli: (...args) => runCli(args, apiUrl),
+    async restart() {
+      h.server = await launch();
+    },
+    async kill(signal) {
+      const exited = new Promise((r) => h.server.once('exit', r));
+      if (h.server.exitCode === null) h.server.kill(signal);
+      await exited;
+    },
+    async close() {
+      if (h.server.exitCode === null) await h.kill('SIGTERM');
+      // A server killed with SIGKILL leaves its agent serving: stop it through its pid file.
+      try {
+        const pid = Number(readFileSync(join(dir, 'data', 'agent.pid'), 'utf8'));
+        if (pid) {
+          process.kill(pid, 'SIGTERM');
+          for (let i = 0; i < 50 && alive(pid); i++) await sleep(100);
+        }
+      } catch {}
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}
+
+export function runCli(args: string[], apiUrl: string): Promise<CliResult> {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, REWIND_URL: apiUrl }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** Keep-alive load on a URL from `concurrency` loops until stopped; counts every failure. */
+export function startLoad(url: string, concurrency = 8) {
+  let running = true;
+  const stats = { ok: 0, failed: 0, versions: new Map<string, number>(), errors: [] as string[] };
+  const loops = Array.from({ length: concurrency }, async () => {
+    while (running) {
+      try {
+        const res = await fetch(url);
+        const body = await res.text();
+        if (res.status === 200) {
+          stats.ok++;
+          const v = res.headers.get('x-shop-version') ?? '?';
+          stats.versions.set(v, (stats.versions.get(v) ?? 0) + 1);
+        } else {
+          stats.failed++;
+          if (stats.errors.length < 5) stats.errors.push(`${res.status} ${body.slice(0, 100)}`);
+        }
+      } catch (err) {
+        stats.failed++;
+        if (stats.errors.length < 5) stats.errors.push(String((err as Error & { cause?: Error }).cause ?? err));
+      }
+    }
+  });
+  return {
+    stats,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return stats;
+    },
+  };
+}
