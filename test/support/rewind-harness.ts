@@ -1,7 +1,7 @@
 // Runs a real `rewind server` (and through it a real agent, proxy and app processes) for
 // end-to-end tests, and the real CLI against it.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -72,7 +72,8 @@ export async function startRewind(options: { config?: (appPort: number) => strin
   let log = '';
   const launch = async () => {
     const child = spawn(process.execPath, [BIN, 'server', '--config', configFile, '--data-dir', join(dir, 'data'), '--port', String(apiPort)], {
-      cwd: dir,
+      // Not `dir`: processesIn(dir) must find the app instances only.
+      cwd: ROOT,
       env: { ...process.env, REWIND_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -184,4 +185,16 @@ export function startLoad(url: string, concurrency = 8) {
       return stats;
     },
   };
+}
+
+/** Pids of live processes whose working directory is `dir` (the app instances of a harness). */
+export function processesIn(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/cwd`) === dir && !readFileSync(`/proc/${entry}/stat`, 'utf8').includes(') Z ')) pids.push(Number(entry));
+    } catch {}
+  }
+  return pids.sort((a, b) => a - b);
 }

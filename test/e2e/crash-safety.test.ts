@@ -1,0 +1,77 @@
+// The controller may die at any instant: the app keeps serving, a restarted server adopts what
+// runs, resumes the rollout, and no process is left behind.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { alive, type Harness, processesIn, sleep, startLoad, startRewind, waitFor } from '../support/rewind-harness.ts';
+
+interface Status {
+  stableRevision: number;
+  stableVersion: string;
+  activeRollout: { phase: string } | null;
+  instances: { pid: number | null; phase: string; revision: number }[];
+}
+
+describe('crash safety', () => {
+  let h: Harness;
+  const status = async () => (await (await fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as Status;
+  const runningPids = (s: Status) => s.instances.filter((i) => i.phase === 'Running').map((i) => i.pid!).sort((a, b) => a - b);
+
+  before(async () => {
+    h = await startRewind();
+    await waitFor('v1 to serve', async () => (await status()).stableRevision === 1 && (await fetch(h.appUrl)).ok);
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  test('given a SIGKILLed server, the app serves on and a restarted server adopts the same processes', async () => {
+    const before = runningPids(await status());
+    assert.equal(before.length, 2);
+    const load = startLoad(`${h.appUrl}/products`, 4);
+    await sleep(200);
+    await h.kill('SIGKILL');
+    await sleep(500);
+    await h.restart();
+    await sleep(300);
+    const stats = await load.stop();
+    assert.equal(stats.failed, 0, stats.errors.join('\n'));
+    assert.match(h.output(), /adopted running apps/);
+    assert.deepEqual(runningPids(await status()), before);
+    assert.deepEqual(processesIn(h.dir), before);
+  });
+
+  test('a server killed at any point of a deploy resumes it; nothing fails, nothing is orphaned', async () => {
+    const delays = [0, 60, 150, 300, 500, 800];
+    let version = 10;
+    for (const delay of delays) {
+      version++;
+      const load = startLoad(`${h.appUrl}/products`, 4);
+      const r = await h.cli('deploy', 'shop', '--version', `v${version}`, '--json');
+      assert.equal(r.code, 0, r.stderr);
+      await sleep(delay);
+      await h.kill('SIGKILL');
+      await h.restart();
+      const final = await waitFor(`deploy v${version} (killed after ${delay} ms) to finish`, async () => {
+        const s = await status();
+        return s.activeRollout === null && s;
+      });
+      const stats = await load.stop();
+      assert.equal(final.stableVersion, `v${version}`, `killed after ${delay} ms`);
+      assert.equal(stats.failed, 0, `killed after ${delay} ms: ${stats.errors.join('\n')}`);
+      // Every process in the app's directory is one the controller knows about.
+      const known = (await status()).instances.filter((i) => i.pid !== null && i.phase !== 'Stopped').map((i) => i.pid!);
+      for (const pid of processesIn(h.dir)) assert.ok(known.includes(pid), `pid ${pid} is not tracked (killed after ${delay} ms)`);
+    }
+  });
+
+  test('a server stopped with SIGTERM stops its agent and every app process', async () => {
+    const agentPid = Number(readFileSync(join(h.dir, 'data', 'agent.pid'), 'utf8'));
+    assert.ok(alive(agentPid));
+    assert.ok(processesIn(h.dir).length >= 2);
+    await h.kill('SIGTERM');
+    await waitFor('agent to exit', async () => !alive(agentPid), 10_000);
+    await waitFor('app processes to exit', async () => processesIn(h.dir).length === 0, 10_000);
+  });
+});
