@@ -1,6 +1,7 @@
 // The composition root: config -> store -> agent (data plane + processes) -> providers ->
 // controller -> HTTP API. Nothing else constructs services.
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { ensureAgent } from '../agent/agent-client.ts';
 import { loadConfigFile } from '../features/apps/load-config.ts';
@@ -22,6 +23,15 @@ export interface ServerOptions {
 
 const VERSION = '0.1.0';
 
+/** Why host:port cannot be listened on (EADDRINUSE...), or null when it can. */
+function portProblem(host: string, port: number): Promise<string | null> {
+  return new Promise((resolvePromise) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => resolvePromise(err.code === 'EADDRINUSE' ? 'the port is in use' : (err.code ?? err.message)));
+    probe.listen(port, host, () => probe.close(() => resolvePromise(null)));
+  });
+}
+
 export async function runServer(options: ServerOptions): Promise<void> {
   const log = createLogger();
   const fail = (message: string): never => {
@@ -39,6 +49,16 @@ export async function runServer(options: ServerOptions): Promise<void> {
   const dbUrl = process.env.REWIND_DATABASE_URL;
   const store = await openStore({ url: dbUrl, dataDir }).catch((err: Error) => fail(err.message));
   const { client: agent, adopted } = await ensureAgent(dataDir).catch((err: Error) => fail(`cannot start the agent: ${err.message}`));
+  const held = new Set((await agent.allRoutes().catch(() => [])).map((t) => t.app));
+  for (const [i, app] of loaded.config.apps.entries()) {
+    if (held.has(app.name)) continue;
+    const problem = await portProblem(app.listen.host, app.listen.port);
+    if (problem) {
+      await store.close();
+      if (!adopted) await agent.shutdown().catch(() => {});
+      return fail(`app ${app.name}: cannot listen on ${app.listen.host}:${app.listen.port} (${problem}); stop what holds it or change apps.${i}.listen in ${loaded.file}`);
+    }
+  }
   const runtime = runtimes.process!({ agent });
   const traffic = trafficRouters.builtin!({ agent });
   const controller = new Controller({ store, runtime, traffic, log });

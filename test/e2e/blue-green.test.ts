@@ -24,6 +24,12 @@ describe('blue-green with examples/shop', () => {
     await h?.close();
   });
 
+  test('given the app at v1 alone, a rollback has nothing to go back to', async () => {
+    const r = await h.cli('rollback', 'shop');
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /app shop has no revision before 1 to roll back to/);
+  });
+
   test('given the app at v1, when v2 is deployed under load, then v2 serves with zero failed requests', async () => {
     const load = startLoad(`${h.appUrl}/products`);
     const r = await h.cli('deploy', 'shop', '--version', 'v2', '--wait', '--json');
