@@ -26,8 +26,8 @@ export async function probeHttp(
       ? { ok: true, detail: `${res.status}`, ms }
       : { ok: false, detail: `${url} answered ${res.status}, expected ${expect}`, ms };
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    const why = e.name === 'TimeoutError' ? `no answer within ${options.timeoutMs}ms` : (e.cause?.code ?? e.message);
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    const why = e.name === 'TimeoutError' ? `no answer within ${options.timeoutMs}ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
     return { ok: false, detail: `${url}: ${why}`, ms: performance.now() - started };
   }
 }
