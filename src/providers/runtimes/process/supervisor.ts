@@ -1,7 +1,8 @@
 // ProcessSupervisor: runs app instances as child processes of the current process (the agent).
 //
-// Each instance runs as `setpriv --pdeathsig SIGTERM -- /bin/sh -c 'exec <command>'` in its own
-// process group: if the agent dies, the kernel sends SIGTERM to every instance; stop and crash
+// Each instance runs as `setpriv --pdeathsig SIGKILL -- /bin/sh -c 'exec <command>'` in its own
+// process group: if the agent dies, the kernel SIGKILLs every instance (nothing could route to
+// them any more, and one that ignored SIGTERM would be an orphan); stop and crash
 // clean-up signal the whole group, so helpers an app forked go too. A crashed instance restarts
 // on the same port after an exponential backoff; too many quick crashes, a command that is not
 // found or a cwd that does not exist leave it Failed with a reason.
@@ -308,7 +309,7 @@ export class ProcessSupervisor implements Runtime {
     };
     const script = shellScript(spec.command);
     const [file, args] = this.#pdeathsig
-      ? [SETPRIV, ['--pdeathsig', 'SIGTERM', '--', '/bin/sh', '-c', script]]
+      ? [SETPRIV, ['--pdeathsig', 'SIGKILL', '--', '/bin/sh', '-c', script]]
       : ['/bin/sh', ['-c', script]];
 
     let child: ChildProcess;
