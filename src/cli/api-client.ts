@@ -1,5 +1,5 @@
 // The CLI's view of the HTTP API. Every command goes through here: the CLI holds no state.
-import { RewindError, type ErrorCode, ERROR_STATUS } from '../shared/errors.ts';
+import { ERROR_STATUS, type ErrorCode, RewindError } from '../shared/errors.ts';
 
 export const DEFAULT_URL = 'http://127.0.0.1:7070';
 
@@ -20,7 +20,9 @@ export class ApiClient {
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new UnreachableError(`cannot reach the Rewind server at ${this.base} (${cause}); start it with \`npm start\` or set REWIND_URL`);
+      throw new UnreachableError(
+        `cannot reach the Rewind server at ${this.base} (${cause}); start it with \`npm start\` or set REWIND_URL`,
+      );
     }
     const text = await res.text();
     const data = text ? JSON.parse(text) : undefined;

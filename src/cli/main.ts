@@ -10,7 +10,8 @@ const TERMINAL = new Set(['Completed', 'RolledBack', 'Failed']);
 
 const int = (name: string) => (value: string) => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} takes a whole number, got "${value}"`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new InvalidArgumentError(`${name} takes a whole number, got "${value}"`);
   return n;
 };
 const keyValue = (value: string, acc: Record<string, string>) => {
@@ -24,15 +25,22 @@ const print = (text: string): void => {
 const json = (data: unknown): void => print(JSON.stringify(data, null, 2));
 
 const program = new Command('rewind')
-  .description('Rollback-first delivery controller: ship a new version, watch it, put everything back when it misbehaves.')
+  .description(
+    'Rollback-first delivery controller: ship a new version, watch it, put everything back when it misbehaves.',
+  )
   .version('0.1.0')
   .enablePositionalOptions()
-  .addHelpText('after', `\nThe CLI talks to the server at $REWIND_URL (default ${DEFAULT_URL}).\nExit codes: 0 ok, 1 error, 2 rolled back, 3 failed, 4 --wait timed out, 5 another rollout in progress.`)
+  .addHelpText(
+    'after',
+    `\nThe CLI talks to the server at $REWIND_URL (default ${DEFAULT_URL}).\nExit codes: 0 ok, 1 error, 2 rolled back, 3 failed, 4 --wait timed out, 5 another rollout in progress.`,
+  )
   .showHelpAfterError();
 
 program
   .command('server')
-  .description('Run the Rewind server: the API, the controller and (in a separate agent process) the apps and their proxy')
+  .description(
+    'Run the Rewind server: the API, the controller and (in a separate agent process) the apps and their proxy',
+  )
   .option('--config <file>', 'rewind.yaml to load', 'rewind.yaml')
   .option('--data-dir <dir>', 'state directory (SQLite store, agent socket, logs)', '.rewind')
   .addOption(new Option('--port <n>', 'API port').default(7070).argParser(int('--port')))
@@ -40,7 +48,13 @@ program
   .option('--keep-apps', 'on stop, leave the agent and the apps running (a later server adopts them)')
   .action(async (opts) => {
     const { runServer } = await import('../server/main.ts');
-    await runServer({ config: opts.config, dataDir: opts.dataDir, port: opts.port, host: opts.host, keepApps: Boolean(opts.keepApps) });
+    await runServer({
+      config: opts.config,
+      dataDir: opts.dataDir,
+      port: opts.port,
+      host: opts.host,
+      keepApps: Boolean(opts.keepApps),
+    });
   });
 
 program
@@ -50,7 +64,11 @@ program
   .option('--env <KEY=VALUE>', 'environment override for this revision (repeatable)', keyValue, {})
   .option('--reason <text>', 'why; recorded with the revision')
   .option('--wait', 'block until the rollout ends; exit 0 when stable, 2 rolled back, 3 failed')
-  .addOption(new Option('--timeout <seconds>', 'give up waiting after this long (exit 4)').default(600).argParser(int('--timeout')))
+  .addOption(
+    new Option('--timeout <seconds>', 'give up waiting after this long (exit 4)')
+      .default(600)
+      .argParser(int('--timeout')),
+  )
   .option('--json', 'print the result as JSON')
   .action(async (appName: string, opts) => {
     const api = new ApiClient();
@@ -68,7 +86,11 @@ program
   .addOption(new Option('--to-revision <n>', 'revision to restore').argParser(int('--to-revision')))
   .option('--reason <text>', 'why; recorded in the rollout')
   .option('--no-wait', 'return as soon as the rollback started')
-  .addOption(new Option('--timeout <seconds>', 'give up waiting after this long (exit 4)').default(600).argParser(int('--timeout')))
+  .addOption(
+    new Option('--timeout <seconds>', 'give up waiting after this long (exit 4)')
+      .default(600)
+      .argParser(int('--timeout')),
+  )
   .option('--json', 'print the result as JSON')
   .action(async (appName: string, opts) => {
     const api = new ApiClient();
@@ -133,7 +155,13 @@ program
     if (opts.json) return json(apps);
     print(
       table(
-        apps.map((a) => [a.name, a.listen, a.stableRevision, a.stableVersion, a.activeRollout ? `${a.activeRollout.kind} ${a.activeRollout.phase}` : 'idle']),
+        apps.map((a) => [
+          a.name,
+          a.listen,
+          a.stableRevision,
+          a.stableVersion,
+          a.activeRollout ? `${a.activeRollout.kind} ${a.activeRollout.phase}` : 'idle',
+        ]),
         ['APP', 'LISTEN', 'STABLE', 'VERSION', 'ROLLOUT'],
       ),
     );
@@ -152,7 +180,8 @@ program
       `/apps/${encodeURIComponent(appName)}/logs?${q}`,
     );
     if (opts.json) return json(lines);
-    for (const l of lines) print(`${clock(l.at)} ${l.instance} ${l.stream === 'stderr' ? '!' : ' '} ${l.line}`);
+    for (const l of lines)
+      print(`${clock(l.at)} ${l.instance} ${l.stream === 'stderr' ? '!' : ' '} ${l.line}`);
   });
 
 interface AppStatusView {
@@ -161,7 +190,15 @@ interface AppStatusView {
   stableRevision: number | null;
   stableVersion: string | null;
   activeRollout: RolloutRecord | null;
-  instances?: { id: string; revision: number; phase: string; pid: number | null; port: number; restarts: number; health: string }[];
+  instances?: {
+    id: string;
+    revision: number;
+    phase: string;
+    pid: number | null;
+    port: number;
+    restarts: number;
+    health: string;
+  }[];
 }
 
 function renderStatus(s: AppStatusView): string {
@@ -180,7 +217,11 @@ function renderStatus(s: AppStatusView): string {
   return lines.join('\n');
 }
 
-async function followRollout(api: ApiClient, rollout: RolloutRecord, opts: { wait?: boolean; json?: boolean; timeout: number }) {
+async function followRollout(
+  api: ApiClient,
+  rollout: RolloutRecord,
+  opts: { wait?: boolean; json?: boolean; timeout: number },
+) {
   if (!opts.wait) {
     if (opts.json) return json(rollout);
     print(`${rollout.kind} ${rollout.id}: revision ${rollout.toRevision}, ${rollout.phase}`);
@@ -209,14 +250,20 @@ async function followRollout(api: ApiClient, rollout: RolloutRecord, opts: { wai
   if (opts.json) json(current);
   else {
     const took = ((current.finishedAt ?? Date.now()) - current.createdAt) / 1000;
-    print(`${current.phase}: revision ${current.phase === 'Completed' ? current.toRevision : current.fromRevision} serves (${took.toFixed(1)}s)`);
+    print(
+      `${current.phase}: revision ${current.phase === 'Completed' ? current.toRevision : current.fromRevision} serves (${took.toFixed(1)}s)`,
+    );
     if (current.phase === 'Failed') {
-      const failed = (await api.get<EventRecord[]>(`/rollouts/${current.id}/events`)).findLast((e) => e.type === 'step.failed');
+      const failed = (await api.get<EventRecord[]>(`/rollouts/${current.id}/events`)).findLast(
+        (e) => e.type === 'step.failed',
+      );
       const logs = (failed?.data as { logs?: string[] } | undefined)?.logs ?? [];
-      if (logs.length) print(`last lines of revision ${current.toRevision}:\n${logs.map((l) => `  | ${l}`).join('\n')}`);
+      if (logs.length)
+        print(`last lines of revision ${current.toRevision}:\n${logs.map((l) => `  | ${l}`).join('\n')}`);
     }
   }
-  process.exitCode = current.phase === 'Completed' ? EXIT.OK : current.phase === 'RolledBack' ? EXIT.ROLLED_BACK : EXIT.FAILED;
+  process.exitCode =
+    current.phase === 'Completed' ? EXIT.OK : current.phase === 'RolledBack' ? EXIT.ROLLED_BACK : EXIT.FAILED;
 }
 
 try {

@@ -8,7 +8,12 @@ export const deployBody = z.strictObject({
 });
 
 export const rollbackBody = z.strictObject({
-  toRevision: z.number().int().positive().optional().describe('Revision to put back; default: the previous one'),
+  toRevision: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('Revision to put back; default: the previous one'),
   reason: z.string().max(500).optional(),
 });
 

@@ -1,13 +1,13 @@
 // The HTTP API, built apart from listen() so tests can inject requests. Routes map transport to
 // the controller and store; coded errors become responses in one handler.
 import Fastify, { type FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { z } from 'zod';
 import type { Controller } from '../features/rollouts/controller.ts';
+import type { Runtime } from '../providers/runtimes/types.ts';
 import type { MetricsBucket } from '../proxy/types.ts';
 import { RewindError } from '../shared/errors.ts';
 import type { Store } from '../store/types.ts';
-import type { Runtime } from '../providers/runtimes/types.ts';
 import { deployBody, rollbackBody } from './api-schemas.ts';
 import { openApiDocument } from './openapi.ts';
 
@@ -24,7 +24,12 @@ export function buildApp(services: AppServices): FastifyInstance {
   const app = Fastify({ logger: false });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'rewind_' });
-  const requests = new Counter({ name: 'rewind_api_requests_total', help: 'API requests', labelNames: ['method', 'status'], registers: [registry] });
+  const requests = new Counter({
+    name: 'rewind_api_requests_total',
+    help: 'API requests',
+    labelNames: ['method', 'status'],
+    registers: [registry],
+  });
   new Gauge({
     name: 'rewind_apps',
     help: 'Apps under control',
@@ -33,7 +38,12 @@ export function buildApp(services: AppServices): FastifyInstance {
       this.set(controller.appNames().length);
     },
   });
-  const rolloutsStarted = new Counter({ name: 'rewind_rollouts_started_total', help: 'Rollouts started', labelNames: ['app', 'kind'], registers: [registry] });
+  const rolloutsStarted = new Counter({
+    name: 'rewind_rollouts_started_total',
+    help: 'Rollouts started',
+    labelNames: ['app', 'kind'],
+    registers: [registry],
+  });
 
   app.addHook('onResponse', async (req, reply) => {
     requests.inc({ method: req.method, status: String(reply.statusCode) });
@@ -41,7 +51,9 @@ export function buildApp(services: AppServices): FastifyInstance {
 
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof RewindError) {
-      return reply.status(err.status).send({ error: { code: err.code, message: err.message, details: err.details } });
+      return reply
+        .status(err.status)
+        .send({ error: { code: err.code, message: err.message, details: err.details } });
     }
     const e = err as Error & { statusCode?: number; code?: string };
     if (e.statusCode && e.statusCode < 500) {
@@ -50,7 +62,14 @@ export function buildApp(services: AppServices): FastifyInstance {
     return reply.status(500).send({ error: { code: 'INTERNAL', message: e.message } });
   });
   app.setNotFoundHandler((req, reply) =>
-    reply.status(404).send({ error: { code: 'ROUTE_NOT_FOUND', message: `no route ${req.method} ${req.url}; see /api/v1/openapi.json` } }),
+    reply
+      .status(404)
+      .send({
+        error: {
+          code: 'ROUTE_NOT_FOUND',
+          message: `no route ${req.method} ${req.url}; see /api/v1/openapi.json`,
+        },
+      }),
   );
 
   const parse = <T extends z.ZodType>(schema: T, body: unknown): z.output<T> => {
@@ -58,20 +77,25 @@ export function buildApp(services: AppServices): FastifyInstance {
     if (r.success) return r.data;
     const issue = r.error.issues[0]!;
     const field = issue.path.join('.') || 'body';
-    const message = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message;
+    const message =
+      issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message;
     throw new RewindError('VALIDATION_FAILED', `${field}: ${message}`, { field });
   };
   const intParam = (value: unknown, field: string): number | undefined => {
     if (value === undefined || value === '') return undefined;
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new RewindError('VALIDATION_FAILED', `${field}: "${value}" is not a non-negative integer`, { field });
+    if (!Number.isInteger(n) || n < 0)
+      throw new RewindError('VALIDATION_FAILED', `${field}: "${value}" is not a non-negative integer`, {
+        field,
+      });
     return n;
   };
   const appStatus = async (name: string) => {
     controller.context(name);
     const record = await store.apps.get(name);
     const active = (await store.rollouts.active(name)) ?? null;
-    const stable = record?.stableRevision != null ? await store.revisions.get(name, record.stableRevision) : undefined;
+    const stable =
+      record?.stableRevision != null ? await store.revisions.get(name, record.stableRevision) : undefined;
     const ctx = controller.context(name);
     return {
       name,
@@ -91,14 +115,20 @@ export function buildApp(services: AppServices): FastifyInstance {
     const status = await appStatus(req.params.app);
     return { ...status, instances: await controller.instances(req.params.app) };
   });
-  app.get<{ Params: { app: string }; Querystring: { limit?: string } }>('/api/v1/apps/:app/revisions', async (req) => {
-    controller.context(req.params.app);
-    return store.revisions.list(req.params.app, intParam(req.query.limit, 'limit') ?? 50);
-  });
-  app.get<{ Params: { app: string }; Querystring: { limit?: string } }>('/api/v1/apps/:app/rollouts', async (req) => {
-    controller.context(req.params.app);
-    return store.rollouts.list(req.params.app, intParam(req.query.limit, 'limit') ?? 20);
-  });
+  app.get<{ Params: { app: string }; Querystring: { limit?: string } }>(
+    '/api/v1/apps/:app/revisions',
+    async (req) => {
+      controller.context(req.params.app);
+      return store.revisions.list(req.params.app, intParam(req.query.limit, 'limit') ?? 50);
+    },
+  );
+  app.get<{ Params: { app: string }; Querystring: { limit?: string } }>(
+    '/api/v1/apps/:app/rollouts',
+    async (req) => {
+      controller.context(req.params.app);
+      return store.rollouts.list(req.params.app, intParam(req.query.limit, 'limit') ?? 20);
+    },
+  );
   app.post<{ Params: { app: string } }>('/api/v1/apps/:app/deploy', async (req, reply) => {
     const body = parse(deployBody, req.body);
     const rollout = await controller.deploy(req.params.app, body);
@@ -111,32 +141,57 @@ export function buildApp(services: AppServices): FastifyInstance {
     rolloutsStarted.inc({ app: req.params.app, kind: 'rollback' });
     return reply.status(202).send(rollout);
   });
-  app.get<{ Params: { app: string }; Querystring: { revision?: string; tail?: string } }>('/api/v1/apps/:app/logs', async (req) => {
-    controller.context(req.params.app);
-    const revision = intParam(req.query.revision, 'revision');
-    let unit = revision;
-    if (revision !== undefined) {
-      const rev = await store.revisions.get(req.params.app, revision);
-      if (!rev) throw new RewindError('REVISION_NOT_FOUND', `app ${req.params.app} has no revision ${revision}`, { revision });
-      unit = (rev.spec as { unit?: number | null }).unit ?? rev.number;
-    }
-    return runtime.logs(req.params.app, { revision: unit, tail: intParam(req.query.tail, 'tail') ?? 100 });
-  });
-  app.get<{ Params: { app: string }; Querystring: { since?: string } }>('/api/v1/apps/:app/metrics', async (req) => {
-    controller.context(req.params.app);
-    return services.metrics(req.params.app, intParam(req.query.since, 'since') ?? Math.floor(Date.now() / 1000) - 60);
-  });
+  app.get<{ Params: { app: string }; Querystring: { revision?: string; tail?: string } }>(
+    '/api/v1/apps/:app/logs',
+    async (req) => {
+      controller.context(req.params.app);
+      const revision = intParam(req.query.revision, 'revision');
+      let unit = revision;
+      if (revision !== undefined) {
+        const rev = await store.revisions.get(req.params.app, revision);
+        if (!rev)
+          throw new RewindError('REVISION_NOT_FOUND', `app ${req.params.app} has no revision ${revision}`, {
+            revision,
+          });
+        unit = (rev.spec as { unit?: number | null }).unit ?? rev.number;
+      }
+      return runtime.logs(req.params.app, { revision: unit, tail: intParam(req.query.tail, 'tail') ?? 100 });
+    },
+  );
+  app.get<{ Params: { app: string }; Querystring: { since?: string } }>(
+    '/api/v1/apps/:app/metrics',
+    async (req) => {
+      controller.context(req.params.app);
+      return services.metrics(
+        req.params.app,
+        intParam(req.query.since, 'since') ?? Math.floor(Date.now() / 1000) - 60,
+      );
+    },
+  );
   app.get<{ Params: { id: string } }>('/api/v1/rollouts/:id', async (req) => {
     const r = await store.rollouts.get(req.params.id);
     if (!r) throw new RewindError('ROLLOUT_NOT_FOUND', `no rollout ${req.params.id}`, { id: req.params.id });
     return r;
   });
-  app.get<{ Params: { id: string }; Querystring: { after?: string } }>('/api/v1/rollouts/:id/events', async (req) => {
-    return store.events.list({ rolloutId: req.params.id, afterId: intParam(req.query.after, 'after') ?? 0 });
-  });
-  app.get<{ Params: { app: string }; Querystring: { after?: string } }>('/api/v1/apps/:app/events', async (req) => {
-    controller.context(req.params.app);
-    return store.events.list({ app: req.params.app, afterId: intParam(req.query.after, 'after') ?? 0, limit: 200 });
-  });
+  app.get<{ Params: { id: string }; Querystring: { after?: string } }>(
+    '/api/v1/rollouts/:id/events',
+    async (req) => {
+      return store.events.list({
+        rolloutId: req.params.id,
+        afterId: intParam(req.query.after, 'after') ?? 0,
+      });
+    },
+  );
+  app.get<{ Params: { app: string }; Querystring: { after?: string } }>(
+    '/api/v1/apps/:app/events',
+    async (req) => {
+      controller.context(req.params.app);
+      return store.events.list({
+        app: req.params.app,
+        afterId: intParam(req.query.after, 'after') ?? 0,
+        limit: 200,
+      });
+    },
+  );
   return app;
 }

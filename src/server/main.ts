@@ -27,7 +27,9 @@ const VERSION = '0.1.0';
 function portProblem(host: string, port: number): Promise<string | null> {
   return new Promise((resolvePromise) => {
     const probe = createServer();
-    probe.once('error', (err: NodeJS.ErrnoException) => resolvePromise(err.code === 'EADDRINUSE' ? 'the port is in use' : (err.code ?? err.message)));
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      resolvePromise(err.code === 'EADDRINUSE' ? 'the port is in use' : (err.code ?? err.message)),
+    );
     probe.listen(port, host, () => probe.close(() => resolvePromise(null)));
   });
 }
@@ -48,7 +50,9 @@ export async function runServer(options: ServerOptions): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
   const dbUrl = process.env.REWIND_DATABASE_URL;
   const store = await openStore({ url: dbUrl, dataDir }).catch((err: Error) => fail(err.message));
-  const { client: agent, adopted } = await ensureAgent(dataDir).catch((err: Error) => fail(`cannot start the agent: ${err.message}`));
+  const { client: agent, adopted } = await ensureAgent(dataDir).catch((err: Error) =>
+    fail(`cannot start the agent: ${err.message}`),
+  );
   const held = new Set((await agent.allRoutes().catch(() => [])).map((t) => t.app));
   for (const [i, app] of loaded.config.apps.entries()) {
     if (held.has(app.name)) continue;
@@ -56,7 +60,9 @@ export async function runServer(options: ServerOptions): Promise<void> {
     if (problem) {
       await store.close();
       if (!adopted) await agent.shutdown().catch(() => {});
-      return fail(`app ${app.name}: cannot listen on ${app.listen.host}:${app.listen.port} (${problem}); stop what holds it or change apps.${i}.listen in ${loaded.file}`);
+      return fail(
+        `app ${app.name}: cannot listen on ${app.listen.host}:${app.listen.port} (${problem}); stop what holds it or change apps.${i}.listen in ${loaded.file}`,
+      );
     }
   }
   const runtime = runtimes.process!({ agent });
@@ -64,7 +70,13 @@ export async function runServer(options: ServerOptions): Promise<void> {
   const controller = new Controller({ store, runtime, traffic, log });
   for (const app of loaded.config.apps) await controller.register(app, loaded.baseDir);
 
-  const api = buildApp({ controller, store, runtime, metrics: (app, since) => agent.metrics(app, since), version: VERSION });
+  const api = buildApp({
+    controller,
+    store,
+    runtime,
+    metrics: (app, since) => agent.metrics(app, since),
+    version: VERSION,
+  });
   try {
     await api.listen({ port: options.port, host: options.host });
   } catch (err) {
@@ -113,7 +125,8 @@ export async function runServer(options: ServerOptions): Promise<void> {
     log.info({ signal }, 'stopping');
     await controller.stop();
     await api.close();
-    if (!options.keepApps) await agent.shutdown().catch((err: Error) => log.warn({ err }, 'agent shutdown failed'));
+    if (!options.keepApps)
+      await agent.shutdown().catch((err: Error) => log.warn({ err }, 'agent shutdown failed'));
     await store.close();
     process.exit(0);
   };

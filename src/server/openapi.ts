@@ -11,32 +11,90 @@ const errors = { '4XX': { description: 'Coded error', ...json(ref('Error')) } };
 export function openApiDocument(version: string) {
   return {
     openapi: '3.1.0',
-    info: { title: 'Rewind API', version, description: 'Rollback-first delivery controller. The CLI is a thin client of this API.' },
+    info: {
+      title: 'Rewind API',
+      version,
+      description: 'Rollback-first delivery controller. The CLI is a thin client of this API.',
+    },
     servers: [{ url: '/api/v1' }],
     paths: {
-      '/apps': { get: { summary: 'Apps with their stable revision and active rollout', responses: { 200: json({ type: 'array', items: ref('AppStatus') }) } } },
-      '/apps/{app}': { get: { summary: 'Status of one app', parameters: [appParam], responses: { 200: json(ref('AppStatus')), ...errors } } },
-      '/apps/{app}/revisions': { get: { summary: 'Revision history, newest first', parameters: [appParam], responses: { 200: json({ type: 'array' }), ...errors } } },
-      '/apps/{app}/rollouts': { get: { summary: 'Rollouts, newest first', parameters: [appParam], responses: { 200: json({ type: 'array' }), ...errors } } },
+      '/apps': {
+        get: {
+          summary: 'Apps with their stable revision and active rollout',
+          responses: { 200: json({ type: 'array', items: ref('AppStatus') }) },
+        },
+      },
+      '/apps/{app}': {
+        get: {
+          summary: 'Status of one app',
+          parameters: [appParam],
+          responses: { 200: json(ref('AppStatus')), ...errors },
+        },
+      },
+      '/apps/{app}/revisions': {
+        get: {
+          summary: 'Revision history, newest first',
+          parameters: [appParam],
+          responses: { 200: json({ type: 'array' }), ...errors },
+        },
+      },
+      '/apps/{app}/rollouts': {
+        get: {
+          summary: 'Rollouts, newest first',
+          parameters: [appParam],
+          responses: { 200: json({ type: 'array' }), ...errors },
+        },
+      },
       '/apps/{app}/deploy': {
-        post: { summary: 'Create a revision and roll it out (blue-green)', parameters: [appParam], requestBody: json(z.toJSONSchema(deployBody)), responses: { 202: json(ref('Rollout')), ...errors } },
+        post: {
+          summary: 'Create a revision and roll it out (blue-green)',
+          parameters: [appParam],
+          requestBody: json(z.toJSONSchema(deployBody)),
+          responses: { 202: json(ref('Rollout')), ...errors },
+        },
       },
       '/apps/{app}/rollback': {
-        post: { summary: 'Put the previous (or the named) revision back', parameters: [appParam], requestBody: json(z.toJSONSchema(rollbackBody)), responses: { 202: json(ref('Rollout')), ...errors } },
+        post: {
+          summary: 'Put the previous (or the named) revision back',
+          parameters: [appParam],
+          requestBody: json(z.toJSONSchema(rollbackBody)),
+          responses: { 202: json(ref('Rollout')), ...errors },
+        },
       },
       '/apps/{app}/logs': {
         get: {
           summary: 'Last lines printed by the app instances',
-          parameters: [appParam, { name: 'revision', in: 'query', schema: { type: 'integer' } }, { name: 'tail', in: 'query', schema: { type: 'integer' } }],
+          parameters: [
+            appParam,
+            { name: 'revision', in: 'query', schema: { type: 'integer' } },
+            { name: 'tail', in: 'query', schema: { type: 'integer' } },
+          ],
           responses: { 200: json({ type: 'array' }), ...errors },
         },
       },
       '/apps/{app}/metrics': {
-        get: { summary: 'Per-revision one-second buckets from the data plane', parameters: [appParam, { name: 'since', in: 'query', schema: { type: 'integer' } }], responses: { 200: json({ type: 'array' }), ...errors } },
+        get: {
+          summary: 'Per-revision one-second buckets from the data plane',
+          parameters: [appParam, { name: 'since', in: 'query', schema: { type: 'integer' } }],
+          responses: { 200: json({ type: 'array' }), ...errors },
+        },
       },
-      '/rollouts/{id}': { get: { summary: 'One rollout', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: json(ref('Rollout')), ...errors } } },
+      '/rollouts/{id}': {
+        get: {
+          summary: 'One rollout',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { 200: json(ref('Rollout')), ...errors },
+        },
+      },
       '/rollouts/{id}/events': {
-        get: { summary: 'Events of a rollout, oldest first', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { name: 'after', in: 'query', schema: { type: 'integer' } }], responses: { 200: json({ type: 'array' }), ...errors } },
+        get: {
+          summary: 'Events of a rollout, oldest first',
+          parameters: [
+            { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+            { name: 'after', in: 'query', schema: { type: 'integer' } },
+          ],
+          responses: { 200: json({ type: 'array' }), ...errors },
+        },
       },
     },
     components: {
@@ -48,7 +106,11 @@ export function openApiDocument(version: string) {
             error: {
               type: 'object',
               required: ['code', 'message'],
-              properties: { code: { type: 'string', enum: Object.keys(ERROR_STATUS) }, message: { type: 'string' }, details: { type: 'object' } },
+              properties: {
+                code: { type: 'string', enum: Object.keys(ERROR_STATUS) },
+                message: { type: 'string' },
+                details: { type: 'object' },
+              },
             },
           },
         },
@@ -58,13 +120,33 @@ export function openApiDocument(version: string) {
             id: { type: 'string' },
             app: { type: 'string' },
             kind: { type: 'string', enum: ['deploy', 'rollback'] },
-            phase: { type: 'string', enum: ['Pending', 'Progressing', 'Paused', 'Promoting', 'Baking', 'Completed', 'RollingBack', 'RolledBack', 'Failed'] },
+            phase: {
+              type: 'string',
+              enum: [
+                'Pending',
+                'Progressing',
+                'Paused',
+                'Promoting',
+                'Baking',
+                'Completed',
+                'RollingBack',
+                'RolledBack',
+                'Failed',
+              ],
+            },
             fromRevision: { type: ['integer', 'null'] },
             toRevision: { type: 'integer' },
             error: { type: ['string', 'null'] },
           },
         },
-        AppStatus: { type: 'object', properties: { name: { type: 'string' }, stableRevision: { type: ['integer', 'null'] }, activeRollout: { oneOf: [ref('Rollout'), { type: 'null' }] } } },
+        AppStatus: {
+          type: 'object',
+          properties: {
+            name: { type: 'string' },
+            stableRevision: { type: ['integer', 'null'] },
+            activeRollout: { oneOf: [ref('Rollout'), { type: 'null' }] },
+          },
+        },
       },
     },
   };

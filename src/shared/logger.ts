@@ -4,11 +4,23 @@ import { pino } from 'pino';
 
 export type Logger = pino.Logger;
 
-const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info ', 40: 'warn ', 50: 'error', 60: 'fatal' };
+const LEVELS: Record<number, string> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info ',
+  40: 'warn ',
+  50: 'error',
+  60: 'fatal',
+};
 const OMIT = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg', 'app', 'rollout', 'err']);
 
 function humanLine(line: string): string {
-  const r = JSON.parse(line) as Record<string, unknown> & { level: number; time: number; msg?: string; err?: { message?: string } };
+  const r = JSON.parse(line) as Record<string, unknown> & {
+    level: number;
+    time: number;
+    msg?: string;
+    err?: { message?: string };
+  };
   const extra = Object.entries(r)
     .filter(([k]) => !OMIT.has(k))
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)

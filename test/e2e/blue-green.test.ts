@@ -40,7 +40,10 @@ describe('blue-green with examples/shop', () => {
     assert.equal(rollout.toRevision, 2);
     assert.equal(await versionServed(), 'v2');
     assert.equal(stats.failed, 0, stats.errors.join('\n'));
-    assert.ok((stats.versions.get('v1') ?? 0) > 0 && (stats.versions.get('v2') ?? 0) > 0, 'load saw both versions');
+    assert.ok(
+      (stats.versions.get('v1') ?? 0) > 0 && (stats.versions.get('v2') ?? 0) > 0,
+      'load saw both versions',
+    );
   });
 
   test('when rolled back while v1 is warm, then v1 serves again at once and history only grows', async () => {
@@ -56,7 +59,11 @@ describe('blue-green with examples/shop', () => {
     assert.equal(await versionServed(), 'v1');
     assert.equal(stats.failed, 0, stats.errors.join('\n'));
     assert.ok(took < 5000, `rollback took ${took} ms`);
-    const history = JSON.parse((await h.cli('history', 'shop', '--json')).stdout) as { number: number; version: string; copiedFrom: number | null }[];
+    const history = JSON.parse((await h.cli('history', 'shop', '--json')).stdout) as {
+      number: number;
+      version: string;
+      copiedFrom: number | null;
+    }[];
     assert.deepEqual(
       history.map((x) => [x.number, x.version, x.copiedFrom]),
       [
@@ -76,9 +83,15 @@ describe('blue-green with examples/shop', () => {
     assert.match(r.stdout, /SHOP_CRASH_AT_START is set, exiting/);
     assert.equal(stats.failed, 0, stats.errors.join('\n'));
     assert.deepEqual([...stats.versions.keys()], ['v1']);
-    const status = JSON.parse((await h.cli('status', 'shop', '--json')).stdout) as { stableRevision: number; instances: { revision: number; phase: string }[] };
+    const status = JSON.parse((await h.cli('status', 'shop', '--json')).stdout) as {
+      stableRevision: number;
+      instances: { revision: number; phase: string }[];
+    };
     assert.equal(status.stableRevision, 3);
-    assert.ok(status.instances.every((i) => i.revision !== 4 || i.phase === 'Stopped'), JSON.stringify(status.instances));
+    assert.ok(
+      status.instances.every((i) => i.revision !== 4 || i.phase === 'Stopped'),
+      JSON.stringify(status.instances),
+    );
   });
 
   test('when v4 never passes its health check, then the deploy fails and traffic never moved', async () => {
@@ -135,7 +148,10 @@ describe('blue-green with examples/shop', () => {
 
   test('a sticky user stays on one version and the force header reaches a standby revision', async () => {
     const seen = new Set<string | null>();
-    for (let i = 0; i < 20; i++) seen.add((await fetch(`${h.appUrl}/`, { headers: { 'x-user-id': 'alice' } })).headers.get('x-shop-version'));
+    for (let i = 0; i < 20; i++)
+      seen.add(
+        (await fetch(`${h.appUrl}/`, { headers: { 'x-user-id': 'alice' } })).headers.get('x-shop-version'),
+      );
     assert.equal(seen.size, 1);
     // v1 (revision 3) stays warm after the v7 deploy: a tester can still reach it.
     const forced = await fetch(`${h.appUrl}/`, { headers: { 'x-rewind-revision': '3' } });
@@ -148,12 +164,19 @@ describe('blue-green with examples/shop', () => {
     assert.match(logs.stdout, /listening on 127\.0\.0\.1/);
     const apps = await h.cli('apps');
     assert.match(apps.stdout, /shop/);
-    const doc = (await (await fetch(`${h.apiUrl}/api/v1/openapi.json`)).json()) as { openapi: string; paths: object };
+    const doc = (await (await fetch(`${h.apiUrl}/api/v1/openapi.json`)).json()) as {
+      openapi: string;
+      paths: object;
+    };
     assert.equal(doc.openapi, '3.1.0');
     assert.ok('/apps/{app}/deploy' in doc.paths);
     const metrics = await (await fetch(`${h.apiUrl}/metrics`)).text();
     assert.match(metrics, /rewind_api_requests_total/);
-    const bad = await fetch(`${h.apiUrl}/api/v1/apps/shop/deploy`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"versio":"x"}' });
+    const bad = await fetch(`${h.apiUrl}/api/v1/apps/shop/deploy`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"versio":"x"}',
+    });
     assert.equal(bad.status, 400);
     assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'VALIDATION_FAILED');
   });

@@ -4,7 +4,15 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { alive, type Harness, processesIn, sleep, startLoad, startRewind, waitFor } from '../support/rewind-harness.ts';
+import {
+  alive,
+  type Harness,
+  processesIn,
+  sleep,
+  startLoad,
+  startRewind,
+  waitFor,
+} from '../support/rewind-harness.ts';
 
 interface Status {
   stableRevision: number;
@@ -16,11 +24,18 @@ interface Status {
 describe('crash safety', () => {
   let h: Harness;
   const status = async () => (await (await fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as Status;
-  const runningPids = (s: Status) => s.instances.filter((i) => i.phase === 'Running').map((i) => i.pid!).sort((a, b) => a - b);
+  const runningPids = (s: Status) =>
+    s.instances
+      .filter((i) => i.phase === 'Running')
+      .map((i) => i.pid!)
+      .sort((a, b) => a - b);
 
   before(async () => {
     h = await startRewind();
-    await waitFor('v1 to serve', async () => (await status()).stableRevision === 1 && (await fetch(h.appUrl)).ok);
+    await waitFor(
+      'v1 to serve',
+      async () => (await status()).stableRevision === 1 && (await fetch(h.appUrl)).ok,
+    );
   });
   after(async () => {
     await h?.close();
@@ -61,8 +76,11 @@ describe('crash safety', () => {
       assert.equal(final.stableVersion, `v${version}`, `killed after ${delay} ms`);
       assert.equal(stats.failed, 0, `killed after ${delay} ms: ${stats.errors.join('\n')}`);
       // Every process in the app's directory is one the controller knows about.
-      const known = (await status()).instances.filter((i) => i.pid !== null && i.phase !== 'Stopped').map((i) => i.pid!);
-      for (const pid of processesIn(h.dir)) assert.ok(known.includes(pid), `pid ${pid} is not tracked (killed after ${delay} ms)`);
+      const known = (await status()).instances
+        .filter((i) => i.pid !== null && i.phase !== 'Stopped')
+        .map((i) => i.pid!);
+      for (const pid of processesIn(h.dir))
+        assert.ok(known.includes(pid), `pid ${pid} is not tracked (killed after ${delay} ms)`);
     }
   });
 

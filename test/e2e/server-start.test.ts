@@ -12,10 +12,23 @@ function runServer(dir: string, config: string, apiPort: number): Promise<{ code
   const file = join(dir, `rewind-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(file, config);
   return new Promise((res) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin/rewind.js'), 'server', '--config', file, '--data-dir', join(dir, 'data'), '--port', String(apiPort)], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'bin/rewind.js'),
+        'server',
+        '--config',
+        file,
+        '--data-dir',
+        join(dir, 'data'),
+        '--port',
+        String(apiPort),
+      ],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -45,8 +58,14 @@ describe('rewind server start-up errors', () => {
     const api = await freePort();
     const table: [string, RegExp][] = [
       ['apps: [\n', /YAML syntax/],
-      [shopConfig(await freePort()).replace('instances: 2', 'instances: 2\n      colour: red'), /:8: apps\.0\.run: unknown key "colour"; remove it/],
-      [shopConfig(await freePort()).replace('stopTimeout: 2s', 'stopTimeout: soon'), /"soon" is not a duration/],
+      [
+        shopConfig(await freePort()).replace('instances: 2', 'instances: 2\n      colour: red'),
+        /:8: apps\.0\.run: unknown key "colour"; remove it/,
+      ],
+      [
+        shopConfig(await freePort()).replace('stopTimeout: 2s', 'stopTimeout: soon'),
+        /"soon" is not a duration/,
+      ],
     ];
     for (const [config, message] of table) {
       const r = await runServer(dir, config, api);
@@ -54,7 +73,11 @@ describe('rewind server start-up errors', () => {
       assert.match(r.out, message);
     }
     const missing = await new Promise<{ code: number; out: string }>((res) => {
-      const child = spawn(process.execPath, [join(ROOT, 'bin/rewind.js'), 'server', '--config', join(dir, 'nope.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(
+        process.execPath,
+        [join(ROOT, 'bin/rewind.js'), 'server', '--config', join(dir, 'nope.yaml')],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let out = '';
       child.stderr.on('data', (d) => (out += d));
       child.on('close', (code) => res({ code: code ?? -1, out }));
@@ -66,12 +89,20 @@ describe('rewind server start-up errors', () => {
   test("the app's port in use", async () => {
     const r = await runServer(dir, shopConfig(heldPort), await freePort());
     assert.equal(r.code, 1, r.out);
-    assert.match(r.out, new RegExp(`app shop: cannot listen on 127.0.0.1:${heldPort} \\(the port is in use\\); stop what holds it or change apps.0.listen`));
+    assert.match(
+      r.out,
+      new RegExp(
+        `app shop: cannot listen on 127.0.0.1:${heldPort} \\(the port is in use\\); stop what holds it or change apps.0.listen`,
+      ),
+    );
   });
 
   test('the API port in use', async () => {
     const r = await runServer(dir, shopConfig(await freePort()), heldPort);
     assert.equal(r.code, 1, r.out);
-    assert.match(r.out, new RegExp(`the API port 127.0.0.1:${heldPort} is in use; stop what holds it or pass --port N`));
+    assert.match(
+      r.out,
+      new RegExp(`the API port 127.0.0.1:${heldPort} is in use; stop what holds it or pass --port N`),
+    );
   });
 });

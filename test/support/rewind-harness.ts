@@ -71,18 +71,25 @@ export async function startRewind(options: { config?: (appPort: number) => strin
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   let log = '';
   const launch = async () => {
-    const child = spawn(process.execPath, [BIN, 'server', '--config', configFile, '--data-dir', join(dir, 'data'), '--port', String(apiPort)], {
-      // Not `dir`: processesIn(dir) must find the app instances only.
-      cwd: ROOT,
-      env: { ...process.env, REWIND_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'server', '--config', configFile, '--data-dir', join(dir, 'data'), '--port', String(apiPort)],
+      {
+        // Not `dir`: processesIn(dir) must find the app instances only.
+        cwd: ROOT,
+        env: { ...process.env, REWIND_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     child.stdout!.on('data', (d) => (log += d));
     child.stderr!.on('data', (d) => (log += d));
     const deadline = Date.now() + 20_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`rewind server exited ${child.exitCode}:\n${log}`);
-      const ok = await fetch(`${apiUrl}/healthz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${apiUrl}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (Date.now() > deadline) throw new Error(`rewind server did not answer within 20s:\n${log}`);
       await sleep(100);
@@ -124,7 +131,10 @@ export async function startRewind(options: { config?: (appPort: number) => strin
 
 export function runCli(args: string[], apiUrl: string): Promise<CliResult> {
   return new Promise((res) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, REWIND_URL: apiUrl }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, REWIND_URL: apiUrl },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -144,7 +154,11 @@ export function alive(pid: number): boolean {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn().catch(() => undefined);
@@ -173,7 +187,8 @@ export function startLoad(url: string, concurrency = 8) {
         }
       } catch (err) {
         stats.failed++;
-        if (stats.errors.length < 5) stats.errors.push(String((err as Error & { cause?: Error }).cause ?? err));
+        if (stats.errors.length < 5)
+          stats.errors.push(String((err as Error & { cause?: Error }).cause ?? err));
       }
     }
   });
@@ -193,7 +208,11 @@ export function processesIn(dir: string): number[] {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readlinkSync(`/proc/${entry}/cwd`) === dir && !readFileSync(`/proc/${entry}/stat`, 'utf8').includes(') Z ')) pids.push(Number(entry));
+      if (
+        readlinkSync(`/proc/${entry}/cwd`) === dir &&
+        !readFileSync(`/proc/${entry}/stat`, 'utf8').includes(') Z ')
+      )
+        pids.push(Number(entry));
     } catch {}
   }
   return pids.sort((a, b) => a - b);

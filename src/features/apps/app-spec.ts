@@ -3,25 +3,26 @@ import { z } from 'zod';
 import { parseDuration } from '../../shared/duration.ts';
 
 const duration = (example: string) =>
-  z
-    .union([z.string(), z.number()])
-    .transform((value, ctx) => {
-      const ms = typeof value === 'number' ? value * 1000 : parseDuration(value);
-      if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `"${value}" is not a duration; write a number with a unit such as ${example} (ms, s, m, h)`,
-        });
-        return z.NEVER;
-      }
-      return ms;
-    });
+  z.union([z.string(), z.number()]).transform((value, ctx) => {
+    const ms = typeof value === 'number' ? value * 1000 : parseDuration(value);
+    if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${value}" is not a duration; write a number with a unit such as ${example} (ms, s, m, h)`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
 
 const hostPort = z.string().transform((value, ctx) => {
   const m = /^(?:(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(value);
   const port = m ? Number(m[2]) : Number.NaN;
   if (!m || port < 1 || port > 65535) {
-    ctx.addIssue({ code: 'custom', message: `"${value}" is not HOST:PORT; write for example 127.0.0.1:8080` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${value}" is not HOST:PORT; write for example 127.0.0.1:8080`,
+    });
     return z.NEVER;
   }
   return { host: (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
@@ -64,7 +65,10 @@ export const checkSchema = z.union([httpCheckSchema, commandCheckSchema]);
 export const appSpecSchema = z.strictObject({
   name: z
     .string()
-    .regex(/^[a-z][a-z0-9-]{0,62}$/, 'an app name is lower-case letters, digits and -, starting with a letter'),
+    .regex(
+      /^[a-z][a-z0-9-]{0,62}$/,
+      'an app name is lower-case letters, digits and -, starting with a letter',
+    ),
   listen: hostPort,
   /** The version deployed when the app is first seen. */
   initialVersion: z.string().min(1).default('v1'),

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { type RewindConfig, configSchema } from './app-spec.ts';
+import { configSchema, type RewindConfig } from './app-spec.ts';
 
 export interface ConfigProblem {
   readonly path: string;
@@ -41,7 +41,11 @@ export function loadConfigFile(file: string): LoadedConfig {
     text = readFileSync(abs, 'utf8');
   } catch (err) {
     throw new ConfigError(file, [
-      { path: '', line: null, message: `cannot read the file (${(err as NodeJS.ErrnoException).code}); pass --config PATH` },
+      {
+        path: '',
+        line: null,
+        message: `cannot read the file (${(err as NodeJS.ErrnoException).code}); pass --config PATH`,
+      },
     ]);
   }
   return { file: abs, baseDir: resolve(abs, '..'), config: parseConfig(text, file) };
@@ -68,17 +72,29 @@ export function parseConfig(text: string, file = 'rewind.yaml'): RewindConfig {
     }
     return null;
   };
-  if (!result.success) throw new ConfigError(file, result.error.issues.map((i) => toProblem(i, lineOf)));
+  if (!result.success)
+    throw new ConfigError(
+      file,
+      result.error.issues.map((i) => toProblem(i, lineOf)),
+    );
   const problems: ConfigProblem[] = [];
   const seen = new Map<string, number>();
   result.data.apps.forEach((app, i) => {
     const listen = `${app.listen.host}:${app.listen.port}`;
     const nameAt = seen.get(`name:${app.name}`);
     if (nameAt !== undefined)
-      problems.push({ path: `apps.${i}.name`, line: lineOf(['apps', i, 'name']), message: `"${app.name}" is declared twice (also apps.${nameAt}); give each app its own name` });
+      problems.push({
+        path: `apps.${i}.name`,
+        line: lineOf(['apps', i, 'name']),
+        message: `"${app.name}" is declared twice (also apps.${nameAt}); give each app its own name`,
+      });
     const portAt = seen.get(`listen:${listen}`);
     if (portAt !== undefined)
-      problems.push({ path: `apps.${i}.listen`, line: lineOf(['apps', i, 'listen']), message: `${listen} is already the listener of apps.${portAt}; give each app its own port` });
+      problems.push({
+        path: `apps.${i}.listen`,
+        line: lineOf(['apps', i, 'listen']),
+        message: `${listen} is already the listener of apps.${portAt}; give each app its own port`,
+      });
     seen.set(`name:${app.name}`, i);
     seen.set(`listen:${listen}`, i);
   });
@@ -86,7 +102,10 @@ export function parseConfig(text: string, file = 'rewind.yaml'): RewindConfig {
   return result.data;
 }
 
-function toProblem(issue: z.core.$ZodIssue, lineOf: (p: readonly PropertyKey[]) => number | null): ConfigProblem {
+function toProblem(
+  issue: z.core.$ZodIssue,
+  lineOf: (p: readonly PropertyKey[]) => number | null,
+): ConfigProblem {
   const path = issue.path.map(String).join('.');
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') {
@@ -94,7 +113,8 @@ function toProblem(issue: z.core.$ZodIssue, lineOf: (p: readonly PropertyKey[]) 
   } else if (issue.code === 'invalid_type' && message.includes('received undefined')) {
     message = `missing; add ${issue.path.at(-1)?.toString() ?? 'it'} (${issue.expected})`;
   } else if (issue.code === 'invalid_union') {
-    message = 'does not match any accepted form; a check is either {http: {path, expectStatus}} or {command: "..."}';
+    message =
+      'does not match any accepted form; a check is either {http: {path, expectStatus}} or {command: "..."}';
   }
   const at = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
   return { path, line: lineOf(at), message };

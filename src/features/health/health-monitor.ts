@@ -1,8 +1,9 @@
 // Probes every running instance of the revisions the controller cares about, at the app's health
 // interval, and keeps consecutive pass/fail counts. Readers get a verdict per instance without
 // waiting for a probe.
-import type { AppSpec } from '../apps/app-spec.ts';
+
 import type { Instance } from '../../providers/runtimes/types.ts';
+import type { AppSpec } from '../apps/app-spec.ts';
 import { probeHttp } from './probe.ts';
 
 export type InstanceHealth = 'Unknown' | 'Healthy' | 'Unhealthy';
@@ -29,14 +30,24 @@ export class HealthMonitor {
       let t = this.#tracked.get(inst.id);
       // A restarted process starts from Unknown: its predecessor's verdict says nothing about it.
       if (!t || t.pid !== inst.pid) {
-        t = { passes: 0, fails: 0, verdict: 'Unknown', lastDetail: '', lastProbeAt: 0, pid: inst.pid, inFlight: false };
+        t = {
+          passes: 0,
+          fails: 0,
+          verdict: 'Unknown',
+          lastDetail: '',
+          lastProbeAt: 0,
+          pid: inst.pid,
+          inFlight: false,
+        };
         this.#tracked.set(inst.id, t);
       }
       if (inst.phase !== 'Running' || t.inFlight || now - t.lastProbeAt < app.health.interval) continue;
       t.inFlight = true;
       t.lastProbeAt = now;
       const tracked = t;
-      void probeHttp(`http://127.0.0.1:${inst.port}${app.health.path}`, { timeoutMs: app.health.timeout }).then((r) => {
+      void probeHttp(`http://127.0.0.1:${inst.port}${app.health.path}`, {
+        timeoutMs: app.health.timeout,
+      }).then((r) => {
         tracked.inFlight = false;
         tracked.lastDetail = r.detail;
         if (r.ok) {
@@ -50,7 +61,8 @@ export class HealthMonitor {
         }
       });
     }
-    for (const id of this.#tracked.keys()) if (id.startsWith(`${app.name}/`) && !seen.has(id)) this.#tracked.delete(id);
+    for (const id of this.#tracked.keys())
+      if (id.startsWith(`${app.name}/`) && !seen.has(id)) this.#tracked.delete(id);
   }
 
   health(instanceId: string): InstanceHealth {

@@ -10,7 +10,12 @@ export interface ProbeResult {
 
 export async function probeHttp(
   url: string,
-  options: { readonly method?: string; readonly expectStatus?: number; readonly timeoutMs: number; readonly headers?: Record<string, string> },
+  options: {
+    readonly method?: string;
+    readonly expectStatus?: number;
+    readonly timeoutMs: number;
+    readonly headers?: Record<string, string>;
+  },
 ): Promise<ProbeResult> {
   const started = performance.now();
   const expect = options.expectStatus ?? 200;
@@ -27,14 +32,22 @@ export async function probeHttp(
       : { ok: false, detail: `${url} answered ${res.status}, expected ${expect}`, ms };
   } catch (err) {
     const e = err as Error & { cause?: { code?: string; message?: string } };
-    const why = e.name === 'TimeoutError' ? `no answer within ${options.timeoutMs}ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
+    const why =
+      e.name === 'TimeoutError'
+        ? `no answer within ${options.timeoutMs}ms`
+        : (e.cause?.code ?? e.cause?.message ?? e.message);
     return { ok: false, detail: `${url}: ${why}`, ms: performance.now() - started };
   }
 }
 
 export function runCommand(
   command: string,
-  options: { readonly cwd: string; readonly env: Record<string, string>; readonly timeoutMs: number; readonly expectExitCode: number },
+  options: {
+    readonly cwd: string;
+    readonly env: Record<string, string>;
+    readonly timeoutMs: number;
+    readonly expectExitCode: number;
+  },
 ): Promise<ProbeResult> {
   const started = performance.now();
   return new Promise((resolve) => {
@@ -63,9 +76,15 @@ export function runCommand(
       clearTimeout(timer);
       const ms = performance.now() - started;
       const tail = output.trim().split('\n').slice(-5).join('\n');
-      if (signal) resolve({ ok: false, detail: `${command}: killed after ${options.timeoutMs}ms (${signal})`, ms });
+      if (signal)
+        resolve({ ok: false, detail: `${command}: killed after ${options.timeoutMs}ms (${signal})`, ms });
       else if (code === options.expectExitCode) resolve({ ok: true, detail: `exit ${code}`, ms });
-      else resolve({ ok: false, detail: `${command}: exit ${code}, expected ${options.expectExitCode}${tail ? `\n${tail}` : ''}`, ms });
+      else
+        resolve({
+          ok: false,
+          detail: `${command}: exit ${code}, expected ${options.expectExitCode}${tail ? `\n${tail}` : ''}`,
+          ms,
+        });
     });
   });
 }
@@ -73,7 +92,12 @@ export function runCommand(
 /** Runs one pre-promotion check against a revision reached through `baseUrl` with `headers`. */
 export function runCheck(
   check: Check,
-  target: { readonly baseUrl: string; readonly headers: Record<string, string>; readonly cwd: string; readonly env: Record<string, string> },
+  target: {
+    readonly baseUrl: string;
+    readonly headers: Record<string, string>;
+    readonly cwd: string;
+    readonly env: Record<string, string>;
+  },
 ): Promise<ProbeResult> {
   if ('http' in check) {
     return probeHttp(`${target.baseUrl}${check.http.path}`, {

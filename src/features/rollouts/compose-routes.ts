@@ -1,7 +1,8 @@
 // The routing table an app should have, derived from persisted state and observed instances.
 // Pure, so that a restarted controller computes the very table the agent still serves.
-import type { Backend, RouteTable } from '../../proxy/types.ts';
+
 import type { Instance } from '../../providers/runtimes/types.ts';
+import type { Backend, RouteTable } from '../../proxy/types.ts';
 import type { AppSpec } from '../apps/app-spec.ts';
 import type { InstanceHealth } from '../health/health-monitor.ts';
 
@@ -28,7 +29,9 @@ export function composeRoutes(
   version: number,
 ): RouteTable {
   const upstreamsOf = (unit: number) => {
-    const running = instances.filter((i) => i.app === app.name && i.revision === unit && i.phase === 'Running');
+    const running = instances.filter(
+      (i) => i.app === app.name && i.revision === unit && i.phase === 'Running',
+    );
     const healthy = running.filter((i) => health(i.id) !== 'Unhealthy');
     // Fail open: when every instance looks unhealthy, sending to them beats answering 503 from here.
     return (healthy.length ? healthy : running).map((i) => ({ host: '127.0.0.1', port: i.port }));

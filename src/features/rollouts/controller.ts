@@ -2,18 +2,28 @@
 // rollout one idempotent step at a time (journalling each transition before acting on it), put
 // the derived routing table in force, and retire processes nothing needs any more.
 import { randomUUID } from 'node:crypto';
-import type { AppSpec } from '../apps/app-spec.ts';
-import type { Runtime, Instance } from '../../providers/runtimes/types.ts';
+import type { Instance, Runtime } from '../../providers/runtimes/types.ts';
 import type { TrafficRouter } from '../../providers/traffic/types.ts';
 import { RewindError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
-import { RolloutConflictError, type RevisionRecord, type RolloutRecord, type Store } from '../../store/types.ts';
+import {
+  type RevisionRecord,
+  RolloutConflictError,
+  type RolloutRecord,
+  type Store,
+} from '../../store/types.ts';
+import type { AppSpec } from '../apps/app-spec.ts';
 import { HealthMonitor } from '../health/health-monitor.ts';
-import { buildRevisionSpec, copyRevisionSpec, parseRevisionSpec, unitOf } from '../revisions/revision-spec.ts';
+import {
+  buildRevisionSpec,
+  copyRevisionSpec,
+  parseRevisionSpec,
+  unitOf,
+} from '../revisions/revision-spec.ts';
 import type { AppContext } from './app-context.ts';
 import { composeRoutes, type RevisionRef, type TrafficIntent } from './compose-routes.ts';
-import { initialState, planSteps, type RolloutState } from './rollout-state.ts';
 import { RolloutDriver } from './rollout-driver.ts';
+import { initialState, planSteps, type RolloutState } from './rollout-state.ts';
 
 export interface ControllerDeps {
   readonly store: Store;
@@ -61,9 +71,13 @@ export class Controller {
   context(app: string): AppContext {
     const ctx = this.#apps.get(app);
     if (!ctx) {
-      throw new RewindError('APP_NOT_FOUND', `no app named "${app}"; known apps: ${this.appNames().join(', ') || 'none'}`, {
-        app,
-      });
+      throw new RewindError(
+        'APP_NOT_FOUND',
+        `no app named "${app}"; known apps: ${this.appNames().join(', ') || 'none'}`,
+        {
+          app,
+        },
+      );
     }
     return ctx;
   }
@@ -106,7 +120,10 @@ export class Controller {
     return run;
   }
 
-  async deploy(app: string, input: { version: string; env?: Record<string, string>; reason?: string }): Promise<RolloutRecord> {
+  async deploy(
+    app: string,
+    input: { version: string; env?: Record<string, string>; reason?: string },
+  ): Promise<RolloutRecord> {
     const ctx = this.context(app);
     if (!VERSION_RE.test(input.version)) {
       throw new RewindError(
@@ -117,9 +134,13 @@ export class Controller {
     }
     for (const key of Object.keys(input.env ?? {})) {
       if (!ENV_RE.test(key)) {
-        throw new RewindError('VALIDATION_FAILED', `env key "${key}" is not a valid variable name; use letters, digits and _`, {
-          field: 'env',
-        });
+        throw new RewindError(
+          'VALIDATION_FAILED',
+          `env key "${key}" is not a valid variable name; use letters, digits and _`,
+          {
+            field: 'env',
+          },
+        );
       }
     }
     const { store } = this.#deps;
@@ -127,9 +148,21 @@ export class Controller {
     if (active) throw conflict(app, active.id);
     const appRecord = await store.apps.get(app);
     const spec = buildRevisionSpec(ctx.spec, ctx.baseDir, { version: input.version, env: input.env });
-    const revision = await store.revisions.create({ app, version: input.version, spec, reason: input.reason ?? null });
+    const revision = await store.revisions.create({
+      app,
+      version: input.version,
+      spec,
+      reason: input.reason ?? null,
+    });
     const from = appRecord?.stableRevision ?? null;
-    const rollout = await this.#createRollout(app, 'deploy', from, revision, planSteps('deploy', { targetWarm: false, fromNothing: from === null }), input.reason);
+    const rollout = await this.#createRollout(
+      app,
+      'deploy',
+      from,
+      revision,
+      planSteps('deploy', { targetWarm: false, fromNothing: from === null }),
+      input.reason,
+    );
     void this.kick(app);
     return rollout;
   }
@@ -145,7 +178,8 @@ export class Controller {
     const reason = input.reason ?? 'manual rollback';
     const active = await store.rollouts.active(app);
     if (active) {
-      if (input.toRevision !== undefined && input.toRevision !== active.fromRevision) throw conflict(app, active.id);
+      if (input.toRevision !== undefined && input.toRevision !== active.fromRevision)
+        throw conflict(app, active.id);
       if (active.kind === 'deploy' && active.fromRevision !== null) {
         await this.#driver.abort(active, reason);
         void this.kick(app);
@@ -155,30 +189,58 @@ export class Controller {
     }
     const appRecord = await store.apps.get(app);
     const stable = appRecord?.stableRevision ?? null;
-    if (stable === null) throw new RewindError('NO_EARLIER_REVISION', `app ${app} has no revision yet; deploy one first`, { app });
+    if (stable === null)
+      throw new RewindError('NO_EARLIER_REVISION', `app ${app} has no revision yet; deploy one first`, {
+        app,
+      });
     const stableRev = (await store.revisions.get(app, stable))!;
     const targetNumber = input.toRevision ?? (await this.#previousRevision(app, stableRev));
     if (targetNumber === null) {
-      throw new RewindError('NO_EARLIER_REVISION', `app ${app} has no revision before ${stable} to roll back to`, { app });
+      throw new RewindError(
+        'NO_EARLIER_REVISION',
+        `app ${app} has no revision before ${stable} to roll back to`,
+        { app },
+      );
     }
     const target = await store.revisions.get(app, targetNumber);
     if (!target) {
       const known = (await store.revisions.list(app, 20)).map((r) => r.number).join(', ');
-      throw new RewindError('REVISION_NOT_FOUND', `app ${app} has no revision ${targetNumber}; it has: ${known}`, {
-        app,
-        revision: targetNumber,
-      });
+      throw new RewindError(
+        'REVISION_NOT_FOUND',
+        `app ${app} has no revision ${targetNumber}; it has: ${known}`,
+        {
+          app,
+          revision: targetNumber,
+        },
+      );
     }
     if (unitOf(target) === unitOf(stableRev)) {
-      throw new RewindError('ALREADY_SERVING', `revision ${targetNumber} is what app ${app} serves already (revision ${stable})`, {
-        app,
-      });
+      throw new RewindError(
+        'ALREADY_SERVING',
+        `revision ${targetNumber} is what app ${app} serves already (revision ${stable})`,
+        {
+          app,
+        },
+      );
     }
     const spec = copyRevisionSpec(parseRevisionSpec(target.spec), target.number);
-    const copy = await store.revisions.create({ app, version: target.version, spec, copiedFrom: target.number, reason });
+    const copy = await store.revisions.create({
+      app,
+      version: target.version,
+      spec,
+      copiedFrom: target.number,
+      reason,
+    });
     const instances = await this.#deps.runtime.list(app);
     const warm = this.#unitReady(instances, unitOf(copy), spec.instances);
-    const rollout = await this.#createRollout(app, 'rollback', stable, copy, planSteps('rollback', { targetWarm: warm, fromNothing: false }), reason);
+    const rollout = await this.#createRollout(
+      app,
+      'rollback',
+      stable,
+      copy,
+      planSteps('rollback', { targetWarm: warm, fromNothing: false }),
+      reason,
+    );
     await this.kick(app);
     return (await store.rollouts.get(rollout.id)) ?? rollout;
   }
@@ -194,7 +256,9 @@ export class Controller {
     const rollouts = await this.#deps.store.rollouts.list(app, 50);
     const last = rollouts.find((r) => r.phase === 'Completed' && r.toRevision === stable.number);
     if (last?.fromRevision != null) return last.fromRevision;
-    const older = (await this.#deps.store.revisions.list(app, 50)).find((r) => r.number < stable.number && unitOf(r) !== unitOf(stable));
+    const older = (await this.#deps.store.revisions.list(app, 50)).find(
+      (r) => r.number < stable.number && unitOf(r) !== unitOf(stable),
+    );
     return older?.number ?? null;
   }
 
@@ -237,7 +301,9 @@ export class Controller {
   }
 
   #unitReady(instances: readonly Instance[], unit: number, count: number): boolean {
-    const up = instances.filter((i) => i.revision === unit && i.phase === 'Running' && this.#health.health(i.id) !== 'Unhealthy');
+    const up = instances.filter(
+      (i) => i.revision === unit && i.phase === 'Running' && this.#health.health(i.id) !== 'Unhealthy',
+    );
     return up.length >= count;
   }
 
@@ -278,12 +344,28 @@ export class Controller {
     const unit = unitOf(rev);
     const instances = await runtime.list(app);
     for (let index = 0; index < spec.instances; index++) {
-      if (instances.some((i) => i.revision === unit && i.index === index && i.phase !== 'Stopped' && i.phase !== 'Stopping')) continue;
-      await runtime.start({ app, revision: unit, index, command: spec.command, cwd: spec.cwd, env: spec.env, stopTimeoutMs: spec.stopTimeoutMs });
+      if (
+        instances.some(
+          (i) => i.revision === unit && i.index === index && i.phase !== 'Stopped' && i.phase !== 'Stopping',
+        )
+      )
+        continue;
+      await runtime.start({
+        app,
+        revision: unit,
+        index,
+        command: spec.command,
+        cwd: spec.cwd,
+        env: spec.env,
+        stopTimeoutMs: spec.stopTimeoutMs,
+      });
     }
   }
 
-  async #intent(ctx: AppContext, active: RolloutRecord | null): Promise<{ intent: TrafficIntent; keep: Set<number> }> {
+  async #intent(
+    ctx: AppContext,
+    active: RolloutRecord | null,
+  ): Promise<{ intent: TrafficIntent; keep: Set<number> }> {
     const { store } = this.#deps;
     const app = ctx.spec.name;
     const ref = async (n: number | null): Promise<RevisionRef | null> => {
@@ -330,7 +412,13 @@ export class Controller {
     if (key === ctx.lastTableKey) return;
     await this.#deps.traffic.apply({ ...table, version: ++this.#tableVersion });
     ctx.lastTableKey = key;
-    this.#deps.log.info({ app: ctx.spec.name, backends: table.backends.map((b) => `${b.revision}:${b.weight}%x${b.upstreams.length}`) }, 'routes applied');
+    this.#deps.log.info(
+      {
+        app: ctx.spec.name,
+        backends: table.backends.map((b) => `${b.revision}:${b.weight}%x${b.upstreams.length}`),
+      },
+      'routes applied',
+    );
   }
 
   /** Drain and stop the processes of units that nothing needs: not stable, not rolling, not warm. */
@@ -348,15 +436,27 @@ export class Controller {
       const since = ctx.retiring.get(unit) ?? Date.now();
       if (!ctx.retiring.has(unit)) {
         ctx.retiring.set(unit, since);
-        await store.events.append({ app, type: 'revision.retiring', message: `draining processes of revision ${unit}`, data: { unit } });
+        await store.events.append({
+          app,
+          type: 'revision.retiring',
+          message: `draining processes of revision ${unit}`,
+          data: { unit },
+        });
       }
-      const labels = (await store.revisions.list(app, 200)).filter((r) => unitOf(r) === unit).map((r) => r.number);
+      const labels = (await store.revisions.list(app, 200))
+        .filter((r) => unitOf(r) === unit)
+        .map((r) => r.number);
       let inflight = 0;
       for (const label of labels) inflight += await traffic.inflight(app, label).catch(() => 0);
       if (inflight > 0 && Date.now() - since < ctx.spec.strategy.blueGreen.drainTimeout) continue;
       ctx.retiring.delete(unit);
       await runtime.stopRevision(app, unit);
-      await store.events.append({ app, type: 'revision.stopped', message: `stopped the processes of revision ${unit}`, data: { unit } });
+      await store.events.append({
+        app,
+        type: 'revision.stopped',
+        message: `stopped the processes of revision ${unit}`,
+        data: { unit },
+      });
     }
   }
 }

@@ -3,9 +3,9 @@
 // transition is journalled (state + event) before its action runs, and every action is
 // idempotent, so a controller killed at any instant resumes where it was.
 import type { Instance, Runtime } from '../../providers/runtimes/types.ts';
+import { formatDuration } from '../../shared/duration.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { RolloutRecord, Store } from '../../store/types.ts';
-import { formatDuration } from '../../shared/duration.ts';
 import type { HealthMonitor } from '../health/health-monitor.ts';
 import { checkName, probeHttp, runCheck } from '../health/probe.ts';
 import { parseRevisionSpec, type RevisionSpec, unitOf } from '../revisions/revision-spec.ts';
@@ -28,7 +28,10 @@ export interface DriverDeps {
   readonly applyRoutes: (ctx: AppContext, rollout: RolloutRecord | null) => Promise<void>;
 }
 
-type Outcome = { readonly status: 'done' } | { readonly status: 'pending' } | { readonly status: 'failed'; readonly failure: Failure };
+type Outcome =
+  | { readonly status: 'done' }
+  | { readonly status: 'pending' }
+  | { readonly status: 'failed'; readonly failure: Failure };
 
 const DONE: Outcome = { status: 'done' };
 const PENDING: Outcome = { status: 'pending' };
@@ -47,7 +50,15 @@ export class RolloutDriver {
     const step = state.steps[Math.min(state.index, state.steps.length - 1)]!;
     const next = failAt(state, { step, reason: `aborted: ${reason}` }, Date.now());
     if (next === state) return;
-    await this.#save(rollout, { phase: 'RollingBack', state: { ...next, compensation: { ...next.compensation!, outcome: 'RolledBack' } } }, 'rollout.aborted', `aborted at ${step}: ${reason}`);
+    await this.#save(
+      rollout,
+      {
+        phase: 'RollingBack',
+        state: { ...next, compensation: { ...next.compensation!, outcome: 'RolledBack' } },
+      },
+      'rollout.aborted',
+      `aborted at ${step}: ${reason}`,
+    );
   }
 
   async drive(ctx: AppContext, initial: RolloutRecord, observe: () => Promise<Instance[]>): Promise<void> {
@@ -65,12 +76,20 @@ export class RolloutDriver {
       }
       if (next.type === 'compensate') {
         if (next.action === 'switchBack') {
-          rollout = await this.#save(rollout, { phase: 'RollingBack', state: { ...state, weight: 0 } }, 'traffic.switched-back', `all traffic back on revision ${rollout.fromRevision}`);
+          rollout = await this.#save(
+            rollout,
+            { phase: 'RollingBack', state: { ...state, weight: 0 } },
+            'traffic.switched-back',
+            `all traffic back on revision ${rollout.fromRevision}`,
+          );
           await this.#deps.applyRoutes(ctx, rollout);
         } else {
           await this.#stopTarget(ctx, rollout, target);
         }
-        rollout = await this.#save(rollout, { phase: 'RollingBack', state: compensationDone(rollout.state as RolloutState, now) });
+        rollout = await this.#save(rollout, {
+          phase: 'RollingBack',
+          state: compensationDone(rollout.state as RolloutState, now),
+        });
         continue;
       }
       if (state.stepStartedAt === null || rollout.phase !== next.phase) {
@@ -101,12 +120,23 @@ export class RolloutDriver {
         await this.#deps.applyRoutes(ctx, rollout);
         continue;
       }
-      rollout = await this.#save(rollout, { state: stepDone(current, Date.now()) }, 'step.completed', `${next.step} done`);
+      rollout = await this.#save(
+        rollout,
+        { state: stepDone(current, Date.now()) },
+        'step.completed',
+        `${next.step} done`,
+      );
       await this.#deps.applyRoutes(ctx, rollout);
     }
   }
 
-  async #run(step: StepName, ctx: AppContext, rollout: RolloutRecord, target: Target, instances: Instance[]): Promise<Outcome> {
+  async #run(
+    step: StepName,
+    ctx: AppContext,
+    rollout: RolloutRecord,
+    target: Target,
+    instances: Instance[],
+  ): Promise<Outcome> {
     const { runtime, health } = this.#deps;
     const app = ctx.spec;
     const state = rollout.state as RolloutState;
@@ -125,7 +155,8 @@ export class RolloutDriver {
             env: target.spec.env,
             stopTimeoutMs: target.spec.stopTimeoutMs,
           });
-          if (inst.phase === 'Failed') return this.#failed(step, rollout, target, inst.reason ?? 'failed to start');
+          if (inst.phase === 'Failed')
+            return this.#failed(step, rollout, target, inst.reason ?? 'failed to start');
         }
         return DONE;
       }
@@ -135,13 +166,23 @@ export class RolloutDriver {
         if (crashed) {
           const exit = crashed.lastExit;
           const how = exit ? (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`) : 'exited';
-          return this.#failed(step, rollout, target, `instance ${crashed.index} crashed at start ${crashed.restarts} times (${how})`);
+          return this.#failed(
+            step,
+            rollout,
+            target,
+            `instance ${crashed.index} crashed at start ${crashed.restarts} times (${how})`,
+          );
         }
         const healthy = mine.filter((i) => i.phase === 'Running' && health.health(i.id) === 'Healthy');
         if (healthy.length >= target.spec.instances) return DONE;
         if (elapsed > app.health.startTimeout) {
           const detail = mine.map((i) => health.lastDetail(i.id)).find(Boolean) ?? 'no instance running';
-          return this.#failed(step, rollout, target, `not healthy within ${formatDuration(app.health.startTimeout)}: ${detail}`);
+          return this.#failed(
+            step,
+            rollout,
+            target,
+            `not healthy within ${formatDuration(app.health.startTimeout)}: ${detail}`,
+          );
         }
         return PENDING;
       }
@@ -161,8 +202,18 @@ export class RolloutDriver {
               REWIND_FORCE_HEADER: `${app.routing.forceHeader}: ${target.number}`,
             },
           });
-          await this.#event(rollout, result.ok ? 'check.passed' : 'check.failed', `check ${checkName(check)}: ${result.ok ? 'passed' : result.detail}`);
-          if (!result.ok) return this.#failed(step, rollout, target, `pre-promotion check ${checkName(check)} failed: ${result.detail}`);
+          await this.#event(
+            rollout,
+            result.ok ? 'check.passed' : 'check.failed',
+            `check ${checkName(check)}: ${result.ok ? 'passed' : result.detail}`,
+          );
+          if (!result.ok)
+            return this.#failed(
+              step,
+              rollout,
+              target,
+              `pre-promotion check ${checkName(check)} failed: ${result.detail}`,
+            );
         }
         return DONE;
       }
@@ -172,19 +223,31 @@ export class RolloutDriver {
       case 'bake': {
         if (failed) return this.#failed(step, rollout, target, failed.reason ?? 'instance failed');
         const sick = mine.find((i) => health.health(i.id) === 'Unhealthy');
-        if (sick) return this.#failed(step, rollout, target, `instance ${sick.index} unhealthy while baking: ${health.lastDetail(sick.id)}`);
+        if (sick)
+          return this.#failed(
+            step,
+            rollout,
+            target,
+            `instance ${sick.index} unhealthy while baking: ${health.lastDetail(sick.id)}`,
+          );
         return elapsed >= app.strategy.blueGreen.bake ? DONE : PENDING;
       }
       case 'verify': {
         const results = await Promise.all(
-          mine.filter((i) => i.phase === 'Running').map((i) => probeHttp(`http://127.0.0.1:${i.port}${app.health.path}`, { timeoutMs: app.health.timeout })),
+          mine
+            .filter((i) => i.phase === 'Running')
+            .map((i) =>
+              probeHttp(`http://127.0.0.1:${i.port}${app.health.path}`, { timeoutMs: app.health.timeout }),
+            ),
         );
         const bad = results.filter((r) => !r.ok);
         const ok = results.length > 0 && bad.length === 0;
         await this.#event(
           rollout,
           ok ? 'verify.passed' : 'verify.failed',
-          ok ? `revision ${target.number} verified healthy (${results.length} instances)` : `revision ${target.number} is not healthy after the rollback: ${bad[0]?.detail ?? 'no instance running'}`,
+          ok
+            ? `revision ${target.number} verified healthy (${results.length} instances)`
+            : `revision ${target.number} is not healthy after the rollback: ${bad[0]?.detail ?? 'no instance running'}`,
         );
         return DONE;
       }
@@ -192,7 +255,9 @@ export class RolloutDriver {
   }
 
   async #failed(step: StepName, rollout: RolloutRecord, target: Target, reason: string): Promise<Outcome> {
-    const lines = await this.#deps.runtime.logs(rollout.app, { revision: target.unit, tail: 15 }).catch(() => []);
+    const lines = await this.#deps.runtime
+      .logs(rollout.app, { revision: target.unit, tail: 15 })
+      .catch(() => []);
     return { status: 'failed', failure: { step, reason, logs: lines.map((l) => l.line) } };
   }
 
@@ -219,7 +284,13 @@ export class RolloutDriver {
         : phase === 'RolledBack'
           ? `rolled back to revision ${rollout.fromRevision}: ${reason}`
           : `revision ${rollout.toRevision} failed, revision ${rollout.fromRevision ?? 'none'} still serves: ${reason}`;
-    await this.#save(rollout, { phase, finishedAt: Date.now() }, `rollout.${phase.toLowerCase()}`, message, state.compensation?.failure);
+    await this.#save(
+      rollout,
+      { phase, finishedAt: Date.now() },
+      `rollout.${phase.toLowerCase()}`,
+      message,
+      state.compensation?.failure,
+    );
     if (phase === 'Completed') {
       const app = await store.apps.get(rollout.app);
       const spec = app?.spec as { history?: number } | undefined;

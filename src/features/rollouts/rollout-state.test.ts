@@ -19,8 +19,15 @@ function advance(state: RolloutState, n: number): RolloutState {
 
 test('plans: blue-green deploy, first deploy, warm and cold rollback', () => {
   assert.deepEqual(deploy, ['startRevision', 'waitHealthy', 'prePromotionChecks', 'switchTraffic', 'bake']);
-  assert.deepEqual(planSteps('deploy', { targetWarm: false, fromNothing: true }), ['startRevision', 'waitHealthy', 'switchTraffic']);
-  assert.deepEqual(planSteps('rollback', { targetWarm: true, fromNothing: false }), ['switchTraffic', 'verify']);
+  assert.deepEqual(planSteps('deploy', { targetWarm: false, fromNothing: true }), [
+    'startRevision',
+    'waitHealthy',
+    'switchTraffic',
+  ]);
+  assert.deepEqual(planSteps('rollback', { targetWarm: true, fromNothing: false }), [
+    'switchTraffic',
+    'verify',
+  ]);
   assert.deepEqual(planSteps('rollback', { targetWarm: false, fromNothing: false }), [
     'startRevision',
     'waitHealthy',
@@ -37,7 +44,8 @@ test('decideNextStep walks the steps, then completes', () => {
     [4, { type: 'run', step: 'bake', phase: 'Baking' }],
     [5, { type: 'finish', phase: 'Completed' }],
   ];
-  for (const [done, want] of table) assert.deepEqual(decideNextStep(advance(initialState(deploy), done)), want, `after ${done}`);
+  for (const [done, want] of table)
+    assert.deepEqual(decideNextStep(advance(initialState(deploy), done)), want, `after ${done}`);
 });
 
 test('switchTraffic moves the weight to the new revision', () => {

@@ -1,7 +1,13 @@
 // The persisted state machine of one rollout, and the pure decision of what to do next.
 import type { RolloutKind, RolloutPhase } from '../../store/types.ts';
 
-export type StepName = 'startRevision' | 'waitHealthy' | 'prePromotionChecks' | 'switchTraffic' | 'bake' | 'verify';
+export type StepName =
+  | 'startRevision'
+  | 'waitHealthy'
+  | 'prePromotionChecks'
+  | 'switchTraffic'
+  | 'bake'
+  | 'verify';
 
 /** Steps that change something outside and how each is undone. Steps absent here only observe. */
 export const COMPENSATIONS: Partial<Record<StepName, 'stopRevision' | 'switchBack'>> = {
@@ -37,9 +43,14 @@ export type NextStep =
   | { readonly type: 'compensate'; readonly step: StepName; readonly action: 'stopRevision' | 'switchBack' }
   | { readonly type: 'finish'; readonly phase: 'Completed' | 'Failed' | 'RolledBack' };
 
-export function planSteps(kind: RolloutKind, options: { readonly targetWarm: boolean; readonly fromNothing: boolean }): StepName[] {
+export function planSteps(
+  kind: RolloutKind,
+  options: { readonly targetWarm: boolean; readonly fromNothing: boolean },
+): StepName[] {
   if (kind === 'rollback') {
-    return options.targetWarm ? ['switchTraffic', 'verify'] : ['startRevision', 'waitHealthy', 'switchTraffic', 'verify'];
+    return options.targetWarm
+      ? ['switchTraffic', 'verify']
+      : ['startRevision', 'waitHealthy', 'switchTraffic', 'verify'];
   }
   if (options.fromNothing) return ['startRevision', 'waitHealthy', 'switchTraffic'];
   return ['startRevision', 'waitHealthy', 'prePromotionChecks', 'switchTraffic', 'bake'];
@@ -76,7 +87,12 @@ export function decideNextStep(state: RolloutState): NextStep {
 /** The state after the current step completed. */
 export function stepDone(state: RolloutState, now: number): RolloutState {
   const step = state.steps[state.index];
-  return { ...state, index: state.index + 1, stepStartedAt: now, weight: step === 'switchTraffic' ? 100 : state.weight };
+  return {
+    ...state,
+    index: state.index + 1,
+    stepStartedAt: now,
+    weight: step === 'switchTraffic' ? 100 : state.weight,
+  };
 }
 
 /**

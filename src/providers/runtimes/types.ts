@@ -32,7 +32,11 @@ export interface Instance {
   readonly restarts: number;
   readonly startedAt: number | null;
   /** Last exit, if it ever exited: code or signal, and when. */
-  readonly lastExit: { readonly code: number | null; readonly signal: string | null; readonly at: number } | null;
+  readonly lastExit: {
+    readonly code: number | null;
+    readonly signal: string | null;
+    readonly at: number;
+  } | null;
   /** Why it is Failed (command not found, crashed too often...). */
   readonly reason: string | null;
 }
