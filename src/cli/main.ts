@@ -98,7 +98,8 @@ program
       toRevision: opts.toRevision,
       reason: opts.reason,
     });
-    await followRollout(api, rollout, opts);
+    // A rollback during a deploy aborts it: that rollout ending RolledBack is this command's success.
+    await followRollout(api, rollout, { ...opts, rolledBackIsSuccess: rollout.kind === 'deploy' });
   });
 
 program
@@ -220,7 +221,7 @@ function renderStatus(s: AppStatusView): string {
 async function followRollout(
   api: ApiClient,
   rollout: RolloutRecord,
-  opts: { wait?: boolean; json?: boolean; timeout: number },
+  opts: { wait?: boolean; json?: boolean; timeout: number; rolledBackIsSuccess?: boolean },
 ) {
   if (!opts.wait) {
     if (opts.json) return json(rollout);
@@ -262,8 +263,9 @@ async function followRollout(
         print(`last lines of revision ${current.toRevision}:\n${logs.map((l) => `  | ${l}`).join('\n')}`);
     }
   }
-  process.exitCode =
-    current.phase === 'Completed' ? EXIT.OK : current.phase === 'RolledBack' ? EXIT.ROLLED_BACK : EXIT.FAILED;
+  if (current.phase === 'Completed' || (current.phase === 'RolledBack' && opts.rolledBackIsSuccess))
+    process.exitCode = EXIT.OK;
+  else process.exitCode = current.phase === 'RolledBack' ? EXIT.ROLLED_BACK : EXIT.FAILED;
 }
 
 try {

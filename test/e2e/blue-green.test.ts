@@ -158,8 +158,37 @@ describe('blue-green with examples/shop', () => {
     assert.equal(forced.headers.get('x-shop-version'), 'v1');
   });
 
+  test('a rollback during a deploy aborts it: traffic and processes go back, exit 0', async () => {
+    const deploy = await h.cli(
+      'deploy',
+      'shop',
+      '--version',
+      'v9',
+      '--env',
+      'SHOP_START_DELAY_MS=3000',
+      '--json',
+    );
+    assert.equal(deploy.code, 0, deploy.stderr);
+    const r = await h.cli('rollback', 'shop', '--reason', 'changed my mind', '--json');
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const rollout = JSON.parse(r.stdout) as Rollout;
+    assert.equal(rollout.phase, 'RolledBack');
+    assert.match(rollout.error ?? '', /aborted: changed my mind/);
+    assert.equal(await versionServed(), 'v7');
+  });
+
+  test('a rollback to a revision that is no longer running starts it, then switches', async () => {
+    const load = startLoad(`${h.appUrl}/products`);
+    const r = await h.cli('rollback', 'shop', '--to-revision', '2', '--json');
+    const stats = await load.stop();
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.equal((JSON.parse(r.stdout) as Rollout).phase, 'Completed');
+    assert.equal(await versionServed(), 'v2');
+    assert.equal(stats.failed, 0, stats.errors.join('\n'));
+  });
+
   test('logs, apps and the API documents answer', async () => {
-    const logs = await h.cli('logs', 'shop', '--tail', '5');
+    const logs = await h.cli('logs', 'shop', '--tail', '200');
     assert.equal(logs.code, 0, logs.stderr);
     assert.match(logs.stdout, /listening on 127\.0\.0\.1/);
     const apps = await h.cli('apps');

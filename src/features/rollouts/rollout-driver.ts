@@ -55,6 +55,7 @@ export class RolloutDriver {
       {
         phase: 'RollingBack',
         state: { ...next, compensation: { ...next.compensation!, outcome: 'RolledBack' } },
+        error: `aborted: ${reason}`,
       },
       'rollout.aborted',
       `aborted at ${step}: ${reason}`,

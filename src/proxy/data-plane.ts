@@ -1,0 +1,275 @@
+// The data plane: worker threads running the proxy engine, each listening on every app's port
+// with SO_REUSEPORT, counting into per-app SharedArrayBuffers that this (main) thread reads.
+
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { WorkerReply, WorkerRequest } from './proxy-worker.ts';
+import {
+  allocateShared,
+  claimBucket,
+  clearSlot,
+  nowSecond,
+  readBuckets,
+  type SharedViews,
+  SLOTS,
+  viewsOf,
+} from './shared.ts';
+import type { DataPlane, MetricsBucket, RouteTable } from './types.ts';
+
+export interface DataPlaneOptions {
+  /** Worker threads (default: os.availableParallelism()). */
+  readonly workers?: number;
+}
+
+export interface RewindDataPlane extends DataPlane {
+  /** The port an app's listener is bound to (useful when its table asked for port 0). */
+  port(app: string): number | undefined;
+  readonly workerCount: number;
+}
+
+interface AppState {
+  table: RouteTable | undefined;
+  readonly sab: SharedArrayBuffer;
+  readonly views: SharedViews;
+  /** slot -> revision */
+  readonly slotRevision: (number | undefined)[];
+  /** slot -> last time (ms) its revision was in a table */
+  readonly slotUsed: number[];
+  readonly slotOf: Map<number, number>;
+  port: number | undefined;
+  readonly firstSecond: number;
+  chain: Promise<void>;
+}
+
+interface WorkerHandle {
+  readonly worker: Worker;
+  readonly pending: Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>;
+  dead: Error | undefined;
+}
+
+export function validateTable(t: RouteTable): void {
+  if (typeof t.app !== 'string' || t.app.length === 0) throw new Error('route table: app is required');
+  if (!Number.isInteger(t.listen.port) || t.listen.port < 0 || t.listen.port > 65535) {
+    throw new Error(`route table ${t.app}: invalid listen port ${t.listen.port}`);
+  }
+  if (typeof t.forceHeader !== 'string' || t.forceHeader.length === 0) {
+    throw new Error(`route table ${t.app}: forceHeader is required`);
+  }
+  const seen = new Set<number>();
+  for (const b of t.backends) {
+    if (!Number.isInteger(b.revision))
+      throw new Error(`route table ${t.app}: invalid revision ${b.revision}`);
+    if (seen.has(b.revision)) throw new Error(`route table ${t.app}: duplicate revision ${b.revision}`);
+    seen.add(b.revision);
+    if (!(b.weight >= 0 && b.weight <= 100)) {
+      throw new Error(`route table ${t.app}: weight of revision ${b.revision} must be 0..100`);
+    }
+  }
+  if (seen.size > SLOTS) throw new Error(`route table ${t.app}: at most ${SLOTS} revisions`);
+}
+
+export async function createDataPlane(options: DataPlaneOptions = {}): Promise<RewindDataPlane> {
+  const count = Math.max(1, Math.floor(options.workers ?? availableParallelism()));
+  let nextId = 1;
+  const workers: WorkerHandle[] = [];
+  const apps = new Map<string, AppState>();
+  let closed = false;
+
+  const spawn = (): Promise<WorkerHandle> =>
+    new Promise((resolve, reject) => {
+      const worker = new Worker(new URL('./proxy-worker.ts', import.meta.url));
+      const h: WorkerHandle = { worker, pending: new Map(), dead: undefined };
+      const fail = (err: Error): void => {
+        h.dead = err;
+        for (const p of h.pending.values()) p.reject(err);
+        h.pending.clear();
+      };
+      worker.on('message', (r: WorkerReply) => {
+        const p = h.pending.get(r.id);
+        if (p === undefined) return;
+        h.pending.delete(r.id);
+        p.resolve(r);
+      });
+      worker.once('online', () => resolve(h));
+      worker.on('error', (err) => {
+        fail(err);
+        reject(err);
+      });
+      worker.on('exit', (code) => fail(new Error(`proxy worker exited (code ${code})`)));
+    });
+
+  const call = (h: WorkerHandle, msg: WorkerRequest): Promise<number | undefined> => {
+    if (h.dead !== undefined) return Promise.reject(h.dead);
+    return new Promise<WorkerReply>((resolve, reject) => {
+      h.pending.set(msg.id, { resolve, reject });
+      h.worker.postMessage(msg);
+    }).then((r) => {
+      if (!r.ok) throw new Error(r.error);
+      return r.port;
+    });
+  };
+
+  try {
+    for (let i = 0; i < count; i++) workers.push(await spawn());
+  } catch (err) {
+    await Promise.all(workers.map((w) => w.worker.terminate()));
+    throw err;
+  }
+
+  // Pre-clear the next seconds' buckets so that workers never have to.
+  const prepare = (): void => {
+    const now = nowSecond();
+    for (const a of apps.values()) for (let s = now; s <= now + 3; s++) claimBucket(a.views, s);
+  };
+  const timer = setInterval(prepare, 250);
+  timer.unref();
+
+  const assignSlots = (a: AppState, t: RouteTable): void => {
+    const now = Date.now();
+    const inTable = new Set(t.backends.map((b) => b.revision));
+    for (const rev of inTable) {
+      const s = a.slotOf.get(rev);
+      if (s !== undefined) {
+        a.slotUsed[s] = now;
+        continue;
+      }
+      let slot = a.slotRevision.indexOf(undefined);
+      if (slot < 0) {
+        // Recycle the slot whose revision left the tables longest ago.
+        let best = -1;
+        for (let i = 0; i < SLOTS; i++) {
+          const r = a.slotRevision[i] as number;
+          if (inTable.has(r)) continue;
+          if (best < 0 || (a.slotUsed[i] as number) < (a.slotUsed[best] as number)) best = i;
+        }
+        if (best < 0) throw new Error(`app ${t.app}: out of revision slots`);
+        slot = best;
+        a.slotOf.delete(a.slotRevision[slot] as number);
+        clearSlot(a.views, slot);
+      }
+      a.slotRevision[slot] = rev;
+      a.slotUsed[slot] = now;
+      a.slotOf.set(rev, slot);
+    }
+  };
+
+  const apply = async (a: AppState, t: RouteTable): Promise<void> => {
+    assignSlots(a, t);
+    const slots = [...a.slotOf.entries()];
+    const prev = a.table;
+    const listenChanged =
+      prev === undefined || prev.listen.host !== t.listen.host || prev.listen.port !== t.listen.port;
+    const msg = (port: number): WorkerRequest => ({
+      op: 'set',
+      id: nextId++,
+      table: t,
+      sab: a.sab,
+      slots,
+      port,
+    });
+    if (listenChanged && t.listen.port === 0) {
+      // Ephemeral port: the first worker binds it, the others join with SO_REUSEPORT.
+      const [first, ...rest] = workers as [WorkerHandle, ...WorkerHandle[]];
+      const bound = await call(first, msg(0));
+      if (bound === undefined) throw new Error('worker did not report its port');
+      await Promise.all(rest.map((w) => call(w, msg(bound))));
+      a.port = bound;
+    } else {
+      const ports = await Promise.all(workers.map((w) => call(w, msg(t.listen.port))));
+      a.port = ports[0] ?? t.listen.port;
+    }
+    a.table = t;
+  };
+
+  const dp: RewindDataPlane = {
+    workerCount: count,
+
+    setRoutes(table: RouteTable): Promise<void> {
+      if (closed) return Promise.reject(new Error('data plane closed'));
+      try {
+        validateTable(table);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      let a = apps.get(table.app);
+      if (a === undefined) {
+        const sab = allocateShared();
+        a = {
+          table: undefined,
+          sab,
+          views: viewsOf(sab),
+          slotRevision: new Array<number | undefined>(SLOTS).fill(undefined),
+          slotUsed: new Array<number>(SLOTS).fill(0),
+          slotOf: new Map(),
+          port: undefined,
+          firstSecond: nowSecond(),
+          chain: Promise.resolve(),
+        };
+        apps.set(table.app, a);
+        const now = nowSecond();
+        for (let s = now; s <= now + 3; s++) claimBucket(a.views, s);
+      }
+      const state = a;
+      const run = state.chain.then(async () => {
+        try {
+          await apply(state, table);
+        } catch (err) {
+          if (state.table === undefined) {
+            // Never served: undo the listeners that did open.
+            await Promise.allSettled(
+              workers.map((w) => call(w, { op: 'remove', id: nextId++, app: table.app })),
+            );
+            if (apps.get(table.app) === state) apps.delete(table.app);
+          }
+          throw err;
+        }
+      });
+      state.chain = run.catch(() => {});
+      return run;
+    },
+
+    routes(app: string): RouteTable | undefined {
+      return apps.get(app)?.table;
+    },
+
+    port(app: string): number | undefined {
+      return apps.get(app)?.port;
+    },
+
+    removeApp(app: string): Promise<void> {
+      const a = apps.get(app);
+      if (a === undefined) return Promise.resolve();
+      const run = a.chain.then(async () => {
+        await Promise.all(workers.map((w) => call(w, { op: 'remove', id: nextId++, app })));
+        if (apps.get(app) === a) apps.delete(app);
+      });
+      a.chain = run.catch(() => {});
+      return run;
+    },
+
+    metrics(app: string, sinceSecond: number): MetricsBucket[] {
+      const a = apps.get(app);
+      if (a === undefined) return [];
+      const always = new Set((a.table?.backends ?? []).map((b) => b.revision));
+      return readBuckets(a.views, a.slotRevision, always, sinceSecond, a.firstSecond, nowSecond());
+    },
+
+    inflight(app: string, revision: number): number {
+      const a = apps.get(app);
+      const slot = a?.slotOf.get(revision);
+      if (a === undefined || slot === undefined) return 0;
+      return Math.max(0, Atomics.load(a.views.inflight, slot));
+    },
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      await Promise.allSettled([...apps.keys()].map((app) => dp.removeApp(app)));
+      await Promise.allSettled(workers.map((w) => call(w, { op: 'close', id: nextId++ })));
+      await Promise.all(workers.map((w) => w.worker.terminate()));
+      apps.clear();
+    },
+  };
+  return dp;
+}

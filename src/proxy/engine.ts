@@ -1,0 +1,1100 @@
+// The hot path: a lean HTTP/1.1 reverse proxy on raw `net` sockets. One instance per worker thread.
+//
+// Per client connection, one request at a time (pipelined requests wait in a buffer). The request
+// head is parsed just enough for routing and framing, rewritten only to add x-forwarded-for and drop
+// hop-by-hop headers, then written to a pooled keep-alive upstream socket. The response head is
+// parsed for status and framing; head and body bytes are passed through unchanged (zero copy) and
+// the upstream socket goes back to its pool when the message ends.
+
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { CHUNKED_ERROR, ChunkScanner } from './chunked.ts';
+import { type CompiledBackend, type CompiledRoute, cookieValue, pickBackend, pickOther } from './routing.ts';
+import { record, recordConnectFailure, type SharedViews } from './shared.ts';
+
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+const MAX_HEAD = 64 * 1024;
+
+/** Buffer's undocumented direct latin1 decoder (skips toString's encoding dispatch). */
+interface Latin1Slicer {
+  latin1Slice(start: number, end: number): string;
+}
+function latin1(buf: Buffer, start: number, end: number): string {
+  return (buf as unknown as Latin1Slicer).latin1Slice(start, end);
+}
+const CONNECT_TIMEOUT_MS = 5000;
+/** Idle pooled upstream sockets are closed after this (below node's default 5 s keepAliveTimeout). */
+export const POOL_IDLE_MS = 4000;
+/** Idle client connections (no request in flight) are closed after this. */
+export const CLIENT_IDLE_MS = 75_000;
+const MAX_IDLE_PER_POOL = 512;
+
+function staticResponse(status: number, reason: string, close: boolean): Buffer {
+  const body = `${reason}\n`;
+  return Buffer.from(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\n` +
+      `${close ? 'connection: close\r\n' : ''}\r\n${body}`,
+    'latin1',
+  );
+}
+const RESP_400 = staticResponse(400, 'Bad Request', true);
+const RESP_431 = staticResponse(431, 'Request Header Fields Too Large', true);
+const RESP_501 = staticResponse(501, 'Not Implemented', true);
+const RESP_502 = staticResponse(502, 'Bad Gateway', false);
+const RESP_502_CLOSE = staticResponse(502, 'Bad Gateway', true);
+const RESP_503 = staticResponse(503, 'Service Unavailable', false);
+const RESP_503_CLOSE = staticResponse(503, 'Service Unavailable', true);
+
+// ----------------------------------------------------------------------------------------------
+// Upstream pools
+
+export class Pool {
+  readonly host: string;
+  readonly port: number;
+  readonly idle: UpConn[] = [];
+  open = 0;
+
+  constructor(host: string, port: number) {
+    this.host = host;
+    this.port = port;
+  }
+
+  acquire(): UpConn {
+    for (;;) {
+      const up = this.idle.pop();
+      if (up === undefined) return new UpConn(this);
+      if (!up.gotEnd && !up.socket.destroyed) return up;
+    }
+  }
+
+  release(up: UpConn, now: number): void {
+    up.owner = null;
+    up.reused = true;
+    up.idleSince = now;
+    if (up.socket.isPaused()) up.socket.resume();
+    if (this.idle.length >= MAX_IDLE_PER_POOL) {
+      up.socket.destroy();
+      return;
+    }
+    this.idle.push(up);
+  }
+
+  removeIdle(up: UpConn): void {
+    const i = this.idle.indexOf(up);
+    if (i >= 0) this.idle.splice(i, 1);
+  }
+
+  /** Close idle sockets older than `maxIdleMs` (oldest are at the front). */
+  sweep(now: number, maxIdleMs: number): void {
+    const idle = this.idle;
+    let n = 0;
+    while (n < idle.length && now - (idle[n] as UpConn).idleSince > maxIdleMs) n++;
+    if (n === 0) return;
+    const old = idle.splice(0, n);
+    for (const up of old) up.socket.destroy();
+  }
+
+  closeAll(): void {
+    const old = this.idle.splice(0);
+    for (const up of old) up.socket.destroy();
+  }
+}
+
+export class UpConn {
+  readonly pool: Pool;
+  readonly socket: net.Socket;
+  owner: ClientConn | null = null;
+  connected = false;
+  /** Has served a request before: a failure with no response byte may be the keep-alive race. */
+  reused = false;
+  gotEnd = false;
+  idleSince = 0;
+
+  constructor(pool: Pool) {
+    this.pool = pool;
+    pool.open++;
+    const s = net.connect({ host: pool.host, port: pool.port, noDelay: true });
+    this.socket = s;
+    s.setTimeout(CONNECT_TIMEOUT_MS);
+    s.on('connect', () => {
+      this.connected = true;
+      s.setTimeout(0);
+      const o = this.owner;
+      if (o !== null) o.onUpConnect();
+    });
+    s.on('timeout', () => {
+      if (!this.connected) s.destroy();
+    });
+    s.on('data', (chunk: Buffer) => {
+      const o = this.owner;
+      if (o !== null) o.onUpData(chunk);
+      else s.destroy(); // bytes on an idle socket: protocol violation
+    });
+    s.on('drain', () => {
+      const o = this.owner;
+      if (o !== null) o.onUpDrain();
+    });
+    s.on('end', () => {
+      this.gotEnd = true;
+      if (this.owner === null) this.pool.removeIdle(this);
+    });
+    s.on('error', () => {
+      // 'close' follows and carries the consequences.
+    });
+    s.on('close', () => {
+      this.pool.open--;
+      const o = this.owner;
+      if (o === null) {
+        this.pool.removeIdle(this);
+        return;
+      }
+      this.owner = null;
+      o.onUpClose(this);
+    });
+  }
+}
+
+// ----------------------------------------------------------------------------------------------
+// Apps
+
+export interface AppRuntime {
+  readonly name: string;
+  route: CompiledRoute<Pool> | null;
+  readonly shared: SharedViews;
+  readonly conns: Set<ClientConn>;
+  server: net.Server | null;
+  closing: boolean;
+}
+
+// Client connection phases.
+const P_IDLE = 0; // waiting for (the rest of) a request head
+const P_BODY = 1; // exchange in flight, request body still streaming
+const P_WAIT = 2; // exchange in flight, request fully sent
+const P_TUNNEL = 3; // after 101 Switching Protocols
+const P_CLOSED = 4;
+
+// Body framing modes.
+const M_NONE = 0;
+const M_LENGTH = 1;
+const M_CHUNKED = 2;
+const M_CLOSE = 3;
+const M_HEAD = 4; // response: head not parsed yet
+const M_TUNNEL = 5;
+
+function eqLower(s: string, at: number, lower: string): boolean {
+  const n = lower.length;
+  for (let i = 0; i < n; i++) {
+    if ((s.charCodeAt(at + i) | 0x20) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+function trimmedValue(s: string, from: number, to: number): string {
+  while (from < to && (s.charCodeAt(from) === 32 || s.charCodeAt(from) === 9)) from++;
+  while (to > from && (s.charCodeAt(to - 1) === 32 || s.charCodeAt(to - 1) === 9)) to--;
+  return s.slice(from, to);
+}
+
+/** Parse a Content-Length value; -1 when invalid. */
+function parseLength(s: string, from: number, to: number): number {
+  while (from < to && (s.charCodeAt(from) === 32 || s.charCodeAt(from) === 9)) from++;
+  while (to > from && (s.charCodeAt(to - 1) === 32 || s.charCodeAt(to - 1) === 9)) to--;
+  if (from === to) return -1;
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v > Number.MAX_SAFE_INTEGER ? -1 : v;
+}
+
+/** Does a comma-separated header value contain `token` (lower-case)? */
+function hasToken(s: string, from: number, to: number, token: string): boolean {
+  const v = s.slice(from, to).toLowerCase();
+  let i = v.indexOf(token);
+  while (i >= 0) {
+    const b = i === 0 ? 44 : v.charCodeAt(i - 1);
+    const a = i + token.length >= v.length ? 44 : v.charCodeAt(i + token.length);
+    if ((b === 44 || b === 32 || b === 9) && (a === 44 || a === 32 || a === 9 || a === 59)) return true;
+    i = v.indexOf(token, i + 1);
+  }
+  return false;
+}
+
+export class ClientConn {
+  readonly app: AppRuntime;
+  readonly socket: net.Socket;
+  /** "x-forwarded-for: <ip>\r\n\r\n", built once per connection. */
+  readonly xffTail: string;
+  readonly ip: string;
+  phase = P_IDLE;
+  buf: Buffer | null = null;
+  paused = false;
+  closeAfter = false;
+  lastActive = 0;
+
+  // Request
+  isHead = false;
+  reqMode = M_NONE;
+  reqRemaining = 0;
+  readonly reqChunks = new ChunkScanner();
+  outHead = '';
+  outBody: Buffer | null = null;
+  bodyStreamed = false;
+
+  // Exchange
+  backend: CompiledBackend<Pool> | null = null;
+  pool: Pool | null = null;
+  pinned = false;
+  connectRetries = 0;
+  staleRetries = 0;
+  up: UpConn | null = null;
+  upPaused = false;
+  start = 0;
+
+  // Response
+  respMode = M_HEAD;
+  respBuf: Buffer | null = null;
+  respRemaining = 0;
+  readonly respChunks = new ChunkScanner();
+  status = 0;
+  headSent = false;
+  respBytes = 0;
+  upKeepAlive = true;
+
+  constructor(app: AppRuntime, socket: net.Socket) {
+    this.app = app;
+    this.socket = socket;
+    const ip = socket.remoteAddress ?? '';
+    this.ip = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+    this.xffTail = `x-forwarded-for: ${this.ip}\r\n\r\n`;
+    this.lastActive = performance.now();
+    app.conns.add(this);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => {
+      if (this.upPaused) {
+        this.upPaused = false;
+        const up = this.up;
+        if (up !== null) up.socket.resume();
+      }
+    });
+    socket.on('end', () => {
+      // A FIN while a request is in flight is treated as an abort (like nginx's 499).
+      if (this.backend !== null) socket.destroy();
+      else if (this.phase === P_TUNNEL) this.up?.socket.end();
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => this.onClose());
+  }
+
+  private pause(): void {
+    if (!this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private resume(): void {
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  onData(chunk: Buffer): void {
+    switch (this.phase) {
+      case P_IDLE:
+        this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
+        this.processHead();
+        return;
+      case P_BODY:
+        this.forwardBody(chunk);
+        return;
+      case P_WAIT:
+        // Pipelined request: keep it until the current response is done.
+        this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
+        this.pause();
+        return;
+      case P_TUNNEL:
+        this.up?.socket.write(chunk);
+        return;
+    }
+  }
+
+  private reject(resp: Buffer): void {
+    this.buf = null;
+    this.phase = P_CLOSED;
+    this.socket.end(resp);
+  }
+
+  private processHead(): void {
+    let buf = this.buf as Buffer;
+    // Tolerate empty lines before a request line (RFC 9112 2.2).
+    let skip = 0;
+    while (skip < buf.length && (buf[skip] === 13 || buf[skip] === 10)) skip++;
+    if (skip > 0) {
+      buf = buf.subarray(skip);
+      this.buf = buf.length > 0 ? buf : null;
+      if (buf.length === 0) return;
+    }
+    const he = buf.indexOf(CRLFCRLF);
+    if (he < 0) {
+      if (buf.length > MAX_HEAD) this.reject(RESP_431);
+      return;
+    }
+    if (he > MAX_HEAD) {
+      this.reject(RESP_431);
+      return;
+    }
+    const route = this.app.route;
+    const head = latin1(buf, 0, he + 2);
+    const lineEnd = head.indexOf('\r\n');
+    const sp = head.indexOf(' ');
+    if (sp <= 0 || sp > lineEnd) {
+      this.reject(RESP_400);
+      return;
+    }
+    this.isHead = sp === 4 && head.startsWith('HEAD');
+    // Version: "HTTP/1.x" at the end of the request line.
+    const http10 = head.charCodeAt(lineEnd - 1) === 48 && head.charCodeAt(lineEnd - 3) === 49;
+    if (head.charCodeAt(lineEnd - 8) !== 72 || head.charCodeAt(lineEnd - 4) !== 47) {
+      this.reject(RESP_400);
+      return;
+    }
+    if (sp === 7 && head.startsWith('CONNECT')) {
+      this.reject(RESP_501);
+      return;
+    }
+
+    const stickyName = route === null ? '' : route.stickyHeader;
+    const cookieName = route === null ? '' : route.stickyCookie;
+    const forceName = route === null ? '' : route.forceHeader;
+    let contentLength = -1;
+    let chunked = false;
+    let teSeen = false;
+    let keepAlive = !http10;
+    let upgrade = false;
+    let rewrite = http10; // hop-by-hop headers or an x-forwarded-for to extend
+    let stickyVal: string | undefined;
+    let cookieHeader: string | undefined;
+    let forceVal: string | undefined;
+    let pos = lineEnd + 2;
+    const end = head.length;
+    while (pos < end) {
+      const eol = head.indexOf('\r\n', pos);
+      const colon = head.indexOf(':', pos);
+      if (colon <= pos || colon > eol) {
+        this.reject(RESP_400);
+        return;
+      }
+      const nl = colon - pos;
+      const c0 = head.charCodeAt(pos) | 0x20;
+      if (nl === 14 && c0 === 99 && eqLower(head, pos, 'content-length')) {
+        const v = parseLength(head, colon + 1, eol);
+        if (v < 0 || (contentLength >= 0 && v !== contentLength)) {
+          this.reject(RESP_400);
+          return;
+        }
+        contentLength = v;
+      } else if (nl === 17 && c0 === 116 && eqLower(head, pos, 'transfer-encoding')) {
+        teSeen = true;
+        chunked = hasToken(head, colon + 1, eol, 'chunked');
+      } else if (nl === 10 && c0 === 99 && eqLower(head, pos, 'connection')) {
+        rewrite = true;
+        if (hasToken(head, colon + 1, eol, 'close')) keepAlive = false;
+        else if (hasToken(head, colon + 1, eol, 'keep-alive')) keepAlive = true;
+      } else if (
+        (nl === 10 && c0 === 107 && eqLower(head, pos, 'keep-alive')) ||
+        (nl === 16 && c0 === 112 && eqLower(head, pos, 'proxy-connection')) ||
+        (nl === 15 && c0 === 120 && eqLower(head, pos, 'x-forwarded-for'))
+      ) {
+        rewrite = true;
+      } else if (nl === 7 && c0 === 117 && eqLower(head, pos, 'upgrade')) {
+        upgrade = true;
+      } else if (nl === forceName.length && eqLower(head, pos, forceName)) {
+        forceVal = trimmedValue(head, colon + 1, eol);
+      } else if (nl === stickyName.length && nl > 0 && eqLower(head, pos, stickyName)) {
+        stickyVal = trimmedValue(head, colon + 1, eol);
+      } else if (nl === 6 && cookieName.length > 0 && c0 === 99 && eqLower(head, pos, 'cookie')) {
+        const v = trimmedValue(head, colon + 1, eol);
+        cookieHeader = cookieHeader === undefined ? v : `${cookieHeader}; ${v}`;
+      }
+      pos = eol + 2;
+    }
+    if (teSeen && (!chunked || contentLength >= 0)) {
+      // Request smuggling guard: TE with CL, or a TE we cannot frame.
+      this.reject(teSeen && !chunked ? RESP_501 : RESP_400);
+      return;
+    }
+
+    // Outgoing head.
+    if (!rewrite) {
+      this.outHead = head + this.xffTail;
+    } else {
+      this.outHead = this.rewriteRequestHead(head, lineEnd, upgrade, http10);
+    }
+    this.closeAfter = !keepAlive;
+
+    // Body framing and the part of it already here.
+    let rest: Buffer | null = he + 4 < buf.length ? buf.subarray(he + 4) : null;
+    let body: Buffer | null = null;
+    let complete = true;
+    if (chunked) {
+      this.reqMode = M_CHUNKED;
+      this.reqChunks.reset();
+      complete = false;
+      if (rest !== null) {
+        const e = this.reqChunks.scan(rest, 0);
+        if (e === CHUNKED_ERROR) {
+          this.reject(RESP_400);
+          return;
+        }
+        if (e >= 0) {
+          complete = true;
+          body = rest.subarray(0, e);
+          rest = e < rest.length ? rest.subarray(e) : null;
+        } else {
+          body = rest;
+          rest = null;
+        }
+      }
+    } else if (contentLength > 0) {
+      this.reqMode = M_LENGTH;
+      if (rest !== null) {
+        const n = Math.min(rest.length, contentLength);
+        body = n === rest.length ? rest : rest.subarray(0, n);
+        rest = n < rest.length ? rest.subarray(n) : null;
+        this.reqRemaining = contentLength - n;
+      } else {
+        this.reqRemaining = contentLength;
+      }
+      complete = this.reqRemaining === 0;
+    } else {
+      this.reqMode = M_NONE;
+    }
+    this.outBody = body;
+    this.bodyStreamed = false;
+    this.buf = rest;
+    if (rest !== null) this.pause();
+    this.phase = complete ? P_WAIT : P_BODY;
+
+    // Route.
+    let be: CompiledBackend<Pool> | undefined;
+    this.pinned = false;
+    if (route !== null) {
+      if (forceVal !== undefined) {
+        be = route.byRevision.get(Number(forceVal));
+        if (be !== undefined) this.pinned = true;
+      }
+      if (be === undefined) {
+        let key = stickyVal;
+        if (key === undefined && cookieHeader !== undefined) key = cookieValue(cookieHeader, cookieName);
+        be = pickBackend(route, key);
+      }
+    }
+    if (be === undefined) {
+      this.outHead = '';
+      this.outBody = null;
+      if (this.phase === P_BODY) {
+        this.phase = P_CLOSED;
+        this.socket.end(RESP_503_CLOSE);
+        return;
+      }
+      this.phase = P_IDLE;
+      this.socket.write(RESP_503);
+      this.afterExchange();
+      return;
+    }
+    this.backend = be;
+    Atomics.add(this.app.shared.inflight, be.slot, 1);
+    this.connectRetries = 0;
+    this.staleRetries = 0;
+    this.start = performance.now();
+    const pools = be.pools;
+    const pool = pools[be.rr] as Pool;
+    be.rr = be.rr + 1 >= pools.length ? 0 : be.rr + 1;
+    this.dispatch(pool, false);
+  }
+
+  private rewriteRequestHead(head: string, lineEnd: number, upgrade: boolean, http10: boolean): string {
+    let out = head.slice(0, lineEnd + 2);
+    // Keep the upstream connection reusable whatever the client's version.
+    if (http10 && !upgrade) out += 'connection: keep-alive\r\n';
+    let xff = '';
+    let pos = lineEnd + 2;
+    const end = head.length;
+    while (pos < end) {
+      const eol = head.indexOf('\r\n', pos);
+      const colon = head.indexOf(':', pos);
+      const nl = colon - pos;
+      if (
+        (nl === 10 && eqLower(head, pos, 'connection')) ||
+        (nl === 10 && eqLower(head, pos, 'keep-alive')) ||
+        (nl === 16 && eqLower(head, pos, 'proxy-connection'))
+      ) {
+        if (upgrade && nl === 10 && eqLower(head, pos, 'connection')) out += head.slice(pos, eol + 2);
+      } else if (nl === 15 && eqLower(head, pos, 'x-forwarded-for')) {
+        const v = trimmedValue(head, colon + 1, eol);
+        xff = xff === '' ? v : `${xff}, ${v}`;
+      } else {
+        out += head.slice(pos, eol + 2);
+      }
+      pos = eol + 2;
+    }
+    return xff === '' ? out + this.xffTail : `${out}x-forwarded-for: ${xff}, ${this.ip}\r\n\r\n`;
+  }
+
+  /** Send the request (head + body part held) to `pool`, on a fresh connection when `fresh`. */
+  private dispatch(pool: Pool, fresh: boolean): void {
+    const up = fresh ? new UpConn(pool) : pool.acquire();
+    up.owner = this;
+    this.up = up;
+    this.pool = pool;
+    this.upPaused = false;
+    this.respMode = M_HEAD;
+    this.respBuf = null;
+    this.status = 0;
+    this.headSent = false;
+    this.respBytes = 0;
+    this.upKeepAlive = true;
+    const s = up.socket;
+    if (this.outBody === null) {
+      s.write(this.outHead, 'latin1');
+    } else {
+      s.cork();
+      s.write(this.outHead, 'latin1');
+      s.write(this.outBody);
+      s.uncork();
+    }
+    // Do not consume more body until connected: a connect failure can then be retried whole.
+    if (this.phase === P_BODY && !up.connected) this.pause();
+  }
+
+  onUpConnect(): void {
+    if (this.phase === P_BODY && this.buf === null) this.resume();
+  }
+
+  onUpDrain(): void {
+    if (this.phase === P_BODY) this.resume();
+  }
+
+  private forwardBody(chunk: Buffer): void {
+    let data = chunk;
+    let rest: Buffer | null = null;
+    let complete = false;
+    if (this.reqMode === M_LENGTH) {
+      if (chunk.length >= this.reqRemaining) {
+        complete = true;
+        if (chunk.length > this.reqRemaining) {
+          data = chunk.subarray(0, this.reqRemaining);
+          rest = chunk.subarray(this.reqRemaining);
+        }
+        this.reqRemaining = 0;
+      } else {
+        this.reqRemaining -= chunk.length;
+      }
+    } else {
+      const e = this.reqChunks.scan(chunk, 0);
+      if (e === CHUNKED_ERROR) {
+        this.socket.destroy();
+        return;
+      }
+      if (e >= 0) {
+        complete = true;
+        if (e < chunk.length) {
+          data = chunk.subarray(0, e);
+          rest = chunk.subarray(e);
+        }
+      }
+    }
+    this.bodyStreamed = true;
+    const up = this.up;
+    let ok = true;
+    if (up !== null && data.length > 0) ok = up.socket.write(data);
+    if (complete) {
+      this.phase = P_WAIT;
+      if (rest !== null) {
+        this.buf = rest;
+        this.pause();
+      }
+    } else if (!ok) {
+      this.pause();
+    }
+  }
+
+  private writeClient(chunk: Buffer): void {
+    if (!this.socket.write(chunk) && !this.upPaused) {
+      const up = this.up;
+      if (up !== null) {
+        this.upPaused = true;
+        up.socket.pause();
+      }
+    }
+  }
+
+  onUpData(chunk: Buffer): void {
+    this.respBytes += chunk.length;
+    switch (this.respMode) {
+      case M_HEAD:
+        this.onResponseHead(chunk);
+        return;
+      case M_LENGTH: {
+        const rem = this.respRemaining;
+        if (chunk.length < rem) {
+          this.respRemaining = rem - chunk.length;
+          this.writeClient(chunk);
+          return;
+        }
+        if (chunk.length > rem) {
+          this.upKeepAlive = false;
+          chunk = chunk.subarray(0, rem);
+        }
+        this.respRemaining = 0;
+        this.writeClient(chunk);
+        this.finish();
+        return;
+      }
+      case M_CHUNKED: {
+        const e = this.respChunks.scan(chunk, 0);
+        if (e === CHUNKED_ERROR) {
+          this.brokenResponse();
+          return;
+        }
+        if (e < 0) {
+          this.writeClient(chunk);
+          return;
+        }
+        if (e < chunk.length) {
+          this.upKeepAlive = false;
+          chunk = chunk.subarray(0, e);
+        }
+        this.writeClient(chunk);
+        this.finish();
+        return;
+      }
+      default:
+        // M_CLOSE, M_TUNNEL
+        this.writeClient(chunk);
+        return;
+    }
+  }
+
+  private onResponseHead(chunk: Buffer): void {
+    let buf = this.respBuf === null ? chunk : Buffer.concat([this.respBuf, chunk]);
+    this.respBuf = null;
+    for (;;) {
+      const he = buf.indexOf(CRLFCRLF);
+      if (he < 0) {
+        if (buf.length > MAX_HEAD) this.brokenResponse();
+        else this.respBuf = buf;
+        return;
+      }
+      // "HTTP/1.x SSS"
+      if (buf[0] !== 72 || buf[4] !== 47 || buf[8] !== 32) {
+        this.brokenResponse();
+        return;
+      }
+      const status =
+        ((buf[9] as number) - 48) * 100 + ((buf[10] as number) - 48) * 10 + ((buf[11] as number) - 48);
+      if (!(status >= 100 && status <= 999)) {
+        this.brokenResponse();
+        return;
+      }
+      const http10 = buf[7] === 48;
+      const head = latin1(buf, 0, he + 2);
+      let contentLength = -1;
+      let chunked = false;
+      let keepAlive = !http10;
+      let hasConnection = false;
+      let pos = head.indexOf('\r\n') + 2;
+      const end = head.length;
+      while (pos < end) {
+        const eol = head.indexOf('\r\n', pos);
+        const colon = head.indexOf(':', pos);
+        if (colon <= pos || colon > eol) {
+          this.brokenResponse();
+          return;
+        }
+        const nl = colon - pos;
+        const c0 = head.charCodeAt(pos) | 0x20;
+        if (nl === 14 && c0 === 99 && eqLower(head, pos, 'content-length')) {
+          contentLength = parseLength(head, colon + 1, eol);
+          if (contentLength < 0) {
+            this.brokenResponse();
+            return;
+          }
+        } else if (nl === 17 && c0 === 116 && eqLower(head, pos, 'transfer-encoding')) {
+          chunked = hasToken(head, colon + 1, eol, 'chunked');
+          if (!chunked) keepAlive = false; // close-delimited
+        } else if (nl === 10 && c0 === 99 && eqLower(head, pos, 'connection')) {
+          hasConnection = true;
+          if (hasToken(head, colon + 1, eol, 'close')) keepAlive = false;
+          else if (hasToken(head, colon + 1, eol, 'keep-alive')) keepAlive = true;
+        }
+        pos = eol + 2;
+      }
+      const bodyStart = he + 4;
+      if (status < 200 && status !== 101) {
+        // Informational (100 Continue, 103 Early Hints): pass on, then read the final head.
+        if (!this.socket.destroyed) this.socket.write(buf.subarray(0, bodyStart));
+        if (bodyStart >= buf.length) return;
+        buf = buf.subarray(bodyStart);
+        continue;
+      }
+      this.status = status;
+      if (!keepAlive) this.upKeepAlive = false;
+      let mode: number;
+      if (status === 101) mode = M_TUNNEL;
+      else if (this.isHead || status === 204 || status === 304) mode = M_NONE;
+      else if (chunked) mode = M_CHUNKED;
+      else if (contentLength >= 0) mode = M_LENGTH;
+      else {
+        mode = M_CLOSE;
+        this.upKeepAlive = false;
+        this.closeAfter = true;
+      }
+      // How much of buf belongs to this message, and is it complete?
+      let msgEnd = buf.length;
+      let complete = false;
+      if (mode === M_NONE) {
+        msgEnd = bodyStart;
+        complete = true;
+      } else if (mode === M_LENGTH) {
+        const avail = buf.length - bodyStart;
+        if (avail >= contentLength) {
+          msgEnd = bodyStart + contentLength;
+          complete = true;
+        } else {
+          this.respRemaining = contentLength - avail;
+        }
+      } else if (mode === M_CHUNKED) {
+        this.respChunks.reset();
+        if (bodyStart < buf.length) {
+          const e = this.respChunks.scan(buf, bodyStart);
+          if (e === CHUNKED_ERROR) {
+            this.brokenResponse();
+            return;
+          }
+          if (e >= 0) {
+            msgEnd = e;
+            complete = true;
+          }
+        }
+      }
+      if (msgEnd < buf.length) this.upKeepAlive = false; // stray bytes after the message
+      this.respMode = mode;
+      this.headSent = true;
+      if (this.closeAfter && !(mode === M_CLOSE && !hasConnection) && mode !== M_TUNNEL) {
+        // Client asked to close (or HTTP/1.0): say so in the head.
+        this.socket.write(this.closeHead(head), 'latin1');
+        if (msgEnd > bodyStart) this.writeClient(buf.subarray(bodyStart, msgEnd));
+      } else {
+        this.writeClient(msgEnd === buf.length ? buf : buf.subarray(0, msgEnd));
+      }
+      if (mode === M_TUNNEL) {
+        this.startTunnel();
+        return;
+      }
+      if (complete) this.finish();
+      return;
+    }
+  }
+
+  private closeHead(head: string): string {
+    const lineEnd = head.indexOf('\r\n');
+    let out = head.slice(0, lineEnd + 2);
+    let pos = lineEnd + 2;
+    while (pos < head.length) {
+      const eol = head.indexOf('\r\n', pos);
+      const nl = head.indexOf(':', pos) - pos;
+      if (
+        !((nl === 10 && eqLower(head, pos, 'connection')) || (nl === 10 && eqLower(head, pos, 'keep-alive')))
+      ) {
+        out += head.slice(pos, eol + 2);
+      }
+      pos = eol + 2;
+    }
+    return `${out}connection: close\r\n\r\n`;
+  }
+
+  private startTunnel(): void {
+    const be = this.backend as CompiledBackend<Pool>;
+    record(this.app.shared, be.slot, this.status, performance.now() - this.start);
+    this.phase = P_TUNNEL;
+    const up = this.up as UpConn;
+    this.outHead = '';
+    this.outBody = null;
+    if (this.buf !== null) {
+      up.socket.write(this.buf);
+      this.buf = null;
+    }
+    this.resume();
+  }
+
+  /** The response ended normally. */
+  private finish(): void {
+    const be = this.backend as CompiledBackend<Pool>;
+    const now = performance.now();
+    record(this.app.shared, be.slot, this.status, now - this.start);
+    Atomics.sub(this.app.shared.inflight, be.slot, 1);
+    this.backend = null;
+    const up = this.up as UpConn;
+    this.up = null;
+    up.owner = null;
+    const requestDone = this.phase === P_WAIT;
+    if (this.upKeepAlive && requestDone && !up.gotEnd) (this.pool as Pool).release(up, now);
+    else up.socket.destroy();
+    this.pool = null;
+    if (!requestDone) this.closeAfter = true;
+    this.phase = P_IDLE;
+    this.lastActive = now;
+    this.afterExchange();
+  }
+
+  /** Continue with the next (pipelined) request, or close. */
+  private afterExchange(): void {
+    this.outHead = '';
+    this.outBody = null;
+    if (this.closeAfter || this.app.closing) {
+      this.phase = P_CLOSED;
+      this.buf = null;
+      this.socket.end();
+      return;
+    }
+    this.resume();
+    if (this.buf !== null) this.processHead();
+  }
+
+  /** Answer 502 ourselves (nothing of the response was sent). */
+  private badGateway(): void {
+    const be = this.backend as CompiledBackend<Pool>;
+    this.status = 502;
+    record(this.app.shared, be.slot, 502, performance.now() - this.start);
+    Atomics.sub(this.app.shared.inflight, be.slot, 1);
+    this.backend = null;
+    this.pool = null;
+    const up = this.up;
+    this.up = null;
+    if (up !== null) {
+      up.owner = null;
+      up.socket.destroy();
+    }
+    if (this.phase === P_BODY || this.socket.destroyed) {
+      this.phase = P_CLOSED;
+      this.socket.end(RESP_502_CLOSE);
+      return;
+    }
+    this.socket.write(this.closeAfter ? RESP_502_CLOSE : RESP_502);
+    this.phase = P_IDLE;
+    this.afterExchange();
+  }
+
+  /** Invalid response from the upstream. */
+  private brokenResponse(): void {
+    if (!this.headSent) {
+      this.badGateway();
+      return;
+    }
+    this.abortMidResponse();
+  }
+
+  /** The response was cut after its head went out: the client must see the connection close. */
+  private abortMidResponse(): void {
+    const be = this.backend as CompiledBackend<Pool>;
+    record(this.app.shared, be.slot, this.status, performance.now() - this.start);
+    Atomics.sub(this.app.shared.inflight, be.slot, 1);
+    this.backend = null;
+    const up = this.up;
+    this.up = null;
+    if (up !== null) {
+      up.owner = null;
+      up.socket.destroy();
+    }
+    this.phase = P_CLOSED;
+    this.socket.destroy();
+  }
+
+  /** The upstream socket closed while this exchange owned it. */
+  onUpClose(up: UpConn): void {
+    if (this.up !== up) return;
+    this.up = null;
+    const be = this.backend;
+    if (be === null) return;
+    if (this.phase === P_TUNNEL) {
+      Atomics.sub(this.app.shared.inflight, be.slot, 1);
+      this.backend = null;
+      this.phase = P_CLOSED;
+      this.socket.end();
+      return;
+    }
+    if (this.respMode === M_CLOSE && up.gotEnd) {
+      // Close-delimited body: the end of the connection is the end of the message.
+      this.up = up;
+      this.finish();
+      return;
+    }
+    const connectFailed = !up.connected;
+    if (connectFailed) recordConnectFailure(this.app.shared, be.slot);
+    if (this.respBytes === 0 && !this.bodyStreamed && !this.socket.destroyed) {
+      if (connectFailed && this.connectRetries < 1) {
+        // Retry once: another revision when the request is not pinned, else another upstream.
+        this.connectRetries++;
+        const route = this.app.route;
+        let next: CompiledBackend<Pool> | undefined;
+        if (!this.pinned && route !== null) next = pickOther(route, be);
+        if (next === undefined) next = route?.byRevision.get(be.revision) ?? be;
+        if (next !== be) {
+          Atomics.sub(this.app.shared.inflight, be.slot, 1);
+          Atomics.add(this.app.shared.inflight, next.slot, 1);
+          this.backend = next;
+        }
+        const pools = next.pools;
+        let pool = pools[next.rr] as Pool;
+        next.rr = next.rr + 1 >= pools.length ? 0 : next.rr + 1;
+        if (pool === up.pool && pools.length > 1) {
+          pool = pools[next.rr] as Pool;
+          next.rr = next.rr + 1 >= pools.length ? 0 : next.rr + 1;
+        }
+        this.dispatch(pool, false);
+        return;
+      }
+      if (!connectFailed && up.reused && this.staleRetries < 1) {
+        // Keep-alive race: the upstream closed the idle pooled socket as we wrote to it.
+        this.staleRetries++;
+        this.dispatch(up.pool, true);
+        return;
+      }
+    }
+    if (!this.headSent) this.badGateway();
+    else this.abortMidResponse();
+  }
+
+  /** The client connection closed. */
+  private onClose(): void {
+    this.app.conns.delete(this);
+    this.phase = P_CLOSED;
+    this.buf = null;
+    const be = this.backend;
+    if (be !== null) {
+      this.backend = null;
+      Atomics.sub(this.app.shared.inflight, be.slot, 1);
+      // Client abort: count the request (499-like, not a 5xx).
+      if (this.status !== 101)
+        record(this.app.shared, be.slot, this.status || 499, performance.now() - this.start);
+    }
+    const up = this.up;
+    if (up !== null) {
+      this.up = null;
+      up.owner = null;
+      up.socket.destroy();
+    }
+  }
+
+  /** Idle = no request in flight. */
+  isIdle(): boolean {
+    return this.backend === null && this.phase !== P_TUNNEL;
+  }
+}
+
+// ----------------------------------------------------------------------------------------------
+// Engine: apps, listeners, pools of one worker
+
+export class Engine {
+  readonly apps = new Map<string, AppRuntime>();
+  readonly pools = new Map<string, Pool>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor() {
+    this.timer = setInterval(() => this.sweep(), 1000);
+    this.timer.unref();
+  }
+
+  poolFor = (host: string, port: number): Pool => {
+    const key = `${host}:${port}`;
+    let p = this.pools.get(key);
+    if (p === undefined) {
+      p = new Pool(host, port);
+      this.pools.set(key, p);
+    }
+    return p;
+  };
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const [key, pool] of this.pools) {
+      pool.sweep(now, POOL_IDLE_MS);
+      if (pool.open === 0 && !this.inUse(pool)) this.pools.delete(key);
+    }
+    for (const app of this.apps.values()) {
+      for (const c of app.conns) {
+        if (c.isIdle() && now - c.lastActive > CLIENT_IDLE_MS) c.socket.destroy();
+      }
+    }
+  }
+
+  private inUse(pool: Pool): boolean {
+    for (const app of this.apps.values()) {
+      const r = app.route;
+      if (r === null) continue;
+      for (const b of r.byRevision.values()) if (b.pools.includes(pool)) return true;
+    }
+    return false;
+  }
+
+  listen(app: AppRuntime, host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer({ noDelay: true }, (socket) => {
+        if (app.closing) {
+          socket.destroy();
+          return;
+        }
+        new ClientConn(app, socket);
+      });
+      server.once('error', reject);
+      server.listen({ host, port, reusePort: true, backlog: 4096 }, () => {
+        server.off('error', reject);
+        server.on('error', () => {});
+        app.server = server;
+        const addr = server.address();
+        resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
+      });
+    });
+  }
+
+  /** Stop accepting, let in-flight requests finish, close idle connections. */
+  closeApp(app: AppRuntime): Promise<void> {
+    app.closing = true;
+    this.apps.delete(app.name);
+    return new Promise((resolve) => {
+      const server = app.server;
+      app.server = null;
+      let pending = 1;
+      const done = (): void => {
+        if (--pending === 0) resolve();
+      };
+      if (server !== null) {
+        pending++;
+        server.close(() => done());
+      }
+      for (const c of app.conns) if (c.isIdle() || c.phase === P_TUNNEL) c.socket.destroy();
+      if (app.conns.size === 0) {
+        done();
+        return;
+      }
+      const check = setInterval(() => {
+        for (const c of app.conns) if (c.isIdle()) c.socket.destroy();
+        if (app.conns.size === 0) {
+          clearInterval(check);
+          done();
+        }
+      }, 20);
+    });
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await Promise.all([...this.apps.values()].map((a) => this.closeApp(a)));
+    for (const p of this.pools.values()) p.closeAll();
+  }
+}

@@ -1,0 +1,137 @@
+// Routing decisions: compiled once per table (per worker), then read-only on the hot path.
+
+import type { RouteTable } from './types.ts';
+
+export interface CompiledBackend<P> {
+  readonly revision: number;
+  readonly slot: number;
+  readonly weight: number;
+  readonly pools: readonly P[];
+  /** Round-robin cursor over pools (per worker, mutable). */
+  rr: number;
+}
+
+export interface CompiledRoute<P> {
+  readonly version: number;
+  /** Backends with weight > 0 and at least one upstream, ordered by revision (stable for stickiness). */
+  readonly eligible: readonly CompiledBackend<P>[];
+  /** Cumulative weights of `eligible`. */
+  readonly cumulative: readonly number[];
+  readonly total: number;
+  /** Every backend with at least one upstream, by revision (force header, retries). */
+  readonly byRevision: ReadonlyMap<number, CompiledBackend<P>>;
+  /** Lower-cased header names, '' when not configured. */
+  readonly stickyHeader: string;
+  readonly stickyCookie: string;
+  readonly forceHeader: string;
+}
+
+export function compileRoute<P>(
+  table: RouteTable,
+  slotOf: ReadonlyMap<number, number>,
+  poolFor: (host: string, port: number) => P,
+): CompiledRoute<P> {
+  const byRevision = new Map<number, CompiledBackend<P>>();
+  const eligible: CompiledBackend<P>[] = [];
+  const sorted = [...table.backends].sort((a, b) => a.revision - b.revision);
+  for (const b of sorted) {
+    if (b.upstreams.length === 0) continue;
+    const slot = slotOf.get(b.revision);
+    if (slot === undefined) throw new Error(`no counter slot for revision ${b.revision}`);
+    const cb: CompiledBackend<P> = {
+      revision: b.revision,
+      slot,
+      weight: b.weight,
+      pools: b.upstreams.map((u) => poolFor(u.host, u.port)),
+      rr: 0,
+    };
+    byRevision.set(b.revision, cb);
+    if (b.weight > 0) eligible.push(cb);
+  }
+  const cumulative: number[] = [];
+  let total = 0;
+  for (const b of eligible) {
+    total += b.weight;
+    cumulative.push(total);
+  }
+  return {
+    version: table.version,
+    eligible,
+    cumulative,
+    total,
+    byRevision,
+    stickyHeader: (table.stickyHeader ?? '').toLowerCase(),
+    stickyCookie: table.stickyCookie ?? '',
+    forceHeader: table.forceHeader.toLowerCase(),
+  };
+}
+
+/** FNV-1a, 32-bit, over the string's UTF-16 code units (header values are latin1 strings). */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  // Final avalanche so that similar keys spread over the whole range.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h >>> 0;
+}
+
+/**
+ * Weighted choice. With a sticky key, the key's hash is a fixed point in [0, 1) mapped onto the
+ * cumulative weights (ordered by revision): the same key keeps its revision while weights are
+ * unchanged, and as weight moves from one revision to the next only the keys in the moved share move.
+ */
+export function pickBackend<P>(
+  route: CompiledRoute<P>,
+  stickyKey: string | undefined,
+): CompiledBackend<P> | undefined {
+  const eligible = route.eligible;
+  const n = eligible.length;
+  if (n <= 1) return eligible[0];
+  const point = (stickyKey === undefined ? Math.random() : fnv1a(stickyKey) / 4294967296) * route.total;
+  const cum = route.cumulative;
+  for (let i = 0; i < n - 1; i++) {
+    if (point < (cum[i] as number)) return eligible[i];
+  }
+  return eligible[n - 1];
+}
+
+/** A backend other than `exclude` for a retry, by weight; falls back to any backend with upstreams. */
+export function pickOther<P>(
+  route: CompiledRoute<P>,
+  exclude: CompiledBackend<P>,
+): CompiledBackend<P> | undefined {
+  let total = 0;
+  for (const b of route.eligible) if (b !== exclude && b.revision !== exclude.revision) total += b.weight;
+  if (total > 0) {
+    let point = Math.random() * total;
+    for (const b of route.eligible) {
+      if (b === exclude || b.revision === exclude.revision) continue;
+      point -= b.weight;
+      if (point < 0) return b;
+    }
+  }
+  return undefined;
+}
+
+/** Value of cookie `name` in a Cookie header, or undefined. */
+export function cookieValue(header: string, name: string): string | undefined {
+  let from = 0;
+  for (;;) {
+    const i = header.indexOf(name, from);
+    if (i < 0) return undefined;
+    const eq = i + name.length;
+    const before = i === 0 ? 32 : header.charCodeAt(i - 1);
+    if (header.charCodeAt(eq) === 61 && (i === 0 || before === 32 || before === 59 || before === 9)) {
+      let end = header.indexOf(';', eq + 1);
+      if (end < 0) end = header.length;
+      const v = header.slice(eq + 1, end).trim();
+      return v.length > 0 ? v : undefined;
+    }
+    from = i + 1;
+  }
+}
