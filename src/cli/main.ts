@@ -191,6 +191,7 @@ interface AppStatusView {
   stableRevision: number | null;
   stableVersion: string | null;
   activeRollout: RolloutRecord | null;
+  traffic?: { revision: number; weight: number; upstreams: number }[];
   instances?: {
     id: string;
     revision: number;
@@ -209,6 +210,7 @@ function renderStatus(s: AppStatusView): string {
     s.activeRollout
       ? `rollout: ${s.activeRollout.kind} to revision ${s.activeRollout.toRevision}, ${s.activeRollout.phase}${s.activeRollout.error ? ` (${s.activeRollout.error})` : ''}`
       : 'rollout: none',
+    `traffic: ${(s.traffic ?? []).map((t) => `revision ${t.revision} ${t.weight}% (${t.upstreams} up)`).join(', ') || 'none'}`,
     '',
     table(
       (s.instances ?? []).map((i) => [i.id, i.phase, i.health, i.pid, i.port, i.restarts]),

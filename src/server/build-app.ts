@@ -5,7 +5,7 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { z } from 'zod';
 import type { Controller } from '../features/rollouts/controller.ts';
 import type { Runtime } from '../providers/runtimes/types.ts';
-import type { MetricsBucket } from '../proxy/types.ts';
+import type { MetricsBucket, RouteTable } from '../proxy/types.ts';
 import { RewindError } from '../shared/errors.ts';
 import type { Store } from '../store/types.ts';
 import { deployBody, rollbackBody } from './api-schemas.ts';
@@ -16,6 +16,7 @@ export interface AppServices {
   readonly store: Store;
   readonly runtime: Runtime;
   readonly metrics: (app: string, sinceSecond: number) => Promise<MetricsBucket[]>;
+  readonly routes: (app: string) => Promise<RouteTable | undefined>;
   readonly version: string;
 }
 
@@ -113,7 +114,9 @@ export function buildApp(services: AppServices): FastifyInstance {
   app.get('/api/v1/apps', async () => Promise.all(controller.appNames().map(appStatus)));
   app.get<{ Params: { app: string } }>('/api/v1/apps/:app', async (req) => {
     const status = await appStatus(req.params.app);
-    return { ...status, instances: await controller.instances(req.params.app) };
+    const table = await services.routes(req.params.app).catch(() => undefined);
+    const traffic = (table?.backends ?? []).map((b) => ({ revision: b.revision, weight: b.weight, upstreams: b.upstreams.length }));
+    return { ...status, traffic, instances: await controller.instances(req.params.app) };
   });
   app.get<{ Params: { app: string }; Querystring: { limit?: string } }>(
     '/api/v1/apps/:app/revisions',

@@ -75,6 +75,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
     store,
     runtime,
     metrics: (app, since) => agent.metrics(app, since),
+    routes: (app) => traffic.current(app),
     version: VERSION,
   });
   try {
