@@ -63,14 +63,12 @@ export function buildApp(services: AppServices): FastifyInstance {
     return reply.status(500).send({ error: { code: 'INTERNAL', message: e.message } });
   });
   app.setNotFoundHandler((req, reply) =>
-    reply
-      .status(404)
-      .send({
-        error: {
-          code: 'ROUTE_NOT_FOUND',
-          message: `no route ${req.method} ${req.url}; see /api/v1/openapi.json`,
-        },
-      }),
+    reply.status(404).send({
+      error: {
+        code: 'ROUTE_NOT_FOUND',
+        message: `no route ${req.method} ${req.url}; see /api/v1/openapi.json`,
+      },
+    }),
   );
 
   const parse = <T extends z.ZodType>(schema: T, body: unknown): z.output<T> => {
@@ -115,7 +113,11 @@ export function buildApp(services: AppServices): FastifyInstance {
   app.get<{ Params: { app: string } }>('/api/v1/apps/:app', async (req) => {
     const status = await appStatus(req.params.app);
     const table = await services.routes(req.params.app).catch(() => undefined);
-    const traffic = (table?.backends ?? []).map((b) => ({ revision: b.revision, weight: b.weight, upstreams: b.upstreams.length }));
+    const traffic = (table?.backends ?? []).map((b) => ({
+      revision: b.revision,
+      weight: b.weight,
+      upstreams: b.upstreams.length,
+    }));
     return { ...status, traffic, instances: await controller.instances(req.params.app) };
   });
   app.get<{ Params: { app: string }; Querystring: { limit?: string } }>(

@@ -1,0 +1,17 @@
+// `npm run bench [-- NAME ...]`: runs the benchmarks one after another (all by default) on
+// Node >= 22.12. Each prints its own table; results are recorded in docs/benchmarks.md.
+import { spawnSync } from 'node:child_process';
+import { ensureNode } from '../scripts/ensure-node.js';
+
+ensureNode();
+const ALL = ['proxy', 'switch', 'zero-downtime'];
+const [first, ...rest] = process.argv.slice(2);
+const names = first && ALL.includes(first) ? [first] : ALL;
+const extra = first && ALL.includes(first) ? rest : process.argv.slice(2);
+let failed = 0;
+for (const name of names) {
+  process.stdout.write(`\n=== bench/${name}.ts ${extra.join(' ')}\n`);
+  const r = spawnSync(process.execPath, [`bench/${name}.ts`, ...extra], { stdio: 'inherit' });
+  if (r.status !== 0) failed++;
+}
+process.exit(failed ? 1 : 0);
