@@ -5,7 +5,7 @@ import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type Harness, ROOT, startRewind } from '../../test/support/rewind-harness.ts';
+import { type Harness, ROOT, shopConfig, startRewind } from '../../test/support/rewind-harness.ts';
 
 /** Wall-clock milliseconds with sub-millisecond resolution (comparable with the server's Date.now()). */
 export const nowMs = (): number => performance.timeOrigin + performance.now();
@@ -16,23 +16,7 @@ export const nowMs = (): number => performance.timeOrigin + performance.now();
  * pure traffic switches.
  */
 export function benchConfig(appPort: number): string {
-  return `apps:
-  - name: shop
-    listen: 127.0.0.1:${appPort}
-    run:
-      command: \${SHOP_NODE:-node} ${join(ROOT, 'examples/shop/server.js')}
-      env: { SHOP_VERSION: "\${version}" }
-      instances: 2
-      stopTimeout: 2s
-    health: { path: /healthz, interval: 100ms, timeout: 500ms, startTimeout: 5s }
-    routing: { stickyHeader: x-user-id }
-    strategy:
-      blueGreen:
-        prePromotionChecks: []
-        bake: 0s
-        keepPreviousWarm: 1m
-        drainTimeout: 2s
-`;
+  return shopConfig(appPort, { checks: false, bake: '0s' });
 }
 
 /** Starts rewind, and closes it on exit, SIGINT and SIGTERM (every process it started goes with it). */

@@ -41,7 +41,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export function shopConfig(appPort: number, extra = ''): string {
+/** rewind.yaml for examples/shop on `appPort`: fast health checks, a short bake, one pre-promotion check. */
+export function shopConfig(appPort: number, options: { checks?: boolean; bake?: string } = {}): string {
+  const checks = options.checks === false ? '[]' : '\n          - http: { path: /products }';
   return `apps:
   - name: shop
     listen: 127.0.0.1:${appPort}
@@ -54,12 +56,11 @@ export function shopConfig(appPort: number, extra = ''): string {
     routing: { stickyHeader: x-user-id }
     strategy:
       blueGreen:
-        prePromotionChecks:
-          - http: { path: /products }
-        bake: 300ms
+        prePromotionChecks: ${checks}
+        bake: ${options.bake ?? '300ms'}
         keepPreviousWarm: 1m
         drainTimeout: 2s
-${extra}`;
+`;
 }
 
 export async function startRewind(options: { config?: (appPort: number) => string } = {}): Promise<Harness> {
