@@ -3,7 +3,6 @@
 // for rollouts, and a keep-alive load generator that records the outcome of every request.
 import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type Harness, ROOT, shopConfig, startRewind } from '../../test/support/rewind-harness.ts';
 
