@@ -103,6 +103,38 @@ program
   });
 
 program
+  .command('promote <app>')
+  .description('End the current pause of a rollout and go on; --full skips to 100% and the bake')
+  .option('--full', 'skip every remaining step')
+  .option('--json', 'print the rollout as JSON')
+  .action(async (appName: string, opts) => {
+    const r = await new ApiClient().post<RolloutRecord>(`/apps/${encodeURIComponent(appName)}/promote`, {
+      full: Boolean(opts.full),
+    });
+    if (opts.json) return json(r);
+    print(
+      `${r.kind} to revision ${r.toRevision}: ${r.phase}, ${(r.state as { weight?: number }).weight ?? 0}% of traffic on it`,
+    );
+  });
+
+for (const [verb, description] of [
+  ['abort', 'Abort the rollout: all traffic back on the stable revision, the new one stopped'],
+  ['pause', 'Pause the rollout where it is (analysis goes on)'],
+  ['resume', 'Resume a paused rollout'],
+] as const) {
+  const cmd = program.command(`${verb} <app>`).description(description);
+  if (verb !== 'resume') cmd.option('--reason <text>', 'why; recorded in the rollout and its incident');
+  cmd.option('--json', 'print the rollout as JSON').action(async (appName: string, opts) => {
+    const r = await new ApiClient().post<RolloutRecord>(
+      `/apps/${encodeURIComponent(appName)}/${verb}`,
+      opts.reason ? { reason: opts.reason } : {},
+    );
+    if (opts.json) return json(r);
+    print(`${r.kind} to revision ${r.toRevision}: ${r.phase}${r.error ? ` (${r.error})` : ''}`);
+  });
+}
+
+program
   .command('status <app>')
   .description('Stable revision, rollout in progress, instances and their health')
   .option('--json', 'print as JSON')

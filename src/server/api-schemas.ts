@@ -17,4 +17,13 @@ export const rollbackBody = z.strictObject({
   reason: z.string().max(500).optional(),
 });
 
-export const schemas = { deployBody, rollbackBody };
+export const promoteBody = z.strictObject({
+  full: z
+    .boolean()
+    .optional()
+    .describe('Skip every remaining step: all traffic on the new revision, then the bake'),
+});
+
+export const reasonBody = z.strictObject({ reason: z.string().max(500).optional() });
+
+export const schemas = { deployBody, rollbackBody, promoteBody, reasonBody };

@@ -8,7 +8,7 @@ import type { Runtime } from '../providers/runtimes/types.ts';
 import type { MetricsBucket, RouteTable } from '../proxy/types.ts';
 import { RewindError } from '../shared/errors.ts';
 import type { Store } from '../store/types.ts';
-import { deployBody, rollbackBody } from './api-schemas.ts';
+import { deployBody, promoteBody, reasonBody, rollbackBody } from './api-schemas.ts';
 import { openApiDocument } from './openapi.ts';
 
 export interface AppServices {
@@ -145,6 +145,22 @@ export function buildApp(services: AppServices): FastifyInstance {
     const rollout = await controller.rollback(req.params.app, body);
     rolloutsStarted.inc({ app: req.params.app, kind: 'rollback' });
     return reply.status(202).send(rollout);
+  });
+  app.post<{ Params: { app: string } }>('/api/v1/apps/:app/promote', async (req) => {
+    const body = parse(promoteBody, req.body);
+    return controller.promote(req.params.app, body.full ?? false);
+  });
+  app.post<{ Params: { app: string } }>('/api/v1/apps/:app/abort', async (req) => {
+    const body = parse(reasonBody, req.body);
+    return controller.abort(req.params.app, body.reason);
+  });
+  app.post<{ Params: { app: string } }>('/api/v1/apps/:app/pause', async (req) => {
+    const body = parse(reasonBody, req.body);
+    return controller.pause(req.params.app, body.reason);
+  });
+  app.post<{ Params: { app: string } }>('/api/v1/apps/:app/resume', async (req) => {
+    parse(reasonBody, req.body);
+    return controller.resume(req.params.app);
   });
   app.get<{ Params: { app: string }; Querystring: { revision?: string; tail?: string } }>(
     '/api/v1/apps/:app/logs',

@@ -1,7 +1,7 @@
 // The OpenAPI document the server serves at /api/v1/openapi.json.
 import { z } from 'zod';
 import { ERROR_STATUS } from '../shared/errors.ts';
-import { deployBody, rollbackBody } from './api-schemas.ts';
+import { deployBody, promoteBody, reasonBody, rollbackBody } from './api-schemas.ts';
 
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -59,6 +59,37 @@ export function openApiDocument(version: string) {
           parameters: [appParam],
           requestBody: json(z.toJSONSchema(rollbackBody)),
           responses: { 202: json(ref('Rollout')), ...errors },
+        },
+      },
+      '/apps/{app}/promote': {
+        post: {
+          summary: 'End the current pause of the rollout, or with full: skip to 100% and the bake',
+          parameters: [appParam],
+          requestBody: json(z.toJSONSchema(promoteBody)),
+          responses: { 200: json(ref('Rollout')), ...errors },
+        },
+      },
+      '/apps/{app}/abort': {
+        post: {
+          summary: 'Abort the rollout: traffic back on the stable revision, new processes stopped',
+          parameters: [appParam],
+          requestBody: json(z.toJSONSchema(reasonBody)),
+          responses: { 200: json(ref('Rollout')), ...errors },
+        },
+      },
+      '/apps/{app}/pause': {
+        post: {
+          summary: 'Pause the rollout where it is',
+          parameters: [appParam],
+          requestBody: json(z.toJSONSchema(reasonBody)),
+          responses: { 200: json(ref('Rollout')), ...errors },
+        },
+      },
+      '/apps/{app}/resume': {
+        post: {
+          summary: 'Resume a paused rollout',
+          parameters: [appParam],
+          responses: { 200: json(ref('Rollout')), ...errors },
         },
       },
       '/apps/{app}/logs': {

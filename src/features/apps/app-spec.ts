@@ -1,6 +1,7 @@
 // The schema of rewind.yaml. One place for every option, its default and its check.
 import { z } from 'zod';
 import { parseDuration } from '../../shared/duration.ts';
+import { type CanaryStepSpec, canaryStepsProblem } from '../rollouts/rollout-state.ts';
 
 const duration = (example: string) =>
   z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -62,6 +63,30 @@ export const commandCheckSchema = z.strictObject({
 
 export const checkSchema = z.union([httpCheckSchema, commandCheckSchema]);
 
+const rolloutCommon = {
+  prePromotionChecks: z.array(checkSchema).default([]),
+  bake: duration('30s').default(10_000),
+  keepPreviousWarm: duration('5m').default(60_000),
+  drainTimeout: duration('30s').default(30_000),
+};
+
+const blueGreenSchema = z.strictObject(rolloutCommon);
+
+const canaryStepSchema = z.union([
+  z.strictObject({ setWeight: z.number().int().min(0, 'a weight is 0..100').max(100, 'a weight is 0..100') }),
+  z.strictObject({
+    pause: z
+      .union([duration('30s'), z.strictObject({})])
+      .transform((v) => (typeof v === 'number' ? v : null)),
+  }),
+  z.strictObject({ analysis: z.strictObject({ duration: duration('1m') }).transform((v) => v.duration) }),
+]);
+
+const canarySchema = z.strictObject({
+  ...rolloutCommon,
+  steps: z.array(canaryStepSchema).min(1, 'give at least one step'),
+});
+
 export const appSpecSchema = z.strictObject({
   name: z
     .string()
@@ -97,17 +122,14 @@ export const appSpecSchema = z.strictObject({
     })
     .prefault({}),
   strategy: z
-    .strictObject({
-      blueGreen: z
-        .strictObject({
-          prePromotionChecks: z.array(checkSchema).default([]),
-          bake: duration('30s').default(10_000),
-          keepPreviousWarm: duration('5m').default(60_000),
-          drainTimeout: duration('30s').default(30_000),
-        })
-        .prefault({}),
-    })
-    .prefault({}),
+    .strictObject({ blueGreen: blueGreenSchema.optional(), canary: canarySchema.optional() })
+    .default({})
+    .superRefine((st, ctx) => {
+      if (st.blueGreen && st.canary)
+        ctx.addIssue({ code: 'custom', message: 'choose one strategy: blueGreen or canary, not both' });
+      const problem = st.canary ? canaryStepsProblem(st.canary.steps) : null;
+      if (problem) ctx.addIssue({ code: 'custom', path: ['canary', 'steps'], message: problem });
+    }),
   history: z.number().int().min(2).max(1000).default(10),
 });
 
@@ -118,3 +140,21 @@ export const configSchema = z.strictObject({
 export type AppSpec = z.output<typeof appSpecSchema>;
 export type Check = z.output<typeof checkSchema>;
 export type RewindConfig = z.output<typeof configSchema>;
+
+export interface RolloutSettings {
+  readonly strategy: 'blueGreen' | 'canary';
+  readonly prePromotionChecks: readonly Check[];
+  readonly bake: number;
+  readonly keepPreviousWarm: number;
+  readonly drainTimeout: number;
+  /** Canary steps; undefined for blue-green. */
+  readonly steps?: readonly CanaryStepSpec[];
+}
+
+/** The app's strategy with its settings in one shape (blue-green when none is declared). */
+export function rolloutSettings(app: AppSpec): RolloutSettings {
+  const { canary } = app.strategy;
+  if (canary) return { strategy: 'canary', ...canary, steps: canary.steps as CanaryStepSpec[] };
+  const bg = app.strategy.blueGreen ?? blueGreenSchema.parse({});
+  return { strategy: 'blueGreen', ...bg };
+}

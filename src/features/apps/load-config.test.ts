@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { rolloutSettings } from './app-spec.ts';
 import { ConfigError, parseConfig } from './load-config.ts';
 
 const minimal = `
@@ -17,7 +18,7 @@ test('a minimal app gets its defaults', () => {
   assert.equal(app.run.instances, 1);
   assert.equal(app.health.path, '/healthz');
   assert.equal(app.health.interval, 1000);
-  assert.equal(app.strategy.blueGreen.bake, 10_000);
+  assert.equal(rolloutSettings(app).bake, 10_000);
   assert.equal(app.routing.forceHeader, 'x-rewind-revision');
   assert.equal(app.initialVersion, 'v1');
 });
@@ -42,7 +43,7 @@ apps:
   assert.equal(app.run.stopTimeout, 2000);
   assert.equal(app.health.interval, 250);
   assert.equal(app.health.startTimeout, 60_000);
-  assert.equal(app.strategy.blueGreen.prePromotionChecks.length, 2);
+  assert.equal(rolloutSettings(app).prePromotionChecks.length, 2);
 });
 
 function problemsOf(text: string) {
@@ -82,4 +83,41 @@ apps:
   assert.equal(problems.length, 2);
   assert.match(problems[0]!.message, /declared twice/);
   assert.match(problems[1]!.message, /already the listener/);
+});
+
+test('a canary strategy: steps, pauses, analysis gates; bad steps are refused', () => {
+  const canary = (steps: string) =>
+    `${minimal}    strategy:\n      canary:\n        steps:\n${steps
+      .split('\n')
+      .map((l) => `          ${l}`)
+      .join('\n')}\n`;
+  const app = parseConfig(
+    canary('- setWeight: 10\n- pause: 30s\n- analysis: { duration: 1m }\n- pause: {}\n- setWeight: 100'),
+  ).apps[0]!;
+  const settings = rolloutSettings(app);
+  assert.equal(settings.strategy, 'canary');
+  assert.deepEqual(settings.steps, [
+    { setWeight: 10 },
+    { pause: 30_000 },
+    { analysis: 60_000 },
+    { pause: null },
+    { setWeight: 100 },
+  ]);
+  const table: [string, RegExp][] = [
+    [canary('- setWeight: 10\n- pause: {}'), /never reach 100%; add "- setWeight: 100"/],
+    [canary('- setWeight: 50\n- setWeight: 20\n- setWeight: 100'), /setWeight 20 is below the previous 50/],
+    [canary('- setWeight: 150'), /a weight is 0..100/],
+    [canary('- wait: 5s\n- setWeight: 100'), /is not a step; a step is one of/],
+    [
+      `${minimal}    strategy:\n      blueGreen: {}\n      canary: { steps: [{ setWeight: 100 }] }\n`,
+      /choose one strategy/,
+    ],
+  ];
+  for (const [text, message] of table)
+    assert.match(
+      problemsOf(text)
+        .map((p) => p.message)
+        .join('\n'),
+      message,
+    );
 });

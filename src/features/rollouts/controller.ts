@@ -12,7 +12,7 @@ import {
   type RolloutRecord,
   type Store,
 } from '../../store/types.ts';
-import type { AppSpec } from '../apps/app-spec.ts';
+import { type AppSpec, rolloutSettings } from '../apps/app-spec.ts';
 import { HealthMonitor } from '../health/health-monitor.ts';
 import {
   buildRevisionSpec,
@@ -23,7 +23,7 @@ import {
 import type { AppContext } from './app-context.ts';
 import { composeRoutes, type RevisionRef, type TrafficIntent } from './compose-routes.ts';
 import { RolloutDriver } from './rollout-driver.ts';
-import { initialState, planSteps, type RolloutState } from './rollout-state.ts';
+import { failAt, initialState, planSteps, promote, type RolloutState } from './rollout-state.ts';
 
 export interface ControllerDeps {
   readonly store: Store;
@@ -42,7 +42,7 @@ export class Controller {
   readonly #health = new HealthMonitor();
   readonly #driver: RolloutDriver;
   readonly #busy = new Map<string, Promise<void>>();
-  readonly #again = new Set<string>();
+  readonly #queued = new Map<string, Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
   #tableVersion = Date.now();
   #stopped = false;
@@ -97,27 +97,118 @@ export class Controller {
     await Promise.allSettled([...this.#busy.values()]);
   }
 
-  /** Reconcile an app now (serialised: a tick in progress is followed by one more). */
+  /** Reconcile an app now. Ticks and commands of one app run one at a time; a queued tick is shared. */
   kick(app: string): Promise<void> {
-    const running = this.#busy.get(app);
-    if (running) {
-      this.#again.add(app);
-      return running;
-    }
-    const run = (async () => {
+    const queued = this.#queued.get(app);
+    if (queued) return queued;
+    const run = this.#exclusive(app, async () => {
+      this.#queued.delete(app);
+      if (this.#stopped) return;
       try {
-        do {
-          this.#again.delete(app);
-          await this.#reconcile(this.context(app));
-        } while (this.#again.has(app) && !this.#stopped);
+        await this.#reconcile(this.context(app));
       } catch (err) {
         this.#deps.log.error({ err, app }, 'reconcile failed');
-      } finally {
-        this.#busy.delete(app);
       }
-    })();
-    this.#busy.set(app, run);
+    });
+    this.#queued.set(app, run);
     return run;
+  }
+
+  /** Runs `fn` when nothing else of this app runs: the driver never races a command. */
+  #exclusive<T>(app: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#busy.get(app) ?? Promise.resolve();
+    const run = previous.then(fn);
+    const settled = run.then(
+      () => {},
+      () => {},
+    );
+    this.#busy.set(app, settled);
+    void settled.then(() => {
+      if (this.#busy.get(app) === settled) this.#busy.delete(app);
+    });
+    return run;
+  }
+
+  /** Applies a pure change to the app's active rollout (promote, pause, resume, abort) and reconciles. */
+  async command(
+    app: string,
+    verb: string,
+    change: (
+      rollout: RolloutRecord,
+      now: number,
+    ) => { state: RolloutState; phase?: RolloutRecord['phase']; error?: string; message: string } | string,
+  ): Promise<RolloutRecord> {
+    this.context(app);
+    const result = await this.#exclusive(app, async () => {
+      const active = await this.#deps.store.rollouts.active(app);
+      if (!active)
+        throw new RewindError('NO_ACTIVE_ROLLOUT', `app ${app} has nothing rolling out to ${verb}`, { app });
+      const outcome = change(active, Date.now());
+      if (typeof outcome === 'string')
+        throw new RewindError('INVALID_STATE', `cannot ${verb} app ${app}: ${outcome}`, {
+          app,
+          rolloutId: active.id,
+        });
+      const updated = await this.#deps.store.rollouts.update(
+        active.id,
+        {
+          state: outcome.state,
+          ...(outcome.phase ? { phase: outcome.phase } : {}),
+          ...(outcome.error ? { error: outcome.error } : {}),
+        },
+        active.generation,
+      );
+      await this.#deps.store.events.append({
+        app,
+        rolloutId: active.id,
+        type: `rollout.${verb}`,
+        message: outcome.message,
+      });
+      return updated;
+    });
+    await this.kick(app);
+    return (await this.#deps.store.rollouts.get(result.id)) ?? result;
+  }
+
+  promote(app: string, full: boolean): Promise<RolloutRecord> {
+    return this.command(app, 'promote', (r, now) => {
+      const p = promote(r.state as RolloutState, full, now);
+      return p.ok
+        ? { state: p.state, message: full ? 'promoted to 100% by hand' : 'promoted by hand: next step' }
+        : p.reason;
+    });
+  }
+
+  pause(app: string, reason = 'paused by hand'): Promise<RolloutRecord> {
+    return this.command(app, 'pause', (r, now) => {
+      const state = r.state as RolloutState;
+      if (state.compensation) return 'the rollout is rolling back';
+      if (state.paused) return 'the rollout is paused already';
+      return { state: { ...state, paused: { at: now, reason } }, phase: 'Paused', message: reason };
+    });
+  }
+
+  resume(app: string): Promise<RolloutRecord> {
+    return this.command(app, 'resume', (r) => {
+      const state = r.state as RolloutState;
+      if (!state.paused) return 'the rollout is not paused';
+      return { state: { ...state, paused: null }, message: 'resumed by hand' };
+    });
+  }
+
+  abort(app: string, reason = 'aborted by hand'): Promise<RolloutRecord> {
+    return this.command(app, 'abort', (r, now) => {
+      const state = r.state as RolloutState;
+      if (state.compensation) return 'the rollout is rolling back already';
+      const step = state.steps[Math.min(state.index, state.steps.length - 1)]!.name;
+      const failed = failAt(state, { step, reason: `aborted: ${reason}` }, now);
+      return {
+        state: { ...failed, compensation: { ...failed.compensation!, outcome: 'RolledBack' } },
+        phase: 'RollingBack',
+        error: `aborted: ${reason}`,
+        message: `aborted at ${step}: ${reason}`,
+      };
+    });
   }
 
   async deploy(
@@ -160,7 +251,11 @@ export class Controller {
       'deploy',
       from,
       revision,
-      planSteps('deploy', { targetWarm: false, fromNothing: from === null }),
+      planSteps('deploy', {
+        targetWarm: false,
+        fromNothing: from === null,
+        canary: rolloutSettings(ctx.spec).steps,
+      }),
       input.reason,
     );
     void this.kick(app);
@@ -180,11 +275,7 @@ export class Controller {
     if (active) {
       if (input.toRevision !== undefined && input.toRevision !== active.fromRevision)
         throw conflict(app, active.id);
-      if (active.kind === 'deploy' && active.fromRevision !== null) {
-        await this.#driver.abort(active, reason);
-        void this.kick(app);
-        return (await store.rollouts.get(active.id))!;
-      }
+      if (active.kind === 'deploy' && active.fromRevision !== null) return this.abort(app, reason);
       throw conflict(app, active.id);
     }
     const appRecord = await store.apps.get(app);
@@ -276,7 +367,7 @@ export class Controller {
         id: randomUUID(),
         app,
         kind,
-        strategy: 'blueGreen',
+        strategy: rolloutSettings(this.context(app).spec).strategy,
         fromRevision: from,
         toRevision: to.number,
         phase: 'Pending',
@@ -393,7 +484,7 @@ export class Controller {
     if (
       last?.kind === 'deploy' &&
       last.fromRevision !== null &&
-      (last.finishedAt ?? 0) + ctx.spec.strategy.blueGreen.keepPreviousWarm > Date.now()
+      (last.finishedAt ?? 0) + rolloutSettings(ctx.spec).keepPreviousWarm > Date.now()
     ) {
       const prev = await ref(last.fromRevision);
       if (prev && !keep.has(prev.unit)) {
@@ -448,7 +539,7 @@ export class Controller {
         .map((r) => r.number);
       let inflight = 0;
       for (const label of labels) inflight += await traffic.inflight(app, label).catch(() => 0);
-      if (inflight > 0 && Date.now() - since < ctx.spec.strategy.blueGreen.drainTimeout) continue;
+      if (inflight > 0 && Date.now() - since < rolloutSettings(ctx.spec).drainTimeout) continue;
       ctx.retiring.delete(unit);
       await runtime.stopRevision(app, unit);
       await store.events.append({

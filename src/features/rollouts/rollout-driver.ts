@@ -2,10 +2,12 @@
 // returns when one is waiting (for health, for the bake window) or the rollout has ended. Every
 // transition is journalled (state + event) before its action runs, and every action is
 // idempotent, so a controller killed at any instant resumes where it was.
+
 import type { Instance, Runtime } from '../../providers/runtimes/types.ts';
 import { formatDuration } from '../../shared/duration.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { RolloutRecord, Store } from '../../store/types.ts';
+import { rolloutSettings } from '../apps/app-spec.ts';
 import type { HealthMonitor } from '../health/health-monitor.ts';
 import { checkName, probeHttp, runCheck } from '../health/probe.ts';
 import { parseRevisionSpec, type RevisionSpec, unitOf } from '../revisions/revision-spec.ts';
@@ -16,8 +18,10 @@ import {
   type Failure,
   failAt,
   type RolloutState,
+  type Step,
   type StepName,
   stepDone,
+  weightOfStep,
 } from './rollout-state.ts';
 
 export interface DriverDeps {
@@ -45,23 +49,6 @@ export class RolloutDriver {
     this.#deps = deps;
   }
 
-  async abort(rollout: RolloutRecord, reason: string): Promise<void> {
-    const state = rollout.state as RolloutState;
-    const step = state.steps[Math.min(state.index, state.steps.length - 1)]!;
-    const next = failAt(state, { step, reason: `aborted: ${reason}` }, Date.now());
-    if (next === state) return;
-    await this.#save(
-      rollout,
-      {
-        phase: 'RollingBack',
-        state: { ...next, compensation: { ...next.compensation!, outcome: 'RolledBack' } },
-        error: `aborted: ${reason}`,
-      },
-      'rollout.aborted',
-      `aborted at ${step}: ${reason}`,
-    );
-  }
-
   async drive(ctx: AppContext, initial: RolloutRecord, observe: () => Promise<Instance[]>): Promise<void> {
     const { store } = this.#deps;
     let rollout = initial;
@@ -76,22 +63,25 @@ export class RolloutDriver {
         return;
       }
       if (next.type === 'compensate') {
+        const done = compensationDone(state, now);
         if (next.action === 'switchBack') {
+          // Journalled first: a controller restarted here recomputes the stable-only table.
           rollout = await this.#save(
             rollout,
-            { phase: 'RollingBack', state: { ...state, weight: 0 } },
+            { phase: 'RollingBack', state: done },
             'traffic.switched-back',
             `all traffic back on revision ${rollout.fromRevision}`,
           );
           await this.#deps.applyRoutes(ctx, rollout);
         } else {
           await this.#stopTarget(ctx, rollout, target);
+          rollout = await this.#save(rollout, { phase: 'RollingBack', state: done });
         }
-        rollout = await this.#save(rollout, {
-          phase: 'RollingBack',
-          state: compensationDone(rollout.state as RolloutState, now),
-        });
         continue;
+      }
+      if (next.type === 'wait') {
+        if (rollout.phase !== 'Paused') rollout = await this.#save(rollout, { phase: 'Paused' });
+        return;
       }
       if (state.stepStartedAt === null || rollout.phase !== next.phase) {
         rollout = await this.#save(
@@ -101,9 +91,10 @@ export class RolloutDriver {
           describeStep(next.step, ctx, target),
         );
       }
-      if (next.step === 'switchTraffic') {
+      const weight = weightOfStep(rollout.state as RolloutState);
+      if (weight !== (rollout.state as RolloutState).weight) {
         // Journal the new weight first: a controller restarted mid-switch recomputes this table.
-        rollout = await this.#save(rollout, { state: { ...(rollout.state as RolloutState), weight: 100 } });
+        rollout = await this.#save(rollout, { state: { ...(rollout.state as RolloutState), weight } });
         await this.#deps.applyRoutes(ctx, rollout);
       }
       const outcome = await this.#run(next.step, ctx, rollout, target, await observe());
@@ -125,14 +116,14 @@ export class RolloutDriver {
         rollout,
         { state: stepDone(current, Date.now()) },
         'step.completed',
-        `${next.step} done`,
+        `${next.step.name} done`,
       );
       await this.#deps.applyRoutes(ctx, rollout);
     }
   }
 
   async #run(
-    step: StepName,
+    current: Step,
     ctx: AppContext,
     rollout: RolloutRecord,
     target: Target,
@@ -144,6 +135,7 @@ export class RolloutDriver {
     const elapsed = Date.now() - (state.stepStartedAt ?? Date.now());
     const mine = instances.filter((i) => i.revision === target.unit);
     const failed = mine.find((i) => i.phase === 'Failed');
+    const step = current.name;
     switch (step) {
       case 'startRevision': {
         for (let index = 0; index < target.spec.instances; index++) {
@@ -188,7 +180,7 @@ export class RolloutDriver {
         return PENDING;
       }
       case 'prePromotionChecks': {
-        const checks = app.strategy.blueGreen.prePromotionChecks;
+        const checks = rolloutSettings(app).prePromotionChecks;
         const base = `http://${app.listen.host.includes(':') ? `[${app.listen.host}]` : app.listen.host}:${app.listen.port}`;
         for (const check of checks) {
           const result = await runCheck(check, {
@@ -218,6 +210,23 @@ export class RolloutDriver {
         }
         return DONE;
       }
+      case 'setWeight':
+        await this.#event(
+          rollout,
+          'traffic.weight',
+          `${state.weight}% of traffic on revision ${target.number}`,
+          {
+            weight: state.weight,
+          },
+        );
+        return DONE;
+      case 'pause':
+        if (failed) return this.#failed(step, rollout, target, failed.reason ?? 'instance failed');
+        if (current.durationMs == null) return PENDING;
+        return elapsed >= current.durationMs ? DONE : PENDING;
+      case 'analysis':
+        if (failed) return this.#failed(step, rollout, target, failed.reason ?? 'instance failed');
+        return elapsed >= (current.durationMs ?? 0) ? DONE : PENDING;
       case 'switchTraffic':
         await this.#event(rollout, 'traffic.switched', `100% of traffic on revision ${target.number}`);
         return DONE;
@@ -231,7 +240,7 @@ export class RolloutDriver {
             target,
             `instance ${sick.index} unhealthy while baking: ${health.lastDetail(sick.id)}`,
           );
-        return elapsed >= app.strategy.blueGreen.bake ? DONE : PENDING;
+        return elapsed >= rolloutSettings(app).bake ? DONE : PENDING;
       }
       case 'verify': {
         const results = await Promise.all(
@@ -324,19 +333,27 @@ interface Target {
   readonly spec: RevisionSpec;
 }
 
-function describeStep(step: StepName, ctx: AppContext, target: Target): string {
+function describeStep(current: Step, ctx: AppContext, target: Target): string {
   const app = ctx.spec;
-  switch (step) {
+  switch (current.name) {
+    case 'setWeight':
+      return `setting ${current.weight}% of traffic on revision ${target.number}`;
+    case 'pause':
+      return current.durationMs == null
+        ? `paused until \`rewind promote ${app.name}\``
+        : `pausing for ${formatDuration(current.durationMs)}`;
+    case 'analysis':
+      return `analysing revision ${target.number} for ${formatDuration(current.durationMs ?? 0)}`;
     case 'startRevision':
       return `starting ${target.spec.instances} instance(s) of revision ${target.number} (${target.spec.version})`;
     case 'waitHealthy':
       return `waiting for revision ${target.number} to pass ${app.health.path} (up to ${formatDuration(app.health.startTimeout)})`;
     case 'prePromotionChecks':
-      return `running ${app.strategy.blueGreen.prePromotionChecks.length} pre-promotion check(s) on revision ${target.number}`;
+      return `running ${rolloutSettings(app).prePromotionChecks.length} pre-promotion check(s) on revision ${target.number}`;
     case 'switchTraffic':
       return `switching all traffic to revision ${target.number}`;
     case 'bake':
-      return `baking revision ${target.number} for ${formatDuration(app.strategy.blueGreen.bake)}; the previous revision stays warm`;
+      return `baking revision ${target.number} for ${formatDuration(rolloutSettings(app).bake)}; the previous revision stays warm`;
     case 'verify':
       return `verifying revision ${target.number}`;
   }

@@ -1,17 +1,29 @@
-// The persisted state machine of one rollout, and the pure decision of what to do next.
+// The persisted state machine of one rollout, and the pure decisions of what to do next.
 import type { RolloutKind, RolloutPhase } from '../../store/types.ts';
 
 export type StepName =
   | 'startRevision'
   | 'waitHealthy'
   | 'prePromotionChecks'
+  | 'setWeight'
+  | 'pause'
+  | 'analysis'
   | 'switchTraffic'
   | 'bake'
   | 'verify';
 
+export interface Step {
+  readonly name: StepName;
+  /** setWeight: share of traffic on the new revision, 0..100. */
+  readonly weight?: number;
+  /** pause, analysis: how long; null for a pause that waits for `promote`. */
+  readonly durationMs?: number | null;
+}
+
 /** Steps that change something outside and how each is undone. Steps absent here only observe. */
 export const COMPENSATIONS: Partial<Record<StepName, 'stopRevision' | 'switchBack'>> = {
   startRevision: 'stopRevision',
+  setWeight: 'switchBack',
   switchTraffic: 'switchBack',
 };
 
@@ -23,12 +35,14 @@ export interface Failure {
 }
 
 export interface RolloutState {
-  readonly steps: readonly StepName[];
+  readonly steps: readonly Step[];
   /** The step being run; equal to steps.length when all are done. */
   readonly index: number;
   readonly stepStartedAt: number | null;
   /** Share of traffic on the new revision, 0..100. */
   readonly weight: number;
+  /** Paused by a person (rewind pause) or by a P2 breach; resume or promote continues. */
+  readonly paused?: { readonly at: number; readonly reason: string } | null;
   /** Set once a failure or an abort turned the rollout around. */
   readonly compensation: {
     /** Index of the next step to compensate, counting down; -1 when done. */
@@ -39,31 +53,53 @@ export interface RolloutState {
 }
 
 export type NextStep =
-  | { readonly type: 'run'; readonly step: StepName; readonly phase: RolloutPhase }
-  | { readonly type: 'compensate'; readonly step: StepName; readonly action: 'stopRevision' | 'switchBack' }
+  | { readonly type: 'run'; readonly step: Step; readonly phase: RolloutPhase }
+  | { readonly type: 'wait'; readonly phase: 'Paused' }
+  | { readonly type: 'compensate'; readonly step: Step; readonly action: 'stopRevision' | 'switchBack' }
   | { readonly type: 'finish'; readonly phase: 'Completed' | 'Failed' | 'RolledBack' };
+
+const step = (name: StepName, extra: Omit<Step, 'name'> = {}): Step => ({ name, ...extra });
+
+export type CanaryStepSpec =
+  | { readonly setWeight: number }
+  | { readonly pause: number | null }
+  | { readonly analysis: number };
 
 export function planSteps(
   kind: RolloutKind,
-  options: { readonly targetWarm: boolean; readonly fromNothing: boolean },
-): StepName[] {
+  options: {
+    readonly targetWarm: boolean;
+    readonly fromNothing: boolean;
+    readonly canary?: readonly CanaryStepSpec[];
+  },
+): Step[] {
   if (kind === 'rollback') {
     return options.targetWarm
-      ? ['switchTraffic', 'verify']
-      : ['startRevision', 'waitHealthy', 'switchTraffic', 'verify'];
+      ? [step('switchTraffic'), step('verify')]
+      : [step('startRevision'), step('waitHealthy'), step('switchTraffic'), step('verify')];
   }
-  if (options.fromNothing) return ['startRevision', 'waitHealthy', 'switchTraffic'];
-  return ['startRevision', 'waitHealthy', 'prePromotionChecks', 'switchTraffic', 'bake'];
+  if (options.fromNothing) return [step('startRevision'), step('waitHealthy'), step('switchTraffic')];
+  const traffic = options.canary
+    ? options.canary.map((s): Step => {
+        if ('setWeight' in s) return step('setWeight', { weight: s.setWeight });
+        if ('pause' in s) return step('pause', { durationMs: s.pause });
+        return step('analysis', { durationMs: s.analysis });
+      })
+    : [step('switchTraffic')];
+  return [step('startRevision'), step('waitHealthy'), step('prePromotionChecks'), ...traffic, step('bake')];
 }
 
-export function initialState(steps: readonly StepName[]): RolloutState {
-  return { steps, index: 0, stepStartedAt: null, weight: 0, compensation: null };
+export function initialState(steps: readonly Step[]): RolloutState {
+  return { steps, index: 0, stepStartedAt: null, weight: 0, paused: null, compensation: null };
 }
 
 const PHASE_OF_STEP: Record<StepName, RolloutPhase> = {
   startRevision: 'Progressing',
   waitHealthy: 'Progressing',
   prePromotionChecks: 'Progressing',
+  setWeight: 'Progressing',
+  analysis: 'Progressing',
+  pause: 'Paused',
   switchTraffic: 'Promoting',
   verify: 'Promoting',
   bake: 'Baking',
@@ -73,26 +109,34 @@ export function decideNextStep(state: RolloutState): NextStep {
   const comp = state.compensation;
   if (comp) {
     for (let i = comp.index; i >= 0; i--) {
-      const step = state.steps[i]!;
-      const action = COMPENSATIONS[step];
-      if (action) return { type: 'compensate', step, action };
+      const s = state.steps[i]!;
+      const action = COMPENSATIONS[s.name];
+      // Traffic already back on the stable revision needs no second switch.
+      if (action === 'switchBack' && state.weight === 0) continue;
+      if (action) return { type: 'compensate', step: s, action };
     }
     return { type: 'finish', phase: comp.outcome };
   }
-  const step = state.steps[state.index];
-  if (step === undefined) return { type: 'finish', phase: 'Completed' };
-  return { type: 'run', step, phase: PHASE_OF_STEP[step] };
+  const s = state.steps[state.index];
+  if (s === undefined) return { type: 'finish', phase: 'Completed' };
+  if (state.paused) return { type: 'wait', phase: 'Paused' };
+  return { type: 'run', step: s, phase: PHASE_OF_STEP[s.name] };
 }
 
 /** The state after the current step completed. */
 export function stepDone(state: RolloutState, now: number): RolloutState {
-  const step = state.steps[state.index];
-  return {
-    ...state,
-    index: state.index + 1,
-    stepStartedAt: now,
-    weight: step === 'switchTraffic' ? 100 : state.weight,
-  };
+  const s = state.steps[state.index];
+  const weight =
+    s?.name === 'switchTraffic' ? 100 : s?.name === 'setWeight' ? (s.weight ?? state.weight) : state.weight;
+  return { ...state, index: state.index + 1, stepStartedAt: now, weight };
+}
+
+/** The weight the current step puts in force when it runs (journalled before it is applied). */
+export function weightOfStep(state: RolloutState): number {
+  const s = state.steps[state.index];
+  if (s?.name === 'switchTraffic') return 100;
+  if (s?.name === 'setWeight') return s.weight ?? state.weight;
+  return state.weight;
 }
 
 /**
@@ -106,21 +150,68 @@ export function failAt(state: RolloutState, failure: Failure, now: number): Roll
   return {
     ...state,
     stepStartedAt: now,
+    paused: null,
     compensation: { index: last, failure, outcome: state.weight > 0 ? 'RolledBack' : 'Failed' },
   };
 }
 
-/** The state after the compensation of step `compensation.index` completed. */
+/** The state after the compensation `action` of step `compensation.index` (or below) completed. */
 export function compensationDone(state: RolloutState, now: number): RolloutState {
   const comp = state.compensation;
   if (!comp) return state;
-  let i = comp.index;
-  while (i >= 0 && !COMPENSATIONS[state.steps[i]!]) i--;
-  const step = state.steps[i];
+  const next = decideNextStep(state);
+  if (next.type !== 'compensate') return state;
+  const i = state.steps.lastIndexOf(next.step, comp.index);
   return {
     ...state,
     stepStartedAt: now,
-    weight: step === 'switchTraffic' ? 0 : state.weight,
+    weight: next.action === 'switchBack' ? 0 : state.weight,
     compensation: { ...comp, index: i - 1 },
   };
+}
+
+export type PromoteResult =
+  | { readonly ok: true; readonly state: RolloutState }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * `rewind promote`: end the current pause (or analysis gate) and go on; with `full`, skip every
+ * remaining traffic step: all traffic on the new revision, straight to the bake.
+ */
+export function promote(state: RolloutState, full: boolean, now: number): PromoteResult {
+  if (state.compensation) return { ok: false, reason: 'the rollout is rolling back' };
+  const current = state.steps[state.index];
+  if (!current) return { ok: false, reason: 'the rollout has no step left' };
+  if (full) {
+    const bake = state.steps.findIndex((s) => s.name === 'bake');
+    return {
+      ok: true,
+      state: {
+        ...state,
+        paused: null,
+        weight: 100,
+        index: bake >= 0 ? bake : state.steps.length,
+        stepStartedAt: now,
+      },
+    };
+  }
+  if (current.name === 'pause' || current.name === 'analysis')
+    return { ok: true, state: { ...stepDone(state, now), paused: null } };
+  if (state.paused) return { ok: true, state: { ...state, paused: null } };
+  return {
+    ok: false,
+    reason: `the rollout is not paused (it is at step ${current.name}); use --full to skip to 100%`,
+  };
+}
+
+/** Checks canary steps: weights in 0..100, never decreasing, ending at 100. Returns a problem or null. */
+export function canaryStepsProblem(steps: readonly CanaryStepSpec[]): string | null {
+  let last = 0;
+  for (const [i, s] of steps.entries()) {
+    if (!('setWeight' in s)) continue;
+    if (s.setWeight < last)
+      return `steps.${i}: setWeight ${s.setWeight} is below the previous ${last}; weights only grow`;
+    last = s.setWeight;
+  }
+  return last === 100 ? null : `the steps end at ${last}% and never reach 100%; add "- setWeight: 100"`;
 }
