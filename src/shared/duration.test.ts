@@ -25,4 +25,7 @@ test('formatDuration is short and readable', () => {
   assert.equal(formatDuration(1500), '1.5s');
   assert.equal(formatDuration(90_000), '1m30s');
   assert.equal(formatDuration(300_000), '5m');
+  assert.equal(formatDuration(119_700), '2m');
+  assert.equal(formatDuration(59_970), '1m');
+  assert.equal(formatDuration(3_723_000), '1h2m3s');
 });

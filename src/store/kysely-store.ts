@@ -7,6 +7,7 @@ import type {
   AppsTable,
   Database,
   EventsTable,
+  IncidentsTable,
   RevisionsTable,
   RolloutsTable,
   StoreDialect,
@@ -15,7 +16,12 @@ import { UNIQUE_KEYS } from './schema.ts';
 import {
   type AppRecord,
   type EventRecord,
+  type IncidentPatch,
+  type IncidentRecord,
+  type IncidentSeverity,
+  type IncidentStatus,
   type NewEvent,
+  type NewIncident,
   type NewRevision,
   type RevisionRecord,
   RolloutConflictError,
@@ -95,6 +101,21 @@ function toEvent(row: Selectable<EventsTable>): EventRecord {
     type: row.type,
     message: row.message,
     data: fromJson(row.data),
+  };
+}
+
+function toIncident(row: Selectable<IncidentsTable>): IncidentRecord {
+  return {
+    id: row.id,
+    app: row.app,
+    rolloutId: row.rollout_id,
+    severity: row.severity as IncidentSeverity,
+    status: row.status as IncidentStatus,
+    title: row.title,
+    data: fromJson(row.data),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    resolvedAt: row.resolved_at,
   };
 }
 
@@ -371,6 +392,75 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
         if (filter.afterId !== undefined) query = query.where('id', '>', filter.afterId);
         if (filter.limit !== undefined) query = query.limit(Math.max(0, filter.limit));
         return (await query.execute()).map(toEvent);
+      },
+    },
+
+    incidents: {
+      async create(input: NewIncident) {
+        const at = now();
+        const status = input.status ?? 'Open';
+        try {
+          const row = await db
+            .insertInto('incidents')
+            .values({
+              id: input.id,
+              app: input.app,
+              rollout_id: input.rolloutId ?? null,
+              severity: input.severity,
+              status,
+              title: input.title,
+              data: toJson(input.data),
+              created_at: at,
+              updated_at: at,
+              resolved_at: status === 'Resolved' ? at : null,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          return toIncident(row);
+        } catch (err) {
+          if (isForeignKeyViolation(err)) throw unknownApp(input.app, err);
+          if (isUniqueViolation(err, UNIQUE_KEYS.incidentId)) {
+            throw new Error(`store: incident id ${input.id} already exists`, { cause: err });
+          }
+          throw err;
+        }
+      },
+
+      async get(id) {
+        const row = await db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
+        return row && toIncident(row);
+      },
+
+      async list(filter = {}) {
+        let query = db
+          .selectFrom('incidents')
+          .selectAll()
+          .orderBy('created_at', 'desc')
+          .orderBy('id', 'desc');
+        if (filter.app !== undefined) query = query.where('app', '=', filter.app);
+        if (filter.limit !== undefined) query = query.limit(Math.max(0, filter.limit));
+        return (await query.execute()).map(toIncident);
+      },
+
+      async update(id, patch: IncidentPatch) {
+        const at = now();
+        const row = await db
+          .updateTable('incidents')
+          .set((eb) => ({
+            updated_at: at,
+            ...(patch.severity !== undefined && { severity: patch.severity }),
+            ...(patch.status !== undefined && { status: patch.status }),
+            ...(patch.title !== undefined && { title: patch.title }),
+            ...(patch.data !== undefined && { data: toJson(patch.data) }),
+            ...(patch.resolvedAt !== undefined
+              ? { resolved_at: patch.resolvedAt }
+              : patch.status === 'Resolved' && { resolved_at: eb.fn.coalesce('resolved_at', eb.val(at)) }),
+          }))
+          .where('id', '=', id)
+          .returningAll()
+          .executeTakeFirst();
+        if (!row) throw new Error(`store: incident ${id} not found`);
+        return toIncident(row);
       },
     },
 

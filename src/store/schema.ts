@@ -59,11 +59,26 @@ export interface EventsTable {
   data: string;
 }
 
+export interface IncidentsTable {
+  id: string;
+  app: string;
+  rollout_id: string | null;
+  severity: string;
+  status: string;
+  title: string;
+  /** JSON text: the whole incident document (features/incidents/incident.ts). */
+  data: string;
+  created_at: number;
+  updated_at: number;
+  resolved_at: number | null;
+}
+
 export interface Database {
   apps: AppsTable;
   revisions: RevisionsTable;
   rollouts: RolloutsTable;
   events: EventsTable;
+  incidents: IncidentsTable;
 }
 
 /**
@@ -74,6 +89,7 @@ export const UNIQUE_KEYS = {
   revisionNumber: { name: 'revisions_pkey', columns: 'revisions.app, revisions.number' },
   rolloutId: { name: 'rollouts_pkey', columns: 'rollouts.id' },
   activeRollout: { name: 'rollouts_one_active_per_app', columns: 'rollouts.app' },
+  incidentId: { name: 'incidents_pkey', columns: 'incidents.id' },
 } as const;
 
 export type UniqueKey = (typeof UNIQUE_KEYS)[keyof typeof UNIQUE_KEYS];
@@ -164,10 +180,43 @@ function initialSchema(dialect: StoreDialect): Migration {
   };
 }
 
-/** All migrations, in order (names sort alphabetically). */
+/** Incidents: one per rollback. The columns are what lists filter on; `data` is the document. */
+function incidentsSchema(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('incidents')
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('app', 'text', (c) => c.notNull().references('apps.name').onDelete('cascade'))
+        .addColumn('rollout_id', 'text')
+        .addColumn('severity', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('resolved_at', 'bigint')
+        .addPrimaryKeyConstraint(UNIQUE_KEYS.incidentId.name, ['id'])
+        .execute();
+      await db.schema
+        .createIndex('incidents_app_created')
+        .on('incidents')
+        .columns(['app', 'created_at'])
+        .execute();
+      await db.schema.createIndex('incidents_created').on('incidents').column('created_at').execute();
+      await db.schema.createIndex('incidents_rollout').on('incidents').column('rollout_id').execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropTable('incidents').execute();
+    },
+  };
+}
+
+/** All migrations, in order (names sort alphabetically). Never edit one that has shipped: add another. */
 export function storeMigrations(dialect: StoreDialect): Record<string, Migration> {
   return {
     '0001_initial': initialSchema(dialect),
+    '0002_incidents': incidentsSchema(),
   };
 }
 

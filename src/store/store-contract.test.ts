@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { openStore, redactUrl, SQLITE_FILE_NAME } from './open-store.ts';
 import {
+  type NewIncident,
   type NewRollout,
   RolloutConflictError,
   type RolloutPhase,
@@ -650,6 +651,116 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    describe('incidents', () => {
+      const incident = (app: string, id: string, extra: Partial<NewIncident> = {}): NewIncident => ({
+        id,
+        app,
+        rolloutId: `${app}-r1`,
+        severity: 'P1',
+        title: `error rate above 5% on ${app}`,
+        data: { id, app, timeline: [{ at: 1, event: 'opened' }], doc: awkwardJson },
+        ...extra,
+      });
+
+      test('create defaults to Open and round-trips the document', async () => {
+        const app = uniqueApp('inc');
+        await store.apps.upsert(app, {});
+        const created = await store.incidents.create(incident(app, `${app}-i1`));
+        assert.equal(created.id, `${app}-i1`);
+        assert.equal(created.app, app);
+        assert.equal(created.rolloutId, `${app}-r1`);
+        assert.equal(created.severity, 'P1');
+        assert.equal(created.status, 'Open');
+        assert.equal(created.title, `error rate above 5% on ${app}`);
+        assert.equal(created.resolvedAt, null);
+        assert.equal(created.createdAt, created.updatedAt);
+        assert.deepEqual(created.data, incident(app, `${app}-i1`).data);
+        assert.deepEqual(await store.incidents.get(created.id), created);
+        assert.equal(await store.incidents.get(`${app}-missing`), undefined);
+
+        const manual = await store.incidents.create(
+          incident(app, `${app}-i2`, { rolloutId: undefined, status: 'Resolved', severity: 'P3' }),
+        );
+        assert.equal(manual.rolloutId, null);
+        assert.equal(manual.status, 'Resolved');
+        assert.equal(manual.resolvedAt, manual.createdAt, 'created Resolved: resolvedAt is set');
+      });
+
+      test('create rejects an unknown app and a duplicate id', async () => {
+        const app = uniqueApp('inc-bad');
+        await assert.rejects(store.incidents.create(incident(app, `${app}-i1`)), /unknown app/);
+        await store.apps.upsert(app, {});
+        await store.incidents.create(incident(app, `${app}-i1`));
+        await assert.rejects(store.incidents.create(incident(app, `${app}-i1`)), /already exists/);
+        assert.equal((await store.incidents.list({ app })).length, 1);
+      });
+
+      test('list is newest first, filters by app and limits', async () => {
+        const a = uniqueApp('inc-a');
+        const b = uniqueApp('inc-b');
+        await store.apps.upsert(a, {});
+        await store.apps.upsert(b, {});
+        const made = [];
+        for (let i = 0; i < 5; i++) {
+          const app = i % 2 ? b : a;
+          made.push(await store.incidents.create(incident(app, `${app}-i${i}`)));
+        }
+        const ids = (xs: { id: string }[]) => xs.map((x) => x.id);
+        assert.deepEqual(ids(await store.incidents.list({ app: a })), [`${a}-i4`, `${a}-i2`, `${a}-i0`]);
+        assert.deepEqual(ids(await store.incidents.list({ app: b })), [`${b}-i3`, `${b}-i1`]);
+        assert.deepEqual(ids(await store.incidents.list({ app: a, limit: 2 })), [`${a}-i4`, `${a}-i2`]);
+        assert.deepEqual(await store.incidents.list({ app: uniqueApp('inc-none') }), []);
+        const all = ids(await store.incidents.list());
+        const mine = all.filter((id) => id.startsWith(a) || id.startsWith(b));
+        assert.deepEqual(mine, ids(made).reverse(), 'no filter lists every app, newest first');
+        assert.equal((await store.incidents.list({ limit: 1 })).length, 1);
+        assert.equal((await store.incidents.list({ limit: 0 })).length, 0);
+      });
+
+      test('update patches fields, bumps updatedAt and stamps resolvedAt once', async () => {
+        const app = uniqueApp('inc-up');
+        await store.apps.upsert(app, {});
+        const created = await store.incidents.create(incident(app, `${app}-i1`));
+        const doc = { id: created.id, status: 'Escalated', nested: { list: [1, 2] } };
+        const escalated = await store.incidents.update(created.id, {
+          status: 'Escalated',
+          severity: 'P0',
+          data: doc,
+        });
+        assert.equal(escalated.status, 'Escalated');
+        assert.equal(escalated.severity, 'P0');
+        assert.equal(escalated.title, created.title, 'untouched fields stay');
+        assert.deepEqual(escalated.data, doc);
+        assert.equal(escalated.resolvedAt, null);
+        assert.ok(escalated.updatedAt > created.updatedAt);
+        assert.equal(escalated.createdAt, created.createdAt);
+
+        const resolved = await store.incidents.update(created.id, { status: 'Resolved', title: 'fixed' });
+        assert.equal(resolved.status, 'Resolved');
+        assert.equal(resolved.title, 'fixed');
+        assert.deepEqual(resolved.data, doc, 'data untouched when not patched');
+        assert.equal(resolved.resolvedAt, resolved.updatedAt);
+        const again = await store.incidents.update(created.id, { status: 'Resolved' });
+        assert.equal(again.resolvedAt, resolved.resolvedAt, 'resolvedAt is kept once set');
+        const reopened = await store.incidents.update(created.id, { status: 'Open', resolvedAt: null });
+        assert.equal(reopened.resolvedAt, null);
+        const explicit = await store.incidents.update(created.id, { resolvedAt: 1234 });
+        assert.equal(explicit.resolvedAt, 1234);
+        assert.deepEqual(await store.incidents.get(created.id), explicit);
+
+        await assert.rejects(store.incidents.update(`${app}-missing`, { status: 'Resolved' }), /not found/);
+      });
+
+      test('concurrent creates all land', async () => {
+        const app = uniqueApp('inc-race');
+        await store.apps.upsert(app, {});
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) => store.incidents.create(incident(app, `${app}-i${i}`))),
+        );
+        assert.equal((await store.incidents.list({ app })).length, 20);
+      });
+    });
+
     test('data survives close and reopen; migrations are idempotent', async () => {
       const app = uniqueApp('durable');
       await store.apps.upsert(app, { keep: 'me' });
@@ -659,6 +770,14 @@ for (const dialect of DIALECTS) {
         rollout(app, `${app}-r1`, { toRevision: 1, fromRevision: null }),
       );
       const ev = await store.events.append({ app, rolloutId: ro.id, type: 't', message: 'm', data: [1] });
+      const inc = await store.incidents.create({
+        id: `${app}-i1`,
+        app,
+        rolloutId: ro.id,
+        severity: 'P2',
+        title: 't',
+        data: awkwardJson,
+      });
       await store.close();
       await store.close(); // closing twice is harmless
 
@@ -669,6 +788,7 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await store.rollouts.get(ro.id), ro);
       assert.deepEqual(await store.rollouts.active(app), ro);
       assert.deepEqual(await store.events.list({ app }), [ev]);
+      assert.deepEqual(await store.incidents.get(inc.id), inc);
       // Numbering and the active-rollout rule carry on across the reopen.
       assert.equal((await store.revisions.create({ app, version: 'v2', spec: {} })).number, 2);
       await assert.rejects(store.rollouts.create(rollout(app, `${app}-r2`)), RolloutConflictError);

@@ -107,6 +107,46 @@ export interface NewEvent {
   readonly data?: unknown;
 }
 
+export type IncidentSeverity = 'P0' | 'P1' | 'P2' | 'P3';
+
+export const INCIDENT_SEVERITIES: readonly IncidentSeverity[] = ['P0', 'P1', 'P2', 'P3'];
+
+export type IncidentStatus = 'Open' | 'Resolved' | 'Escalated';
+
+export interface IncidentRecord {
+  readonly id: string;
+  readonly app: string;
+  readonly rolloutId: string | null;
+  readonly severity: IncidentSeverity;
+  readonly status: IncidentStatus;
+  readonly title: string;
+  /** The whole incident document (features/incidents/incident.ts), as JSON. */
+  readonly data: unknown;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** Set when the status first becomes Resolved (or explicitly); null while unresolved. */
+  readonly resolvedAt: number | null;
+}
+
+export interface NewIncident {
+  /** Assigned by the caller (the incidents feature), like rollout ids; unique across the store. */
+  readonly id: string;
+  readonly app: string;
+  readonly rolloutId?: string | null;
+  readonly severity: IncidentSeverity;
+  readonly status?: IncidentStatus;
+  readonly title: string;
+  readonly data: unknown;
+}
+
+export interface IncidentPatch {
+  readonly severity?: IncidentSeverity;
+  readonly status?: IncidentStatus;
+  readonly title?: string;
+  readonly data?: unknown;
+  readonly resolvedAt?: number | null;
+}
+
 /** Thrown by rollouts.create when the app already has a rollout that is not finished. */
 export class RolloutConflictError extends Error {
   readonly app: string;
@@ -167,6 +207,18 @@ export interface Store {
       afterId?: number;
       limit?: number;
     }): Promise<EventRecord[]>;
+  };
+  readonly incidents: {
+    /** Throws if the app is unknown or the id is taken. A Resolved status sets resolvedAt. */
+    create(input: NewIncident): Promise<IncidentRecord>;
+    get(id: string): Promise<IncidentRecord | undefined>;
+    /** Newest first; every app when `app` is absent. */
+    list(filter?: { app?: string; limit?: number }): Promise<IncidentRecord[]>;
+    /**
+     * Applies the patch and bumps updatedAt; throws if the id is unknown. Moving to Resolved sets
+     * resolvedAt (kept if already set) unless the patch gives resolvedAt itself.
+     */
+    update(id: string, patch: IncidentPatch): Promise<IncidentRecord>;
   };
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 // The schema of rewind.yaml. One place for every option, its default and its check.
 import { z } from 'zod';
 import { parseDuration } from '../../shared/duration.ts';
+import { notificationsSchema } from '../notifications/notification-spec.ts';
 import { type CanaryStepSpec, canaryStepsProblem } from '../rollouts/rollout-state.ts';
 
 const duration = (example: string) =>
@@ -135,6 +136,8 @@ export const appSpecSchema = z.strictObject({
 
 export const configSchema = z.strictObject({
   apps: z.array(appSpecSchema).min(1, 'declare at least one app under apps:'),
+  /** Where rollout and incident events go (the console when none is declared). */
+  notifications: notificationsSchema,
 });
 
 export type AppSpec = z.output<typeof appSpecSchema>;

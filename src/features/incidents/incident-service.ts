@@ -1,0 +1,253 @@
+// Opens and updates incidents in the store. The controller calls it at each moment of a rollback:
+// open when it starts, addTimeline/addAction as it acts, setImpact/setRollback as numbers arrive,
+// setVerification at the end (which resolves or escalates). Every change is one store write.
+
+import { randomBytes } from 'node:crypto';
+import type { IncidentRecord, IncidentSeverity, Store } from '../../store/types.ts';
+import {
+  type ActionBy,
+  EMPTY_IMPACT,
+  type Incident,
+  type IncidentAction,
+  type IncidentImpact,
+  type IncidentTrigger,
+  type IncidentVerification,
+  type RevisionRef,
+  type RollbackTiming,
+  type TimelineEntry,
+  type VerificationCheck,
+} from './incident.ts';
+
+export { type ComputeImpactOptions, computeImpact, type WeightPoint } from './compute-impact.ts';
+
+export type IncidentChange = 'incident.opened' | 'incident.escalated' | 'incident.resolved';
+
+export interface IncidentServiceOptions {
+  readonly store: Store;
+  /** Epoch milliseconds; defaults to Date.now. */
+  readonly now?: () => number;
+  /** Defaults to inc-<UTC yyyymmddThhmmss>-<4 hex>: readable, sortable, unique enough per app. */
+  readonly newId?: (at: number) => string;
+  /** Told after each open/escalate/resolve is stored (e.g. to publish a notification). Must not throw. */
+  readonly onChange?: (change: IncidentChange, incident: Incident) => void;
+}
+
+export interface OpenIncident {
+  readonly app: string;
+  readonly rolloutId?: string | null;
+  readonly severity: IncidentSeverity;
+  readonly revisions: { readonly from: RevisionRef | null; readonly to: RevisionRef };
+  readonly trigger: IncidentTrigger;
+  /** Defaults to "<app>: rolled back <bad version>: <trigger message>". */
+  readonly title?: string;
+  /** When the rollback started; defaults to now. */
+  readonly at?: number;
+  /** Earlier moments to record (deploy started, weight set...), oldest first; "Incident opened" follows. */
+  readonly timeline?: readonly TimelineEntry[];
+  readonly impact?: IncidentImpact;
+}
+
+export function defaultIncidentId(at: number): string {
+  const stamp = new Date(at).toISOString().replace(/[-:]/g, '').slice(0, 15);
+  return `inc-${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+function toIncident(record: IncidentRecord): Incident {
+  // The columns are authoritative for what lists filter on; the document holds the rest.
+  const doc = record.data as Incident;
+  return {
+    ...doc,
+    id: record.id,
+    app: record.app,
+    rolloutId: record.rolloutId,
+    severity: record.severity,
+    status: record.status,
+    title: record.title,
+    resolvedAt: record.resolvedAt,
+  };
+}
+
+function byTime<T extends { readonly at: number }>(items: readonly T[]): T[] {
+  // Stable: equal times keep their insertion order.
+  return [...items].sort((a, b) => a.at - b.at);
+}
+
+export class IncidentService {
+  readonly #store: Store;
+  readonly #now: () => number;
+  readonly #newId: (at: number) => string;
+  readonly #onChange: IncidentServiceOptions['onChange'];
+  /** Per-incident write chain: read-modify-write of the document must not interleave. */
+  readonly #chains = new Map<string, Promise<unknown>>();
+
+  constructor(options: IncidentServiceOptions) {
+    this.#store = options.store;
+    this.#now = options.now ?? Date.now;
+    this.#newId = options.newId ?? defaultIncidentId;
+    this.#onChange = options.onChange;
+  }
+
+  async open(input: OpenIncident): Promise<Incident> {
+    const at = input.at ?? this.#now();
+    const id = this.#newId(at);
+    const title =
+      input.title ?? `${input.app}: rolled back ${input.revisions.to.version}: ${input.trigger.message}`;
+    const doc: Incident = {
+      id,
+      app: input.app,
+      rolloutId: input.rolloutId ?? null,
+      severity: input.severity,
+      status: 'Open',
+      title,
+      openedAt: at,
+      resolvedAt: null,
+      revisions: input.revisions,
+      trigger: input.trigger,
+      timeline: byTime([
+        ...(input.timeline ?? []),
+        { at, event: 'Incident opened', detail: `${input.severity}: ${input.trigger.message}` },
+      ]),
+      impact: input.impact ?? EMPTY_IMPACT,
+      actions: [],
+      verification: null,
+      rollback: { startedAt: at, trafficRestoredAt: null, completedAt: null, durationMs: null },
+    };
+    const record = await this.#store.incidents.create({
+      id,
+      app: doc.app,
+      rolloutId: doc.rolloutId,
+      severity: doc.severity,
+      status: doc.status,
+      title,
+      data: doc,
+    });
+    const incident = toIncident(record);
+    this.#notify('incident.opened', incident);
+    return incident;
+  }
+
+  addTimeline(id: string, entry: { event: string; detail?: string; at?: number }): Promise<Incident> {
+    return this.#change(id, (doc) => ({
+      timeline: byTime([
+        ...doc.timeline,
+        {
+          at: entry.at ?? this.#now(),
+          event: entry.event,
+          ...(entry.detail !== undefined && { detail: entry.detail }),
+        },
+      ]),
+    }));
+  }
+
+  addAction(
+    id: string,
+    action: { action: string; by: ActionBy; result: string; at?: number },
+  ): Promise<Incident> {
+    const entry: IncidentAction = {
+      at: action.at ?? this.#now(),
+      action: action.action,
+      by: action.by,
+      result: action.result,
+    };
+    return this.#change(id, (doc) => ({ actions: byTime([...doc.actions, entry]) }));
+  }
+
+  setImpact(id: string, impact: IncidentImpact): Promise<Incident> {
+    return this.#change(id, () => ({ impact }));
+  }
+
+  /** Records rollback milestones; durationMs follows from them. */
+  setRollback(
+    id: string,
+    patch: { startedAt?: number; trafficRestoredAt?: number | null; completedAt?: number | null },
+  ): Promise<Incident> {
+    return this.#change(id, (doc) => {
+      const merged = { ...doc.rollback, ...patch };
+      const end = merged.completedAt ?? merged.trafficRestoredAt;
+      const rollback: RollbackTiming = {
+        startedAt: merged.startedAt,
+        trafficRestoredAt: merged.trafficRestoredAt,
+        completedAt: merged.completedAt,
+        durationMs: end === null ? null : Math.max(0, end - merged.startedAt),
+      };
+      return { rollback };
+    });
+  }
+
+  /**
+   * The verdict on the revision rolled back to. Passed resolves the incident. Failed escalates it
+   * and raises the severity to P0: the rollback did not bring the app back, people must act now.
+   */
+  async setVerification(
+    id: string,
+    verification: { passed: boolean; checks: readonly VerificationCheck[]; at?: number },
+  ): Promise<Incident> {
+    const at = verification.at ?? this.#now();
+    const result: IncidentVerification = { at, passed: verification.passed, checks: verification.checks };
+    const failedChecks = result.checks.filter((c) => !c.passed).map((c) => c.name);
+    const incident = await this.#change(id, (doc) => ({
+      verification: result,
+      status: result.passed ? 'Resolved' : 'Escalated',
+      severity: result.passed ? doc.severity : 'P0',
+      resolvedAt: result.passed ? (doc.resolvedAt ?? at) : null,
+      timeline: byTime([
+        ...doc.timeline,
+        result.passed
+          ? { at, event: 'Verification passed', detail: `${result.checks.length} checks passed; resolved` }
+          : {
+              at,
+              event: 'Verification failed',
+              detail: `failed: ${failedChecks.join(', ') || 'no check passed'}; escalated to P0`,
+            },
+      ]),
+    }));
+    this.#notify(result.passed ? 'incident.resolved' : 'incident.escalated', incident);
+    return incident;
+  }
+
+  async get(id: string): Promise<Incident | undefined> {
+    const record = await this.#store.incidents.get(id);
+    return record && toIncident(record);
+  }
+
+  /** Newest first. */
+  async list(filter: { app?: string; limit?: number } = {}): Promise<Incident[]> {
+    return (await this.#store.incidents.list(filter)).map(toIncident);
+  }
+
+  /** Serialised per incident: read the document, apply `change`, write document and columns back. */
+  #change(id: string, change: (doc: Incident) => Partial<Incident>): Promise<Incident> {
+    const previous = this.#chains.get(id) ?? Promise.resolve();
+    const next = previous
+      .catch(() => {})
+      .then(async () => {
+        const record = await this.#store.incidents.get(id);
+        if (!record) throw new Error(`incident ${id} not found`);
+        const current = toIncident(record);
+        const doc: Incident = { ...current, ...change(current) };
+        const updated = await this.#store.incidents.update(id, {
+          severity: doc.severity,
+          status: doc.status,
+          title: doc.title,
+          resolvedAt: doc.resolvedAt,
+          data: doc,
+        });
+        return toIncident(updated);
+      });
+    this.#chains.set(id, next);
+    void next
+      .catch(() => {})
+      .finally(() => {
+        if (this.#chains.get(id) === next) this.#chains.delete(id);
+      });
+    return next;
+  }
+
+  #notify(change: IncidentChange, incident: Incident): void {
+    try {
+      this.#onChange?.(change, incident);
+    } catch {
+      // A listener's failure must not fail the rollback that called us.
+    }
+  }
+}

@@ -1,0 +1,124 @@
+// The incident document: what one rollback leaves behind. Pure data, stored whole as the `data`
+// of an IncidentRecord and rendered as Markdown and JSON. Times are epoch milliseconds.
+
+import type { IncidentSeverity, IncidentStatus } from '../../store/types.ts';
+
+export type { IncidentSeverity, IncidentStatus };
+
+export interface RevisionRef {
+  readonly number: number;
+  readonly version: string;
+}
+
+export type TriggerKind = 'rule' | 'judgment' | 'manual' | 'health' | 'failure';
+
+/** Why the rollback started, with the numbers that made the decision. */
+export interface IncidentTrigger {
+  readonly kind: TriggerKind;
+  /** The analysis rule's name (kind rule/judgment). */
+  readonly rule?: string;
+  readonly metric?: string;
+  readonly observed?: number;
+  readonly threshold?: number;
+  /** The metrics window the verdict was made on. */
+  readonly window?: { readonly from: number; readonly to: number };
+  /** One sentence for people: "error rate 12.5% > 5% for 30s", "rolled back by alice". */
+  readonly message: string;
+}
+
+export interface TimelineEntry {
+  readonly at: number;
+  readonly event: string;
+  readonly detail?: string;
+}
+
+/** What the bad revision did to users while it had traffic. See computeImpact. */
+export interface IncidentImpact {
+  /** Requests routed to the bad revision (answered, plus connection attempts that failed). */
+  readonly requestsServed: number;
+  /** 5xx answers plus failed connection attempts of the bad revision. */
+  readonly requestsFailed: number;
+  /** Of requestsFailed, the connection failures (most were retried on another revision). */
+  readonly connectFailures: number;
+  /** requestsFailed / requestsServed, 0..1 (0 when nothing was served). */
+  readonly errorRate: number;
+  /** The stable revision's error rate over the same buckets, for comparison; null if it had no traffic. */
+  readonly stableErrorRate: number | null;
+  /** The largest share of traffic the bad revision had, 0..1. */
+  readonly trafficShare: number;
+  /** Distinct sticky users who reached the bad revision, when the data plane knows. */
+  readonly stickyUsersExposed: number | null;
+  /** How long the bad revision had traffic (sum of the periods with weight > 0). */
+  readonly exposureMs: number;
+  /** First and last moment of exposure; null when the bad revision never had traffic. */
+  readonly from: number | null;
+  readonly to: number | null;
+}
+
+export type ActionBy = 'rewind' | 'user';
+
+export interface IncidentAction {
+  readonly at: number;
+  /** "set weights v1=100 v2=0", "stopped revision 2", "notified webhook ops". */
+  readonly action: string;
+  readonly by: ActionBy;
+  /** "ok", or what went wrong. */
+  readonly result: string;
+}
+
+export interface VerificationCheck {
+  readonly name: string;
+  readonly passed: boolean;
+  readonly detail: string;
+}
+
+/** The check of the rolled-back-to revision after the rollback. */
+export interface IncidentVerification {
+  readonly at: number;
+  readonly passed: boolean;
+  readonly checks: readonly VerificationCheck[];
+}
+
+export interface RollbackTiming {
+  readonly startedAt: number;
+  /** When the stable revision had all the traffic again; null until then. */
+  readonly trafficRestoredAt: number | null;
+  /** When every step (processes, config, migrations) was undone; null until then. */
+  readonly completedAt: number | null;
+  /** completedAt - startedAt (or trafficRestoredAt - startedAt until completed); null before either. */
+  readonly durationMs: number | null;
+}
+
+export interface Incident {
+  readonly id: string;
+  readonly app: string;
+  readonly rolloutId: string | null;
+  readonly severity: IncidentSeverity;
+  readonly status: IncidentStatus;
+  readonly title: string;
+  readonly openedAt: number;
+  readonly resolvedAt: number | null;
+  /** `to` is the bad revision; `from` the one rolled back to (null if there was none). */
+  readonly revisions: { readonly from: RevisionRef | null; readonly to: RevisionRef };
+  readonly trigger: IncidentTrigger;
+  /** Oldest first. */
+  readonly timeline: readonly TimelineEntry[];
+  readonly impact: IncidentImpact;
+  /** Oldest first. */
+  readonly actions: readonly IncidentAction[];
+  readonly verification: IncidentVerification | null;
+  readonly rollback: RollbackTiming;
+}
+
+export const EMPTY_IMPACT: IncidentImpact = {
+  requestsServed: 0,
+  requestsFailed: 0,
+  connectFailures: 0,
+  errorRate: 0,
+  stableErrorRate: null,
+  trafficShare: 0,
+  stickyUsersExposed: null,
+  exposureMs: 0,
+  from: null,
+  to: null,
+};

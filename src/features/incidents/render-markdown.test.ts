@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { formatDuration } from '../../shared/duration.ts';
+import type { Incident } from './incident.ts';
+import { formatPercent, PLACEHOLDER, renderIncidentJson, renderIncidentMarkdown } from './render-markdown.ts';
+
+const T = Date.UTC(2024, 0, 15, 14, 30, 0);
+
+const incident: Incident = {
+  id: 'inc-20240115T143000-ab12',
+  app: 'shop',
+  rolloutId: 'r-42',
+  severity: 'P1',
+  status: 'Resolved',
+  title: 'shop: rolled back v2.0: error rate 12.5% > 5% for 30s',
+  openedAt: T + 45_000,
+  resolvedAt: T + 160_000,
+  revisions: { from: { number: 3, version: 'v1.0' }, to: { number: 4, version: 'v2.0' } },
+  trigger: {
+    kind: 'rule',
+    rule: 'payment errors',
+    metric: 'error_rate',
+    observed: 0.125,
+    threshold: 0.05,
+    window: { from: T + 15_000, to: T + 45_000 },
+    message: 'error rate 12.5% > 5% for 30s',
+  },
+  timeline: [
+    { at: T, event: 'Rollout started', detail: 'canary v2.0' },
+    { at: T + 10_000, event: 'Weight set', detail: 'v2.0 25%' },
+    { at: T + 45_000, event: 'Incident opened', detail: 'P1: error rate 12.5% > 5% for 30s' },
+    { at: T + 45_400, event: 'Traffic restored' },
+  ],
+  impact: {
+    requestsServed: 12_345,
+    requestsFailed: 1_543,
+    connectFailures: 3,
+    errorRate: 1_543 / 12_345,
+    stableErrorRate: 0.0004,
+    trafficShare: 0.25,
+    stickyUsersExposed: 321,
+    exposureMs: 90_000,
+    from: T,
+    to: T + 90_000,
+  },
+  actions: [
+    { at: T + 45_100, action: 'set weights v1.0=100 v2.0=0', by: 'rewind', result: 'ok' },
+    { at: T + 46_000, action: 'notified webhook ops', by: 'rewind', result: 'delivered in 1 attempt' },
+    { at: T + 130_000, action: 'stopped revision 4', by: 'rewind', result: 'ok' },
+  ],
+  verification: {
+    at: T + 160_000,
+    passed: true,
+    checks: [
+      { name: 'http /health', passed: true, detail: '200 in 3ms' },
+      { name: 'error rate', passed: true, detail: '0.04% | below 1%' },
+    ],
+  },
+  rollback: {
+    startedAt: T + 45_000,
+    trafficRestoredAt: T + 45_400,
+    completedAt: T + 135_000,
+    durationMs: 90_000,
+  },
+};
+
+const headings = (md: string) => md.split('\n').filter((l) => /^#{1,3} /.test(l));
+
+test('sections follow the seed 002 template, in its order, then the checklist', () => {
+  const md = renderIncidentMarkdown(incident);
+  const h2 = headings(md).filter((h) => h.startsWith('## '));
+  assert.deepEqual(h2, [
+    '## Summary',
+    '## Timeline',
+    '## Root Cause',
+    '## Actions Taken',
+    '## Lessons Learned',
+    '## Checklist',
+  ]);
+  assert.ok(md.startsWith('# Incident Report: shop: rolled back v2.0'));
+  assert.deepEqual(headings(md), [
+    '# Incident Report: shop: rolled back v2.0: error rate 12.5% > 5% for 30s',
+    '## Summary',
+    '### Trigger',
+    '### Impact',
+    '## Timeline',
+    '## Root Cause',
+    '## Actions Taken',
+    '### Rollback',
+    '### Verification',
+    '## Lessons Learned',
+    '## Checklist',
+    '### During Rollback',
+    '### Post-Rollback',
+  ]);
+  assert.ok(md.endsWith('\n') && !md.endsWith('\n\n'));
+});
+
+test('summary facts: UTC date and time, duration, impact numbers and percentages', () => {
+  const md = renderIncidentMarkdown(incident);
+  assert.match(md, /^- \*\*Date\*\*: 2024-01-15$/m);
+  assert.match(md, /^- \*\*Time\*\*: 14:30:00 UTC$/m);
+  assert.match(md, /^- \*\*Duration\*\*: 45\.4s \(first traffic to v2\.0 until traffic was restored\)$/m);
+  assert.match(
+    md,
+    /^- \*\*Impact\*\*: 25% of traffic on v2\.0 for 1m30s; 1,543 of 12,345 requests failed \(12\.5%\); 321 sticky users exposed$/m,
+  );
+  assert.match(md, /^- \*\*Severity\*\*: P1$/m);
+  assert.match(md, /^- \*\*Status\*\*: Resolved at 2024-01-15T14:32:40\.000Z$/m);
+  assert.match(md, /^- \*\*Revisions\*\*: v2\.0 \(revision 4\) rolled back to v1\.0 \(revision 3\)$/m);
+  assert.match(md, /^- \*\*Observed\*\*: 0\.125 \(threshold 0\.05\)$/m);
+  assert.match(md, /^- \*\*Window\*\*: 14:30:15 to 14:30:45 UTC \(30s\)$/m);
+  assert.match(md, /^- \*\*Error rate\*\*: 12\.5% \(v1\.0: 0\.04%\)$/m);
+  assert.match(md, /^- \*\*Exposure\*\*: 1m30s \(14:30:00 to 14:31:30 UTC\)$/m);
+});
+
+test('timeline, actions, rollback and verification carry their times', () => {
+  const md = renderIncidentMarkdown(incident);
+  assert.match(
+    md,
+    /## Timeline\n- 14:30:00: Rollout started \(canary v2\.0\)\n- 14:30:10: Weight set \(v2\.0 25%\)\n/,
+  );
+  assert.match(md, /^- 14:30:45: Traffic restored$/m);
+  assert.match(md, /^- 14:30:45 rewind: set weights v1\.0=100 v2\.0=0 \(ok\)$/m);
+  assert.match(md, /^- \*\*Traffic restored\*\*: 14:30:45 UTC \(\+400ms\)$/m);
+  assert.match(md, /^- \*\*Completed\*\*: 14:32:15 UTC \(\+1m30s\)$/m);
+  assert.match(md, /^- \*\*Duration\*\*: 1m30s$/m);
+  assert.match(md, /^- \*\*Result\*\*: passed at 14:32:40 UTC$/m);
+  assert.match(md, /^\| http \/health \| passed \| 200 in 3ms \|$/m);
+  assert.match(md, /^\| error rate \| passed \| 0\.04% \\\| below 1% \|$/m, 'pipes in details are escaped');
+});
+
+test('root cause and lessons learned are headed placeholders; the checklist is ticked from the facts', () => {
+  const md = renderIncidentMarkdown(incident);
+  assert.match(md, new RegExp(`## Root Cause\\n${PLACEHOLDER}\\n\\n## Actions Taken`));
+  assert.match(md, new RegExp(`## Lessons Learned\\n${PLACEHOLDER}\\n\\n## Checklist`));
+  assert.match(md, /^- \[x\] Verify system health$/m);
+  assert.match(md, /^- \[x\] Communicate to team$/m);
+  assert.match(md, /^- \[x\] Incident report created$/m);
+  assert.match(md, /^- \[ \] Root cause analysis$/m);
+  assert.match(md, /^- \[ \] Lessons learned documented$/m);
+});
+
+test('an open, unverified incident with no traffic and no earlier revision still renders', () => {
+  const md = renderIncidentMarkdown({
+    ...incident,
+    status: 'Escalated',
+    severity: 'P0',
+    resolvedAt: null,
+    revisions: { from: null, to: { number: 1, version: 'v1.0' } },
+    trigger: { kind: 'manual', message: 'rolled back by alice\nvia the CLI' },
+    timeline: [],
+    actions: [],
+    impact: {
+      ...incident.impact,
+      requestsServed: 0,
+      requestsFailed: 0,
+      trafficShare: 0,
+      from: null,
+      to: null,
+      stableErrorRate: null,
+      stickyUsersExposed: null,
+    },
+    verification: null,
+    rollback: {
+      startedAt: T + 86_400_000 + 5_000,
+      trafficRestoredAt: null,
+      completedAt: null,
+      durationMs: null,
+    },
+  });
+  assert.match(md, /^- \*\*Date\*\*: 2024-01-16$/m);
+  assert.match(md, /^- \*\*Duration\*\*: ongoing \(traffic not yet restored\)$/m);
+  assert.match(md, /^- \*\*Impact\*\*: no traffic reached v1\.0$/m);
+  assert.match(md, /^- \*\*Status\*\*: Escalated$/m);
+  assert.match(md, /rolled back to nothing \(no earlier revision\)/);
+  assert.match(md, /^- \*\*Reason\*\*: rolled back by alice via the CLI$/m);
+  assert.match(md, /^- \*\*Sticky users exposed\*\*: unknown$/m);
+  assert.match(md, /^- \*\*Traffic restored\*\*: not yet$/m);
+  assert.match(md, /^- Not verified yet\.$/m);
+  assert.match(md, /^- \[ \] Verify system health$/m);
+  assert.match(md, /## Timeline\n- \(no events recorded\)/);
+});
+
+test('times on another day than the report carry their date', () => {
+  const md = renderIncidentMarkdown({
+    ...incident,
+    timeline: [...incident.timeline, { at: T + 86_400_000, event: 'Postmortem scheduled' }],
+  });
+  assert.match(md, /^- 2024-01-16 14:30:00: Postmortem scheduled$/m);
+});
+
+test('JSON is the document, round-trippable', () => {
+  const json = renderIncidentJson(incident);
+  assert.deepEqual(JSON.parse(json), incident);
+  assert.ok(json.endsWith('}\n'));
+});
+
+test('duration and percentage formats', () => {
+  const cases: [number, string][] = [
+    [0, '0ms'],
+    [850, '850ms'],
+    [1000, '1s'],
+    [12_345, '12.3s'],
+    [59_960, '1m'],
+    [90_000, '1m30s'],
+    [119_700, '2m'],
+    [3_600_000, '1h'],
+    [3_725_000, '1h2m5s'],
+  ];
+  for (const [ms, text] of cases) assert.equal(formatDuration(ms), text, `${ms}ms`);
+  assert.equal(formatPercent(0), '0%');
+  assert.equal(formatPercent(1), '100%');
+  assert.equal(formatPercent(0.125), '12.5%');
+  assert.equal(formatPercent(1 / 3), '33.33%');
+  assert.equal(formatPercent(0.00001234), '0.0012%');
+});

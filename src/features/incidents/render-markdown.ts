@@ -1,0 +1,179 @@
+// The incident report, in the sections and order of the post-mortem template people write by hand
+// (seed 002 "Incident Report": Summary, Timeline, Root Cause, Actions Taken, Lessons Learned),
+// followed by its post-rollback checklist. Rewind fills in the facts; the human parts stay as
+// headed placeholders for the team.
+
+import { formatDuration } from '../../shared/duration.ts';
+import type { Incident, RevisionRef, TimelineEntry } from './incident.ts';
+
+export const PLACEHOLDER = '_To be written by the team._';
+
+/** 0.125 -> 12.5%, 0.04536 -> 4.54%, 1 -> 100%. Small non-zero rates keep two significant digits. */
+export function formatPercent(ratio: number): string {
+  const pct = ratio * 100;
+  if (pct === 0) return '0%';
+  if (Math.abs(pct) < 0.01) return `${Number(pct.toPrecision(2))}%`;
+  return `${Number(pct.toFixed(2))}%`;
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+const iso = (at: number) => new Date(at).toISOString();
+const utcDate = (at: number) => iso(at).slice(0, 10);
+const utcTime = (at: number) => iso(at).slice(11, 19);
+/** HH:MM:SS, with the date too when it is not the report's date. */
+const when = (at: number, day: string) =>
+  utcDate(at) === day ? utcTime(at) : `${utcDate(at)} ${utcTime(at)}`;
+const revision = (r: RevisionRef) => `${r.version} (revision ${r.number})`;
+const checkbox = (done: boolean, text: string) => `- [${done ? 'x' : ' '}] ${text}`;
+/** Keeps user text from breaking a table row or a list item. */
+const inline = (text: string) => text.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
+
+function summary(incident: Incident, day: string): string[] {
+  const { impact, rollback, trigger, revisions } = incident;
+  const start = impact.from ?? rollback.startedAt;
+  const end = rollback.trafficRestoredAt ?? rollback.completedAt ?? impact.to;
+  const duration =
+    end === null
+      ? 'ongoing (traffic not yet restored)'
+      : `${formatDuration(end - start)} (first traffic to ${revisions.to.version} until traffic was restored)`;
+  const impactLine =
+    impact.requestsServed === 0 && impact.trafficShare === 0
+      ? `no traffic reached ${revisions.to.version}`
+      : `${formatPercent(impact.trafficShare)} of traffic on ${revisions.to.version} for ${formatDuration(impact.exposureMs)}; ` +
+        `${count(impact.requestsFailed)} of ${count(impact.requestsServed)} requests failed (${formatPercent(impact.errorRate)})` +
+        (impact.stickyUsersExposed === null
+          ? ''
+          : `; ${count(impact.stickyUsersExposed)} sticky users exposed`);
+  const lines = [
+    '## Summary',
+    `- **Date**: ${day}`,
+    `- **Time**: ${utcTime(start)} UTC`,
+    `- **Duration**: ${duration}`,
+    `- **Impact**: ${impactLine}`,
+    `- **Incident**: ${incident.id}`,
+    `- **App**: ${incident.app}`,
+    `- **Severity**: ${incident.severity}`,
+    `- **Status**: ${incident.status}${incident.resolvedAt === null ? '' : ` at ${iso(incident.resolvedAt)}`}`,
+    `- **Revisions**: ${revision(revisions.to)} rolled back to ${revisions.from ? revision(revisions.from) : 'nothing (no earlier revision)'}`,
+    `- **Rollout**: ${incident.rolloutId ?? 'none'}`,
+    '',
+    '### Trigger',
+    `- **Kind**: ${trigger.kind}`,
+    `- **Reason**: ${inline(trigger.message)}`,
+  ];
+  if (trigger.rule !== undefined) lines.push(`- **Rule**: ${inline(trigger.rule)}`);
+  if (trigger.metric !== undefined) lines.push(`- **Metric**: ${inline(trigger.metric)}`);
+  if (trigger.observed !== undefined || trigger.threshold !== undefined) {
+    lines.push(`- **Observed**: ${trigger.observed ?? 'n/a'} (threshold ${trigger.threshold ?? 'n/a'})`);
+  }
+  if (trigger.window) {
+    lines.push(
+      `- **Window**: ${when(trigger.window.from, day)} to ${when(trigger.window.to, day)} UTC ` +
+        `(${formatDuration(trigger.window.to - trigger.window.from)})`,
+    );
+  }
+  lines.push(
+    '',
+    '### Impact',
+    `- **Requests served by ${revisions.to.version}**: ${count(impact.requestsServed)}`,
+    `- **Requests failed**: ${count(impact.requestsFailed)} (${count(impact.connectFailures)} connection failures, most retried on another revision)`,
+    `- **Error rate**: ${formatPercent(impact.errorRate)}` +
+      (impact.stableErrorRate === null
+        ? ''
+        : ` (${revisions.from?.version ?? 'stable'}: ${formatPercent(impact.stableErrorRate)})`),
+    `- **Largest traffic share**: ${formatPercent(impact.trafficShare)}`,
+    `- **Sticky users exposed**: ${impact.stickyUsersExposed === null ? 'unknown' : count(impact.stickyUsersExposed)}`,
+    `- **Exposure**: ${formatDuration(impact.exposureMs)}` +
+      (impact.from !== null && impact.to !== null
+        ? ` (${when(impact.from, day)} to ${when(impact.to, day)} UTC)`
+        : ''),
+  );
+  return lines;
+}
+
+function timeline(entries: readonly TimelineEntry[], day: string): string[] {
+  const lines = ['## Timeline'];
+  if (entries.length === 0) lines.push('- (no events recorded)');
+  for (const e of entries) {
+    lines.push(`- ${when(e.at, day)}: ${inline(e.event)}${e.detail ? ` (${inline(e.detail)})` : ''}`);
+  }
+  return lines;
+}
+
+function actionsTaken(incident: Incident, day: string): string[] {
+  const { rollback, verification } = incident;
+  const lines = ['## Actions Taken'];
+  if (incident.actions.length === 0) lines.push('- (no actions recorded)');
+  for (const a of incident.actions) {
+    lines.push(`- ${when(a.at, day)} ${a.by}: ${inline(a.action)} (${inline(a.result)})`);
+  }
+  const since = (at: number | null) =>
+    at === null ? 'not yet' : `${when(at, day)} UTC (+${formatDuration(at - rollback.startedAt)})`;
+  lines.push(
+    '',
+    '### Rollback',
+    `- **Started**: ${when(rollback.startedAt, day)} UTC`,
+    `- **Traffic restored**: ${since(rollback.trafficRestoredAt)}`,
+    `- **Completed**: ${since(rollback.completedAt)}`,
+    `- **Duration**: ${rollback.durationMs === null ? 'not finished' : formatDuration(rollback.durationMs)}`,
+    '',
+    '### Verification',
+  );
+  if (!verification) {
+    lines.push('- Not verified yet.');
+    return lines;
+  }
+  lines.push(
+    `- **Result**: ${verification.passed ? 'passed' : 'FAILED, escalated'} at ${when(verification.at, day)} UTC`,
+    '',
+    '| Check | Result | Detail |',
+    '|---|---|---|',
+    ...verification.checks.map(
+      (c) => `| ${inline(c.name)} | ${c.passed ? 'passed' : 'FAILED'} | ${inline(c.detail)} |`,
+    ),
+  );
+  return lines;
+}
+
+function checklist(incident: Incident): string[] {
+  const v = incident.verification;
+  return [
+    '## Checklist',
+    '',
+    '### During Rollback',
+    checkbox(true, 'Detect issue'),
+    checkbox(true, 'Trigger rollback'),
+    checkbox(incident.rollback.completedAt !== null, 'Monitor rollback'),
+    checkbox(v?.passed === true, 'Verify system health'),
+    checkbox(
+      incident.actions.some((a) => /^notif/i.test(a.action)),
+      'Communicate to team',
+    ),
+    '',
+    '### Post-Rollback',
+    checkbox(false, 'Root cause analysis'),
+    checkbox(true, 'Incident report created'),
+    checkbox(false, 'Lessons learned documented'),
+    checkbox(false, 'Action items created'),
+    checkbox(false, 'Process improved'),
+  ];
+}
+
+export function renderIncidentMarkdown(incident: Incident): string {
+  const day = utcDate(incident.impact.from ?? incident.rollback.startedAt);
+  const sections = [
+    [`# Incident Report: ${inline(incident.title)}`],
+    summary(incident, day),
+    timeline(incident.timeline, day),
+    ['## Root Cause', PLACEHOLDER],
+    actionsTaken(incident, day),
+    ['## Lessons Learned', PLACEHOLDER],
+    checklist(incident),
+  ];
+  return `${sections.map((lines) => lines.join('\n')).join('\n\n')}\n`;
+}
+
+/** The document itself, pretty-printed: what the API and `rewind incident --json` return. */
+export function renderIncidentJson(incident: Incident): string {
+  return `${JSON.stringify(incident, null, 2)}\n`;
+}
