@@ -1,0 +1,57 @@
+// Analysis: rules on per-second metrics, the canary judgment, and the seed-004 decision matrix.
+export {
+  type AnalysisSpec,
+  analysisSpecSchema,
+  type CanaryJudgmentSpec,
+  canaryJudgmentSpecSchema,
+  DEFAULT_RULES,
+  HEALTH_METRICS,
+  METRICS,
+  type Metric,
+  type Rule,
+  requiredHistorySeconds,
+  resolveRules,
+  ruleSpecSchema,
+  SEVERITIES,
+  type Severity,
+  type Threshold,
+} from './analysis-spec.ts';
+export {
+  type AssessOptions,
+  assessRule,
+  formatValue,
+  type RulePhase,
+  type RuleVerdict,
+} from './assess-rule.ts';
+export {
+  type CanaryJudgment,
+  type CanaryJudgmentOptions,
+  type JudgmentVerdict,
+  judgeCanary,
+  judgeErrorRate,
+  judgeLatency,
+  mannWhitney,
+} from './canary-judgment.ts';
+export {
+  type Action,
+  breachKey,
+  type Decision,
+  type DecisionInput,
+  decideAction,
+  decideAll,
+} from './decide.ts';
+export {
+  DEFAULT_SERIES_SECONDS,
+  emptyPoint,
+  errorRate,
+  type HealthState,
+  LATENCY_BUCKETS,
+  type Point,
+  pointsFromBuckets,
+  quantile,
+  requestRate,
+  SeriesBuffer,
+  SeriesIndex,
+  sumWindow,
+  type WindowSum,
+} from './series.ts';
