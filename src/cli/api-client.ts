@@ -34,6 +34,24 @@ export class ApiClient {
     return data as T;
   }
 
+  /** A non-JSON answer (the Markdown report). */
+  async text(path: string): Promise<string> {
+    const res = await fetch(`${this.base}/api/v1${path}`, { signal: AbortSignal.timeout(60_000) }).catch(
+      (err: Error & { cause?: { code?: string } }) => {
+        throw new UnreachableError(
+          `cannot reach the Rewind server at ${this.base} (${err.cause?.code ?? err.message}); start it with \`npm start\` or set REWIND_URL`,
+        );
+      },
+    );
+    const body = await res.text();
+    if (!res.ok) {
+      const e = (JSON.parse(body) as { error?: { code?: string; message?: string } }).error ?? {};
+      const code = (e.code && e.code in ERROR_STATUS ? e.code : 'INTERNAL') as ErrorCode;
+      throw new RewindError(code, e.message ?? `GET ${path} answered ${res.status}`);
+    }
+    return body;
+  }
+
   get<T>(path: string): Promise<T> {
     return this.request<T>('GET', path);
   }

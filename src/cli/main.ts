@@ -134,6 +134,42 @@ for (const [verb, description] of [
   });
 }
 
+const incidentsCmd = program
+  .command('incidents')
+  .description('Incidents, newest first; every rollback opens one')
+  .option('--app <app>', 'only this app')
+  .option('--json', 'print as JSON')
+  .action(async (opts) => {
+    const q = opts.app ? `?app=${encodeURIComponent(opts.app)}` : '';
+    const list = await new ApiClient().get<IncidentView[]>(`/incidents${q}`);
+    if (opts.json) return json(list);
+    print(
+      table(
+        list.map((i) => [i.id, i.app, i.severity, i.status, ago(i.openedAt), i.title]),
+        ['ID', 'APP', 'SEV', 'STATUS', 'OPENED', 'TITLE'],
+      ),
+    );
+  });
+
+incidentsCmd
+  .command('show <id>')
+  .description('One incident: the report (Markdown, following the post-mortem template) or its JSON')
+  .addOption(new Option('--format <format>', 'md or json').choices(['md', 'json']).default('md'))
+  .action(async (id: string, opts) => {
+    const api = new ApiClient();
+    if (opts.format === 'json') return json(await api.get(`/incidents/${encodeURIComponent(id)}`));
+    print(await api.text(`/incidents/${encodeURIComponent(id)}?format=md`));
+  });
+
+interface IncidentView {
+  id: string;
+  app: string;
+  severity: string;
+  status: string;
+  openedAt: number;
+  title: string;
+}
+
 program
   .command('status <app>')
   .description('Stable revision, rollout in progress, instances and their health')

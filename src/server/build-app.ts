@@ -3,6 +3,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { z } from 'zod';
+import type { IncidentService } from '../features/incidents/incident-service.ts';
+import { renderIncidentMarkdown } from '../features/incidents/render-markdown.ts';
 import type { Controller } from '../features/rollouts/controller.ts';
 import type { Runtime } from '../providers/runtimes/types.ts';
 import type { MetricsBucket, RouteTable } from '../proxy/types.ts';
@@ -17,6 +19,7 @@ export interface AppServices {
   readonly runtime: Runtime;
   readonly metrics: (app: string, sinceSecond: number) => Promise<MetricsBucket[]>;
   readonly routes: (app: string) => Promise<RouteTable | undefined>;
+  readonly incidents: IncidentService;
   readonly version: string;
 }
 
@@ -212,6 +215,31 @@ export function buildApp(services: AppServices): FastifyInstance {
         afterId: intParam(req.query.after, 'after') ?? 0,
         limit: 200,
       });
+    },
+  );
+  app.get<{ Querystring: { app?: string; limit?: string } }>('/api/v1/incidents', async (req) => {
+    if (req.query.app) controller.context(req.query.app);
+    return services.incidents.list({ app: req.query.app, limit: intParam(req.query.limit, 'limit') ?? 50 });
+  });
+  app.get<{ Params: { id: string }; Querystring: { format?: string } }>(
+    '/api/v1/incidents/:id',
+    async (req, reply) => {
+      const format = req.query.format ?? 'json';
+      if (format !== 'json' && format !== 'md') {
+        throw new RewindError('VALIDATION_FAILED', `format: "${format}" is not md or json`, {
+          field: 'format',
+        });
+      }
+      const incident = await services.incidents.get(req.params.id);
+      if (!incident)
+        throw new RewindError(
+          'INCIDENT_NOT_FOUND',
+          `no incident ${req.params.id}; list them with rewind incidents`,
+          { id: req.params.id },
+        );
+      if (format === 'md')
+        return reply.type('text/markdown; charset=utf-8').send(renderIncidentMarkdown(incident));
+      return incident;
     },
   );
   return app;

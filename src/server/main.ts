@@ -5,6 +5,8 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { ensureAgent } from '../agent/agent-client.ts';
 import { loadConfigFile } from '../features/apps/load-config.ts';
+import { IncidentService } from '../features/incidents/incident-service.ts';
+import { createNotificationHub } from '../features/notifications/notification-hub.ts';
 import { Controller } from '../features/rollouts/controller.ts';
 import { runtimes } from '../providers/runtimes/registry.ts';
 import { trafficRouters } from '../providers/traffic/registry.ts';
@@ -67,14 +69,41 @@ export async function runServer(options: ServerOptions): Promise<void> {
   }
   const runtime = runtimes.process!({ agent });
   const traffic = trafficRouters.builtin!({ agent });
-  const controller = new Controller({ store, runtime, traffic, log });
+  const hub = createNotificationHub(
+    loaded.config.notifications.length ? loaded.config.notifications : [{ type: 'console' }],
+    {},
+    { logger: log },
+  );
+  const incidents = new IncidentService({
+    store,
+    onChange: (change, incident) =>
+      hub.publish({
+        type: change,
+        app: incident.app,
+        message: `${incident.severity} ${incident.status}: ${incident.title}`,
+        severity: incident.severity,
+        incidentId: incident.id,
+        rolloutId: incident.rolloutId,
+      }),
+  });
+  const metrics = (app: string, since: number) => agent.metrics(app, since);
+  const controller = new Controller({
+    store,
+    runtime,
+    traffic,
+    log,
+    metrics,
+    incidents,
+    notify: (n) => hub.publish(n),
+  });
   for (const app of loaded.config.apps) await controller.register(app, loaded.baseDir);
 
   const api = buildApp({
     controller,
     store,
     runtime,
-    metrics: (app, since) => agent.metrics(app, since),
+    metrics,
+    incidents,
     routes: (app) => traffic.current(app),
     version: VERSION,
   });
@@ -126,6 +155,8 @@ export async function runServer(options: ServerOptions): Promise<void> {
     log.info({ signal }, 'stopping');
     await controller.stop();
     await api.close();
+    await hub.flush(2000);
+    hub.close();
     if (!options.keepApps)
       await agent.shutdown().catch((err: Error) => log.warn({ err }, 'agent shutdown failed'));
     await store.close();

@@ -110,6 +110,32 @@ export function openApiDocument(version: string) {
           responses: { 200: json({ type: 'array' }), ...errors },
         },
       },
+      '/incidents': {
+        get: {
+          summary: 'Incidents, newest first (every rollback opens one)',
+          parameters: [{ name: 'app', in: 'query', schema: { type: 'string' } }],
+          responses: { 200: json({ type: 'array' }), ...errors },
+        },
+      },
+      '/incidents/{id}': {
+        get: {
+          summary: 'One incident as JSON, or its report as Markdown (format=md)',
+          parameters: [
+            { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+            { name: 'format', in: 'query', schema: { type: 'string', enum: ['json', 'md'] } },
+          ],
+          responses: {
+            200: {
+              description: 'The incident',
+              content: {
+                'application/json': { schema: { type: 'object' } },
+                'text/markdown': { schema: { type: 'string' } },
+              },
+            },
+            ...errors,
+          },
+        },
+      },
       '/rollouts/{id}': {
         get: {
           summary: 'One rollout',

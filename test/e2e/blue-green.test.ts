@@ -59,6 +59,20 @@ describe('blue-green with examples/shop', () => {
     assert.equal(await versionServed(), 'v1');
     assert.equal(stats.failed, 0, stats.errors.join('\n'));
     assert.ok(took < 5000, `rollback took ${took} ms`);
+    const incidents = await waitFor('the rollback incident to be verified', async () => {
+      const list = JSON.parse((await h.cli('incidents', '--json')).stdout) as {
+        id: string;
+        status: string;
+        severity: string;
+      }[];
+      return list.length === 1 && list[0]!.status !== 'Open' && list;
+    });
+    assert.equal(incidents[0]!.status, 'Resolved');
+    const report = await h.cli('incidents', 'show', incidents[0]!.id);
+    assert.equal(report.code, 0, report.stderr);
+    assert.match(report.stdout, /# Incident Report/);
+    assert.match(report.stdout, /rolled back by hand: e2e/);
+    assert.match(report.stdout, /## Root Cause\n+_To be written by the team._/);
     const history = JSON.parse((await h.cli('history', 'shop', '--json')).stdout) as {
       number: number;
       version: string;

@@ -1,6 +1,7 @@
 // The schema of rewind.yaml. One place for every option, its default and its check.
 import { z } from 'zod';
 import { parseDuration } from '../../shared/duration.ts';
+import { analysisSpecSchema } from '../analysis/analysis-spec.ts';
 import { notificationsSchema } from '../notifications/notification-spec.ts';
 import { type CanaryStepSpec, canaryStepsProblem } from '../rollouts/rollout-state.ts';
 
@@ -131,6 +132,7 @@ export const appSpecSchema = z.strictObject({
       const problem = st.canary ? canaryStepsProblem(st.canary.steps) : null;
       if (problem) ctx.addIssue({ code: 'custom', path: ['canary', 'steps'], message: problem });
     }),
+  analysis: analysisSpecSchema.prefault({}),
   history: z.number().int().min(2).max(1000).default(10),
 });
 

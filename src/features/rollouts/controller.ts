@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Instance, Runtime } from '../../providers/runtimes/types.ts';
 import type { TrafficRouter } from '../../providers/traffic/types.ts';
+import type { MetricsBucket } from '../../proxy/types.ts';
 import { RewindError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import {
@@ -14,6 +15,8 @@ import {
 } from '../../store/types.ts';
 import { type AppSpec, rolloutSettings } from '../apps/app-spec.ts';
 import { HealthMonitor } from '../health/health-monitor.ts';
+import type { IncidentService } from '../incidents/incident-service.ts';
+import type { NotificationInput } from '../notifications/notification-hub.ts';
 import {
   buildRevisionSpec,
   copyRevisionSpec,
@@ -23,6 +26,7 @@ import {
 import type { AppContext } from './app-context.ts';
 import { composeRoutes, type RevisionRef, type TrafficIntent } from './compose-routes.ts';
 import { RolloutDriver } from './rollout-driver.ts';
+import { RolloutReporter } from './rollout-reporter.ts';
 import { failAt, initialState, planSteps, promote, type RolloutState } from './rollout-state.ts';
 
 export interface ControllerDeps {
@@ -30,6 +34,9 @@ export interface ControllerDeps {
   readonly runtime: Runtime;
   readonly traffic: TrafficRouter;
   readonly log: Logger;
+  readonly metrics: (app: string, sinceSecond: number) => Promise<MetricsBucket[]>;
+  readonly incidents: IncidentService;
+  readonly notify: (n: NotificationInput) => void;
   readonly tickMs?: number;
 }
 
@@ -41,6 +48,7 @@ export class Controller {
   readonly #apps = new Map<string, AppContext>();
   readonly #health = new HealthMonitor();
   readonly #driver: RolloutDriver;
+  readonly #reporter: RolloutReporter;
   readonly #busy = new Map<string, Promise<void>>();
   readonly #queued = new Map<string, Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
@@ -49,12 +57,21 @@ export class Controller {
 
   constructor(deps: ControllerDeps) {
     this.#deps = deps;
+    this.#reporter = new RolloutReporter({
+      store: deps.store,
+      incidents: deps.incidents,
+      notify: deps.notify,
+      metrics: deps.metrics,
+      log: deps.log,
+    });
     this.#driver = new RolloutDriver({
       store: deps.store,
       runtime: deps.runtime,
       health: this.#health,
       log: deps.log,
       applyRoutes: (ctx, rollout) => this.#applyRoutes(ctx, rollout),
+      reporter: this.#reporter,
+      metrics: deps.metrics,
     });
   }
 
@@ -130,7 +147,7 @@ export class Controller {
   }
 
   /** Applies a pure change to the app's active rollout (promote, pause, resume, abort) and reconciles. */
-  async command(
+  async #command(
     app: string,
     verb: string,
     change: (
@@ -171,7 +188,7 @@ export class Controller {
   }
 
   promote(app: string, full: boolean): Promise<RolloutRecord> {
-    return this.command(app, 'promote', (r, now) => {
+    return this.#command(app, 'promote', (r, now) => {
       const p = promote(r.state as RolloutState, full, now);
       return p.ok
         ? { state: p.state, message: full ? 'promoted to 100% by hand' : 'promoted by hand: next step' }
@@ -180,7 +197,7 @@ export class Controller {
   }
 
   pause(app: string, reason = 'paused by hand'): Promise<RolloutRecord> {
-    return this.command(app, 'pause', (r, now) => {
+    return this.#command(app, 'pause', (r, now) => {
       const state = r.state as RolloutState;
       if (state.compensation) return 'the rollout is rolling back';
       if (state.paused) return 'the rollout is paused already';
@@ -189,15 +206,15 @@ export class Controller {
   }
 
   resume(app: string): Promise<RolloutRecord> {
-    return this.command(app, 'resume', (r) => {
+    return this.#command(app, 'resume', (r) => {
       const state = r.state as RolloutState;
       if (!state.paused) return 'the rollout is not paused';
       return { state: { ...state, paused: null }, message: 'resumed by hand' };
     });
   }
 
-  abort(app: string, reason = 'aborted by hand'): Promise<RolloutRecord> {
-    return this.command(app, 'abort', (r, now) => {
+  async abort(app: string, reason = 'aborted by hand'): Promise<RolloutRecord> {
+    const rollout = await this.#command(app, 'abort', (r, now) => {
       const state = r.state as RolloutState;
       if (state.compensation) return 'the rollout is rolling back already';
       const step = state.steps[Math.min(state.index, state.steps.length - 1)]!.name;
@@ -209,6 +226,17 @@ export class Controller {
         message: `aborted at ${step}: ${reason}`,
       };
     });
+    this.#reporter.notify(
+      rollout,
+      'rollout.aborted',
+      `${app}: rollout to revision ${rollout.toRevision} aborted: ${reason}`,
+    );
+    await this.#reporter.openIncident(
+      rollout,
+      { kind: 'manual', message: `aborted by hand: ${reason}` },
+      'P2',
+    );
+    return (await this.#deps.store.rollouts.get(rollout.id)) ?? rollout;
   }
 
   async deploy(
@@ -384,6 +412,19 @@ export class Controller {
             : `rollback to revision ${to.copiedFrom} as revision ${to.number} (from revision ${from}): ${reason}`,
         data: { from, to: to.number, version: to.version, steps },
       });
+      if (kind === 'deploy') {
+        this.#reporter.notify(
+          rollout,
+          'rollout.started',
+          `${app}: deploying ${to.version} as revision ${to.number}`,
+        );
+      } else {
+        await this.#reporter.openIncident(
+          rollout,
+          { kind: 'manual', message: `rolled back by hand: ${reason}` },
+          'P2',
+        );
+      }
       return rollout;
     } catch (err) {
       if (err instanceof RolloutConflictError) throw conflict(app, err.activeRolloutId);

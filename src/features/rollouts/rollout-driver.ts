@@ -4,14 +4,17 @@
 // idempotent, so a controller killed at any instant resumes where it was.
 
 import type { Instance, Runtime } from '../../providers/runtimes/types.ts';
+import type { MetricsBucket } from '../../proxy/types.ts';
 import { formatDuration } from '../../shared/duration.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { RolloutRecord, Store } from '../../store/types.ts';
 import { rolloutSettings } from '../apps/app-spec.ts';
 import type { HealthMonitor } from '../health/health-monitor.ts';
 import { checkName, probeHttp, runCheck } from '../health/probe.ts';
+import type { VerificationCheck } from '../incidents/incident.ts';
 import { parseRevisionSpec, type RevisionSpec, unitOf } from '../revisions/revision-spec.ts';
 import type { AppContext } from './app-context.ts';
+import type { RolloutReporter } from './rollout-reporter.ts';
 import {
   compensationDone,
   decideNextStep,
@@ -30,7 +33,12 @@ export interface DriverDeps {
   readonly health: HealthMonitor;
   readonly log: Logger;
   readonly applyRoutes: (ctx: AppContext, rollout: RolloutRecord | null) => Promise<void>;
+  readonly reporter: RolloutReporter;
+  readonly metrics: (app: string, sinceSecond: number) => Promise<MetricsBucket[]>;
 }
+
+/** How long after a rollback the restored revision's error rate is watched before the verdict. */
+const VERIFY_WINDOW_MS = 3000;
 
 type Outcome =
   | { readonly status: 'done' }
@@ -59,7 +67,7 @@ export class RolloutDriver {
       const next = decideNextStep(state);
       const now = Date.now();
       if (next.type === 'finish') {
-        await this.#finish(rollout, next.phase);
+        await this.#finish(ctx, rollout, next.phase);
         return;
       }
       if (next.type === 'compensate') {
@@ -80,7 +88,14 @@ export class RolloutDriver {
         continue;
       }
       if (next.type === 'wait') {
-        if (rollout.phase !== 'Paused') rollout = await this.#save(rollout, { phase: 'Paused' });
+        if (rollout.phase !== 'Paused') {
+          rollout = await this.#save(rollout, { phase: 'Paused' });
+          this.#deps.reporter.notify(
+            rollout,
+            'rollout.paused',
+            `${rollout.app}: paused: ${state.paused?.reason ?? ''}`,
+          );
+        }
         return;
       }
       if (state.stepStartedAt === null || rollout.phase !== next.phase) {
@@ -110,6 +125,13 @@ export class RolloutDriver {
           f,
         );
         await this.#deps.applyRoutes(ctx, rollout);
+        if ((rollout.state as RolloutState).compensation?.outcome === 'RolledBack') {
+          await this.#deps.reporter.openIncident(
+            rollout,
+            { kind: f.step === 'bake' ? 'health' : 'failure', message: f.reason },
+            'P0',
+          );
+        }
         continue;
       }
       rollout = await this.#save(
@@ -283,7 +305,11 @@ export class RolloutDriver {
     await this.#event(rollout, 'revision.stopped', `stopped the processes of revision ${target.number}`);
   }
 
-  async #finish(rollout: RolloutRecord, phase: 'Completed' | 'Failed' | 'RolledBack'): Promise<void> {
+  async #finish(
+    ctx: AppContext,
+    rollout: RolloutRecord,
+    phase: 'Completed' | 'Failed' | 'RolledBack',
+  ): Promise<void> {
     const { store } = this.#deps;
     if (phase === 'Completed') await store.apps.setStableRevision(rollout.app, rollout.toRevision);
     const state = rollout.state as RolloutState;
@@ -301,12 +327,102 @@ export class RolloutDriver {
       message,
       state.compensation?.failure,
     );
+    const done = (await store.rollouts.get(rollout.id)) ?? rollout;
+    const { reporter } = this.#deps;
+    if (phase === 'Completed' && rollout.kind === 'deploy')
+      reporter.notify(done, 'rollout.completed', `${rollout.app}: ${message}`);
+    else if (phase === 'Failed' && rollout.kind === 'deploy')
+      reporter.notify(done, 'rollout.aborted', `${rollout.app}: ${message}`);
+    if (phase === 'RolledBack' || (phase === 'Completed' && rollout.kind === 'rollback')) {
+      // The verdict needs a few seconds of traffic on the restored revision: it runs apart from the loop.
+      const restored = rollout.kind === 'rollback' ? rollout.toRevision : rollout.fromRevision;
+      if (restored !== null) {
+        void this.#verify(ctx, done, restored)
+          .then((checks) => reporter.closeIncident(done, { passed: checks.every((c) => c.passed), checks }))
+          .catch((err) => this.#deps.log.error({ err, app: rollout.app }, 'verification failed to run'));
+      }
+    }
     if (phase === 'Completed') {
       const app = await store.apps.get(rollout.app);
       const spec = app?.spec as { history?: number } | undefined;
       const protect = [rollout.toRevision, ...(rollout.fromRevision === null ? [] : [rollout.fromRevision])];
       await store.revisions.prune(rollout.app, spec?.history ?? 10, protect);
     }
+  }
+
+  /**
+   * Is the revision rolled back to serving well? Its instances pass their health check, the
+   * pre-promotion checks pass against it, and its error rate over the next seconds is back to
+   * what it was before the rollout.
+   */
+  async #verify(ctx: AppContext, rollout: RolloutRecord, restored: number): Promise<VerificationCheck[]> {
+    const { store, runtime, metrics } = this.#deps;
+    const app = ctx.spec;
+    const rev = await store.revisions.get(rollout.app, restored);
+    if (!rev) return [{ name: 'revision exists', passed: false, detail: `revision ${restored} is gone` }];
+    const unit = unitOf(rev);
+    const spec = parseRevisionSpec(rev.spec);
+    await new Promise((r) => setTimeout(r, VERIFY_WINDOW_MS));
+    const checks: VerificationCheck[] = [];
+    const instances = (await runtime.list(rollout.app)).filter(
+      (i) => i.revision === unit && i.phase === 'Running',
+    );
+    const probes = await Promise.all(
+      instances.map((i) =>
+        probeHttp(`http://127.0.0.1:${i.port}${app.health.path}`, { timeoutMs: app.health.timeout }),
+      ),
+    );
+    const sick = probes.filter((p) => !p.ok);
+    checks.push({
+      name: 'health',
+      passed: probes.length > 0 && sick.length === 0,
+      detail:
+        probes.length === 0
+          ? 'no instance running'
+          : sick.length
+            ? sick[0]!.detail
+            : `${probes.length} instance(s) healthy`,
+    });
+    const base = `http://${app.listen.host.includes(':') ? `[${app.listen.host}]` : app.listen.host}:${app.listen.port}`;
+    for (const check of rolloutSettings(app).prePromotionChecks) {
+      const r = await runCheck(check, {
+        baseUrl: base,
+        headers: { [app.routing.forceHeader]: String(restored) },
+        cwd: spec.cwd,
+        env: {
+          ...spec.env,
+          REWIND_APP: app.name,
+          REWIND_REVISION: String(restored),
+          REWIND_TARGET_URL: base,
+        },
+      });
+      checks.push({ name: checkName(check), passed: r.ok, detail: r.ok ? 'passed' : r.detail });
+    }
+    const buckets = await metrics(rollout.app, Math.floor(rollout.createdAt / 1000) - 60).catch(() => []);
+    const rate = (from: number, to: number) => {
+      let requests = 0;
+      let errors = 0;
+      for (const b of buckets) {
+        if (b.second < from || b.second >= to) continue;
+        for (const c of b.revisions) {
+          if (c.revision !== restored && !(rollout.kind === 'rollback' && c.revision === rev.copiedFrom))
+            continue;
+          requests += c.requests;
+          errors += c.errors5xx + c.connectFailures;
+        }
+      }
+      return { requests, errors, rate: requests ? errors / requests : 0 };
+    };
+    const startSecond = Math.floor(rollout.createdAt / 1000);
+    const before = rate(startSecond - 60, startSecond);
+    const after = rate(Math.floor((Date.now() - VERIFY_WINDOW_MS) / 1000), Math.floor(Date.now() / 1000));
+    const allowed = Math.max(before.rate * 2, before.rate + 0.01);
+    checks.push({
+      name: 'error rate back to its level before the rollout',
+      passed: after.rate <= allowed,
+      detail: `${(after.rate * 100).toFixed(2)}% of ${after.requests} requests after, ${(before.rate * 100).toFixed(2)}% of ${before.requests} before`,
+    });
+    return checks;
   }
 
   async #save(

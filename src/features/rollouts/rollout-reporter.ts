@@ -1,0 +1,182 @@
+// What people hear about rollouts: notifications at each turn, and an incident for every
+// rollback, automatic or manual, with its timeline, impact and verification.
+import type { MetricsBucket } from '../../proxy/types.ts';
+import type { Logger } from '../../shared/logger.ts';
+import type { EventRecord, RolloutRecord, Store } from '../../store/types.ts';
+import type { IncidentTrigger, TimelineEntry, VerificationCheck } from '../incidents/incident.ts';
+import { computeImpact, type IncidentService, type WeightPoint } from '../incidents/incident-service.ts';
+import type { NotificationInput } from '../notifications/notification-hub.ts';
+
+export interface ReporterDeps {
+  readonly store: Store;
+  readonly incidents: IncidentService;
+  readonly notify: (n: NotificationInput) => void;
+  readonly metrics: (app: string, sinceSecond: number) => Promise<MetricsBucket[]>;
+  readonly log: Logger;
+}
+
+/** Timeline entries worth a post-mortem, from a rollout's events. */
+const TIMELINE_EVENTS: Record<string, string> = {
+  'deploy.started': 'Deploy started',
+  'rollback.started': 'Manual rollback started',
+  'traffic.weight': 'Traffic shifted',
+  'traffic.switched': 'Traffic switched',
+  'analysis.breach': 'Breach first seen',
+  'analysis.decision': 'Decision',
+  'step.failed': 'Step failed',
+  'rollout.aborted': 'Aborted by hand',
+  'traffic.switched-back': 'Traffic restored to the stable revision',
+  'revision.stopped': 'Bad revision stopped',
+  'rollout.rolledback': 'Rollback done',
+  'rollout.completed': 'Rollout completed',
+};
+
+export class RolloutReporter {
+  readonly #deps: ReporterDeps;
+
+  constructor(deps: ReporterDeps) {
+    this.#deps = deps;
+  }
+
+  notify(
+    rollout: RolloutRecord,
+    type: NotificationInput['type'],
+    message: string,
+    extra: Partial<NotificationInput> = {},
+  ): void {
+    this.#deps.notify({ type, app: rollout.app, message, rolloutId: rollout.id, ...extra });
+  }
+
+  /** Opens the rollback's incident (once per rollout); returns its id. */
+  async openIncident(
+    rollout: RolloutRecord,
+    trigger: IncidentTrigger,
+    severity: 'P0' | 'P1' | 'P2' | 'P3',
+  ): Promise<string | null> {
+    const { store, incidents, log } = this.#deps;
+    try {
+      const existing = (await store.incidents.list({ app: rollout.app, limit: 20 })).find(
+        (i) => i.rolloutId === rollout.id,
+      );
+      if (existing) return existing.id;
+      const ref = async (n: number | null) => {
+        if (n === null) return null;
+        const r = await store.revisions.get(rollout.app, n);
+        return { number: n, version: r?.version ?? '?' };
+      };
+      // A rollback rollout moves from the bad revision (from) to a good copy (to); a deploy that is
+      // rolled back moved from the good one (from) to the bad one (to).
+      const [bad, good] =
+        rollout.kind === 'rollback'
+          ? [rollout.fromRevision, rollout.toRevision]
+          : [rollout.toRevision, rollout.fromRevision];
+      const incident = await incidents.open({
+        app: rollout.app,
+        rolloutId: rollout.id,
+        severity,
+        revisions: { from: await ref(good), to: (await ref(bad))! },
+        trigger,
+        timeline: await this.#timeline(rollout),
+      });
+      this.notify(rollout, 'rollout.rolledback', `rolling back ${rollout.app}: ${trigger.message}`, {
+        incidentId: incident.id,
+        severity,
+      });
+      return incident.id;
+    } catch (err) {
+      log.error({ err, app: rollout.app }, 'could not open the incident');
+      return null;
+    }
+  }
+
+  /** After the rollback: timeline, timings, impact, then the verification verdict. */
+  async closeIncident(
+    rollout: RolloutRecord,
+    verification: { passed: boolean; checks: VerificationCheck[] },
+  ): Promise<void> {
+    const { store, incidents, metrics, log } = this.#deps;
+    try {
+      const record = (await store.incidents.list({ app: rollout.app, limit: 20 })).find(
+        (i) => i.rolloutId === rollout.id,
+      );
+      if (!record) return;
+      const events = await store.events.list({ rolloutId: rollout.id, limit: 1000 });
+      const known = new Set((await incidents.get(record.id))?.timeline.map((t) => `${t.at}:${t.event}`));
+      for (const entry of toTimeline(events))
+        if (!known.has(`${entry.at}:${entry.event}`)) await incidents.addTimeline(record.id, entry);
+      for (const e of events.filter(
+        (x) =>
+          x.type === 'rollout.aborted' || x.type === 'traffic.switched-back' || x.type === 'revision.stopped',
+      )) {
+        await incidents.addAction(record.id, {
+          at: e.at,
+          action: e.message,
+          by: e.type === 'rollout.aborted' ? 'user' : 'rewind',
+          result: 'done',
+        });
+      }
+      const switchedBack = events.find(
+        (e) =>
+          e.type === 'traffic.switched-back' ||
+          (rollout.kind === 'rollback' && e.type === 'traffic.switched'),
+      );
+      const started = events.find(
+        (e) => e.type === 'step.failed' || e.type === 'rollout.aborted' || e.type === 'rollback.started',
+      )?.at;
+      await incidents.setRollback(record.id, {
+        startedAt: started,
+        trafficRestoredAt: switchedBack?.at,
+        completedAt: rollout.finishedAt ?? Date.now(),
+      });
+      const [bad, good] =
+        rollout.kind === 'rollback'
+          ? [rollout.fromRevision, rollout.toRevision]
+          : [rollout.toRevision, rollout.fromRevision];
+      if (bad !== null) {
+        const buckets = await metrics(rollout.app, Math.floor(rollout.createdAt / 1000) - 1).catch(() => []);
+        await incidents.setImpact(
+          record.id,
+          computeImpact(buckets, bad, good, weightHistory(rollout, events, bad, good)),
+        );
+      }
+      await incidents.setVerification(record.id, verification);
+    } catch (err) {
+      log.error({ err, app: rollout.app }, 'could not complete the incident');
+    }
+  }
+
+  async #timeline(rollout: RolloutRecord): Promise<TimelineEntry[]> {
+    return toTimeline(await this.#deps.store.events.list({ rolloutId: rollout.id, limit: 1000 }));
+  }
+}
+
+function toTimeline(events: readonly EventRecord[]): TimelineEntry[] {
+  return events
+    .filter((e) => TIMELINE_EVENTS[e.type])
+    .map((e) => ({ at: e.at, event: TIMELINE_EVENTS[e.type]!, detail: e.message }));
+}
+
+/** The share of traffic each revision had over the rollout, from its journalled weight changes. */
+function weightHistory(
+  rollout: RolloutRecord,
+  events: readonly EventRecord[],
+  bad: number,
+  good: number | null,
+): WeightPoint[] {
+  const points: WeightPoint[] = [];
+  const at = (badWeight: number, t: number) =>
+    points.push({
+      at: t,
+      weights: [
+        { revision: bad, weight: badWeight },
+        ...(good === null ? [] : [{ revision: good, weight: 100 - badWeight }]),
+      ],
+    });
+  at(rollout.kind === 'rollback' ? 100 : 0, rollout.createdAt);
+  for (const e of events) {
+    if (e.type === 'traffic.weight') at((e.data as { weight?: number } | null)?.weight ?? 0, e.at);
+    else if (e.type === 'traffic.switched') at(rollout.kind === 'rollback' ? 0 : 100, e.at);
+    else if (e.type === 'traffic.switched-back') at(0, e.at);
+  }
+  return points;
+}
