@@ -10,6 +10,7 @@ export const NOTIFICATION_EVENTS = [
   'rollout.aborted',
   'rollout.rolledback',
   'rollout.completed',
+  'analysis.breach',
   'incident.opened',
   'incident.escalated',
   'incident.resolved',

@@ -28,6 +28,7 @@ import { composeRoutes, type RevisionRef, type TrafficIntent } from './compose-r
 import { RolloutDriver } from './rollout-driver.ts';
 import { RolloutReporter } from './rollout-reporter.ts';
 import { failAt, initialState, planSteps, promote, type RolloutState } from './rollout-state.ts';
+import { RolloutWatch } from './rollout-watch.ts';
 
 export interface ControllerDeps {
   readonly store: Store;
@@ -72,6 +73,7 @@ export class Controller {
       applyRoutes: (ctx, rollout) => this.#applyRoutes(ctx, rollout),
       reporter: this.#reporter,
       metrics: deps.metrics,
+      watch: new RolloutWatch(deps.metrics),
     });
   }
 

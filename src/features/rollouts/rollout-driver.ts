@@ -8,10 +8,11 @@ import type { MetricsBucket } from '../../proxy/types.ts';
 import { formatDuration } from '../../shared/duration.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { RolloutRecord, Store } from '../../store/types.ts';
+import type { Decision } from '../analysis/index.ts';
 import { rolloutSettings } from '../apps/app-spec.ts';
 import type { HealthMonitor } from '../health/health-monitor.ts';
 import { checkName, probeHttp, runCheck } from '../health/probe.ts';
-import type { VerificationCheck } from '../incidents/incident.ts';
+import type { IncidentTrigger, VerificationCheck } from '../incidents/incident.ts';
 import { parseRevisionSpec, type RevisionSpec, unitOf } from '../revisions/revision-spec.ts';
 import type { AppContext } from './app-context.ts';
 import type { RolloutReporter } from './rollout-reporter.ts';
@@ -26,6 +27,7 @@ import {
   stepDone,
   weightOfStep,
 } from './rollout-state.ts';
+import type { RolloutWatch } from './rollout-watch.ts';
 
 export interface DriverDeps {
   readonly store: Store;
@@ -34,6 +36,7 @@ export interface DriverDeps {
   readonly log: Logger;
   readonly applyRoutes: (ctx: AppContext, rollout: RolloutRecord | null) => Promise<void>;
   readonly reporter: RolloutReporter;
+  readonly watch: RolloutWatch;
   readonly metrics: (app: string, sinceSecond: number) => Promise<MetricsBucket[]>;
 }
 
@@ -62,6 +65,7 @@ export class RolloutDriver {
     let rollout = initial;
     const to = (await store.revisions.get(rollout.app, rollout.toRevision))!;
     const target: Target = { number: to.number, unit: unitOf(to), spec: parseRevisionSpec(to.spec) };
+    rollout = await this.#analyse(ctx, rollout, target, await observe());
     for (let guard = 0; guard < 50; guard++) {
       const state = rollout.state as RolloutState;
       const next = decideNextStep(state);
@@ -142,6 +146,88 @@ export class RolloutDriver {
       );
       await this.#deps.applyRoutes(ctx, rollout);
     }
+  }
+
+  /**
+   * While the new revision takes traffic (a canary step, a pause, the bake), the analysis decides:
+   * roll back (P0, a P1 past the monitoring window, a clearly worse canary), pause (P2) or notify
+   * (P3). A rollback turns the rollout around here; the loop then runs the compensations.
+   */
+  async #analyse(
+    ctx: AppContext,
+    rollout: RolloutRecord,
+    target: Target,
+    instances: Instance[],
+  ): Promise<RolloutRecord> {
+    const state = rollout.state as RolloutState;
+    const { watch, reporter, store } = this.#deps;
+    if (rollout.kind !== 'deploy' || state.compensation) {
+      watch.forget(rollout.id);
+      return rollout;
+    }
+    const step = state.steps[state.index];
+    if (!step || (state.weight === 0 && step.name !== 'bake')) return rollout;
+    let baseline: { revision: number; unit: number } | null = null;
+    if (rollout.fromRevision !== null) {
+      const from = await store.revisions.get(rollout.app, rollout.fromRevision);
+      if (from) baseline = { revision: from.number, unit: unitOf(from) };
+    }
+    const result = await watch.evaluate({
+      ctx,
+      rolloutId: rollout.id,
+      state,
+      candidate: { revision: target.number, unit: target.unit },
+      baseline,
+      instances,
+      health: (id) => this.#deps.health.health(id),
+      now: Date.now(),
+    });
+    if (!result || result.decision.action === 'none') return rollout;
+    const { decision } = result;
+    const severity = decision.severity ?? 'P0';
+    if (decision.key) watch.notified(rollout.id, decision.key);
+    const trigger = toTrigger(decision);
+    if (decision.action === 'rollback') {
+      const failure = { step: step.name, reason: `${severity}: ${decision.reason}` };
+      const updated = await this.#save(
+        rollout,
+        { phase: 'RollingBack', state: failAt(state, failure, Date.now()), error: failure.reason },
+        'analysis.decision',
+        `rolling back: ${decision.reason}`,
+        { severity, trigger, summary: result.summary },
+      );
+      await this.#deps.applyRoutes(ctx, updated);
+      await reporter.openIncident(updated, trigger, severity);
+      return updated;
+    }
+    if (decision.action === 'pause') {
+      if (state.paused) return rollout;
+      const updated = await this.#save(
+        rollout,
+        {
+          phase: 'Paused',
+          state: { ...state, paused: { at: Date.now(), reason: `${severity}: ${decision.reason}` } },
+        },
+        'analysis.decision',
+        `paused for a person to decide (promote or abort): ${decision.reason}`,
+        { severity, trigger },
+      );
+      if (decision.notify)
+        reporter.notify(
+          updated,
+          'rollout.paused',
+          `${rollout.app}: paused, ${severity}: ${decision.reason}`,
+          { severity },
+        );
+      return updated;
+    }
+    if (decision.notify) {
+      await this.#event(rollout, 'analysis.breach', `${severity}: ${decision.reason}`, { severity, trigger });
+      reporter.notify(rollout, 'analysis.breach', `${rollout.app}: ${severity}: ${decision.reason}`, {
+        severity,
+      });
+    }
+    return rollout;
   }
 
   async #run(
@@ -473,4 +559,21 @@ function describeStep(current: Step, ctx: AppContext, target: Target): string {
     case 'verify':
       return `verifying revision ${target.number}`;
   }
+}
+
+/** The incident's trigger from an analysis decision: a rule's numbers, or the canary judgment. */
+function toTrigger(decision: Decision): IncidentTrigger {
+  const v = decision.verdict;
+  if (v && 'rule' in v) {
+    return {
+      kind: 'rule',
+      rule: v.rule.name,
+      metric: v.rule.metric,
+      ...(v.observed === null ? {} : { observed: v.observed }),
+      ...(v.threshold === null ? {} : { threshold: v.threshold }),
+      window: v.window,
+      message: v.message,
+    };
+  }
+  return { kind: 'judgment', metric: v?.metric, message: decision.reason };
 }

@@ -22,7 +22,7 @@ const TIMELINE_EVENTS: Record<string, string> = {
   'traffic.weight': 'Traffic shifted',
   'traffic.switched': 'Traffic switched',
   'analysis.breach': 'Breach first seen',
-  'analysis.decision': 'Decision',
+  'analysis.decision': 'Decision: roll back',
   'step.failed': 'Step failed',
   'rollout.aborted': 'Aborted by hand',
   'traffic.switched-back': 'Traffic restored to the stable revision',
@@ -30,6 +30,9 @@ const TIMELINE_EVENTS: Record<string, string> = {
   'rollout.rolledback': 'Rollback done',
   'rollout.completed': 'Rollout completed',
 };
+
+/** Events that mark the moment a rollback began. */
+const ROLLBACK_STARTS = new Set(['step.failed', 'analysis.decision', 'rollout.aborted', 'rollback.started']);
 
 export class RolloutReporter {
   readonly #deps: ReporterDeps;
@@ -76,6 +79,7 @@ export class RolloutReporter {
         severity,
         revisions: { from: await ref(good), to: (await ref(bad))! },
         trigger,
+        title: `${rollout.app}: rolled back ${(await ref(bad))?.version ?? '?'}: ${shorten(trigger.message.split(': ')[0] ?? trigger.message, 80)}`,
         timeline: await this.#timeline(rollout),
       });
       this.notify(rollout, 'rollout.rolledback', `rolling back ${rollout.app}: ${trigger.message}`, {
@@ -120,12 +124,10 @@ export class RolloutReporter {
           e.type === 'traffic.switched-back' ||
           (rollout.kind === 'rollback' && e.type === 'traffic.switched'),
       );
-      const started = events.find(
-        (e) => e.type === 'step.failed' || e.type === 'rollout.aborted' || e.type === 'rollback.started',
-      )?.at;
+      const started = events.find((e) => ROLLBACK_STARTS.has(e.type))?.at;
       await incidents.setRollback(record.id, {
-        startedAt: started,
-        trafficRestoredAt: switchedBack?.at,
+        ...(started === undefined ? {} : { startedAt: started }),
+        ...(switchedBack === undefined ? {} : { trafficRestoredAt: switchedBack.at }),
         completedAt: rollout.finishedAt ?? Date.now(),
       });
       const [bad, good] =
@@ -179,4 +181,8 @@ function weightHistory(
     else if (e.type === 'traffic.switched-back') at(0, e.at);
   }
   return points;
+}
+
+function shorten(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
