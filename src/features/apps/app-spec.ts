@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseDuration } from '../../shared/duration.ts';
 import { analysisSpecSchema } from '../analysis/analysis-spec.ts';
 import { notificationsSchema } from '../notifications/notification-spec.ts';
+import { hooksSchema } from '../rollouts/hooks.ts';
 import { type CanaryStepSpec, canaryStepsProblem } from '../rollouts/rollout-state.ts';
 
 const duration = (example: string) =>
@@ -133,6 +134,7 @@ export const appSpecSchema = z.strictObject({
       if (problem) ctx.addIssue({ code: 'custom', path: ['canary', 'steps'], message: problem });
     }),
   analysis: analysisSpecSchema.prefault({}),
+  hooks: hooksSchema,
   history: z.number().int().min(2).max(1000).default(10),
 });
 

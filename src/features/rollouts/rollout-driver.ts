@@ -15,6 +15,7 @@ import { checkName, probeHttp, runCheck } from '../health/probe.ts';
 import type { IncidentTrigger, VerificationCheck } from '../incidents/incident.ts';
 import { parseRevisionSpec, type RevisionSpec, unitOf } from '../revisions/revision-spec.ts';
 import type { AppContext } from './app-context.ts';
+import { type HookContext, type HookPhase, hookName, runHook } from './hooks.ts';
 import type { RolloutReporter } from './rollout-reporter.ts';
 import {
   compensationDone,
@@ -71,7 +72,7 @@ export class RolloutDriver {
       const next = decideNextStep(state);
       const now = Date.now();
       if (next.type === 'finish') {
-        await this.#finish(ctx, rollout, next.phase);
+        await this.#finish(ctx, rollout, next.phase, target);
         return;
       }
       if (next.type === 'compensate') {
@@ -316,6 +317,21 @@ export class RolloutDriver {
               `pre-promotion check ${checkName(check)} failed: ${result.detail}`,
             );
         }
+        for (const hook of app.hooks.prePromotion) {
+          const result = await runHook(hook, this.#hookContext('prePromotion', ctx, rollout, target));
+          await this.#event(
+            rollout,
+            result.ok ? 'hook.passed' : 'hook.failed',
+            `pre-promotion hook ${hookName(hook)}: ${result.ok ? 'passed' : result.detail}`,
+          );
+          if (!result.ok)
+            return this.#failed(
+              step,
+              rollout,
+              target,
+              `pre-promotion hook ${hookName(hook)} failed: ${result.detail}`,
+            );
+        }
         return DONE;
       }
       case 'setWeight':
@@ -395,6 +411,7 @@ export class RolloutDriver {
     ctx: AppContext,
     rollout: RolloutRecord,
     phase: 'Completed' | 'Failed' | 'RolledBack',
+    target: Target,
   ): Promise<void> {
     const { store } = this.#deps;
     if (phase === 'Completed') await store.apps.setStableRevision(rollout.app, rollout.toRevision);
@@ -419,6 +436,13 @@ export class RolloutDriver {
       reporter.notify(done, 'rollout.completed', `${rollout.app}: ${message}`);
     else if (phase === 'Failed' && rollout.kind === 'deploy')
       reporter.notify(done, 'rollout.aborted', `${rollout.app}: ${message}`);
+    const after: HookPhase | null =
+      phase === 'Completed' && rollout.kind === 'deploy'
+        ? 'postPromotion'
+        : phase === 'RolledBack' || (phase === 'Completed' && rollout.kind === 'rollback')
+          ? 'postRollback'
+          : null;
+    if (after) void this.#runHooks(after, ctx, done, target);
     if (phase === 'RolledBack' || (phase === 'Completed' && rollout.kind === 'rollback')) {
       // The verdict needs a few seconds of traffic on the restored revision: it runs apart from the loop.
       const restored = rollout.kind === 'rollback' ? rollout.toRevision : rollout.fromRevision;
@@ -433,6 +457,32 @@ export class RolloutDriver {
       const spec = app?.spec as { history?: number } | undefined;
       const protect = [rollout.toRevision, ...(rollout.fromRevision === null ? [] : [rollout.fromRevision])];
       await store.revisions.prune(rollout.app, spec?.history ?? 10, protect);
+    }
+  }
+
+  #hookContext(phase: HookPhase, ctx: AppContext, rollout: RolloutRecord, target: Target): HookContext {
+    return {
+      phase,
+      app: ctx.spec.name,
+      rolloutId: rollout.id,
+      revision: target.number,
+      version: target.spec.version,
+      previousRevision: rollout.fromRevision,
+      cwd: target.spec.cwd,
+      env: target.spec.env,
+    };
+  }
+
+  /** After-the-fact hooks: recorded as events; they change nothing. */
+  async #runHooks(phase: HookPhase, ctx: AppContext, rollout: RolloutRecord, target: Target): Promise<void> {
+    const hooks = phase === 'postPromotion' ? ctx.spec.hooks.postPromotion : ctx.spec.hooks.postRollback;
+    for (const hook of hooks) {
+      const result = await runHook(hook, this.#hookContext(phase, ctx, rollout, target));
+      await this.#event(
+        rollout,
+        result.ok ? 'hook.passed' : 'hook.failed',
+        `${phase === 'postPromotion' ? 'post-promotion' : 'post-rollback'} hook ${hookName(hook)}: ${result.ok ? 'passed' : result.detail}`,
+      ).catch(() => {});
     }
   }
 
