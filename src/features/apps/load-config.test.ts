@@ -121,3 +121,31 @@ test('a canary strategy: steps, pauses, analysis gates; bad steps are refused', 
       message,
     );
 });
+
+test('analysis rules, hooks and notifications are checked with the rest', () => {
+  const table: [string, RegExp][] = [
+    [
+      `${minimal}    analysis:\n      rules:\n        - { metric: errorz, above: 0.05, severity: P0 }\n`,
+      /errorz/,
+    ],
+    [
+      `${minimal}    analysis:\n      rules:\n        - { metric: errorRate, above: 5, severity: P0 }\n`,
+      /5%/,
+    ],
+    [
+      `${minimal}    hooks:\n      prePromotion:\n        - webhook: { url: "ftp://x" }\n`,
+      /is not a hook; a hook is {command/,
+    ],
+    [
+      `${minimal}notifications:\n  - { type: webhook, url: "not a url" }\n`,
+      /"not a url" is not an http\(s\) URL/,
+    ],
+  ];
+  for (const [text, message] of table)
+    assert.match(
+      problemsOf(text)
+        .map((p) => `${p.path}: ${p.message}`)
+        .join('\n'),
+      message,
+    );
+});

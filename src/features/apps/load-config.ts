@@ -113,9 +113,11 @@ function toProblem(
   } else if (issue.code === 'invalid_type' && message.includes('received undefined')) {
     message = `missing; add ${issue.path.at(-1)?.toString() ?? 'it'} (${issue.expected})`;
   } else if (issue.code === 'invalid_union') {
-    message = issue.path.includes('steps')
-      ? 'is not a step; a step is one of: setWeight: 0..100, pause: 30s (or {} to wait for promote), analysis: { duration: 1m }'
-      : 'does not match any accepted form; a check is either {http: {path, expectStatus}} or {command: "..."}';
+    message = issue.path.includes('hooks')
+      ? 'is not a hook; a hook is {command: "..."} or {webhook: {url: "http://..."}}, each with an optional timeout'
+      : issue.path.includes('steps')
+        ? 'is not a step; a step is one of: setWeight: 0..100, pause: 30s (or {} to wait for promote), analysis: { duration: 1m }'
+        : 'does not match any accepted form; a check is either {http: {path, expectStatus}} or {command: "..."}';
   }
   const at = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
   return { path, line: lineOf(at), message };
