@@ -134,6 +134,10 @@ test('analysis rules, hooks and notifications are checked with the rest', () => 
     ],
     [
       `${minimal}    hooks:\n      prePromotion:\n        - webhook: { url: "ftp://x" }\n`,
+      /webhook.url: is not an http\(s\) URL/,
+    ],
+    [
+      `${minimal}    hooks:\n      postRollback:\n        - { run: "x" }\n`,
       /is not a hook; a hook is {command/,
     ],
     [
