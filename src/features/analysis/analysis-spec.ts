@@ -2,6 +2,7 @@
 // monitoring window of P1 breaches, and the fast canary-vs-baseline judgment.
 import { z } from 'zod';
 import { parseDuration } from '../../shared/duration.ts';
+import { durationSchema } from '../../shared/duration-schema.ts';
 
 export const METRICS = [
   'errorRate',
@@ -45,24 +46,7 @@ export interface Rule {
 }
 
 const duration = (example: string) =>
-  z.union([z.string(), z.number()]).transform((value, ctx) => {
-    const ms = typeof value === 'number' ? value * 1000 : parseDuration(value);
-    if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `"${value}" is not a duration; write a number with a unit such as ${example} (ms, s, m, h)`,
-      });
-      return z.NEVER;
-    }
-    if (ms > MAX_WINDOW_MS) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `"${value}" is longer than the 1h of history analysis keeps; write at most 1h`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  durationSchema(example, { max: MAX_WINDOW_MS, maxReason: 'the 1h of history analysis keeps' });
 
 const kebab = (metric: string) => metric.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 

@@ -1,23 +1,12 @@
 // The schema of rewind.yaml. One place for every option, its default and its check.
 import { z } from 'zod';
-import { parseDuration } from '../../shared/duration.ts';
+import { durationSchema } from '../../shared/duration-schema.ts';
 import { analysisSpecSchema } from '../analysis/analysis-spec.ts';
 import { notificationsSchema } from '../notifications/notification-spec.ts';
 import { hooksSchema } from '../rollouts/hooks.ts';
 import { type CanaryStepSpec, canaryStepsProblem } from '../rollouts/rollout-state.ts';
 
-const duration = (example: string) =>
-  z.union([z.string(), z.number()]).transform((value, ctx) => {
-    const ms = typeof value === 'number' ? value * 1000 : parseDuration(value);
-    if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `"${value}" is not a duration; write a number with a unit such as ${example} (ms, s, m, h)`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
+const duration = (example: string) => durationSchema(example);
 
 const hostPort = z.string().transform((value, ctx) => {
   const m = /^(?:(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(value);

@@ -2,20 +2,10 @@
 // Flagger's webhooks and Argo Rollouts' web analysis. A failing pre-promotion hook aborts the
 // rollout; the others are recorded.
 import { z } from 'zod';
-import { parseDuration } from '../../shared/duration.ts';
+import { durationSchema } from '../../shared/duration-schema.ts';
 import { type ProbeResult, runCommand } from '../health/probe.ts';
 
-const timeout = z
-  .union([z.string(), z.number()])
-  .transform((v, ctx) => {
-    const ms = typeof v === 'number' ? v * 1000 : parseDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration; write for example 10s` });
-      return z.NEVER;
-    }
-    return ms;
-  })
-  .default(10_000);
+const timeout = durationSchema('10s').default(10_000);
 
 const httpUrl = z.string().refine((u) => /^https?:\/\/[^\s/]+/.test(u), {
   message: 'is not an http(s) URL; write for example http://127.0.0.1:9000/hooks/rewind',

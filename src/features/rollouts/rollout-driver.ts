@@ -189,7 +189,9 @@ export class RolloutDriver {
     if (decision.key) watch.notified(rollout.id, decision.key);
     const trigger = toTrigger(decision);
     if (decision.action === 'rollback') {
-      const reason = decision.reason.startsWith(severity) ? decision.reason : `${severity}: ${decision.reason}`;
+      const reason = decision.reason.startsWith(severity)
+        ? decision.reason
+        : `${severity}: ${decision.reason}`;
       const failure = { step: step.name, reason };
       const updated = await this.#save(
         rollout,
