@@ -8,6 +8,7 @@ import {
   alive,
   type Harness,
   processesIn,
+  shopConfig,
   sleep,
   startLoad,
   startRewind,
@@ -91,5 +92,51 @@ describe('crash safety', () => {
     await h.kill('SIGTERM');
     await waitFor('agent to exit', async () => !alive(agentPid), 10_000);
     await waitFor('app processes to exit', async () => processesIn(h.dir).length === 0, 10_000);
+  });
+});
+
+describe('crash safety of a canary', () => {
+  let h: Harness;
+  const status = async () =>
+    (await (await fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as Status & {
+      activeRollout: { phase: string; state: { weight: number } } | null;
+      traffic: { revision: number; weight: number }[];
+    };
+
+  before(async () => {
+    h = await startRewind({
+      config: (appPort) =>
+        shopConfig(appPort).replace(
+          /strategy:\n {6}blueGreen:\n {8}prePromotionChecks: ?\n {10}- http: \{ path: \/products \}\n/,
+          'strategy:\n      canary:\n        steps: [ { setWeight: 40 }, { pause: {} }, { setWeight: 100 } ]\n',
+        ),
+    });
+    await waitFor('v1 to serve', async () => (await status()).stableRevision === 1);
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  test('a server killed while a canary waits at 40% comes back to the same split, then finishes on promote', async () => {
+    assert.equal((await h.cli('deploy', 'shop', '--version', 'v2')).code, 0);
+    await waitFor(
+      'the canary to pause at 40%',
+      async () => (await status()).activeRollout?.phase === 'Paused',
+    );
+    const load = startLoad(`${h.appUrl}/products`, 4);
+    await h.kill('SIGKILL');
+    await sleep(300);
+    await h.restart();
+    const s = await status();
+    assert.equal(s.activeRollout?.phase, 'Paused');
+    assert.equal(s.activeRollout?.state.weight, 40);
+    assert.deepEqual(
+      s.traffic.map((t) => t.weight).sort((a, b) => a - b),
+      [40, 60],
+    );
+    assert.equal((await h.cli('promote', 'shop')).code, 0);
+    await waitFor('v2 to be stable', async () => (await status()).stableVersion === 'v2');
+    const stats = await load.stop();
+    assert.equal(stats.failed, 0, stats.errors.join('\n'));
   });
 });
