@@ -217,6 +217,18 @@ test('latency: a slightly slower canary (1.2x) is not Worse even when significan
   assert.notEqual(j.verdict, 'Worse');
 });
 
+test('latency: a cold canary at 0.5 ms against a warm 0.25 ms is not Worse (below the 5 ms floor)', () => {
+  const random = prng(5);
+  const sim = simulateCanary(random, {
+    ...{ seconds: 30, rps: 1000, weight: 0.1, canaryErrorRate: 0, baselineErrorRate: 0 },
+    ...{ canaryMedianMs: 0.5, baselineMedianMs: 0.25 },
+  });
+  const j = judgeLatency(sim.candidate, sim.baseline);
+  assert.ok((j.stats.pValue as number) < 0.001, 'the difference is significant');
+  assert.equal(j.verdict, 'NotWorse');
+  assert.equal(judgeLatency(sim.candidate, sim.baseline, { latencyMinIncreaseMs: 0 }).verdict, 'Worse');
+});
+
 test('judgeCanary: the worst part decides', () => {
   const random = prng(12);
   const slow = simulateCanary(random, {

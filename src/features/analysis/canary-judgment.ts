@@ -13,7 +13,9 @@
 //
 // Latency: Mann-Whitney U on the two histograms, ties handled by bucket mid-ranks (as Kayenta's
 // classifier does), one-sided (canary slower), flagged only when the canary's median is also at
-// least latencyRatio x the baseline's.
+// least latencyRatio x the baseline's and at least latencyMinIncreaseMs slower: a freshly
+// started process answers in 0.5 ms where a warm one takes 0.25 ms, a 2x that nobody feels and
+// that rolled back every healthy canary before this floor existed (bench/false-alarms.ts).
 import { LATENCY_BOUNDS_MS } from '../../proxy/types.ts';
 import { formatValue } from './assess-rule.ts';
 import { addHistogram, histogramCount, LATENCY_BUCKETS, type Point, quantile } from './series.ts';
@@ -46,6 +48,8 @@ export interface CanaryJudgmentOptions {
   readonly latencyAlpha?: number;
   /** ... and its median must be at least this multiple of the baseline's (default 1.5). */
   readonly latencyRatio?: number;
+  /** ... and at least this many milliseconds above it (default 5). */
+  readonly latencyMinIncreaseMs?: number;
 }
 
 const WORSE_GRID = [1.25, 1.5, 2, 3, 5, 10, 30, 100, 1000];
@@ -275,6 +279,7 @@ export function judgeLatency(
   const minSample = options.minSample ?? 50;
   const alpha = options.latencyAlpha ?? 0.001;
   const ratio = options.latencyRatio ?? 1.5;
+  const minIncrease = options.latencyMinIncreaseMs ?? 5;
   const c = new Array<number>(LATENCY_BUCKETS).fill(0);
   const b = new Array<number>(LATENCY_BUCKETS).fill(0);
   for (const p of window(candidate, options)) addHistogram(c, p.latency);
@@ -308,15 +313,17 @@ export function judgeLatency(
   if (nb < minSample) return result('Continue', `${medians}: ${nb} of ${minSample} baseline requests needed`);
   if (nc < minSample) return result('Continue', `${medians}: ${nc} of ${minSample} canary requests needed`);
   const p = mw.pValue < 1e-6 ? mw.pValue.toExponential(1) : String(Number(mw.pValue.toPrecision(2)));
-  if (mw.pValue < alpha && medianRatio !== null && medianRatio >= ratio)
+  const increase = cm !== null && bm !== null ? cm - bm : 0;
+  const slower = medianRatio !== null && medianRatio >= ratio && increase >= minIncrease;
+  if (mw.pValue < alpha && slower)
     return result(
       'Worse',
       `${medians} (${Number(medianRatio.toFixed(2))}x): slower, Mann-Whitney p = ${p} < ${alpha} over ${nc} canary requests`,
     );
-  if (nc >= 4 * minSample && medianRatio !== null && medianRatio < ratio)
+  if (nc >= 4 * minSample && medianRatio !== null && !slower)
     return result(
       'NotWorse',
-      `${medians}: under ${ratio}x the baseline over ${nc} canary requests (p = ${p})`,
+      `${medians}: under ${ratio}x (or under ${minIncrease}ms above) the baseline over ${nc} canary requests (p = ${p})`,
     );
   return result('Continue', `${medians}: no decision yet (p = ${p})`);
 }
