@@ -4,7 +4,15 @@ import { spawnSync } from 'node:child_process';
 import { ensureNode } from '../scripts/ensure-node.js';
 
 ensureNode();
-const ALL = ['proxy', 'switch', 'zero-downtime'];
+const ALL = [
+  'proxy',
+  'switch',
+  'zero-downtime',
+  'detection',
+  'false-alarms',
+  'judge-compare',
+  'controller-scale',
+];
 const [first, ...rest] = process.argv.slice(2);
 const names = first && ALL.includes(first) ? [first] : ALL;
 const extra = first && ALL.includes(first) ? rest : process.argv.slice(2);
