@@ -2,7 +2,7 @@
 // server whose shop app rolls out as a canary (stable revision with 0.5% errors), and one canary
 // deploy watched under open-loop load, measured from the load's own samples and the journal.
 import { join } from 'node:path';
-import { type Harness, ROOT, startRewind } from '../../test/support/rewind-harness.ts';
+import { ROOT } from '../../test/support/rewind-harness.ts';
 import { type OpenLoop, ok } from './open-loop.ts';
 import {
   type ApiClient,
@@ -11,6 +11,7 @@ import {
   type RolloutRecord,
   type Sample,
   sleep,
+  startBenchRewind,
   TERMINAL,
 } from './rewind-cycle.ts';
 
@@ -50,23 +51,7 @@ export function canaryConfig(o: CanaryConfigOptions): (appPort: number) => strin
 }
 
 /** Starts rewind with `config`, and closes it on SIGINT and SIGTERM. */
-export async function startCanaryRewind(
-  config: (appPort: number) => string,
-): Promise<Harness & { closeOnce(): Promise<void> }> {
-  const h = await startRewind({ config });
-  let closing: Promise<void> | null = null;
-  const closeOnce = () => {
-    closing ??= h.close().catch((err) => console.error('cleanup failed:', err));
-    return closing;
-  };
-  const onSignal = (signal: NodeJS.Signals) => {
-    console.error(`\n${signal}: stopping rewind...`);
-    void closeOnce().then(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  return Object.assign(h, { closeOnce });
-}
+export const startCanaryRewind = (config: (appPort: number) => string) => startBenchRewind(config);
 
 export interface CanaryRun {
   readonly version: string;

@@ -19,8 +19,10 @@ export function benchConfig(appPort: number): string {
 }
 
 /** Starts rewind, and closes it on exit, SIGINT and SIGTERM (every process it started goes with it). */
-export async function startBenchRewind(): Promise<Harness & { closeOnce(): Promise<void> }> {
-  const h = await startRewind({ config: benchConfig });
+export async function startBenchRewind(
+  config: (appPort: number) => string = benchConfig,
+): Promise<Harness & { closeOnce(): Promise<void> }> {
+  const h = await startRewind({ config });
   let closing: Promise<void> | null = null;
   const closeOnce = () => {
     closing ??= h.close().catch((err) => console.error('cleanup failed:', err));

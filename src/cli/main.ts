@@ -57,18 +57,21 @@ program
     });
   });
 
+const timeoutOption = () =>
+  new Option('--timeout <seconds>', 'give up waiting after this long (exit 4)')
+    .default(600)
+    .argParser(int('--timeout'));
+
 program
   .command('deploy <app>')
-  .description('Create a revision with a new version and roll it out blue-green')
+  .description(
+    "Create a revision with a new version and roll it out with the app's strategy (blue-green or canary)",
+  )
   .requiredOption('--version <version>', 'version label; replaces ${version} in the run command')
   .option('--env <KEY=VALUE>', 'environment override for this revision (repeatable)', keyValue, {})
   .option('--reason <text>', 'why; recorded with the revision')
   .option('--wait', 'block until the rollout ends; exit 0 when stable, 2 rolled back, 3 failed')
-  .addOption(
-    new Option('--timeout <seconds>', 'give up waiting after this long (exit 4)')
-      .default(600)
-      .argParser(int('--timeout')),
-  )
+  .addOption(timeoutOption())
   .option('--json', 'print the result as JSON')
   .action(async (appName: string, opts) => {
     const api = new ApiClient();
@@ -86,11 +89,7 @@ program
   .addOption(new Option('--to-revision <n>', 'revision to restore').argParser(int('--to-revision')))
   .option('--reason <text>', 'why; recorded in the rollout')
   .option('--no-wait', 'return as soon as the rollback started')
-  .addOption(
-    new Option('--timeout <seconds>', 'give up waiting after this long (exit 4)')
-      .default(600)
-      .argParser(int('--timeout')),
-  )
+  .addOption(timeoutOption())
   .option('--json', 'print the result as JSON')
   .action(async (appName: string, opts) => {
     const api = new ApiClient();

@@ -70,7 +70,9 @@ export class Controller {
       runtime: deps.runtime,
       health: this.#health,
       log: deps.log,
-      applyRoutes: (ctx, rollout) => this.#applyRoutes(ctx, rollout),
+      applyRoutes: async (ctx, rollout) => {
+        await this.#applyRoutes(ctx, rollout);
+      },
       reporter: this.#reporter,
       metrics: deps.metrics,
       watch: new RolloutWatch(deps.metrics),
@@ -461,9 +463,10 @@ export class Controller {
     await observe();
     if (active) await this.#driver.drive(ctx, active, observe);
     const after = await store.rollouts.active(app);
-    await this.#applyRoutes(ctx, after ?? null);
+    // One look at the store and the agent serves both the routes and the retirement.
+    const observed = await this.#applyRoutes(ctx, after ?? null);
     await this.#ensureStableRunning(ctx);
-    await this.#retire(ctx, after ?? null);
+    await this.#retire(ctx, observed);
   }
 
   /** The stable revision's processes, if they are gone (the agent restarted), are started again. */
@@ -538,12 +541,16 @@ export class Controller {
     return { intent, keep };
   }
 
-  async #applyRoutes(ctx: AppContext, active: RolloutRecord | null): Promise<void> {
-    const { intent } = await this.#intent(ctx, active);
+  /** Puts the derived table in force if it changed; returns what it observed, for #retire. */
+  async #applyRoutes(
+    ctx: AppContext,
+    active: RolloutRecord | null,
+  ): Promise<{ keep: Set<number>; instances: Instance[] }> {
+    const { intent, keep } = await this.#intent(ctx, active);
     const instances = await this.#deps.runtime.list(ctx.spec.name);
     const table = composeRoutes(ctx.spec, intent, instances, (id) => this.#health.health(id), 0);
     const key = JSON.stringify(table.backends);
-    if (key === ctx.lastTableKey) return;
+    if (key === ctx.lastTableKey) return { keep, instances };
     await this.#deps.traffic.apply({ ...table, version: ++this.#tableVersion });
     ctx.lastTableKey = key;
     this.#deps.log.info(
@@ -553,14 +560,14 @@ export class Controller {
       },
       'routes applied',
     );
+    return { keep, instances };
   }
 
   /** Drain and stop the processes of units that nothing needs: not stable, not rolling, not warm. */
-  async #retire(ctx: AppContext, active: RolloutRecord | null): Promise<void> {
+  async #retire(ctx: AppContext, observed: { keep: Set<number>; instances: Instance[] }): Promise<void> {
     const { runtime, traffic, store } = this.#deps;
     const app = ctx.spec.name;
-    const { keep } = await this.#intent(ctx, active);
-    const instances = await runtime.list(app);
+    const { keep, instances } = observed;
     const units = new Set(instances.filter((i) => i.phase !== 'Stopped').map((i) => i.revision));
     for (const unit of units) {
       if (keep.has(unit)) {
