@@ -7,6 +7,7 @@ import type {
   AppsTable,
   Database,
   EventsTable,
+  FlagSetsTable,
   IncidentsTable,
   RevisionsTable,
   RolloutsTable,
@@ -16,11 +17,13 @@ import { UNIQUE_KEYS } from './schema.ts';
 import {
   type AppRecord,
   type EventRecord,
+  type FlagSetRecord,
   type IncidentPatch,
   type IncidentRecord,
   type IncidentSeverity,
   type IncidentStatus,
   type NewEvent,
+  type NewFlagSet,
   type NewIncident,
   type NewRevision,
   type RevisionRecord,
@@ -49,6 +52,19 @@ function toJson(value: unknown): string {
 
 function fromJson(text: string | null): unknown {
   return text === null ? null : JSON.parse(text);
+}
+
+function toFlagSet(row: Selectable<FlagSetsTable>): FlagSetRecord {
+  return {
+    app: row.app,
+    version: row.version,
+    document: fromJson(row.document),
+    author: row.author,
+    reason: row.reason,
+    diff: fromJson(row.diff),
+    copiedFrom: row.copied_from,
+    createdAt: row.created_at,
+  };
 }
 
 function toApp(row: Selectable<AppsTable>): AppRecord {
@@ -461,6 +477,77 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
           .executeTakeFirst();
         if (!row) throw new Error(`store: incident ${id} not found`);
         return toIncident(row);
+      },
+    },
+
+    flagSets: {
+      async create(input: NewFlagSet) {
+        // The apps row is the per-app lock (as for revisions): versions are handed out one at a time.
+        const once = (trx: Transaction<Database>) => async () => {
+          const locked = await trx
+            .updateTable('apps')
+            .set((eb) => ({ revision_seq: eb.ref('revision_seq') }))
+            .where('name', '=', input.app)
+            .executeTakeFirst();
+          if (locked.numUpdatedRows === 0n) throw unknownApp(input.app);
+          const newest = await trx
+            .selectFrom('flag_sets')
+            .select('version')
+            .where('app', '=', input.app)
+            .orderBy('version', 'desc')
+            .limit(1)
+            .executeTakeFirst();
+          const row = await trx
+            .insertInto('flag_sets')
+            .values({
+              app: input.app,
+              version: (newest?.version ?? 0) + 1,
+              document: toJson(input.document),
+              author: input.author,
+              reason: input.reason ?? null,
+              diff: toJson(input.diff),
+              copied_from: input.copiedFrom ?? null,
+              created_at: now(),
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          return toFlagSet(row);
+        };
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await db.transaction().execute((trx) => once(trx)());
+          } catch (err) {
+            if (isForeignKeyViolation(err)) throw unknownApp(input.app, err);
+            if (!isUniqueViolation(err, UNIQUE_KEYS.flagSetVersion) || attempt >= MAX_ATTEMPTS) throw err;
+          }
+        }
+      },
+
+      async get(app, version) {
+        const row = await db
+          .selectFrom('flag_sets')
+          .selectAll()
+          .where('app', '=', app)
+          .where('version', '=', version)
+          .executeTakeFirst();
+        return row && toFlagSet(row);
+      },
+
+      async latest(app) {
+        const row = await db
+          .selectFrom('flag_sets')
+          .selectAll()
+          .where('app', '=', app)
+          .orderBy('version', 'desc')
+          .limit(1)
+          .executeTakeFirst();
+        return row && toFlagSet(row);
+      },
+
+      async list(app, limit) {
+        let query = db.selectFrom('flag_sets').selectAll().where('app', '=', app).orderBy('version', 'desc');
+        if (limit !== undefined) query = query.limit(Math.max(0, limit));
+        return (await query.execute()).map(toFlagSet);
       },
     },
 

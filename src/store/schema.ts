@@ -73,8 +73,22 @@ export interface IncidentsTable {
   resolved_at: number | null;
 }
 
+export interface FlagSetsTable {
+  app: string;
+  version: number;
+  /** JSON text: the flag set in flagd's format. */
+  document: string;
+  author: string;
+  reason: string | null;
+  /** JSON text: what changed from the previous version. */
+  diff: string;
+  copied_from: number | null;
+  created_at: number;
+}
+
 export interface Database {
   apps: AppsTable;
+  flag_sets: FlagSetsTable;
   revisions: RevisionsTable;
   rollouts: RolloutsTable;
   events: EventsTable;
@@ -90,6 +104,7 @@ export const UNIQUE_KEYS = {
   rolloutId: { name: 'rollouts_pkey', columns: 'rollouts.id' },
   activeRollout: { name: 'rollouts_one_active_per_app', columns: 'rollouts.app' },
   incidentId: { name: 'incidents_pkey', columns: 'incidents.id' },
+  flagSetVersion: { name: 'flag_sets_pkey', columns: 'flag_sets.app, flag_sets.version' },
 } as const;
 
 export type UniqueKey = (typeof UNIQUE_KEYS)[keyof typeof UNIQUE_KEYS];
@@ -212,11 +227,35 @@ function incidentsSchema(): Migration {
   };
 }
 
+/** Flag sets: every change is a new immutable version, per app. */
+function flagSetsSchema(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('flag_sets')
+        .addColumn('app', 'text', (c) => c.notNull().references('apps.name').onDelete('cascade'))
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('document', 'text', (c) => c.notNull())
+        .addColumn('author', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('diff', 'text', (c) => c.notNull())
+        .addColumn('copied_from', 'integer')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint(UNIQUE_KEYS.flagSetVersion.name, ['app', 'version'])
+        .execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropTable('flag_sets').execute();
+    },
+  };
+}
+
 /** All migrations, in order (names sort alphabetically). Never edit one that has shipped: add another. */
 export function storeMigrations(dialect: StoreDialect): Record<string, Migration> {
   return {
     '0001_initial': initialSchema(dialect),
     '0002_incidents': incidentsSchema(),
+    '0003_flag_sets': flagSetsSchema(),
   };
 }
 

@@ -761,6 +761,78 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    describe('flag sets', () => {
+      const doc = (on: boolean) => ({
+        flags: {
+          checkout: {
+            state: on ? 'ENABLED' : 'DISABLED',
+            variants: { on: true, off: false },
+            defaultVariant: 'on',
+          },
+        },
+      });
+
+      test('versions count up per app and round-trip', async () => {
+        const app = uniqueApp('flags');
+        await store.apps.upsert(app, {});
+        assert.equal(await store.flagSets.latest(app), undefined);
+        const v1 = await store.flagSets.create({
+          app,
+          document: doc(true),
+          author: 'ana',
+          diff: [],
+          reason: 'first',
+        });
+        const v2 = await store.flagSets.create({
+          app,
+          document: doc(false),
+          author: 'bo',
+          diff: [{ flag: 'checkout', change: 'changed' }],
+        });
+        const v3 = await store.flagSets.create({
+          app,
+          document: doc(true),
+          author: 'cy',
+          diff: [],
+          copiedFrom: 1,
+        });
+        assert.deepEqual([v1.version, v2.version, v3.version], [1, 2, 3]);
+        assert.equal(v1.reason, 'first');
+        assert.equal(v2.reason, null);
+        assert.equal(v3.copiedFrom, 1);
+        assert.deepEqual(v2.document, doc(false));
+        assert.deepEqual(await store.flagSets.get(app, 2), v2);
+        assert.equal(await store.flagSets.get(app, 9), undefined);
+        assert.deepEqual(await store.flagSets.latest(app), v3);
+        assert.deepEqual(
+          (await store.flagSets.list(app)).map((f) => f.version),
+          [3, 2, 1],
+        );
+        assert.deepEqual(
+          (await store.flagSets.list(app, 1)).map((f) => f.version),
+          [3],
+        );
+      });
+
+      test('concurrent creates get distinct versions; unknown app is an error', async () => {
+        const app = uniqueApp('flags-race');
+        await store.apps.upsert(app, {});
+        const made = await Promise.all(
+          Array.from({ length: 10 }, () =>
+            store.flagSets.create({ app, document: doc(true), author: 'x', diff: [] }),
+          ),
+        );
+        assert.deepEqual(
+          made.map((f) => f.version).sort((a, b) => a - b),
+          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+        );
+        await assert.rejects(
+          store.flagSets.create({ app: uniqueApp('nope'), document: doc(true), author: 'x', diff: [] }),
+          /unknown app/,
+        );
+      });
+    });
+
     test('data survives close and reopen; migrations are idempotent', async () => {
       const app = uniqueApp('durable');
       await store.apps.upsert(app, { keep: 'me' });

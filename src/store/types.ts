@@ -147,6 +147,30 @@ export interface IncidentPatch {
   readonly resolvedAt?: number | null;
 }
 
+export interface FlagSetRecord {
+  readonly app: string;
+  /** 1, 2, 3... per app, assigned by the store. */
+  readonly version: number;
+  /** The flag set in flagd's format (features/flags/flag-set.ts). */
+  readonly document: unknown;
+  readonly author: string;
+  readonly reason: string | null;
+  /** What changed from the previous version (features/flags/flag-set.ts diffFlagSets). */
+  readonly diff: unknown;
+  /** The version this one copies (a flag rollback to N creates a copy of N). */
+  readonly copiedFrom: number | null;
+  readonly createdAt: number;
+}
+
+export interface NewFlagSet {
+  readonly app: string;
+  readonly document: unknown;
+  readonly author: string;
+  readonly reason?: string | null;
+  readonly diff: unknown;
+  readonly copiedFrom?: number | null;
+}
+
 /** Thrown by rollouts.create when the app already has a rollout that is not finished. */
 export class RolloutConflictError extends Error {
   readonly app: string;
@@ -219,6 +243,14 @@ export interface Store {
      * resolvedAt (kept if already set) unless the patch gives resolvedAt itself.
      */
     update(id: string, patch: IncidentPatch): Promise<IncidentRecord>;
+  };
+  readonly flagSets: {
+    /** Assigns the next version atomically, even with concurrent callers. Throws if the app is unknown. */
+    create(input: NewFlagSet): Promise<FlagSetRecord>;
+    get(app: string, version: number): Promise<FlagSetRecord | undefined>;
+    latest(app: string): Promise<FlagSetRecord | undefined>;
+    /** Newest first. */
+    list(app: string, limit?: number): Promise<FlagSetRecord[]>;
   };
   close(): Promise<void>;
 }
