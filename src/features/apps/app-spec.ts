@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { durationSchema } from '../../shared/duration-schema.ts';
 import { analysisSpecSchema } from '../analysis/analysis-spec.ts';
+import { databaseSpecSchema } from '../database/database-spec.ts';
 import { notificationsSchema } from '../notifications/notification-spec.ts';
 import { hooksSchema } from '../rollouts/hooks.ts';
 import { type CanaryStepSpec, canaryStepsProblem } from '../rollouts/rollout-state.ts';
@@ -123,6 +124,8 @@ export const appSpecSchema = z.strictObject({
       if (problem) ctx.addIssue({ code: 'custom', path: ['canary', 'steps'], message: problem });
     }),
   analysis: analysisSpecSchema.prefault({}),
+  /** The app's database, whose migrations roll out and back with its revisions. */
+  database: databaseSpecSchema.optional(),
   hooks: hooksSchema,
   history: z.number().int().min(2).max(1000).default(10),
 });

@@ -17,6 +17,14 @@ export const revisionSpecSchema = z.object({
    * to instantly instead of being started again.
    */
   unit: z.number().int().nullable(),
+  /** Config set with `rewind config set`: plain environment variables, carried to later revisions. */
+  config: z.record(z.string(), z.string()).default({}),
+  /** Secrets set with `rewind secrets set`: sealed by the SecretBox, opened only to start instances. */
+  secrets: z.record(z.string(), z.string()).default({}),
+  /** The flag-set version in force when this revision was made; a rollback to it restores it. */
+  flagSetVersion: z.number().int().nullable().default(null),
+  /** The migration level this revision needs (highest migration id of its folder), or null without a database. */
+  migrationLevel: z.number().int().nullable().default(null),
 });
 
 export type RevisionSpec = z.output<typeof revisionSpecSchema>;
@@ -24,6 +32,9 @@ export type RevisionSpec = z.output<typeof revisionSpecSchema>;
 export interface NewRevisionInput {
   readonly version: string;
   readonly env?: Readonly<Record<string, string>>;
+  /** Config, secrets and flag set carried over from the revision this one follows. */
+  readonly carry?: Pick<RevisionSpec, 'config' | 'secrets' | 'flagSetVersion'>;
+  readonly migrationLevel?: number | null;
 }
 
 const placeholder = /\$\{version\}/g;
@@ -41,7 +52,80 @@ export function buildRevisionSpec(app: AppSpec, baseDir: string, input: NewRevis
     instances: app.run.instances,
     stopTimeoutMs: app.run.stopTimeout,
     unit: null,
+    config: { ...input.carry?.config },
+    secrets: { ...input.carry?.secrets },
+    flagSetVersion: input.carry?.flagSetVersion ?? null,
+    migrationLevel: input.migrationLevel ?? null,
   };
+}
+
+/**
+ * The environment an instance of the revision runs with: rewind.yaml's env, then config, then
+ * secrets (opened with `open`), each overriding the one before.
+ */
+export function revisionEnv(spec: RevisionSpec, open: (sealed: string) => string): Record<string, string> {
+  const env: Record<string, string> = { ...spec.env, ...spec.config };
+  for (const [k, sealed] of Object.entries(spec.secrets)) env[k] = open(sealed);
+  return env;
+}
+
+/** The spec as the API shows it: secrets by name only, never their sealed or plain values. */
+export function publicRevisionSpec(spec: unknown): unknown {
+  if (typeof spec !== 'object' || spec === null || !('secrets' in spec)) return spec;
+  const secrets = (spec as { secrets: Record<string, string> }).secrets;
+  return { ...spec, secrets: Object.fromEntries(Object.keys(secrets).map((k) => [k, '(secret)'])) };
+}
+
+export interface RevisionDiffEntry {
+  readonly kind:
+    | 'version'
+    | 'command'
+    | 'env'
+    | 'config'
+    | 'secret'
+    | 'flagSet'
+    | 'migrationLevel'
+    | 'instances';
+  readonly key: string;
+  readonly change: 'added' | 'removed' | 'changed';
+  /** Absent for secrets: their values are never shown. */
+  readonly from?: string | number | null;
+  readonly to?: string | number | null;
+}
+
+/** What differs from revision spec `a` to `b`; secrets say only that they changed. */
+export function diffRevisionSpecs(a: RevisionSpec, b: RevisionSpec): RevisionDiffEntry[] {
+  const out: RevisionDiffEntry[] = [];
+  const scalar = (
+    kind: RevisionDiffEntry['kind'],
+    from: string | number | null,
+    to: string | number | null,
+  ) => {
+    if (from !== to) out.push({ kind, key: kind, change: 'changed', from, to });
+  };
+  scalar('version', a.version, b.version);
+  scalar('command', a.command, b.command);
+  scalar('instances', a.instances, b.instances);
+  const maps = (
+    kind: RevisionDiffEntry['kind'],
+    x: Record<string, string>,
+    y: Record<string, string>,
+    hide: boolean,
+  ) => {
+    for (const key of [...new Set([...Object.keys(x), ...Object.keys(y)])].sort()) {
+      const from = x[key];
+      const to = y[key];
+      if (from === to) continue;
+      const change = from === undefined ? 'added' : to === undefined ? 'removed' : 'changed';
+      out.push(hide ? { kind, key, change } : { kind, key, change, from: from ?? null, to: to ?? null });
+    }
+  };
+  maps('env', a.env, b.env, false);
+  maps('config', a.config, b.config, false);
+  maps('secret', a.secrets, b.secrets, true);
+  scalar('flagSet', a.flagSetVersion, b.flagSetVersion);
+  scalar('migrationLevel', a.migrationLevel, b.migrationLevel);
+  return out;
 }
 
 /** The spec of a rollback's copy of `source` (revision number `sourceNumber`). */

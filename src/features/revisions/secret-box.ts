@@ -1,0 +1,89 @@
+// Secrets are stored encrypted (AES-256-GCM) with a key that lives only in the server's
+// environment, REWIND_SECRETS_KEY. The store, the API and the journal only ever see ciphertext or
+// the secret's name; plaintext exists in memory while an instance's environment is built.
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { RewindError } from '../../shared/errors.ts';
+
+export const SECRETS_KEY_ENV = 'REWIND_SECRETS_KEY';
+const PREFIX = 'rwenc:v1';
+const MAKE_KEY = 'make one with: openssl rand -base64 32';
+
+export interface SecretBox {
+  /** Whether a key is configured; without one, secrets can be neither set nor read. */
+  readonly ready: boolean;
+  /** Throws the clear "set REWIND_SECRETS_KEY" error when no key is configured. */
+  requireKey(): void;
+  encrypt(plaintext: string): string;
+  /** Throws a RewindError when the key is missing or is not the one the value was sealed with. */
+  decrypt(sealed: string): string;
+}
+
+function parseKey(text: string): Buffer {
+  const trimmed = text.trim();
+  const candidates = [
+    /^[0-9a-fA-F]{64}$/.test(trimmed) ? Buffer.from(trimmed, 'hex') : null,
+    Buffer.from(trimmed, 'base64'),
+  ];
+  const key = candidates.find((b) => b !== null && b.length === 32);
+  if (!key) {
+    throw new RewindError(
+      'VALIDATION_FAILED',
+      `${SECRETS_KEY_ENV} must be 32 bytes written as base64 (44 characters) or hex (64 characters); got ${trimmed.length} characters; ${MAKE_KEY}`,
+      { field: SECRETS_KEY_ENV },
+    );
+  }
+  return key;
+}
+
+export function createSecretBox(keyText: string | undefined): SecretBox {
+  const key = keyText ? parseKey(keyText) : null;
+  const keyId = key ? createHash('sha256').update(key).digest('hex').slice(0, 8) : '';
+  const noKey = () =>
+    new RewindError(
+      'VALIDATION_FAILED',
+      `secrets need a key: set ${SECRETS_KEY_ENV} for the server; ${MAKE_KEY}`,
+      {
+        field: SECRETS_KEY_ENV,
+      },
+    );
+  return {
+    ready: key !== null,
+    requireKey() {
+      if (!key) throw noKey();
+    },
+    encrypt(plaintext) {
+      if (!key) throw noKey();
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+      const tag = cipher.getAuthTag();
+      return [
+        PREFIX,
+        keyId,
+        iv.toString('base64url'),
+        tag.toString('base64url'),
+        body.toString('base64url'),
+      ].join(':');
+    },
+    decrypt(sealed) {
+      if (!key) throw noKey();
+      const parts = sealed.split(':');
+      if (parts.length !== 6 || `${parts[0]}:${parts[1]}` !== PREFIX) {
+        throw new RewindError('VALIDATION_FAILED', 'a stored secret is not in the rwenc:v1 format', {});
+      }
+      const [, , id, iv, tag, body] = parts as [string, string, string, string, string, string];
+      if (id !== keyId) {
+        throw new RewindError(
+          'VALIDATION_FAILED',
+          `a secret was sealed with another key (key id ${id}, this server's ${keyId}); start the server with the ${SECRETS_KEY_ENV} it was set with`,
+          { field: SECRETS_KEY_ENV },
+        );
+      }
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+      return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString(
+        'utf8',
+      );
+    },
+  };
+}
