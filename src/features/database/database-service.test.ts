@@ -1,0 +1,112 @@
+// DatabaseService on real databases: what a deploy is refused for before anything changes, and
+// an expand + undo + verify round trip on every engine, as the rollout steps run them.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { appSpecSchema } from '../apps/app-spec.ts';
+import type { AppContext } from '../rollouts/app-context.ts';
+import { DatabaseService } from './database-service.ts';
+import { createTarget, TARGETS, type TestTarget } from './db-test-targets.ts';
+import type { DatabaseEngineName } from './types.ts';
+
+const base = mkdtempSync(join(tmpdir(), 'rewind-dbsvc-'));
+after(() => rmSync(base, { recursive: true, force: true }));
+
+function context(
+  engine: DatabaseEngineName,
+  url: string,
+  files: Record<string, Record<string, string>>,
+  database: object = {},
+): AppContext {
+  const dir = mkdtempSync(join(base, 'app-'));
+  for (const [version, migrations] of Object.entries(files)) {
+    mkdirSync(join(dir, version), { recursive: true });
+    for (const [name, sql] of Object.entries(migrations)) writeFileSync(join(dir, version, name), sql);
+  }
+  const spec = appSpecSchema.parse({
+    name: 'svc',
+    listen: '127.0.0.1:1',
+    run: { command: 'true' },
+    database: { engine, url, migrations: './${version}', lockTimeout: '1s', retries: 0, ...database },
+  });
+  return { spec, baseDir: dir, lastTableKey: null, retiring: new Map() };
+}
+
+const V1 = {
+  '0001_items.up.sql':
+    'create table items (id integer primary key, name varchar(50) not null, legacy varchar(10));',
+  '0001_items.down.sql': 'drop table items;',
+  '0002_seed.up.sql': "insert into items (id, name, legacy) values (1, 'kettle', 'k'), (2, 'teapot', 't');",
+  '0002_seed.down.sql': 'delete from items where id in (1, 2);',
+};
+const V2 = {
+  ...V1,
+  '0003_add_note.up.sql':
+    'alter table items add column note varchar(100);\ncreate table tags (id integer primary key, item_id integer);',
+  '0003_add_note.down.sql': 'drop table tags;\nalter table items drop column note;',
+};
+
+test('a deploy is refused up front: a missing down, a contract without backup, a missing folder', async () => {
+  const svc = new DatabaseService();
+  const url = join(base, 'refused.db');
+  const ctx = context('sqlite', url, {
+    nodown: { '0001_a.up.sql': 'create table a (id integer);' },
+    drop: {
+      ...V1,
+      '0003_drop.up.sql': '-- rewind:phase contract\nalter table items drop column legacy;',
+      '0003_drop.down.sql': 'alter table items add column legacy varchar(10);',
+    },
+  });
+  await assert.rejects(svc.prepare(ctx, 'nodown'), /RW301 missing-down .*0001_a\.up\.sql/);
+  await assert.rejects(svc.prepare(ctx, 'missing'), /does not exist/);
+  assert.equal(await svc.prepare(ctx, 'drop'), 3, 'with backups on, a contract migration is fine');
+  const noBackup = context(
+    'sqlite',
+    url,
+    {
+      drop: {
+        ...V1,
+        '0003_drop.up.sql': 'alter table items drop column legacy;',
+        '0003_drop.down.sql': 'alter table items add column legacy varchar(10);',
+      },
+    },
+    { backup: false },
+  );
+  await assert.rejects(
+    svc.prepare(noBackup, 'drop'),
+    /0003_drop is a contract \(destructive\) migration .*database\.backup: false/,
+  );
+});
+
+for (const engine of TARGETS) {
+  describe(`DatabaseService on ${engine}`, () => {
+    let target: TestTarget;
+    after(() => target?.cleanup());
+
+    test('expand, undo to the earlier level, verify: as before, data untouched', async () => {
+      target = await createTarget(engine);
+      const svc = new DatabaseService();
+      const ctx = context(engine, target.url, { v1: V1, v2: V2 });
+      const v1 = await svc.migrate(ctx, { number: 1, version: 'v1', migrationLevel: 2 }, 'all');
+      assert.ok(v1.ok, !v1.ok ? v1.reason : '');
+      const expand = await svc.expand(ctx, { number: 2, version: 'v2', migrationLevel: 3 }, 'r2');
+      assert.ok(expand.ok && expand.levelBefore === 2 && expand.levelAfter === 3, JSON.stringify(expand));
+      const plan = await svc.plan(ctx, 'v2');
+      assert.deepEqual(
+        plan.entries.map((e) => e.state),
+        ['applied', 'applied', 'applied'],
+      );
+      const undo = await svc.undo(ctx, 2, 'all', 'r2');
+      assert.ok(undo.ok && undo.levelAfter === 2, JSON.stringify(undo));
+      const checks = await svc.verify(ctx, 2);
+      assert.deepEqual(
+        checks.map((c) => `${c.name} ${c.passed}`),
+        ['database schema fingerprint true', 'database data unchanged true', 'database foreign keys true'],
+        JSON.stringify(checks),
+      );
+      assert.equal((await svc.plan(ctx, 'v2')).currentLevel, 2);
+    });
+  });
+}

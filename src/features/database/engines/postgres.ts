@@ -1,0 +1,304 @@
+// PostgreSQL: one pg.Client (advisory locks and lock_timeout are per session), DDL inside
+// transactions, catalogue queries limited to current_schema(), backups in schema rewind_backup.
+
+import pg from 'pg';
+import { scanSql, stripComments } from '../sql-split.ts';
+import { backupIdOf, backupTableName } from './backup-names.ts';
+import { isRewindTable, shapeBuilder } from './fingerprint.ts';
+import { orphanCountSql } from './orphan-query.ts';
+import { pollLock } from './poll-lock.ts';
+import { inTransaction } from './transaction.ts';
+import type { DatabaseEngine, ForeignKeyOrphans, Row, TableStats } from './types.ts';
+
+const BACKUP_SCHEMA = 'rewind_backup';
+const MAX_IDENTIFIER = 63;
+// lock_not_available (lock_timeout), deadlock_detected
+const LOCK_CODES = new Set(['55P03', '40P01']);
+const NON_TRANSACTIONAL =
+  /^\s*(create\s+(unique\s+)?index\s+concurrently|drop\s+index\s+concurrently|reindex\b[^;]*\bconcurrently|vacuum\b|(create|drop)\s+database\b|alter\s+system\b|create\s+tablespace\b)/i;
+
+export const quotePg = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+export async function openPostgres(url: string): Promise<DatabaseEngine> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  // A dropped connection surfaces on the next query; without a listener it would crash the process.
+  client.on('error', () => {});
+  await client.connect();
+  return postgresEngine(client);
+}
+
+interface PgColumn {
+  readonly name: string;
+  readonly type: string;
+  readonly generated: boolean;
+  readonly identity: boolean;
+}
+
+function postgresEngine(client: pg.Client): DatabaseEngine {
+  const held = new Set<string>();
+  const query = async <T extends Row = Row>(sql: string, params: readonly unknown[] = []) =>
+    (await client.query(params.length ? numberPlaceholders(sql) : sql, params as unknown[])).rows as T[];
+  const exec = async (sql: string) => void (await client.query(sql));
+
+  const tableExists = async (schema: string, table: string) =>
+    (await query('select to_regclass(?) is not null as ok', [`${quotePg(schema)}.${quotePg(table)}`]))[0]
+      ?.ok === true;
+  const columns = (schema: string, table: string) =>
+    query<{ name: string; type: string; generated: boolean; identity: boolean }>(
+      `select a.attname as name, format_type(a.atttypid, a.atttypmod) as type,
+              a.attgenerated <> '' as generated, a.attidentity <> '' as identity
+         from pg_attribute a join pg_class c on c.oid = a.attrelid
+         join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = ? and c.relname = ? and a.attnum > 0 and not a.attisdropped
+        order by a.attnum`,
+      [schema, table],
+    ) as Promise<PgColumn[]>;
+  const currentSchema = async () => (await query<{ s: string }>('select current_schema() as s'))[0]!.s;
+
+  const engine: DatabaseEngine = {
+    name: 'postgres',
+    transactionalDdl: true,
+    exec,
+    query,
+    transaction: (fn) => inTransaction(exec, 'begin', fn),
+    canRunInTransaction: (sql) => !NON_TRANSACTIONAL.test(stripComments(sql, 'postgres')),
+    isLockTimeout: (err) => LOCK_CODES.has((err as { code?: string } | null)?.code ?? ''),
+    setLockTimeout: (ms) => exec(`set lock_timeout = ${Math.max(0, Math.round(ms))}`),
+
+    async tryLock(name, timeoutMs) {
+      if (held.has(name)) return true;
+      // hashtextextended: a 64-bit key, so Rewind's names rarely collide with the app's own locks.
+      const ok = await pollLock(
+        async () =>
+          (await query('select pg_try_advisory_lock(hashtextextended(?, 0)) as ok', [name]))[0]?.ok === true,
+        timeoutMs,
+      );
+      if (ok) held.add(name);
+      return ok;
+    },
+    async unlock(name) {
+      if (!held.delete(name)) return;
+      await query('select pg_advisory_unlock(hashtextextended(?, 0))', [name]);
+    },
+
+    async schemaFingerprint() {
+      const shape = shapeBuilder();
+      const user = (t: string) => !isRewindTable(t);
+      for (const c of await query<{
+        t: string;
+        name: string;
+        type: string;
+        nn: boolean;
+        def: string | null;
+        extra: string;
+      }>(
+        `select c.relname as t, a.attname as name, format_type(a.atttypid, a.atttypmod) as type,
+                a.attnotnull as nn, pg_get_expr(d.adbin, d.adrelid) as def,
+                concat_ws(' ', nullif(a.attidentity, ''), nullif(a.attgenerated, '')) as extra
+           from pg_class c join pg_namespace n on n.oid = c.relnamespace
+           join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+           left join pg_attrdef d on d.adrelid = c.oid and d.adnum = a.attnum
+          where n.nspname = current_schema() and c.relkind in ('r', 'p')`,
+      )) {
+        if (!user(c.t)) continue;
+        shape.column(c.t, {
+          name: c.name,
+          type: c.type,
+          nullable: !c.nn,
+          default: c.def,
+          extra: c.extra || null,
+        });
+      }
+      for (const i of await query<{ t: string; def: string }>(
+        `select c.relname as t, pg_get_indexdef(x.indexrelid) as def
+           from pg_index x join pg_class c on c.oid = x.indrelid
+           join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = current_schema()`,
+      )) {
+        if (user(i.t)) shape.index(i.t, i.def);
+      }
+      for (const k of await query<{ t: string; name: string; def: string }>(
+        `select c.relname as t, con.conname as name, pg_get_constraintdef(con.oid) as def
+           from pg_constraint con join pg_class c on c.oid = con.conrelid
+           join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = current_schema()`,
+      )) {
+        if (user(k.t)) shape.constraint(k.t, `${k.name} ${k.def}`);
+      }
+      return shape.build();
+    },
+
+    async listTables() {
+      const rows = await query<{ t: string }>(
+        `select c.relname as t from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = current_schema() and c.relkind in ('r', 'p') order by 1`,
+      );
+      return rows.map((r) => r.t).filter((t) => !isRewindTable(t));
+    },
+
+    async tableStats(tables, { checksumRowLimit }) {
+      const out: Record<string, TableStats> = {};
+      for (const t of tables) {
+        const rows = Number((await query<{ n: string }>(`select count(*) as n from ${quotePg(t)}`))[0]!.n);
+        let checksum: string | null = null;
+        if (rows <= checksumRowLimit) {
+          // to_jsonb keys are sorted, so the checksum ignores column order; the hashes are sorted
+          // so it ignores row order.
+          const r = await query<{ sum: string }>(
+            `select md5(coalesce(string_agg(h, '' order by h), '')) as sum
+               from (select md5(to_jsonb(rewind_row)::text) as h from ${quotePg(t)} as rewind_row) s`,
+          );
+          checksum = r[0]!.sum;
+        }
+        out[t] = { rows, checksum };
+      }
+      return out;
+    },
+
+    async foreignKeyOrphans() {
+      const fks = await query<{
+        name: string;
+        child: string;
+        ps: string;
+        parent: string;
+        ck: string[];
+        pk: string[];
+      }>(
+        `select con.conname as name, c.relname as child, pn.nspname as ps, p.relname as parent,
+                (select array_agg(a.attname::text order by k.o) from unnest(con.conkey) with ordinality k(n, o)
+                   join pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.n) as ck,
+                (select array_agg(a.attname::text order by k.o) from unnest(con.confkey) with ordinality k(n, o)
+                   join pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.n) as pk
+           from pg_constraint con join pg_class c on c.oid = con.conrelid
+           join pg_namespace n on n.oid = c.relnamespace
+           join pg_class p on p.oid = con.confrelid join pg_namespace pn on pn.oid = p.relnamespace
+          where con.contype = 'f' and n.nspname = current_schema() order by 2, 1`,
+      );
+      const out: ForeignKeyOrphans[] = [];
+      for (const fk of fks) {
+        if (isRewindTable(fk.child)) continue;
+        const [r] = await query<{ n: string }>(orphanCountSql(fk, quotePg));
+        const orphans = Number(r!.n);
+        if (orphans > 0) out.push({ table: fk.child, constraint: fk.name, parent: fk.parent, orphans });
+      }
+      return out;
+    },
+
+    async backupTables(backupId, tables) {
+      const schema = await currentSchema();
+      const names = tables.map((t) => backupTableName(backupId, t, MAX_IDENTIFIER));
+      await engine.transaction(async () => {
+        // One snapshot for every table, so rows that reference each other stay consistent.
+        await exec('set transaction isolation level repeatable read');
+        await exec(`create schema if not exists ${BACKUP_SCHEMA}`);
+        for (const [i, t] of tables.entries()) {
+          if (!(await tableExists(schema, t)))
+            throw new Error(`backup ${backupId}: table "${t}" does not exist`);
+          const target = `${BACKUP_SCHEMA}.${quotePg(names[i]!)}`;
+          // No defaults: a nextval() default would tie the copy to the app's sequence, and the
+          // app could no longer drop its table.
+          await exec(
+            `create table ${target} (like ${quotePg(schema)}.${quotePg(t)} including all excluding defaults)`,
+          );
+          await copyRows(`${quotePg(schema)}.${quotePg(t)}`, target, await columns(schema, t));
+        }
+      });
+    },
+
+    async restoreTables(backupId, tables) {
+      const schema = await currentSchema();
+      await engine.transaction(async () => {
+        await withoutTriggers();
+        for (const t of tables) {
+          const name = backupTableName(backupId, t, MAX_IDENTIFIER);
+          if (!(await tableExists(BACKUP_SCHEMA, name))) {
+            throw new Error(`backup ${backupId} has no copy of table "${t}" (${BACKUP_SCHEMA}.${name})`);
+          }
+          const source = `${BACKUP_SCHEMA}.${quotePg(name)}`;
+          const target = `${quotePg(schema)}.${quotePg(t)}`;
+          const recreated = !(await tableExists(schema, t));
+          if (recreated) await exec(`create table ${target} (like ${source} including all)`);
+          const have = new Set((await columns(schema, t)).map((c) => c.name));
+          const backupColumns = await columns(BACKUP_SCHEMA, name);
+          for (const c of backupColumns) {
+            if (!have.has(c.name))
+              await exec(`alter table ${target} add column ${quotePg(c.name)} ${c.type}`);
+          }
+          await exec(`delete from ${target}`);
+          const now = await columns(schema, t);
+          const writable = new Set(now.filter((c) => !c.generated).map((c) => c.name));
+          await copyRows(
+            source,
+            target,
+            backupColumns.filter((c) => writable.has(c.name)),
+          );
+          if (recreated) {
+            // A recreated identity column starts its own sequence at 1: move it past the rows.
+            for (const c of now.filter((c) => c.identity)) {
+              await query(
+                `select setval(pg_get_serial_sequence(?, ?), coalesce(max(${quotePg(c.name)}), 0) + 1, false) from ${target}`,
+                [target, c.name],
+              );
+            }
+          }
+        }
+      });
+    },
+
+    async dropBackup(backupId) {
+      for (const t of await backupTablesOf(backupId))
+        await exec(`drop table if exists ${BACKUP_SCHEMA}.${quotePg(t)}`);
+    },
+    async listBackupIds() {
+      const ids = (await backupTablesOf(null)).map(backupIdOf).filter((id): id is string => id !== null);
+      return [...new Set(ids)].sort();
+    },
+    close: () => client.end(),
+  };
+
+  async function copyRows(from: string, to: string, cols: readonly PgColumn[]) {
+    const list = cols
+      .filter((c) => !c.generated)
+      .map((c) => quotePg(c.name))
+      .join(', ');
+    if (!list) return;
+    await exec(`insert into ${to} (${list}) overriding system value select ${list} from ${from}`);
+  }
+
+  /**
+   * Replica mode turns off foreign key checks and user triggers for this transaction, so rows
+   * can be deleted and put back in any order. It needs superuser (or SET privilege); without it
+   * the restore still runs and foreign keys are checked as usual.
+   */
+  async function withoutTriggers() {
+    await exec('savepoint rewind_replica');
+    try {
+      await exec('set local session_replication_role = replica');
+      await exec('release savepoint rewind_replica');
+    } catch {
+      await exec('rollback to savepoint rewind_replica');
+    }
+  }
+
+  async function backupTablesOf(backupId: string | null) {
+    const rows = await query<{ t: string }>(
+      `select c.relname as t from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = ? and c.relkind in ('r', 'p') order by 1`,
+      [BACKUP_SCHEMA],
+    );
+    return rows.map((r) => r.t).filter((t) => backupId === null || t.startsWith(`${backupId}__`));
+  }
+
+  return engine;
+}
+
+/** `?` → `$1, $2, …`, outside strings, quoted identifiers and comments. */
+function numberPlaceholders(sql: string): string {
+  let n = 0;
+  let out = '';
+  for (const region of scanSql(sql, 'postgres')) {
+    const text = sql.slice(region.start, region.end);
+    out += region.kind === 'code' ? text.replace(/\?/g, () => `$${++n}`) : text;
+  }
+  return out;
+}

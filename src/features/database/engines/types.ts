@@ -1,0 +1,115 @@
+// The one interface the migrator, backups and verification talk to. Each engine file is the only
+// place that knows which database it is; callers never branch on the engine name for SQL.
+
+import type { DatabaseEngineName } from '../types.ts';
+
+export type Row = Record<string, unknown>;
+
+/** One column as the fingerprint sees it; `extra` holds identity/auto-increment/generated. */
+export interface ColumnShape {
+  readonly name: string;
+  readonly type: string;
+  readonly nullable: boolean;
+  readonly default: string | null;
+  readonly extra: string | null;
+}
+
+/** Indexes and constraints are canonical one-line descriptions, sorted. */
+export interface TableShape {
+  /** Sorted by name: a column dropped and re-added at the end is the same schema to the app. */
+  readonly columns: readonly ColumnShape[];
+  readonly indexes: readonly string[];
+  readonly constraints: readonly string[];
+}
+
+export interface SchemaFingerprint {
+  /** sha256 (hex) of the canonical JSON of `tables`. */
+  readonly hash: string;
+  readonly tables: Readonly<Record<string, TableShape>>;
+}
+
+export interface TableStats {
+  readonly rows: number;
+  /**
+   * Order-independent content checksum (column order does not matter either), or null when the
+   * table has more rows than the checksum row limit. Comparable only within one engine.
+   */
+  readonly checksum: string | null;
+}
+
+export interface ForeignKeyOrphans {
+  readonly table: string;
+  /** Constraint name (SQLite: `fk<id>`, its position in PRAGMA foreign_key_list). */
+  readonly constraint: string;
+  readonly parent: string;
+  /** Child rows whose key is fully non-null and has no parent row. */
+  readonly orphans: number;
+}
+
+/**
+ * A connection to an application's database. Contract:
+ * - One session: locks, lock timeouts and transactions belong to this connection, so call it
+ *   from one flow at a time (no parallel calls while a transaction is open).
+ * - Scope is the current schema (PostgreSQL `current_schema()`, MySQL `DATABASE()`, SQLite
+ *   `main`). Rewind's own tables (`rewind_*`) and backups are never user tables.
+ * - Query placeholders are `?` on every engine.
+ */
+export interface DatabaseEngine {
+  readonly name: DatabaseEngineName;
+  /** DDL rolls back with the transaction (PostgreSQL, SQLite); MySQL commits each DDL. */
+  readonly transactionalDdl: boolean;
+
+  /** Runs one statement (no parameters). Rejects with the driver's error. */
+  exec(sql: string): Promise<void>;
+  query<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /**
+   * BEGIN (SQLite: BEGIN IMMEDIATE, so a busy database fails here and not mid-way), fn, COMMIT;
+   * ROLLBACK and rethrow when fn throws. Not reentrant.
+   */
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
+  /** False for statements the engine refuses inside a transaction (CREATE INDEX CONCURRENTLY). */
+  canRunInTransaction(sql: string): boolean;
+  /** True for lock-wait timeouts, busy databases and deadlocks: worth retrying later. */
+  isLockTimeout(err: unknown): boolean;
+
+  /** How long a statement waits for a lock before failing with a lock-timeout error. */
+  setLockTimeout(ms: number): Promise<void>;
+  /**
+   * Session-level advisory lock, held until unlock or close; waits at most timeoutMs and says
+   * whether it got it. Two sessions (processes) never hold the same name at once.
+   */
+  tryLock(name: string, timeoutMs: number): Promise<boolean>;
+  /** Idempotent: unlocking a lock not held is a no-op. */
+  unlock(name: string): Promise<void>;
+
+  /** Stable across runs and connections; equal after a column is created then dropped. */
+  schemaFingerprint(): Promise<SchemaFingerprint>;
+  /** User tables, sorted. */
+  listTables(): Promise<string[]>;
+  tableStats(
+    tables: readonly string[],
+    options: { readonly checksumRowLimit: number },
+  ): Promise<Record<string, TableStats>>;
+  /** One entry per foreign key that has orphans; empty when referential integrity holds. */
+  foreignKeyOrphans(): Promise<ForeignKeyOrphans[]>;
+
+  /**
+   * Copies each table's structure (columns, types, not-null, indexes; no foreign keys, so the
+   * copy never blocks the app) and rows into the backup place, consistently across tables where
+   * the engine allows. Fails if the backup already exists.
+   */
+  backupTables(backupId: string, tables: readonly string[]): Promise<void>;
+  /**
+   * Replaces each table's rows with the backup's (one transaction where the engine allows,
+   * foreign key checks and triggers off meanwhile). Columns the backup has but the table lost
+   * are added back; a dropped table is recreated from the backup's structure (defaults and
+   * foreign keys are not in the backup: the down migration should recreate the table first).
+   */
+  restoreTables(backupId: string, tables: readonly string[]): Promise<void>;
+  /** Drops every table of the backup; idempotent. */
+  dropBackup(backupId: string): Promise<void>;
+  /** Backup ids that have at least one table in the backup place. */
+  listBackupIds(): Promise<string[]>;
+
+  close(): Promise<void>;
+}

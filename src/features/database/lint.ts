@@ -1,0 +1,931 @@
+// The migration linter: pure functions from a loaded migration to findings and a phase. It reads
+// statements with regular expressions over comment-stripped, whitespace-normalised SQL (string
+// literals blanked, quoted identifiers kept), which is enough to recognise the shapes that break
+// a running revision or lock a busy table; it is not a parser and does not try to be one.
+import { normalizeTableName, scanSql, unquoteIdentifier } from './sql-split.ts';
+import type {
+  DatabaseEngineName,
+  LintFinding,
+  LintSeverity,
+  Migration,
+  MigrationLint,
+  MigrationPhase,
+} from './types.ts';
+
+export interface LintRule {
+  /** Stable code: RW1xx contract/destructive, RW2xx locking/safety, RW3xx file-level. */
+  readonly code: string;
+  readonly rule: string;
+  /** The usual severity; RW302 is a warning when the author declared contract on an expand file. */
+  readonly severity: LintSeverity;
+  /** The phase a statement with this finding forces, or null when it does not decide the phase. */
+  readonly phase: MigrationPhase | null;
+  readonly engines: readonly DatabaseEngineName[];
+  readonly summary: string;
+  readonly fix: string;
+}
+
+const ALL: readonly DatabaseEngineName[] = ['postgres', 'mysql', 'sqlite'];
+
+export const LINT_RULES = [
+  {
+    code: 'RW101',
+    rule: 'drop-table',
+    severity: 'error',
+    phase: 'contract',
+    engines: ALL,
+    summary:
+      'DROP TABLE of a table that existed before this migration: the running revision may still use it, and rollback cannot bring the rows back.',
+    fix: 'Stop using the table in one release; drop it in a later contract migration, after taking a backup.',
+  },
+  {
+    code: 'RW102',
+    rule: 'drop-column',
+    severity: 'error',
+    phase: 'contract',
+    engines: ALL,
+    summary: 'ALTER TABLE ... DROP COLUMN: the running revision still reads and writes the column.',
+    fix: 'Stop reading and writing the column in one release; drop it in a later contract migration, after taking a backup.',
+  },
+  {
+    code: 'RW103',
+    rule: 'rename-table',
+    severity: 'error',
+    phase: 'contract',
+    engines: ALL,
+    summary: 'ALTER TABLE ... RENAME TO / RENAME TABLE: the running revision queries the old name.',
+    fix: 'Create the new table, write to both, backfill, switch reads, then drop the old table in a later contract migration (or expose the old name through a view meanwhile).',
+  },
+  {
+    code: 'RW104',
+    rule: 'rename-column',
+    severity: 'error',
+    phase: 'contract',
+    engines: ALL,
+    summary: 'RENAME COLUMN (MySQL: CHANGE COLUMN old new): the running revision uses the old name.',
+    fix: 'Add the new column, write to both, backfill, switch reads, then drop the old column in a later contract migration.',
+  },
+  {
+    code: 'RW105',
+    rule: 'change-column-type',
+    severity: 'error',
+    phase: 'contract',
+    engines: ALL,
+    summary:
+      'ALTER COLUMN ... TYPE / SET DATA TYPE (MySQL: MODIFY COLUMN, CHANGE COLUMN c c): rewrites the table under lock and can break the running revision.',
+    fix: 'Add a column of the new type, write to both, backfill in batches, switch reads, then drop the old column in a later contract migration.',
+  },
+  {
+    code: 'RW106',
+    rule: 'add-not-null-without-default',
+    severity: 'error',
+    phase: 'contract',
+    engines: ALL,
+    summary:
+      "ADD COLUMN ... NOT NULL without DEFAULT: fails on a table with rows, and the running revision's inserts do not set the column.",
+    fix: 'Add the column nullable or with a DEFAULT; backfill; add NOT NULL in a later migration once every revision writes it.',
+  },
+  {
+    code: 'RW107',
+    rule: 'set-not-null',
+    severity: 'warning',
+    phase: 'contract',
+    engines: ALL,
+    summary:
+      'ALTER COLUMN ... SET NOT NULL: scans the table under an exclusive lock, and the running revision may still insert NULLs.',
+    fix: 'PostgreSQL: ADD CONSTRAINT c CHECK (col IS NOT NULL) NOT VALID; then VALIDATE CONSTRAINT c; then SET NOT NULL (no scan once the check is valid); then DROP CONSTRAINT c. Run it once every revision writes the column.',
+  },
+  {
+    code: 'RW108',
+    rule: 'drop-default',
+    severity: 'warning',
+    phase: 'contract',
+    engines: ALL,
+    summary:
+      "ALTER COLUMN ... DROP DEFAULT: the running revision's inserts that leave the column out get NULL, or fail on a NOT NULL column.",
+    fix: 'Drop the default in a contract migration, once no running revision relies on it.',
+  },
+  {
+    code: 'RW109',
+    rule: 'delete-all-rows',
+    severity: 'error',
+    phase: 'contract',
+    engines: ALL,
+    summary:
+      'TRUNCATE, or DELETE without WHERE: every row of an existing table is gone and rollback cannot bring them back.',
+    fix: 'Add a WHERE clause; if the rows really must go, do it in a contract migration after taking a backup.',
+  },
+  {
+    code: 'RW110',
+    rule: 'update-all-rows',
+    severity: 'warning',
+    phase: null,
+    engines: ALL,
+    summary:
+      'UPDATE without WHERE of columns that existed before: overwrites every row, which the down file cannot restore. A backfill of columns added in the same migration is not flagged.',
+    fix: 'Add a WHERE clause (e.g. WHERE col IS NULL), write the new value to a new column instead, and backfill large tables in batches.',
+  },
+  {
+    code: 'RW111',
+    rule: 'drop-object',
+    severity: 'warning',
+    phase: 'contract',
+    engines: ALL,
+    summary:
+      'DROP VIEW / FUNCTION / PROCEDURE / TYPE / DOMAIN / SEQUENCE / SCHEMA / TRIGGER / EXTENSION / DATABASE: the running revision may depend on it.',
+    fix: 'Drop it in a contract migration, once no running revision uses it.',
+  },
+  {
+    code: 'RW201',
+    rule: 'create-index-not-concurrently',
+    severity: 'warning',
+    phase: 'expand',
+    engines: ['postgres', 'mysql'],
+    summary:
+      'CREATE INDEX on an existing table without CONCURRENTLY (PostgreSQL) or without ALGORITHM=INPLACE, LOCK=NONE (MySQL): blocks writes while the index builds.',
+    fix: 'PostgreSQL: CREATE INDEX CONCURRENTLY, alone in its migration (it cannot run inside a transaction). MySQL: add ALGORITHM=INPLACE, LOCK=NONE so MySQL refuses rather than blocks writes.',
+  },
+  {
+    code: 'RW202',
+    rule: 'volatile-default',
+    severity: 'warning',
+    phase: 'expand',
+    engines: ['postgres'],
+    summary:
+      'ADD COLUMN with a volatile default (random(), gen_random_uuid(), uuid_generate_v4(), clock_timestamp(), nextval() / serial, identity, stored generated column): rewrites the whole table under an exclusive lock.',
+    fix: 'Add the column without a default (or with a constant one), set the default with ALTER COLUMN ... SET DEFAULT, and backfill existing rows in batches.',
+  },
+  {
+    code: 'RW203',
+    rule: 'foreign-key-without-not-valid',
+    severity: 'warning',
+    phase: 'expand',
+    engines: ['postgres'],
+    summary:
+      'ADD FOREIGN KEY / REFERENCES on an existing table without NOT VALID: checks every row while locking both tables against writes.',
+    fix: 'ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID; then ALTER TABLE ... VALIDATE CONSTRAINT ... as a separate statement (it only takes a light lock).',
+  },
+  {
+    code: 'RW204',
+    rule: 'check-without-not-valid',
+    severity: 'warning',
+    phase: 'expand',
+    engines: ['postgres'],
+    summary: 'ADD CHECK on an existing table without NOT VALID: scans every row under an exclusive lock.',
+    fix: 'ADD CONSTRAINT ... CHECK (...) NOT VALID; then ALTER TABLE ... VALIDATE CONSTRAINT ... as a separate statement.',
+  },
+  {
+    code: 'RW205',
+    rule: 'unique-constraint-without-index',
+    severity: 'warning',
+    phase: 'expand',
+    engines: ['postgres'],
+    summary:
+      'ADD UNIQUE / PRIMARY KEY on an existing table (constraint or inline on a new column): builds the index under an exclusive lock.',
+    fix: 'CREATE UNIQUE INDEX CONCURRENTLY idx ON t (cols) in its own migration; then ALTER TABLE t ADD CONSTRAINT c UNIQUE USING INDEX idx.',
+  },
+  {
+    code: 'RW206',
+    rule: 'lock-table',
+    severity: 'warning',
+    phase: null,
+    engines: ALL,
+    summary: 'LOCK TABLE(S): blocks the running revision for as long as the migration holds it.',
+    fix: 'Leave locking to the statements themselves and keep the lock timeout short; if a lock is unavoidable, take it in a migration that does little else.',
+  },
+  {
+    code: 'RW207',
+    rule: 'concurrently-not-alone',
+    severity: 'warning',
+    phase: null,
+    engines: ['postgres'],
+    summary:
+      "A CONCURRENTLY statement shares its migration with other statements: it cannot run inside the migration's transaction, so a failure leaves part of the file applied.",
+    fix: 'Give the CONCURRENTLY statement a migration of its own.',
+  },
+  {
+    code: 'RW301',
+    rule: 'missing-down',
+    severity: 'error',
+    phase: null,
+    engines: ALL,
+    summary: 'The up file has no NNNN_name.down.sql: the migration cannot be rolled back.',
+    fix: "Write NNNN_name.down.sql undoing the up file's statements in reverse order.",
+  },
+  {
+    code: 'RW302',
+    rule: 'phase-mismatch',
+    severity: 'error',
+    phase: null,
+    engines: ALL,
+    summary:
+      'Declared `rewind:phase expand` but a statement is contract (error); or declared contract while every statement is expand (warning: allowed, the author may know the app breaks).',
+    fix: 'Move the contract statements to a later migration declared `-- rewind:phase contract`, or correct the directive.',
+  },
+  {
+    code: 'RW303',
+    rule: 'mixed-phases',
+    severity: 'error',
+    phase: null,
+    engines: ALL,
+    summary:
+      'One file holds both expand statements (needed before the new revision starts) and contract statements (only safe after the rollout).',
+    fix: 'Split it: the expand statements in one migration, the contract statements in a later one.',
+  },
+  {
+    code: 'RW304',
+    rule: 'mysql-ddl-non-transactional',
+    severity: 'warning',
+    phase: null,
+    engines: ['mysql'],
+    summary:
+      'More than one DDL statement in a MySQL migration: each commits on its own, so a failure half-way leaves the first ones applied.',
+    fix: 'One DDL statement per migration; otherwise write the down file to undo the up statements in reverse order, one down statement per up statement.',
+  },
+  {
+    code: 'RW305',
+    rule: 'down-statement-count-mismatch',
+    severity: 'warning',
+    phase: null,
+    engines: ['mysql'],
+    summary:
+      'MySQL: the down file has a different number of statements than the up file, so a partly applied up file cannot be undone step by step.',
+    fix: 'Write one down statement per up statement, undoing them in reverse order.',
+  },
+] as const satisfies readonly LintRule[];
+
+export type LintCode = (typeof LINT_RULES)[number]['code'];
+
+const BY_CODE = new Map<string, LintRule>(LINT_RULES.map((r) => [r.code, r]));
+
+export function lintRule(code: LintCode): LintRule {
+  return BY_CODE.get(code)!;
+}
+
+export function lintMigrations(ms: readonly Migration[], engine: DatabaseEngineName): MigrationLint[] {
+  return ms.map((m) => lintMigration(m, engine));
+}
+
+export function lintMigration(m: Migration, engine: DatabaseEngineName): MigrationLint {
+  const statements = m.upStatements.map((s) => ({ ...s, text: normalizeSql(s.sql, engine) }));
+  const created = new Set<string>();
+  const added = new Set<string>(); // `table.column` added by this migration
+  for (const s of statements) collectNew(s.text, created, added);
+
+  const findings: LintFinding[] = [];
+  const touched = new Set<string>();
+  const expandLines: number[] = [];
+  const contractLines: number[] = [];
+  const ddlLines: number[] = [];
+  for (const s of statements) {
+    const facts = inspectStatement(s.text, engine, { created, added, alone: statements.length === 1 });
+    for (const t of facts.tables) touched.add(t);
+    if (facts.ddl) ddlLines.push(s.line);
+    const contract = facts.hits.some((h) => lintRule(h.code).phase === 'contract');
+    if (contract) contractLines.push(s.line);
+    else if (facts.expand) expandLines.push(s.line);
+    for (const h of facts.hits) {
+      // A file declared contract runs after the bake, once no revision that reads what it removes
+      // serves: its destructive statements are the point, reported as warnings to review.
+      const acknowledged = m.declaredPhase === 'contract' && lintRule(h.code).phase === 'contract';
+      findings.push(finding(m, acknowledged ? { ...h, severity: 'warning' } : h, m.upPath, s.line));
+    }
+  }
+
+  const phase: MigrationPhase = contractLines.length > 0 ? 'contract' : 'expand';
+  findings.push(...fileFindings(m, engine, { phase, expandLines, contractLines, ddlLines }));
+  findings.sort(
+    (a, b) => fileOrder(m, a) - fileOrder(m, b) || a.line - b.line || a.code.localeCompare(b.code),
+  );
+  return {
+    migration: m.key,
+    phase,
+    declaredPhase: m.declaredPhase,
+    effectivePhase: m.declaredPhase ?? phase,
+    touchedTables: [...touched],
+    findings,
+  };
+}
+
+interface Hit {
+  readonly code: LintCode;
+  readonly message: string;
+  readonly severity?: LintSeverity;
+  readonly fix?: string;
+}
+
+interface Context {
+  /** Tables this migration creates: nobody runs against them yet, so nothing breaks or waits. */
+  readonly created: ReadonlySet<string>;
+  readonly added: ReadonlySet<string>;
+  /** The statement is the migration's only one. */
+  readonly alone: boolean;
+}
+
+interface StatementFacts {
+  readonly hits: Hit[];
+  readonly tables: string[];
+  /** Schema DDL that adds or changes (CREATE / ALTER); counts as expand unless a hit says contract. */
+  readonly expand: boolean;
+  /** CREATE / ALTER / DROP / RENAME / TRUNCATE: MySQL commits each on its own. */
+  readonly ddl: boolean;
+}
+
+function finding(m: Migration, h: Hit, file: string, line: number): LintFinding {
+  const rule = lintRule(h.code);
+  return {
+    code: rule.code,
+    rule: rule.rule,
+    severity: h.severity ?? rule.severity,
+    migration: m.key,
+    file,
+    line,
+    message: h.message,
+    fix: h.fix ?? rule.fix,
+  };
+}
+
+function fileOrder(m: Migration, f: LintFinding): number {
+  return f.file === m.upPath ? 0 : 1;
+}
+
+// --- normalising --------------------------------------------------------------------------------
+
+/** Comments dropped, string literals blanked to '', whitespace collapsed; identifiers as written. */
+export function normalizeSql(sql: string, engine: DatabaseEngineName): string {
+  let out = '';
+  let code = ''; // code and comments since the last literal, collapsed together
+  const flush = () => {
+    out += code.replace(/\s+/g, ' ');
+    code = '';
+  };
+  for (const r of scanSql(sql, engine)) {
+    if (r.kind === 'comment') code += ' ';
+    else if (r.kind === 'code') code += sql.slice(r.start, r.end);
+    else {
+      flush();
+      out += r.kind === 'string' ? "''" : sql.slice(r.start, r.end);
+    }
+  }
+  flush();
+  return out.trim();
+}
+
+const ID = String.raw`(?:"(?:[^"]|"")+"|\x60(?:[^\x60]|\x60\x60)+\x60|\[[^\]]+\]|[\p{L}_][\p{L}\p{N}_$]*)`;
+const Q = String.raw`${ID}(?: ?\. ?${ID}){0,2}`;
+// Words that follow ADD / DROP / RENAME / ALTER in an ALTER TABLE action when it is not a column.
+const COL = String.raw`(?!(?:CONSTRAINT|INDEX|KEY|PRIMARY|FOREIGN|CHECK|UNIQUE|FULLTEXT|SPATIAL|PARTITION|EXCLUDE)\b)({ID})`;
+
+function rx(source: string): RegExp {
+  return new RegExp(
+    source
+      .replaceAll('{COL}', () => COL)
+      .replaceAll('{ID}', () => ID)
+      .replaceAll('{Q}', () => Q),
+    'iu',
+  );
+}
+
+const CREATE_TABLE = rx(
+  '^CREATE (?:OR REPLACE )?(?:(?:GLOBAL|LOCAL) )?(?:(?:TEMP|TEMPORARY|UNLOGGED) )?TABLE (?:IF NOT EXISTS )?({Q})',
+);
+const CREATE_INDEX = rx(
+  String.raw`^CREATE (?:UNIQUE |FULLTEXT |SPATIAL )?INDEX (CONCURRENTLY )?(?:IF NOT EXISTS )?(?:(?!ON )(?:{Q}) )?(?:USING \w+ )?ON (?:ONLY )?({Q})`,
+);
+const ALTER_TABLE = rx(
+  String.raw`^ALTER (?:IGNORE )?TABLE (?:IF EXISTS )?(?:ONLY )?({Q})(?: ?\*)?(?: (.*))?$`,
+);
+const DROP_TABLE = rx('^DROP (?:TEMPORARY )?TABLE (?:IF EXISTS )?(.+?)(?: (?:CASCADE|RESTRICT))?$');
+const DROP_OBJECT = rx(
+  String.raw`^DROP (MATERIALIZED VIEW|VIEW|FUNCTION|PROCEDURE|TYPE|DOMAIN|SEQUENCE|SCHEMA|DATABASE|TRIGGER|EXTENSION)\b(?: IF EXISTS)? ?(.*)$`,
+);
+const RENAME_TABLE = rx('^RENAME TABLES? (.+)$');
+const RENAME_PAIR = rx('^({Q}) TO ({Q})$');
+const TRUNCATE = rx(
+  '^TRUNCATE (?:TABLE )?(.+?)(?: (?:RESTART|CONTINUE) IDENTITY)?(?: (?:CASCADE|RESTRICT))?$',
+);
+const DELETE = rx(String.raw`^DELETE (?:(?:LOW_PRIORITY|QUICK|IGNORE) )*FROM (?:ONLY )?({Q})(?: ?\*)?(.*)$`);
+const UPDATE = rx(
+  String.raw`^UPDATE (?:(?:LOW_PRIORITY|IGNORE|OR \w+) )*(?:ONLY )?({Q})(?: ?\*)?(?: (?:AS )?(?!SET\b){ID})? SET (.*)$`,
+);
+const INSERT = rx(
+  String.raw`^(?:INSERT|REPLACE) (?:(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE|OR \w+) )*INTO ({Q})`,
+);
+const LOCK = rx('^LOCK (?:TABLES? )?(?:ONLY )?({Q})');
+const WHERE = /\bWHERE\b/i;
+const CONCURRENTLY = /\bCONCURRENTLY\b/i;
+const MYSQL_ONLINE =
+  /\bALGORITHM ?= ?(?:INPLACE|INSTANT)\b.*\bLOCK ?= ?NONE\b|\bLOCK ?= ?NONE\b.*\bALGORITHM ?= ?(?:INPLACE|INSTANT)\b/i;
+
+function collectNew(text: string, created: Set<string>, added: Set<string>): void {
+  const ct = CREATE_TABLE.exec(text);
+  if (ct) created.add(normalizeTableName(ct[1]!));
+  const at = ALTER_TABLE.exec(text);
+  if (!at) return;
+  const table = normalizeTableName(at[1]!);
+  for (const action of splitTopLevel(at[2] ?? '')) {
+    const col = parseAddColumn(action);
+    if (col) added.add(`${table}.${col.column}`);
+  }
+}
+
+// --- one statement --------------------------------------------------------------------------------
+
+/** What a recognised statement shape adds to the facts; `m` is its regex match. */
+type StatementShape = (m: RegExpExecArray, s: StatementInput) => void;
+
+interface StatementInput {
+  readonly text: string;
+  readonly engine: DatabaseEngineName;
+  readonly ctx: Context;
+  readonly facts: StatementFacts;
+}
+
+/** First match wins; a statement matching none only counts for its phase and DDL-ness. */
+const STATEMENT_SHAPES: readonly (readonly [RegExp, StatementShape])[] = [
+  [CREATE_TABLE, (m, s) => s.facts.tables.push(normalizeTableName(m[1]!))],
+  [
+    CREATE_INDEX,
+    (m, s) => {
+      const table = normalizeTableName(m[2]!);
+      s.facts.tables.push(table);
+      if (!s.ctx.created.has(table)) indexHit(s, table, Boolean(m[1]));
+    },
+  ],
+  [
+    ALTER_TABLE,
+    (m, s) => {
+      const table = normalizeTableName(m[1]!);
+      s.facts.tables.push(table);
+      if (s.ctx.created.has(table)) return;
+      for (const action of splitTopLevel(m[2] ?? '')) inspectAlterAction(action, table, s);
+    },
+  ],
+  [
+    DROP_TABLE,
+    (m, s) => {
+      const names = tableList(m[1]!);
+      s.facts.tables.push(...names);
+      const old = names.filter((t) => !s.ctx.created.has(t));
+      if (old.length === 0) return;
+      s.facts.hits.push({
+        code: 'RW101',
+        message: `drops table ${old.join(', ')}; the running revision may still use it and rollback cannot restore the rows`,
+      });
+    },
+  ],
+  [
+    DROP_OBJECT,
+    (m, s) => {
+      const name = /^\S+/.exec(m[2] ?? '')?.[0] ?? '';
+      s.facts.hits.push({
+        code: 'RW111',
+        message: `drops ${`${m[1]!.toLowerCase()} ${name}`.trimEnd()}; the running revision may depend on it`,
+      });
+    },
+  ],
+  [
+    RENAME_TABLE,
+    (m, s) => {
+      for (const pair of splitTopLevel(m[1]!)) {
+        const p = RENAME_PAIR.exec(pair);
+        if (!p) continue;
+        const [from, to] = [normalizeTableName(p[1]!), normalizeTableName(p[2]!)];
+        s.facts.tables.push(from, to);
+        if (!s.ctx.created.has(from)) s.facts.hits.push(renameTable(from, to));
+      }
+    },
+  ],
+  [
+    TRUNCATE,
+    (m, s) => {
+      const names = tableList(m[1]!);
+      s.facts.tables.push(...names);
+      const old = names.filter((t) => !s.ctx.created.has(t));
+      if (old.length > 0)
+        s.facts.hits.push({ code: 'RW109', message: `truncates ${old.join(', ')}: every row is deleted` });
+    },
+  ],
+  [
+    DELETE,
+    (m, s) => {
+      const table = normalizeTableName(m[1]!);
+      s.facts.tables.push(table);
+      if (WHERE.test(outsideParens(m[2]!)) || s.ctx.created.has(table)) return;
+      s.facts.hits.push({ code: 'RW109', message: `deletes every row of ${table} (DELETE without WHERE)` });
+    },
+  ],
+  [
+    UPDATE,
+    (m, s) => {
+      const table = normalizeTableName(m[1]!);
+      s.facts.tables.push(table);
+      if (WHERE.test(outsideParens(m[2]!)) || s.ctx.created.has(table)) return;
+      const targets = setTargets(m[2]!);
+      // Filling a column this migration adds is a backfill, not an overwrite.
+      if (targets?.every((c) => s.ctx.added.has(`${table}.${c}`))) return;
+      s.facts.hits.push({
+        code: 'RW110',
+        message: `overwrites every row of ${table} (UPDATE without WHERE)`,
+      });
+    },
+  ],
+  [INSERT, (m, s) => s.facts.tables.push(normalizeTableName(m[1]!))],
+  [
+    LOCK,
+    (m, s) =>
+      s.facts.hits.push({
+        code: 'RW206',
+        message: `locks ${normalizeTableName(m[1]!)}; the running revision waits until the migration ends`,
+      }),
+  ],
+];
+
+function inspectStatement(text: string, engine: DatabaseEngineName, ctx: Context): StatementFacts {
+  const keyword = /^\w+/.exec(text)?.[0]?.toUpperCase() ?? '';
+  const facts: StatementFacts = {
+    hits: [],
+    tables: [],
+    expand: keyword === 'CREATE' || keyword === 'ALTER',
+    ddl: ['CREATE', 'ALTER', 'DROP', 'RENAME', 'TRUNCATE'].includes(keyword),
+  };
+  if (engine === 'postgres' && CONCURRENTLY.test(text) && !ctx.alone) {
+    facts.hits.push({
+      code: 'RW207',
+      message:
+        "this CONCURRENTLY statement cannot run inside the migration's transaction; if another statement of the file fails, it stays applied",
+    });
+  }
+  const input: StatementInput = { text, engine, ctx, facts };
+  for (const [re, shape] of STATEMENT_SHAPES) {
+    const m = re.exec(text);
+    if (m) {
+      shape(m, input);
+      break;
+    }
+  }
+  return facts;
+}
+
+function indexHit(s: StatementInput, table: string, concurrently: boolean): void {
+  if (s.engine === 'postgres' && !concurrently) {
+    s.facts.hits.push({
+      code: 'RW201',
+      message: `builds an index on ${table} without CONCURRENTLY, blocking writes to it until done. CREATE INDEX CONCURRENTLY cannot run inside a transaction: give it a migration of its own`,
+      fix: 'CREATE INDEX CONCURRENTLY ..., alone in its migration (and DROP INDEX CONCURRENTLY in the down file).',
+    });
+  } else if (s.engine === 'mysql' && !MYSQL_ONLINE.test(s.text)) {
+    s.facts.hits.push({
+      code: 'RW201',
+      message: `builds an index on ${table} without ALGORITHM=INPLACE, LOCK=NONE; MySQL may silently fall back to blocking writes`,
+      fix: 'Add ALGORITHM=INPLACE, LOCK=NONE (e.g. CREATE INDEX i ON t (c) ALGORITHM=INPLACE LOCK=NONE) so MySQL refuses instead of blocking writes.',
+    });
+  }
+}
+
+function renameTable(from: string, to: string): Hit {
+  return { code: 'RW103', message: `renames table ${from} to ${to}; the running revision queries ${from}` };
+}
+
+function renameColumn(table: string, from: string, to: string): Hit {
+  return {
+    code: 'RW104',
+    message: `renames column ${table}.${from} to ${to}; the running revision uses ${from}`,
+  };
+}
+
+const ADD_CONSTRAINT = rx(
+  String.raw`^ADD (?:CONSTRAINT {ID} )?(FOREIGN KEY|CHECK|UNIQUE|PRIMARY KEY|EXCLUDE)\b(.*)$`,
+);
+const ADD_MYSQL_INDEX = rx(String.raw`^ADD (?:(?:UNIQUE|FULLTEXT|SPATIAL) )?(?:INDEX|KEY)\b`);
+const ADD_COLUMN = rx('^ADD (?:COLUMN )?(?:IF NOT EXISTS )?{COL}(?: (.*))?$');
+const DROP_COLUMN = rx('^DROP (?:COLUMN )?(?:IF EXISTS )?{COL}(?: (?:CASCADE|RESTRICT))?$');
+const RENAME_TO = rx('^RENAME (?:TO|AS) ({Q})$');
+const RENAME_COLUMN = rx('^RENAME (?:COLUMN )?{COL} TO ({ID})$');
+const CHANGE_COLUMN = rx('^CHANGE (?:COLUMN )?({ID}) ({ID})');
+const MODIFY_COLUMN = rx('^MODIFY (?:COLUMN )?({ID})');
+const ALTER_COLUMN = rx('^ALTER (?:COLUMN )?{COL} (.*)$');
+
+function parseAddColumn(action: string): { column: string; definition: string } | null {
+  if (ADD_CONSTRAINT.test(action) || ADD_MYSQL_INDEX.test(action)) return null;
+  const m = ADD_COLUMN.exec(action);
+  return m ? { column: columnName(m[1]!), definition: m[2] ?? '' } : null;
+}
+
+type ActionShape = (m: RegExpExecArray, table: string, s: StatementInput) => void;
+
+/** ALTER TABLE actions (the comma-separated parts after the table name); first match wins. */
+const ACTION_SHAPES: readonly (readonly [RegExp, ActionShape])[] = [
+  [ADD_CONSTRAINT, (m, table, s) => inspectAddConstraint(m[1]!.toUpperCase(), m[2] ?? '', table, s)],
+  [ADD_MYSQL_INDEX, (_, table, s) => indexHit(s, table, false)],
+  [ADD_COLUMN, (m, table, s) => inspectAddColumn(`${table}.${columnName(m[1]!)}`, m[2] ?? '', s)],
+  [
+    DROP_COLUMN,
+    (m, table, s) =>
+      s.facts.hits.push({
+        code: 'RW102',
+        message: `drops column ${table}.${columnName(m[1]!)}; the running revision still reads and writes it`,
+      }),
+  ],
+  [
+    RENAME_TO,
+    (m, table, s) => {
+      const to = normalizeTableName(m[1]!);
+      s.facts.tables.push(to);
+      s.facts.hits.push(renameTable(table, to));
+    },
+  ],
+  [
+    RENAME_COLUMN,
+    (m, table, s) => s.facts.hits.push(renameColumn(table, columnName(m[1]!), columnName(m[2]!))),
+  ],
+  [
+    CHANGE_COLUMN,
+    (m, table, s) => {
+      const [from, to] = [columnName(m[1]!), columnName(m[2]!)];
+      s.facts.hits.push(
+        from === to
+          ? {
+              code: 'RW105',
+              message: `redefines column ${table}.${from} (CHANGE COLUMN), rebuilding the table`,
+            }
+          : renameColumn(table, from, to),
+      );
+    },
+  ],
+  [
+    MODIFY_COLUMN,
+    (m, table, s) =>
+      s.facts.hits.push({
+        code: 'RW105',
+        message: `redefines column ${table}.${columnName(m[1]!)} (MODIFY COLUMN), rebuilding the table`,
+      }),
+  ],
+  [ALTER_COLUMN, (m, table, s) => inspectAlterColumn(`${table}.${columnName(m[1]!)}`, m[2]!, s)],
+];
+
+function inspectAlterAction(action: string, table: string, s: StatementInput): void {
+  for (const [re, shape] of ACTION_SHAPES) {
+    const m = re.exec(action);
+    if (m) {
+      shape(m, table, s);
+      return;
+    }
+  }
+}
+
+function inspectAddConstraint(kind: string, rest: string, table: string, s: StatementInput): void {
+  const hits = s.facts.hits;
+  if (s.engine === 'mysql' && (kind === 'UNIQUE' || kind === 'PRIMARY KEY')) {
+    indexHit(s, table, false);
+  }
+  if (s.engine !== 'postgres') return;
+  if (kind === 'FOREIGN KEY' && !/\bNOT VALID\b/i.test(rest)) {
+    hits.push({
+      code: 'RW203',
+      message: `adds a foreign key on ${table} that checks every row while blocking writes`,
+    });
+  } else if (kind === 'CHECK' && !/\bNOT VALID\b/i.test(rest)) {
+    hits.push({
+      code: 'RW204',
+      message: `adds a CHECK on ${table} that scans every row under an exclusive lock`,
+    });
+  } else if ((kind === 'UNIQUE' || kind === 'PRIMARY KEY') && !/\bUSING INDEX\b/i.test(rest)) {
+    hits.push({
+      code: 'RW205',
+      message: `adds ${kind} on ${table}, building its index under an exclusive lock`,
+    });
+  }
+}
+
+function inspectAlterColumn(column: string, change: string, s: StatementInput): void {
+  const hits = s.facts.hits;
+  if (/^(?:SET DATA )?TYPE\b/i.test(change)) {
+    hits.push({ code: 'RW105', message: `changes the type of ${column}, rewriting the table under lock` });
+  } else if (/^SET NOT NULL\b/i.test(change)) {
+    hits.push({
+      code: 'RW107',
+      message: `sets ${column} NOT NULL: the table is scanned under an exclusive lock and the running revision may still insert NULLs`,
+      ...(s.engine === 'postgres'
+        ? {}
+        : { fix: 'Backfill the column, and set NOT NULL only once every running revision writes it.' }),
+    });
+  } else if (/^DROP DEFAULT\b/i.test(change)) {
+    hits.push({
+      code: 'RW108',
+      message: `drops the default of ${column}; the running revision's inserts may rely on it`,
+    });
+  }
+}
+
+function inspectAddColumn(column: string, definition: string, s: StatementInput): void {
+  const hits = s.facts.hits;
+  const has = (re: RegExp) => re.test(definition);
+  const serial = has(/^(?:small|big)?serial[248]?\b/i);
+  const generated = serial || has(/\bGENERATED\b/i) || has(/\bAUTO_?INCREMENT\b/i);
+  const notNull = has(/\bNOT NULL\b/i) || has(/\bPRIMARY KEY\b/i);
+  if (notNull && !has(/\bDEFAULT\b/i) && !generated) {
+    hits.push({
+      code: 'RW106',
+      message: `adds ${column} NOT NULL without a DEFAULT: fails on existing rows, and the running revision's inserts do not set it`,
+    });
+  }
+  if (s.engine !== 'postgres') return;
+  const volatile =
+    serial ||
+    has(/\bGENERATED\b.*\b(?:IDENTITY|STORED)\b/i) ||
+    has(
+      /\bDEFAULT \(?(?:(?:public|pg_catalog)\.)?(?:random|gen_random_uuid|uuid_generate_v1|uuid_generate_v1mc|uuid_generate_v4|clock_timestamp|timeofday|nextval|txid_current)\b/i,
+    );
+  if (volatile) {
+    hits.push({
+      code: 'RW202',
+      message: `adds ${column} with a per-row value, rewriting the whole table under an exclusive lock`,
+    });
+  }
+  if (has(/\bREFERENCES\b/i)) {
+    hits.push({
+      code: 'RW203',
+      message: `adds ${column} with REFERENCES, checking the table while blocking writes to both tables`,
+      fix: 'Add the column without REFERENCES; then ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID; then VALIDATE CONSTRAINT as a separate statement.',
+    });
+  }
+  if (has(/\bCHECK\b/i)) {
+    hits.push({
+      code: 'RW204',
+      message: `adds ${column} with an inline CHECK, scanning the table under an exclusive lock`,
+      fix: 'Add the column without CHECK; then ADD CONSTRAINT ... CHECK (...) NOT VALID; then VALIDATE CONSTRAINT as a separate statement.',
+    });
+  }
+  if (has(/\b(?:UNIQUE|PRIMARY KEY)\b/i)) {
+    hits.push({
+      code: 'RW205',
+      message: `adds ${column} with an inline unique index, built under an exclusive lock`,
+    });
+  }
+}
+
+// --- the whole file ------------------------------------------------------------------------------
+
+interface FileFacts {
+  readonly phase: MigrationPhase;
+  readonly expandLines: readonly number[];
+  readonly contractLines: readonly number[];
+  readonly ddlLines: readonly number[];
+}
+
+function fileFindings(m: Migration, engine: DatabaseEngineName, f: FileFacts): LintFinding[] {
+  const out: LintFinding[] = [];
+  const firstLine = m.upStatements[0]?.line ?? 1;
+  if (m.downPath === null) {
+    out.push(
+      finding(
+        m,
+        {
+          code: 'RW301',
+          message: `${m.key} has no down file, so it cannot be rolled back`,
+          fix: `Write ${m.key}.down.sql undoing the up file's statements in reverse order.`,
+        },
+        m.upPath,
+        1,
+      ),
+    );
+  }
+  const firstContract = f.contractLines[0];
+  if (m.declaredPhase === 'expand' && firstContract !== undefined) {
+    out.push(
+      finding(
+        m,
+        {
+          code: 'RW302',
+          message: `declared rewind:phase expand, but the statement at line ${firstContract} is contract: it would run while the previous revision still serves traffic`,
+        },
+        m.upPath,
+        firstContract,
+      ),
+    );
+  } else if (m.declaredPhase === 'contract' && f.phase === 'expand') {
+    out.push(
+      finding(
+        m,
+        {
+          code: 'RW302',
+          severity: 'warning',
+          message:
+            'declared rewind:phase contract, but every statement is backward compatible: it will wait until the rollout is complete',
+          fix: 'Remove the directive (or declare expand) unless the new revision really depends on running after the rollout.',
+        },
+        m.upPath,
+        directiveLine(m.upSql) ?? firstLine,
+      ),
+    );
+  }
+  if (firstContract !== undefined && f.expandLines.length > 0) {
+    out.push(
+      finding(
+        m,
+        {
+          code: 'RW303',
+          message: `mixes expand statements (${lines(f.expandLines)}) with contract statements (${lines(f.contractLines)}); as a contract migration the expand part would run only after the rollout`,
+        },
+        m.upPath,
+        firstContract,
+      ),
+    );
+  }
+  const secondDdl = f.ddlLines[1];
+  if (engine === 'mysql' && secondDdl !== undefined) {
+    out.push(
+      finding(
+        m,
+        {
+          code: 'RW304',
+          message: `${f.ddlLines.length} DDL statements (${lines(f.ddlLines)}): MySQL commits each one on its own, so a failure half-way leaves the first ones applied`,
+        },
+        m.upPath,
+        secondDdl,
+      ),
+    );
+  }
+  if (engine === 'mysql' && m.downPath !== null && m.downStatements.length !== m.upStatements.length) {
+    out.push(
+      finding(
+        m,
+        {
+          code: 'RW305',
+          message: `the down file has ${m.downStatements.length} statement(s) for the up file's ${m.upStatements.length}`,
+        },
+        m.downPath,
+        m.downStatements[0]?.line ?? 1,
+      ),
+    );
+  }
+  return out;
+}
+
+function lines(ns: readonly number[]): string {
+  const unique = [...new Set(ns)];
+  return `${unique.length === 1 ? 'line' : 'lines'} ${unique.join(', ')}`;
+}
+
+function directiveLine(sql: string): number | null {
+  const index = sql.split(/\r?\n/).findIndex((l) => /^\s*--\s*rewind:phase\b/.test(l));
+  return index === -1 ? null : index + 1;
+}
+
+// --- small helpers --------------------------------------------------------------------------------
+
+/** Splits on commas outside parentheses and quoted identifiers (strings are already blanked). */
+function splitTopLevel(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quote: string | null = null;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote !== null) {
+      if (c === quote) quote = null;
+    } else if (c === '"' || c === '`' || c === "'") {
+      quote = c;
+    } else if (c === '(') {
+      depth++;
+    } else if (c === ')') {
+      depth--;
+    } else if (c === ',' && depth === 0) {
+      parts.push(text.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  parts.push(text.slice(start).trim());
+  return parts.filter((p) => p !== '');
+}
+
+/** `text` with the inside of every parenthesis pair removed: `a (b (c)) d` -> `a () d`. */
+function outsideParens(text: string): string {
+  let out = text;
+  for (let prev = ''; prev !== out; ) {
+    prev = out;
+    out = out.replace(/\([^()]*\)/g, '()');
+  }
+  return out;
+}
+
+function tableList(text: string): string[] {
+  return splitTopLevel(text).map((t) => normalizeTableName(t.replace(/^ONLY /i, '').replace(/ ?\*$/, '')));
+}
+
+function columnName(raw: string): string {
+  return unquoteIdentifier(raw).toLowerCase();
+}
+
+/** Columns an UPDATE's SET clause assigns, or null when the clause is not a plain `col = ...` list. */
+function setTargets(setClause: string): string[] | null {
+  const clause = outsideParens(setClause).split(/ (?:FROM|WHERE|RETURNING) /i)[0] ?? '';
+  const targets: string[] = [];
+  for (const part of splitTopLevel(clause)) {
+    const m = rx(String.raw`^(?:{ID} ?\. ?)?({ID}) ?=`).exec(part);
+    if (!m) return null;
+    targets.push(columnName(m[1]!));
+  }
+  return targets;
+}

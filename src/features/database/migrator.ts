@@ -1,0 +1,701 @@
+// Applies and undoes an app's migrations against its database, under an advisory lock, with a
+// ledger in the target database (rewind_migrations). It never throws: every outcome is data, a
+// result per migration (Success | Error | NotExecuted), as Kysely's migrator does.
+//
+// Two ways to run a migration:
+// - atomic (PostgreSQL, SQLite): all statements and the ledger row in one transaction; a failure
+//   leaves nothing behind, a lock timeout retries the whole transaction.
+// - stepwise (MySQL, where DDL commits; or a statement that refuses a transaction, e.g.
+//   CREATE INDEX CONCURRENTLY): the ledger counts committed statements; on failure the down
+//   statements that undo them run (down statement i undoes up statement n-1-i), and the count
+//   survives a crash so the undo can resume.
+
+import type { DatabaseEngine, TableStats } from './engines/types.ts';
+import { lintMigration } from './lint.ts';
+import { splitStatements } from './sql-split.ts';
+import type { Migration, MigrationPhase, SqlStatement } from './types.ts';
+
+export type MigrationErrorCode =
+  | 'LOCKED' // another migrator holds the app's advisory lock
+  | 'LOCK_TIMEOUT' // a statement kept waiting for a table lock, retries exhausted
+  | 'SQL_ERROR'
+  | 'CHECKSUM_MISMATCH' // an applied migration's up file changed
+  | 'INTERRUPTED' // a migration was left half-way (crash, failed undo): run migrateDown
+  | 'MISSING_DOWN'
+  | 'UNDO_FAILED' // a stepwise migration failed and so did undoing its committed statements
+  | 'DATABASE_ERROR'; // the ledger or the connection failed
+
+export interface MigrationError {
+  readonly code: MigrationErrorCode;
+  readonly message: string;
+  /** The statement that failed: 0-based index in its file, 1-based line. */
+  readonly statement?: { readonly index: number; readonly line: number; readonly sql: string };
+}
+
+export interface MigrationResult {
+  readonly key: string;
+  readonly id: number;
+  readonly direction: 'up' | 'down';
+  readonly status: 'Success' | 'Error' | 'NotExecuted';
+  readonly error?: MigrationError;
+  readonly durationMs: number;
+  readonly statementsDone: number;
+  readonly fingerprintAfter?: string;
+}
+
+export interface MigrationResultSet {
+  /** The first error: a failed migration's, or one that stopped the run before any (LOCKED). */
+  readonly error?: MigrationError;
+  readonly results: readonly MigrationResult[];
+  /** The migration the phase filter stopped at: later ones wait for their phase. */
+  readonly stoppedAt?: { readonly key: string; readonly phase: MigrationPhase };
+}
+
+export type LedgerState = 'applying' | 'applied' | 'reverting' | 'reverted' | 'failed';
+
+export interface LedgerEntry {
+  readonly app: string;
+  readonly key: string;
+  readonly id: number;
+  readonly name: string;
+  readonly phase: MigrationPhase;
+  readonly checksum: string;
+  readonly state: LedgerState;
+  readonly revision: number | null;
+  readonly appliedAt: string | null;
+  readonly revertedAt: string | null;
+  readonly fingerprintBefore: string | null;
+  readonly fingerprintAfter: string | null;
+  readonly fingerprintReverted: string | null;
+  readonly statsBefore: Record<string, TableStats> | null;
+  /** Up statements committed (stepwise runs; the up file's count once applied). */
+  readonly statementsDone: number;
+  /** While reverting: how many statements at the end of the down file are still to run. */
+  readonly undoRemaining: number;
+  /** Tables the migration changes (linter's touched tables and the declared ones). */
+  readonly changes: readonly string[];
+  /** The down file as it was when applied, so a rollback works without the newer folder. */
+  readonly downSql: string | null;
+  readonly lastError: string | null;
+}
+
+export interface MigrationStatus {
+  readonly applied: readonly LedgerEntry[];
+  readonly pending: readonly Migration[];
+  readonly currentLevel: number;
+  readonly checksumMismatches: readonly { key: string; recorded: string; current: string }[];
+  readonly interrupted: readonly LedgerEntry[];
+  /** Applied per the ledger but absent from the folder (a newer revision's, after a rollback). */
+  readonly unknown: readonly LedgerEntry[];
+}
+
+export interface RunOptions {
+  /** How long one statement waits for a table lock (default 5000). */
+  readonly lockTimeoutMs?: number;
+  /** Extra attempts after a lock timeout (default 3), `retryDelayMs` apart (default 1000). */
+  readonly retries?: number;
+  readonly retryDelayMs?: number;
+  /** How long to wait for the app's advisory lock before returning LOCKED (default 30000). */
+  readonly advisoryLockWaitMs?: number;
+  /** Tables above this many rows get a count but no checksum (default 100000). */
+  readonly checksumRowLimit?: number;
+  readonly onProgress?: (event: ProgressEvent) => void;
+}
+
+export interface ProgressEvent {
+  readonly key: string;
+  readonly direction: 'up' | 'down';
+  readonly done: number;
+  readonly total: number;
+}
+
+export interface MigrateUpOptions extends RunOptions {
+  /** Which phases may run; the run stops at the first migration of another phase. */
+  readonly phase?: 'expand' | 'contract' | 'all';
+  readonly toLevel?: number;
+  readonly revision?: number | null;
+}
+
+export interface MigrateDownOptions extends RunOptions {
+  readonly toLevel: number;
+  /** 'contract' stops at the first expand migration (undo only what the contract step did). */
+  readonly phase?: 'contract' | 'all';
+}
+
+export interface Migrator {
+  status(migrations: readonly Migration[]): Promise<MigrationStatus>;
+  migrateUp(migrations: readonly Migration[], options?: MigrateUpOptions): Promise<MigrationResultSet>;
+  migrateDown(migrations: readonly Migration[], options: MigrateDownOptions): Promise<MigrationResultSet>;
+  /** The fingerprint recorded for a level; null when the ledger never saw it. */
+  expectedFingerprint(level: number): Promise<string | null>;
+  /** What verification compares against after a rollback to `level`. */
+  baseline(level: number): Promise<Baseline>;
+  ledger(): Promise<LedgerEntry[]>;
+}
+
+export interface Baseline {
+  readonly fingerprint: string | null;
+  /** Table stats taken before the first migration above the level was applied. */
+  readonly statsBefore: Record<string, TableStats> | null;
+  /** Tables changed by the migrations above the level. */
+  readonly changedTables: readonly string[];
+}
+
+const DEFAULTS = {
+  lockTimeoutMs: 5000,
+  retries: 3,
+  retryDelayMs: 1000,
+  advisoryLockWaitMs: 30_000,
+  checksumRowLimit: 100_000,
+};
+type Settings = typeof DEFAULTS & { onProgress?: (event: ProgressEvent) => void };
+
+export function createMigrator(db: DatabaseEngine, options: { readonly app: string }): Migrator {
+  const app = options.app;
+  const lockName = `rewind_migrate_${app}`;
+
+  /** Takes the advisory lock, creates the ledger, turns any unexpected throw into data. */
+  async function guarded(run: RunOptions, body: (s: Settings) => Promise<MigrationResultSet>) {
+    const s: Settings = { ...DEFAULTS, ...definedOnly(run) };
+    let locked = false;
+    try {
+      locked = await db.tryLock(lockName, s.advisoryLockWaitMs);
+      if (!locked) {
+        const message = `another migrator holds the lock ${lockName}; gave up after ${s.advisoryLockWaitMs} ms. Retry when it finishes.`;
+        return { error: { code: 'LOCKED' as const, message }, results: [] };
+      }
+      await ensureLedger(db);
+      await db.setLockTimeout(s.lockTimeoutMs);
+      return await body(s);
+    } catch (err) {
+      return {
+        error: { code: 'DATABASE_ERROR' as const, message: `${app}: ${messageOf(err)}` },
+        results: [],
+      };
+    } finally {
+      if (locked) await db.unlock(lockName).catch(() => {});
+    }
+  }
+
+  const migrator: Migrator = {
+    async status(migrations) {
+      await ensureLedger(db);
+      const rows = await readLedger(db, app);
+      const byKey = new Map(migrations.map((m) => [m.key, m]));
+      const applied = rows.filter((r) => r.state === 'applied');
+      const interrupted = rows.filter((r) => r.state === 'applying' || r.state === 'reverting');
+      const done = new Set([...applied, ...interrupted].map((r) => r.key));
+      return {
+        applied,
+        pending: migrations.filter((m) => !done.has(m.key)).sort((a, b) => a.id - b.id),
+        currentLevel: applied.reduce((level, r) => Math.max(level, r.id), 0),
+        checksumMismatches: applied.flatMap((r) => {
+          const m = byKey.get(r.key);
+          return m && m.checksum !== r.checksum
+            ? [{ key: r.key, recorded: r.checksum, current: m.checksum }]
+            : [];
+        }),
+        interrupted,
+        unknown: applied.filter((r) => !byKey.has(r.key)),
+      };
+    },
+
+    migrateUp: (migrations, o = {}) =>
+      guarded(o, async (s) => {
+        const st = await migrator.status(migrations);
+        if (st.interrupted.length) {
+          const keys = st.interrupted.map(
+            (r) => `${r.key} (${r.state}, ${r.lastError ?? 'no error recorded'})`,
+          );
+          return fail('INTERRUPTED', `${keys.join('; ')}: run migrateDown to finish undoing it first`);
+        }
+        if (st.checksumMismatches.length) {
+          const keys = st.checksumMismatches.map((c) => c.key).join(', ');
+          return fail(
+            'CHECKSUM_MISMATCH',
+            `applied migration files changed since they ran: ${keys}; restore them and add a new migration instead`,
+          );
+        }
+        const pending = st.pending.filter((m) => m.id <= (o.toLevel ?? Number.POSITIVE_INFINITY));
+        const results: MigrationResult[] = [];
+        for (const [i, m] of pending.entries()) {
+          const lint = lintMigration(m, db.name);
+          const allowed = (o.phase ?? 'all') === 'all' || o.phase === lint.effectivePhase;
+          if (!allowed) {
+            return {
+              results: [...results, ...notExecuted(pending.slice(i), 'up')],
+              stoppedAt: { key: m.key, phase: lint.effectivePhase },
+            };
+          }
+          const changes = [...new Set([...lint.touchedTables, ...(m.declaredChanges ?? [])])].sort();
+          const r = await applyOne(m, lint.effectivePhase, changes, o.revision ?? null, s);
+          results.push(r);
+          if (r.status === 'Error')
+            return { error: r.error, results: [...results, ...notExecuted(pending.slice(i + 1), 'up')] };
+        }
+        return { results };
+      }),
+
+    migrateDown: (migrations, o) =>
+      guarded(o, async (s) => {
+        const byKey = new Map(migrations.map((m) => [m.key, m]));
+        const rows = (await readLedger(db, app))
+          .filter((r) => r.id > o.toLevel && ['applied', 'applying', 'reverting'].includes(r.state))
+          .sort((a, b) => b.id - a.id);
+        const results: MigrationResult[] = [];
+        const rest = (from: number) => rows.slice(from).map((r) => notRun(r.key, r.id, 'down'));
+        for (const [i, row] of rows.entries()) {
+          if (o.phase === 'contract' && row.phase === 'expand' && row.state === 'applied') {
+            return { results: [...results, ...rest(i)], stoppedAt: { key: row.key, phase: row.phase } };
+          }
+          const r = await revertOne(row, byKey.get(row.key), s);
+          results.push(r);
+          if (r.status === 'Error') return { error: r.error, results: [...results, ...rest(i + 1)] };
+        }
+        return { results };
+      }),
+
+    async expectedFingerprint(level) {
+      return (await migrator.baseline(level)).fingerprint;
+    },
+
+    async baseline(level) {
+      await ensureLedger(db);
+      const rows = (await readLedger(db, app)).sort((a, b) => a.id - b.id);
+      const at = rows.find((r) => r.id === level && r.fingerprintAfter);
+      const above = rows.filter((r) => r.id > level);
+      const first = above.find((r) => r.fingerprintBefore);
+      return {
+        fingerprint: at?.fingerprintAfter ?? first?.fingerprintBefore ?? null,
+        statsBefore: first?.statsBefore ?? null,
+        changedTables: [...new Set(above.flatMap((r) => r.changes))].sort(),
+      };
+    },
+
+    ledger: () => readLedger(db, app),
+  };
+
+  async function applyOne(
+    m: Migration,
+    phase: MigrationPhase,
+    changes: readonly string[],
+    revision: number | null,
+    s: Settings,
+  ): Promise<MigrationResult> {
+    const started = Date.now();
+    const result = (rest: Partial<MigrationResult>): MigrationResult => ({
+      key: m.key,
+      id: m.id,
+      direction: 'up',
+      status: 'Success',
+      durationMs: Date.now() - started,
+      statementsDone: 0,
+      ...rest,
+    });
+    const before = await db.schemaFingerprint();
+    const stats = await db.tableStats(await db.listTables(), s);
+    const row: LedgerEntry = {
+      app,
+      key: m.key,
+      id: m.id,
+      name: m.name,
+      phase,
+      checksum: m.checksum,
+      state: 'applying',
+      revision,
+      appliedAt: null,
+      revertedAt: null,
+      fingerprintBefore: before.hash,
+      fingerprintAfter: null,
+      fingerprintReverted: null,
+      statsBefore: stats,
+      statementsDone: 0,
+      undoRemaining: 0,
+      changes,
+      downSql: m.downSql,
+      lastError: null,
+    };
+    const n = m.upStatements.length;
+    const progress = (done: number) => s.onProgress?.({ key: m.key, direction: 'up', done, total: n });
+    const applied = async () => ({
+      ...row,
+      state: 'applied' as const,
+      statementsDone: n,
+      appliedAt: new Date().toISOString(),
+      fingerprintAfter: (await db.schemaFingerprint()).hash,
+    });
+
+    if (isAtomic(m.upStatements)) {
+      let at = 0;
+      const outcome = await withRetries(s, async () => {
+        at = 0;
+        return db.transaction(async () => {
+          for (const st of m.upStatements) {
+            await db.exec(st.sql);
+            progress(++at);
+          }
+          const done = await applied();
+          await putRow(db, done);
+          return done;
+        });
+      });
+      if (outcome.ok)
+        return result({ statementsDone: n, fingerprintAfter: outcome.value.fingerprintAfter ?? undefined });
+      const error = statementError(
+        m,
+        'up',
+        at,
+        m.upStatements,
+        outcome,
+        s,
+        'the transaction was rolled back: the database is unchanged',
+      );
+      const unrecorded = await bestEffort(() =>
+        putRow(db, { ...row, state: 'failed', lastError: error.message }),
+      );
+      return result({ status: 'Error', error: { ...error, message: error.message + unrecorded } });
+    }
+
+    await putRow(db, row);
+    for (const [k, st] of m.upStatements.entries()) {
+      const outcome = await withRetries(s, () => db.exec(st.sql));
+      if (!outcome.ok) {
+        const undo = await undoStepwise(m, { ...row, statementsDone: k }, k, s);
+        const failed = statementError(m, 'up', k, m.upStatements, outcome, s, undo.note);
+        const error = undo.error ? { ...failed, code: undo.error.code } : failed;
+        const unrecorded = await bestEffort(() => updateRow(db, app, m.key, { last_error: error.message }));
+        return result({
+          status: 'Error',
+          error: { ...error, message: error.message + unrecorded },
+          statementsDone: undo.error ? k : 0,
+        });
+      }
+      await updateRow(db, app, m.key, { statements_done: k + 1 });
+      progress(k + 1);
+    }
+    const done = await applied();
+    await putRow(db, done);
+    return result({ statementsDone: n, fingerprintAfter: done.fingerprintAfter ?? undefined });
+  }
+
+  /** Undoes the first k committed up statements of a stepwise migration that failed at k. */
+  async function undoStepwise(
+    m: Migration,
+    row: LedgerEntry,
+    k: number,
+    s: Settings,
+  ): Promise<{ note: string; error?: MigrationError }> {
+    if (k === 0) {
+      await putRow(db, { ...row, state: 'failed' });
+      return { note: 'no statement had committed: the database is unchanged' };
+    }
+    if (m.downStatements.length !== m.upStatements.length) {
+      const note =
+        `${k} statement(s) had committed and cannot be undone automatically: the down file has ` +
+        `${m.downStatements.length} statements for ${m.upStatements.length} up statements (statement i of the down file must undo up statement n-1-i). ` +
+        'Undo them by hand, then run migrateDown';
+      return { note, error: { code: 'INTERRUPTED', message: `${m.key}: ${note}` } };
+    }
+    await updateRow(db, app, m.key, { state: 'reverting', undo_remaining: k });
+    const undo = await runDownTail(m.key, m.downStatements, k, 'up', s);
+    if (undo.error)
+      return { note: `undoing failed: ${undo.error.message}`, error: { ...undo.error, code: 'UNDO_FAILED' } };
+    await updateRow(db, app, m.key, { state: 'failed', statements_done: 0 });
+    return { note: `the ${k} committed statement(s) were undone: the database is as before` };
+  }
+
+  /**
+   * Runs the last `remaining` down statements, counting down in the ledger after each, so a
+   * crash or a failure resumes where it stopped.
+   */
+  async function runDownTail(
+    key: string,
+    downs: readonly SqlStatement[],
+    remaining: number,
+    direction: 'up' | 'down',
+    s: Settings,
+  ) {
+    const total = downs.length;
+    for (let i = total - remaining; i < total; i++) {
+      const st = downs[i]!;
+      const outcome = await withRetries(s, () => db.exec(st.sql));
+      if (!outcome.ok) {
+        const error: MigrationError = {
+          code: db.isLockTimeout(outcome.error) ? 'LOCK_TIMEOUT' : 'SQL_ERROR',
+          message: `${key}: down statement ${i + 1} (line ${st.line}) failed: ${messageOf(outcome.error)}; ${total - i} down statement(s) still to run`,
+          statement: { index: i, line: st.line, sql: st.sql },
+        };
+        const unrecorded = await bestEffort(() => updateRow(db, app, key, { last_error: error.message }));
+        return { error: { ...error, message: error.message + unrecorded }, done: i - (total - remaining) };
+      }
+      await updateRow(db, app, key, { undo_remaining: total - i - 1 });
+      if (direction === 'down') s.onProgress?.({ key, direction, done: i + 1, total });
+    }
+    return { done: remaining };
+  }
+
+  async function revertOne(
+    row: LedgerEntry,
+    m: Migration | undefined,
+    s: Settings,
+  ): Promise<MigrationResult> {
+    const started = Date.now();
+    const result = (rest: Partial<MigrationResult>): MigrationResult => ({
+      key: row.key,
+      id: row.id,
+      direction: 'down',
+      status: 'Success',
+      durationMs: Date.now() - started,
+      statementsDone: 0,
+      ...rest,
+    });
+    // The folder's down file when there is one (it may carry a fix), else the one recorded at apply.
+    const downs =
+      m?.downSql != null
+        ? m.downStatements
+        : row.downSql != null
+          ? splitStatements(row.downSql, db.name)
+          : [];
+    if (downs.length === 0) {
+      const message = `${row.key} has no down migration (add ${row.key}.down.sql): nothing was changed`;
+      return result({ status: 'Error', error: { code: 'MISSING_DOWN', message } });
+    }
+    const reverted = async () => ({
+      state: 'reverted',
+      statements_done: 0,
+      undo_remaining: 0,
+      reverted_at: new Date().toISOString(),
+      fingerprint_reverted: (await db.schemaFingerprint()).hash,
+      last_error: null,
+    });
+
+    if (row.state === 'applied' && isAtomic(downs)) {
+      let at = 0;
+      const outcome = await withRetries(s, async () => {
+        at = 0;
+        return db.transaction(async () => {
+          for (const st of downs) {
+            await db.exec(st.sql);
+            s.onProgress?.({ key: row.key, direction: 'down', done: ++at, total: downs.length });
+          }
+          const fields = await reverted();
+          await updateRow(db, app, row.key, fields);
+          return fields.fingerprint_reverted;
+        });
+      });
+      if (outcome.ok) return result({ statementsDone: downs.length, fingerprintAfter: outcome.value });
+      const error = statementError(
+        m,
+        'down',
+        at,
+        downs,
+        outcome,
+        s,
+        'the transaction was rolled back: the migration is still applied',
+        row.key,
+      );
+      const unrecorded = await bestEffort(() => updateRow(db, app, row.key, { last_error: error.message }));
+      return result({ status: 'Error', error: { ...error, message: error.message + unrecorded } });
+    }
+
+    // Stepwise: a full revert, the undo of an interrupted apply, or the resumption of either.
+    let remaining = row.undoRemaining;
+    if (row.state === 'applied') remaining = downs.length;
+    if (row.state === 'applying') {
+      if (m && m.upStatements.length !== downs.length) {
+        const message = `${row.key} stopped after ${row.statementsDone} up statement(s) and its down file does not mirror the up file statement by statement: undo by hand`;
+        return result({ status: 'Error', error: { code: 'INTERRUPTED', message } });
+      }
+      remaining = row.statementsDone;
+    }
+    await updateRow(db, app, row.key, { state: 'reverting', undo_remaining: remaining });
+    const run = await runDownTail(row.key, downs, remaining, 'down', s);
+    if (run.error) return result({ status: 'Error', error: run.error, statementsDone: run.done });
+    const fields = await reverted();
+    await updateRow(db, app, row.key, fields);
+    return result({ statementsDone: run.done, fingerprintAfter: fields.fingerprint_reverted });
+  }
+
+  /** Atomic when DDL is transactional and no statement refuses a transaction. */
+  function isAtomic(statements: readonly SqlStatement[]): boolean {
+    return db.transactionalDdl && statements.every((st) => db.canRunInTransaction(st.sql));
+  }
+
+  /** Lock timeouts are retried (the blocker may finish); anything else fails at once. */
+  async function withRetries<T>(s: Settings, fn: () => Promise<T>): Promise<Outcome<T>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return { ok: true, value: await fn() };
+      } catch (error) {
+        if (!db.isLockTimeout(error) || attempt > s.retries) return { ok: false, error, attempts: attempt };
+        await new Promise((resolve) => setTimeout(resolve, s.retryDelayMs));
+      }
+    }
+  }
+
+  function statementError(
+    m: Migration | undefined,
+    direction: 'up' | 'down',
+    index: number,
+    statements: readonly SqlStatement[],
+    outcome: { error: unknown; attempts: number },
+    s: Settings,
+    note: string,
+    key = m?.key ?? '?',
+  ): MigrationError {
+    const st = statements[index]; // undefined when the failure came after the last statement
+    const file = (direction === 'up' ? m?.upPath : m?.downPath) ?? `${key}.${direction}.sql`;
+    const where = st ? `${direction} statement ${index + 1} (${file}:${st.line})` : `${direction} migration`;
+    const lock = db.isLockTimeout(outcome.error);
+    const why = lock
+      ? `gave up after ${outcome.attempts} attempt(s): lock timeout (${s.lockTimeoutMs} ms) waiting for a lock another session holds (${messageOf(outcome.error)}); retry when it is released or raise lockTimeoutMs`
+      : `failed: ${messageOf(outcome.error)}`;
+    return {
+      code: lock ? 'LOCK_TIMEOUT' : 'SQL_ERROR',
+      message: `${key}: ${where} ${why}; ${note}`,
+      ...(st ? { statement: { index, line: st.line, sql: st.sql } } : {}),
+    };
+  }
+
+  return migrator;
+}
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown; attempts: number };
+
+const fail = (code: MigrationErrorCode, message: string): MigrationResultSet => ({
+  error: { code, message },
+  results: [],
+});
+const notRun = (key: string, id: number, direction: 'up' | 'down'): MigrationResult => ({
+  key,
+  id,
+  direction,
+  status: 'NotExecuted',
+  durationMs: 0,
+  statementsDone: 0,
+});
+const notExecuted = (ms: readonly Migration[], direction: 'up' | 'down') =>
+  ms.map((m) => notRun(m.key, m.id, direction));
+
+/**
+ * Writes a failure to the ledger; when the ledger cannot be written (SQLite still locked by the
+ * session that caused the failure) the failure itself must still reach the caller.
+ */
+async function bestEffort(write: () => Promise<void>): Promise<string> {
+  try {
+    await write();
+    return '';
+  } catch (err) {
+    return ` (not recorded in the ledger: ${messageOf(err)})`;
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+// --- ledger ---------------------------------------------------------------------------------------
+
+/** Creates rewind_migrations and rewind_backups if missing; portable SQL, idempotent. */
+export async function ensureLedger(db: DatabaseEngine): Promise<void> {
+  // Read first: CREATE TABLE IF NOT EXISTS still wants SQLite's write lock, which a busy app holds.
+  const exists = async (table: string) =>
+    db.query(`select 1 as x from ${table} where 1 = 0`).then(
+      () => true,
+      () => false,
+    );
+  if ((await exists('rewind_migrations')) && (await exists('rewind_backups'))) return;
+  // MySQL's TEXT stops at 64 KB; table stats of a large schema can exceed it.
+  const text = db.name === 'mysql' ? 'longtext' : 'text';
+  await db.exec(`create table if not exists rewind_migrations (
+    app varchar(191) not null, migration_key varchar(191) not null, id integer not null,
+    name varchar(191) not null, phase varchar(16) not null, checksum varchar(64) not null,
+    state varchar(16) not null, revision integer, applied_at varchar(32), reverted_at varchar(32),
+    fingerprint_before varchar(64), fingerprint_after varchar(64), fingerprint_reverted varchar(64),
+    stats_before ${text}, statements_done integer not null default 0,
+    undo_remaining integer not null default 0, changes ${text}, down_sql ${text}, last_error ${text},
+    primary key (app, migration_key))`);
+  await db.exec(`create table if not exists rewind_backups (
+    backup_id varchar(64) not null primary key, seq integer not null, app varchar(191) not null, revision integer,
+    migration_key varchar(191) not null, tables ${text} not null, created_at varchar(32) not null)`);
+}
+
+export async function readLedger(db: DatabaseEngine, app: string): Promise<LedgerEntry[]> {
+  const rows = await db.query('select * from rewind_migrations where app = ? order by id', [app]);
+  return rows.map((r) => ({
+    app: String(r.app),
+    key: String(r.migration_key),
+    id: Number(r.id),
+    name: String(r.name),
+    phase: r.phase as MigrationPhase,
+    checksum: String(r.checksum),
+    state: r.state as LedgerState,
+    revision: r.revision == null ? null : Number(r.revision),
+    appliedAt: (r.applied_at as string | null) ?? null,
+    revertedAt: (r.reverted_at as string | null) ?? null,
+    fingerprintBefore: (r.fingerprint_before as string | null) ?? null,
+    fingerprintAfter: (r.fingerprint_after as string | null) ?? null,
+    fingerprintReverted: (r.fingerprint_reverted as string | null) ?? null,
+    statsBefore: r.stats_before == null ? null : JSON.parse(String(r.stats_before)),
+    statementsDone: Number(r.statements_done),
+    undoRemaining: Number(r.undo_remaining),
+    changes: r.changes == null ? [] : JSON.parse(String(r.changes)),
+    downSql: (r.down_sql as string | null) ?? null,
+    lastError: (r.last_error as string | null) ?? null,
+  }));
+}
+
+/**
+ * Writes the ledger row of (app, key): update when present, insert otherwise. No transaction
+ * needed (callers hold the app's advisory lock), so it also works inside the migration's own.
+ */
+async function putRow(db: DatabaseEngine, e: LedgerEntry): Promise<void> {
+  const row: Record<string, unknown> = {
+    app: e.app,
+    migration_key: e.key,
+    id: e.id,
+    name: e.name,
+    phase: e.phase,
+    checksum: e.checksum,
+    state: e.state,
+    revision: e.revision,
+    applied_at: e.appliedAt,
+    reverted_at: e.revertedAt,
+    fingerprint_before: e.fingerprintBefore,
+    fingerprint_after: e.fingerprintAfter,
+    fingerprint_reverted: e.fingerprintReverted,
+    stats_before: e.statsBefore ? JSON.stringify(e.statsBefore) : null,
+    statements_done: e.statementsDone,
+    undo_remaining: e.undoRemaining,
+    changes: JSON.stringify(e.changes),
+    down_sql: e.downSql,
+    last_error: e.lastError,
+  };
+  const existing = await db.query(
+    'select 1 as x from rewind_migrations where app = ? and migration_key = ?',
+    [e.app, e.key],
+  );
+  if (existing.length) return updateRow(db, e.app, e.key, row);
+  const names = Object.keys(row);
+  await db.query(
+    `insert into rewind_migrations (${names.join(', ')}) values (${names.map(() => '?').join(', ')})`,
+    Object.values(row),
+  );
+}
+
+async function updateRow(
+  db: DatabaseEngine,
+  app: string,
+  key: string,
+  fields: Record<string, unknown>,
+): Promise<void> {
+  const names = Object.keys(fields);
+  await db.query(
+    `update rewind_migrations set ${names.map((n) => `${n} = ?`).join(', ')} where app = ? and migration_key = ?`,
+    [...names.map((n) => fields[n]), app, key],
+  );
+}

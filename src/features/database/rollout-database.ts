@@ -1,0 +1,34 @@
+// What a rollout asks of an app's database, in the words of its steps. Implemented by
+// DatabaseService; the driver sees only this. Failures are data: { ok: false, reason }.
+import type { VerificationCheck } from '../incidents/incident.ts';
+import type { AppContext } from '../rollouts/app-context.ts';
+
+export interface RevisionDb {
+  readonly number: number;
+  readonly version: string;
+  readonly migrationLevel: number | null;
+}
+
+export type DbStepResult =
+  | {
+      readonly ok: true;
+      readonly detail: string;
+      readonly levelBefore: number;
+      readonly levelAfter: number;
+      readonly data?: unknown;
+    }
+  | { readonly ok: false; readonly reason: string; readonly data?: unknown };
+
+export interface RolloutDatabase {
+  /** Pending expand migrations of the revision's version, under the app's advisory lock. */
+  expand(ctx: AppContext, revision: RevisionDb, rolloutId: string): Promise<DbStepResult>;
+  /** Pending contract migrations, each after a backup of the tables it touches. */
+  contract(ctx: AppContext, revision: RevisionDb, rolloutId: string): Promise<DbStepResult>;
+  /**
+   * Undo applied migrations above `toLevel`, newest first, using the down files recorded when they
+   * were applied. `only: 'contract'` stops at the first expand migration.
+   */
+  undo(ctx: AppContext, toLevel: number, only: 'contract' | 'all', rolloutId: string): Promise<DbStepResult>;
+  /** Verification of the schema at `level` after a rollback: fingerprint, unchanged data, foreign keys. */
+  verify(ctx: AppContext, level: number): Promise<VerificationCheck[]>;
+}
