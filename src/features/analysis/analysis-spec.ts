@@ -43,6 +43,11 @@ export interface Rule {
   /** Requests in the window before the rule may judge (0 for health metrics and requestRate). */
   readonly minSample: number;
   readonly severity: Severity;
+  /**
+   * A kill switch: the key of a feature flag whose breach disables that flag (a partial rollback)
+   * instead of acting on the whole revision.
+   */
+  readonly flag?: string;
 }
 
 const duration = (example: string) =>
@@ -121,6 +126,10 @@ const ruleInputSchema = z.strictObject({
   for: duration('5m').default(0),
   minSample: z.number().int('minSample is a whole number of requests').min(0).optional(),
   severity: z.enum(SEVERITIES, { error: () => `severity is one of ${SEVERITIES.join(', ')}` }),
+  flag: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a flag key is letters, digits, ., _ and -')
+    .optional(),
 });
 
 export const ruleSpecSchema = ruleInputSchema.transform((raw, ctx): Rule => {
@@ -158,6 +167,7 @@ export const ruleSpecSchema = ruleInputSchema.transform((raw, ctx): Rule => {
     for: raw.for,
     minSample: SAMPLED_METRICS.includes(metric) ? (raw.minSample ?? DEFAULT_MIN_SAMPLE) : 0,
     severity: raw.severity,
+    ...(raw.flag !== undefined && { flag: raw.flag }),
   };
 });
 

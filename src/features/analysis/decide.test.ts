@@ -24,6 +24,12 @@ const v = (name: string, severity: Severity, phase: RulePhase, lasted = 0): Rule
   message: `error rate 20% above 5% (${severity})`,
 });
 
+/** A breaching verdict of a kill-switch rule naming `flag`. */
+const k = (name: string, severity: Severity, flag: string): RuleVerdict => ({
+  ...v(name, severity, 'Breach', MIN),
+  rule: ruleSpecSchema.parse({ name, metric: 'errorRate', above: 0.05, severity, flag }),
+});
+
 const worse: CanaryJudgment = {
   verdict: 'Worse',
   metric: 'errorRate',
@@ -196,6 +202,36 @@ const cases: Case[] = [
     action: 'rollback',
     severity: 'P0',
     reason: /rule y/,
+  },
+  {
+    what: 'a rule naming a flag disables it instead of rolling back',
+    verdicts: [k('recs', 'P0', 'recommendations')],
+    action: 'disableFlag',
+    severity: 'P0',
+    reason: /disabling flag recommendations/,
+    notify: true,
+  },
+  {
+    what: 'a kill switch pulled once is not pulled again',
+    verdicts: [k('recs', 'P0', 'recommendations')],
+    notified: ['flag:recommendations'],
+    action: 'none',
+    severity: null,
+    reason: /no rule breached/,
+  },
+  {
+    what: 'a kill switch beats a pause',
+    verdicts: [v('p', 'P2', 'Breach', MIN), k('recs', 'P3', 'recommendations')],
+    action: 'disableFlag',
+    severity: 'P3',
+    reason: /flag recommendations/,
+  },
+  {
+    what: 'a kill switch goes before a rollback asked by another rule (judged afresh after it)',
+    verdicts: [v('x', 'P0', 'Breach', MIN), k('recs', 'P1', 'recommendations')],
+    action: 'disableFlag',
+    severity: 'P1',
+    reason: /flag recommendations/,
   },
 ];
 

@@ -5,12 +5,16 @@
 //   P2 medium    -> pause the rollout and ask a human
 //   P3 low       -> notify, fix forward
 //   canary judged Worse -> roll back (P0)
+//   a rule naming a flag -> disable that flag (a kill switch, a partial rollback) once, whatever
+//                           its severity. It goes first, even before a rollback asked by another
+//                           rule: the watch then judges afresh on what follows the switch, and
+//                           rolls back if the revision still misbehaves without the feature.
 import { formatDuration } from '../../shared/duration.ts';
 import type { Severity } from './analysis-spec.ts';
 import type { RuleVerdict } from './assess-rule.ts';
 import type { CanaryJudgment } from './canary-judgment.ts';
 
-export type Action = 'rollback' | 'pause' | 'notify' | 'none';
+export type Action = 'rollback' | 'disableFlag' | 'pause' | 'notify' | 'none';
 
 export interface DecisionInput {
   /** Unix ms. */
@@ -35,7 +39,7 @@ export interface Decision {
   readonly notify: boolean;
 }
 
-const RANK: Readonly<Record<Action, number>> = { rollback: 3, pause: 2, notify: 1, none: 0 };
+const RANK: Readonly<Record<Action, number>> = { disableFlag: 4, rollback: 3, pause: 2, notify: 1, none: 0 };
 const SEVERITY_RANK: Readonly<Record<Severity, number>> = { P0: 0, P1: 1, P2: 2, P3: 3 };
 
 /** The key of a rule's current breach (or error): stable while the breach lasts. */
@@ -83,6 +87,17 @@ export function decideAll(input: DecisionInput): Decision[] {
           reason: `rule ${name} cannot judge: ${v.message}`,
           verdict: v,
           key,
+          notify: true,
+        };
+    } else if (v.phase === 'Breach' && v.rule.flag !== undefined) {
+      const flagKey = `flag:${v.rule.flag}`;
+      if (!notified.has(flagKey))
+        decision = {
+          action: 'disableFlag',
+          severity,
+          reason: `rule ${name}: ${v.message}; disabling flag ${v.rule.flag}`,
+          verdict: v,
+          key: flagKey,
           notify: true,
         };
     } else if (v.phase === 'Breach') {

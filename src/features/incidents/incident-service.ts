@@ -12,6 +12,7 @@ import {
   type IncidentImpact,
   type IncidentTrigger,
   type IncidentVerification,
+  type PartialRollback,
   type RevisionRef,
   type RollbackTiming,
   type TimelineEntry,
@@ -45,6 +46,7 @@ export interface OpenIncident {
   /** Earlier moments to record (deploy started, weight set...), oldest first; "Incident opened" follows. */
   readonly timeline?: readonly TimelineEntry[];
   readonly impact?: IncidentImpact;
+  readonly partialRollback?: PartialRollback;
 }
 
 export function defaultIncidentId(at: number): string {
@@ -111,6 +113,7 @@ export class IncidentService {
       actions: [],
       verification: null,
       rollback: { startedAt: at, trafficRestoredAt: null, completedAt: null, durationMs: null },
+      ...(input.partialRollback && { partialRollback: input.partialRollback }),
     };
     const record = await this.#store.incidents.create({
       id,

@@ -108,6 +108,16 @@ export interface Incident {
   readonly actions: readonly IncidentAction[];
   readonly verification: IncidentVerification | null;
   readonly rollback: RollbackTiming;
+  /** Set when a kill switch disabled a flag instead of rolling the revision back. */
+  readonly partialRollback?: PartialRollback;
+  /** Database verification and migrations undone, when the app has a database. */
+  readonly database?: unknown;
+}
+
+export interface PartialRollback {
+  readonly flag: string;
+  readonly flagSetVersionBefore: number;
+  readonly flagSetVersionAfter: number;
 }
 
 export const EMPTY_IMPACT: IncidentImpact = {

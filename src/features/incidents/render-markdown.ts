@@ -54,7 +54,9 @@ function summary(incident: Incident, day: string): string[] {
     `- **App**: ${incident.app}`,
     `- **Severity**: ${incident.severity}`,
     `- **Status**: ${incident.status}${incident.resolvedAt === null ? '' : ` at ${iso(incident.resolvedAt)}`}`,
-    `- **Revisions**: ${revision(revisions.to)} rolled back to ${revisions.from ? revision(revisions.from) : 'nothing (no earlier revision)'}`,
+    incident.partialRollback
+      ? `- **Partial rollback**: flag \`${incident.partialRollback.flag}\` disabled (flag set version ${incident.partialRollback.flagSetVersionBefore} -> ${incident.partialRollback.flagSetVersionAfter}); ${revision(revisions.to)} stays`
+      : `- **Revisions**: ${revision(revisions.to)} rolled back to ${revisions.from ? revision(revisions.from) : 'nothing (no earlier revision)'}`,
     `- **Rollout**: ${incident.rolloutId ?? 'none'}`,
     '',
     '### Trigger',

@@ -34,7 +34,7 @@ test('defaults: empty list, signature header, timeout, all events', () => {
     events: ['incident.opened'],
     timeout: 2000,
   });
-  assert.equal(NOTIFICATION_EVENTS.length, 9);
+  assert.equal(NOTIFICATION_EVENTS.length, 10);
 });
 
 test('secret from the environment, header names lowercased, duplicate events collapse', () => {

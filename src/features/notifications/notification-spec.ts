@@ -14,6 +14,7 @@ export const NOTIFICATION_EVENTS = [
   'incident.opened',
   'incident.escalated',
   'incident.resolved',
+  'flags.changed',
 ] as const;
 
 export type NotificationEventType = (typeof NOTIFICATION_EVENTS)[number];

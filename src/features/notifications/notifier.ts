@@ -66,6 +66,7 @@ const TITLES: Readonly<Record<NotificationEventType, string>> = {
   'incident.opened': 'Incident opened',
   'incident.escalated': 'Incident escalated',
   'incident.resolved': 'Incident resolved',
+  'flags.changed': 'Flags changed',
 };
 
 const EMOJI: Readonly<Record<NotificationEventType, string>> = {
@@ -78,6 +79,7 @@ const EMOJI: Readonly<Record<NotificationEventType, string>> = {
   'incident.opened': ':rotating_light:',
   'incident.escalated': ':fire:',
   'incident.resolved': ':large_green_circle:',
+  'flags.changed': ':triangular_flag_on_post:',
 };
 
 function facts(n: Notification): string[] {

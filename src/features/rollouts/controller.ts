@@ -14,6 +14,9 @@ import {
   type Store,
 } from '../../store/types.ts';
 import { type AppSpec, rolloutSettings } from '../apps/app-spec.ts';
+import type { RolloutDatabase } from '../database/rollout-database.ts';
+import type { FlagService } from '../flags/flag-service.ts';
+import { pullKillSwitch } from '../flags/kill-switch.ts';
 import { HealthMonitor } from '../health/health-monitor.ts';
 import type { IncidentService } from '../incidents/incident-service.ts';
 import type { NotificationInput } from '../notifications/notification-hub.ts';
@@ -21,8 +24,11 @@ import {
   buildRevisionSpec,
   copyRevisionSpec,
   parseRevisionSpec,
+  type RevisionSpec,
+  revisionEnv,
   unitOf,
 } from '../revisions/revision-spec.ts';
+import { createSecretBox, type SecretBox } from '../revisions/secret-box.ts';
 import type { AppContext } from './app-context.ts';
 import { composeRoutes, type RevisionRef, type TrafficIntent } from './compose-routes.ts';
 import { RolloutDriver } from './rollout-driver.ts';
@@ -38,10 +44,23 @@ export interface ControllerDeps {
   readonly metrics: (app: string, sinceSecond: number) => Promise<MetricsBucket[]>;
   readonly incidents: IncidentService;
   readonly notify: (n: NotificationInput) => void;
+  /** Migrations of apps that declare a database. */
+  readonly database?: RolloutDatabase & {
+    /** Checks the migrations `version` brings (folder, files, lint) and returns its migration level; throws a RewindError. */
+    prepare(ctx: AppContext, version: string): Promise<number>;
+  };
+  /** Flag sets: a revision records the version in force, a rollback restores it. */
+  readonly flags?: FlagService;
+  /** Opens sealed secrets when instances start; without a key, revisions with secrets cannot start. */
+  readonly secrets?: SecretBox;
+  /** Where the app's instances reach Rewind's OFREP endpoints (REWIND_OFREP_URL), if served. */
+  readonly ofrepUrl?: (app: string) => string;
   readonly tickMs?: number;
 }
 
 const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+const dbPlan = (spec: AppSpec) => (spec.database ? { contract: spec.database.contract } : undefined);
+
 const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export class Controller {
@@ -76,7 +95,31 @@ export class Controller {
       reporter: this.#reporter,
       metrics: deps.metrics,
       watch: new RolloutWatch(deps.metrics),
+      envOf: (ctx, spec) => this.#envOf(ctx.spec.name, spec),
+      database: deps.database,
+      killSwitch: deps.flags
+        ? async (input) =>
+            (
+              await pullKillSwitch(
+                { flags: deps.flags!, incidents: deps.incidents, store: deps.store },
+                { ...input, by: 'rewind', author: 'rewind' },
+              )
+            ).id
+        : undefined,
     });
+  }
+
+  async #flagSetVersion(app: string): Promise<number | null> {
+    if (!this.#deps.flags) return null;
+    const v = (await this.#deps.flags.current(app)).version;
+    return v === 0 ? null : v;
+  }
+
+  #envOf(app: string, spec: RevisionSpec): Record<string, string> {
+    const box = this.#deps.secrets ?? createSecretBox(undefined);
+    const env = revisionEnv(spec, (sealed) => box.decrypt(sealed));
+    if (this.#deps.ofrepUrl) env.REWIND_OFREP_URL ??= this.#deps.ofrepUrl(app);
+    return env;
   }
 
   /** Register the apps of rewind.yaml; the first tick deploys an app's initial version if it has none. */
@@ -135,7 +178,24 @@ export class Controller {
     return run;
   }
 
-  /** Runs `fn` when nothing else of this app runs: the driver never races a command. */
+  /**
+   * Runs `fn` (a manual database operation) while no rollout of the app is in progress, serialised
+   * with the reconcile loop so that a deploy cannot start under it.
+   */
+  whileIdle<T>(
+    app: string,
+    fn: (ctx: AppContext, stable: RevisionRecord | undefined) => Promise<T>,
+  ): Promise<T> {
+    const ctx = this.context(app);
+    return this.#exclusive(app, async () => {
+      const { store } = this.#deps;
+      const active = await store.rollouts.active(app);
+      if (active) throw conflict(app, active.id);
+      const stable = (await store.apps.get(app))?.stableRevision;
+      return fn(ctx, stable == null ? undefined : await store.revisions.get(app, stable));
+    });
+  }
+
   #exclusive<T>(app: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.#busy.get(app) ?? Promise.resolve();
     const run = previous.then(fn);
@@ -270,7 +330,23 @@ export class Controller {
     const active = await store.rollouts.active(app);
     if (active) throw conflict(app, active.id);
     const appRecord = await store.apps.get(app);
-    const spec = buildRevisionSpec(ctx.spec, ctx.baseDir, { version: input.version, env: input.env });
+    const stableRev =
+      appRecord?.stableRevision != null
+        ? await store.revisions.get(app, appRecord.stableRevision)
+        : undefined;
+    const carried = stableRev ? parseRevisionSpec(stableRev.spec) : undefined;
+    const migrationLevel =
+      ctx.spec.database && this.#deps.database ? await this.#deps.database.prepare(ctx, input.version) : null;
+    const spec = buildRevisionSpec(ctx.spec, ctx.baseDir, {
+      version: input.version,
+      env: input.env,
+      carry: {
+        config: carried?.config ?? {},
+        secrets: carried?.secrets ?? {},
+        flagSetVersion: (await this.#flagSetVersion(app)) ?? carried?.flagSetVersion ?? null,
+      },
+      migrationLevel,
+    });
     const revision = await store.revisions.create({
       app,
       version: input.version,
@@ -287,8 +363,101 @@ export class Controller {
         targetWarm: false,
         fromNothing: from === null,
         canary: rolloutSettings(ctx.spec).steps,
+        database: dbPlan(ctx.spec),
       }),
       input.reason,
+    );
+    void this.kick(app);
+    return rollout;
+  }
+
+  /**
+   * `rewind config set` and `rewind secrets set`: a new revision like the stable one but for the
+   * changed config or secrets (null unsets a key), rolled out with the app's strategy like any
+   * other, so that a rollback restores them with the rest.
+   */
+  async changeConfig(
+    app: string,
+    input: {
+      config?: Record<string, string | null>;
+      secrets?: Record<string, string | null>;
+      reason?: string;
+    },
+  ): Promise<RolloutRecord> {
+    const ctx = this.context(app);
+    const { store } = this.#deps;
+    const changes = [
+      ...Object.entries(input.config ?? {}).map(([k, v]) => ['config', k, v] as const),
+      ...Object.entries(input.secrets ?? {}).map(([k, v]) => ['secrets', k, v] as const),
+    ];
+    if (changes.length === 0)
+      throw new RewindError('VALIDATION_FAILED', 'nothing to change; pass KEY=VALUE pairs or --unset KEY', {
+        field: 'config',
+      });
+    for (const [field, key] of changes) {
+      if (!ENV_RE.test(key))
+        throw new RewindError(
+          'VALIDATION_FAILED',
+          `${field} key "${key}" is not a valid environment variable name; use letters, digits and _, not starting with a digit`,
+          { field, key },
+        );
+    }
+    const box = this.#deps.secrets ?? createSecretBox(undefined);
+    if (input.secrets && Object.values(input.secrets).some((v) => v !== null)) box.requireKey();
+    const active = await store.rollouts.active(app);
+    if (active) throw conflict(app, active.id);
+    const stable = (await store.apps.get(app))?.stableRevision ?? null;
+    const stableRev = stable !== null ? await store.revisions.get(app, stable) : undefined;
+    if (!stableRev)
+      throw new RewindError('NO_EARLIER_REVISION', `app ${app} has no revision yet; deploy one first`, {
+        app,
+      });
+    const base = parseRevisionSpec(stableRev.spec);
+    const config = { ...base.config };
+    const secrets = { ...base.secrets };
+    for (const [field, key, value] of changes) {
+      const target = field === 'config' ? config : secrets;
+      if (value === null) {
+        if (!(key in target))
+          throw new RewindError(
+            'VALIDATION_FAILED',
+            `${field} key "${key}" is not set on app ${app}; nothing to unset`,
+            {
+              field,
+              key,
+            },
+          );
+        delete target[key];
+      } else target[key] = field === 'secrets' ? box.encrypt(value) : value;
+    }
+    const what = changes.map(
+      ([field, key, value]) =>
+        `${value === null ? 'unset' : 'set'} ${field === 'secrets' ? 'secret' : 'config'} ${key}`,
+    );
+    const revision = await store.revisions.create({
+      app,
+      version: stableRev.version,
+      spec: {
+        ...base,
+        unit: null,
+        config,
+        secrets,
+        flagSetVersion: (await this.#flagSetVersion(app)) ?? base.flagSetVersion,
+      } satisfies RevisionSpec,
+      reason: input.reason ?? what.join(', '),
+    });
+    const rollout = await this.#createRollout(
+      app,
+      'deploy',
+      stable,
+      revision,
+      planSteps('deploy', {
+        targetWarm: false,
+        fromNothing: false,
+        canary: rolloutSettings(ctx.spec).steps,
+        database: dbPlan(ctx.spec),
+      }),
+      input.reason ?? what.join(', '),
     );
     void this.kick(app);
     return rollout;
@@ -300,7 +469,7 @@ export class Controller {
    * rolls it out, by a plain traffic switch when the target's processes are still warm.
    */
   async rollback(app: string, input: { toRevision?: number; reason?: string }): Promise<RolloutRecord> {
-    this.context(app);
+    const ctx = this.context(app);
     const { store } = this.#deps;
     const reason = input.reason ?? 'manual rollback';
     const active = await store.rollouts.active(app);
@@ -361,9 +530,18 @@ export class Controller {
       'rollback',
       stable,
       copy,
-      planSteps('rollback', { targetWarm: warm, fromNothing: false }),
+      planSteps('rollback', { targetWarm: warm, fromNothing: false, database: dbPlan(ctx.spec) }),
       reason,
     );
+    if (spec.flagSetVersion !== null && this.#deps.flags) {
+      // The revision's flag set comes back with it, as a new version that copies it.
+      await this.#deps.flags
+        .restore(app, spec.flagSetVersion, {
+          author: 'rewind',
+          reason: `rollback to revision ${target.number}`,
+        })
+        .catch((err: Error) => this.#deps.log.warn({ err, app }, 'flag set not restored'));
+    }
     await this.kick(app);
     return (await store.rollouts.get(rollout.id)) ?? rollout;
   }
@@ -448,8 +626,9 @@ export class Controller {
     const app = ctx.spec.name;
     let active = await store.rollouts.active(app);
     const record = await store.apps.get(app);
-    if (!active && record?.stableRevision == null) {
-      // First sight of this app: deploy its initial version.
+    if (!active && record?.stableRevision == null && (await store.rollouts.list(app, 1)).length === 0) {
+      // First sight of this app: deploy its initial version. Once: if that fails, the app waits for
+      // a `rewind deploy` instead of trying again every tick.
       await this.deploy(app, { version: ctx.spec.initialVersion, reason: 'initial deploy' }).catch((err) => {
         if (!(err instanceof RewindError && err.code === 'ROLLOUT_IN_PROGRESS')) throw err;
       });
@@ -493,7 +672,7 @@ export class Controller {
         index,
         command: spec.command,
         cwd: spec.cwd,
-        env: spec.env,
+        env: this.#envOf(app, spec),
         stopTimeoutMs: spec.stopTimeoutMs,
       });
     }

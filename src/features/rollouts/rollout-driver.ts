@@ -10,6 +10,7 @@ import type { Logger } from '../../shared/logger.ts';
 import type { RolloutRecord, Store } from '../../store/types.ts';
 import type { Decision } from '../analysis/index.ts';
 import { rolloutSettings } from '../apps/app-spec.ts';
+import type { DbStepResult, RolloutDatabase } from '../database/rollout-database.ts';
 import type { HealthMonitor } from '../health/health-monitor.ts';
 import { checkName, probeHttp, runCheck } from '../health/probe.ts';
 import type { IncidentTrigger, VerificationCheck } from '../incidents/incident.ts';
@@ -39,13 +40,26 @@ export interface DriverDeps {
   readonly reporter: RolloutReporter;
   readonly watch: RolloutWatch;
   readonly metrics: (app: string, sinceSecond: number) => Promise<MetricsBucket[]>;
+  /** The environment an instance of the revision runs with (config, opened secrets, Rewind's own). Throws when a secret cannot be opened. */
+  readonly envOf: (ctx: AppContext, spec: RevisionSpec) => Record<string, string>;
+  /** Migrations of apps that declare a database. */
+  readonly database?: RolloutDatabase;
+  /** Disables a flag for a kill-switch rule and opens its incident; resolves to the incident id. */
+  readonly killSwitch?: (input: {
+    app: string;
+    flag: string;
+    reason: string;
+    trigger: IncidentTrigger;
+    rolloutId: string;
+    severity: 'P0' | 'P1' | 'P2' | 'P3';
+  }) => Promise<string>;
 }
 
 /** How long after a rollback the restored revision's error rate is watched before the verdict. */
 const VERIFY_WINDOW_MS = 3000;
 
 type Outcome =
-  | { readonly status: 'done' }
+  | { readonly status: 'done'; readonly levelBefore?: number }
   | { readonly status: 'pending' }
   | { readonly status: 'failed'; readonly failure: Failure };
 
@@ -86,6 +100,9 @@ export class RolloutDriver {
             `all traffic back on revision ${rollout.fromRevision}`,
           );
           await this.#deps.applyRoutes(ctx, rollout);
+        } else if (next.action === 'undoMigrations') {
+          await this.#undoMigrations(ctx, rollout, state);
+          rollout = await this.#save(rollout, { phase: 'RollingBack', state: done });
         } else {
           await this.#stopTarget(ctx, rollout, target);
           rollout = await this.#save(rollout, { phase: 'RollingBack', state: done });
@@ -139,9 +156,10 @@ export class RolloutDriver {
         }
         continue;
       }
+      const extra = outcome.levelBefore === undefined ? {} : { levelBefore: outcome.levelBefore };
       rollout = await this.#save(
         rollout,
-        { state: stepDone(current, Date.now()) },
+        { state: { ...stepDone(current, Date.now()), ...extra } },
         'step.completed',
         `${next.step.name} done`,
       );
@@ -188,6 +206,41 @@ export class RolloutDriver {
     const severity = decision.severity ?? 'P0';
     if (decision.key) watch.notified(rollout.id, decision.key);
     const trigger = toTrigger(decision);
+    if (decision.action === 'disableFlag') {
+      const flag = (decision.verdict as { rule: { flag: string } }).rule.flag;
+      const { killSwitch } = this.#deps;
+      if (!killSwitch) return rollout;
+      try {
+        const incident = await killSwitch({
+          app: rollout.app,
+          flag,
+          reason: decision.reason,
+          trigger,
+          rolloutId: rollout.id,
+          severity,
+        });
+        watch.restart(rollout.id, Date.now());
+        await this.#event(
+          rollout,
+          'flags.killSwitch',
+          `kill switch: flag ${flag} disabled, revision ${target.number} stays: ${decision.reason}`,
+          {
+            severity,
+            trigger,
+            flag,
+            incident,
+          },
+        );
+      } catch (err) {
+        // An unknown flag cannot be switched off; the event says so and the other rules judge on.
+        await this.#event(
+          rollout,
+          'flags.killSwitchFailed',
+          `kill switch for flag ${flag} failed: ${(err as Error).message}`,
+        );
+      }
+      return rollout;
+    }
     if (decision.action === 'rollback') {
       const reason = decision.reason.startsWith(severity)
         ? decision.reason
@@ -250,6 +303,12 @@ export class RolloutDriver {
     const step = current.name;
     switch (step) {
       case 'startRevision': {
+        let env: Record<string, string>;
+        try {
+          env = this.#deps.envOf(ctx, target.spec);
+        } catch (err) {
+          return this.#failed(step, rollout, target, (err as Error).message);
+        }
         for (let index = 0; index < target.spec.instances; index++) {
           const inst = await runtime.start({
             app: app.name,
@@ -257,7 +316,7 @@ export class RolloutDriver {
             index,
             command: target.spec.command,
             cwd: target.spec.cwd,
-            env: target.spec.env,
+            env,
             stopTimeoutMs: target.spec.stopTimeoutMs,
           });
           if (inst.phase === 'Failed')
@@ -369,6 +428,38 @@ export class RolloutDriver {
           );
         return elapsed >= rolloutSettings(app).bake ? DONE : PENDING;
       }
+      case 'migrateExpand':
+      case 'migrateContract': {
+        const db = this.#deps.database;
+        if (!db || !ctx.spec.database) return DONE;
+        const rev = {
+          number: target.number,
+          version: target.spec.version,
+          migrationLevel: target.spec.migrationLevel,
+        };
+        const r =
+          step === 'migrateExpand'
+            ? await db.expand(ctx, rev, rollout.id)
+            : await db.contract(ctx, rev, rollout.id);
+        await this.#dbEvent(
+          rollout,
+          step === 'migrateExpand' ? 'database.expanded' : 'database.contracted',
+          r,
+        );
+        if (!r.ok) return { status: 'failed', failure: { step, reason: r.reason } };
+        return step === 'migrateExpand' ? { status: 'done', levelBefore: r.levelBefore } : DONE;
+      }
+      case 'undoContract':
+      case 'undoExpand': {
+        const db = this.#deps.database;
+        const level = target.spec.migrationLevel;
+        if (!db || !ctx.spec.database || level === null) return DONE;
+        const r = await db.undo(ctx, level, step === 'undoContract' ? 'contract' : 'all', rollout.id);
+        // A failed undo does not turn the rollback around: the app is on the restored revision, and
+        // the verification (schema fingerprint) escalates the incident.
+        await this.#dbEvent(rollout, 'database.undone', r);
+        return DONE;
+      }
       case 'verify': {
         const results = await Promise.all(
           mine
@@ -389,6 +480,29 @@ export class RolloutDriver {
         return DONE;
       }
     }
+  }
+
+  async #dbEvent(rollout: RolloutRecord, type: string, r: DbStepResult): Promise<void> {
+    await this.#event(
+      rollout,
+      r.ok ? type : `${type.replace(/\.\w+$/, '')}.failed`,
+      r.ok ? r.detail : r.reason,
+      r.data,
+    );
+  }
+
+  /** Compensation of migrateExpand: back to the level before the rollout. */
+  async #undoMigrations(ctx: AppContext, rollout: RolloutRecord, state: RolloutState): Promise<void> {
+    const db = this.#deps.database;
+    if (!db || !ctx.spec.database) return;
+    let level = state.levelBefore;
+    if (level === undefined && rollout.fromRevision !== null) {
+      const from = await this.#deps.store.revisions.get(rollout.app, rollout.fromRevision);
+      level = from ? (parseRevisionSpec(from.spec).migrationLevel ?? undefined) : undefined;
+    }
+    // The expand never completed and recorded nothing: undo what this rollout may have applied.
+    const r = await db.undo(ctx, level ?? 0, 'all', rollout.id);
+    await this.#dbEvent(rollout, 'database.undone', r);
   }
 
   async #failed(step: StepName, rollout: RolloutRecord, target: Target, reason: string): Promise<Outcome> {
@@ -556,6 +670,9 @@ export class RolloutDriver {
     const before = rate(startSecond - 60, startSecond);
     const after = rate(Math.floor((Date.now() - VERIFY_WINDOW_MS) / 1000), Math.floor(Date.now() / 1000));
     const allowed = Math.max(before.rate * 2, before.rate + 0.01);
+    const db = this.#deps.database;
+    if (db && app.database && spec.migrationLevel !== null)
+      checks.push(...(await db.verify(ctx, spec.migrationLevel)));
     checks.push({
       name: 'error rate back to its level before the rollout',
       passed: after.rate <= allowed,
@@ -611,6 +728,14 @@ function describeStep(current: Step, ctx: AppContext, target: Target): string {
       return `baking revision ${target.number} for ${formatDuration(rolloutSettings(app).bake)}; the previous revision stays warm`;
     case 'verify':
       return `verifying revision ${target.number}`;
+    case 'migrateExpand':
+      return `running the expand migrations of ${target.spec.version} (up to level ${target.spec.migrationLevel ?? 0})`;
+    case 'migrateContract':
+      return `running the contract migrations of ${target.spec.version}, each after a backup`;
+    case 'undoContract':
+      return `undoing contract migrations above level ${target.spec.migrationLevel ?? 0}`;
+    case 'undoExpand':
+      return `undoing migrations above level ${target.spec.migrationLevel ?? 0}`;
   }
 }
 

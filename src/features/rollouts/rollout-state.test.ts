@@ -168,3 +168,80 @@ test('canary steps must only grow and reach 100%', () => {
     else assert.match(got ?? '', want);
   }
 });
+
+test('with a database: expand first, contract after the bake, undo as compensation', () => {
+  const db = planSteps('deploy', { targetWarm: false, fromNothing: false, database: { contract: 'auto' } });
+  assert.deepEqual(names(db), [
+    'migrateExpand',
+    'startRevision',
+    'waitHealthy',
+    'prePromotionChecks',
+    'switchTraffic',
+    'bake',
+    'migrateContract',
+  ]);
+  assert.deepEqual(
+    names(
+      planSteps('deploy', { targetWarm: false, fromNothing: false, database: { contract: 'manual' } }),
+    ).at(-1),
+    'bake',
+  );
+  assert.deepEqual(
+    names(planSteps('deploy', { targetWarm: false, fromNothing: true, database: { contract: 'auto' } })),
+    ['migrateExpand', 'startRevision', 'waitHealthy', 'switchTraffic', 'migrateContract'],
+  );
+  assert.deepEqual(
+    names(planSteps('rollback', { targetWarm: true, fromNothing: false, database: { contract: 'auto' } })),
+    ['undoContract', 'switchTraffic', 'undoExpand', 'verify'],
+  );
+  assert.deepEqual(
+    names(planSteps('rollback', { targetWarm: false, fromNothing: false, database: { contract: 'auto' } })),
+    ['undoContract', 'startRevision', 'waitHealthy', 'switchTraffic', 'undoExpand', 'verify'],
+  );
+
+  const table: { at: number; expect: string[] }[] = [
+    // Failed while expanding: the expand itself is undone (it may have half-happened on MySQL).
+    { at: 0, expect: ['compensate migrateExpand (undoMigrations)', 'finish Failed'] },
+    // Failed at the health wait: stop the new revision, then undo the expand.
+    {
+      at: 2,
+      expect: [
+        'compensate startRevision (stopRevision)',
+        'compensate migrateExpand (undoMigrations)',
+        'finish Failed',
+      ],
+    },
+    // Failed in the bake: traffic back first, then processes, then the schema.
+    {
+      at: 5,
+      expect: [
+        'compensate switchTraffic (switchBack)',
+        'compensate startRevision (stopRevision)',
+        'compensate migrateExpand (undoMigrations)',
+        'finish RolledBack',
+      ],
+    },
+    // A failed contract migration (its own transaction undid it) turns the whole rollout around.
+    {
+      at: 6,
+      expect: [
+        'compensate switchTraffic (switchBack)',
+        'compensate startRevision (stopRevision)',
+        'compensate migrateExpand (undoMigrations)',
+        'finish RolledBack',
+      ],
+    },
+  ];
+  for (const row of table) {
+    let s = advance(initialState(db), row.at);
+    if (row.at >= 4) s = { ...s, weight: 100 };
+    s = failAt(s, { step: db[row.at]!.name, reason: 'x' }, 1);
+    const seen: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      seen.push(next(s));
+      if (decideNextStep(s).type === 'finish') break;
+      s = compensationDone(s, i);
+    }
+    assert.deepEqual(seen, row.expect, `failure at ${db[row.at]!.name}`);
+  }
+});

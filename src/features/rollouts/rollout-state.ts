@@ -10,7 +10,11 @@ export type StepName =
   | 'analysis'
   | 'switchTraffic'
   | 'bake'
-  | 'verify';
+  | 'verify'
+  | 'migrateExpand'
+  | 'migrateContract'
+  | 'undoContract'
+  | 'undoExpand';
 
 export interface Step {
   readonly name: StepName;
@@ -20,8 +24,15 @@ export interface Step {
   readonly durationMs?: number | null;
 }
 
-/** Steps that change something outside and how each is undone. Steps absent here only observe. */
-export const COMPENSATIONS: Partial<Record<StepName, 'stopRevision' | 'switchBack'>> = {
+export type CompensationAction = 'stopRevision' | 'switchBack' | 'undoMigrations';
+
+/**
+ * Steps that change something outside and how each is undone. Steps absent here only observe,
+ * or (migrateContract, undo*) leave the database as it was when they fail: a migration that fails
+ * is undone by its own transaction or, on MySQL, statement by statement.
+ */
+export const COMPENSATIONS: Partial<Record<StepName, CompensationAction>> = {
+  migrateExpand: 'undoMigrations',
   startRevision: 'stopRevision',
   setWeight: 'switchBack',
   switchTraffic: 'switchBack',
@@ -41,6 +52,8 @@ export interface RolloutState {
   readonly stepStartedAt: number | null;
   /** Share of traffic on the new revision, 0..100. */
   readonly weight: number;
+  /** Migration level before the rollout's expand migrations ran; their compensation returns to it. */
+  readonly levelBefore?: number;
   /** Paused by a person (rewind pause) or by a P2 breach; resume or promote continues. */
   readonly paused?: { readonly at: number; readonly reason: string } | null;
   /** Set once a failure or an abort turned the rollout around. */
@@ -55,7 +68,7 @@ export interface RolloutState {
 export type NextStep =
   | { readonly type: 'run'; readonly step: Step; readonly phase: RolloutPhase }
   | { readonly type: 'wait'; readonly phase: 'Paused' }
-  | { readonly type: 'compensate'; readonly step: Step; readonly action: 'stopRevision' | 'switchBack' }
+  | { readonly type: 'compensate'; readonly step: Step; readonly action: CompensationAction }
   | { readonly type: 'finish'; readonly phase: 'Completed' | 'Failed' | 'RolledBack' };
 
 const step = (name: StepName, extra: Omit<Step, 'name'> = {}): Step => ({ name, ...extra });
@@ -65,20 +78,35 @@ export type CanaryStepSpec =
   | { readonly pause: number | null }
   | { readonly analysis: number };
 
+/**
+ * The steps of a rollout. With a database, expand migrations run before the new revision starts
+ * and contract migrations after the bake (or on `rewind db contract` when `contract` is manual).
+ * A rollback undoes contract migrations before traffic moves (the old revision may need what they
+ * removed) and expand migrations after (the old revision ignores what they added).
+ */
 export function planSteps(
   kind: RolloutKind,
   options: {
     readonly targetWarm: boolean;
     readonly fromNothing: boolean;
     readonly canary?: readonly CanaryStepSpec[];
+    readonly database?: { readonly contract: 'auto' | 'manual' };
   },
 ): Step[] {
+  const db = options.database;
   if (kind === 'rollback') {
-    return options.targetWarm
-      ? [step('switchTraffic'), step('verify')]
-      : [step('startRevision'), step('waitHealthy'), step('switchTraffic'), step('verify')];
+    return [
+      ...(db ? [step('undoContract')] : []),
+      ...(options.targetWarm ? [] : [step('startRevision'), step('waitHealthy')]),
+      step('switchTraffic'),
+      ...(db ? [step('undoExpand')] : []),
+      step('verify'),
+    ];
   }
-  if (options.fromNothing) return [step('startRevision'), step('waitHealthy'), step('switchTraffic')];
+  const expand = db ? [step('migrateExpand')] : [];
+  const contract = db?.contract === 'auto' ? [step('migrateContract')] : [];
+  if (options.fromNothing)
+    return [...expand, step('startRevision'), step('waitHealthy'), step('switchTraffic'), ...contract];
   const traffic = options.canary
     ? options.canary.map((s): Step => {
         if ('setWeight' in s) return step('setWeight', { weight: s.setWeight });
@@ -86,7 +114,15 @@ export function planSteps(
         return step('analysis', { durationMs: s.analysis });
       })
     : [step('switchTraffic')];
-  return [step('startRevision'), step('waitHealthy'), step('prePromotionChecks'), ...traffic, step('bake')];
+  return [
+    ...expand,
+    step('startRevision'),
+    step('waitHealthy'),
+    step('prePromotionChecks'),
+    ...traffic,
+    step('bake'),
+    ...contract,
+  ];
 }
 
 export function initialState(steps: readonly Step[]): RolloutState {
@@ -103,6 +139,10 @@ const PHASE_OF_STEP: Record<StepName, RolloutPhase> = {
   switchTraffic: 'Promoting',
   verify: 'Promoting',
   bake: 'Baking',
+  migrateExpand: 'Progressing',
+  migrateContract: 'Baking',
+  undoContract: 'Promoting',
+  undoExpand: 'Promoting',
 };
 
 export function decideNextStep(state: RolloutState): NextStep {

@@ -60,6 +60,23 @@ export class RolloutWatch {
     this.#watched.delete(rolloutId);
   }
 
+  /**
+   * After a kill switch: judge afresh on what the revision does from now on. Series, windows and
+   * the judgment start again; what was already notified (the switch itself) stays notified.
+   */
+  restart(rolloutId: string, now: number): void {
+    const w = this.#watched.get(rolloutId);
+    if (!w) return;
+    this.#watched.set(rolloutId, {
+      candidate: new SeriesBuffer(w.candidate.capacity),
+      baseline: w.baseline,
+      nextSecond: Math.floor(now / 1000) + 1,
+      lastEvaluation: now,
+      notified: w.notified,
+      since: w.since === null ? null : now,
+    });
+  }
+
   /** Record that a notification for this breach went out, so it is sent once. */
   notified(rolloutId: string, key: string): void {
     this.#watched.get(rolloutId)?.notified.add(key);
