@@ -1,7 +1,13 @@
 // The CLI's view of the HTTP API. Every command goes through here: the CLI holds no state.
+import { hostname } from 'node:os';
 import { ERROR_STATUS, type ErrorCode, RewindError } from '../shared/errors.ts';
 
 export const DEFAULT_URL = 'http://127.0.0.1:7070';
+
+/** Who runs the command, recorded with changes (flag-set versions): user@host. */
+function actor(): string {
+  return `${process.env.USER || process.env.LOGNAME || 'unknown'}@${hostname()}`;
+}
 
 export class ApiClient {
   readonly base: string;
@@ -9,12 +15,15 @@ export class ApiClient {
     this.base = base.replace(/\/$/, '');
   }
 
-  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  async request<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await fetch(`${this.base}/api/v1${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: {
+          'x-rewind-actor': actor(),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(60_000),
       });
@@ -58,6 +67,10 @@ export class ApiClient {
 
   post<T>(path: string, body: unknown): Promise<T> {
     return this.request<T>('POST', path, body);
+  }
+
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PUT', path, body);
   }
 }
 

@@ -1,12 +1,14 @@
 // `rewind`: the command line. A thin client of the HTTP API, except `rewind server`, which runs it.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { RewindError } from '../shared/errors.ts';
-import type { EventRecord, RevisionRecord, RolloutRecord } from '../store/types.ts';
+import type { RevisionRecord, RolloutRecord } from '../store/types.ts';
 import { ApiClient, DEFAULT_URL, UnreachableError } from './api-client.ts';
+import { registerConfigCommands } from './config-commands.ts';
+import { registerDbCommands } from './db-commands.ts';
 import { EXIT } from './exit-codes.ts';
+import { registerFlagCommands } from './flags-commands.ts';
+import { followRollout, json, keyValue, print } from './follow-rollout.ts';
 import { ago, clock, table } from './format.ts';
-
-const TERMINAL = new Set(['Completed', 'RolledBack', 'Failed']);
 
 const int = (name: string) => (value: string) => {
   const n = Number(value);
@@ -14,16 +16,6 @@ const int = (name: string) => (value: string) => {
     throw new InvalidArgumentError(`${name} takes a whole number, got "${value}"`);
   return n;
 };
-const keyValue = (value: string, acc: Record<string, string>) => {
-  const eq = value.indexOf('=');
-  if (eq < 1) throw new InvalidArgumentError(`--env takes KEY=VALUE, got "${value}"`);
-  return { ...acc, [value.slice(0, eq)]: value.slice(eq + 1) };
-};
-const print = (text: string): void => {
-  process.stdout.write(`${text}\n`);
-};
-const json = (data: unknown): void => print(JSON.stringify(data, null, 2));
-
 const program = new Command('rewind')
   .description(
     'Rollback-first delivery controller: ship a new version, watch it, put everything back when it misbehaves.',
@@ -132,6 +124,10 @@ for (const [verb, description] of [
     print(`${r.kind} to revision ${r.toRevision}: ${r.phase}${r.error ? ` (${r.error})` : ''}`);
   });
 }
+
+registerConfigCommands(program, timeoutOption);
+registerFlagCommands(program);
+registerDbCommands(program);
 
 const incidentsCmd = program
   .command('incidents')
@@ -287,64 +283,18 @@ function renderStatus(s: AppStatusView): string {
   return lines.join('\n');
 }
 
-async function followRollout(
-  api: ApiClient,
-  rollout: RolloutRecord,
-  opts: { wait?: boolean; json?: boolean; timeout: number; rolledBackIsSuccess?: boolean },
-) {
-  if (!opts.wait) {
-    if (opts.json) return json(rollout);
-    print(`${rollout.kind} ${rollout.id}: revision ${rollout.toRevision}, ${rollout.phase}`);
-    print(`follow it with: rewind status ${rollout.app} --watch`);
-    return;
-  }
-  const deadline = Date.now() + opts.timeout * 1000;
-  let after = 0;
-  let current = rollout;
-  for (;;) {
-    const events = await api.get<EventRecord[]>(`/rollouts/${current.id}/events?after=${after}`);
-    for (const e of events) {
-      after = e.id;
-      if (!opts.json) print(`${clock(e.at)}  ${e.message}`);
-    }
-    current = await api.get<RolloutRecord>(`/rollouts/${current.id}`);
-    if (TERMINAL.has(current.phase)) break;
-    if (Date.now() > deadline) {
-      if (opts.json) json({ ...current, timedOut: true });
-      else print(`still ${current.phase} after ${opts.timeout}s; the rollout goes on`);
-      process.exitCode = EXIT.TIMEOUT;
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  if (opts.json) json(current);
-  else {
-    const took = ((current.finishedAt ?? Date.now()) - current.createdAt) / 1000;
-    print(
-      `${current.phase}: revision ${current.phase === 'Completed' ? current.toRevision : current.fromRevision} serves (${took.toFixed(1)}s)`,
-    );
-    if (current.phase === 'Failed') {
-      const failed = (await api.get<EventRecord[]>(`/rollouts/${current.id}/events`)).findLast(
-        (e) => e.type === 'step.failed',
-      );
-      const logs = (failed?.data as { logs?: string[] } | undefined)?.logs ?? [];
-      if (logs.length)
-        print(`last lines of revision ${current.toRevision}:\n${logs.map((l) => `  | ${l}`).join('\n')}`);
-    }
-  }
-  if (current.phase === 'Completed' || (current.phase === 'RolledBack' && opts.rolledBackIsSuccess))
-    process.exitCode = EXIT.OK;
-  else process.exitCode = current.phase === 'RolledBack' ? EXIT.ROLLED_BACK : EXIT.FAILED;
-}
-
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof RewindError) {
     process.stderr.write(`error: ${err.message}\n`);
     process.exitCode = err.code === 'ROLLOUT_IN_PROGRESS' ? EXIT.CONFLICT : EXIT.ERROR;
-  } else if (err instanceof UnreachableError) {
-    process.stderr.write(`error: ${err.message}\n`);
+  } else if (
+    err instanceof UnreachableError ||
+    err instanceof CommanderError ||
+    (err as Error).name === 'MigrationFileError'
+  ) {
+    process.stderr.write(`error: ${(err as Error).message}\n`);
     process.exitCode = EXIT.ERROR;
   } else {
     process.stderr.write(`error: ${(err as Error).stack ?? err}\n`);

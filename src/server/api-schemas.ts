@@ -26,4 +26,15 @@ export const promoteBody = z.strictObject({
 
 export const reasonBody = z.strictObject({ reason: z.string().max(500).optional() });
 
-export const schemas = { deployBody, rollbackBody, promoteBody, reasonBody };
+const envChanges = z
+  .record(z.string(), z.string().nullable())
+  .optional()
+  .describe('KEY: value to set, KEY: null to unset');
+
+export const configBody = z.strictObject({
+  config: envChanges,
+  secrets: envChanges.describe('Secrets: sealed at rest, never shown again; KEY: null to unset'),
+  reason: z.string().max(500).optional(),
+});
+
+export const schemas = { deployBody, rollbackBody, promoteBody, reasonBody, configBody };

@@ -3,18 +3,29 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { z } from 'zod';
+import type { DatabaseService } from '../features/database/database-service.ts';
+import type { FlagService } from '../features/flags/flag-service.ts';
 import type { IncidentService } from '../features/incidents/incident-service.ts';
 import { renderIncidentMarkdown } from '../features/incidents/render-markdown.ts';
+import {
+  diffRevisionSpecs,
+  parseRevisionSpec,
+  publicRevisionSpec,
+} from '../features/revisions/revision-spec.ts';
 import type { Controller } from '../features/rollouts/controller.ts';
 import type { Runtime } from '../providers/runtimes/types.ts';
 import type { MetricsBucket, RouteTable } from '../proxy/types.ts';
 import { RewindError } from '../shared/errors.ts';
 import type { Store } from '../store/types.ts';
-import { deployBody, promoteBody, reasonBody, rollbackBody } from './api-schemas.ts';
+import { configBody, deployBody, promoteBody, reasonBody, rollbackBody } from './api-schemas.ts';
+import { registerDbRoutes } from './db-routes.ts';
+import { registerFlagRoutes } from './flags-routes.ts';
 import { openApiDocument } from './openapi.ts';
 
 export interface AppServices {
   readonly controller: Controller;
+  readonly flags: FlagService;
+  readonly database: DatabaseService;
   readonly store: Store;
   readonly runtime: Runtime;
   readonly metrics: (app: string, sinceSecond: number) => Promise<MetricsBucket[]>;
@@ -127,9 +138,51 @@ export function buildApp(services: AppServices): FastifyInstance {
     '/api/v1/apps/:app/revisions',
     async (req) => {
       controller.context(req.params.app);
-      return store.revisions.list(req.params.app, intParam(req.query.limit, 'limit') ?? 50);
+      const list = await store.revisions.list(req.params.app, intParam(req.query.limit, 'limit') ?? 50);
+      return list.map((r) => ({ ...r, spec: publicRevisionSpec(r.spec) }));
     },
   );
+  const revisionSpecOf = async (appName: string, number: number, field: string) => {
+    const rev = await store.revisions.get(appName, number);
+    if (!rev)
+      throw new RewindError('REVISION_NOT_FOUND', `${field}: app ${appName} has no revision ${number}`, {
+        field,
+        revision: number,
+      });
+    return parseRevisionSpec(rev.spec);
+  };
+  app.get<{ Params: { app: string }; Querystring: { from?: string; to?: string } }>(
+    '/api/v1/apps/:app/revisions/diff',
+    async (req) => {
+      const name = req.params.app;
+      controller.context(name);
+      const stable = (await store.apps.get(name))?.stableRevision ?? null;
+      const to = intParam(req.query.to, 'to') ?? stable;
+      if (to === null)
+        throw new RewindError('NO_EARLIER_REVISION', `app ${name} has no revision yet; deploy one first`, {});
+      const from = intParam(req.query.from, 'from') ?? to - 1;
+      const [a, b] = await Promise.all([revisionSpecOf(name, from, 'from'), revisionSpecOf(name, to, 'to')]);
+      return { app: name, from, to, changes: diffRevisionSpecs(a, b) };
+    },
+  );
+  app.get<{ Params: { app: string }; Querystring: { revision?: string } }>(
+    '/api/v1/apps/:app/config',
+    async (req) => {
+      const name = req.params.app;
+      controller.context(name);
+      const number = intParam(req.query.revision, 'revision') ?? (await store.apps.get(name))?.stableRevision;
+      if (number == null)
+        throw new RewindError('NO_EARLIER_REVISION', `app ${name} has no revision yet; deploy one first`, {});
+      const spec = await revisionSpecOf(name, number, 'revision');
+      return { app: name, revision: number, config: spec.config, secrets: Object.keys(spec.secrets).sort() };
+    },
+  );
+  app.post<{ Params: { app: string } }>('/api/v1/apps/:app/config', async (req, reply) => {
+    const body = parse(configBody, req.body);
+    const rollout = await controller.changeConfig(req.params.app, body);
+    rolloutsStarted.inc({ app: req.params.app, kind: 'deploy' });
+    return reply.status(202).send(rollout);
+  });
   app.get<{ Params: { app: string }; Querystring: { limit?: string } }>(
     '/api/v1/apps/:app/rollouts',
     async (req) => {
@@ -242,5 +295,14 @@ export function buildApp(services: AppServices): FastifyInstance {
       return incident;
     },
   );
+  registerDbRoutes(app, { database: services.database, controller, store, parse });
+  registerFlagRoutes(app, {
+    flags: services.flags,
+    incidents: services.incidents,
+    store,
+    controller,
+    parse,
+    intParam,
+  });
   return app;
 }

@@ -5,8 +5,11 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { ensureAgent } from '../agent/agent-client.ts';
 import { loadConfigFile } from '../features/apps/load-config.ts';
+import { DatabaseService } from '../features/database/database-service.ts';
+import { FlagService } from '../features/flags/flag-service.ts';
 import { IncidentService } from '../features/incidents/incident-service.ts';
 import { createNotificationHub } from '../features/notifications/notification-hub.ts';
+import { createSecretBox, SECRETS_KEY_ENV, type SecretBox } from '../features/revisions/secret-box.ts';
 import { Controller } from '../features/rollouts/controller.ts';
 import { runtimes } from '../providers/runtimes/registry.ts';
 import { trafficRouters } from '../providers/traffic/registry.ts';
@@ -87,7 +90,31 @@ export async function runServer(options: ServerOptions): Promise<void> {
       }),
   });
   const metrics = (app: string, since: number) => agent.metrics(app, since);
+  const flags = new FlagService({
+    store,
+    onChange: (app, r) =>
+      hub.publish({
+        type: 'flags.changed',
+        app,
+        message: `${app}: flag set version ${r.record.version} by ${r.record.author}: ${r.changes.map((c) => `${c.change} ${c.flag}`).join(', ') || 'no change'}${r.record.reason ? ` (${r.record.reason})` : ''}`,
+      }),
+  });
+  let secrets: SecretBox;
+  try {
+    secrets = createSecretBox(process.env[SECRETS_KEY_ENV] || undefined);
+  } catch (err) {
+    await store.close();
+    if (!adopted) await agent.shutdown().catch(() => {});
+    return fail((err as Error).message);
+  }
+  const localHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  const apiBase = `http://${localHost.includes(':') ? `[${localHost}]` : localHost}:${options.port}/api/v1`;
+  const database = new DatabaseService();
   const controller = new Controller({
+    database,
+    flags,
+    secrets,
+    ofrepUrl: (app) => `${apiBase}/apps/${encodeURIComponent(app)}`,
     store,
     runtime,
     traffic,
@@ -100,6 +127,8 @@ export async function runServer(options: ServerOptions): Promise<void> {
 
   const api = buildApp({
     controller,
+    flags,
+    database,
     store,
     runtime,
     metrics,

@@ -1,12 +1,126 @@
 // The OpenAPI document the server serves at /api/v1/openapi.json.
 import { z } from 'zod';
 import { ERROR_STATUS } from '../shared/errors.ts';
-import { deployBody, promoteBody, reasonBody, rollbackBody } from './api-schemas.ts';
+import { configBody, deployBody, promoteBody, reasonBody, rollbackBody } from './api-schemas.ts';
+import { dbBackupBody, dbMigrateBody, dbRestoreBody, dbRollbackBody, dbVerifyBody } from './db-routes.ts';
+import { flagBody, flagChangeBody, flagRollbackBody, flagSetBody } from './flags-routes.ts';
 
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const appParam = { name: 'app', in: 'path', required: true, schema: { type: 'string' } };
 const errors = { '4XX': { description: 'Coded error', ...json(ref('Error')) } };
+
+const keyParam = { name: 'key', in: 'path', required: true, schema: { type: 'string' } };
+const versionQuery = { name: 'version', in: 'query', schema: { type: 'string' } };
+const post = (summary: string, body: z.ZodType | null, params: unknown[] = [appParam]) => ({
+  post: {
+    summary,
+    parameters: params,
+    ...(body && { requestBody: json(z.toJSONSchema(body, { unrepresentable: 'any' })) }),
+    responses: { 200: json({ type: 'object' }), ...errors },
+  },
+});
+const get = (summary: string, params: unknown[] = [appParam]) => ({
+  get: { summary, parameters: params, responses: { 200: json({ type: 'object' }), ...errors } },
+});
+
+function flagPaths() {
+  const ofrepErrors = {
+    400: json({
+      type: 'object',
+      properties: { key: {}, errorCode: { type: 'string' }, errorDetails: { type: 'string' } },
+    }),
+    404: json({
+      type: 'object',
+      properties: { key: {}, errorCode: { const: 'FLAG_NOT_FOUND' }, errorDetails: { type: 'string' } },
+    }),
+  };
+  return {
+    '/apps/{app}/flags': {
+      ...get('The flag set in force (flagd format) and its version'),
+      put: {
+        summary: 'Replace the whole flag set: a new version',
+        parameters: [appParam],
+        requestBody: json(z.toJSONSchema(flagSetBody, { unrepresentable: 'any' })),
+        responses: { 200: json({ type: 'object' }), ...errors },
+      },
+    },
+    '/apps/{app}/flags/history': get('Flag-set versions, newest first: author, reason, diff'),
+    '/apps/{app}/flags/versions/{version}': get('One flag-set version', [
+      appParam,
+      { name: 'version', in: 'path', required: true, schema: { type: 'integer' } },
+    ]),
+    '/apps/{app}/flags/rollback': post('A new version that copies an earlier one', flagRollbackBody),
+    '/apps/{app}/flags/{key}': {
+      ...get("One flag's definition", [appParam, keyParam]),
+      put: {
+        summary: 'Add or replace one flag: a new version',
+        parameters: [appParam, keyParam],
+        requestBody: json(z.toJSONSchema(flagBody, { unrepresentable: 'any' })),
+        responses: { 200: json({ type: 'object' }), ...errors },
+      },
+    },
+    '/apps/{app}/flags/{key}/enable': post('Enable a flag: a new version', flagChangeBody, [
+      appParam,
+      keyParam,
+    ]),
+    '/apps/{app}/flags/{key}/disable': post(
+      'Kill switch: disable a flag (a new version) and open an incident; the release stays',
+      flagChangeBody,
+      [appParam, keyParam],
+    ),
+    '/apps/{app}/ofrep/v1/evaluate/flags/{key}': {
+      post: {
+        summary: 'OFREP single-flag evaluation (OpenFeature Remote Evaluation Protocol v1)',
+        parameters: [appParam, keyParam],
+        requestBody: json({ type: 'object', properties: { context: { type: 'object' } } }),
+        responses: { 200: json({ type: 'object' }), ...ofrepErrors },
+      },
+    },
+    '/apps/{app}/ofrep/v1/evaluate/flags': {
+      post: {
+        summary:
+          'OFREP bulk evaluation; ETag / If-None-Match (304) follow the flag-set version and the context',
+        parameters: [appParam, { name: 'If-None-Match', in: 'header', schema: { type: 'string' } }],
+        requestBody: json({ type: 'object', properties: { context: { type: 'object' } } }),
+        responses: {
+          200: json({ type: 'object' }),
+          304: { description: 'Not modified' },
+          400: ofrepErrors[400],
+        },
+      },
+    },
+  };
+}
+
+function dbPaths() {
+  return {
+    '/apps/{app}/db/plan': get(
+      'Migration level, applied and pending migrations of a version (default: the stable one), and when each runs',
+      [appParam, versionQuery],
+    ),
+    '/apps/{app}/db/lint': get("Expand/contract classification and findings of a version's migrations", [
+      appParam,
+      versionQuery,
+    ]),
+    '/apps/{app}/db/backups': get('Backups taken, newest first'),
+    '/apps/{app}/db/migrate': post(
+      "Run the stable revision's pending migrations (while no rollout runs)",
+      dbMigrateBody,
+    ),
+    '/apps/{app}/db/contract': post(
+      "Run the stable revision's contract migrations, each after a backup",
+      null,
+    ),
+    '/apps/{app}/db/rollback': post("Undo migrations down to a level or a revision's level", dbRollbackBody),
+    '/apps/{app}/db/backup': post('Back up tables (default: all)', dbBackupBody),
+    '/apps/{app}/db/restore': post(
+      "Put back the rows backed up before a revision's contract migrations",
+      dbRestoreBody,
+    ),
+    '/apps/{app}/db/verify': post('Schema fingerprint, unchanged data, foreign keys', dbVerifyBody),
+  };
+}
 
 export function openApiDocument(version: string) {
   return {
@@ -36,6 +150,30 @@ export function openApiDocument(version: string) {
           summary: 'Revision history, newest first',
           parameters: [appParam],
           responses: { 200: json({ type: 'array' }), ...errors },
+        },
+      },
+      '/apps/{app}/revisions/diff': {
+        get: {
+          summary: 'What changed between two revisions (secrets by name only)',
+          parameters: [
+            appParam,
+            { name: 'from', in: 'query', schema: { type: 'integer' } },
+            { name: 'to', in: 'query', schema: { type: 'integer' } },
+          ],
+          responses: { 200: json({ type: 'object' }), ...errors },
+        },
+      },
+      '/apps/{app}/config': {
+        get: {
+          summary: "A revision's config, and its secrets by name (default: the stable revision)",
+          parameters: [appParam, { name: 'revision', in: 'query', schema: { type: 'integer' } }],
+          responses: { 200: json({ type: 'object' }), ...errors },
+        },
+        post: {
+          summary: 'Set or unset config and secrets: a new revision, rolled out like any other',
+          parameters: [appParam],
+          requestBody: json(z.toJSONSchema(configBody)),
+          responses: { 202: json(ref('Rollout')), ...errors },
         },
       },
       '/apps/{app}/rollouts': {
@@ -110,6 +248,8 @@ export function openApiDocument(version: string) {
           responses: { 200: json({ type: 'array' }), ...errors },
         },
       },
+      ...flagPaths(),
+      ...dbPaths(),
       '/incidents': {
         get: {
           summary: 'Incidents, newest first (every rollback opens one)',

@@ -1,0 +1,261 @@
+// `rewind db`: the app's database migrations. Everything goes through the server except
+// `db lint --config FILE`, which reads the migrations locally so a CI job can lint a release
+// before anything is deployed.
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { migrationsDir } from '../features/database/database-spec.ts';
+import { lintMigrations } from '../features/database/lint.ts';
+import { loadMigrations } from '../features/database/migration-files.ts';
+import type { MigrationLint } from '../features/database/types.ts';
+import { RewindError } from '../shared/errors.ts';
+import { ApiClient } from './api-client.ts';
+import { EXIT } from './exit-codes.ts';
+import { json, print } from './follow-rollout.ts';
+import { table } from './format.ts';
+
+const whole = (name: string, min: number) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new InvalidArgumentError(`${name} takes a whole number >= ${min}, got "${value}"`);
+  return n;
+};
+
+interface PlanView {
+  version: string;
+  engine: string;
+  database: string;
+  folder: string;
+  currentLevel: number;
+  targetLevel: number;
+  entries: {
+    key: string;
+    phase: string;
+    state: string;
+    when: string;
+    findings: { code: string; severity: string }[];
+  }[];
+  unknown: string[];
+}
+
+interface StepView {
+  ok: boolean;
+  detail: string;
+  levelBefore: number;
+  levelAfter: number;
+}
+
+function printLint(lints: readonly MigrationLint[]): number {
+  let errors = 0;
+  for (const l of lints) {
+    const declared = l.declaredPhase ? ` (declared ${l.declaredPhase})` : '';
+    print(
+      `${l.migration}: ${l.effectivePhase}${declared}${l.touchedTables.length ? `, touches ${l.touchedTables.join(', ')}` : ''}`,
+    );
+    for (const f of l.findings) {
+      if (f.severity === 'error') errors++;
+      print(`  ${f.severity === 'error' ? 'error  ' : 'warning'} ${f.code} ${f.rule} ${f.file}:${f.line}`);
+      print(`          ${f.message}`);
+      print(`          fix: ${f.fix}`);
+    }
+  }
+  const warnings = lints.reduce((n, l) => n + l.findings.length, 0) - errors;
+  print(`\n${lints.length} migration(s), ${errors} error(s), ${warnings} warning(s)`);
+  return errors;
+}
+
+export function registerDbCommands(program: Command): void {
+  const db = program
+    .command('db')
+    .description("The app's database: expand/contract migrations that roll out and back with its revisions");
+  const path = (app: string, rest: string) => `/apps/${encodeURIComponent(app)}/db${rest}`;
+  const versionQuery = (v?: string) => (v ? `?version=${encodeURIComponent(v)}` : '');
+
+  const planCommand = (name: 'status' | 'plan', description: string) =>
+    db
+      .command(`${name} <app>`)
+      .description(description)
+      .option('--version <version>', "another version's migrations (default: the stable revision's)")
+      .option('--json', 'print as JSON')
+      .action(async (app: string, opts) => {
+        const p = await new ApiClient().get<PlanView>(path(app, `/plan${versionQuery(opts.version)}`));
+        if (opts.json) return json(p);
+        print(
+          `${p.engine} ${p.database}: level ${p.currentLevel}; ${p.version} brings level ${p.targetLevel} (${p.folder})`,
+        );
+        const rows = p.entries.filter((e) => name === 'status' || e.state !== 'applied');
+        print(
+          table(
+            rows.map((e) => [e.key, e.phase, e.state, e.when, e.findings.map((f) => f.code).join(',') || '']),
+            ['MIGRATION', 'PHASE', 'STATE', 'RUNS', 'LINT'],
+          ),
+        );
+        if (p.unknown.length) print(`applied but not in this folder: ${p.unknown.join(', ')}`);
+      });
+  planCommand(
+    'status',
+    'Migration level, applied and pending migrations of the stable (or the named) version',
+  );
+  planCommand(
+    'plan',
+    'What a deploy of the version would run: expand before traffic, contract after the bake',
+  );
+
+  db.command('lint <app>')
+    .description(
+      'Classify each migration as expand or contract and flag unsafe operations (exit 1 on errors)',
+    )
+    .option('--version <version>', "the version's migrations (default: the stable revision's)")
+    .option('--config <file>', 'lint locally from this rewind.yaml, without a server')
+    .option('--json', 'print as JSON')
+    .action(async (app: string, opts) => {
+      let lints: MigrationLint[];
+      if (opts.config) {
+        const { loadConfigFile } = await import('../features/apps/load-config.ts');
+        const loaded = loadConfigFile(opts.config);
+        const spec = loaded.config.apps.find((a) => a.name === app);
+        if (!spec) throw new RewindError('APP_NOT_FOUND', `no app named "${app}" in ${opts.config}`, { app });
+        if (!spec.database)
+          throw new RewindError('VALIDATION_FAILED', `app ${app} in ${opts.config} declares no database`, {
+            field: 'database',
+          });
+        if (!opts.version && spec.database.migrations.includes('${version}'))
+          throw new InvalidArgumentError('the migrations folder depends on ${version}: pass --version');
+        const dir = migrationsDir(spec.database, loaded.baseDir, opts.version ?? spec.initialVersion);
+        lints = lintMigrations(await loadMigrations(dir, spec.database.engine), spec.database.engine);
+      } else {
+        lints = (
+          await new ApiClient().get<{ migrations: MigrationLint[] }>(
+            path(app, `/lint${versionQuery(opts.version)}`),
+          )
+        ).migrations;
+      }
+      const errors = lints.reduce((n, l) => n + l.findings.filter((f) => f.severity === 'error').length, 0);
+      if (opts.json) json({ app, migrations: lints, errors });
+      else printLint(lints);
+      if (errors) process.exitCode = EXIT.ERROR;
+    });
+
+  const step = (r: StepView, opts: { json?: boolean }) => (opts.json ? json(r) : print(r.detail));
+
+  db.command('migrate <app>')
+    .description(
+      "Run the stable revision's pending migrations now (--expand-only: only those that run before traffic)",
+    )
+    .option('--expand-only', 'stop at the first contract migration')
+    .option('--json', 'print as JSON')
+    .action(async (app: string, opts) => {
+      step(
+        await new ApiClient().post<StepView>(path(app, '/migrate'), {
+          phase: opts.expandOnly ? 'expand' : 'all',
+        }),
+        opts,
+      );
+    });
+
+  db.command('contract <app>')
+    .description(
+      "Run the stable revision's contract migrations now, each after a backup of the tables it touches",
+    )
+    .option('--json', 'print as JSON')
+    .action(async (app: string, opts) => {
+      step(await new ApiClient().post<StepView>(path(app, '/contract'), {}), opts);
+    });
+
+  db.command('rollback <app>')
+    .description(
+      "Undo migrations down to a level or to a revision's level, newest first, with the down files recorded when they ran",
+    )
+    .addOption(
+      new Option('--to-level <n>', 'undo migrations above this level').argParser(whole('--to-level', 0)),
+    )
+    .addOption(
+      new Option('--to-revision <n>', "undo down to this revision's level").argParser(
+        whole('--to-revision', 1),
+      ),
+    )
+    .option('--json', 'print as JSON')
+    .action(async (app: string, opts) => {
+      if ((opts.toLevel === undefined) === (opts.toRevision === undefined))
+        throw new InvalidArgumentError('give --to-level N or --to-revision N');
+      step(
+        await new ApiClient().post<StepView>(path(app, '/rollback'), {
+          toLevel: opts.toLevel,
+          toRevision: opts.toRevision,
+        }),
+        opts,
+      );
+    });
+
+  db.command('backup <app> [tables...]')
+    .description(
+      'Back up tables (default: all) into the backup place (PostgreSQL schema rewind_backup, MariaDB database rewind_backup, SQLite tables)',
+    )
+    .option('--json', 'print as JSON')
+    .action(async (app: string, tables: string[], opts) => {
+      const r = await new ApiClient().post<{ backupId: string; tables: string[] }>(path(app, '/backup'), {
+        tables,
+      });
+      if (opts.json) return json(r);
+      print(`backup ${r.backupId}: ${r.tables.join(', ')}`);
+    });
+
+  db.command('backups <app>')
+    .description('Backups taken (before contract migrations, or by hand), newest first')
+    .option('--json', 'print as JSON')
+    .action(async (app: string, opts) => {
+      const list = await new ApiClient().get<
+        {
+          backupId: string;
+          revision: number | null;
+          migrationKey: string;
+          tables: string[];
+          createdAt: string;
+        }[]
+      >(path(app, '/backups'));
+      if (opts.json) return json(list);
+      print(
+        table(
+          list.map((b) => [b.backupId, b.revision ?? '', b.migrationKey, b.tables.join(','), b.createdAt]),
+          ['BACKUP', 'REVISION', 'MIGRATION', 'TABLES', 'CREATED'],
+        ),
+      );
+    });
+
+  db.command('restore <app>')
+    .description(
+      "Put back the rows backed up before a revision's contract migrations (after the down migrations restored the structure)",
+    )
+    .addOption(
+      new Option('--to-revision <n>', 'the revision whose backups to restore')
+        .argParser(whole('--to-revision', 1))
+        .makeOptionMandatory(),
+    )
+    .option('--json', 'print as JSON')
+    .action(async (app: string, opts) => {
+      const r = await new ApiClient().post<{ restored: { backupId: string; tables: string[] }[] }>(
+        path(app, '/restore'),
+        { toRevision: opts.toRevision },
+      );
+      if (opts.json) return json(r);
+      for (const b of r.restored) print(`restored ${b.tables.join(', ')} from ${b.backupId}`);
+    });
+
+  db.command('verify <app>')
+    .description(
+      'Schema fingerprint against the one recorded for the level, unchanged data, foreign keys without orphans (exit 1 on a failure)',
+    )
+    .addOption(
+      new Option('--level <n>', "the level to compare against (default: the stable revision's)").argParser(
+        whole('--level', 0),
+      ),
+    )
+    .option('--json', 'print as JSON')
+    .action(async (app: string, opts) => {
+      const r = await new ApiClient().post<{
+        passed: boolean;
+        checks: { name: string; passed: boolean; detail: string }[];
+      }>(path(app, '/verify'), opts.level === undefined ? {} : { level: opts.level });
+      if (opts.json) json(r);
+      else for (const c of r.checks) print(`${c.passed ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
+      if (!r.passed) process.exitCode = EXIT.ERROR;
+    });
+}
