@@ -6,7 +6,14 @@
 //   SHOP_CRASH_AFTER=500        exit(1) after N requests
 //   SHOP_HEALTH_FAIL=1          /healthz answers 503
 //   SHOP_START_DELAY_MS=2000    wait before listening
+// and shows what it was configured with (`rewind config set` / `rewind secrets set`):
+//   SHOP_GREETING=hi            the greeting in its answer
+//   SHOP_API_TOKEN=...          a secret: only a fingerprint of it is ever shown
+// and reads the feature flag `recommendations` through OpenFeature (Rewind's OFREP endpoint at
+// $REWIND_OFREP_URL); a broken feature is simulated per version with
+//   SHOP_RECOMMENDATIONS_ERROR_RATE=0.5   share of /products requests with recommendations that fail
 // Plain JavaScript with no dependencies, so a release directory needs nothing but this file.
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 
 const version = process.env.SHOP_VERSION ?? 'dev';
@@ -16,11 +23,35 @@ const latencyMs = Number(process.env.SHOP_LATENCY_MS ?? 0);
 const crashAfter = Number(process.env.SHOP_CRASH_AFTER ?? 0);
 const healthFail = process.env.SHOP_HEALTH_FAIL === '1';
 const startDelay = Number(process.env.SHOP_START_DELAY_MS ?? 0);
+const greeting = process.env.SHOP_GREETING ?? 'shop';
+const token = process.env.SHOP_API_TOKEN;
+const recommendationsErrorRate = Number(process.env.SHOP_RECOMMENDATIONS_ERROR_RATE ?? 0);
+const tokenFingerprint = token ? createHash('sha256').update(token).digest('hex').slice(0, 12) : null;
 
 if (process.env.SHOP_CRASH_AT_START === '1') {
   console.error(`shop ${version}: SHOP_CRASH_AT_START is set, exiting`);
   process.exit(1);
 }
+
+// Flags through the official OpenFeature SDK and OFREP provider; without them (a release directory
+// with no node_modules, or no Rewind), every flag takes its code default.
+let flags = null;
+if (process.env.REWIND_OFREP_URL) {
+  try {
+    const { OpenFeature } = await import('@openfeature/server-sdk');
+    const { OFREPProvider } = await import('@openfeature/ofrep-provider');
+    await OpenFeature.setProviderAndWait(
+      new OFREPProvider({ baseUrl: process.env.REWIND_OFREP_URL, timeoutMs: 1000 }),
+    );
+    flags = OpenFeature.getClient('shop');
+  } catch (err) {
+    console.error(`shop ${version}: flags unavailable (${err.message}); using code defaults`);
+  }
+}
+const flag = (key, fallback, targetingKey) =>
+  flags
+    ? flags.getBooleanValue(key, fallback, { targetingKey }).catch(() => fallback)
+    : Promise.resolve(fallback);
 
 let served = 0;
 const products = [
@@ -40,8 +71,14 @@ const server = createServer((req, res) => {
     console.error(`shop ${version}: crashing after ${crashAfter} requests`);
     process.exit(1);
   }
-  const reply = () => {
-    if (errorRate > 0 && Math.random() < errorRate) {
+  const reply = async () => {
+    const recommendations = url.startsWith('/products')
+      ? await flag('recommendations', false, String(req.headers['x-user-id'] ?? 'anonymous'))
+      : false;
+    if (
+      (errorRate > 0 && Math.random() < errorRate) ||
+      (recommendations && recommendationsErrorRate > 0 && Math.random() < recommendationsErrorRate)
+    ) {
       res.writeHead(500, { 'content-type': 'application/json', 'x-shop-version': version });
       res.end(JSON.stringify({ error: 'injected failure', version }));
       return;
@@ -49,12 +86,17 @@ const server = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'application/json', 'x-shop-version': version });
     res.end(
       url.startsWith('/products')
-        ? JSON.stringify({ version, products })
-        : JSON.stringify({ version, hello: 'shop' }),
+        ? JSON.stringify({ version, products, ...(recommendations && { recommendations: [products[1]] }) })
+        : JSON.stringify({ version, hello: greeting, token: tokenFingerprint }),
     );
   };
-  if (latencyMs > 0) setTimeout(reply, latencyMs);
-  else reply();
+  const run = () =>
+    reply().catch((err) => {
+      res.writeHead(500, { 'content-type': 'application/json', 'x-shop-version': version });
+      res.end(JSON.stringify({ error: err.message, version }));
+    });
+  if (latencyMs > 0) setTimeout(run, latencyMs);
+  else run();
 });
 server.keepAliveTimeout = 65_000;
 
