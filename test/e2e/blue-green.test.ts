@@ -148,7 +148,16 @@ describe('blue-green with examples/shop', () => {
   });
 
   test('two deploys of one app at once: the second is refused', async () => {
-    const first = await h.cli('deploy', 'shop', '--version', 'v7', '--json');
+    // Slow to start, so that it is still in progress however long the second CLI takes to spawn.
+    const first = await h.cli(
+      'deploy',
+      'shop',
+      '--version',
+      'v7',
+      '--env',
+      'SHOP_START_DELAY_MS=2000',
+      '--json',
+    );
     assert.equal(first.code, 0, first.stderr);
     const second = await h.cli('deploy', 'shop', '--version', 'v8');
     assert.equal(second.code, 5, second.stderr);

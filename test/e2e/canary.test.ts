@@ -18,7 +18,7 @@ const canaryConfig = (appPort: number) => `apps:
       canary:
         steps:
           - setWeight: 20
-          - pause: 500ms
+          - pause: 3s
           - setWeight: 50
           - pause: {}
           - setWeight: 100

@@ -63,12 +63,20 @@ export function shopConfig(appPort: number, options: { checks?: boolean; bake?: 
 `;
 }
 
-export async function startRewind(options: { config?: (appPort: number) => string } = {}): Promise<Harness> {
+export async function startRewind(
+  options: {
+    config?: (appPort: number) => string;
+    env?: Record<string, string>;
+    /** Writes files beside rewind.yaml before the server starts. */
+    setup?: (dir: string) => void;
+  } = {},
+): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'rewind-e2e-'));
   const appPort = await freePort();
   const apiPort = await freePort();
   const configFile = join(dir, 'rewind.yaml');
   writeFileSync(configFile, (options.config ?? shopConfig)(appPort));
+  options.setup?.(dir);
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   let log = '';
   const launch = async () => {
@@ -78,7 +86,7 @@ export async function startRewind(options: { config?: (appPort: number) => strin
       {
         // Not `dir`: processesIn(dir) must find the app instances only.
         cwd: ROOT,
-        env: { ...process.env, REWIND_LOG_LEVEL: 'warn' },
+        env: { ...process.env, REWIND_LOG_LEVEL: 'warn', ...options.env },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -110,12 +118,19 @@ export async function startRewind(options: { config?: (appPort: number) => strin
       h.server = await launch();
     },
     async kill(signal) {
+      if (h.server.exitCode !== null || h.server.signalCode !== null) return;
       const exited = new Promise((r) => h.server.once('exit', r));
-      if (h.server.exitCode === null) h.server.kill(signal);
+      h.server.kill(signal);
       await exited;
     },
     async close() {
-      if (h.server.exitCode === null) await h.kill('SIGTERM');
+      if (h.server.exitCode === null && h.server.signalCode === null) {
+        // A server that does not stop on SIGTERM in time is a failure of its own test; do not hang.
+        const server = h.server;
+        const force = setTimeout(() => server.kill('SIGKILL'), 15_000);
+        await h.kill('SIGTERM');
+        clearTimeout(force);
+      }
       // A server killed with SIGKILL leaves its agent serving: stop it through its pid file.
       try {
         const pid = Number(readFileSync(join(dir, 'data', 'agent.pid'), 'utf8'));
