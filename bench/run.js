@@ -12,6 +12,8 @@ const ALL = [
   'false-alarms',
   'judge-compare',
   'controller-scale',
+  'db',
+  'flags',
 ];
 const [first, ...rest] = process.argv.slice(2);
 const names = first && ALL.includes(first) ? [first] : ALL;
