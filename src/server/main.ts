@@ -148,8 +148,27 @@ export async function runServer(options: ServerOptions): Promise<void> {
         : `cannot listen on ${options.host}:${options.port}: ${(err as Error).message}`,
     );
   }
+  // From here on a signal stops everything this server started, even while the apps come up (a
+  // resumed rollout may complete, and be seen through the API, before the loop below returns).
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    await controller.stop();
+    await api.close();
+    await hub.flush(2000);
+    hub.close();
+    if (!options.keepApps)
+      await agent.shutdown().catch((err: Error) => log.warn({ err }, 'agent shutdown failed'));
+    await store.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
   // Put each app's listener up before saying we are ready, so a port in use is reported now.
   for (const app of loaded.config.apps) {
+    if (stopping) return;
     try {
       await controller.kick(app.name);
       await traffic.current(app.name);
@@ -157,6 +176,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
       log.error({ err, app: app.name }, 'app listener failed');
     }
   }
+  if (stopping) return;
   controller.start();
 
   const apiUrl = `http://${options.host}:${options.port}`;
@@ -176,21 +196,4 @@ export async function runServer(options: ServerOptions): Promise<void> {
     apiUrl === 'http://127.0.0.1:7070' ? '' : `(export REWIND_URL=${apiUrl} for the CLI)`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping');
-    await controller.stop();
-    await api.close();
-    await hub.flush(2000);
-    hub.close();
-    if (!options.keepApps)
-      await agent.shutdown().catch((err: Error) => log.warn({ err }, 'agent shutdown failed'));
-    await store.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
 }

@@ -89,9 +89,20 @@ describe('crash safety', () => {
     const agentPid = Number(readFileSync(join(h.dir, 'data', 'agent.pid'), 'utf8'));
     assert.ok(alive(agentPid));
     assert.ok(processesIn(h.dir).length >= 2);
+    const started = Date.now();
     await h.kill('SIGTERM');
-    await waitFor('agent to exit', async () => !alive(agentPid), 10_000);
-    await waitFor('app processes to exit', async () => processesIn(h.dir).length === 0, 10_000);
+    try {
+      await waitFor('agent to exit', async () => !alive(agentPid), 10_000);
+      await waitFor('app processes to exit', async () => processesIn(h.dir).length === 0, 10_000);
+    } catch (err) {
+      const agentLog = readFileSync(join(h.dir, 'data', 'agent.log'), 'utf8')
+        .split('\n')
+        .slice(-30);
+      throw new Error(
+        `${(err as Error).message} (${Date.now() - started} ms after SIGTERM; server exit ${h.server.exitCode} ${h.server.signalCode})\n` +
+          `server:\n${h.output().split('\n').slice(-30).join('\n')}\nagent:\n${agentLog.join('\n')}`,
+      );
+    }
   });
 });
 
