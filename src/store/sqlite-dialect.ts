@@ -11,25 +11,41 @@ export const SQLITE_BUSY_TIMEOUT_MS = 5000;
  * serialises all queries of one Kysely instance over this single connection.
  */
 export function nodeSqliteDatabase(db: DatabaseSync): SqliteDatabase {
+  // Kysely prepares every query it runs; the controller runs the same few queries every tick, and
+  // compiling them again was most of the store's CPU. One connection runs one query at a time, so
+  // a statement is never in use twice at once. Least recently used ones go beyond STATEMENT_CACHE.
+  const cache = new Map<string, SqliteStatement>();
+  const params = (parameters: ReadonlyArray<unknown>) => parameters as SQLInputValue[];
   return {
     close() {
+      cache.clear();
       if (db.isOpen) db.close();
     },
     prepare(source: string): SqliteStatement {
+      const cached = cache.get(source);
+      if (cached) {
+        cache.delete(source);
+        cache.set(source, cached);
+        return cached;
+      }
       // Kysely starts transactions with a plain `begin` (deferred). Take the write lock up front so
       // a transaction that reads and then writes cannot fail with SQLITE_BUSY when another process
       // wrote in between; with WAL, readers are never blocked by this.
       const stmt = db.prepare(source.trim().toLowerCase() === 'begin' ? 'begin immediate' : source);
-      const params = (parameters: ReadonlyArray<unknown>) => parameters as SQLInputValue[];
-      return {
+      const statement: SqliteStatement = {
         reader: stmt.columns().length > 0,
         all: (parameters) => stmt.all(...params(parameters)),
         run: (parameters) => stmt.run(...params(parameters)),
         iterate: (parameters) => stmt.iterate(...params(parameters)),
       };
+      cache.set(source, statement);
+      if (cache.size > STATEMENT_CACHE) cache.delete(cache.keys().next().value!);
+      return statement;
     },
   };
 }
+
+const STATEMENT_CACHE = 256;
 
 /** Opens (creating if needed) the SQLite file with WAL, a busy timeout, foreign keys and full sync. */
 export function openSqliteDatabase(path: string): DatabaseSync {

@@ -90,7 +90,7 @@ export class Controller {
       health: this.#health,
       log: deps.log,
       applyRoutes: async (ctx, rollout) => {
-        await this.#applyRoutes(ctx, rollout);
+        await this.#applyRoutes(ctx, rollout, await deps.runtime.list(ctx.spec.name));
       },
       reporter: this.#reporter,
       metrics: deps.metrics,
@@ -639,17 +639,23 @@ export class Controller {
       this.#health.tick(ctx.spec, instances);
       return instances;
     };
-    await observe();
-    if (active) await this.#driver.drive(ctx, active, observe);
-    const after = await store.rollouts.active(app);
-    // One look at the store and the agent serves both the routes and the retirement.
-    const observed = await this.#applyRoutes(ctx, after ?? null);
-    await this.#ensureStableRunning(ctx);
+    let instances = await observe();
+    let after: RolloutRecord | null = null;
+    if (active) {
+      await this.#driver.drive(ctx, active, observe);
+      // The driver changed the world: look again. (With no rollout nothing else ran in between:
+      // commands and ticks of one app run one at a time.)
+      instances = await runtime.list(app);
+      after = (await store.rollouts.active(app)) ?? null;
+    }
+    // One look at the store and the agent serves the routes, the stable check and the retirement.
+    const observed = await this.#applyRoutes(ctx, after, instances);
+    await this.#ensureStableRunning(ctx, instances);
     await this.#retire(ctx, observed);
   }
 
   /** The stable revision's processes, if they are gone (the agent restarted), are started again. */
-  async #ensureStableRunning(ctx: AppContext): Promise<void> {
+  async #ensureStableRunning(ctx: AppContext, instances: readonly Instance[]): Promise<void> {
     const { store, runtime } = this.#deps;
     const app = ctx.spec.name;
     const stable = (await store.apps.get(app))?.stableRevision;
@@ -658,7 +664,6 @@ export class Controller {
     if (!rev) return;
     const spec = parseRevisionSpec(rev.spec);
     const unit = unitOf(rev);
-    const instances = await runtime.list(app);
     for (let index = 0; index < spec.instances; index++) {
       if (
         instances.some(
@@ -724,9 +729,9 @@ export class Controller {
   async #applyRoutes(
     ctx: AppContext,
     active: RolloutRecord | null,
+    instances: Instance[],
   ): Promise<{ keep: Set<number>; instances: Instance[] }> {
     const { intent, keep } = await this.#intent(ctx, active);
-    const instances = await this.#deps.runtime.list(ctx.spec.name);
     const table = composeRoutes(ctx.spec, intent, instances, (id) => this.#health.health(id), 0);
     const key = JSON.stringify(table.backends);
     if (key === ctx.lastTableKey) return { keep, instances };
