@@ -8,6 +8,9 @@
 //     latency runs from that scheduled time, so a stalled server (or a late timer) shows up as latency
 //     instead of as fewer requests (no coordinated omission). The load runs in this process over
 //     keep-alive sockets; both servers are child processes with their own event loops.
+//     Then the same with h2load (Debian's nghttp2-client, a C generator on libev) when it is
+//     installed: 4 keep-alive connections, each paced at rate/4, latency from each request's send;
+//     its own scheduling adds far less to the tail than a Node generator on the same two cores.
 //  3. Propagation: pollers ask OFREP for one flag every ~1 ms; from the moment the disable (kill
 //     switch) or enable API call is issued to the first OFREP response that reflects it.
 //
@@ -30,6 +33,7 @@ import { FlagdCore, MemoryStorage } from '@openfeature/flagd-core';
 import { createFlagEvaluator } from '../src/features/flags/flag-evaluator.ts';
 import { parseFlagSet } from '../src/features/flags/flag-set.ts';
 import { ofrepEvaluateBulk, ofrepEvaluateSingle } from '../src/features/flags/ofrep.ts';
+import { h2loadAvailable, h2loadPost } from './lib/h2load.ts';
 import {
   benchConfig,
   commandLine,
@@ -500,6 +504,24 @@ interface LoadResult {
   readonly stretchP99s: number[];
 }
 
+/** The h2load runs of one server and kind, merged. */
+interface CLoad {
+  readonly target: string;
+  readonly kind: 'single' | 'bulk';
+  readonly requests: number;
+  readonly errors: number;
+  /** From each request's send to the end of its response. */
+  readonly latency: Summary;
+  readonly p999: number;
+  readonly achievedRps: number;
+  readonly stretchP99s: number[];
+}
+
+const quantile = (values: readonly number[], q: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : 0;
+};
+
 /** One stretch of load on one server (the run alternates servers in `--http-rounds` stretches). */
 interface RawLoad {
   readonly latencies: number[];
@@ -907,6 +929,56 @@ async function main(): Promise<number> {
       for (const [target, p] of parts) loads.push(mergeLoads(target.name, kind, p));
     }
 
+    // The same load from h2load, a C client: one context, the 20 flags round robin (single).
+    const cLoads: CLoad[] = [];
+    if (h2loadAvailable()) {
+      log(
+        `  h2load (C client): ${rps} requests/s from 4 connections, ${duration} s per server and kind in ${httpRounds} alternating stretches, after ${prime / 2} s unrecorded`,
+      );
+      const body = JSON.stringify({ context: CONTEXTS[0] });
+      const urls = (t: Target, kind: 'single' | 'bulk') =>
+        kind === 'bulk'
+          ? [`http://127.0.0.1:${t.port}${OFREP_PATH}`]
+          : ALL_KEYS.map((k) => `http://127.0.0.1:${t.port}${OFREP_PATH}/${k}`);
+      for (const kind of ['single', 'bulk'] as const) {
+        if (prime > 0)
+          for (const t of [rewind, floor]) await h2loadPost(urls(t, kind), body, { rps, seconds: prime / 2 });
+        const parts = new Map<Target, Awaited<ReturnType<typeof h2loadPost>>[]>([
+          [rewind, []],
+          [floor, []],
+        ]);
+        for (let i = 0; i < httpRounds; i++) {
+          for (const t of i % 2 === 0 ? [rewind, floor] : [floor, rewind]) {
+            const r = await h2loadPost(urls(t, kind), body, {
+              rps,
+              seconds: Math.max(1, Math.round(stretch)),
+            });
+            parts.get(t)!.push(r);
+            const s = summarize(r.latencies);
+            log(
+              `  ${kind.padEnd(6)} ${t.name} (h2load): p50 ${s.median.toFixed(2)} p99 ${s.p99.toFixed(2)} max ${s.max.toFixed(1)} ms, ${r.errors} errors`,
+            );
+            await sleep(200);
+          }
+        }
+        for (const [t, p] of parts) {
+          const lat = p.flatMap((r) => r.latencies);
+          cLoads.push({
+            target: t.name,
+            kind,
+            requests: lat.length,
+            errors: p.reduce((a, r) => a + r.errors, 0),
+            latency: summarize(lat),
+            p999: quantile(lat, 0.999),
+            achievedRps: p.reduce((a, r) => a + r.achievedRps, 0) / p.length,
+            stretchP99s: p.map((r) => round(summarize(r.latencies).p99, 2)),
+          });
+        }
+      }
+    } else {
+      log('  h2load not installed (apt-get install -y nghttp2-client): the C-client figures are skipped');
+    }
+
     log(`3/3 propagation: ${cycles} x (disable, enable) of ${KILL_FLAG}, 2 pollers every ~1 ms`);
     const prop = await propagation(apiPort, cycles, 2);
     const propOf = (action: string, f: (c: Change) => number) =>
@@ -916,6 +988,7 @@ async function main(): Promise<number> {
     const stale = prop.changes.reduce((a, c) => a + c.staleAfter, 0);
 
     const single = loads.find((l) => l.kind === 'single' && l.target === rewind.name)!;
+    const cSingle = cLoads.find((l) => l.kind === 'single' && l.target === rewind.name);
     const out = {
       command: commandLine(),
       node: process.version,
@@ -945,6 +1018,17 @@ async function main(): Promise<number> {
         httpRounds,
         targetP99Ms: OFREP_P99_TARGET_MS,
         withinTarget: single.latency.p99 < OFREP_P99_TARGET_MS,
+        h2load: cSingle
+          ? {
+              withinTarget: cSingle.latency.p99 < OFREP_P99_TARGET_MS,
+              results: cLoads.map((l) => ({
+                ...l,
+                latency: roundAll(l.latency),
+                p999: round(l.p999, 2),
+                achievedRps: Math.round(l.achievedRps),
+              })),
+            }
+          : null,
         results: loads.map((l) => ({
           ...l,
           latency: roundAll(l.latency),
@@ -974,7 +1058,8 @@ async function main(): Promise<number> {
         })),
       },
     };
-    const errors = loads.reduce((a, l) => a + l.errors, 0) + prop.pollErrors;
+    const errors =
+      loads.reduce((a, l) => a + l.errors, 0) + cLoads.reduce((a, l) => a + l.errors, 0) + prop.pollErrors;
     if (json) {
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     } else {
@@ -1030,6 +1115,27 @@ async function main(): Promise<number> {
           ]),
         ),
       );
+      if (cLoads.length) {
+        log('');
+        log(`OFREP over HTTP from h2load (C), ${rps} req/s from 4 connections; latency in ms from each send`);
+        log(
+          table(
+            ['kind', 'server', 'p50', 'p90', 'p99', 'p99.9', 'max', 'errors', 'req/s', 'p99 per stretch'],
+            cLoads.map((l) => [
+              l.kind,
+              l.target,
+              round(l.latency.median, 2),
+              round(l.latency.p90, 2),
+              round(l.latency.p99, 2),
+              round(l.p999, 2),
+              round(l.latency.max, 1),
+              l.errors,
+              Math.round(l.achievedRps),
+              l.stretchP99s.join(' / '),
+            ]),
+          ),
+        );
+      }
       log(
         `server CPU with no requests: Rewind ${Math.round(idleCpu.rewind / 10)}%, peer ${Math.round(idleCpu.peer / 10)}% (100% = one core)`,
       );
@@ -1059,7 +1165,7 @@ async function main(): Promise<number> {
       log(`${prop.polls} polls, ${prop.pollErrors} failed, ${stale} stale answers after a change was seen`);
       log('');
       log(
-        `target: OFREP single p99 < ${OFREP_P99_TARGET_MS} ms at ${rps} req/s -> ${round(single.latency.p99, 2)} ms: ${out.ofrep.withinTarget ? 'PASS' : 'over target'}`,
+        `target: OFREP single p99 < ${OFREP_P99_TARGET_MS} ms at ${rps} req/s -> Node open loop ${round(single.latency.p99, 2)} ms: ${out.ofrep.withinTarget ? 'PASS' : 'over target'}${cSingle ? `; h2load ${round(cSingle.latency.p99, 2)} ms: ${cSingle.latency.p99 < OFREP_P99_TARGET_MS ? 'PASS' : 'over target'}` : ''}`,
       );
       log(
         `target: disable -> OFREP < ${PROPAGATION_TARGET_MS} ms -> median ${p.disable.median}, max ${p.disable.max} ms: ${p.withinTarget ? 'PASS' : 'over target'}`,
