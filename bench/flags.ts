@@ -24,8 +24,7 @@
 // --pacer: see openLoop. --health-interval: the shop's health probes, which run on the server's
 // event loop next to OFREP (the harness probes every 100 ms for fast tests; 1s is the default of a
 // real config). --eval-ms and --rounds size part 1. Everything it starts is stopped on exit.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { EvaluationContext as FlagdContext, Logger } from '@openfeature/core';
@@ -34,6 +33,7 @@ import { createFlagEvaluator } from '../src/features/flags/flag-evaluator.ts';
 import { parseFlagSet } from '../src/features/flags/flag-set.ts';
 import { ofrepEvaluateBulk, ofrepEvaluateSingle } from '../src/features/flags/ofrep.ts';
 import { h2loadAvailable, h2loadPost } from './lib/h2load.ts';
+import { processCpuMs } from './lib/proc-cpu.ts';
 import {
   benchConfig,
   commandLine,
@@ -470,18 +470,6 @@ function post(agent: http.Agent, port: number, path: string, body: string, metho
   });
 }
 
-const TICK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-/** CPU milliseconds (user + system) used so far by one process. */
-function cpuMs(pid: number): number {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / TICK;
-  } catch {
-    return Number.NaN;
-  }
-}
-
 // ---------- 2. open-loop OFREP load ----------
 
 interface LoadResult {
@@ -597,7 +585,7 @@ async function openLoop(
       while (sent < total && dueAt(sent) <= now) {
         const k = sent++;
         if (k === warmupCount) {
-          cpuAtStart = cpuMs(target.pid);
+          cpuAtStart = processCpuMs(target.pid);
           measureStart = nowMs();
         }
         const scheduled = dueAt(k);
@@ -643,7 +631,7 @@ async function openLoop(
     }
   });
   const endSend = nowMs();
-  const cpuAtEnd = cpuMs(target.pid);
+  const cpuAtEnd = processCpuMs(target.pid);
   await Promise.all([...pending]);
   return {
     latencies,
@@ -887,12 +875,12 @@ async function main(): Promise<number> {
       `same answers from both servers: ${answers.same}/${answers.total}${answers.diffs.length ? `\n  ${answers.diffs.join('\n  ')}` : ''}`,
     );
     // What each server burns with no requests at all (Rewind's controller reconciles every 100 ms).
-    const idle0 = [cpuMs(rewind.pid), cpuMs(floor.pid), nowMs()] as const;
+    const idle0 = [processCpuMs(rewind.pid), processCpuMs(floor.pid), nowMs()] as const;
     await sleep(2000);
     const idleS = (nowMs() - idle0[2]) / 1000;
     const idleCpu = {
-      rewind: (cpuMs(rewind.pid) - idle0[0]) / idleS,
-      peer: (cpuMs(floor.pid) - idle0[1]) / idleS,
+      rewind: (processCpuMs(rewind.pid) - idle0[0]) / idleS,
+      peer: (processCpuMs(floor.pid) - idle0[1]) / idleS,
     };
 
     log(

@@ -7,11 +7,12 @@
 // Everything it starts is killed on exit. Load goes to 127.0.0.1 only.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { treeCpuMs } from './lib/proc-cpu.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -133,29 +134,6 @@ async function waitPort(port: number, timeoutMs = 5000): Promise<void> {
     if (Date.now() > until) throw new Error(`port ${port} not open`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-const TICK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-
-/** CPU seconds (user + system, all threads) of a process and all its descendants. */
-function treeCpu(pid: number): number {
-  const stats = new Map<number, { ppid: number; cpu: number }>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const s = readFileSync(`/proc/${d}/stat`, 'latin1');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      stats.set(Number(d), { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / TICK });
-    } catch {}
-  }
-  let total = 0;
-  const todo = [pid];
-  while (todo.length > 0) {
-    const p = todo.pop() as number;
-    total += stats.get(p)?.cpu ?? 0;
-    for (const [c, s] of stats) if (s.ppid === p) todo.push(c);
-  }
-  return total;
 }
 
 interface WrkResult {
@@ -353,11 +331,11 @@ async function main(): Promise<void> {
     for (const conns of args.connections) {
       for (const t of selected) {
         if (args.warmup > 0) await wrk(t.port, conns, args.warmup, args.threads);
-        const cpu0 = t.pid === undefined ? 0 : treeCpu(t.pid);
+        const cpu0 = t.pid === undefined ? 0 : treeCpuMs(t.pid);
         const t0 = performance.now();
         const r = await wrk(t.port, conns, args.duration, args.threads);
         const wall = (performance.now() - t0) / 1000;
-        const cpu = t.pid === undefined ? null : treeCpu(t.pid) - cpu0;
+        const cpu = t.pid === undefined ? null : (treeCpuMs(t.pid) - cpu0) / 1000;
         log(
           `${t.name} c=${conns}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, cpu ${cpu?.toFixed(2)} s/${wall.toFixed(1)} s`,
         );

@@ -12,6 +12,7 @@ const ALL = [
   'false-alarms',
   'judge-compare',
   'controller-scale',
+  'idle',
   'db',
   'flags',
 ];
