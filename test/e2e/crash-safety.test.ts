@@ -74,7 +74,12 @@ describe('crash safety', () => {
         return s.activeRollout === null && s;
       });
       const stats = await load.stop();
-      assert.equal(final.stableVersion, `v${version}`, `killed after ${delay} ms`);
+      if (final.stableVersion !== `v${version}`) {
+        const rollouts = await (await fetch(`${h.apiUrl}/api/v1/apps/shop/rollouts?limit=2`)).text();
+        assert.fail(
+          `killed after ${delay} ms: stable ${final.stableVersion}, not v${version}\nrollouts: ${rollouts}\n${h.output().split('\n').slice(-25).join('\n')}`,
+        );
+      }
       assert.equal(stats.failed, 0, `killed after ${delay} ms: ${stats.errors.join('\n')}`);
       // Every process in the app's directory is one the controller knows about.
       const known = (await status()).instances
