@@ -189,12 +189,39 @@ export const canaryJudgmentSpecSchema = z.strictObject({
   minSample: z.number().int().min(1, 'minSample is at least 1 request; 50 is a sane floor').default(50),
 });
 
+export const serviceDownSpecSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  factor: z.number().gt(1, 'factor is a multiple of the threshold above 1, such as 5').default(5),
+  errorRate: z
+    .number()
+    .gt(0, 'errorRate is a share above 0, such as 0.5')
+    .max(1, 'errorRate is a share of at most 1, such as 0.5')
+    .default(0.5),
+  window: duration('3s')
+    .default(3000)
+    .refine((ms) => ms >= 1000, 'window is at least 1s: metrics come in one-second buckets'),
+});
+
+export const beforeAfterSpecSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Requests of the previous revision before the switch needed for a judgment. */
+  minBefore: z.number().int().min(1, 'minBefore is at least 1 request; 100 is a sane floor').default(100),
+  /** The previous revision's newest traffic may end at most this long before the switch. */
+  maxBeforeAge: duration('30s').default(30_000),
+  /** Latency is compared from this long after the switch: a fresh process warms up first. */
+  latencyWarmup: duration('10s').default(10_000),
+});
+
 export const analysisSpecSchema = z.strictObject({
   interval: duration('1s')
     .default(1000)
     .refine((ms) => ms >= 1000, 'interval is at least 1s: metrics come in one-second buckets'),
   monitoringWindow: duration('10m').default(600_000),
   canaryJudgment: canaryJudgmentSpecSchema.prefault({}),
+  /** The same test for a release that takes all traffic at once, against the minutes before the switch. */
+  beforeAfter: beforeAfterSpecSchema.prefault({}),
+  /** Severity by size: far past a rollback rule's threshold is P0 at once, whatever its `for`. */
+  serviceDown: serviceDownSpecSchema.prefault({}),
   rules: z
     .array(ruleSpecSchema)
     .default([])

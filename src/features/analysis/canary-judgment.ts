@@ -27,6 +27,8 @@ export interface CanaryJudgment {
   readonly metric: 'errorRate' | 'latency' | 'all';
   readonly message: string;
   readonly stats: Readonly<Record<string, number | null>>;
+  /** What the release was compared with: the stable revision beside it (default) or itself before the switch. */
+  readonly basis?: 'canary' | 'beforeAfter';
 }
 
 export interface CanaryJudgmentOptions {
@@ -276,14 +278,27 @@ export function judgeLatency(
   baseline: readonly Point[],
   options: CanaryJudgmentOptions = {},
 ): CanaryJudgment {
-  const minSample = options.minSample ?? 50;
-  const alpha = options.latencyAlpha ?? 0.001;
-  const ratio = options.latencyRatio ?? 1.5;
-  const minIncrease = options.latencyMinIncreaseMs ?? 5;
   const c = new Array<number>(LATENCY_BUCKETS).fill(0);
   const b = new Array<number>(LATENCY_BUCKETS).fill(0);
   for (const p of window(candidate, options)) addHistogram(c, p.latency);
   for (const p of window(baseline, options)) addHistogram(b, p.latency);
+  return compareLatency(c, b, options);
+}
+
+/**
+ * The latency comparison on two histograms: `candidate` against `reference` (the stable revision
+ * beside it, or the previous revision before the switch). Labels say "canary" and "baseline".
+ */
+export function compareLatency(
+  c: readonly number[],
+  b: readonly number[],
+  options: CanaryJudgmentOptions & { readonly labels?: readonly [string, string] } = {},
+): CanaryJudgment {
+  const minSample = options.minSample ?? 50;
+  const alpha = options.latencyAlpha ?? 0.001;
+  const ratio = options.latencyRatio ?? 1.5;
+  const minIncrease = options.latencyMinIncreaseMs ?? 5;
+  const [cl, bl] = options.labels ?? ['canary', 'baseline'];
   const nc = histogramCount(c);
   const nb = histogramCount(b);
   const cm = quantile(c, 0.5);
@@ -303,27 +318,27 @@ export function judgeLatency(
     pValue: mw.pValue,
   };
   const ms = (x: number | null) => (x === null ? 'n/a' : formatValue('latencyP50', x));
-  const medians = `canary median latency ${ms(cm)} vs baseline ${ms(bm)}`;
+  const medians = `${cl} median latency ${ms(cm)} vs ${bl} ${ms(bm)}`;
   const result = (verdict: JudgmentVerdict, message: string): CanaryJudgment => ({
     verdict,
     metric: 'latency',
     message,
     stats,
   });
-  if (nb < minSample) return result('Continue', `${medians}: ${nb} of ${minSample} baseline requests needed`);
-  if (nc < minSample) return result('Continue', `${medians}: ${nc} of ${minSample} canary requests needed`);
+  if (nb < minSample) return result('Continue', `${medians}: ${nb} of ${minSample} ${bl} requests needed`);
+  if (nc < minSample) return result('Continue', `${medians}: ${nc} of ${minSample} ${cl} requests needed`);
   const p = mw.pValue < 1e-6 ? mw.pValue.toExponential(1) : String(Number(mw.pValue.toPrecision(2)));
   const increase = cm !== null && bm !== null ? cm - bm : 0;
   const slower = medianRatio !== null && medianRatio >= ratio && increase >= minIncrease;
   if (mw.pValue < alpha && slower)
     return result(
       'Worse',
-      `${medians} (${Number(medianRatio.toFixed(2))}x): slower, Mann-Whitney p = ${p} < ${alpha} over ${nc} canary requests`,
+      `${medians} (${Number(medianRatio.toFixed(2))}x): slower, Mann-Whitney p = ${p} < ${alpha} over ${nc} ${cl} requests`,
     );
   if (nc >= 4 * minSample && medianRatio !== null && !slower)
     return result(
       'NotWorse',
-      `${medians}: under ${ratio}x (or under ${minIncrease}ms above) the baseline over ${nc} canary requests (p = ${p})`,
+      `${medians}: under ${ratio}x (or under ${minIncrease}ms above) the ${bl} over ${nc} ${cl} requests (p = ${p})`,
     );
   return result('Continue', `${medians}: no decision yet (p = ${p})`);
 }

@@ -65,12 +65,15 @@ export function decideAll(input: DecisionInput): Decision[] {
 
   if (input.judgment?.verdict === 'Worse') {
     const j = input.judgment;
+    const beforeAfter = j.basis === 'beforeAfter';
     out.push({
       action: 'rollback',
       severity: 'P0',
-      reason: `canary judged worse than the stable revision on ${j.metric}: ${j.message}`,
+      reason: beforeAfter
+        ? `judged worse than the previous revision before the switch on ${j.metric}: ${j.message}`
+        : `canary judged worse than the stable revision on ${j.metric}: ${j.message}`,
       verdict: j,
-      key: `canary:${j.metric}`,
+      key: `${beforeAfter ? 'before-after' : 'canary'}:${j.metric}`,
       notify: true,
     });
   }

@@ -24,8 +24,18 @@ export {
   type RuleVerdict,
 } from './assess-rule.ts';
 export {
+  BEFORE_SECONDS,
+  type BeforeAfterOptions,
+  type BeforeSummary,
+  beforeProblem,
+  judgeBeforeAfter,
+  judgeErrorsBeforeAfter,
+  summarizeBefore,
+} from './before-after.ts';
+export {
   type CanaryJudgment,
   type CanaryJudgmentOptions,
+  compareLatency,
   type JudgmentVerdict,
   judgeCanary,
   judgeErrorRate,
@@ -55,3 +65,4 @@ export {
   sumWindow,
   type WindowSum,
 } from './series.ts';
+export { DEFAULT_SERVICE_DOWN, type ServiceDownSpec, serviceDownVerdicts } from './service-down.ts';
