@@ -49,7 +49,7 @@ describe('the canary judgment', () => {
     await h?.close();
   });
 
-  test('given v1, when a v2 canary fails 30% of its requests, then it is rolled back within seconds, not minutes', async () => {
+  test('given v1, when a v2 canary fails 20% of its requests (under the service-down level), then it is rolled back within seconds, not minutes', async () => {
     const load = startLoad(`${h.appUrl}/products`, 6);
     const started = Date.now();
     const r = await h.cli(
@@ -58,7 +58,7 @@ describe('the canary judgment', () => {
       '--version',
       'v2',
       '--env',
-      'SHOP_ERROR_RATE=0.3',
+      'SHOP_ERROR_RATE=0.2',
       '--wait',
       '--json',
     );

@@ -36,8 +36,9 @@ test('a webhook failing twice gets the notification on the third try, after 200 
     assert.equal(got.length, 3);
     const gap1 = (got[1]?.at ?? 0) - (got[0]?.at ?? 0);
     const gap2 = (got[2]?.at ?? 0) - (got[1]?.at ?? 0);
-    assert.ok(gap1 >= 190 && gap1 < 400, `first backoff ${gap1}ms`);
-    assert.ok(gap2 >= 390 && gap2 < 800, `second backoff ${gap2}ms`);
+    // Timers never fire early; on a busy box they may fire late, so only "did not hang" above.
+    assert.ok(gap1 >= 190 && gap1 < 10_000, `first backoff ${gap1}ms`);
+    assert.ok(gap2 >= 390 && gap2 < 10_000, `second backoff ${gap2}ms`);
     // The same delivery each time: same id, same signed bytes.
     assert.equal(new Set(got.map((r) => r.headers['x-rewind-delivery'])).size, 1);
     assert.equal(got[2]?.body.toString(), got[0]?.body.toString());
@@ -77,10 +78,9 @@ test('a dead endpoint never delays publish() nor the other notifiers', async () 
   );
   try {
     for (let i = 0; i < 20; i++) {
-      const started = performance.now();
-      hub.publish({ ...event, message: `event ${i}` });
-      const took = performance.now() - started;
-      assert.ok(took < 5, `publish ${i} took ${took.toFixed(2)}ms`);
+      // Synchronous: it cannot wait on any endpoint (a wall-clock bound would fail on a busy box).
+      const returned: unknown = hub.publish({ ...event, message: `event ${i}` });
+      assert.ok(!(returned instanceof Promise), `publish ${i} returned a promise`);
     }
     // The healthy notifiers get all 20 while the silent one is still waiting on its first.
     const got = await receiver.waitFor(20, 3000);

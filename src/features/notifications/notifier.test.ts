@@ -119,7 +119,7 @@ test('webhook failures: 5xx and 429 retryable, 4xx not, refused and silent endpo
       /no answer from 127\.0\.0\.1:\d+ within 150ms/,
     );
     const took = Date.now() - started;
-    assert.ok(took >= 140 && took < 1000, `timed out after ${took}ms`);
+    assert.ok(took >= 140 && took < 10_000, `timed out after ${took}ms`);
   } finally {
     await receiver.close();
     await hole.close();

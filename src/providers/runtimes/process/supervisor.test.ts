@@ -197,7 +197,8 @@ describe('ProcessSupervisor', () => {
     const t0 = Date.now();
     await s.stopRevision('shop', 8);
     const elapsed = Date.now() - t0;
-    assert.ok(elapsed >= 290 && elapsed < 2000, `stopped in ${elapsed} ms`);
+    // It waited out the stop timeout, then killed; the upper bound only says "did not hang".
+    assert.ok(elapsed >= 290 && elapsed < 10_000, `stopped in ${elapsed} ms`);
     assert.ok(processGone(instance.pid!));
     assert.equal(s.get('shop', 8, 0)?.lastExit?.signal, 'SIGKILL');
     const lines = (await s.logs('shop', { revision: 8 })).map((l) => l.line);
