@@ -11,6 +11,7 @@ const ALL = [
   'detection',
   'false-alarms',
   'judge-compare',
+  'safe-defaults',
   'controller-scale',
   'idle',
   'db',

@@ -33,6 +33,8 @@ export interface Behaviour {
   readonly errorRate: number;
   readonly latencyMedianMs: number;
   readonly latencySigma: number;
+  /** A fresh process warming up: its latency is this many times higher for the first seconds. */
+  readonly coldStart?: { readonly seconds: number; readonly latencyFactor: number };
 }
 
 export interface TrafficModel {
@@ -123,7 +125,9 @@ export class SimulatedTraffic {
       const b = toCanary ? model.canary : model.stable;
       c.requests++;
       if (random() < b.errorRate) c.errors5xx++;
-      const ms = b.latencyMedianMs * Math.exp(b.latencySigma * gauss());
+      const cold = toCanary && b.coldStart && at < this.canaryStart + b.coldStart.seconds * 1000;
+      const ms =
+        b.latencyMedianMs * (cold ? b.coldStart!.latencyFactor : 1) * Math.exp(b.latencySigma * gauss());
       (c.latency as number[])[latencyBucket(ms)]!++;
     }
     const revisions = canary.requests > 0 ? [stable, canary] : [stable];
