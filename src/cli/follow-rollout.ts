@@ -21,9 +21,9 @@ export const json = (data: unknown): void => print(JSON.stringify(data, null, 2)
 export async function followRollout(
   api: ApiClient,
   rollout: RolloutRecord,
-  opts: { wait?: boolean; json?: boolean; timeout: number; rolledBackIsSuccess?: boolean },
+  opts: { wait?: boolean; watch?: boolean; json?: boolean; timeout: number; rolledBackIsSuccess?: boolean },
 ) {
-  if (!opts.wait) {
+  if (!opts.wait && !opts.watch) {
     if (opts.json) return json(rollout);
     print(`${rollout.kind} ${rollout.id}: revision ${rollout.toRevision}, ${rollout.phase}`);
     print(`follow it with: rewind status ${rollout.app} --watch`);
@@ -32,21 +32,44 @@ export async function followRollout(
   const deadline = Date.now() + opts.timeout * 1000;
   let after = 0;
   let current = rollout;
-  for (;;) {
-    const events = await api.get<EventRecord[]>(`/rollouts/${current.id}/events?after=${after}`);
-    for (const e of events) {
-      after = e.id;
-      if (!opts.json) print(`${clock(e.at)}  ${e.message}`);
+  /** Prints new events and polls the rollout until `done`; false when `until` passed first. */
+  const follow = async (done: (r: RolloutRecord) => boolean, until: number, pollMs: number) => {
+    for (;;) {
+      const events = await api.get<EventRecord[]>(`/rollouts/${current.id}/events?after=${after}`);
+      for (const e of events) {
+        after = e.id;
+        if (!opts.json) print(`${clock(e.at)}  ${e.message}`);
+      }
+      current = await api.get<RolloutRecord>(`/rollouts/${current.id}`);
+      if (done(current)) return true;
+      if (Date.now() > until) return false;
+      await new Promise((r) => setTimeout(r, pollMs));
     }
-    current = await api.get<RolloutRecord>(`/rollouts/${current.id}`);
-    if (TERMINAL.has(current.phase)) break;
-    if (Date.now() > deadline) {
-      if (opts.json) json({ ...current, timedOut: true });
-      else print(`still ${current.phase} after ${opts.timeout}s; the rollout goes on`);
-      process.exitCode = EXIT.TIMEOUT;
+  };
+  const timedOut = (message: string) => {
+    if (opts.json) json({ ...current, timedOut: true });
+    else print(message);
+    process.exitCode = EXIT.TIMEOUT;
+  };
+  if (!(await follow((r) => TERMINAL.has(r.phase), deadline, 200)))
+    return timedOut(`still ${current.phase} after ${opts.timeout}s; the rollout goes on`);
+  const watch = watchOf(current);
+  if (current.phase === 'Completed' && watch?.status === 'Watching') {
+    if (!opts.watch) {
+      if (!opts.json)
+        print(
+          `the watch goes on until ${clock(watch.until)}: a breach rolls revision ${current.toRevision} back to ${current.fromRevision} (rewind status ${current.app}; deploy --watch waits for it)`,
+        );
+    } else {
+      const end = Math.max(deadline, watch.until + 30_000);
+      if (!(await follow((r) => watchOf(r)?.status !== 'Watching', end, 500)))
+        return timedOut(`still watching at ${clock(Date.now())}; the watch goes on`);
+      const ended = watchOf(current);
+      if (opts.json) json(current);
+      else print(`watch ${ended?.status ?? 'ended'}${ended?.reason ? `: ${ended.reason}` : ''}`);
+      process.exitCode = ended?.status === 'RolledBack' ? EXIT.ROLLED_BACK : EXIT.OK;
       return;
     }
-    await new Promise((r) => setTimeout(r, 200));
   }
   if (opts.json) json(current);
   else {
@@ -66,4 +89,14 @@ export async function followRollout(
   if (current.phase === 'Completed' || (current.phase === 'RolledBack' && opts.rolledBackIsSuccess))
     process.exitCode = EXIT.OK;
   else process.exitCode = current.phase === 'RolledBack' ? EXIT.ROLLED_BACK : EXIT.FAILED;
+}
+
+interface WatchState {
+  until: number;
+  status: 'Watching' | 'Passed' | 'RolledBack' | 'Ended';
+  reason?: string;
+}
+
+function watchOf(rollout: RolloutRecord): WatchState | null {
+  return ((rollout.state as { watch?: WatchState } | null)?.watch ?? null) as WatchState | null;
 }

@@ -1,5 +1,6 @@
 // `rewind`: the command line. A thin client of the HTTP API, except `rewind server`, which runs it.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { formatDuration } from '../shared/duration.ts';
 import { RewindError } from '../shared/errors.ts';
 import type { RevisionRecord, RolloutRecord } from '../store/types.ts';
 import { ApiClient, DEFAULT_URL, UnreachableError } from './api-client.ts';
@@ -62,7 +63,14 @@ program
   .requiredOption('--version <version>', 'version label; replaces ${version} in the run command')
   .option('--env <KEY=VALUE>', 'environment override for this revision (repeatable)', keyValue, {})
   .option('--reason <text>', 'why; recorded with the revision')
-  .option('--wait', 'block until the rollout ends; exit 0 when stable, 2 rolled back, 3 failed')
+  .option(
+    '--wait',
+    'block until the rollout ends (after the bake); exit 0 when stable, 2 rolled back, 3 failed',
+  )
+  .option(
+    '--watch',
+    'like --wait, then also wait for the post-deploy watch to end; exit 2 if it rolled the revision back',
+  )
   .addOption(timeoutOption())
   .option('--json', 'print the result as JSON')
   .action(async (appName: string, opts) => {
@@ -254,6 +262,14 @@ interface AppStatusView {
   stableRevision: number | null;
   stableVersion: string | null;
   activeRollout: RolloutRecord | null;
+  watch?: {
+    revision: number;
+    previousRevision: number | null;
+    until: number;
+    leftMs: number;
+    judgment: { verdict: string; message: string } | null;
+    rules: { name: string; phase: string; message: string }[];
+  } | null;
   traffic?: { revision: number; weight: number; upstreams: number }[];
   instances?: {
     id: string;
@@ -266,6 +282,15 @@ interface AppStatusView {
   }[];
 }
 
+function watchLines(w: AppStatusView['watch']): string[] {
+  if (!w) return [];
+  return [
+    `watch: revision ${w.revision}, ${formatDuration(w.leftMs)} left (until ${clock(w.until)}); a breach rolls back to revision ${w.previousRevision}`,
+    `  judgment: ${w.judgment ? `${w.judgment.verdict}: ${w.judgment.message}` : 'none yet'}`,
+    ...w.rules.map((r) => `  rule ${r.name}: ${r.phase}: ${r.message}`),
+  ];
+}
+
 function renderStatus(s: AppStatusView): string {
   const lines = [
     `app ${s.name} on ${s.listen}`,
@@ -273,6 +298,7 @@ function renderStatus(s: AppStatusView): string {
     s.activeRollout
       ? `rollout: ${s.activeRollout.kind} to revision ${s.activeRollout.toRevision}, ${s.activeRollout.phase}${s.activeRollout.error ? ` (${s.activeRollout.error})` : ''}`
       : 'rollout: none',
+    ...watchLines(s.watch),
     `traffic: ${(s.traffic ?? []).map((t) => `revision ${t.revision} ${t.weight}% (${t.upstreams} up)`).join(', ') || 'none'}`,
     '',
     table(

@@ -116,6 +116,7 @@ export function buildApp(services: AppServices): FastifyInstance {
       stableRevision: record?.stableRevision ?? null,
       stableVersion: stable?.version ?? null,
       activeRollout: active,
+      watch: await controller.watchStatus(name),
     };
   };
 

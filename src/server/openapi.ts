@@ -342,6 +342,43 @@ export function openApiDocument(version: string) {
             name: { type: 'string' },
             stableRevision: { type: ['integer', 'null'] },
             activeRollout: { oneOf: [ref('Rollout'), { type: 'null' }] },
+            watch: {
+              description: 'The post-deploy watch of the stable revision, while it goes on',
+              oneOf: [
+                {
+                  type: 'object',
+                  properties: {
+                    rolloutId: { type: 'string' },
+                    revision: { type: 'integer' },
+                    previousRevision: { type: ['integer', 'null'] },
+                    until: { type: 'integer', description: 'unix ms' },
+                    leftMs: { type: 'integer' },
+                    judgment: {
+                      oneOf: [
+                        {
+                          type: 'object',
+                          properties: { verdict: { type: 'string' }, message: { type: 'string' } },
+                        },
+                        { type: 'null' },
+                      ],
+                    },
+                    rules: {
+                      type: 'array',
+                      items: {
+                        type: 'object',
+                        properties: {
+                          name: { type: 'string' },
+                          phase: { type: 'string' },
+                          message: { type: 'string' },
+                        },
+                      },
+                    },
+                    evaluatedAt: { type: ['integer', 'null'] },
+                  },
+                },
+                { type: 'null' },
+              ],
+            },
           },
         },
       },

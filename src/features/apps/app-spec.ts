@@ -9,6 +9,9 @@ import { type CanaryStepSpec, canaryStepsProblem } from '../rollouts/rollout-sta
 
 const duration = (example: string) => durationSchema(example);
 
+/** The post-deploy watch by default: the runbook's 5- and 10-minute triggers fit in it. */
+export const DEFAULT_WATCH_MS = 900_000;
+
 const hostPort = z.string().transform((value, ctx) => {
   const m = /^(?:(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(value);
   const port = m ? Number(m[2]) : Number.NaN;
@@ -59,7 +62,13 @@ export const checkSchema = z.union([httpCheckSchema, commandCheckSchema]);
 const rolloutCommon = {
   prePromotionChecks: z.array(checkSchema).default([]),
   bake: duration('30s').default(10_000),
-  keepPreviousWarm: duration('5m').default(60_000),
+  /**
+   * After the bake the revision is stable but still watched this long from its first request: the
+   * rules and the before/after judgment go on, and a breach rolls it back. 0 turns the watch off.
+   */
+  watch: durationSchema('15m', { max: 86_400_000, maxReason: 'a day' }).default(DEFAULT_WATCH_MS),
+  /** How long the previous revision stays running after a deploy completed (default: the watch). */
+  keepPreviousWarm: duration('15m').optional(),
   drainTimeout: duration('30s').default(30_000),
 };
 
@@ -144,6 +153,8 @@ export interface RolloutSettings {
   readonly strategy: 'blueGreen' | 'canary';
   readonly prePromotionChecks: readonly Check[];
   readonly bake: number;
+  /** The post-deploy watch, ms from the first request; 0 when off. */
+  readonly watch: number;
   readonly keepPreviousWarm: number;
   readonly drainTimeout: number;
   /** Canary steps; undefined for blue-green. */
@@ -153,7 +164,13 @@ export interface RolloutSettings {
 /** The app's strategy with its settings in one shape (blue-green when none is declared). */
 export function rolloutSettings(app: AppSpec): RolloutSettings {
   const { canary } = app.strategy;
-  if (canary) return { strategy: 'canary', ...canary, steps: canary.steps as CanaryStepSpec[] };
+  if (canary)
+    return {
+      strategy: 'canary',
+      ...canary,
+      keepPreviousWarm: canary.keepPreviousWarm ?? canary.watch,
+      steps: canary.steps as CanaryStepSpec[],
+    };
   const bg = app.strategy.blueGreen ?? blueGreenSchema.parse({});
-  return { strategy: 'blueGreen', ...bg };
+  return { strategy: 'blueGreen', ...bg, keepPreviousWarm: bg.keepPreviousWarm ?? bg.watch };
 }

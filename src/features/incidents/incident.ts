@@ -15,6 +15,10 @@ export type TriggerKind = 'rule' | 'judgment' | 'manual' | 'health' | 'failure';
 /** Why the rollback started, with the numbers that made the decision. */
 export interface IncidentTrigger {
   readonly kind: TriggerKind;
+  /** When it was caught: "during the bake", "during the post-deploy watch, 2m after the switch". */
+  readonly phase?: string;
+  /** Which judgment decided (kind judgment): the canary beside the stable revision, or before/after. */
+  readonly judgment?: 'canary' | 'before/after';
   /** The analysis rule's name (kind rule/judgment). */
   readonly rule?: string;
   readonly metric?: string;

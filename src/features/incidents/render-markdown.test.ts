@@ -215,3 +215,18 @@ test('duration and percentage formats', () => {
   assert.equal(formatPercent(1 / 3), '33.33%');
   assert.equal(formatPercent(0.00001234), '0.0012%');
 });
+
+test('the trigger says when it was caught and by which judgment', () => {
+  const md = renderIncidentMarkdown({
+    ...incident,
+    trigger: {
+      kind: 'judgment',
+      judgment: 'before/after',
+      phase: 'during the post-deploy watch, 2m 10s after the switch',
+      metric: 'errorRate',
+      message: 'judged worse than the previous revision before the switch on errorRate',
+    },
+  });
+  assert.match(md, /- \*\*Caught\*\*: during the post-deploy watch, 2m 10s after the switch/);
+  assert.match(md, /- \*\*Judgment\*\*: before\/after the switch/);
+});

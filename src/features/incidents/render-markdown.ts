@@ -63,6 +63,11 @@ function summary(incident: Incident, day: string): string[] {
     `- **Kind**: ${trigger.kind}`,
     `- **Reason**: ${inline(trigger.message)}`,
   ];
+  if (trigger.phase !== undefined) lines.push(`- **Caught**: ${inline(trigger.phase)}`);
+  if (trigger.judgment !== undefined)
+    lines.push(
+      `- **Judgment**: ${trigger.judgment === 'canary' ? 'canary beside the stable revision' : 'before/after the switch'}`,
+    );
   if (trigger.rule !== undefined) lines.push(`- **Rule**: ${inline(trigger.rule)}`);
   if (trigger.metric !== undefined) lines.push(`- **Metric**: ${inline(trigger.metric)}`);
   if (trigger.observed !== undefined || trigger.threshold !== undefined) {

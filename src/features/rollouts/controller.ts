@@ -5,19 +5,23 @@ import { randomUUID } from 'node:crypto';
 import type { Instance, Runtime } from '../../providers/runtimes/types.ts';
 import type { TrafficRouter } from '../../providers/traffic/types.ts';
 import type { MetricsBucket } from '../../proxy/types.ts';
+import { formatDuration } from '../../shared/duration.ts';
 import { RewindError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import {
   type RevisionRecord,
   RolloutConflictError,
   type RolloutRecord,
+  StaleWriteError,
   type Store,
 } from '../../store/types.ts';
+import type { Severity } from '../analysis/index.ts';
 import { type AppSpec, rolloutSettings } from '../apps/app-spec.ts';
 import type { RolloutDatabase } from '../database/rollout-database.ts';
 import type { FlagService } from '../flags/flag-service.ts';
 import { pullKillSwitch } from '../flags/kill-switch.ts';
 import { HealthMonitor } from '../health/health-monitor.ts';
+import type { IncidentTrigger } from '../incidents/incident.ts';
 import type { IncidentService } from '../incidents/incident-service.ts';
 import type { NotificationInput } from '../notifications/notification-hub.ts';
 import {
@@ -63,6 +67,19 @@ const dbPlan = (spec: AppSpec) => (spec.database ? { contract: spec.database.con
 
 const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** The post-deploy watch as `rewind status` shows it. */
+export interface WatchView {
+  readonly rolloutId: string;
+  readonly revision: number;
+  readonly previousRevision: number | null;
+  readonly until: number;
+  readonly leftMs: number;
+  /** The judgment so far (before/after, or none when it cannot judge). */
+  readonly judgment: { readonly verdict: string; readonly message: string } | null;
+  readonly rules: readonly { readonly name: string; readonly phase: string; readonly message: string }[];
+  readonly evaluatedAt: number | null;
+}
+
 export class Controller {
   readonly #deps: ControllerDeps;
   readonly #apps = new Map<string, AppContext>();
@@ -71,12 +88,14 @@ export class Controller {
   readonly #reporter: RolloutReporter;
   readonly #busy = new Map<string, Promise<void>>();
   readonly #queued = new Map<string, Promise<void>>();
+  readonly #watch: RolloutWatch;
   #timer: NodeJS.Timeout | null = null;
   #tableVersion = Date.now();
   #stopped = false;
 
   constructor(deps: ControllerDeps) {
     this.#deps = deps;
+    this.#watch = new RolloutWatch(deps.metrics);
     this.#reporter = new RolloutReporter({
       store: deps.store,
       incidents: deps.incidents,
@@ -94,7 +113,7 @@ export class Controller {
       },
       reporter: this.#reporter,
       metrics: deps.metrics,
-      watch: new RolloutWatch(deps.metrics),
+      watch: this.#watch,
       envOf: (ctx, spec) => this.#envOf(ctx.spec.name, spec),
       database: deps.database,
       killSwitch: deps.flags
@@ -354,6 +373,11 @@ export class Controller {
       reason: input.reason ?? null,
     });
     const from = appRecord?.stableRevision ?? null;
+    await this.#endWatch(
+      app,
+      'Ended',
+      `superseded by the deploy of ${input.version} as revision ${revision.number}`,
+    );
     const rollout = await this.#createRollout(
       app,
       'deploy',
@@ -446,6 +470,7 @@ export class Controller {
       } satisfies RevisionSpec,
       reason: input.reason ?? what.join(', '),
     });
+    await this.#endWatch(app, 'Ended', `superseded by a config change as revision ${revision.number}`);
     const rollout = await this.#createRollout(
       app,
       'deploy',
@@ -479,6 +504,28 @@ export class Controller {
       if (active.kind === 'deploy' && active.fromRevision !== null) return this.abort(app, reason);
       throw conflict(app, active.id);
     }
+    const rollout = await this.#startRollback(ctx, { ...input, reason });
+    await this.#endWatch(app, 'Ended', `rolled back by hand: ${reason}`);
+    await this.kick(app);
+    return (await store.rollouts.get(rollout.id)) ?? rollout;
+  }
+
+  /**
+   * Creates the rollback rollout to `toRevision` (default: the revision before the stable one) and
+   * restores its flag set; the reconcile loop drives it. `automatic` carries what the analysis
+   * found, for the incident.
+   */
+  async #startRollback(
+    ctx: AppContext,
+    input: {
+      toRevision?: number;
+      reason: string;
+      automatic?: { trigger: IncidentTrigger; severity: Severity };
+    },
+  ): Promise<RolloutRecord> {
+    const { store } = this.#deps;
+    const app = ctx.spec.name;
+    const reason = input.reason;
     const appRecord = await store.apps.get(app);
     const stable = appRecord?.stableRevision ?? null;
     if (stable === null)
@@ -525,6 +572,17 @@ export class Controller {
     });
     const instances = await this.#deps.runtime.list(app);
     const warm = this.#unitReady(instances, unitOf(copy), spec.instances);
+    let incident = input.automatic;
+    if (incident && !warm) {
+      const keep = formatDuration(rolloutSettings(ctx.spec).keepPreviousWarm);
+      incident = {
+        ...incident,
+        trigger: {
+          ...incident.trigger,
+          message: `${incident.trigger.message}; revision ${target.number} was no longer warm (keepPreviousWarm ${keep}): rolled back by a cold start`,
+        },
+      };
+    }
     const rollout = await this.#createRollout(
       app,
       'rollback',
@@ -532,6 +590,7 @@ export class Controller {
       copy,
       planSteps('rollback', { targetWarm: warm, fromNothing: false, database: dbPlan(ctx.spec) }),
       reason,
+      incident,
     );
     if (spec.flagSetVersion !== null && this.#deps.flags) {
       // The revision's flag set comes back with it, as a new version that copies it.
@@ -542,8 +601,62 @@ export class Controller {
         })
         .catch((err: Error) => this.#deps.log.warn({ err, app }, 'flag set not restored'));
     }
-    await this.kick(app);
-    return (await store.rollouts.get(rollout.id)) ?? rollout;
+    return rollout;
+  }
+
+  /** The completed deploy whose post-deploy watch is going on, if any. */
+  async #watching(app: string): Promise<RolloutRecord | undefined> {
+    const last = (await this.#deps.store.rollouts.list(app, 5)).find((r) => r.phase === 'Completed');
+    const watch = (last?.state as RolloutState | undefined)?.watch;
+    return last?.kind === 'deploy' && watch?.status === 'Watching' ? last : undefined;
+  }
+
+  /** Ends the app's post-deploy watch (a new deploy or a rollback by hand supersedes it). */
+  async #endWatch(app: string, status: 'Ended', reason: string): Promise<void> {
+    const { store } = this.#deps;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const rollout = await this.#watching(app);
+      if (!rollout) return;
+      const state = rollout.state as RolloutState;
+      try {
+        await store.rollouts.update(
+          rollout.id,
+          { state: { ...state, watch: { ...state.watch!, status, endedAt: Date.now(), reason } } },
+          rollout.generation,
+        );
+      } catch (err) {
+        if (err instanceof StaleWriteError) continue;
+        throw err;
+      }
+      await store.events.append({
+        app,
+        rolloutId: rollout.id,
+        type: 'watch.ended',
+        message: `watch of revision ${rollout.toRevision} ended: ${reason}`,
+      });
+      return;
+    }
+  }
+
+  /** What the post-deploy watch of the app has found so far, for `rewind status`. */
+  async watchStatus(app: string): Promise<WatchView | null> {
+    this.context(app);
+    const rollout = await this.#watching(app);
+    if (!rollout) return null;
+    const watch = (rollout.state as RolloutState).watch!;
+    const latest = this.#watch.latest(rollout.id);
+    return {
+      rolloutId: rollout.id,
+      revision: rollout.toRevision,
+      previousRevision: rollout.fromRevision,
+      until: watch.until,
+      leftMs: Math.max(0, watch.until - Date.now()),
+      judgment: latest?.judgment
+        ? { verdict: latest.judgment.verdict, message: latest.judgment.message }
+        : null,
+      rules: latest?.rules ?? [],
+      evaluatedAt: latest?.at ?? null,
+    };
   }
 
   async instances(app: string): Promise<(Instance & { health: string })[]> {
@@ -570,6 +683,7 @@ export class Controller {
     to: RevisionRecord,
     steps: RolloutState['steps'],
     reason: string | undefined,
+    automatic?: { trigger: IncidentTrigger; severity: Severity },
   ): Promise<RolloutRecord> {
     const { store } = this.#deps;
     try {
@@ -591,7 +705,7 @@ export class Controller {
         message:
           kind === 'deploy'
             ? `deploy of ${to.version} as revision ${to.number}${from === null ? '' : ` (from revision ${from})`}`
-            : `rollback to revision ${to.copiedFrom} as revision ${to.number} (from revision ${from}): ${reason}`,
+            : `${automatic ? 'automatic ' : ''}rollback to revision ${to.copiedFrom} as revision ${to.number} (from revision ${from}): ${reason}`,
         data: { from, to: to.number, version: to.version, steps },
       });
       if (kind === 'deploy') {
@@ -603,8 +717,8 @@ export class Controller {
       } else {
         await this.#reporter.openIncident(
           rollout,
-          { kind: 'manual', message: `rolled back by hand: ${reason}` },
-          'P2',
+          automatic?.trigger ?? { kind: 'manual', message: `rolled back by hand: ${reason}` },
+          automatic?.severity ?? 'P2',
         );
       }
       return rollout;
@@ -647,6 +761,27 @@ export class Controller {
       // commands and ticks of one app run one at a time.)
       instances = await runtime.list(app);
       after = (await store.rollouts.active(app)) ?? null;
+    }
+    if (!active || !after) {
+      const watching = await this.#watching(app);
+      if (watching) {
+        let rolledBack = false;
+        await this.#driver.watchStable(ctx, watching, instances, async ({ reason, trigger, severity }) => {
+          await this.#startRollback(ctx, {
+            toRevision: watching.fromRevision ?? undefined,
+            reason,
+            automatic: { trigger, severity },
+          });
+          rolledBack = true;
+        });
+        after = (await store.rollouts.active(app)) ?? null;
+        if (rolledBack && after) {
+          // The switch back is the point: drive it now rather than on the next tick.
+          await this.#driver.drive(ctx, after, observe);
+          instances = await runtime.list(app);
+          after = (await store.rollouts.active(app)) ?? null;
+        }
+      }
     }
     // One look at the store and the agent serves the routes, the stable check and the retirement.
     const observed = await this.#applyRoutes(ctx, after, instances);

@@ -8,7 +8,7 @@ import type { MetricsBucket } from '../../proxy/types.ts';
 import { formatDuration } from '../../shared/duration.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { RolloutRecord, Store } from '../../store/types.ts';
-import type { Decision } from '../analysis/index.ts';
+import type { Decision, Severity } from '../analysis/index.ts';
 import { rolloutSettings } from '../apps/app-spec.ts';
 import type { DbStepResult, RolloutDatabase } from '../database/rollout-database.ts';
 import type { HealthMonitor } from '../health/health-monitor.ts';
@@ -23,13 +23,14 @@ import {
   decideNextStep,
   type Failure,
   failAt,
+  type PostDeployWatch,
   type RolloutState,
   type Step,
   type StepName,
   stepDone,
   weightOfStep,
 } from './rollout-state.ts';
-import type { RolloutWatch } from './rollout-watch.ts';
+import type { RolloutWatch, WatchResult } from './rollout-watch.ts';
 
 export interface DriverDeps {
   readonly store: Store;
@@ -70,6 +71,8 @@ const CRASHES_BEFORE_GIVING_UP = 2;
 
 export class RolloutDriver {
   readonly #deps: DriverDeps;
+  /** A restarted controller does not charge its own downtime to a revision's start timeout. */
+  readonly #startedAt = Date.now();
 
   constructor(deps: DriverDeps) {
     this.#deps = deps;
@@ -169,8 +172,9 @@ export class RolloutDriver {
 
   /**
    * While the new revision takes traffic (a canary step, a pause, the bake), the analysis decides:
-   * roll back (P0, a P1 past the monitoring window, a clearly worse canary), pause (P2) or notify
-   * (P3). A rollback turns the rollout around here; the loop then runs the compensations.
+   * roll back (P0, a P1 past the monitoring window, a service-down breach, a release judged worse
+   * than the stable revision beside it or than the previous one before the switch), pause (P2) or
+   * notify (P3). A rollback turns the rollout around here; the loop then runs the compensations.
    */
   async #analyse(
     ctx: AppContext,
@@ -179,68 +183,19 @@ export class RolloutDriver {
     instances: Instance[],
   ): Promise<RolloutRecord> {
     const state = rollout.state as RolloutState;
-    const { watch, reporter, store } = this.#deps;
+    const { watch, reporter } = this.#deps;
     if (rollout.kind !== 'deploy' || state.compensation) {
       watch.forget(rollout.id);
       return rollout;
     }
     const step = state.steps[state.index];
     if (!step || (state.weight === 0 && step.name !== 'bake')) return rollout;
-    let baseline: { revision: number; unit: number } | null = null;
-    if (rollout.fromRevision !== null) {
-      const from = await store.revisions.get(rollout.app, rollout.fromRevision);
-      if (from) baseline = { revision: from.number, unit: unitOf(from) };
-    }
-    const result = await watch.evaluate({
-      ctx,
-      rolloutId: rollout.id,
-      state,
-      candidate: { revision: target.number, unit: target.unit },
-      baseline,
-      instances,
-      health: (id) => this.#deps.health.health(id),
-      now: Date.now(),
-    });
-    if (!result || result.decision.action === 'none') return rollout;
-    const { decision } = result;
+    const evaluated = await this.#evaluate(ctx, rollout, target, instances);
+    if (!evaluated) return rollout;
+    rollout = evaluated.rollout;
+    const { decision, summary } = evaluated.result;
     const severity = decision.severity ?? 'P0';
-    if (decision.key) watch.notified(rollout.id, decision.key);
-    const trigger = toTrigger(decision);
-    if (decision.action === 'disableFlag') {
-      const flag = (decision.verdict as { rule: { flag: string } }).rule.flag;
-      const { killSwitch } = this.#deps;
-      if (!killSwitch) return rollout;
-      try {
-        const incident = await killSwitch({
-          app: rollout.app,
-          flag,
-          reason: decision.reason,
-          trigger,
-          rolloutId: rollout.id,
-          severity,
-        });
-        watch.restart(rollout.id, Date.now());
-        await this.#event(
-          rollout,
-          'flags.killSwitch',
-          `kill switch: flag ${flag} disabled, revision ${target.number} stays: ${decision.reason}`,
-          {
-            severity,
-            trigger,
-            flag,
-            incident,
-          },
-        );
-      } catch (err) {
-        // An unknown flag cannot be switched off; the event says so and the other rules judge on.
-        await this.#event(
-          rollout,
-          'flags.killSwitchFailed',
-          `kill switch for flag ${flag} failed: ${(err as Error).message}`,
-        );
-      }
-      return rollout;
-    }
+    const trigger = toTrigger(decision, `during ${phaseOf(step.name, state.weight)}`);
     if (decision.action === 'rollback') {
       const reason = decision.reason.startsWith(severity)
         ? decision.reason
@@ -251,7 +206,7 @@ export class RolloutDriver {
         { phase: 'RollingBack', state: failAt(state, failure, Date.now()), error: failure.reason },
         'analysis.decision',
         `rolling back: ${decision.reason}`,
-        { severity, trigger, summary: result.summary },
+        { severity, trigger, summary },
       );
       await this.#deps.applyRoutes(ctx, updated);
       await reporter.openIncident(updated, trigger, severity);
@@ -278,13 +233,156 @@ export class RolloutDriver {
         );
       return updated;
     }
-    if (decision.notify) {
+    await this.#actOnBreach(rollout, decision, trigger, target);
+    return rollout;
+  }
+
+  /**
+   * The post-deploy watch of a completed deploy: until its end the same analysis goes on, and a
+   * rollback decision ends the watch and asks `rollBack` for an automatic rollback to the previous
+   * revision. A P2 breach cannot pause what is already stable: it notifies instead.
+   */
+  async watchStable(
+    ctx: AppContext,
+    rollout: RolloutRecord,
+    instances: Instance[],
+    rollBack: (input: { reason: string; trigger: IncidentTrigger; severity: Severity }) => Promise<void>,
+  ): Promise<void> {
+    const state = rollout.state as RolloutState;
+    const watchState = state.watch;
+    if (watchState?.status !== 'Watching') return;
+    const { store, watch, reporter } = this.#deps;
+    const now = Date.now();
+    if (now >= watchState.until) {
+      const latest = watch.latest(rollout.id);
+      await this.#save(
+        rollout,
+        { state: { ...state, watch: { ...watchState, status: 'Passed', endedAt: now } } },
+        'watch.passed',
+        `revision ${rollout.toRevision} passed its watch${latest ? `: ${latest.summary}` : ''}; it is simply stable now`,
+      );
+      watch.forget(rollout.id);
+      return;
+    }
+    const to = await store.revisions.get(rollout.app, rollout.toRevision);
+    if (!to) return;
+    const target: Target = { number: to.number, unit: unitOf(to), spec: parseRevisionSpec(to.spec) };
+    const evaluated = await this.#evaluate(ctx, rollout, target, instances);
+    if (!evaluated) return;
+    rollout = evaluated.rollout;
+    const { decision, summary } = evaluated.result;
+    const severity = decision.severity ?? 'P0';
+    const since = (rollout.state as RolloutState).analysis?.since ?? rollout.finishedAt ?? now;
+    const trigger = toTrigger(
+      decision,
+      `during the post-deploy watch, ${formatDuration(Math.max(0, now - since))} after the switch`,
+    );
+    if (decision.action === 'rollback') {
+      const reason = decision.reason.startsWith(severity)
+        ? decision.reason
+        : `${severity}: ${decision.reason}`;
+      const current = rollout.state as RolloutState;
+      const ended = await this.#save(
+        rollout,
+        { state: { ...current, watch: { ...watchState, status: 'RolledBack', endedAt: now, reason } } },
+        'analysis.decision',
+        `rolling back during the watch: ${decision.reason}`,
+        { severity, trigger, summary },
+      );
+      watch.forget(ended.id);
+      await rollBack({ reason, trigger, severity });
+      return;
+    }
+    if (decision.action === 'pause' && decision.notify) {
+      await this.#event(rollout, 'analysis.breach', `${severity}: ${decision.reason}`, { severity, trigger });
+      reporter.notify(
+        rollout,
+        'analysis.breach',
+        `${rollout.app}: ${severity}: ${decision.reason}; revision ${rollout.toRevision} is stable already: decide with rewind rollback ${rollout.app}`,
+        { severity },
+      );
+      return;
+    }
+    await this.#actOnBreach(rollout, decision, trigger, target);
+  }
+
+  /** One evaluation of the analysis for a deploy; what must survive a restart goes to its state. */
+  async #evaluate(
+    ctx: AppContext,
+    rollout: RolloutRecord,
+    target: Target,
+    instances: Instance[],
+  ): Promise<{ rollout: RolloutRecord; result: WatchResult } | null> {
+    const { watch, store } = this.#deps;
+    const state = rollout.state as RolloutState;
+    let baseline: { revision: number; unit: number } | null = null;
+    if (rollout.fromRevision !== null) {
+      const from = await store.revisions.get(rollout.app, rollout.fromRevision);
+      if (from) baseline = { revision: from.number, unit: unitOf(from) };
+    }
+    const result = await watch.evaluate({
+      ctx,
+      rolloutId: rollout.id,
+      state,
+      candidate: { revision: target.number, unit: target.unit },
+      baseline,
+      instances,
+      health: (id) => this.#deps.health.health(id),
+      now: Date.now(),
+      memory: state.analysis ?? null,
+    });
+    if (!result) return null;
+    if (result.remember)
+      rollout = await this.#save(rollout, { state: { ...state, analysis: result.remember } });
+    if (result.decision.key) watch.notified(rollout.id, result.decision.key);
+    return { rollout, result };
+  }
+
+  /** A kill switch, or a notification of a breach that does not roll back. */
+  async #actOnBreach(
+    rollout: RolloutRecord,
+    decision: Decision,
+    trigger: IncidentTrigger,
+    target: Target,
+  ): Promise<void> {
+    const severity = decision.severity ?? 'P0';
+    const { watch, reporter } = this.#deps;
+    if (decision.action === 'disableFlag') {
+      const flag = (decision.verdict as { rule: { flag: string } }).rule.flag;
+      const { killSwitch } = this.#deps;
+      if (!killSwitch) return;
+      try {
+        const incident = await killSwitch({
+          app: rollout.app,
+          flag,
+          reason: decision.reason,
+          trigger,
+          rolloutId: rollout.id,
+          severity,
+        });
+        watch.restart(rollout.id, Date.now());
+        await this.#event(
+          rollout,
+          'flags.killSwitch',
+          `kill switch: flag ${flag} disabled, revision ${target.number} stays: ${decision.reason}`,
+          { severity, trigger, flag, incident },
+        );
+      } catch (err) {
+        // An unknown flag cannot be switched off; the event says so and the other rules judge on.
+        await this.#event(
+          rollout,
+          'flags.killSwitchFailed',
+          `kill switch for flag ${flag} failed: ${(err as Error).message}`,
+        );
+      }
+      return;
+    }
+    if (decision.action !== 'none' && decision.notify) {
       await this.#event(rollout, 'analysis.breach', `${severity}: ${decision.reason}`, { severity, trigger });
       reporter.notify(rollout, 'analysis.breach', `${rollout.app}: ${severity}: ${decision.reason}`, {
         severity,
       });
     }
-    return rollout;
   }
 
   async #run(
@@ -339,7 +437,8 @@ export class RolloutDriver {
         }
         const healthy = mine.filter((i) => i.phase === 'Running' && health.health(i.id) === 'Healthy');
         if (healthy.length >= target.spec.instances) return DONE;
-        if (elapsed > app.health.startTimeout) {
+        const watched = Date.now() - Math.max(state.stepStartedAt ?? Date.now(), this.#startedAt);
+        if (watched > app.health.startTimeout) {
           const detail = mine.map((i) => health.lastDetail(i.id)).find(Boolean) ?? 'no instance running';
           return this.#failed(
             step,
@@ -540,13 +639,28 @@ export class RolloutDriver {
         : phase === 'RolledBack'
           ? `rolled back to revision ${rollout.fromRevision}: ${reason}`
           : `revision ${rollout.toRevision} failed, revision ${rollout.fromRevision ?? 'none'} still serves: ${reason}`;
+    const now = Date.now();
+    const watchMs = rolloutSettings(ctx.spec).watch;
+    // A deploy that replaced a revision is watched from its first request; one with nothing to go
+    // back to is simply stable.
+    const watch: PostDeployWatch | null =
+      phase === 'Completed' && rollout.kind === 'deploy' && rollout.fromRevision !== null && watchMs > 0
+        ? { until: (state.analysis?.since ?? now) + watchMs, status: 'Watching' }
+        : null;
     await this.#save(
       rollout,
-      { phase, finishedAt: Date.now() },
+      { phase, finishedAt: now, ...(watch ? { state: { ...state, watch } } : {}) },
       `rollout.${phase.toLowerCase()}`,
       message,
       state.compensation?.failure,
     );
+    if (watch)
+      await this.#event(
+        rollout,
+        'watch.started',
+        `watching revision ${rollout.toRevision} until ${new Date(watch.until).toISOString()} (${formatDuration(watch.until - now)} left): a breach rolls it back to revision ${rollout.fromRevision}`,
+        { until: watch.until },
+      );
     const done = (await store.rollouts.get(rollout.id)) ?? rollout;
     const { reporter } = this.#deps;
     if (phase === 'Completed' && rollout.kind === 'deploy')
@@ -739,11 +853,19 @@ function describeStep(current: Step, ctx: AppContext, target: Target): string {
   }
 }
 
-/** The incident's trigger from an analysis decision: a rule's numbers, or the canary judgment. */
-function toTrigger(decision: Decision): IncidentTrigger {
+/** Where in a rollout a decision was taken, for the incident. */
+function phaseOf(step: StepName, weight: number): string {
+  if (step === 'bake') return 'the bake';
+  if (step === 'pause' || step === 'analysis' || step === 'setWeight') return `the canary at ${weight}%`;
+  return `step ${step}`;
+}
+
+/** The incident's trigger from an analysis decision: a rule's numbers, or a judgment's. */
+function toTrigger(decision: Decision, phase: string): IncidentTrigger {
   const v = decision.verdict;
   if (v && 'rule' in v) {
     return {
+      phase,
       kind: 'rule',
       rule: v.rule.name,
       metric: v.rule.metric,
@@ -753,5 +875,6 @@ function toTrigger(decision: Decision): IncidentTrigger {
       message: v.message,
     };
   }
-  return { kind: 'judgment', metric: v?.metric, message: decision.reason };
+  const judgment = v && 'basis' in v && v.basis === 'beforeAfter' ? 'before/after' : 'canary';
+  return { phase, kind: 'judgment', judgment, metric: v?.metric, message: decision.reason };
 }

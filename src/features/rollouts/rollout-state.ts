@@ -1,5 +1,6 @@
 // The persisted state machine of one rollout, and the pure decisions of what to do next.
 import type { RolloutKind, RolloutPhase } from '../../store/types.ts';
+import type { BeforeSummary } from '../analysis/index.ts';
 
 export type StepName =
   | 'startRevision'
@@ -45,6 +46,26 @@ export interface Failure {
   readonly logs?: readonly string[];
 }
 
+/** What the analysis must judge the same way after a controller restart. */
+export interface WatchMemory {
+  /** When traffic first reached the new revision, unix ms. */
+  readonly since: number;
+  /** The previous revision before that moment: the before/after judgment's reference. */
+  readonly before: BeforeSummary | null;
+}
+
+/**
+ * The watch after a deploy completed: the revision is stable, the previous one stays warm, and the
+ * rules and the before/after judgment go on until `until`. A breach rolls back automatically.
+ */
+export interface PostDeployWatch {
+  readonly until: number;
+  readonly status: 'Watching' | 'Passed' | 'RolledBack' | 'Ended';
+  readonly endedAt?: number;
+  /** Why it ended: the breach that rolled back, or what superseded it. */
+  readonly reason?: string;
+}
+
 export interface RolloutState {
   readonly steps: readonly Step[];
   /** The step being run; equal to steps.length when all are done. */
@@ -56,6 +77,9 @@ export interface RolloutState {
   readonly levelBefore?: number;
   /** Paused by a person (rewind pause) or by a P2 breach; resume or promote continues. */
   readonly paused?: { readonly at: number; readonly reason: string } | null;
+  readonly analysis?: WatchMemory | null;
+  /** Deploys only: set when the rollout completed. */
+  readonly watch?: PostDeployWatch | null;
   /** Set once a failure or an abort turned the rollout around. */
   readonly compensation: {
     /** Index of the next step to compensate, counting down; -1 when done. */

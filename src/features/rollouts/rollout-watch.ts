@@ -6,18 +6,24 @@ import type { Instance } from '../../providers/runtimes/types.ts';
 import type { MetricsBucket } from '../../proxy/types.ts';
 import {
   assessRule,
+  BEFORE_SECONDS,
+  type BeforeSummary,
+  type CanaryJudgment,
   type Decision,
   decideAction,
+  judgeBeforeAfter,
   judgeCanary,
   type Point,
   pointsFromBuckets,
   requiredHistorySeconds,
   resolveRules,
   SeriesBuffer,
+  serviceDownVerdicts,
+  summarizeBefore,
 } from '../analysis/index.ts';
 import type { InstanceHealth } from '../health/health-monitor.ts';
 import type { AppContext } from './app-context.ts';
-import type { RolloutState } from './rollout-state.ts';
+import type { RolloutState, WatchMemory } from './rollout-state.ts';
 
 interface Watched {
   readonly candidate: SeriesBuffer;
@@ -28,6 +34,9 @@ interface Watched {
   readonly notified: Set<string>;
   /** When traffic first reached the candidate (the judgment looks at nothing older). */
   since: number | null;
+  /** The previous revision before `since`: the before/after judgment's reference. */
+  before: BeforeSummary | null;
+  latest: WatchResult | null;
 }
 
 export interface WatchInput {
@@ -40,12 +49,21 @@ export interface WatchInput {
   readonly instances: readonly Instance[];
   readonly health: (instanceId: string) => InstanceHealth;
   readonly now: number;
+  /** What an earlier controller recorded (from the rollout's state), if anything. */
+  readonly memory?: WatchMemory | null;
 }
 
 export interface WatchResult {
   readonly decision: Decision;
   /** For the journal: what the last evaluation found, in one line. */
   readonly summary: string;
+  /** The judgment's verdict so far (canary or before/after), null when none applies. */
+  readonly judgment: CanaryJudgment | null;
+  /** Each rule's phase and message. */
+  readonly rules: readonly { readonly name: string; readonly phase: string; readonly message: string }[];
+  readonly at: number;
+  /** Set once, when the reference was taken: record it so that a restart judges the same way. */
+  readonly remember?: WatchMemory;
 }
 
 export class RolloutWatch {
@@ -74,6 +92,8 @@ export class RolloutWatch {
       lastEvaluation: now,
       notified: w.notified,
       since: w.since === null ? null : now,
+      before: w.before,
+      latest: w.latest,
     });
   }
 
@@ -88,21 +108,27 @@ export class RolloutWatch {
     const spec = ctx.spec.analysis;
     let w = this.#watched.get(input.rolloutId);
     if (!w) {
-      const seconds = requiredHistorySeconds(spec);
+      const seconds = Math.max(requiredHistorySeconds(spec), BEFORE_SECONDS + 10);
+      const memory = input.memory ?? null;
       w = {
         candidate: new SeriesBuffer(seconds),
         baseline: new SeriesBuffer(seconds),
-        // The baseline's recent past is the reference for relative rules after a full switch.
-        nextSecond: Math.floor(now / 1000) - 60,
+        // The baseline's recent past is the reference for relative rules and the before/after
+        // judgment; the data plane keeps about two minutes.
+        nextSecond: Math.floor(now / 1000) - BEFORE_SECONDS - 2,
         lastEvaluation: 0,
         notified: new Set(),
-        since: null,
+        since: memory?.since ?? null,
+        before: memory?.before ?? null,
+        latest: null,
       };
       this.#watched.set(input.rolloutId, w);
     }
     if (now - w.lastEvaluation < spec.interval) return null;
     w.lastEvaluation = now;
-    if (input.state.weight > 0 && w.since === null) w.since = now;
+    let remember: WatchMemory | undefined;
+    const firstTraffic = input.state.weight > 0 && w.since === null;
+    if (firstTraffic) w.since = now;
 
     const flags = (unit: number) => {
       const mine = input.instances.filter((i) => i.revision === unit && i.phase !== 'Stopped');
@@ -131,23 +157,42 @@ export class RolloutWatch {
     if (input.baseline) w.baseline.appendAll(points.get(input.baseline.revision) ?? []);
     const last = buckets.reduce((m, b) => Math.max(m, b.second), w.nextSecond - 1);
     w.nextSecond = last + 1;
+    if (firstTraffic && w.since !== null) {
+      // The reference of the before/after judgment: what the previous revision did until now.
+      w.before = input.baseline ? summarizeBefore(w.baseline.points(), Math.floor(w.since / 1000)) : null;
+      remember = { since: w.since, before: w.before };
+    }
 
     const candidate: readonly Point[] = w.candidate.points();
     const baseline: readonly Point[] = w.baseline.points();
-    const verdicts = resolveRules(spec).map((rule) =>
-      assessRule(rule, candidate, baseline.length ? baseline : null, now, { interval: spec.interval }),
-    );
-    // Side by side only while both serve: after a full switch the baseline has no live traffic.
+    const rules = resolveRules(spec);
+    const verdicts = [
+      ...serviceDownVerdicts(rules, candidate, now, spec.serviceDown),
+      ...rules.map((rule) =>
+        assessRule(rule, candidate, baseline.length ? baseline : null, now, { interval: spec.interval }),
+      ),
+    ];
+    // Side by side while both serve; after a full switch the release is compared with what the
+    // previous revision did before it.
     const sideBySide = input.state.weight > 0 && input.state.weight < 100 && input.baseline !== null;
-    const judgment =
-      spec.canaryJudgment.enabled && sideBySide
-        ? judgeCanary(candidate, baseline, {
-            confidence: spec.canaryJudgment.confidence,
-            minSample: spec.canaryJudgment.minSample,
-            since: w.since ?? now,
-            now,
-          })
-        : null;
+    const judged = { confidence: spec.canaryJudgment.confidence, minSample: spec.canaryJudgment.minSample };
+    let judgment: CanaryJudgment | null = null;
+    if (spec.canaryJudgment.enabled && sideBySide)
+      judgment = judgeCanary(candidate, baseline, { ...judged, since: w.since ?? now, now });
+    else if (
+      spec.beforeAfter.enabled &&
+      input.state.weight === 100 &&
+      input.baseline !== null &&
+      w.since !== null
+    )
+      judgment = judgeBeforeAfter(w.before, candidate, {
+        ...judged,
+        minBefore: spec.beforeAfter.minBefore,
+        maxBeforeAge: spec.beforeAfter.maxBeforeAge,
+        latencyWarmup: spec.beforeAfter.latencyWarmup,
+        since: w.since,
+        now,
+      });
     const decision = decideAction({
       now,
       verdicts,
@@ -161,6 +206,20 @@ export class RolloutWatch {
     ]
       .filter(Boolean)
       .join(', ');
-    return { decision, summary };
+    const result: WatchResult = {
+      decision,
+      summary,
+      judgment,
+      rules: verdicts.map((v) => ({ name: v.rule.name, phase: v.phase, message: v.message })),
+      at: now,
+      ...(remember ? { remember } : {}),
+    };
+    w.latest = result;
+    return result;
+  }
+
+  /** The last evaluation of a rollout (its rollout or its post-deploy watch), if any in this process. */
+  latest(rolloutId: string): WatchResult | null {
+    return this.#watched.get(rolloutId)?.latest ?? null;
   }
 }
