@@ -6,7 +6,8 @@
 // aborted by the benchmark and reported "not detected".
 //
 //   node bench/detection.ts [--rps 500] [--weight 10] [--cap 60] [--crash-after 200] [--base-latency-ms 10] [--latency-ms N]
-//                           [--only err2,err5,err20,err100,latency,crash] [--json]
+//                           [--only err2,err5,err8,err20,err50,err100,latency,crash] [--json]
+// --weight 100: a blue-green switch with the default analysis (the before/after judgment) instead.
 
 import { quantile } from '../src/features/analysis/index.ts';
 import { LATENCY_BOUNDS_MS, type MetricsBucket } from '../src/proxy/types.ts';
@@ -101,7 +102,9 @@ async function main(): Promise<number> {
     const all: Scenario[] = [
       { name: 'err2', what: 'errors 2%', env: { SHOP_ERROR_RATE: '0.02' } },
       { name: 'err5', what: 'errors 5%', env: { SHOP_ERROR_RATE: '0.05' }, target: '< 10 s' },
+      { name: 'err8', what: 'errors 8%', env: { SHOP_ERROR_RATE: '0.08' } },
       { name: 'err20', what: 'errors 20%', env: { SHOP_ERROR_RATE: '0.2' }, target: '< 2 s' },
+      { name: 'err50', what: 'errors 50%', env: { SHOP_ERROR_RATE: '0.5' } },
       { name: 'err100', what: 'errors 100%', env: { SHOP_ERROR_RATE: '1' } },
       {
         name: 'latency',
@@ -121,7 +124,9 @@ async function main(): Promise<number> {
     for (const scenario of scenarios) {
       n++;
       const version = `v${n}-${scenario.name}`;
-      log(`\n${scenario.what}: deploying ${version} as a ${weight}% canary...`);
+      log(
+        `\n${scenario.what}: deploying ${version} ${weight >= 100 ? 'by a blue-green switch' : `as a ${weight}% canary`}...`,
+      );
       const run = await runCanary(api, load, {
         version,
         env: scenario.env,

@@ -16,7 +16,7 @@ import {
 } from './rewind-cycle.ts';
 
 export interface CanaryConfigOptions {
-  /** Canary weight of the first step, 1..99. */
+  /** Canary weight of the first step, 1..99; 100 is a blue-green switch baked for `pause`. */
   readonly weight: number;
   /** The pause after it: the canary's time under analysis before it is promoted. */
   readonly pause: string;
@@ -39,14 +39,20 @@ export function canaryConfig(o: CanaryConfigOptions): (appPort: number) => strin
       stopTimeout: 2s
     health: { path: /healthz, interval: 100ms, timeout: 500ms, startTimeout: 5s }
     strategy:
-      canary:
+${
+  o.weight >= 100
+    ? `      blueGreen:
+        bake: ${o.pause}
+        drainTimeout: 2s`
+    : `      canary:
         steps:
           - setWeight: ${o.weight}
           - pause: ${o.pause}
           - setWeight: 100
         bake: 1s
         keepPreviousWarm: 1m
-        drainTimeout: 2s
+        drainTimeout: 2s`
+}
 `;
 }
 
@@ -111,7 +117,9 @@ export async function runCanary(
     rollout = await api.get<RolloutRecord>(`/api/v1/rollouts/${rollout.id}`);
     if (trafficAt === null) {
       const w = (await api.events(rollout.id)).find(
-        (e) => e.type === 'traffic.weight' && ((e.data as { weight?: number } | null)?.weight ?? 0) > 0,
+        (e) =>
+          e.type === 'traffic.switched' ||
+          (e.type === 'traffic.weight' && ((e.data as { weight?: number } | null)?.weight ?? 0) > 0),
       );
       if (w) trafficAt = w.at;
     }
