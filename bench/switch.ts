@@ -5,11 +5,17 @@
 //   switch = (send time of the first request after which every request got the target) - t0.
 // The same analysis is applied to the deploy's switchTraffic step, measured from its events.
 //
-//   node bench/switch.ts [--cycles 50] [--probes 4] [--interval-ms 2] [--json]
+//   node bench/switch.ts [--cycles 50] [--probes 4] [--interval-ms 2] [--with-db-flags] [--json]
+// --with-db-flags: the app also has a database (SQLite, examples/shop/migrations) and a flag set,
+// so that the rollback path carries the database and flag checks a real app has.
 // --interval-ms is each probe loop's pause between requests; 0 makes them closed loops that
 // saturate a small machine's CPU, and then the controller's own latency is measured under load.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../test/support/rewind-harness.ts';
 import {
   ApiClient,
+  benchConfig,
   commandLine,
   type EventRecord,
   intFlag,
@@ -32,6 +38,15 @@ const cycles = intFlag(args, 'cycles', 50);
 const probes = intFlag(args, 'probes', 4);
 const intervalMs = intFlag(args, 'interval-ms', 2, true);
 const json = args.includes('--json');
+const withDbFlags = args.includes('--with-db-flags');
+
+/** The bench app with a database and (set after start) a flag set. */
+const dbFlagsConfig = (appPort: number) =>
+  `${benchConfig(appPort)}    database:
+      engine: sqlite
+      url: shop.db
+      migrations: ${join(ROOT, 'examples/shop/migrations')}
+`;
 const log = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
 
 interface SwitchPoint {
@@ -98,11 +113,19 @@ interface Cycle {
   readonly resolutionMs: number;
   /** The rollback's events, in ms from t0 (for diagnosis). */
   readonly rollbackEvents: string[];
+  /** Where the controller spent the time before the switch (traffic.switched event data). */
+  readonly stagesMs: Record<string, number>;
 }
 
 async function main(): Promise<number> {
-  const h = await startBenchRewind();
+  const h = await startBenchRewind(withDbFlags ? dbFlagsConfig : benchConfig);
   const api = new ApiClient(h.apiUrl);
+  if (withDbFlags) {
+    await api.waitIdle();
+    const document = JSON.parse(readFileSync(join(ROOT, 'examples/shop/flags.json'), 'utf8'));
+    const r = await api.call('PUT', '/api/v1/apps/shop/flags', { document, reason: 'bench' });
+    if (r.status !== 200) throw new Error(`flags: ${r.status} ${JSON.stringify(r.body)}`);
+  }
   const load = new LoadRecorder(`${h.appUrl}/products`, probes);
   try {
     const atStart = machine();
@@ -112,7 +135,7 @@ async function main(): Promise<number> {
       `rewind up: api ${h.apiUrl}, app ${h.appUrl}, stable ${initial.stableVersion} (revision ${initial.stableRevision})`,
     );
     log(
-      `${probes} probe loops on ${h.appUrl}/products; ${cycles} cycles of deploy (wait Completed) + rollback to the warm revision`,
+      `${probes} probe loops on ${h.appUrl}/products; ${cycles} cycles of deploy (wait Completed) + rollback to the warm revision${withDbFlags ? '; the app has a database and a flag set' : ''}`,
     );
     load.keepSamples = true;
     load.intervalMs = intervalMs;
@@ -155,7 +178,7 @@ async function main(): Promise<number> {
       const rEvents = await api.events(r.id);
       const rStarted = eventAt(rEvents, 'rollback.started');
       const rSwitched = eventAt(rEvents, 'traffic.switched');
-      const steps = (r as { state?: { steps?: string[] } }).state?.steps ?? [];
+      const steps = ((r as { state?: { steps?: { name: string }[] } }).state?.steps ?? []).map((x) => x.name);
       if (steps[0] !== 'switchTraffic')
         log(`  cycle ${i}: rollback was not a pure switch (steps: ${steps.join(', ')})`);
       results.push({
@@ -173,6 +196,12 @@ async function main(): Promise<number> {
         failed: p.failed,
         resolutionMs: p.resolutionMs,
         rollbackEvents: rEvents.map((e) => `${round(e.at - t0)} ${e.type}`),
+        stagesMs:
+          (
+            rEvents.find((e) => e.type === 'traffic.switched')?.data as {
+              stagesMs?: Record<string, number>;
+            } | null
+          )?.stagesMs ?? {},
       });
       if (i % 10 === 0 || i === cycles) {
         const s = summarize(results.map((c) => c.rollbackSwitchMs));
@@ -197,6 +226,10 @@ async function main(): Promise<number> {
         summarize(nums((c) => c.deploySwitchVsEventMs)),
       ],
       ['measurement resolution (gap between sends)', summarize(nums((c) => c.resolutionMs))],
+      ...[...new Set(results.flatMap((c) => Object.keys(c.stagesMs)))].map((stage): [string, Summary] => [
+        `rollback controller stage: ${stage}`,
+        summarize(nums((c) => c.stagesMs[stage] ?? null)),
+      ]),
     ];
     const rollback = rows[0]![1];
     const failed = results.reduce((a, c) => a + c.failed, 0);

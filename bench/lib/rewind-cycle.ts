@@ -65,7 +65,11 @@ export class ApiClient {
     this.base = apiUrl;
   }
 
-  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  async call<T>(
+    method: 'GET' | 'POST' | 'PUT',
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T }> {
     const res = await request(`${this.base}${path}`, {
       method,
       agent: this.#agent,

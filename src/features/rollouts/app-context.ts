@@ -1,5 +1,6 @@
 // What the controller knows about one app between ticks. Everything here can be rebuilt from the
 // store and the runtime, so a restarted controller loses nothing by starting empty.
+import type { Instance } from '../../providers/runtimes/types.ts';
 import type { AppSpec } from '../apps/app-spec.ts';
 
 export interface AppContext {
@@ -10,4 +11,6 @@ export interface AppContext {
   lastTableKey: string | null;
   /** Units being drained and stopped: unit -> when retirement began. */
   readonly retiring: Map<number, number>;
+  /** The instances the last tick observed, and when: a rollback switches on them without asking again. */
+  observed?: { readonly at: number; readonly instances: Instance[] };
 }

@@ -504,9 +504,12 @@ export class Controller {
       if (active.kind === 'deploy' && active.fromRevision !== null) return this.abort(app, reason);
       throw conflict(app, active.id);
     }
-    const rollout = await this.#startRollback(ctx, { ...input, reason });
+    // Serialised with the reconcile loop: no tick computes its table from the state before this.
+    const rollout = await this.#exclusive(app, () => this.#startRollback(ctx, { ...input, reason }));
     await this.#endWatch(app, 'Ended', `rolled back by hand: ${reason}`);
-    await this.kick(app);
+    // The loop takes the steps after the switch (verification, database, retirement); the caller
+    // follows the rollout.
+    void this.kick(app);
     return (await store.rollouts.get(rollout.id)) ?? rollout;
   }
 
@@ -526,6 +529,9 @@ export class Controller {
     const { store } = this.#deps;
     const app = ctx.spec.name;
     const reason = input.reason;
+    // Where a rollback's time goes before its switch, recorded with the switch (bench/switch.ts).
+    const marks: [string, number][] = [['start', performance.now()]];
+    const mark = (stage: string) => marks.push([stage, performance.now()]);
     const appRecord = await store.apps.get(app);
     const stable = appRecord?.stableRevision ?? null;
     if (stable === null)
@@ -562,6 +568,7 @@ export class Controller {
         },
       );
     }
+    mark('read');
     const spec = copyRevisionSpec(parseRevisionSpec(target.spec), target.number);
     const copy = await store.revisions.create({
       app,
@@ -570,8 +577,17 @@ export class Controller {
       copiedFrom: target.number,
       reason,
     });
-    const instances = await this.#deps.runtime.list(app);
-    const warm = this.#unitReady(instances, unitOf(copy), spec.instances);
+    mark('revision');
+    // What the last tick saw (at most a tick old) decides "warm"; a unit not seen ready there is
+    // looked for again, since it may have become ready since.
+    const recent = ctx.observed && Date.now() - ctx.observed.at < 1000 ? ctx.observed.instances : null;
+    let instances = recent ?? (await this.#deps.runtime.list(app));
+    let warm = this.#unitReady(instances, unitOf(copy), spec.instances);
+    if (!warm && recent) {
+      instances = await this.#deps.runtime.list(app);
+      warm = this.#unitReady(instances, unitOf(copy), spec.instances);
+    }
+    mark('instances');
     let incident = input.automatic;
     if (incident && !warm) {
       const keep = formatDuration(rolloutSettings(ctx.spec).keepPreviousWarm);
@@ -583,15 +599,36 @@ export class Controller {
         },
       };
     }
-    const rollout = await this.#createRollout(
-      app,
-      'rollback',
-      stable,
-      copy,
-      planSteps('rollback', { targetWarm: warm, fromNothing: false, database: dbPlan(ctx.spec) }),
-      reason,
-      incident,
-    );
+    const level = (r: RevisionRecord) => parseRevisionSpec(r.spec).migrationLevel;
+    const db = dbPlan(ctx.spec);
+    const steps = planSteps('rollback', {
+      targetWarm: warm,
+      fromNothing: false,
+      database: db && {
+        ...db,
+        undo: spec.migrationLevel === null || spec.migrationLevel !== level(stableRev),
+      },
+    });
+    // A warm target with nothing to undo first: the rollout is journalled already switched and the
+    // table put in force at once; the journal, incident and flags follow.
+    const switchNow = steps[0]?.name === 'switchTraffic';
+    const rollout = await this.#insertRollout(app, 'rollback', stable, copy, steps, reason, switchNow);
+    mark('journal');
+    if (switchNow) {
+      await this.#applyRoutes(ctx, rollout, instances);
+      mark('routes');
+      const stagesMs = Object.fromEntries(
+        marks.slice(1).map(([stage, at], i) => [stage, Math.round((at - marks[i]![1]) * 100) / 100]),
+      );
+      await store.events.append({
+        app,
+        rolloutId: rollout.id,
+        type: 'traffic.switched',
+        message: `100% of traffic on revision ${copy.number}`,
+        data: { switchedAt: (rollout.state as RolloutState).switchedAt, stagesMs },
+      });
+    }
+    await this.#announceRollout(rollout, copy, steps, reason, incident);
     if (spec.flagSetVersion !== null && this.#deps.flags) {
       // The revision's flag set comes back with it, as a new version that copies it.
       await this.#deps.flags
@@ -683,48 +720,75 @@ export class Controller {
     to: RevisionRecord,
     steps: RolloutState['steps'],
     reason: string | undefined,
-    automatic?: { trigger: IncidentTrigger; severity: Severity },
   ): Promise<RolloutRecord> {
-    const { store } = this.#deps;
+    const rollout = await this.#insertRollout(app, kind, from, to, steps, reason, false);
+    await this.#announceRollout(rollout, to, steps, reason);
+    return rollout;
+  }
+
+  /** The rollout's first journal entry; `switched`: its first step (switchTraffic) is in force already. */
+  async #insertRollout(
+    app: string,
+    kind: 'deploy' | 'rollback',
+    from: number | null,
+    to: RevisionRecord,
+    steps: RolloutState['steps'],
+    reason: string | undefined,
+    switched: boolean,
+  ): Promise<RolloutRecord> {
+    const initial = initialState(steps);
     try {
-      const rollout = await store.rollouts.create({
+      return await this.#deps.store.rollouts.create({
         id: randomUUID(),
         app,
         kind,
         strategy: rolloutSettings(this.context(app).spec).strategy,
         fromRevision: from,
         toRevision: to.number,
-        phase: 'Pending',
-        state: initialState(steps),
+        phase: switched ? 'Promoting' : 'Pending',
+        state: switched
+          ? { ...initial, weight: 100, stepStartedAt: Date.now(), switchedAt: Date.now() }
+          : initial,
         reason: reason ?? null,
       });
-      await store.events.append({
-        app,
-        rolloutId: rollout.id,
-        type: `${kind}.started`,
-        message:
-          kind === 'deploy'
-            ? `deploy of ${to.version} as revision ${to.number}${from === null ? '' : ` (from revision ${from})`}`
-            : `${automatic ? 'automatic ' : ''}rollback to revision ${to.copiedFrom} as revision ${to.number} (from revision ${from}): ${reason}`,
-        data: { from, to: to.number, version: to.version, steps },
-      });
-      if (kind === 'deploy') {
-        this.#reporter.notify(
-          rollout,
-          'rollout.started',
-          `${app}: deploying ${to.version} as revision ${to.number}`,
-        );
-      } else {
-        await this.#reporter.openIncident(
-          rollout,
-          automatic?.trigger ?? { kind: 'manual', message: `rolled back by hand: ${reason}` },
-          automatic?.severity ?? 'P2',
-        );
-      }
-      return rollout;
     } catch (err) {
       if (err instanceof RolloutConflictError) throw conflict(app, err.activeRolloutId);
       throw err;
+    }
+  }
+
+  /** The rollout's start event and its notification, or for a rollback its incident. */
+  async #announceRollout(
+    rollout: RolloutRecord,
+    to: RevisionRecord,
+    steps: RolloutState['steps'],
+    reason: string | undefined,
+    automatic?: { trigger: IncidentTrigger; severity: Severity },
+  ): Promise<void> {
+    const { store } = this.#deps;
+    const { app, kind, fromRevision: from } = rollout;
+    await store.events.append({
+      app,
+      rolloutId: rollout.id,
+      type: `${kind}.started`,
+      message:
+        kind === 'deploy'
+          ? `deploy of ${to.version} as revision ${to.number}${from === null ? '' : ` (from revision ${from})`}`
+          : `${automatic ? 'automatic ' : ''}rollback to revision ${to.copiedFrom} as revision ${to.number} (from revision ${from}): ${reason}`,
+      data: { from, to: to.number, version: to.version, steps },
+    });
+    if (kind === 'deploy') {
+      this.#reporter.notify(
+        rollout,
+        'rollout.started',
+        `${app}: deploying ${to.version} as revision ${to.number}`,
+      );
+    } else {
+      await this.#reporter.openIncident(
+        rollout,
+        automatic?.trigger ?? { kind: 'manual', message: `rolled back by hand: ${reason}` },
+        automatic?.severity ?? 'P2',
+      );
     }
   }
 
@@ -751,6 +815,7 @@ export class Controller {
     const observe = async () => {
       const instances = await runtime.list(app);
       this.#health.tick(ctx.spec, instances);
+      ctx.observed = { at: Date.now(), instances };
       return instances;
     };
     let instances = await observe();

@@ -73,6 +73,11 @@ export class RolloutDriver {
   readonly #deps: DriverDeps;
   /** A restarted controller does not charge its own downtime to a revision's start timeout. */
   readonly #startedAt = Date.now();
+  /**
+   * Incidents of rollbacks decided but not yet opened: traffic moves first, the report follows.
+   * (#finish opens one from the journal if a restart lost this.)
+   */
+  readonly #pendingIncidents = new Map<string, { trigger: IncidentTrigger; severity: Severity }>();
 
   constructor(deps: DriverDeps) {
     this.#deps = deps;
@@ -103,6 +108,7 @@ export class RolloutDriver {
             `all traffic back on revision ${rollout.fromRevision}`,
           );
           await this.#deps.applyRoutes(ctx, rollout);
+          await this.#openPendingIncident(rollout);
         } else if (next.action === 'undoMigrations') {
           await this.#undoMigrations(ctx, rollout, state);
           rollout = await this.#save(rollout, { phase: 'RollingBack', state: done });
@@ -142,21 +148,12 @@ export class RolloutDriver {
       const current = rollout.state as RolloutState;
       if (outcome.status === 'failed') {
         const f = outcome.failure;
-        rollout = await this.#save(
-          rollout,
-          { phase: 'RollingBack', state: failAt(current, f, Date.now()), error: f.reason },
-          'step.failed',
-          `${f.step} failed: ${f.reason}`,
-          f,
-        );
-        await this.#deps.applyRoutes(ctx, rollout);
-        if ((rollout.state as RolloutState).compensation?.outcome === 'RolledBack') {
-          await this.#deps.reporter.openIncident(
-            rollout,
-            { kind: f.step === 'bake' ? 'health' : 'failure', message: f.reason },
-            'P0',
-          );
-        }
+        if (current.weight > 0)
+          this.#pendingIncidents.set(rollout.id, {
+            trigger: { kind: f.step === 'bake' ? 'health' : 'failure', message: f.reason },
+            severity: 'P0',
+          });
+        rollout = await this.#turnAround(ctx, rollout, f, 'step.failed', `${f.step} failed: ${f.reason}`, f);
         continue;
       }
       const extra = outcome.levelBefore === undefined ? {} : { levelBefore: outcome.levelBefore };
@@ -201,16 +198,19 @@ export class RolloutDriver {
         ? decision.reason
         : `${severity}: ${decision.reason}`;
       const failure = { step: step.name, reason };
-      const updated = await this.#save(
+      this.#pendingIncidents.set(rollout.id, { trigger, severity });
+      return this.#turnAround(
+        ctx,
         rollout,
-        { phase: 'RollingBack', state: failAt(state, failure, Date.now()), error: failure.reason },
+        failure,
         'analysis.decision',
         `rolling back: ${decision.reason}`,
-        { severity, trigger, summary },
+        {
+          severity,
+          trigger,
+          summary,
+        },
       );
-      await this.#deps.applyRoutes(ctx, updated);
-      await reporter.openIncident(updated, trigger, severity);
-      return updated;
     }
     if (decision.action === 'pause') {
       if (state.paused) return rollout;
@@ -304,6 +304,50 @@ export class RolloutDriver {
       return;
     }
     await this.#actOnBreach(rollout, decision, trigger, target);
+  }
+
+  /**
+   * Turns the rollout around at `failure`. When its first compensation is the switch back, that
+   * switch is journalled in the same write and put in force at once: one write and one table
+   * between the decision and the traffic being back. The incident follows.
+   */
+  async #turnAround(
+    ctx: AppContext,
+    rollout: RolloutRecord,
+    failure: Failure,
+    eventType: string,
+    message: string,
+    data: unknown,
+  ): Promise<RolloutRecord> {
+    const now = Date.now();
+    const failed = failAt(rollout.state as RolloutState, failure, now);
+    const next = decideNextStep(failed);
+    const back = next.type === 'compensate' && next.action === 'switchBack';
+    const updated = await this.#save(
+      rollout,
+      { phase: 'RollingBack', state: back ? compensationDone(failed, now) : failed, error: failure.reason },
+      eventType,
+      message,
+      data,
+    );
+    await this.#deps.applyRoutes(ctx, updated);
+    if (back) {
+      await this.#event(
+        updated,
+        'traffic.switched-back',
+        `all traffic back on revision ${updated.fromRevision}`,
+      );
+      await this.#openPendingIncident(updated);
+    }
+    return updated;
+  }
+
+  /** Opens the incident of a rollback decided earlier in this process, once traffic has moved. */
+  async #openPendingIncident(rollout: RolloutRecord): Promise<void> {
+    const pending = this.#pendingIncidents.get(rollout.id);
+    if (!pending) return;
+    this.#pendingIncidents.delete(rollout.id);
+    await this.#deps.reporter.openIncident(rollout, pending.trigger, pending.severity);
   }
 
   /** One evaluation of the analysis for a deploy; what must survive a restart goes to its state. */
@@ -513,7 +557,9 @@ export class RolloutDriver {
         if (failed) return this.#failed(step, rollout, target, failed.reason ?? 'instance failed');
         return elapsed >= (current.durationMs ?? 0) ? DONE : PENDING;
       case 'switchTraffic':
-        await this.#event(rollout, 'traffic.switched', `100% of traffic on revision ${target.number}`);
+        // A warm rollback's switch was made (and recorded) when it was created.
+        if (state.switchedAt === undefined)
+          await this.#event(rollout, 'traffic.switched', `100% of traffic on revision ${target.number}`);
         return DONE;
       case 'bake': {
         if (failed) return this.#failed(step, rollout, target, failed.reason ?? 'instance failed');
@@ -633,6 +679,14 @@ export class RolloutDriver {
     if (phase === 'Completed') await store.apps.setStableRevision(rollout.app, rollout.toRevision);
     const state = rollout.state as RolloutState;
     const reason = state.compensation?.failure.reason;
+    if (phase === 'RolledBack' && rollout.kind === 'deploy') {
+      if (!this.#pendingIncidents.has(rollout.id))
+        this.#pendingIncidents.set(rollout.id, {
+          trigger: { kind: 'failure', message: reason ?? 'rolled back' },
+          severity: 'P0',
+        });
+      await this.#openPendingIncident(rollout);
+    }
     const message =
       phase === 'Completed'
         ? `revision ${rollout.toRevision} is stable`

@@ -124,7 +124,9 @@ export class RolloutReporter {
           e.type === 'traffic.switched-back' ||
           (rollout.kind === 'rollback' && e.type === 'traffic.switched'),
       );
-      const started = events.find((e) => ROLLBACK_STARTS.has(e.type))?.at;
+      // A rollback rollout starts when it is created (a warm one switches before its start event).
+      const started =
+        rollout.kind === 'rollback' ? rollout.createdAt : events.find((e) => ROLLBACK_STARTS.has(e.type))?.at;
       await incidents.setRollback(record.id, {
         ...(started === undefined ? {} : { startedAt: started }),
         ...(switchedBack === undefined ? {} : { trafficRestoredAt: switchedBack.at }),

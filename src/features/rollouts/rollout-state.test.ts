@@ -55,6 +55,13 @@ test('plans: blue-green deploy, first deploy, warm and cold rollback, canary', (
     'switchTraffic',
     'verify',
   ]);
+  // With a database: undo around the switch, unless the target is at the same migration level.
+  const db = (undo: boolean) =>
+    names(
+      planSteps('rollback', { targetWarm: true, fromNothing: false, database: { contract: 'auto', undo } }),
+    );
+  assert.deepEqual(db(true), ['undoContract', 'switchTraffic', 'undoExpand', 'verify']);
+  assert.deepEqual(db(false), ['switchTraffic', 'verify']);
   assert.deepEqual(names(canary), [
     'startRevision',
     'waitHealthy',

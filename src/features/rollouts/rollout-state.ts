@@ -77,6 +77,8 @@ export interface RolloutState {
   readonly levelBefore?: number;
   /** Paused by a person (rewind pause) or by a P2 breach; resume or promote continues. */
   readonly paused?: { readonly at: number; readonly reason: string } | null;
+  /** A rollback journalled already switched (a warm target): when its table was put in force. */
+  readonly switchedAt?: number;
   readonly analysis?: WatchMemory | null;
   /** Deploys only: set when the rollout completed. */
   readonly watch?: PostDeployWatch | null;
@@ -114,16 +116,18 @@ export function planSteps(
     readonly targetWarm: boolean;
     readonly fromNothing: boolean;
     readonly canary?: readonly CanaryStepSpec[];
-    readonly database?: { readonly contract: 'auto' | 'manual' };
+    /** `undo: false` (a rollback): the target is at the stable revision's migration level, nothing to undo. */
+    readonly database?: { readonly contract: 'auto' | 'manual'; readonly undo?: boolean };
   },
 ): Step[] {
   const db = options.database;
   if (kind === 'rollback') {
+    const undo = db !== undefined && db.undo !== false;
     return [
-      ...(db ? [step('undoContract')] : []),
+      ...(undo ? [step('undoContract')] : []),
       ...(options.targetWarm ? [] : [step('startRevision'), step('waitHealthy')]),
       step('switchTraffic'),
-      ...(db ? [step('undoExpand')] : []),
+      ...(undo ? [step('undoExpand')] : []),
       step('verify'),
     ];
   }
