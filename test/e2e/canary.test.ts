@@ -18,7 +18,7 @@ const canaryConfig = (appPort: number) => `apps:
       canary:
         steps:
           - setWeight: 20
-          - pause: 3s
+          - pause: 10s
           - setWeight: 50
           - pause: {}
           - setWeight: 100
@@ -49,10 +49,15 @@ describe('canary with examples/shop', () => {
     const load = startLoad(`${h.appUrl}/products`, 4);
     const r = await h.cli('deploy', 'shop', '--version', 'v2', '--json');
     assert.equal(r.code, 0, r.stderr);
-    const paused = await waitFor('the canary to pause at 50%', async () => {
-      const s = await status();
-      return s.activeRollout?.phase === 'Paused' && s.activeRollout.state.weight === 50 && s;
-    });
+    // The 10 s step pause is long enough for a busy box to send a pause in the next test.
+    const paused = await waitFor(
+      'the canary to pause at 50%',
+      async () => {
+        const s = await status();
+        return s.activeRollout?.phase === 'Paused' && s.activeRollout.state.weight === 50 && s;
+      },
+      40_000,
+    );
     assert.deepEqual(
       paused.traffic.map((t) => t.weight).sort((a, b) => a - b),
       [50, 50],
@@ -80,7 +85,11 @@ describe('canary with examples/shop', () => {
 
   test('when a paused canary is aborted, then the stable revision takes all traffic back', async () => {
     assert.equal((await h.cli('deploy', 'shop', '--version', 'v3')).code, 0);
-    await waitFor('the canary to pause', async () => (await status()).activeRollout?.phase === 'Paused');
+    await waitFor(
+      'the canary to pause',
+      async () => (await status()).activeRollout?.phase === 'Paused',
+      40_000,
+    );
     const r = await h.cli('abort', 'shop', '--reason', 'looks wrong', '--json');
     assert.equal(r.code, 0, r.stderr);
     const final = await waitFor('the abort to finish', async () => {
@@ -100,7 +109,11 @@ describe('canary with examples/shop', () => {
     await new Promise((r) => setTimeout(r, 800));
     assert.equal((await status()).activeRollout?.state.weight, 20, 'a paused canary does not step on');
     assert.equal((await h.cli('resume', 'shop')).code, 0);
-    await waitFor('the canary at 50%', async () => (await status()).activeRollout?.state.weight === 50);
+    await waitFor(
+      'the canary at 50%',
+      async () => (await status()).activeRollout?.state.weight === 50,
+      40_000,
+    );
     const full = await h.cli('promote', 'shop', '--full');
     assert.equal(full.code, 0, full.stderr);
     await waitFor('v4 to be stable', async () => (await status()).stableVersion === 'v4');
