@@ -165,6 +165,10 @@ async function main(): Promise<number> {
           ? run.decisionAt - run.trafficAt
           : null,
       ),
+      // The automatic path: the decision journalled -> the table with the stable revision applied.
+      run.decisionAt !== null && run.switchedBackAt !== null
+        ? round(run.switchedBackAt - run.decisionAt, 1)
+        : '-',
       scenario.target ?? '',
     ]);
     log('');
@@ -184,6 +188,7 @@ async function main(): Promise<number> {
           'first bad -> decision (s)',
           'first bad -> 100% stable (s)',
           'traffic -> decision (s)',
+          'decision -> switch (ms)',
           'target',
         ],
         rows,
@@ -228,6 +233,10 @@ async function main(): Promise<number> {
               trafficToDecisionMs:
                 run.trafficAt !== null && run.decisionAt !== null && !run.capped
                   ? run.decisionAt - run.trafficAt
+                  : null,
+              decisionToSwitchMs:
+                run.decisionAt !== null && run.switchedBackAt !== null
+                  ? run.switchedBackAt - run.decisionAt
                   : null,
               decision: run.decisionMessage,
             })),
