@@ -505,7 +505,10 @@ export class Controller {
       throw conflict(app, active.id);
     }
     // Serialised with the reconcile loop: no tick computes its table from the state before this.
-    const rollout = await this.#exclusive(app, () => this.#startRollback(ctx, { ...input, reason }));
+    const queuedAt = performance.now();
+    const rollout = await this.#exclusive(app, () =>
+      this.#startRollback(ctx, { ...input, reason, queuedAt }),
+    );
     await this.#endWatch(app, 'Ended', `rolled back by hand: ${reason}`);
     // The loop takes the steps after the switch (verification, database, retirement); the caller
     // follows the rollout.
@@ -524,14 +527,17 @@ export class Controller {
       toRevision?: number;
       reason: string;
       automatic?: { trigger: IncidentTrigger; severity: Severity };
+      /** When the request began waiting for the app's reconcile tick to end. */
+      queuedAt?: number;
     },
   ): Promise<RolloutRecord> {
     const { store } = this.#deps;
     const app = ctx.spec.name;
     const reason = input.reason;
     // Where a rollback's time goes before its switch, recorded with the switch (bench/switch.ts).
-    const marks: [string, number][] = [['start', performance.now()]];
+    const marks: [string, number][] = [['start', input.queuedAt ?? performance.now()]];
     const mark = (stage: string) => marks.push([stage, performance.now()]);
+    if (input.queuedAt !== undefined) mark('queue');
     const appRecord = await store.apps.get(app);
     const stable = appRecord?.stableRevision ?? null;
     if (stable === null)
