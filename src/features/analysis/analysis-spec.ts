@@ -210,6 +210,8 @@ export const beforeAfterSpecSchema = z.strictObject({
   maxBeforeAge: duration('30s').default(30_000),
   /** Latency is compared from this long after the switch: a fresh process warms up first. */
   latencyWarmup: duration('10s').default(10_000),
+  /** ... and it must be slower in every 10 s window for this long before it counts. */
+  latencyFor: duration('20s').default(20_000),
 });
 
 export const analysisSpecSchema = z.strictObject({

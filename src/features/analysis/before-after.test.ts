@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { judgeBeforeAfter, summarizeBefore } from './before-after.ts';
-import { emptyPoint, type Point } from './series.ts';
+import { judgeBeforeAfter, referencePoints, summarizeBefore } from './before-after.ts';
+import { emptyPoint, type Point, quantile } from './series.ts';
 import { binomial, lognormalHistogram, points, prng, repeat } from './test-helpers.ts';
 
 const SWITCH = 1_000_000; // the second of the switch
@@ -67,11 +67,25 @@ test('a release as healthy as its predecessor is never judged worse (300 runs of
 test('a 3x slower release is judged worse on latency', () => {
   const random = prng(3);
   const before = series(random, { start: SWITCH - 100, seconds: 100, rps: 100, errorRate: 0, median: 10 });
-  const after = series(random, { start: SWITCH, seconds: 15, rps: 100, errorRate: 0, median: 30 });
+  const after = series(random, { start: SWITCH, seconds: 45, rps: 100, errorRate: 0, median: 30 });
   const j = judgeAt(before, after);
   assert.equal(j.verdict, 'Worse');
   assert.equal(j.metric, 'latency');
-  assert.match(j.message, /^before\/after: release median latency/);
+  assert.match(j.message, /^before\/after: release median latency.*in every 10s window for 20s$/);
+  // Not before the warm-up (10 s), a first window (10 s) and 20 s of persistence.
+  assert.notEqual(judgeAt(before, after.slice(0, 35)).verdict, 'Worse');
+});
+
+test('a spike of slowness that passes is not judged slower: the box, not the release', () => {
+  const random = prng(11);
+  const before = series(random, { start: SWITCH - 100, seconds: 100, rps: 100, errorRate: 0, median: 10 });
+  const after = [
+    ...series(random, { start: SWITCH, seconds: 20, rps: 100, errorRate: 0, median: 10 }),
+    ...series(random, { start: SWITCH + 20, seconds: 15, rps: 100, errorRate: 0, median: 40 }),
+    ...series(random, { start: SWITCH + 35, seconds: 30, rps: 100, errorRate: 0, median: 10 }),
+  ];
+  for (let end = 25; end <= after.length; end++)
+    assert.notEqual(judgeAt(before, after.slice(0, end)).verdict, 'Worse', `after ${end}s`);
 });
 
 test('a fresh process that is slow while it warms up is not judged slower', () => {
@@ -116,4 +130,21 @@ test('the reference ends before the switch second and ignores seconds without tr
     { from: s?.from, to: s?.to, requests: s?.requests, errors: s?.errors },
     { from: SWITCH - 3, to: SWITCH - 1, requests: 30, errors: 1 },
   );
+});
+
+test('after a full switch, relative rules compare with the reference second by second', () => {
+  const before = summarizeBefore(
+    points(SWITCH - 10, repeat(10, { requests: 50, errors: 1, latencyMs: 20 })),
+    SWITCH,
+  )!;
+  const ref = referencePoints(before, SWITCH, SWITCH + 2);
+  assert.deepEqual(
+    ref.map((p) => [p.second, p.requests, p.errors5xx]),
+    [
+      [SWITCH, 50, 1],
+      [SWITCH + 1, 50, 1],
+      [SWITCH + 2, 50, 1],
+    ],
+  );
+  assert.equal(quantile(ref[0]!.latency, 0.99), quantile(before.latency, 0.99));
 });

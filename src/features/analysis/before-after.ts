@@ -44,7 +44,16 @@ export interface BeforeAfterOptions extends CanaryJudgmentOptions {
    * release's fault; the previous revision it is compared with was warm.
    */
   readonly latencyWarmup?: number;
+  /**
+   * ... and must be slower in every 10 s window over this long, ms (default 20 s): unlike a canary
+   * beside its stable revision, a before/after comparison also sees the box or its traffic get
+   * slower, and a passing spike is not the release.
+   */
+  readonly latencyFor?: number;
 }
+
+/** Seconds of each latency window of the before/after judgment. */
+const LATENCY_WINDOW_SECONDS = 10;
 
 /** Seconds of the previous revision's history summarised as the reference (the data plane keeps 120). */
 export const BEFORE_SECONDS = 110;
@@ -185,6 +194,44 @@ export function beforeProblem(
 }
 
 /**
+ * The release's latency against the reference: slower (Mann-Whitney, ratio and floor) in every
+ * 10 s window ending in the last `latencyFor`, counting from `latencyWarmup` after the switch.
+ */
+export function judgeLatencyBeforeAfter(
+  before: BeforeSummary,
+  after: readonly Point[],
+  options: BeforeAfterOptions & { readonly since: number; readonly now: number },
+): CanaryJudgment {
+  const first = Math.ceil(options.since / 1000) + Math.ceil((options.latencyWarmup ?? 10_000) / 1000);
+  const last = Math.floor(options.now / 1000) - 1;
+  const persist = Math.max(1, Math.round((options.latencyFor ?? 20_000) / 1000));
+  const bySecond = new Map<number, readonly number[]>();
+  for (const p of after) if (p.second >= first && p.second <= last) bySecond.set(p.second, p.latency);
+  const labels = { ...options, labels: ['release', 'before the switch'] as const };
+  const windowAt = (end: number) => {
+    const h = new Array<number>(LATENCY_BUCKETS).fill(0);
+    for (let t = Math.max(first, end - LATENCY_WINDOW_SECONDS + 1); t <= end; t++) {
+      const l = bySecond.get(t);
+      if (l) addHistogram(h, l);
+    }
+    return compareLatency(h, before.latency, labels);
+  };
+  const latest = windowAt(last);
+  const needed = LATENCY_WINDOW_SECONDS + persist - 1;
+  if (latest.verdict !== 'Worse') return latest;
+  if (last - first + 1 < needed)
+    return {
+      ...latest,
+      verdict: 'Continue',
+      message: `${latest.message}; slower for ${last - first + 1}s of the ${needed}s needed`,
+    };
+  for (let end = last - 1; end > last - persist; end--)
+    if (windowAt(end).verdict !== 'Worse')
+      return { ...latest, verdict: 'Continue', message: `${latest.message}; not yet slower for ${persist}s` };
+  return { ...latest, message: `${latest.message}, in every 10s window for ${persist}s` };
+}
+
+/**
  * Both comparisons of the release since the switch with the reference; a Worse on either decides.
  * A reference too thin or too old gives no judgment (verdict Continue, judged false): the rules
  * still apply, nothing is guessed.
@@ -206,13 +253,9 @@ export function judgeBeforeAfter(
       judged: false,
       basis: 'beforeAfter',
     };
-  const first = switchSecond + Math.ceil((options.latencyWarmup ?? 10_000) / 1000);
-  const last = Math.floor(options.now / 1000) - 1;
-  const latency = new Array<number>(LATENCY_BUCKETS).fill(0);
-  for (const p of after) if (p.second >= first && p.second <= last) addHistogram(latency, p.latency);
   const parts = [
     judgeErrorsBeforeAfter(before, after, options),
-    compareLatency(latency, before.latency, { ...options, labels: ['release', 'before the switch'] }),
+    judgeLatencyBeforeAfter(before, after, options),
   ];
   const worse = parts.find((p) => p.verdict === 'Worse');
   const basis = 'beforeAfter' as const;
@@ -221,4 +264,26 @@ export function judgeBeforeAfter(
   const message = `before/after: ${parts.map((p) => p.message).join('; ')}`;
   if (pending) return { ...pending, message, parts, judged: true, basis };
   return { verdict: 'NotWorse', metric: 'all', message, stats: {}, parts, judged: true, basis };
+}
+
+/**
+ * The reference as a per-second series over from..to (seconds, inclusive): each second holds the
+ * reference's average second. After a full switch the previous revision serves nothing, so rules
+ * relative to the baseline ("p99 above 3x baseline") compare with what it did before the switch.
+ */
+export function referencePoints(before: BeforeSummary, from: number, to: number): Point[] {
+  const seconds = Math.max(1, before.to - before.from + 1);
+  const latency = before.latency.map((c) => c / seconds);
+  const out: Point[] = [];
+  for (let second = from; second <= to; second++)
+    out.push({
+      second,
+      requests: before.requests / seconds,
+      errors5xx: before.errors / seconds,
+      connectFailures: 0,
+      latency,
+      healthFailing: false,
+      unavailable: false,
+    });
+  return out;
 }

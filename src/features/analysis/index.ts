@@ -30,6 +30,7 @@ export {
   beforeProblem,
   judgeBeforeAfter,
   judgeErrorsBeforeAfter,
+  referencePoints,
   summarizeBefore,
 } from './before-after.ts';
 export {

@@ -15,6 +15,7 @@ import {
   judgeCanary,
   type Point,
   pointsFromBuckets,
+  referencePoints,
   requiredHistorySeconds,
   resolveRules,
   SeriesBuffer,
@@ -164,7 +165,15 @@ export class RolloutWatch {
     }
 
     const candidate: readonly Point[] = w.candidate.points();
-    const baseline: readonly Point[] = w.baseline.points();
+    let baseline: readonly Point[] = w.baseline.points();
+    if (input.state.weight === 100 && w.before && w.since !== null) {
+      // All traffic on the release: the baseline of relative rules is the minutes before the switch.
+      const switchSecond = Math.floor(w.since / 1000);
+      baseline = [
+        ...w.baseline.points(Number.NEGATIVE_INFINITY, switchSecond - 1),
+        ...referencePoints(w.before, switchSecond, current),
+      ];
+    }
     const rules = resolveRules(spec);
     const verdicts = [
       ...serviceDownVerdicts(rules, candidate, now, spec.serviceDown),
@@ -190,6 +199,7 @@ export class RolloutWatch {
         minBefore: spec.beforeAfter.minBefore,
         maxBeforeAge: spec.beforeAfter.maxBeforeAge,
         latencyWarmup: spec.beforeAfter.latencyWarmup,
+        latencyFor: spec.beforeAfter.latencyFor,
         since: w.since,
         now,
       });
