@@ -254,7 +254,7 @@ export const GROUPS: readonly Group[] = [
       const sim = num(out, ['simulated', 'falseRollbacks']);
       const real = num(out, ['real', 'falseRollbacks']);
       const completed = num(out, ['real', 'completed']);
-      const text = `${sim + real} (${sim} of ${simRuns} simulated, ${real} of ${realRuns} real)`;
+      const text = `${sim} of ${simRuns} simulated, ${real} of ${realRuns} real`;
       // A real canary that neither completed nor was rolled back (failed, capped) proves nothing.
       const unfinished = realRuns - completed - real;
       if (unfinished > 0)
@@ -465,10 +465,10 @@ function commitsSince(ref: Reference): number | null {
 }
 
 function recordedText(ref: Reference, since: number | null): string {
-  const base = `before ${ref.recorded.commit} (${ref.recorded.date})`;
+  const base = `before ${ref.recorded.commit} ${ref.recorded.date}`;
   if (since === null) return `${base}, age unknown`;
   if (since === 0) return `${base}, current`;
-  return `${base}, OLDER than the code: ${since} commits to ${ref.code.join(', ')} since`;
+  return `${base}, older than the code (${since} commits to ${ref.code.join(' ')})`;
 }
 
 // ---------- checking ----------
