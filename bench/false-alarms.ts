@@ -110,14 +110,16 @@ async function live(): Promise<{
         capMs: (realPause + 30) * 1000,
       });
       canaryRequests += run.canaryRequests;
-      if (run.phase === 'Completed') completed++;
-      else if (run.decisionAt !== null)
+      // A decision is a false alarm even when the rollout had reached Completed: the post-deploy
+      // watch goes on judging the release after its bake, and rolls it back from there.
+      if (run.decisionAt !== null)
         alarms.push({
           run: i,
           afterS: run.trafficAt === null ? null : (run.decisionAt - run.trafficAt) / 1000,
           trigger: null,
           reason: run.decisionMessage ?? '',
         });
+      else if (run.phase === 'Completed') completed++;
       else other.push(`run ${i}: ended ${run.phase}${run.capped ? ' (capped)' : ''}`);
       log(
         `  real ${i}/${real}: ${run.phase}, canary ${run.canaryRequests} requests (${run.canaryFailed} failed), stable ${run.stableRequests} (${run.stableFailed} failed)${run.decisionMessage ? `: ${run.decisionMessage}` : ''}`,
