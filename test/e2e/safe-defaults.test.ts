@@ -144,6 +144,17 @@ describe('safe by default: no rules written, default blue-green', () => {
     assert.match(text.stdout, /watch: revision \d+, .* left \(until/);
     assert.match(text.stdout, /judgment: /);
   });
+
+  test('a deploy that never takes traffic leaves the stable revision watched; one that completes ends that watch', async () => {
+    const watched = (await status(h)).watch;
+    assert.ok(watched, 'v6 is watched');
+    const failed = await deploy(h, 'v7', ['SHOP_CRASH_AT_START=1'], '--wait');
+    assert.equal(failed.code, 3, failed.stdout + failed.stderr);
+    assert.equal((await status(h)).watch?.revision, watched.revision);
+    assert.equal((await deploy(h, 'v8', [], '--wait')).code, 0);
+    const next = await status(h);
+    assert.ok(next.watch && next.watch.revision > watched.revision, JSON.stringify(next.watch));
+  });
 });
 
 describe('the post-deploy watch', () => {

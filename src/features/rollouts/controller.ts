@@ -373,11 +373,6 @@ export class Controller {
       reason: input.reason ?? null,
     });
     const from = appRecord?.stableRevision ?? null;
-    await this.#endWatch(
-      app,
-      'Ended',
-      `superseded by the deploy of ${input.version} as revision ${revision.number}`,
-    );
     const rollout = await this.#createRollout(
       app,
       'deploy',
@@ -470,7 +465,6 @@ export class Controller {
       } satisfies RevisionSpec,
       reason: input.reason ?? what.join(', '),
     });
-    await this.#endWatch(app, 'Ended', `superseded by a config change as revision ${revision.number}`);
     const rollout = await this.#createRollout(
       app,
       'deploy',

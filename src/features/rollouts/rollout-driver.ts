@@ -342,6 +342,26 @@ export class RolloutDriver {
     return updated;
   }
 
+  /**
+   * A deploy that completed supersedes the watch of the one before it. (A deploy that failed or
+   * was rolled back does not: the stable revision's watch goes on once it is over.)
+   */
+  async #endSupersededWatches(rollout: RolloutRecord): Promise<void> {
+    const { store } = this.#deps;
+    for (const r of await store.rollouts.list(rollout.app, 20)) {
+      const state = r.state as RolloutState;
+      if (r.id === rollout.id || r.kind !== 'deploy' || state.watch?.status !== 'Watching') continue;
+      const reason = `superseded by revision ${rollout.toRevision}`;
+      await this.#save(
+        r,
+        { state: { ...state, watch: { ...state.watch, status: 'Ended', endedAt: Date.now(), reason } } },
+        'watch.ended',
+        `watch of revision ${r.toRevision} ended: ${reason}`,
+      );
+      this.#deps.watch.forget(r.id);
+    }
+  }
+
   /** Opens the incident of a rollback decided earlier in this process, once traffic has moved. */
   async #openPendingIncident(rollout: RolloutRecord): Promise<void> {
     const pending = this.#pendingIncidents.get(rollout.id);
@@ -701,6 +721,7 @@ export class RolloutDriver {
       phase === 'Completed' && rollout.kind === 'deploy' && rollout.fromRevision !== null && watchMs > 0
         ? { until: (state.analysis?.since ?? now) + watchMs, status: 'Watching' }
         : null;
+    if (phase === 'Completed' && rollout.kind === 'deploy') await this.#endSupersededWatches(rollout);
     await this.#save(
       rollout,
       { phase, finishedAt: now, ...(watch ? { state: { ...state, watch } } : {}) },
