@@ -18,6 +18,7 @@ import type {
 import { UNIQUE_KEYS } from './schema.ts';
 import {
   type AppRecord,
+  AUDIT_GENESIS,
   type AuditRecord,
   type EventRecord,
   type FlagSetRecord,
@@ -47,9 +48,6 @@ export interface KyselyStoreOptions {
   /** Epoch milliseconds; defaults to Date.now. */
   readonly now?: () => number;
 }
-
-/** The prevHash of the first audit entry. */
-export const AUDIT_GENESIS = '0'.repeat(64);
 
 /** Retries for the rare races the database resolves with a unique violation. */
 const MAX_ATTEMPTS = 8;

@@ -227,6 +227,9 @@ export interface AuditRecord {
   readonly hash: string;
 }
 
+/** The prevHash of the first audit entry. */
+export const AUDIT_GENESIS = '0'.repeat(64);
+
 export type NewAuditEntry = Omit<AuditRecord, 'id' | 'prevHash' | 'hash'>;
 
 /** Thrown by rollouts.create when the app already has a rollout that is not finished. */

@@ -164,7 +164,7 @@ describe('blue-green with examples/shop', () => {
     assert.match(second.stderr, /already has a rollout in progress/);
     const id = (JSON.parse(first.stdout) as Rollout).id;
     await waitFor('v7 rollout to end', async () => {
-      const r = (await (await fetch(`${h.apiUrl}/api/v1/rollouts/${id}`)).json()) as Rollout;
+      const r = (await (await h.fetch(`${h.apiUrl}/api/v1/rollouts/${id}`)).json()) as Rollout;
       return r.phase === 'Completed';
     });
   });
@@ -216,15 +216,15 @@ describe('blue-green with examples/shop', () => {
     assert.match(logs.stdout, /listening on 127\.0\.0\.1/);
     const apps = await h.cli('apps');
     assert.match(apps.stdout, /shop/);
-    const doc = (await (await fetch(`${h.apiUrl}/api/v1/openapi.json`)).json()) as {
+    const doc = (await (await h.fetch(`${h.apiUrl}/api/v1/openapi.json`)).json()) as {
       openapi: string;
       paths: object;
     };
     assert.equal(doc.openapi, '3.1.0');
     assert.ok('/apps/{app}/deploy' in doc.paths);
-    const metrics = await (await fetch(`${h.apiUrl}/metrics`)).text();
+    const metrics = await (await h.fetch(`${h.apiUrl}/metrics`)).text();
     assert.match(metrics, /rewind_api_requests_total/);
-    const bad = await fetch(`${h.apiUrl}/api/v1/apps/shop/deploy`, {
+    const bad = await h.fetch(`${h.apiUrl}/api/v1/apps/shop/deploy`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"versio":"x"}',

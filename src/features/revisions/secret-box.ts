@@ -11,11 +11,19 @@ const MAKE_KEY = 'make one with: openssl rand -base64 32';
 export interface SecretBox {
   /** Whether a key is configured; without one, secrets can be neither set nor read. */
   readonly ready: boolean;
+  /** The first 8 hex digits of the key's sha256 ('' without a key); stored with each sealed value. */
+  readonly keyId: string;
   /** Throws the clear "set REWIND_SECRETS_KEY" error when no key is configured. */
   requireKey(): void;
   encrypt(plaintext: string): string;
   /** Throws a RewindError when the key is missing or is not the one the value was sealed with. */
   decrypt(sealed: string): string;
+}
+
+/** The key id a sealed value was sealed with, or undefined when it is not a sealed value. */
+export function sealedKeyId(sealed: string): string | undefined {
+  const parts = sealed.split(':');
+  return parts.length === 6 && `${parts[0]}:${parts[1]}` === PREFIX ? parts[2] : undefined;
 }
 
 function parseKey(text: string): Buffer {
@@ -48,6 +56,7 @@ export function createSecretBox(keyText: string | undefined): SecretBox {
     );
   return {
     ready: key !== null,
+    keyId,
     requireKey() {
       if (!key) throw noKey();
     },

@@ -55,6 +55,8 @@ export interface ControllerDeps {
   readonly secrets?: SecretBox;
   /** Where the app's instances reach Rewind's OFREP endpoints (REWIND_OFREP_URL), if served. */
   readonly ofrepUrl?: (app: string) => string;
+  /** The app's read-only flag token for OFREP (REWIND_OFREP_TOKEN), if served. */
+  readonly ofrepToken?: (app: string) => string;
   readonly tickMs?: number;
 }
 
@@ -62,6 +64,20 @@ const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 const dbPlan = (spec: AppSpec) => (spec.database ? { contract: spec.database.contract } : undefined);
 
 const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Throws unless `version` is a version label: it is substituted into the run command and into
+ * migration paths, so nothing that could escape them (no /, no .. at the start).
+ */
+export function checkVersion(version: string): void {
+  if (!VERSION_RE.test(version)) {
+    throw new RewindError(
+      'VALIDATION_FAILED',
+      `version "${version}" is not valid; use letters, digits, and . _ + - (it is substituted into the run command)`,
+      { field: 'version' },
+    );
+  }
+}
 
 export class Controller {
   readonly #deps: ControllerDeps;
@@ -119,6 +135,8 @@ export class Controller {
     const box = this.#deps.secrets ?? createSecretBox(undefined);
     const env = revisionEnv(spec, (sealed) => box.decrypt(sealed));
     if (this.#deps.ofrepUrl) env.REWIND_OFREP_URL ??= this.#deps.ofrepUrl(app);
+    // Rewind's, not the revision's: a deploy --env cannot hand an app another app's flag token.
+    if (this.#deps.ofrepToken) env.REWIND_OFREP_TOKEN = this.#deps.ofrepToken(app);
     return env;
   }
 
@@ -308,13 +326,7 @@ export class Controller {
     input: { version: string; env?: Record<string, string>; reason?: string },
   ): Promise<RolloutRecord> {
     const ctx = this.context(app);
-    if (!VERSION_RE.test(input.version)) {
-      throw new RewindError(
-        'VALIDATION_FAILED',
-        `version "${input.version}" is not valid; use letters, digits, and . _ + - (it is substituted into the run command)`,
-        { field: 'version' },
-      );
-    }
+    checkVersion(input.version);
     for (const key of Object.keys(input.env ?? {})) {
       if (!ENV_RE.test(key)) {
         throw new RewindError(

@@ -1,0 +1,222 @@
+// The API's front door, in front of every route: the Host must be ours (no DNS rebinding), no
+// foreign Origin (no cross-site requests), mutations carry JSON (no HTML-form or bodyless
+// cross-site POSTs), a bearer token with the role the route needs (route-policy.ts), and every
+// mutating request, allowed or refused, goes into the audit trail.
+import { networkInterfaces } from 'node:os';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuditService } from '../features/auth/audit-service.ts';
+import type { OfrepTokens } from '../features/auth/ofrep-tokens.ts';
+import { type Role, roleAtLeast } from '../features/auth/roles.ts';
+import type { Principal, TokenService } from '../features/auth/token-service.ts';
+import { RewindError } from '../shared/errors.ts';
+import { openApiPath, policyOf, type RoutePolicy } from './route-policy.ts';
+
+export interface GuardOptions {
+  readonly tokens: TokenService;
+  readonly audit: AuditService;
+  readonly ofrep: OfrepTokens;
+  /** The address the API listens on: Host headers naming it (or a loopback twin) are ours. */
+  readonly listen: { readonly host: string; readonly port: number };
+  /** More names the API answers to (host or host:port), e.g. behind a reverse proxy. */
+  readonly allowedHosts?: readonly string[];
+  /** Origins (scheme://host[:port]) whose pages may call the API. None by default. */
+  readonly allowedOrigins?: readonly string[];
+  /** false turns every check off: only for the benchmark that measures their cost. */
+  readonly enabled?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who made the request (from its token); null on public routes. */
+    principal: Principal | null;
+    /** What the audit entry records beyond the request itself. */
+    auditNote: { revision?: number; reason?: string; error?: string } | null;
+  }
+  interface FastifyContextConfig {
+    policy?: RoutePolicy;
+  }
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+function stripPort(host: string): { name: string; port: string | null } {
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host.toLowerCase());
+  return m ? { name: m[1]!, port: m[2] ?? null } : { name: host.toLowerCase(), port: null };
+}
+
+/** The Host values the API answers to. */
+export function hostMatcher(
+  options: Pick<GuardOptions, 'listen' | 'allowedHosts'>,
+): (host: string) => boolean {
+  const port = String(options.listen.port);
+  const listenHost = options.listen.host.toLowerCase();
+  const names = new Set<string>();
+  const add = (h: string) => names.add(h.includes(':') && !h.startsWith('[') ? `[${h}]` : h);
+  const loopback = LOOPBACK.has(listenHost) || listenHost.startsWith('127.');
+  if (loopback) for (const h of LOOPBACK) add(h);
+  add(listenHost);
+  if (listenHost === '0.0.0.0' || listenHost === '::') {
+    for (const h of LOOPBACK) add(h);
+    for (const list of Object.values(networkInterfaces()))
+      for (const a of list ?? []) add(a.address.toLowerCase());
+  }
+  const extra = (options.allowedHosts ?? []).map((h) => stripPort(h));
+  return (host) => {
+    const h = stripPort(host);
+    if (h.port === port && names.has(h.name)) return true;
+    return extra.some((e) => e.name === h.name && (e.port === null || e.port === h.port));
+  };
+}
+
+/** The bearer token of a request, or null. */
+function bearer(req: FastifyRequest): string | null {
+  const header = req.headers.authorization;
+  if (!header) return null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m ? m[1]! : null;
+}
+
+const appParam = (req: FastifyRequest) => (req.params as { app?: string } | undefined)?.app;
+
+/** Throws 403 unless the request's token may act on `app` (tokens scoped to another app may not). */
+export function requireApp(req: FastifyRequest, app: string): void {
+  const p = req.principal;
+  if (p?.app && p.app !== app)
+    throw new RewindError(
+      'FORBIDDEN',
+      `token ${p.name} is scoped to app ${p.app} and may not act on app ${app}; use a token for ${app} or one without --app`,
+      { token: p.name, app },
+    );
+}
+
+/** Throws 403 unless the request's token has `role` (for what a request body asks beyond its route's role). */
+export function requireRole(req: FastifyRequest, role: Role, why: string): void {
+  const p = req.principal;
+  if (p && !roleAtLeast(p.role, role))
+    throw new RewindError(
+      'FORBIDDEN',
+      `${why}: needs role ${role}, token ${p.name} has ${p.role}; ask an admin, or create a token with rewind tokens create NAME --role ${role}`,
+      { needed: role, role: p.role, token: p.name },
+    );
+}
+
+/** Whether the request's token may see `app` (for filtering lists). */
+export function maySee(req: FastifyRequest, app: string): boolean {
+  return !req.principal?.app || req.principal.app === app;
+}
+
+/** Who the revision, flag version or incident names as its author: the token's name. */
+export function actorOf(req: FastifyRequest): string {
+  return req.principal?.name ?? 'api';
+}
+
+export function noteAudit(
+  req: FastifyRequest,
+  note: { revision?: number; reason?: string; error?: string },
+): void {
+  req.auditNote = { ...req.auditNote, ...note };
+}
+
+export function installGuard(app: FastifyInstance, options: GuardOptions): void {
+  app.decorateRequest('principal', null);
+  app.decorateRequest('auditNote', null);
+  // Every route declares who may call it; a route without a policy is a bug caught at start.
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      const policy = policyOf(method === 'HEAD' ? 'GET' : method, route.url);
+      if (!policy)
+        throw new Error(
+          `route ${method} ${route.url} has no entry in ROUTE_POLICIES (src/server/route-policy.ts)`,
+        );
+      route.config = { ...(route.config as object), policy };
+    }
+  });
+  if (options.enabled === false) return;
+
+  const hostAllowed = hostMatcher(options);
+  const origins = new Set((options.allowedOrigins ?? []).map((o) => o.replace(/\/$/, '').toLowerCase()));
+
+  app.addHook('onRequest', async (req) => {
+    const host = req.headers.host ?? '';
+    if (!hostAllowed(host))
+      throw new RewindError(
+        'HOST_NOT_ALLOWED',
+        `Host "${host}" is not this server's address; call it by its listen address or add the name to server.allowedHosts in rewind.yaml`,
+        { field: 'Host', host },
+      );
+    const origin = req.headers.origin;
+    if (origin !== undefined && !origins.has(origin.toLowerCase()))
+      throw new RewindError(
+        'ORIGIN_NOT_ALLOWED',
+        `Origin "${origin}" may not call this API; add it to server.allowedOrigins in rewind.yaml if its pages should`,
+        { field: 'Origin', origin },
+      );
+    if (!SAFE_METHODS.has(req.method)) {
+      const type = req.headers['content-type'] ?? '';
+      if (!/^application\/json\s*(;|$)/i.test(type))
+        throw new RewindError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          `content-type: "${type}" is not application/json; send the body as JSON ({} when there is nothing to say)`,
+          { field: 'content-type' },
+        );
+    }
+    const policy = req.routeOptions.config.policy;
+    if (!policy) return; // no route matched: the not-found handler answers
+    if (policy.role === 'public') return;
+    const token = bearer(req);
+    const app = appParam(req);
+    if (policy.role === 'ofrep' && token && app && options.ofrep.matches(app, token)) {
+      req.principal = { name: `ofrep:${app}`, role: 'viewer', app };
+      return;
+    }
+    if (!token)
+      throw new RewindError(
+        'UNAUTHENTICATED',
+        'no token: send Authorization: Bearer <token> (the CLI reads $REWIND_TOKEN, else <data dir>/admin.token)',
+        { field: 'Authorization' },
+      );
+    const check = await options.tokens.check(token);
+    if (!check.ok)
+      throw new RewindError('UNAUTHENTICATED', `${check.problem}; send a valid token (rewind tokens list)`, {
+        field: 'Authorization',
+      });
+    req.principal = check.principal;
+    const needed: Role = policy.role === 'ofrep' ? 'viewer' : policy.role;
+    requireRole(req, needed, `${req.method} ${openApiPath(req.routeOptions.url ?? req.url)}`);
+    if (policy.scope === 'app' && app) requireApp(req, app);
+    if (policy.scope === 'global' && check.principal.app)
+      throw new RewindError(
+        'FORBIDDEN',
+        `token ${check.principal.name} is scoped to app ${check.principal.app}; ${req.method} ${req.routeOptions.url} needs a token without --app`,
+        { token: check.principal.name },
+      );
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    if (SAFE_METHODS.has(req.method)) return;
+    const policy = req.routeOptions.config.policy;
+    if (policy?.role === 'ofrep' || policy?.role === 'public') return;
+    const status = reply.statusCode;
+    const refused = [401, 403, 415, 421].includes(status);
+    const bodyReason = (req.body as { reason?: unknown } | undefined)?.reason;
+    const reason =
+      req.auditNote?.reason ??
+      (typeof bodyReason === 'string' ? bodyReason : null) ??
+      (req.auditNote?.error ? `${status < 400 ? '' : 'error: '}${req.auditNote.error}` : null);
+    void options.audit.record({
+      at: Date.now(),
+      actor: req.principal?.name ?? null,
+      role: req.principal?.role ?? null,
+      remote: req.ip,
+      method: req.method,
+      route: req.routeOptions.url ?? req.url.split('?')[0]!,
+      app: appParam(req) ?? null,
+      revision: req.auditNote?.revision ?? null,
+      outcome: status < 400 ? 'allowed' : refused ? 'refused' : 'failed',
+      status,
+      reason,
+    });
+  });
+}
