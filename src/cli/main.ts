@@ -216,9 +216,10 @@ program
           r.version,
           r.copiedFrom ? `copy of ${r.copiedFrom}` : '',
           ago(r.createdAt),
+          (r.spec as { author?: string | null }).author ?? 'rewind',
           r.reason ?? '',
         ]),
-        ['REVISION', 'VERSION', 'SOURCE', 'CREATED', 'REASON'],
+        ['REVISION', 'VERSION', 'SOURCE', 'CREATED', 'BY', 'REASON'],
       ),
     );
     print('\n* stable revision');

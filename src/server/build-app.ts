@@ -213,7 +213,7 @@ export function buildApp(services: AppServices): FastifyInstance {
   app.post<{ Params: { app: string } }>('/api/v1/apps/:app/config', async (req, reply) => {
     const body = parse(configBody, req.body);
     if (Object.keys(body.secrets ?? {}).length > 0) requireRole(req, 'admin', 'setting secrets');
-    const rollout = await controller.changeConfig(req.params.app, body);
+    const rollout = await controller.changeConfig(req.params.app, { ...body, actor: actorOf(req) });
     noteAudit(req, { revision: rollout.toRevision });
     rolloutsStarted.inc({ app: req.params.app, kind: 'deploy' });
     return reply.status(202).send(rollout);
@@ -237,14 +237,14 @@ export function buildApp(services: AppServices): FastifyInstance {
       );
       noteAudit(req, { error: `admin override of env ${dangerous.join(', ')}` });
     }
-    const rollout = await controller.deploy(req.params.app, body);
+    const rollout = await controller.deploy(req.params.app, { ...body, actor: actorOf(req) });
     noteAudit(req, { revision: rollout.toRevision });
     rolloutsStarted.inc({ app: req.params.app, kind: 'deploy' });
     return reply.status(202).send(rollout);
   });
   app.post<{ Params: { app: string } }>('/api/v1/apps/:app/rollback', async (req, reply) => {
     const body = parse(rollbackBody, req.body);
-    const rollout = await controller.rollback(req.params.app, body);
+    const rollout = await controller.rollback(req.params.app, { ...body, actor: actorOf(req) });
     noteAudit(req, { revision: rollout.toRevision });
     rolloutsStarted.inc({ app: req.params.app, kind: 'rollback' });
     return reply.status(202).send(rollout);
@@ -255,7 +255,7 @@ export function buildApp(services: AppServices): FastifyInstance {
   });
   app.post<{ Params: { app: string } }>('/api/v1/apps/:app/abort', async (req) => {
     const body = parse(reasonBody, req.body);
-    return controller.abort(req.params.app, body.reason);
+    return controller.abort(req.params.app, body.reason, actorOf(req));
   });
   app.post<{ Params: { app: string } }>('/api/v1/apps/:app/pause', async (req) => {
     const body = parse(reasonBody, req.body);

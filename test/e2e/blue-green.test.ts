@@ -71,20 +71,22 @@ describe('blue-green with examples/shop', () => {
     const report = await h.cli('incidents', 'show', incidents[0]!.id);
     assert.equal(report.code, 0, report.stderr);
     assert.match(report.stdout, /# Incident Report/);
-    assert.match(report.stdout, /rolled back by hand: e2e/);
+    assert.match(report.stdout, /rolled back by admin: e2e/, "the actor is the token's name");
     assert.match(report.stdout, /## Root Cause\n+_To be written by the team._/);
     const history = JSON.parse((await h.cli('history', 'shop', '--json')).stdout) as {
       number: number;
       version: string;
       copiedFrom: number | null;
+      spec: { author: string | null };
     }[];
     assert.deepEqual(
-      history.map((x) => [x.number, x.version, x.copiedFrom]),
+      history.map((x) => [x.number, x.version, x.copiedFrom, x.spec.author]),
       [
-        [3, 'v1', 1],
-        [2, 'v2', null],
-        [1, 'v1', null],
+        [3, 'v1', 1, 'admin'],
+        [2, 'v2', null, 'admin'],
+        [1, 'v1', null, null],
       ],
+      'who made each revision: the token, or Rewind itself for the initial version',
     );
   });
 

@@ -295,7 +295,7 @@ export class Controller {
     });
   }
 
-  async abort(app: string, reason = 'aborted by hand'): Promise<RolloutRecord> {
+  async abort(app: string, reason = 'aborted by hand', actor?: string): Promise<RolloutRecord> {
     const rollout = await this.#command(app, 'abort', (r, now) => {
       const state = r.state as RolloutState;
       if (state.compensation) return 'the rollout is rolling back already';
@@ -315,7 +315,7 @@ export class Controller {
     );
     await this.#reporter.openIncident(
       rollout,
-      { kind: 'manual', message: `aborted by hand: ${reason}` },
+      { kind: 'manual', message: `aborted by ${actor ?? 'hand'}: ${reason}` },
       'P2',
     );
     return (await this.#deps.store.rollouts.get(rollout.id)) ?? rollout;
@@ -323,7 +323,7 @@ export class Controller {
 
   async deploy(
     app: string,
-    input: { version: string; env?: Record<string, string>; reason?: string },
+    input: { version: string; env?: Record<string, string>; reason?: string; actor?: string },
   ): Promise<RolloutRecord> {
     const ctx = this.context(app);
     checkVersion(input.version);
@@ -358,6 +358,7 @@ export class Controller {
         flagSetVersion: (await this.#flagSetVersion(app)) ?? carried?.flagSetVersion ?? null,
       },
       migrationLevel,
+      author: input.actor ?? null,
     });
     const revision = await store.revisions.create({
       app,
@@ -394,6 +395,7 @@ export class Controller {
       config?: Record<string, string | null>;
       secrets?: Record<string, string | null>;
       reason?: string;
+      actor?: string;
     },
   ): Promise<RolloutRecord> {
     const ctx = this.context(app);
@@ -455,6 +457,7 @@ export class Controller {
         config,
         secrets,
         flagSetVersion: (await this.#flagSetVersion(app)) ?? base.flagSetVersion,
+        author: input.actor ?? null,
       } satisfies RevisionSpec,
       reason: input.reason ?? what.join(', '),
     });
@@ -480,7 +483,10 @@ export class Controller {
    * compensations restore the stable revision); otherwise it creates a copy of the target and
    * rolls it out, by a plain traffic switch when the target's processes are still warm.
    */
-  async rollback(app: string, input: { toRevision?: number; reason?: string }): Promise<RolloutRecord> {
+  async rollback(
+    app: string,
+    input: { toRevision?: number; reason?: string; actor?: string },
+  ): Promise<RolloutRecord> {
     const ctx = this.context(app);
     const { store } = this.#deps;
     const reason = input.reason ?? 'manual rollback';
@@ -488,7 +494,8 @@ export class Controller {
     if (active) {
       if (input.toRevision !== undefined && input.toRevision !== active.fromRevision)
         throw conflict(app, active.id);
-      if (active.kind === 'deploy' && active.fromRevision !== null) return this.abort(app, reason);
+      if (active.kind === 'deploy' && active.fromRevision !== null)
+        return this.abort(app, reason, input.actor);
       throw conflict(app, active.id);
     }
     const appRecord = await store.apps.get(app);
@@ -527,7 +534,10 @@ export class Controller {
         },
       );
     }
-    const spec = copyRevisionSpec(parseRevisionSpec(target.spec), target.number);
+    const spec = {
+      ...copyRevisionSpec(parseRevisionSpec(target.spec), target.number),
+      author: input.actor ?? null,
+    };
     const copy = await store.revisions.create({
       app,
       version: target.version,
@@ -544,6 +554,7 @@ export class Controller {
       copy,
       planSteps('rollback', { targetWarm: warm, fromNothing: false, database: dbPlan(ctx.spec) }),
       reason,
+      input.actor,
     );
     if (spec.flagSetVersion !== null && this.#deps.flags) {
       // The revision's flag set comes back with it, as a new version that copies it.
@@ -582,6 +593,7 @@ export class Controller {
     to: RevisionRecord,
     steps: RolloutState['steps'],
     reason: string | undefined,
+    actor?: string,
   ): Promise<RolloutRecord> {
     const { store } = this.#deps;
     try {
@@ -615,7 +627,7 @@ export class Controller {
       } else {
         await this.#reporter.openIncident(
           rollout,
-          { kind: 'manual', message: `rolled back by hand: ${reason}` },
+          { kind: 'manual', message: `rolled back by ${actor ?? 'hand'}: ${reason}` },
           'P2',
         );
       }
