@@ -15,6 +15,7 @@ const ALL = [
   'idle',
   'db',
   'flags',
+  'auth',
 ];
 const [first, ...rest] = process.argv.slice(2);
 const names = first && ALL.includes(first) ? [first] : ALL;

@@ -102,7 +102,7 @@ interface Cycle {
 
 async function main(): Promise<number> {
   const h = await startBenchRewind();
-  const api = new ApiClient(h.apiUrl);
+  const api = new ApiClient(h.apiUrl, h.token);
   const load = new LoadRecorder(`${h.appUrl}/products`, probes);
   try {
     const atStart = machine();
