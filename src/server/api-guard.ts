@@ -3,7 +3,7 @@
 // cross-site POSTs), a bearer token with the role the route needs (route-policy.ts), and every
 // mutating request, allowed or refused, goes into the audit trail.
 import { networkInterfaces } from 'node:os';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditService } from '../features/auth/audit-service.ts';
 import type { OfrepTokens } from '../features/auth/ofrep-tokens.ts';
 import { type Role, roleAtLeast } from '../features/auth/roles.ts';
@@ -121,102 +121,115 @@ export function noteAudit(
 export function installGuard(app: FastifyInstance, options: GuardOptions): void {
   app.decorateRequest('principal', null);
   app.decorateRequest('auditNote', null);
-  // Every route declares who may call it; a route without a policy is a bug caught at start.
-  app.addHook('onRoute', (route) => {
-    const methods = Array.isArray(route.method) ? route.method : [route.method];
-    for (const method of methods) {
-      const policy = policyOf(method === 'HEAD' ? 'GET' : method, route.url);
-      if (!policy)
-        throw new Error(
-          `route ${method} ${route.url} has no entry in ROUTE_POLICIES (src/server/route-policy.ts)`,
-        );
-      route.config = { ...(route.config as object), policy };
-    }
-  });
-  if (options.enabled === false) return;
-
+  const enabled = options.enabled !== false;
   const hostAllowed = hostMatcher(options);
   const origins = new Set((options.allowedOrigins ?? []).map((o) => o.replace(/\/$/, '').toLowerCase()));
 
-  app.addHook('onRequest', async (req) => {
-    const host = req.headers.host ?? '';
-    if (!hostAllowed(host))
-      throw new RewindError(
-        'HOST_NOT_ALLOWED',
-        `Host "${host}" is not this server's address; call it by its listen address or add the name to server.allowedHosts in rewind.yaml`,
-        { field: 'Host', host },
-      );
-    const origin = req.headers.origin;
-    if (origin !== undefined && !origins.has(origin.toLowerCase()))
-      throw new RewindError(
-        'ORIGIN_NOT_ALLOWED',
-        `Origin "${origin}" may not call this API; add it to server.allowedOrigins in rewind.yaml if its pages should`,
-        { field: 'Origin', origin },
-      );
-    if (!SAFE_METHODS.has(req.method)) {
-      const type = req.headers['content-type'] ?? '';
-      if (!/^application\/json\s*(;|$)/i.test(type))
+  /** The checks of one route, with its policy bound: no lookup per request. */
+  const guardFor = (policy: RoutePolicy, method: string, url: string) => {
+    const mutating = !SAFE_METHODS.has(method);
+    const what = `${method} ${openApiPath(url)}`;
+    return async (req: FastifyRequest) => {
+      const host = req.headers.host ?? '';
+      if (!hostAllowed(host))
         throw new RewindError(
-          'UNSUPPORTED_MEDIA_TYPE',
-          `content-type: "${type}" is not application/json; send the body as JSON ({} when there is nothing to say)`,
-          { field: 'content-type' },
+          'HOST_NOT_ALLOWED',
+          `Host "${host}" is not this server's address; call it by its listen address or add the name to server.allowedHosts in rewind.yaml`,
+          { field: 'Host', host },
         );
-    }
-    const policy = req.routeOptions.config.policy;
-    if (!policy) return; // no route matched: the not-found handler answers
-    if (policy.role === 'public') return;
-    const token = bearer(req);
-    const app = appParam(req);
-    if (policy.role === 'ofrep' && token && app && options.ofrep.matches(app, token)) {
-      req.principal = { name: `ofrep:${app}`, role: 'viewer', app };
-      return;
-    }
-    if (!token)
-      throw new RewindError(
-        'UNAUTHENTICATED',
-        'no token: send Authorization: Bearer <token> (the CLI reads $REWIND_TOKEN, else <data dir>/admin.token)',
-        { field: 'Authorization' },
-      );
-    const check = await options.tokens.check(token);
-    if (!check.ok)
-      throw new RewindError('UNAUTHENTICATED', `${check.problem}; send a valid token (rewind tokens list)`, {
-        field: 'Authorization',
-      });
-    req.principal = check.principal;
-    const needed: Role = policy.role === 'ofrep' ? 'viewer' : policy.role;
-    requireRole(req, needed, `${req.method} ${openApiPath(req.routeOptions.url ?? req.url)}`);
-    if (policy.scope === 'app' && app) requireApp(req, app);
-    if (policy.scope === 'global' && check.principal.app)
-      throw new RewindError(
-        'FORBIDDEN',
-        `token ${check.principal.name} is scoped to app ${check.principal.app}; ${req.method} ${req.routeOptions.url} needs a token without --app`,
-        { token: check.principal.name },
-      );
-  });
+      const origin = req.headers.origin;
+      if (origin !== undefined && !origins.has(origin.toLowerCase()))
+        throw new RewindError(
+          'ORIGIN_NOT_ALLOWED',
+          `Origin "${origin}" may not call this API; add it to server.allowedOrigins in rewind.yaml if its pages should`,
+          { field: 'Origin', origin },
+        );
+      if (mutating) {
+        const type = req.headers['content-type'] ?? '';
+        if (!/^application\/json\s*(;|$)/i.test(type))
+          throw new RewindError(
+            'UNSUPPORTED_MEDIA_TYPE',
+            `content-type: "${type}" is not application/json; send the body as JSON ({} when there is nothing to say)`,
+            { field: 'content-type' },
+          );
+      }
+      if (policy.role === 'public') return;
+      const token = bearer(req);
+      const app = appParam(req);
+      if (policy.role === 'ofrep' && token && app && options.ofrep.matches(app, token)) {
+        req.principal = { name: `ofrep:${app}`, role: 'viewer', app };
+        return;
+      }
+      if (!token)
+        throw new RewindError(
+          'UNAUTHENTICATED',
+          'no token: send Authorization: Bearer <token> (the CLI reads $REWIND_TOKEN, else <data dir>/admin.token)',
+          { field: 'Authorization' },
+        );
+      const check = await options.tokens.check(token);
+      if (!check.ok)
+        throw new RewindError(
+          'UNAUTHENTICATED',
+          `${check.problem}; send a valid token (rewind tokens list)`,
+          {
+            field: 'Authorization',
+          },
+        );
+      const p = check.principal;
+      req.principal = p;
+      const needed: Role = policy.role === 'ofrep' ? 'viewer' : policy.role;
+      if (!roleAtLeast(p.role, needed)) requireRole(req, needed, what);
+      if (policy.scope === 'app' && app) requireApp(req, app);
+      if (policy.scope === 'global' && p.app)
+        throw new RewindError(
+          'FORBIDDEN',
+          `token ${p.name} is scoped to app ${p.app}; ${what} needs a token without --app`,
+          { token: p.name },
+        );
+    };
+  };
 
-  app.addHook('onResponse', async (req, reply) => {
-    if (SAFE_METHODS.has(req.method)) return;
-    const policy = req.routeOptions.config.policy;
-    if (policy?.role === 'ofrep' || policy?.role === 'public') return;
+  /** Appends the audit entry of a mutating request, allowed or refused. */
+  const auditFor = (url: string) => async (req: FastifyRequest, reply: FastifyReply) => {
     const status = reply.statusCode;
-    const refused = [401, 403, 415, 421].includes(status);
+    const refused = status === 401 || status === 403 || status === 415 || status === 421;
     const bodyReason = (req.body as { reason?: unknown } | undefined)?.reason;
+    const note = req.auditNote;
     const reason =
-      req.auditNote?.reason ??
+      note?.reason ??
       (typeof bodyReason === 'string' ? bodyReason : null) ??
-      (req.auditNote?.error ? `${status < 400 ? '' : 'error: '}${req.auditNote.error}` : null);
+      (note?.error ? `${status < 400 ? '' : 'error: '}${note.error}` : null);
     void options.audit.record({
       at: Date.now(),
       actor: req.principal?.name ?? null,
       role: req.principal?.role ?? null,
       remote: req.ip,
       method: req.method,
-      route: req.routeOptions.url ?? req.url.split('?')[0]!,
+      route: url,
       app: appParam(req) ?? null,
-      revision: req.auditNote?.revision ?? null,
+      revision: note?.revision ?? null,
       outcome: status < 400 ? 'allowed' : refused ? 'refused' : 'failed',
       status,
       reason,
     });
+  };
+
+  const asList = <T>(hooks: T | T[] | undefined): T[] =>
+    hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks];
+
+  // Every route declares who may call it; a route without a policy is a bug caught at start.
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const method = methods[0] === 'HEAD' ? 'GET' : methods[0]!;
+    const policy = policyOf(method, route.url);
+    if (!policy)
+      throw new Error(
+        `route ${method} ${route.url} has no entry in ROUTE_POLICIES (src/server/route-policy.ts)`,
+      );
+    route.config = { ...(route.config as object), policy };
+    if (!enabled) return;
+    route.onRequest = [guardFor(policy, method, route.url), ...asList(route.onRequest)];
+    if (!SAFE_METHODS.has(method) && policy.role !== 'ofrep' && policy.role !== 'public')
+      route.onResponse = [...asList(route.onResponse), auditFor(route.url)];
   });
 }

@@ -1,6 +1,6 @@
 // API tokens: 256 random bits, shown once, kept only as their sha256. A token has a name, a role,
 // an optional app scope and an optional expiry, and can be revoked.
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { hash, randomBytes, randomUUID } from 'node:crypto';
 import { parseDuration } from '../../shared/duration.ts';
 import { RewindError } from '../../shared/errors.ts';
 import { type Store, TokenNameTakenError, type TokenRecord } from '../../store/types.ts';
@@ -31,7 +31,7 @@ export interface NewTokenInput {
 }
 
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return hash('sha256', token, 'hex');
 }
 
 /** 30d, 2w, or anything parseDuration reads (12h, 90m); undefined when unreadable or not positive. */
@@ -98,13 +98,13 @@ export class TokenService {
 
   /** Who the bearer of `token` is, or why it is refused. */
   async check(token: string): Promise<TokenCheck> {
-    const hash = hashToken(token);
+    const digest = hashToken(token);
     const now = this.#now();
-    let cached = this.#cache.get(hash);
+    let cached = this.#cache.get(digest);
     if (!cached || cached.until < now) {
-      cached = { record: await this.#store.tokens.byHash(hash), until: now + CACHE_MS };
+      cached = { record: await this.#store.tokens.byHash(digest), until: now + CACHE_MS };
       if (this.#cache.size > 10_000) this.#cache.clear();
-      this.#cache.set(hash, cached);
+      this.#cache.set(digest, cached);
     }
     const r = cached.record;
     if (!r || !isRole(r.role)) return { ok: false, problem: 'the token is not known' };
