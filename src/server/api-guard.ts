@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditService } from '../features/auth/audit-service.ts';
 import type { OfrepTokens } from '../features/auth/ofrep-tokens.ts';
 import { type Role, roleAtLeast } from '../features/auth/roles.ts';
-import type { Principal, TokenService } from '../features/auth/token-service.ts';
+import type { Principal, TokenCheck, TokenService } from '../features/auth/token-service.ts';
 import { RewindError } from '../shared/errors.ts';
 import { openApiPath, policyOf, type RoutePolicy } from './route-policy.ts';
 
@@ -129,7 +129,30 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
   const guardFor = (policy: RoutePolicy, method: string, url: string) => {
     const mutating = !SAFE_METHODS.has(method);
     const what = `${method} ${openApiPath(url)}`;
-    return async (req: FastifyRequest) => {
+    const needed: Role = policy.role === 'ofrep' || policy.role === 'public' ? 'viewer' : policy.role;
+    const authorize = (req: FastifyRequest, check: TokenCheck): void => {
+      if (!check.ok)
+        throw new RewindError(
+          'UNAUTHENTICATED',
+          `${check.problem}; send a valid token (rewind tokens list)`,
+          {
+            field: 'Authorization',
+          },
+        );
+      const p = check.principal;
+      req.principal = p;
+      if (!roleAtLeast(p.role, needed)) requireRole(req, needed, what);
+      const app = appParam(req);
+      if (policy.scope === 'app' && app) requireApp(req, app);
+      if (policy.scope === 'global' && p.app)
+        throw new RewindError(
+          'FORBIDDEN',
+          `token ${p.name} is scoped to app ${p.app}; ${what} needs a token without --app`,
+          { token: p.name },
+        );
+    };
+    /** Throws a refusal, or returns the pending token lookup when the token is not cached. */
+    const admit = (req: FastifyRequest): Promise<void> | undefined => {
       const host = req.headers.host ?? '';
       if (!hostAllowed(host))
         throw new RewindError(
@@ -153,12 +176,12 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
             { field: 'content-type' },
           );
       }
-      if (policy.role === 'public') return;
+      if (policy.role === 'public') return undefined;
       const token = bearer(req);
       const app = appParam(req);
       if (policy.role === 'ofrep' && token && app && options.ofrep.matches(app, token)) {
         req.principal = { name: `ofrep:${app}`, role: 'viewer', app };
-        return;
+        return undefined;
       }
       if (!token)
         throw new RewindError(
@@ -166,26 +189,24 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
           'no token: send Authorization: Bearer <token> (the CLI reads $REWIND_TOKEN, else <data dir>/admin.token)',
           { field: 'Authorization' },
         );
-      const check = await options.tokens.check(token);
-      if (!check.ok)
-        throw new RewindError(
-          'UNAUTHENTICATED',
-          `${check.problem}; send a valid token (rewind tokens list)`,
-          {
-            field: 'Authorization',
-          },
-        );
-      const p = check.principal;
-      req.principal = p;
-      const needed: Role = policy.role === 'ofrep' ? 'viewer' : policy.role;
-      if (!roleAtLeast(p.role, needed)) requireRole(req, needed, what);
-      if (policy.scope === 'app' && app) requireApp(req, app);
-      if (policy.scope === 'global' && p.app)
-        throw new RewindError(
-          'FORBIDDEN',
-          `token ${p.name} is scoped to app ${p.app}; ${what} needs a token without --app`,
-          { token: p.name },
-        );
+      const cached = options.tokens.checkCached(token);
+      if (cached) {
+        authorize(req, cached);
+        return undefined;
+      }
+      return options.tokens.check(token).then((check) => authorize(req, check));
+    };
+    // Callback style, not async: on the common path (a cached token) no promise is made.
+    return (req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void => {
+      let pending: Promise<void> | undefined;
+      try {
+        pending = admit(req);
+      } catch (err) {
+        done(err as Error);
+        return;
+      }
+      if (pending) pending.then(() => done(), done);
+      else done();
     };
   };
 

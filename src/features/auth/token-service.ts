@@ -100,13 +100,22 @@ export class TokenService {
   async check(token: string): Promise<TokenCheck> {
     const digest = hashToken(token);
     const now = this.#now();
-    let cached = this.#cache.get(digest);
-    if (!cached || cached.until < now) {
-      cached = { record: await this.#store.tokens.byHash(digest), until: now + CACHE_MS };
-      if (this.#cache.size > 10_000) this.#cache.clear();
-      this.#cache.set(digest, cached);
-    }
-    const r = cached.record;
+    const cached = this.#cache.get(digest);
+    if (cached && cached.until >= now) return this.#verdict(cached.record, now);
+    const record = await this.#store.tokens.byHash(digest);
+    if (this.#cache.size > 10_000) this.#cache.clear();
+    this.#cache.set(digest, { record, until: now + CACHE_MS });
+    return this.#verdict(record, now);
+  }
+
+  /** check() without waiting, when the answer is cached (the common case); undefined otherwise. */
+  checkCached(token: string): TokenCheck | undefined {
+    const now = this.#now();
+    const cached = this.#cache.get(hashToken(token));
+    return cached && cached.until >= now ? this.#verdict(cached.record, now) : undefined;
+  }
+
+  #verdict(r: TokenRecord | undefined, now: number): TokenCheck {
     if (!r || !isRole(r.role)) return { ok: false, problem: 'the token is not known' };
     if (r.revokedAt !== null) return { ok: false, problem: `token ${r.name} was revoked` };
     if (r.expiresAt !== null && r.expiresAt <= now)
