@@ -1,7 +1,8 @@
 // What the token check costs the API: requests/s of GET /api/v1/apps from the same build with the
 // guard on (Host and Origin checks, bearer token looked up by its sha256) and off, side by side.
 // Each side is its own process (bench/lib/api-child.ts); the load is closed-loop keep-alive from
-// this process, in alternating rounds so that drift on a shared machine hits both sides alike.
+// this process, on both sides at once in each round, so that whatever else runs on a shared
+// machine at that moment weighs on both alike; the figure is the median of the rounds' ratios.
 // Beside requests/s, requests per CPU-second of the server process: what the check costs the
 // server itself, much less disturbed by other load on the machine than throughput is.
 //
@@ -100,8 +101,9 @@ try {
   for (let r = 0; r < rounds; r++) {
     // Alternate which side goes first.
     const pair: Record<string, number> = {};
-    for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
-      const run = await load(s, seconds * 1000);
+    const runs = await Promise.all(sides.map((s) => load(s, seconds * 1000)));
+    for (const [i, s] of sides.entries()) {
+      const run = runs[i]!;
       rps[s.mode]!.push(run.rps);
       perCpu[s.mode]!.push(run.perCpuSecond);
       pair[s.mode] = run.rps;
