@@ -44,4 +44,9 @@ export const tokenBody = z.strictObject({
   expires: z.string().optional().describe('Lifetime from now: 30d, 12h, 90m; default: no expiry'),
 });
 
+export const rotateKeyBody = z.strictObject({
+  newKey: z.string().min(1).describe('The new REWIND_SECRETS_KEY: 32 bytes as base64 or hex'),
+  reason: z.string().max(500).optional(),
+});
+
 export const schemas = { deployBody, rollbackBody, promoteBody, reasonBody, configBody };

@@ -14,6 +14,7 @@ import {
   parseRevisionSpec,
   publicRevisionSpec,
 } from '../features/revisions/revision-spec.ts';
+import type { RotationResult } from '../features/revisions/rotate-secrets-key.ts';
 import type { Controller } from '../features/rollouts/controller.ts';
 import type { Runtime } from '../providers/runtimes/types.ts';
 import type { MetricsBucket, RouteTable } from '../proxy/types.ts';
@@ -29,7 +30,15 @@ import {
   requireApp,
   requireRole,
 } from './api-guard.ts';
-import { configBody, deployBody, promoteBody, reasonBody, rollbackBody, tokenBody } from './api-schemas.ts';
+import {
+  configBody,
+  deployBody,
+  promoteBody,
+  reasonBody,
+  rollbackBody,
+  rotateKeyBody,
+  tokenBody,
+} from './api-schemas.ts';
 import { registerDbRoutes } from './db-routes.ts';
 import { registerFlagRoutes } from './flags-routes.ts';
 import { openApiDocument } from './openapi.ts';
@@ -46,6 +55,8 @@ export interface AppServices {
   readonly version: string;
   /** Tokens, audit trail, Host/Origin policy (api-guard.ts). */
   readonly security: GuardOptions;
+  /** `rewind secrets rotate-key`: re-seal every stored secret under a new key. */
+  readonly rotateSecretsKey?: (newKey: string) => Promise<RotationResult>;
   /** TLS: PEM certificate and key (server.tls in rewind.yaml). */
   readonly https?: { readonly cert: Buffer; readonly key: Buffer };
 }
@@ -378,6 +389,12 @@ export function buildApp(services: AppServices): FastifyInstance {
       return { entries, verify: verdict };
     },
   );
+  app.post('/api/v1/secrets/rotate-key', async (req) => {
+    const body = parse(rotateKeyBody, req.body);
+    if (!services.rotateSecretsKey)
+      throw new RewindError('INVALID_STATE', 'this server cannot rotate its secrets key', {});
+    return services.rotateSecretsKey(body.newKey);
+  });
   app.get('/api/v1/tokens', async () => tokens.list());
   app.post('/api/v1/tokens', async (req, reply) => {
     const body = parse(tokenBody, req.body);

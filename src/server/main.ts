@@ -13,6 +13,7 @@ import { DatabaseService } from '../features/database/database-service.ts';
 import { FlagService } from '../features/flags/flag-service.ts';
 import { IncidentService } from '../features/incidents/incident-service.ts';
 import { createNotificationHub } from '../features/notifications/notification-hub.ts';
+import { rotateSecretsKey } from '../features/revisions/rotate-secrets-key.ts';
 import { createSecretBox, SECRETS_KEY_ENV, type SecretBox } from '../features/revisions/secret-box.ts';
 import { secretsKeyProblem } from '../features/revisions/secrets-key-check.ts';
 import { Controller } from '../features/rollouts/controller.ts';
@@ -199,6 +200,13 @@ export async function runServer(options: ServerOptions): Promise<void> {
       allowedHosts: loaded.config.server.allowedHosts,
       allowedOrigins: loaded.config.server.allowedOrigins,
     },
+    rotateSecretsKey: (newKey) =>
+      rotateSecretsKey(
+        store,
+        loaded.config.apps.map((a) => a.name),
+        secrets,
+        newKey,
+      ),
     ...(https && { https }),
   });
   try {

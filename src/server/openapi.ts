@@ -1,7 +1,15 @@
 // The OpenAPI document the server serves at /api/v1/openapi.json.
 import { z } from 'zod';
 import { ERROR_STATUS } from '../shared/errors.ts';
-import { configBody, deployBody, promoteBody, reasonBody, rollbackBody, tokenBody } from './api-schemas.ts';
+import {
+  configBody,
+  deployBody,
+  promoteBody,
+  reasonBody,
+  rollbackBody,
+  rotateKeyBody,
+  tokenBody,
+} from './api-schemas.ts';
 import { dbBackupBody, dbMigrateBody, dbRestoreBody, dbRollbackBody, dbVerifyBody } from './db-routes.ts';
 import { flagBody, flagChangeBody, flagRollbackBody, flagSetBody } from './flags-routes.ts';
 import { ROUTE_POLICIES } from './route-policy.ts';
@@ -143,6 +151,11 @@ function securityPaths() {
       ...get('API tokens (never the tokens themselves)', []),
       ...post('Create a token; the answer holds it, the only time it is shown', tokenBody, []),
     },
+    '/secrets/rotate-key': post(
+      'Re-seal every stored secret under a new key, in one transaction, without restarting instances; restart the server with the new key afterwards',
+      rotateKeyBody,
+      [],
+    ),
     '/tokens/{name}/revoke': post('Revoke a token', reasonBody, [
       { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
     ]),

@@ -72,6 +72,7 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   'POST /api/v1/apps/{app}/db/rollback': admin(),
   'POST /api/v1/apps/{app}/db/restore': admin(),
   'GET /api/v1/audit': viewer('handler'),
+  'POST /api/v1/secrets/rotate-key': admin('global'),
   'GET /api/v1/tokens': admin('global'),
   'POST /api/v1/tokens': admin('global'),
   'POST /api/v1/tokens/{name}/revoke': admin('global'),

@@ -301,6 +301,20 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
         return (await query.execute()).map(toRevision);
       },
 
+      async replaceSpecs(updates) {
+        await db.transaction().execute(async (trx) => {
+          for (const u of updates) {
+            const r = await trx
+              .updateTable('revisions')
+              .set({ spec: toJson(u.spec) })
+              .where('app', '=', u.app)
+              .where('number', '=', u.number)
+              .executeTakeFirst();
+            if (r.numUpdatedRows === 0n) throw new Error(`store: app ${u.app} has no revision ${u.number}`);
+          }
+        });
+      },
+
       async prune(app, keep, protect) {
         // One statement: the newest `keep` are computed and the rest deleted atomically.
         let query = db

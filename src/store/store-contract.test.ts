@@ -836,6 +836,29 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    describe('revision specs rewritten', () => {
+      test('replaceSpecs rewrites all or nothing', async () => {
+        const app = uniqueApp('reseal');
+        await store.apps.upsert(app, {});
+        const a = await store.revisions.create({ app, version: 'v1', spec: { secrets: { K: 'old-1' } } });
+        const b = await store.revisions.create({ app, version: 'v2', spec: { secrets: { K: 'old-2' } } });
+        await store.revisions.replaceSpecs([
+          { app, number: a.number, spec: { secrets: { K: 'new-1' } } },
+          { app, number: b.number, spec: { secrets: { K: 'new-2' } } },
+        ]);
+        assert.deepEqual((await store.revisions.get(app, a.number))?.spec, { secrets: { K: 'new-1' } });
+        assert.deepEqual((await store.revisions.get(app, b.number))?.spec, { secrets: { K: 'new-2' } });
+        await assert.rejects(
+          store.revisions.replaceSpecs([
+            { app, number: a.number, spec: { secrets: { K: 'newer-1' } } },
+            { app, number: 99, spec: {} },
+          ]),
+          /no revision 99/,
+        );
+        assert.deepEqual((await store.revisions.get(app, a.number))?.spec, { secrets: { K: 'new-1' } });
+      });
+    });
+
     describe('tokens', () => {
       const token = (name: string, extra: Partial<NewToken> = {}): NewToken => ({
         id: randomBytes(8).toString('hex'),

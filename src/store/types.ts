@@ -267,6 +267,12 @@ export interface Store {
     get(app: string, number: number): Promise<RevisionRecord | undefined>;
     /** Newest first. */
     list(app: string, limit?: number): Promise<RevisionRecord[]>;
+    /**
+     * Rewrites the specs of existing revisions, all or none (one transaction): only for
+     * re-encoding what a spec already says (secrets re-sealed under a new key), never to change
+     * what a revision deploys. Throws, changing nothing, if a revision does not exist.
+     */
+    replaceSpecs(updates: readonly { app: string; number: number; spec: unknown }[]): Promise<void>;
     /** Delete all but the newest `keep`, never deleting any number in `protect`. Returns how many went. */
     prune(app: string, keep: number, protect: readonly number[]): Promise<number>;
   };

@@ -9,7 +9,7 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { freePort, ROOT, shopConfig, startRewind, waitFor } from '../support/rewind-harness.ts';
+import { freePort, ROOT, runCli, shopConfig, startRewind, waitFor } from '../support/rewind-harness.ts';
 
 const BIN = join(ROOT, 'bin/rewind.js');
 
@@ -156,6 +156,59 @@ describe('rewind server: the secrets key', () => {
       );
       await h.restart();
       assert.equal((await h.cli('status', 'shop')).code, 0, 'the right key starts');
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('secrets rotate-key re-seals every revision under a new key while the apps serve on', async () => {
+    const key = randomBytes(32).toString('base64');
+    const next = randomBytes(32).toString('base64');
+    const h = await startRewind({ env: { REWIND_SECRETS_KEY: key } });
+    const home = async () => (await (await fetch(h.appUrl)).json()) as { token: string | null };
+    try {
+      await waitFor('v1', async () => (await fetch(h.appUrl).catch(() => null))?.ok);
+      assert.equal((await h.cli('secrets', 'set', 'shop', 'SHOP_API_TOKEN=s3cret', '--wait')).code, 0);
+      const served = (await home()).token;
+      assert.ok(served);
+      const rotated = await runCli(['secrets', 'rotate-key', '--json'], h.apiUrl, h.dataDir, {
+        REWIND_NEW_SECRETS_KEY: next,
+      });
+      assert.equal(rotated.code, 0, rotated.stderr);
+      assert.ok(!rotated.stdout.includes(next), 'the key is not echoed');
+      const r = JSON.parse(rotated.stdout) as { keyId: string; previousKeyId: string; revisions: number };
+      assert.deepEqual([r.keyId, r.previousKeyId], [keyId(next), keyId(key)]);
+      assert.ok(r.revisions >= 1);
+      assert.equal((await home()).token, served, 'the running instances serve on');
+      // A new revision starts instances: their secrets open with the new key.
+      assert.equal((await h.cli('config', 'set', 'shop', 'SHOP_GREETING=rotated', '--wait')).code, 0);
+      assert.equal((await home()).token, served);
+      const audit = await h.cli('audit', '--json');
+      assert.ok(!audit.stdout.includes(next), 'the key is not in the audit trail');
+      await h.kill('SIGTERM');
+      const args = [
+        '--config',
+        h.configFile,
+        '--data-dir',
+        h.dataDir,
+        '--port',
+        String(new URL(h.apiUrl).port),
+      ];
+      const old = await server(args, { REWIND_SECRETS_KEY: key }).done;
+      assert.equal(old.code, 1);
+      assert.match(old.out, new RegExp(`sealed with the key whose id is ${keyId(next)}`));
+      const s = server(args, { REWIND_SECRETS_KEY: next });
+      try {
+        await waitFor(
+          'the server with the new key',
+          async () => (await fetch(`${h.apiUrl}/healthz`)).ok,
+          20_000,
+        );
+        await waitFor('the secret with the new key', async () => (await home()).token === served, 20_000);
+      } finally {
+        s.stop();
+        await s.done;
+      }
     } finally {
       await h.close();
     }

@@ -16,7 +16,7 @@ export async function secretsKeyProblem(
       const secrets = parseRevisionSpec(rev.spec).secrets;
       for (const [name, sealed] of Object.entries(secrets)) {
         const id = sealedKeyId(sealed);
-        if (id === undefined || id === box.keyId) continue;
+        if (id === undefined || box.keyIds.includes(id)) continue;
         const ours = box.ready
           ? `this server's ${SECRETS_KEY_ENV} has key id ${box.keyId}`
           : `${SECRETS_KEY_ENV} is not set`;
