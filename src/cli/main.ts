@@ -50,11 +50,16 @@ program
   .option('--host <host>', 'API address', '127.0.0.1')
   .option('--keep-apps', 'on stop, leave the agent and the apps running (a later server adopts them)')
   .option('--insecure', 'allow a non-loopback --host without server.tls (behind a TLS-terminating proxy)')
-  .action(async (opts) => {
+  .action(async (opts, cmd: Command) => {
     const { runServer } = await import('../server/main.ts');
+    // `rewind --data-dir X server` means the same as `rewind server --data-dir X`.
+    const dataDir =
+      cmd.getOptionValueSource('dataDir') === 'default' && cliSettings.dataDir
+        ? cliSettings.dataDir
+        : opts.dataDir;
     await runServer({
       config: opts.config,
-      dataDir: opts.dataDir,
+      dataDir,
       port: opts.port,
       host: opts.host,
       keepApps: Boolean(opts.keepApps),
