@@ -271,47 +271,21 @@ describe('bad input in query strings', () => {
 
 describe('dangerous env overrides', () => {
   test('a deployer may not set NODE_OPTIONS; an admin may; run.allowEnv lets deployers', async () => {
-    const refused = await cliAs(
-      tokens.deployer!,
-      'deploy',
-      'shop',
-      '--version',
-      'v2',
-      '--env',
-      'NODE_OPTIONS=--require=/tmp/x.cjs',
-    );
+    const deployAs = (token: string, app: string, env: string, ...more: string[]) =>
+      cliAs(token, 'deploy', app, '--version', 'v2', '--env', env, ...more);
+    const refused = await deployAs(tokens.deployer!, 'shop', 'NODE_OPTIONS=--require=/tmp/x.cjs');
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /env NODE_OPTIONS changes how the app loads code.*needs role admin/);
-    const ld = await cliAs(
-      tokens.deployer!,
-      'deploy',
-      'shop',
-      '--version',
-      'v2',
-      '--env',
-      'LD_PRELOAD=/x.so',
-    );
+    const ld = await deployAs(tokens.deployer!, 'shop', 'LD_PRELOAD=/x.so');
     assert.match(ld.stderr, /LD_PRELOAD.*needs role admin/);
-    const allowed = await cliAs(
+    const allowed = await deployAs(
       tokens.deployer!,
-      'deploy',
       'other',
-      '--version',
-      'v2',
-      '--env',
       'NODE_OPTIONS=--max-old-space-size=128',
       '--wait',
     );
     assert.equal(allowed.code, 0, allowed.stderr);
-    const admin = await h.cli(
-      'deploy',
-      'shop',
-      '--version',
-      'v2',
-      '--env',
-      'NODE_OPTIONS=--max-old-space-size=128',
-      '--wait',
-    );
+    const admin = await deployAs(h.token, 'shop', 'NODE_OPTIONS=--max-old-space-size=128', '--wait');
     assert.equal(admin.code, 0, admin.stderr);
   });
 });

@@ -9,7 +9,15 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { freePort, ROOT, runCli, shopConfig, startRewind, waitFor } from '../support/rewind-harness.ts';
+import {
+  freePort,
+  type Harness,
+  ROOT,
+  runCli,
+  shopConfig,
+  startRewind,
+  waitFor,
+} from '../support/rewind-harness.ts';
 
 const BIN = join(ROOT, 'bin/rewind.js');
 
@@ -36,6 +44,16 @@ function server(
     stop: () => child.kill('SIGTERM'),
   };
 }
+
+/** `rewind server` arguments of a harness: its config, data dir and port. */
+const sameServer = (h: Harness) => [
+  '--config',
+  h.configFile,
+  '--data-dir',
+  h.dataDir,
+  '--port',
+  String(new URL(h.apiUrl).port),
+];
 
 const keyId = (key: string) =>
   createHash('sha256').update(Buffer.from(key, 'base64')).digest('hex').slice(0, 8);
@@ -130,14 +148,7 @@ describe('rewind server: the secrets key', () => {
       await waitFor('v1', async () => (await fetch(h.appUrl).catch(() => null))?.ok);
       assert.equal((await h.cli('secrets', 'set', 'shop', 'SHOP_API_TOKEN=s3cret', '--wait')).code, 0);
       await h.kill('SIGTERM');
-      const args = [
-        '--config',
-        h.configFile,
-        '--data-dir',
-        h.dataDir,
-        '--port',
-        String(new URL(h.apiUrl).port),
-      ];
+      const args = sameServer(h);
       const other = randomBytes(32).toString('base64');
       const wrong = await server(args, { REWIND_SECRETS_KEY: other }).done;
       assert.equal(wrong.code, 1);
@@ -186,14 +197,7 @@ describe('rewind server: the secrets key', () => {
       const audit = await h.cli('audit', '--json');
       assert.ok(!audit.stdout.includes(next), 'the key is not in the audit trail');
       await h.kill('SIGTERM');
-      const args = [
-        '--config',
-        h.configFile,
-        '--data-dir',
-        h.dataDir,
-        '--port',
-        String(new URL(h.apiUrl).port),
-      ];
+      const args = sameServer(h);
       const old = await server(args, { REWIND_SECRETS_KEY: key }).done;
       assert.equal(old.code, 1);
       assert.match(old.out, new RegExp(`sealed with the key whose id is ${keyId(next)}`));

@@ -9,6 +9,8 @@ export const OFREP_KEY_FILE = 'ofrep.key';
 
 export class OfrepTokens {
   readonly #key: Buffer;
+  /** Computed once per app: matches() runs on every OFREP request. */
+  readonly #expected = new Map<string, Buffer>();
 
   constructor(key: Buffer) {
     this.#key = key;
@@ -27,7 +29,11 @@ export class OfrepTokens {
   }
 
   matches(app: string, token: string): boolean {
-    const expected = Buffer.from(this.tokenFor(app));
+    let expected = this.#expected.get(app);
+    if (!expected) {
+      expected = Buffer.from(this.tokenFor(app));
+      if (this.#expected.size < 10_000) this.#expected.set(app, expected);
+    }
     const given = Buffer.from(token);
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
