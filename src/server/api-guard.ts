@@ -62,10 +62,20 @@ export function hostMatcher(
       for (const a of list ?? []) add(a.address.toLowerCase());
   }
   const extra = (options.allowedHosts ?? []).map((h) => stripPort(h));
-  return (host) => {
+  const decide = (host: string) => {
     const h = stripPort(host);
     if (h.port === port && names.has(h.name)) return true;
     return extra.some((e) => e.name === h.name && (e.port === null || e.port === h.port));
+  };
+  // A server sees a handful of distinct Host values: decide each once.
+  const seen = new Map<string, boolean>();
+  return (host) => {
+    let ok = seen.get(host);
+    if (ok === undefined) {
+      ok = decide(host);
+      if (seen.size < 1000) seen.set(host, ok);
+    }
+    return ok;
   };
 }
 

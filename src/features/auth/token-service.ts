@@ -44,7 +44,11 @@ export function parseExpiry(text: string): number | undefined {
 export class TokenService {
   readonly #store: Store;
   readonly #now: () => number;
-  readonly #cache = new Map<string, { record: TokenRecord | undefined; until: number }>();
+  /** By token hash: the record and, while it holds, its verdict (one object, reused per request). */
+  readonly #cache = new Map<
+    string,
+    { record: TokenRecord | undefined; until: number; verdict: TokenCheck; verdictUntil: number }
+  >();
 
   constructor(deps: { store: Store; now?: () => number }) {
     this.#store = deps.store;
@@ -99,20 +103,29 @@ export class TokenService {
   /** Who the bearer of `token` is, or why it is refused. */
   async check(token: string): Promise<TokenCheck> {
     const digest = hashToken(token);
-    const now = this.#now();
-    const cached = this.#cache.get(digest);
-    if (cached && cached.until >= now) return this.#verdict(cached.record, now);
+    const hit = this.#fromCache(digest, this.#now());
+    if (hit) return hit;
     const record = await this.#store.tokens.byHash(digest);
+    const now = this.#now();
     if (this.#cache.size > 10_000) this.#cache.clear();
-    this.#cache.set(digest, { record, until: now + CACHE_MS });
-    return this.#verdict(record, now);
+    const verdict = this.#verdict(record, now);
+    // A valid token's verdict holds until it expires (or the cache entry does).
+    const verdictUntil = verdict.ok
+      ? Math.min(record?.expiresAt ?? Number.POSITIVE_INFINITY, now + CACHE_MS)
+      : 0;
+    this.#cache.set(digest, { record, until: now + CACHE_MS, verdict, verdictUntil });
+    return verdict;
+  }
+
+  #fromCache(digest: string, now: number): TokenCheck | undefined {
+    const cached = this.#cache.get(digest);
+    if (!cached || cached.until < now) return undefined;
+    return cached.verdictUntil > now ? cached.verdict : this.#verdict(cached.record, now);
   }
 
   /** check() without waiting, when the answer is cached (the common case); undefined otherwise. */
   checkCached(token: string): TokenCheck | undefined {
-    const now = this.#now();
-    const cached = this.#cache.get(hashToken(token));
-    return cached && cached.until >= now ? this.#verdict(cached.record, now) : undefined;
+    return this.#fromCache(hashToken(token), this.#now());
   }
 
   #verdict(r: TokenRecord | undefined, now: number): TokenCheck {
