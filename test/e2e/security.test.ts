@@ -295,6 +295,21 @@ describe('dangerous env overrides', () => {
 });
 
 describe('secrets stay with their app', () => {
+  test('only an admin sets secrets; a deployer may set config', async () => {
+    const secret = await cliAs(tokens.deployer!, 'secrets', 'set', 'shop', 'SHOP_API_TOKEN=nope');
+    assert.equal(secret.code, 1);
+    assert.match(secret.stderr, /setting secrets: needs role admin, token deployer has deployer/);
+    const config = await cliAs(
+      tokens.deployer!,
+      'config',
+      'set',
+      'shop',
+      'SHOP_GREETING=by-deployer',
+      '--wait',
+    );
+    assert.equal(config.code, 0, config.stderr);
+  });
+
   test("no process Rewind started sees the key or the server's REWIND_* settings; each app sees only its own secrets", async () => {
     assert.equal((await h.cli('secrets', 'set', 'shop', 'SHOP_API_TOKEN=shop-only', '--wait')).code, 0);
     assert.equal((await h.cli('secrets', 'set', 'other', 'OTHER_TOKEN=other-only', '--wait')).code, 0);
