@@ -70,6 +70,8 @@ const CRASHES_BEFORE_GIVING_UP = 2;
 
 export class RolloutDriver {
   readonly #deps: DriverDeps;
+  /** When this controller began watching health: a wait begun by a controller that died goes on from here. */
+  readonly #watchingSince = Date.now();
 
   constructor(deps: DriverDeps) {
     this.#deps = deps;
@@ -339,7 +341,10 @@ export class RolloutDriver {
         }
         const healthy = mine.filter((i) => i.phase === 'Running' && health.health(i.id) === 'Healthy');
         if (healthy.length >= target.spec.instances) return DONE;
-        if (elapsed > app.health.startTimeout) {
+        // Health is only seen while a controller probes: the time a killed controller took to come
+        // back does not count against startTimeout (it used to fail resumed deploys on a busy box).
+        const waited = Date.now() - Math.max(state.stepStartedAt ?? Date.now(), this.#watchingSince);
+        if (waited > app.health.startTimeout) {
           const detail = mine.map((i) => health.lastDetail(i.id)).find(Boolean) ?? 'no instance running';
           return this.#failed(
             step,
