@@ -60,7 +60,7 @@ async function main(): Promise<number> {
       instances: 1,
     }),
   );
-  const api = new ApiClient(h.apiUrl);
+  const api = new ApiClient(h.apiUrl, h.token);
   const load = new OpenLoop(`${h.appUrl}/products`, rps);
   const results: { scenario: Scenario; run: CanaryRun; detectS: number | null; switchS: number | null }[] =
     [];

@@ -95,7 +95,7 @@ async function live(): Promise<{
   const h = await startCanaryRewind(
     canaryConfig({ weight, pause: `${realPause}s`, baseErrorRate: 0.005, instances: 1 }),
   );
-  const api = new ApiClient(h.apiUrl);
+  const api = new ApiClient(h.apiUrl, h.token);
   const load = new OpenLoop(`${h.appUrl}/products`, rps);
   try {
     await api.waitIdle();

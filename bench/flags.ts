@@ -438,6 +438,9 @@ interface Reply {
   readonly error: string | null;
 }
 
+/** The admin token of the bench's rewind server (the peer ignores it). */
+let bearer = '';
+
 function post(agent: http.Agent, port: number, path: string, body: string, method = 'POST'): Promise<Reply> {
   return new Promise((resolve) => {
     let settled = false;
@@ -453,7 +456,11 @@ function post(agent: http.Agent, port: number, path: string, body: string, metho
         path,
         method,
         agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          ...(bearer && { authorization: `Bearer ${bearer}` }),
+        },
       },
       (res) => {
         let text = '';
@@ -835,6 +842,7 @@ async function main(): Promise<number> {
     if (!config.includes(probes)) throw new Error(`the harness config no longer has "${probes}"`);
     return config.replace(probes, `health: { path: /healthz, interval: ${healthInterval}`);
   });
+  bearer = h.token;
   const peer = await startPeer();
   const apiAgent = new http.Agent({ keepAlive: true, maxSockets: 2 });
   const targets: Target[] = [];
@@ -930,7 +938,12 @@ async function main(): Promise<number> {
           : ALL_KEYS.map((k) => `http://127.0.0.1:${t.port}${OFREP_PATH}/${k}`);
       for (const kind of ['single', 'bulk'] as const) {
         if (prime > 0)
-          for (const t of [rewind, floor]) await h2loadPost(urls(t, kind), body, { rps, seconds: prime / 2 });
+          for (const t of [rewind, floor])
+            await h2loadPost(urls(t, kind), body, {
+              rps,
+              seconds: prime / 2,
+              headers: { authorization: `Bearer ${bearer}` },
+            });
         const parts = new Map<Target, Awaited<ReturnType<typeof h2loadPost>>[]>([
           [rewind, []],
           [floor, []],
@@ -938,6 +951,7 @@ async function main(): Promise<number> {
         for (let i = 0; i < httpRounds; i++) {
           for (const t of i % 2 === 0 ? [rewind, floor] : [floor, rewind]) {
             const r = await h2loadPost(urls(t, kind), body, {
+              headers: { authorization: `Bearer ${bearer}` },
               rps,
               seconds: Math.max(1, Math.round(stretch)),
             });

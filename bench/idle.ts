@@ -36,7 +36,7 @@ const h = await startBenchRewind((port) => {
 let code = 0;
 try {
   for (const deadline = Date.now() + 30_000; ; ) {
-    const s = (await (await fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as { activeRollout: unknown };
+    const s = (await (await h.fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as { activeRollout: unknown };
     if (s.activeRollout === null) break;
     if (Date.now() > deadline) throw new Error('the shop did not become idle');
     await sleep(100);

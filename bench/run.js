@@ -17,6 +17,7 @@ const ALL = [
   'db',
   'flags',
   'guard',
+  'auth',
 ];
 // The guard re-runs short versions of the others: it runs when named (`npm run bench:guard`),
 // not as part of the full run.

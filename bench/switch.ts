@@ -119,7 +119,7 @@ interface Cycle {
 
 async function main(): Promise<number> {
   const h = await startBenchRewind(withDbFlags ? dbFlagsConfig : benchConfig);
-  const api = new ApiClient(h.apiUrl);
+  const api = new ApiClient(h.apiUrl, h.token);
   if (withDbFlags) {
     await api.waitIdle();
     const document = JSON.parse(readFileSync(join(ROOT, 'examples/shop/flags.json'), 'utf8'));

@@ -27,7 +27,7 @@ const log = (line: string) => (json ? process.stderr : process.stdout).write(`${
 
 async function main(): Promise<number> {
   const h = await startBenchRewind();
-  const api = new ApiClient(h.apiUrl);
+  const api = new ApiClient(h.apiUrl, h.token);
   const load = new LoadRecorder(`${h.appUrl}/products`, connections);
   try {
     const atStart = machine();

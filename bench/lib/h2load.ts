@@ -32,7 +32,13 @@ export function h2loadAvailable(): boolean {
 export async function h2loadPost(
   urls: readonly string[],
   body: string,
-  options: { readonly rps: number; readonly seconds: number; readonly clients?: number },
+  options: {
+    readonly rps: number;
+    readonly seconds: number;
+    readonly clients?: number;
+    /** Extra request headers, e.g. authorization. */
+    readonly headers?: Readonly<Record<string, string>>;
+  },
 ): Promise<H2loadRun> {
   const clients = options.clients ?? 4;
   const dir = mkdtempSync(join(tmpdir(), 'rewind-h2load-'));
@@ -54,6 +60,7 @@ export async function h2loadPost(
       bodyFile,
       '-H',
       'content-type: application/json',
+      ...Object.entries(options.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
       '--log-file',
       logFile,
       ...urls,

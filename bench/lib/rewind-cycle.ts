@@ -61,8 +61,11 @@ export class ApiClient {
   // A dedicated keep-alive agent: the API calls do not queue behind the load's sockets.
   readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
-  constructor(apiUrl: string) {
+  readonly #token: string | undefined;
+
+  constructor(apiUrl: string, token?: string) {
     this.base = apiUrl;
+    this.#token = token;
   }
 
   async call<T>(
@@ -74,7 +77,10 @@ export class ApiClient {
       method,
       agent: this.#agent,
       body: body === undefined ? undefined : JSON.stringify(body),
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: {
+        ...(this.#token && { authorization: `Bearer ${this.#token}` }),
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+      },
     });
     let parsed: unknown;
     try {

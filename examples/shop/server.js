@@ -43,7 +43,14 @@ if (process.env.REWIND_OFREP_URL) {
     const { OpenFeature } = await import('@openfeature/server-sdk');
     const { OFREPProvider } = await import('@openfeature/ofrep-provider');
     await OpenFeature.setProviderAndWait(
-      new OFREPProvider({ baseUrl: process.env.REWIND_OFREP_URL, timeoutMs: 1000 }),
+      new OFREPProvider({
+        baseUrl: process.env.REWIND_OFREP_URL,
+        timeoutMs: 1000,
+        // The app's read-only flag token: Rewind's OFREP routes refuse requests without it.
+        headers: process.env.REWIND_OFREP_TOKEN
+          ? [['authorization', `Bearer ${process.env.REWIND_OFREP_TOKEN}`]]
+          : [],
+      }),
     );
     flags = OpenFeature.getClient('shop');
   } catch (err) {

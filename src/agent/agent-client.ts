@@ -2,11 +2,12 @@
 // adopt the agent that serves a data dir, or start one.
 
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { Instance, InstanceSpec, LogLine } from '../providers/runtimes/types.ts';
 import type { MetricsBucket, RouteTable } from '../proxy/types.ts';
+import { childEnv } from '../shared/child-env.ts';
 import type { AgentInfo } from './agent-server.ts';
 import { agentPaths, tailFile } from './paths.ts';
 
@@ -212,7 +213,7 @@ export interface EnsureAgentOptions {
   readonly timeoutMs?: number;
   /** Proxy workers of a new agent. */
   readonly workers?: number;
-  /** Environment of a new agent (and so of its instances). Default process.env. */
+  /** Environment of a new agent (and so of its instances). Default: ours without REWIND_* (child-env.ts). */
   readonly env?: NodeJS.ProcessEnv;
   readonly client?: AgentClientOptions;
 }
@@ -228,7 +229,7 @@ export async function ensureAgent(
   options: EnsureAgentOptions = {},
 ): Promise<{ client: AgentClient; adopted: boolean }> {
   const paths = agentPaths(dataDir);
-  mkdirSync(paths.dataDir, { recursive: true });
+  mkdirSync(paths.dataDir, { recursive: true, mode: 0o700 });
   const client = new AgentClient(paths.socket, options.client);
   try {
     await client.info({ timeoutMs: 2000 });
@@ -239,12 +240,13 @@ export async function ensureAgent(
 
   const args = [AGENT_MAIN, '--data-dir', paths.dataDir];
   if (options.workers !== undefined) args.push('--workers', String(options.workers));
-  const log = openSync(paths.log, 'a');
+  const log = openSync(paths.log, 'a', 0o600);
+  chmodSync(paths.log, 0o600);
   let exit: { code: number | null; signal: string | null } | null = null;
   try {
     const child = spawn(process.execPath, args, {
       cwd: paths.dataDir,
-      env: options.env ?? process.env,
+      env: options.env ?? childEnv(),
       detached: true,
       stdio: ['ignore', log, log],
     });

@@ -1,63 +1,95 @@
 // The CLI's view of the HTTP API. Every command goes through here: the CLI holds no state.
-import { hostname } from 'node:os';
+// The server is $REWIND_URL (or --url); the token is $REWIND_TOKEN, else the admin token the
+// server wrote into its data dir ($REWIND_DATA_DIR or --data-dir, default .rewind).
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ERROR_STATUS, type ErrorCode, RewindError } from '../shared/errors.ts';
 
 export const DEFAULT_URL = 'http://127.0.0.1:7070';
+export const DEFAULT_DATA_DIR = '.rewind';
 
-/** Who runs the command, recorded with changes (flag-set versions): user@host. */
-function actor(): string {
-  return `${process.env.USER || process.env.LOGNAME || 'unknown'}@${hostname()}`;
+/** Set from the global options (--url, --data-dir) before a command runs. */
+export const cliSettings: { url?: string; dataDir?: string } = {};
+
+/** Where the token comes from, for messages: never the token itself. */
+interface Credentials {
+  readonly token: string | null;
+  readonly source: string;
+}
+
+function credentials(): Credentials {
+  const fromEnv = process.env.REWIND_TOKEN?.trim();
+  if (fromEnv) return { token: fromEnv, source: '$REWIND_TOKEN' };
+  const dir = cliSettings.dataDir || process.env.REWIND_DATA_DIR || DEFAULT_DATA_DIR;
+  const file = join(resolve(dir), 'admin.token');
+  try {
+    return { token: readFileSync(file, 'utf8').trim() || null, source: file };
+  } catch {
+    return {
+      token: null,
+      source: `no $REWIND_TOKEN and no ${file} (set REWIND_TOKEN, or REWIND_DATA_DIR / --data-dir to the server's data dir)`,
+    };
+  }
 }
 
 export class ApiClient {
   readonly base: string;
-  constructor(base = process.env.REWIND_URL || DEFAULT_URL) {
+  readonly #credentials: Credentials;
+
+  constructor(base = cliSettings.url || process.env.REWIND_URL || DEFAULT_URL, token?: string) {
     this.base = base.replace(/\/$/, '');
+    this.#credentials = token ? { token, source: 'the caller' } : credentials();
   }
 
-  async request<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
-    let res: Response;
+  #unreachable(err: unknown): UnreachableError {
+    const e = err as Error & { cause?: { code?: string } };
+    return new UnreachableError(
+      `cannot reach the Rewind server at ${this.base} (${e.cause?.code ?? e.message}); start it with \`npm start\` or set REWIND_URL`,
+    );
+  }
+
+  async #fetch(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (this.#credentials.token) headers.authorization = `Bearer ${this.#credentials.token}`;
+    // Every mutation carries a JSON body, {} when there is nothing to say: the server refuses
+    // mutations without one (a cross-site form or a bodyless POST cannot send it).
+    const payload = method === 'GET' ? undefined : JSON.stringify(body ?? {});
+    if (payload !== undefined) headers['content-type'] = 'application/json';
     try {
-      res = await fetch(`${this.base}/api/v1${path}`, {
+      return await fetch(`${this.base}/api/v1${path}`, {
         method,
-        headers: {
-          'x-rewind-actor': actor(),
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        headers,
+        body: payload,
         signal: AbortSignal.timeout(60_000),
       });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new UnreachableError(
-        `cannot reach the Rewind server at ${this.base} (${cause}); start it with \`npm start\` or set REWIND_URL`,
-      );
+      throw this.#unreachable(err);
     }
+  }
+
+  #error(method: string, path: string, status: number, text: string): RewindError {
+    let e: { code?: string; message?: string; details?: Record<string, unknown> } = {};
+    try {
+      e = (JSON.parse(text) as { error?: typeof e }).error ?? {};
+    } catch {}
+    const code = (e.code && e.code in ERROR_STATUS ? e.code : 'INTERNAL') as ErrorCode;
+    let message = e.message ?? `${method} ${path} answered ${status}`;
+    if (code === 'UNAUTHENTICATED') message += ` (token from ${this.#credentials.source})`;
+    return new RewindError(code, message, e.details);
+  }
+
+  async request<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
+    const res = await this.#fetch(method, path, body);
     const text = await res.text();
-    const data = text ? JSON.parse(text) : undefined;
-    if (!res.ok) {
-      const e = data?.error ?? {};
-      const code = (e.code in ERROR_STATUS ? e.code : 'INTERNAL') as ErrorCode;
-      throw new RewindError(code, e.message ?? `${method} ${path} answered ${res.status}`, e.details);
-    }
-    return data as T;
+    if (!res.ok) throw this.#error(method, path, res.status, text);
+    return (text ? JSON.parse(text) : undefined) as T;
   }
 
   /** A non-JSON answer (the Markdown report). */
   async text(path: string): Promise<string> {
-    const res = await fetch(`${this.base}/api/v1${path}`, { signal: AbortSignal.timeout(60_000) }).catch(
-      (err: Error & { cause?: { code?: string } }) => {
-        throw new UnreachableError(
-          `cannot reach the Rewind server at ${this.base} (${err.cause?.code ?? err.message}); start it with \`npm start\` or set REWIND_URL`,
-        );
-      },
-    );
+    const res = await this.#fetch('GET', path);
     const body = await res.text();
-    if (!res.ok) {
-      const e = (JSON.parse(body) as { error?: { code?: string; message?: string } }).error ?? {};
-      const code = (e.code && e.code in ERROR_STATUS ? e.code : 'INTERNAL') as ErrorCode;
-      throw new RewindError(code, e.message ?? `GET ${path} answered ${res.status}`);
-    }
+    if (!res.ok) throw this.#error('GET', path, res.status, body);
     return body;
   }
 
@@ -65,7 +97,7 @@ export class ApiClient {
     return this.request<T>('GET', path);
   }
 
-  post<T>(path: string, body: unknown): Promise<T> {
+  post<T>(path: string, body: unknown = {}): Promise<T> {
     return this.request<T>('POST', path, body);
   }
 

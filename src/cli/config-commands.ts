@@ -1,5 +1,6 @@
 // `rewind config` and `rewind secrets`: config and secrets are part of each revision; setting one
 // makes a new revision that is rolled out like any other, and a rollback restores them.
+import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { RolloutRecord } from '../store/types.ts';
 import { ApiClient } from './api-client.ts';
@@ -131,5 +132,35 @@ export function registerConfigCommands(program: Command, timeoutOption: () => Op
       );
       if (opts.json) return json({ revision: c.revision, secrets: c.secrets });
       for (const k of c.secrets) print(k);
+    });
+  secrets
+    .command('rotate-key')
+    .description(
+      'Re-seal every stored secret under a new key, in one transaction, without restarting instances; then restart the server with the new REWIND_SECRETS_KEY',
+    )
+    .option('--new-key-file <file>', 'file holding the new key (default: $REWIND_NEW_SECRETS_KEY)')
+    .option('--reason <text>', 'why; recorded in the audit trail')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts) => {
+      const newKey = opts.newKeyFile
+        ? readFileSync(opts.newKeyFile, 'utf8').trim()
+        : process.env.REWIND_NEW_SECRETS_KEY?.trim();
+      if (!newKey)
+        throw new InvalidArgumentError(
+          'give the new key: --new-key-file FILE or $REWIND_NEW_SECRETS_KEY (make one with: openssl rand -base64 32)',
+        );
+      const r = await new ApiClient().post<{
+        keyId: string;
+        previousKeyId: string;
+        revisions: number;
+        secrets: number;
+      }>('/secrets/rotate-key', { newKey, reason: opts.reason });
+      if (opts.json) return json(r);
+      print(
+        `re-sealed ${r.secrets} secret(s) in ${r.revisions} revision(s) under key id ${r.keyId} (was ${r.previousKeyId})`,
+      );
+      print(
+        `restart the server with the new REWIND_SECRETS_KEY (key id ${r.keyId}) from now on: the old key no longer opens the stored secrets`,
+      );
     });
 }

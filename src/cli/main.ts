@@ -3,13 +3,14 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { formatDuration } from '../shared/duration.ts';
 import { RewindError } from '../shared/errors.ts';
 import type { RevisionRecord, RolloutRecord } from '../store/types.ts';
-import { ApiClient, DEFAULT_URL, UnreachableError } from './api-client.ts';
+import { ApiClient, cliSettings, DEFAULT_URL, UnreachableError } from './api-client.ts';
 import { registerConfigCommands } from './config-commands.ts';
 import { registerDbCommands } from './db-commands.ts';
 import { EXIT } from './exit-codes.ts';
 import { registerFlagCommands } from './flags-commands.ts';
 import { followRollout, json, keyValue, print } from './follow-rollout.ts';
 import { ago, clock, table } from './format.ts';
+import { registerSecurityCommands } from './security-commands.ts';
 
 const int = (name: string) => (value: string) => {
   const n = Number(value);
@@ -23,10 +24,20 @@ const program = new Command('rewind')
   )
   .version('0.1.0')
   .enablePositionalOptions()
+  .option('--url <url>', `the server (default: $REWIND_URL, else ${DEFAULT_URL})`)
+  .option(
+    '--data-dir <dir>',
+    "the server's data dir, whose admin.token the CLI sends when $REWIND_TOKEN is unset (default: $REWIND_DATA_DIR, else .rewind)",
+  )
   .addHelpText(
     'after',
-    `\nThe CLI talks to the server at $REWIND_URL (default ${DEFAULT_URL}).\nExit codes: 0 ok, 1 error, 2 rolled back, 3 failed, 4 --wait timed out, 5 another rollout in progress.`,
+    `\nThe CLI talks to the server at --url, $REWIND_URL or ${DEFAULT_URL}, with the token in $REWIND_TOKEN,\nelse the admin token the server wrote into <data dir>/admin.token (see docs/security.md).\nExit codes: 0 ok, 1 error, 2 rolled back, 3 failed, 4 --wait timed out, 5 another rollout in progress.`,
   )
+  .hook('preAction', (root) => {
+    const o = root.opts<{ url?: string; dataDir?: string }>();
+    if (o.url) cliSettings.url = o.url;
+    if (o.dataDir) cliSettings.dataDir = o.dataDir;
+  })
   .showHelpAfterError();
 
 program
@@ -39,14 +50,21 @@ program
   .addOption(new Option('--port <n>', 'API port').default(7070).argParser(int('--port')))
   .option('--host <host>', 'API address', '127.0.0.1')
   .option('--keep-apps', 'on stop, leave the agent and the apps running (a later server adopts them)')
-  .action(async (opts) => {
+  .option('--insecure', 'allow a non-loopback --host without server.tls (behind a TLS-terminating proxy)')
+  .action(async (opts, cmd: Command) => {
     const { runServer } = await import('../server/main.ts');
+    // `rewind --data-dir X server` means the same as `rewind server --data-dir X`.
+    const dataDir =
+      cmd.getOptionValueSource('dataDir') === 'default' && cliSettings.dataDir
+        ? cliSettings.dataDir
+        : opts.dataDir;
     await runServer({
       config: opts.config,
-      dataDir: opts.dataDir,
+      dataDir,
       port: opts.port,
       host: opts.host,
       keepApps: Boolean(opts.keepApps),
+      insecure: Boolean(opts.insecure),
     });
   });
 
@@ -136,6 +154,7 @@ for (const [verb, description] of [
 registerConfigCommands(program, timeoutOption);
 registerFlagCommands(program);
 registerDbCommands(program);
+registerSecurityCommands(program);
 
 const incidentsCmd = program
   .command('incidents')
@@ -210,9 +229,10 @@ program
           r.version,
           r.copiedFrom ? `copy of ${r.copiedFrom}` : '',
           ago(r.createdAt),
+          (r.spec as { author?: string | null }).author ?? 'rewind',
           r.reason ?? '',
         ]),
-        ['REVISION', 'VERSION', 'SOURCE', 'CREATED', 'REASON'],
+        ['REVISION', 'VERSION', 'SOURCE', 'CREATED', 'BY', 'REASON'],
       ),
     );
     print('\n* stable revision');

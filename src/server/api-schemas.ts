@@ -37,4 +37,16 @@ export const configBody = z.strictObject({
   reason: z.string().max(500).optional(),
 });
 
+export const tokenBody = z.strictObject({
+  name: z.string().min(1).describe('Who or what holds the token; recorded as the actor of what it does'),
+  role: z.enum(['viewer', 'deployer', 'admin']),
+  app: z.string().optional().describe('The one app the token may act on; default: every app'),
+  expires: z.string().optional().describe('Lifetime from now: 30d, 12h, 90m; default: no expiry'),
+});
+
+export const rotateKeyBody = z.strictObject({
+  newKey: z.string().min(1).describe('The new REWIND_SECRETS_KEY: 32 bytes as base64 or hex'),
+  reason: z.string().max(500).optional(),
+});
+
 export const schemas = { deployBody, rollbackBody, promoteBody, reasonBody, configBody };

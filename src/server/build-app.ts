@@ -3,6 +3,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { z } from 'zod';
+import { dangerousEnvKeys } from '../features/auth/env-policy.ts';
+import { parseExpiry } from '../features/auth/token-service.ts';
 import type { DatabaseService } from '../features/database/database-service.ts';
 import type { FlagService } from '../features/flags/flag-service.ts';
 import type { IncidentService } from '../features/incidents/incident-service.ts';
@@ -12,12 +14,31 @@ import {
   parseRevisionSpec,
   publicRevisionSpec,
 } from '../features/revisions/revision-spec.ts';
+import type { RotationResult } from '../features/revisions/rotate-secrets-key.ts';
 import type { Controller } from '../features/rollouts/controller.ts';
 import type { Runtime } from '../providers/runtimes/types.ts';
 import type { MetricsBucket, RouteTable } from '../proxy/types.ts';
+import { parseDuration } from '../shared/duration.ts';
 import { RewindError } from '../shared/errors.ts';
 import type { Store } from '../store/types.ts';
-import { configBody, deployBody, promoteBody, reasonBody, rollbackBody } from './api-schemas.ts';
+import {
+  actorOf,
+  type GuardOptions,
+  installGuard,
+  maySee,
+  noteAudit,
+  requireApp,
+  requireRole,
+} from './api-guard.ts';
+import {
+  configBody,
+  deployBody,
+  promoteBody,
+  reasonBody,
+  rollbackBody,
+  rotateKeyBody,
+  tokenBody,
+} from './api-schemas.ts';
 import { registerDbRoutes } from './db-routes.ts';
 import { registerFlagRoutes } from './flags-routes.ts';
 import { openApiDocument } from './openapi.ts';
@@ -32,11 +53,24 @@ export interface AppServices {
   readonly routes: (app: string) => Promise<RouteTable | undefined>;
   readonly incidents: IncidentService;
   readonly version: string;
+  /** Tokens, audit trail, Host/Origin policy (api-guard.ts). */
+  readonly security: GuardOptions;
+  /** `rewind secrets rotate-key`: re-seal every stored secret under a new key. */
+  readonly rotateSecretsKey?: (newKey: string) => Promise<RotationResult>;
+  /** TLS: PEM certificate and key (server.tls in rewind.yaml). */
+  readonly https?: { readonly cert: Buffer; readonly key: Buffer };
 }
+
+/** The largest integer a query parameter may carry (a 4-byte signed integer column). */
+const MAX_INT_PARAM = 2_147_483_647;
 
 export function buildApp(services: AppServices): FastifyInstance {
   const { controller, store, runtime } = services;
-  const app = Fastify({ logger: false });
+  const app = (
+    services.https ? Fastify({ logger: false, https: services.https }) : Fastify({ logger: false })
+  ) as FastifyInstance;
+  installGuard(app, services.security);
+  const { tokens, audit } = services.security;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'rewind_' });
   const requests = new Counter({
@@ -64,7 +98,8 @@ export function buildApp(services: AppServices): FastifyInstance {
     requests.inc({ method: req.method, status: String(reply.statusCode) });
   });
 
-  app.setErrorHandler((err, _req, reply) => {
+  app.setErrorHandler((err, req, reply) => {
+    noteAudit(req, { error: (err as Error).message });
     if (err instanceof RewindError) {
       return reply
         .status(err.status)
@@ -97,10 +132,12 @@ export function buildApp(services: AppServices): FastifyInstance {
   const intParam = (value: unknown, field: string): number | undefined => {
     if (value === undefined || value === '') return undefined;
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 0)
-      throw new RewindError('VALIDATION_FAILED', `${field}: "${value}" is not a non-negative integer`, {
-        field,
-      });
+    if (!Number.isInteger(n) || n < 0 || n > MAX_INT_PARAM)
+      throw new RewindError(
+        'VALIDATION_FAILED',
+        `${field}: "${value}" is not an integer from 0 to ${MAX_INT_PARAM}`,
+        { field },
+      );
     return n;
   };
   const appStatus = async (name: string) => {
@@ -124,7 +161,14 @@ export function buildApp(services: AppServices): FastifyInstance {
   app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   app.get('/api/v1/openapi.json', async () => openApiDocument(services.version));
 
-  app.get('/api/v1/apps', async () => Promise.all(controller.appNames().map(appStatus)));
+  app.get('/api/v1/apps', async (req) =>
+    Promise.all(
+      controller
+        .appNames()
+        .filter((name) => maySee(req, name))
+        .map(appStatus),
+    ),
+  );
   app.get<{ Params: { app: string } }>('/api/v1/apps/:app', async (req) => {
     const status = await appStatus(req.params.app);
     const table = await services.routes(req.params.app).catch(() => undefined);
@@ -180,7 +224,9 @@ export function buildApp(services: AppServices): FastifyInstance {
   );
   app.post<{ Params: { app: string } }>('/api/v1/apps/:app/config', async (req, reply) => {
     const body = parse(configBody, req.body);
-    const rollout = await controller.changeConfig(req.params.app, body);
+    if (Object.keys(body.secrets ?? {}).length > 0) requireRole(req, 'admin', 'setting secrets');
+    const rollout = await controller.changeConfig(req.params.app, { ...body, actor: actorOf(req) });
+    noteAudit(req, { revision: rollout.toRevision });
     rolloutsStarted.inc({ app: req.params.app, kind: 'deploy' });
     return reply.status(202).send(rollout);
   });
@@ -193,13 +239,25 @@ export function buildApp(services: AppServices): FastifyInstance {
   );
   app.post<{ Params: { app: string } }>('/api/v1/apps/:app/deploy', async (req, reply) => {
     const body = parse(deployBody, req.body);
-    const rollout = await controller.deploy(req.params.app, body);
+    const allowEnv = controller.context(req.params.app).spec.run.allowEnv;
+    const dangerous = dangerousEnvKeys(body.env ?? {}, allowEnv);
+    if (dangerous.length > 0) {
+      requireRole(
+        req,
+        'admin',
+        `env ${dangerous.join(', ')} changes how the app loads code (list it in run.allowEnv in rewind.yaml to let deployers set it)`,
+      );
+      noteAudit(req, { error: `admin override of env ${dangerous.join(', ')}` });
+    }
+    const rollout = await controller.deploy(req.params.app, { ...body, actor: actorOf(req) });
+    noteAudit(req, { revision: rollout.toRevision });
     rolloutsStarted.inc({ app: req.params.app, kind: 'deploy' });
     return reply.status(202).send(rollout);
   });
   app.post<{ Params: { app: string } }>('/api/v1/apps/:app/rollback', async (req, reply) => {
     const body = parse(rollbackBody, req.body);
-    const rollout = await controller.rollback(req.params.app, body);
+    const rollout = await controller.rollback(req.params.app, { ...body, actor: actorOf(req) });
+    noteAudit(req, { revision: rollout.toRevision });
     rolloutsStarted.inc({ app: req.params.app, kind: 'rollback' });
     return reply.status(202).send(rollout);
   });
@@ -209,7 +267,7 @@ export function buildApp(services: AppServices): FastifyInstance {
   });
   app.post<{ Params: { app: string } }>('/api/v1/apps/:app/abort', async (req) => {
     const body = parse(reasonBody, req.body);
-    return controller.abort(req.params.app, body.reason);
+    return controller.abort(req.params.app, body.reason, actorOf(req));
   });
   app.post<{ Params: { app: string } }>('/api/v1/apps/:app/pause', async (req) => {
     const body = parse(reasonBody, req.body);
@@ -249,11 +307,16 @@ export function buildApp(services: AppServices): FastifyInstance {
   app.get<{ Params: { id: string } }>('/api/v1/rollouts/:id', async (req) => {
     const r = await store.rollouts.get(req.params.id);
     if (!r) throw new RewindError('ROLLOUT_NOT_FOUND', `no rollout ${req.params.id}`, { id: req.params.id });
+    requireApp(req, r.app);
     return r;
   });
   app.get<{ Params: { id: string }; Querystring: { after?: string } }>(
     '/api/v1/rollouts/:id/events',
     async (req) => {
+      const r = await store.rollouts.get(req.params.id);
+      if (r) requireApp(req, r.app);
+      else if (req.principal?.app)
+        throw new RewindError('ROLLOUT_NOT_FOUND', `no rollout ${req.params.id}`, { id: req.params.id });
       return store.events.list({
         rolloutId: req.params.id,
         afterId: intParam(req.query.after, 'after') ?? 0,
@@ -272,8 +335,12 @@ export function buildApp(services: AppServices): FastifyInstance {
     },
   );
   app.get<{ Querystring: { app?: string; limit?: string } }>('/api/v1/incidents', async (req) => {
-    if (req.query.app) controller.context(req.query.app);
-    return services.incidents.list({ app: req.query.app, limit: intParam(req.query.limit, 'limit') ?? 50 });
+    const appName = req.query.app || req.principal?.app || undefined;
+    if (appName) {
+      controller.context(appName);
+      requireApp(req, appName);
+    }
+    return services.incidents.list({ app: appName, limit: intParam(req.query.limit, 'limit') ?? 50 });
   });
   app.get<{ Params: { id: string }; Querystring: { format?: string } }>(
     '/api/v1/incidents/:id',
@@ -291,11 +358,57 @@ export function buildApp(services: AppServices): FastifyInstance {
           `no incident ${req.params.id}; list them with rewind incidents`,
           { id: req.params.id },
         );
+      requireApp(req, incident.app);
       if (format === 'md')
         return reply.type('text/markdown; charset=utf-8').send(renderIncidentMarkdown(incident));
       return incident;
     },
   );
+  app.get<{ Querystring: { app?: string; since?: string; limit?: string; verify?: string } }>(
+    '/api/v1/audit',
+    async (req) => {
+      const appName = req.query.app || req.principal?.app || undefined;
+      if (appName) requireApp(req, appName);
+      let sinceAt: number | undefined;
+      if (req.query.since) {
+        const ms = parseExpiry(req.query.since) ?? parseDuration(req.query.since);
+        if (ms === undefined)
+          throw new RewindError(
+            'VALIDATION_FAILED',
+            `since: "${req.query.since}" is not a duration; write for example 1h, 30m or 7d`,
+            { field: 'since' },
+          );
+        sinceAt = Date.now() - ms;
+      }
+      await audit.flush();
+      const entries = await audit.list({
+        ...(appName && { app: appName }),
+        ...(sinceAt !== undefined && { sinceAt }),
+        limit: intParam(req.query.limit, 'limit') ?? 1000,
+      });
+      const verdict = req.query.verify === 'true' || req.query.verify === '1' ? await audit.verify() : null;
+      return { entries, verify: verdict };
+    },
+  );
+  app.post('/api/v1/secrets/rotate-key', async (req) => {
+    const body = parse(rotateKeyBody, req.body);
+    if (!services.rotateSecretsKey)
+      throw new RewindError('INVALID_STATE', 'this server cannot rotate its secrets key', {});
+    return services.rotateSecretsKey(body.newKey);
+  });
+  app.get('/api/v1/tokens', async () => tokens.list());
+  app.post('/api/v1/tokens', async (req, reply) => {
+    const body = parse(tokenBody, req.body);
+    if (body.app) controller.context(body.app);
+    const { token, record } = await tokens.create(body);
+    const { hash: _hash, ...shown } = record;
+    return reply.status(201).send({ ...shown, token });
+  });
+  app.post<{ Params: { name: string } }>('/api/v1/tokens/:name/revoke', async (req) => {
+    parse(reasonBody, req.body);
+    await tokens.revoke(req.params.name);
+    return { name: req.params.name, revoked: true };
+  });
   registerDbRoutes(app, { database: services.database, controller, store, parse });
   registerFlagRoutes(app, {
     flags: services.flags,
@@ -304,6 +417,7 @@ export function buildApp(services: AppServices): FastifyInstance {
     controller,
     parse,
     intParam,
+    actorOf,
   });
   return app;
 }

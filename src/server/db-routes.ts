@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { DatabaseService } from '../features/database/database-service.ts';
 import { parseRevisionSpec } from '../features/revisions/revision-spec.ts';
-import type { Controller } from '../features/rollouts/controller.ts';
+import { type Controller, checkVersion } from '../features/rollouts/controller.ts';
 import { RewindError } from '../shared/errors.ts';
 import type { RevisionRecord, Store } from '../store/types.ts';
 
@@ -51,7 +51,10 @@ export function registerDbRoutes(app: FastifyInstance, deps: DbRouteDeps): void 
     return n == null ? undefined : store.revisions.get(name, n);
   };
   const versionOf = async (req: Req) => {
-    if (req.query.version) return req.query.version;
+    if (req.query.version !== undefined) {
+      checkVersion(req.query.version);
+      return req.query.version;
+    }
     const stable = await stableOf(req.params.app);
     if (!stable) throw noStable(req.params.app);
     return stable.version;

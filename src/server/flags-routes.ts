@@ -12,7 +12,6 @@ import { RewindError } from '../shared/errors.ts';
 import type { Store } from '../store/types.ts';
 
 export const flagChangeBody = z.strictObject({
-  author: z.string().max(200).optional().describe('Who; default: the x-rewind-actor header, else "api"'),
   reason: z.string().max(500).optional(),
 });
 export const flagSetBody = flagChangeBody.extend({
@@ -32,14 +31,14 @@ export interface FlagRouteDeps {
   readonly controller: Controller;
   readonly parse: <T extends z.ZodType>(schema: T, body: unknown) => z.output<T>;
   readonly intParam: (value: unknown, field: string) => number | undefined;
+  /** Who the request's token names: recorded as the author of a flag-set version. */
+  readonly actorOf: (req: FastifyRequest) => string;
 }
 
 type AppReq = FastifyRequest<{ Params: { app: string; key?: string; version?: string } }>;
 
 export function registerFlagRoutes(app: FastifyInstance, deps: FlagRouteDeps): void {
   const { flags, controller, parse } = deps;
-  const author = (req: FastifyRequest, body: { author?: string | undefined }) =>
-    body.author ?? (req.headers['x-rewind-actor'] as string | undefined) ?? 'api';
   const summary = (version: number, result: { changes: readonly unknown[] }) => ({
     version,
     changes: result.changes,
@@ -65,7 +64,7 @@ export function registerFlagRoutes(app: FastifyInstance, deps: FlagRouteDeps): v
     controller.context(req.params.app);
     const body = parse(flagSetBody, req.body);
     const r = await flags.replace(req.params.app, body.document, {
-      author: author(req, body),
+      author: deps.actorOf(req),
       reason: body.reason,
     });
     return summary(r.record.version, r);
@@ -74,7 +73,7 @@ export function registerFlagRoutes(app: FastifyInstance, deps: FlagRouteDeps): v
     controller.context(req.params.app);
     const body = parse(flagRollbackBody, req.body);
     const r = await flags.rollback(req.params.app, body.toVersion, {
-      author: author(req, body),
+      author: deps.actorOf(req),
       reason: body.reason ?? `rollback to flag-set version ${body.toVersion}`,
     });
     return summary(r.record.version, r);
@@ -87,7 +86,7 @@ export function registerFlagRoutes(app: FastifyInstance, deps: FlagRouteDeps): v
     controller.context(req.params.app);
     const body = parse(flagBody, req.body);
     const r = await flags.setFlag(req.params.app, req.params.key ?? '', body.definition, {
-      author: author(req, body),
+      author: deps.actorOf(req),
       reason: body.reason,
     });
     return summary(r.record.version, r);
@@ -96,7 +95,7 @@ export function registerFlagRoutes(app: FastifyInstance, deps: FlagRouteDeps): v
     controller.context(req.params.app);
     const body = parse(flagChangeBody, req.body);
     const r = await flags.setState(req.params.app, req.params.key ?? '', 'ENABLED', {
-      author: author(req, body),
+      author: deps.actorOf(req),
       reason: body.reason,
     });
     return summary(r.record.version, r);
@@ -110,7 +109,7 @@ export function registerFlagRoutes(app: FastifyInstance, deps: FlagRouteDeps): v
       flag: req.params.key ?? '',
       reason,
       by: 'user',
-      author: author(req, body),
+      author: deps.actorOf(req),
     });
     const now = await flags.current(req.params.app);
     return {

@@ -1,20 +1,26 @@
 // The composition root: config -> store -> agent (data plane + processes) -> providers ->
 // controller -> HTTP API. Nothing else constructs services.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ensureAgent } from '../agent/agent-client.ts';
 import { loadConfigFile } from '../features/apps/load-config.ts';
+import { ensureAdminToken } from '../features/auth/admin-token.ts';
+import { AuditService } from '../features/auth/audit-service.ts';
+import { OfrepTokens } from '../features/auth/ofrep-tokens.ts';
+import { TokenService } from '../features/auth/token-service.ts';
 import { DatabaseService } from '../features/database/database-service.ts';
 import { FlagService } from '../features/flags/flag-service.ts';
 import { IncidentService } from '../features/incidents/incident-service.ts';
 import { createNotificationHub } from '../features/notifications/notification-hub.ts';
+import { rotateSecretsKey } from '../features/revisions/rotate-secrets-key.ts';
 import { createSecretBox, SECRETS_KEY_ENV, type SecretBox } from '../features/revisions/secret-box.ts';
+import { secretsKeyProblem } from '../features/revisions/secrets-key-check.ts';
 import { Controller } from '../features/rollouts/controller.ts';
 import { runtimes } from '../providers/runtimes/registry.ts';
 import { trafficRouters } from '../providers/traffic/registry.ts';
 import { createLogger } from '../shared/logger.ts';
-import { openStore, redactUrl } from '../store/open-store.ts';
+import { openStore, redactUrl, SQLITE_FILE_NAME } from '../store/open-store.ts';
 import { buildApp } from './build-app.ts';
 
 export interface ServerOptions {
@@ -24,6 +30,21 @@ export interface ServerOptions {
   readonly host: string;
   /** On stop, leave the agent and the apps running for a later server to adopt. */
   readonly keepApps: boolean;
+  /** Listen on a non-loopback address without TLS (behind a TLS-terminating proxy, say). */
+  readonly insecure?: boolean;
+}
+
+/** Whether `host` is reachable only from this machine. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** rewind.db and its WAL files: readable by the server's user only. */
+function lockDownSqlite(dataDir: string): void {
+  for (const suffix of ['', '-wal', '-shm']) {
+    const file = join(dataDir, `${SQLITE_FILE_NAME}${suffix}`);
+    if (existsSync(file)) chmodSync(file, 0o600);
+  }
 }
 
 const VERSION = '0.1.0';
@@ -51,10 +72,31 @@ export async function runServer(options: ServerOptions): Promise<void> {
   } catch (err) {
     return fail((err as Error).message);
   }
+  const tls = loaded.config.server.tls;
+  if (!tls && !isLoopback(options.host) && !options.insecure)
+    return fail(
+      `the API would listen on ${options.host} without TLS, so tokens would cross the network in clear; set server.tls: { cert, key } in ${loaded.file}, listen on 127.0.0.1, or pass --insecure (behind a TLS-terminating proxy on this host)`,
+    );
+  let https: { cert: Buffer; key: Buffer } | undefined;
+  if (tls) {
+    try {
+      https = {
+        cert: readFileSync(resolve(loaded.baseDir, tls.cert)),
+        key: readFileSync(resolve(loaded.baseDir, tls.key)),
+      };
+    } catch (err) {
+      return fail(
+        `server.tls in ${loaded.file}: cannot read ${(err as NodeJS.ErrnoException).path ?? 'the files'} (${(err as NodeJS.ErrnoException).code}); give PEM files, relative to the config file`,
+      );
+    }
+  }
   const dataDir = resolve(options.dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  // The data dir holds the store, the admin token, the agent's socket and the apps' logs.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
   const dbUrl = process.env.REWIND_DATABASE_URL;
   const store = await openStore({ url: dbUrl, dataDir }).catch((err: Error) => fail(err.message));
+  if (!dbUrl) lockDownSqlite(dataDir);
   const { client: agent, adopted } = await ensureAgent(dataDir).catch((err: Error) =>
     fail(`cannot start the agent: ${err.message}`),
   );
@@ -107,14 +149,29 @@ export async function runServer(options: ServerOptions): Promise<void> {
     if (!adopted) await agent.shutdown().catch(() => {});
     return fail((err as Error).message);
   }
+  const keyProblem = await secretsKeyProblem(
+    store,
+    loaded.config.apps.map((a) => a.name),
+    secrets,
+  );
+  if (keyProblem) {
+    await store.close();
+    if (!adopted) await agent.shutdown().catch(() => {});
+    return fail(keyProblem);
+  }
+  const tokens = new TokenService({ store });
+  const audit = new AuditService({ store, log });
+  const ofrepTokens = OfrepTokens.forDataDir(dataDir);
+  const adminToken = await ensureAdminToken(dataDir, tokens);
   const localHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
-  const apiBase = `http://${localHost.includes(':') ? `[${localHost}]` : localHost}:${options.port}/api/v1`;
+  const apiBase = `${https ? 'https' : 'http'}://${localHost.includes(':') ? `[${localHost}]` : localHost}:${options.port}/api/v1`;
   const database = new DatabaseService();
   const controller = new Controller({
     database,
     flags,
     secrets,
     ofrepUrl: (app) => `${apiBase}/apps/${encodeURIComponent(app)}`,
+    ofrepToken: (app) => ofrepTokens.tokenFor(app),
     store,
     runtime,
     traffic,
@@ -135,6 +192,22 @@ export async function runServer(options: ServerOptions): Promise<void> {
     incidents,
     routes: (app) => traffic.current(app),
     version: VERSION,
+    security: {
+      tokens,
+      audit,
+      ofrep: ofrepTokens,
+      listen: { host: options.host, port: options.port },
+      allowedHosts: loaded.config.server.allowedHosts,
+      allowedOrigins: loaded.config.server.allowedOrigins,
+    },
+    rotateSecretsKey: (newKey) =>
+      rotateSecretsKey(
+        store,
+        loaded.config.apps.map((a) => a.name),
+        secrets,
+        newKey,
+      ),
+    ...(https && { https }),
   });
   try {
     await api.listen({ port: options.port, host: options.host });
@@ -157,6 +230,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
     log.info({ signal }, 'stopping');
     await controller.stop();
     await api.close();
+    await audit.flush();
     await hub.flush(2000);
     hub.close();
     if (!options.keepApps)
@@ -179,12 +253,14 @@ export async function runServer(options: ServerOptions): Promise<void> {
   if (stopping) return;
   controller.start();
 
-  const apiUrl = `http://${options.host}:${options.port}`;
+  if (!dbUrl) lockDownSqlite(dataDir);
+  const apiUrl = `${https ? 'https' : 'http'}://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
   const lines = [
     `Rewind ${VERSION} ${adopted ? '(adopted running apps)' : ''}`.trim(),
     `  config   ${loaded.file}`,
     `  state    ${dbUrl ? redactUrl(dbUrl) : `${dataDir}/rewind.db`}`,
     `  API      ${apiUrl}/api/v1  (OpenAPI: ${apiUrl}/api/v1/openapi.json)`,
+    `  token    ${adminToken.path} (admin token ${adminToken.name}${adminToken.created ? ', new' : ''}; the CLI reads it from there, or from $REWIND_TOKEN)`,
     ...loaded.config.apps.map((a) => `  app      ${a.name}: http://${a.listen.host}:${a.listen.port}`),
     '',
     'Try:',

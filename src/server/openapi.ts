@@ -1,9 +1,18 @@
 // The OpenAPI document the server serves at /api/v1/openapi.json.
 import { z } from 'zod';
 import { ERROR_STATUS } from '../shared/errors.ts';
-import { configBody, deployBody, promoteBody, reasonBody, rollbackBody } from './api-schemas.ts';
+import {
+  configBody,
+  deployBody,
+  promoteBody,
+  reasonBody,
+  rollbackBody,
+  rotateKeyBody,
+  tokenBody,
+} from './api-schemas.ts';
 import { dbBackupBody, dbMigrateBody, dbRestoreBody, dbRollbackBody, dbVerifyBody } from './db-routes.ts';
 import { flagBody, flagChangeBody, flagRollbackBody, flagSetBody } from './flags-routes.ts';
+import { ROUTE_POLICIES } from './route-policy.ts';
 
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -122,6 +131,56 @@ function dbPaths() {
   };
 }
 
+function securityPaths() {
+  const since = { name: 'since', in: 'query', schema: { type: 'string', examples: ['1h', '7d'] } };
+  return {
+    '/apps/{app}/events': get("The app's events, oldest first", [
+      appParam,
+      { name: 'after', in: 'query', schema: { type: 'integer' } },
+    ]),
+    '/audit': get(
+      'The audit trail: every mutating request, allowed or refused; verify=true checks the chain',
+      [
+        { name: 'app', in: 'query', schema: { type: 'string' } },
+        since,
+        { name: 'limit', in: 'query', schema: { type: 'integer' } },
+        { name: 'verify', in: 'query', schema: { type: 'boolean' } },
+      ],
+    ),
+    '/tokens': {
+      ...get('API tokens (never the tokens themselves)', []),
+      ...post('Create a token; the answer holds it, the only time it is shown', tokenBody, []),
+    },
+    '/secrets/rotate-key': post(
+      'Re-seal every stored secret under a new key, in one transaction, without restarting instances; restart the server with the new key afterwards',
+      rotateKeyBody,
+      [],
+    ),
+    '/tokens/{name}/revoke': post('Revoke a token', reasonBody, [
+      { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
+    ]),
+  };
+}
+
+/** Puts the role each operation needs (route-policy.ts) on it: security + x-rewind-role. */
+function withSecurity<T extends Record<string, Record<string, Record<string, unknown>>>>(paths: T): T {
+  for (const [path, ops] of Object.entries(paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      const policy = ROUTE_POLICIES[`${method.toUpperCase()} /api/v1${path}`];
+      if (!policy) throw new Error(`openapi: ${method.toUpperCase()} ${path} has no entry in ROUTE_POLICIES`);
+      op['x-rewind-role'] = policy.role;
+      if (policy.escalates) op['x-rewind-escalates'] = `admin: ${policy.escalates}`;
+      op.security =
+        policy.role === 'public'
+          ? []
+          : policy.role === 'ofrep'
+            ? [{ ofrepToken: [] }, { bearerToken: ['viewer'] }]
+            : [{ bearerToken: [policy.role] }];
+    }
+  }
+  return paths;
+}
+
 export function openApiDocument(version: string) {
   return {
     openapi: '3.1.0',
@@ -131,7 +190,9 @@ export function openApiDocument(version: string) {
       description: 'Rollback-first delivery controller. The CLI is a thin client of this API.',
     },
     servers: [{ url: '/api/v1' }],
-    paths: {
+    security: [{ bearerToken: [] }],
+    paths: withSecurity({
+      ...securityPaths(),
       '/apps': {
         get: {
           summary: 'Apps with their stable revision and active rollout',
@@ -293,8 +354,22 @@ export function openApiDocument(version: string) {
           responses: { 200: json({ type: 'array' }), ...errors },
         },
       },
-    },
+    }),
     components: {
+      securitySchemes: {
+        bearerToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'An API token (rewind tokens create NAME --role viewer|deployer|admin). The scopes listed on an operation are the weakest role it needs; roles: viewer < deployer < admin.',
+        },
+        ofrepToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            "The app's flag token, handed to each instance as REWIND_OFREP_TOKEN: OFREP routes of that app only.",
+        },
+      },
       schemas: {
         Error: {
           type: 'object',

@@ -4,7 +4,9 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { isForeignKeyViolation, isUniqueViolation } from './db-errors.ts';
 import type {
+  ApiTokensTable,
   AppsTable,
+  AuditLogTable,
   Database,
   EventsTable,
   FlagSetsTable,
@@ -16,6 +18,8 @@ import type {
 import { UNIQUE_KEYS } from './schema.ts';
 import {
   type AppRecord,
+  AUDIT_GENESIS,
+  type AuditRecord,
   type EventRecord,
   type FlagSetRecord,
   type IncidentPatch,
@@ -35,6 +39,8 @@ import {
   StaleWriteError,
   type Store,
   TERMINAL_PHASES,
+  TokenNameTakenError,
+  type TokenRecord,
 } from './types.ts';
 
 export interface KyselyStoreOptions {
@@ -64,6 +70,38 @@ function toFlagSet(row: Selectable<FlagSetsTable>): FlagSetRecord {
     diff: fromJson(row.diff),
     copiedFrom: row.copied_from,
     createdAt: row.created_at,
+  };
+}
+
+function toToken(row: Selectable<ApiTokensTable>): TokenRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    role: row.role,
+    app: row.app,
+    hash: row.hash,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+function toAudit(row: Selectable<AuditLogTable>): AuditRecord {
+  return {
+    id: row.id,
+    at: row.at,
+    actor: row.actor,
+    role: row.role,
+    remote: row.remote,
+    method: row.method,
+    route: row.route,
+    app: row.app,
+    revision: row.revision,
+    outcome: row.outcome,
+    status: row.status,
+    reason: row.reason,
+    prevHash: row.prev_hash,
+    hash: row.hash,
   };
 }
 
@@ -261,6 +299,20 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
         let query = db.selectFrom('revisions').selectAll().where('app', '=', app).orderBy('number', 'desc');
         if (limit !== undefined) query = query.limit(Math.max(0, limit));
         return (await query.execute()).map(toRevision);
+      },
+
+      async replaceSpecs(updates) {
+        await db.transaction().execute(async (trx) => {
+          for (const u of updates) {
+            const r = await trx
+              .updateTable('revisions')
+              .set({ spec: toJson(u.spec) })
+              .where('app', '=', u.app)
+              .where('number', '=', u.number)
+              .executeTakeFirst();
+            if (r.numUpdatedRows === 0n) throw new Error(`store: app ${u.app} has no revision ${u.number}`);
+          }
+        });
       },
 
       async prune(app, keep, protect) {
@@ -548,6 +600,103 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
         let query = db.selectFrom('flag_sets').selectAll().where('app', '=', app).orderBy('version', 'desc');
         if (limit !== undefined) query = query.limit(Math.max(0, limit));
         return (await query.execute()).map(toFlagSet);
+      },
+    },
+
+    tokens: {
+      async create(input) {
+        try {
+          const row = await db
+            .insertInto('api_tokens')
+            .values({
+              id: input.id,
+              name: input.name,
+              role: input.role,
+              app: input.app ?? null,
+              hash: input.hash,
+              created_at: now(),
+              expires_at: input.expiresAt ?? null,
+              revoked_at: null,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          return toToken(row);
+        } catch (err) {
+          if (isUniqueViolation(err, UNIQUE_KEYS.activeTokenName)) throw new TokenNameTakenError(input.name);
+          throw err;
+        }
+      },
+
+      async byHash(hash) {
+        const row = await db.selectFrom('api_tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
+        return row && toToken(row);
+      },
+
+      async list() {
+        const rows = await db
+          .selectFrom('api_tokens')
+          .selectAll()
+          .orderBy('created_at')
+          .orderBy('id')
+          .execute();
+        return rows.map(toToken);
+      },
+
+      async revoke(name) {
+        const result = await db
+          .updateTable('api_tokens')
+          .set({ revoked_at: now() })
+          .where('name', '=', name)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        return result.numUpdatedRows > 0n;
+      },
+    },
+
+    audit: {
+      async append(entry, hashOf) {
+        for (let attempt = 1; ; attempt++) {
+          const head = await db
+            .selectFrom('audit_log')
+            .select('hash')
+            .orderBy('id', 'desc')
+            .limit(1)
+            .executeTakeFirst();
+          const prevHash = head?.hash ?? AUDIT_GENESIS;
+          try {
+            const row = await db
+              .insertInto('audit_log')
+              .values({
+                at: entry.at,
+                actor: entry.actor,
+                role: entry.role,
+                remote: entry.remote,
+                method: entry.method,
+                route: entry.route,
+                app: entry.app,
+                revision: entry.revision,
+                outcome: entry.outcome,
+                status: entry.status,
+                reason: entry.reason,
+                prev_hash: prevHash,
+                hash: hashOf(prevHash),
+              })
+              .returningAll()
+              .executeTakeFirstOrThrow();
+            return toAudit(row);
+          } catch (err) {
+            if (!isUniqueViolation(err, UNIQUE_KEYS.auditPrevHash) || attempt >= MAX_ATTEMPTS * 4) throw err;
+          }
+        }
+      },
+
+      async list(filter = {}) {
+        let query = db.selectFrom('audit_log').selectAll().orderBy('id');
+        if (filter.app !== undefined) query = query.where('app', '=', filter.app);
+        if (filter.sinceAt !== undefined) query = query.where('at', '>=', filter.sinceAt);
+        if (filter.afterId !== undefined) query = query.where('id', '>', filter.afterId);
+        if (filter.limit !== undefined) query = query.limit(Math.max(0, filter.limit));
+        return (await query.execute()).map(toAudit);
       },
     },
 

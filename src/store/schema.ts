@@ -86,7 +86,40 @@ export interface FlagSetsTable {
   created_at: number;
 }
 
+/** API tokens: only the sha256 of a token is kept; the token itself is shown once, at creation. */
+export interface ApiTokensTable {
+  id: string;
+  name: string;
+  role: string;
+  /** The one app the token may act on; null: every app. */
+  app: string | null;
+  hash: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+/** The audit trail: append-only, each entry holding the hash of the one before (prev_hash). */
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  actor: string | null;
+  role: string | null;
+  remote: string;
+  method: string;
+  route: string;
+  app: string | null;
+  revision: number | null;
+  outcome: string;
+  status: number;
+  reason: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
 export interface Database {
+  api_tokens: ApiTokensTable;
+  audit_log: AuditLogTable;
   apps: AppsTable;
   flag_sets: FlagSetsTable;
   revisions: RevisionsTable;
@@ -105,6 +138,8 @@ export const UNIQUE_KEYS = {
   activeRollout: { name: 'rollouts_one_active_per_app', columns: 'rollouts.app' },
   incidentId: { name: 'incidents_pkey', columns: 'incidents.id' },
   flagSetVersion: { name: 'flag_sets_pkey', columns: 'flag_sets.app, flag_sets.version' },
+  activeTokenName: { name: 'api_tokens_one_active_name', columns: 'api_tokens.name' },
+  auditPrevHash: { name: 'audit_log_prev_hash', columns: 'audit_log.prev_hash' },
 } as const;
 
 export type UniqueKey = (typeof UNIQUE_KEYS)[keyof typeof UNIQUE_KEYS];
@@ -250,12 +285,73 @@ function flagSetsSchema(): Migration {
   };
 }
 
+/**
+ * Tokens and the audit trail. A name belongs to one unrevoked token at a time; an audit entry is
+ * the successor of at most one entry (unique prev_hash), so two writers racing on the chain's
+ * head cannot fork it: the loser retries on the new head.
+ */
+function securitySchema(dialect: StoreDialect): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('api_tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('app', 'text')
+        .addColumn('hash', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .addColumn('revoked_at', 'bigint')
+        .execute();
+      await db.schema
+        .createIndex(UNIQUE_KEYS.activeTokenName.name)
+        .on('api_tokens')
+        .column('name')
+        .unique()
+        .where(sql.ref('revoked_at'), 'is', null)
+        .execute();
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+          dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('actor', 'text')
+        .addColumn('role', 'text')
+        .addColumn('remote', 'text', (c) => c.notNull())
+        .addColumn('method', 'text', (c) => c.notNull())
+        .addColumn('route', 'text', (c) => c.notNull())
+        .addColumn('app', 'text')
+        .addColumn('revision', 'integer')
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('status', 'integer', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('prev_hash', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex(UNIQUE_KEYS.auditPrevHash.name)
+        .on('audit_log')
+        .column('prev_hash')
+        .unique()
+        .execute();
+      await db.schema.createIndex('audit_log_app_id').on('audit_log').columns(['app', 'id']).execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropTable('audit_log').execute();
+      await db.schema.dropTable('api_tokens').execute();
+    },
+  };
+}
+
 /** All migrations, in order (names sort alphabetically). Never edit one that has shipped: add another. */
 export function storeMigrations(dialect: StoreDialect): Record<string, Migration> {
   return {
     '0001_initial': initialSchema(dialect),
     '0002_incidents': incidentsSchema(),
     '0003_flag_sets': flagSetsSchema(),
+    '0004_security': securitySchema(dialect),
   };
 }
 

@@ -2,7 +2,7 @@
 // database created for this run (REWIND_TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres).
 
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,13 +12,16 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { openStore, redactUrl, SQLITE_FILE_NAME } from './open-store.ts';
 import {
+  type NewAuditEntry,
   type NewIncident,
   type NewRollout,
+  type NewToken,
   RolloutConflictError,
   type RolloutPhase,
   StaleWriteError,
   type Store,
   TERMINAL_PHASES,
+  TokenNameTakenError,
 } from './types.ts';
 
 const ADMIN_URL = process.env.REWIND_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -830,6 +833,99 @@ for (const dialect of DIALECTS) {
           store.flagSets.create({ app: uniqueApp('nope'), document: doc(true), author: 'x', diff: [] }),
           /unknown app/,
         );
+      });
+    });
+
+    describe('revision specs rewritten', () => {
+      test('replaceSpecs rewrites all or nothing', async () => {
+        const app = uniqueApp('reseal');
+        await store.apps.upsert(app, {});
+        const a = await store.revisions.create({ app, version: 'v1', spec: { secrets: { K: 'old-1' } } });
+        const b = await store.revisions.create({ app, version: 'v2', spec: { secrets: { K: 'old-2' } } });
+        await store.revisions.replaceSpecs([
+          { app, number: a.number, spec: { secrets: { K: 'new-1' } } },
+          { app, number: b.number, spec: { secrets: { K: 'new-2' } } },
+        ]);
+        assert.deepEqual((await store.revisions.get(app, a.number))?.spec, { secrets: { K: 'new-1' } });
+        assert.deepEqual((await store.revisions.get(app, b.number))?.spec, { secrets: { K: 'new-2' } });
+        await assert.rejects(
+          store.revisions.replaceSpecs([
+            { app, number: a.number, spec: { secrets: { K: 'newer-1' } } },
+            { app, number: 99, spec: {} },
+          ]),
+          /no revision 99/,
+        );
+        assert.deepEqual((await store.revisions.get(app, a.number))?.spec, { secrets: { K: 'new-1' } });
+      });
+    });
+
+    describe('tokens', () => {
+      const token = (name: string, extra: Partial<NewToken> = {}): NewToken => ({
+        id: randomBytes(8).toString('hex'),
+        name,
+        role: 'viewer',
+        hash: randomBytes(32).toString('hex'),
+        ...extra,
+      });
+
+      test('create round-trips; byHash finds it; list has it', async () => {
+        const name = uniqueApp('tok');
+        const input = token(name, { role: 'deployer', app: 'shop', expiresAt: 1_800_000_000_000 });
+        const created = await store.tokens.create(input);
+        assert.deepEqual(
+          { ...created, createdAt: 0 },
+          { ...input, app: 'shop', createdAt: 0, revokedAt: null, expiresAt: 1_800_000_000_000 },
+        );
+        assert.deepEqual(await store.tokens.byHash(input.hash), created);
+        assert.equal(await store.tokens.byHash('f'.repeat(64)), undefined);
+        assert.ok((await store.tokens.list()).some((t) => t.id === created.id));
+      });
+
+      test('a name belongs to one unrevoked token; revoke frees it', async () => {
+        const name = uniqueApp('tok');
+        const first = await store.tokens.create(token(name));
+        await assert.rejects(store.tokens.create(token(name)), TokenNameTakenError);
+        assert.equal(await store.tokens.revoke(name), true);
+        assert.equal(await store.tokens.revoke(name), false);
+        assert.ok((await store.tokens.byHash(first.hash))?.revokedAt);
+        const second = await store.tokens.create(token(name));
+        assert.equal(second.revokedAt, null);
+      });
+    });
+
+    describe('audit', () => {
+      const entry = (app: string, reason: string): NewAuditEntry => ({
+        at: Date.now(),
+        actor: 'ci',
+        role: 'deployer',
+        remote: '127.0.0.1',
+        method: 'POST',
+        route: '/api/v1/apps/:app/deploy',
+        app,
+        revision: null,
+        outcome: 'allowed',
+        status: 202,
+        reason,
+      });
+      const hashOf = (e: NewAuditEntry) => (prev: string) =>
+        createHash('sha256').update(prev).update(JSON.stringify(e)).digest('hex');
+
+      test('entries chain: each holds the hash of the one before, even when appended at once', async () => {
+        const app = uniqueApp('audit');
+        const entries = Array.from({ length: 12 }, (_, i) => entry(app, `r${i}`));
+        await Promise.all(entries.map((e) => store.audit.append(e, hashOf(e))));
+        const all = await store.audit.list();
+        for (let i = 1; i < all.length; i++) assert.equal(all[i]!.prevHash, all[i - 1]!.hash);
+        const mine = await store.audit.list({ app });
+        assert.equal(mine.length, 12);
+        assert.deepEqual(mine.map((e) => e.reason).sort(), entries.map((e) => e.reason).sort());
+        for (const e of mine) {
+          const { id: _id, prevHash, hash, ...content } = e;
+          assert.equal(hash, hashOf(content)(prevHash));
+        }
+        assert.equal((await store.audit.list({ app, afterId: mine[9]!.id })).length, 2);
+        assert.equal((await store.audit.list({ app, limit: 3 })).length, 3);
+        assert.equal((await store.audit.list({ app, sinceAt: Date.now() + 60_000 })).length, 0);
       });
     });
 

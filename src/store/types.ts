@@ -171,6 +171,67 @@ export interface NewFlagSet {
   readonly copiedFrom?: number | null;
 }
 
+export interface TokenRecord {
+  readonly id: string;
+  readonly name: string;
+  /** viewer | deployer | admin (features/auth/roles.ts). */
+  readonly role: string;
+  /** The one app the token may act on; null: every app. */
+  readonly app: string | null;
+  /** sha256 of the token, hex. The token itself is never stored. */
+  readonly hash: string;
+  readonly createdAt: number;
+  readonly expiresAt: number | null;
+  readonly revokedAt: number | null;
+}
+
+export interface NewToken {
+  readonly id: string;
+  readonly name: string;
+  readonly role: string;
+  readonly app?: string | null;
+  readonly hash: string;
+  readonly expiresAt?: number | null;
+}
+
+/** Thrown by tokens.create when an unrevoked token already has the name. */
+export class TokenNameTakenError extends Error {
+  readonly tokenName: string;
+  constructor(name: string) {
+    super(`a token named ${name} exists; revoke it first or pick another name`);
+    this.name = 'TokenNameTakenError';
+    this.tokenName = name;
+  }
+}
+
+export interface AuditRecord {
+  /** Increasing across the store. */
+  readonly id: number;
+  readonly at: number;
+  /** The token's name; null when no valid token came with the request. */
+  readonly actor: string | null;
+  readonly role: string | null;
+  readonly remote: string;
+  readonly method: string;
+  /** The route pattern, e.g. /api/v1/apps/:app/deploy (the path when no route matched). */
+  readonly route: string;
+  readonly app: string | null;
+  readonly revision: number | null;
+  /** allowed (2xx/3xx), refused (401/403/415/421 and other refusals by policy), failed (other errors). */
+  readonly outcome: string;
+  readonly status: number;
+  readonly reason: string | null;
+  /** The hash of the entry before (64 zeros for the first). */
+  readonly prevHash: string;
+  /** sha256 of prevHash and this entry's content (features/auth/audit-chain.ts). */
+  readonly hash: string;
+}
+
+/** The prevHash of the first audit entry. */
+export const AUDIT_GENESIS = '0'.repeat(64);
+
+export type NewAuditEntry = Omit<AuditRecord, 'id' | 'prevHash' | 'hash'>;
+
 /** Thrown by rollouts.create when the app already has a rollout that is not finished. */
 export class RolloutConflictError extends Error {
   readonly app: string;
@@ -206,6 +267,12 @@ export interface Store {
     get(app: string, number: number): Promise<RevisionRecord | undefined>;
     /** Newest first. */
     list(app: string, limit?: number): Promise<RevisionRecord[]>;
+    /**
+     * Rewrites the specs of existing revisions, all or none (one transaction): only for
+     * re-encoding what a spec already says (secrets re-sealed under a new key), never to change
+     * what a revision deploys. Throws, changing nothing, if a revision does not exist.
+     */
+    replaceSpecs(updates: readonly { app: string; number: number; spec: unknown }[]): Promise<void>;
     /** Delete all but the newest `keep`, never deleting any number in `protect`. Returns how many went. */
     prune(app: string, keep: number, protect: readonly number[]): Promise<number>;
   };
@@ -251,6 +318,29 @@ export interface Store {
     latest(app: string): Promise<FlagSetRecord | undefined>;
     /** Newest first. */
     list(app: string, limit?: number): Promise<FlagSetRecord[]>;
+  };
+  readonly tokens: {
+    /** Throws TokenNameTakenError when an unrevoked token has the name. */
+    create(input: NewToken): Promise<TokenRecord>;
+    byHash(hash: string): Promise<TokenRecord | undefined>;
+    /** Every token, revoked ones too, oldest first. */
+    list(): Promise<TokenRecord[]>;
+    /** Revokes the unrevoked token with this name; false when there is none. */
+    revoke(name: string): Promise<boolean>;
+  };
+  readonly audit: {
+    /**
+     * Appends after the current head of the chain. `hashOf(prevHash)` gives the new entry's hash;
+     * it is called again with the new head when another writer appended first.
+     */
+    append(entry: NewAuditEntry, hashOf: (prevHash: string) => string): Promise<AuditRecord>;
+    /** Oldest first. */
+    list(filter?: {
+      app?: string;
+      sinceAt?: number;
+      afterId?: number;
+      limit?: number;
+    }): Promise<AuditRecord[]>;
   };
   close(): Promise<void>;
 }

@@ -36,7 +36,7 @@ interface Incident {
 }
 
 async function incidents(h: Harness): Promise<Incident[]> {
-  return (await (await fetch(`${h.apiUrl}/api/v1/incidents`)).json()) as Incident[];
+  return (await (await h.fetch(`${h.apiUrl}/api/v1/incidents`)).json()) as Incident[];
 }
 
 describe('the canary judgment', () => {
@@ -109,7 +109,7 @@ describe('rules by severity', () => {
     const load = startLoad(`${h.appUrl}/products`, 6);
     assert.equal((await h.cli('deploy', 'shop', '--version', 'v2', '--env', 'SHOP_ERROR_RATE=0.2')).code, 0);
     const paused = await waitFor('the P2 pause', async () => {
-      const s = (await (await fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as {
+      const s = (await (await h.fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as {
         activeRollout: { phase: string; state: { paused: { reason: string } | null } } | null;
       };
       return s.activeRollout?.state.paused ? s.activeRollout : undefined;

@@ -79,20 +79,22 @@ describe('blue-green with examples/shop', () => {
     const report = await h.cli('incidents', 'show', incidents[0]!.id);
     assert.equal(report.code, 0, report.stderr);
     assert.match(report.stdout, /# Incident Report/);
-    assert.match(report.stdout, /rolled back by hand: e2e/);
+    assert.match(report.stdout, /rolled back by admin: e2e/, "the actor is the token's name");
     assert.match(report.stdout, /## Root Cause\n+_To be written by the team._/);
     const history = JSON.parse((await h.cli('history', 'shop', '--json')).stdout) as {
       number: number;
       version: string;
       copiedFrom: number | null;
+      spec: { author: string | null };
     }[];
     assert.deepEqual(
-      history.map((x) => [x.number, x.version, x.copiedFrom]),
+      history.map((x) => [x.number, x.version, x.copiedFrom, x.spec.author]),
       [
-        [3, 'v1', 1],
-        [2, 'v2', null],
-        [1, 'v1', null],
+        [3, 'v1', 1, 'admin'],
+        [2, 'v2', null, 'admin'],
+        [1, 'v1', null, null],
       ],
+      'who made each revision: the token, or Rewind itself for the initial version',
     );
   });
 
@@ -172,7 +174,7 @@ describe('blue-green with examples/shop', () => {
     assert.match(second.stderr, /already has a rollout in progress/);
     const id = (JSON.parse(first.stdout) as Rollout).id;
     await waitFor('v7 rollout to end', async () => {
-      const r = (await (await fetch(`${h.apiUrl}/api/v1/rollouts/${id}`)).json()) as Rollout;
+      const r = (await (await h.fetch(`${h.apiUrl}/api/v1/rollouts/${id}`)).json()) as Rollout;
       return r.phase === 'Completed';
     });
   });
@@ -224,15 +226,15 @@ describe('blue-green with examples/shop', () => {
     assert.match(logs.stdout, /listening on 127\.0\.0\.1/);
     const apps = await h.cli('apps');
     assert.match(apps.stdout, /shop/);
-    const doc = (await (await fetch(`${h.apiUrl}/api/v1/openapi.json`)).json()) as {
+    const doc = (await (await h.fetch(`${h.apiUrl}/api/v1/openapi.json`)).json()) as {
       openapi: string;
       paths: object;
     };
     assert.equal(doc.openapi, '3.1.0');
     assert.ok('/apps/{app}/deploy' in doc.paths);
-    const metrics = await (await fetch(`${h.apiUrl}/metrics`)).text();
+    const metrics = await (await h.fetch(`${h.apiUrl}/metrics`)).text();
     assert.match(metrics, /rewind_api_requests_total/);
-    const bad = await fetch(`${h.apiUrl}/api/v1/apps/shop/deploy`, {
+    const bad = await h.fetch(`${h.apiUrl}/api/v1/apps/shop/deploy`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"versio":"x"}',

@@ -35,7 +35,7 @@ interface Status {
 
 describe('canary with examples/shop', () => {
   let h: Harness;
-  const status = async () => (await (await fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as Status;
+  const status = async () => (await (await h.fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as Status;
 
   before(async () => {
     h = await startRewind({ config: canaryConfig });
@@ -73,7 +73,7 @@ describe('canary with examples/shop', () => {
       `both versions served during the canary: ${JSON.stringify(mid)}`,
     );
     const events = (await (
-      await fetch(`${h.apiUrl}/api/v1/rollouts/${paused.activeRollout!.id}/events`)
+      await h.fetch(`${h.apiUrl}/api/v1/rollouts/${paused.activeRollout!.id}/events`)
     ).json()) as { type: string; message: string }[];
     const weights = events.filter((e) => e.type === 'traffic.weight').map((e) => e.message);
     assert.deepEqual(weights, [

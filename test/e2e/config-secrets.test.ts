@@ -65,7 +65,7 @@ test('a secret reaches the app and nothing else', async () => {
     '/api/v1/apps/shop',
     '/api/v1/apps/shop/events',
   ]) {
-    const body = await (await fetch(`${h.apiUrl}${path}`)).text();
+    const body = await (await h.fetch(`${h.apiUrl}${path}`)).text();
     assert.ok(!body.includes(SECRET), `${path} shows the secret`);
   }
   for (const file of filesUnder(h.dir)) {

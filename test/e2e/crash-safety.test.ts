@@ -24,7 +24,7 @@ interface Status {
 
 describe('crash safety', () => {
   let h: Harness;
-  const status = async () => (await (await fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as Status;
+  const status = async () => (await (await h.fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as Status;
   const runningPids = (s: Status) =>
     s.instances
       .filter((i) => i.phase === 'Running')
@@ -75,7 +75,7 @@ describe('crash safety', () => {
       });
       const stats = await load.stop();
       if (final.stableVersion !== `v${version}`) {
-        const rollouts = await (await fetch(`${h.apiUrl}/api/v1/apps/shop/rollouts?limit=2`)).text();
+        const rollouts = await (await h.fetch(`${h.apiUrl}/api/v1/apps/shop/rollouts?limit=2`)).text();
         assert.fail(
           `killed after ${delay} ms: stable ${final.stableVersion}, not v${version}\nrollouts: ${rollouts}\n${h.output().split('\n').slice(-25).join('\n')}`,
         );
@@ -114,7 +114,7 @@ describe('crash safety', () => {
 describe('crash safety of a canary', () => {
   let h: Harness;
   const status = async () =>
-    (await (await fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as Status & {
+    (await (await h.fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as Status & {
       activeRollout: { phase: string; state: { weight: number } } | null;
       traffic: { revision: number; weight: number }[];
     };

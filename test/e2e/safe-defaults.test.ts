@@ -39,7 +39,7 @@ interface Status {
 }
 
 const get = async <T>(h: Harness, path: string): Promise<T> =>
-  (await (await fetch(`${h.apiUrl}/api/v1${path}`)).json()) as T;
+  (await (await h.fetch(`${h.apiUrl}/api/v1${path}`)).json()) as T;
 const status = (h: Harness) => get<Status>(h, '/apps/plain');
 const servedBy = async (h: Harness) => (await fetch(h.appUrl)).headers.get('x-shop-version');
 

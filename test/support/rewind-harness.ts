@@ -32,7 +32,13 @@ export interface Harness {
   readonly appUrl: string;
   readonly appPort: number;
   readonly configFile: string;
+  /** The server's data dir. */
+  readonly dataDir: string;
+  /** The admin token the server wrote into <dataDir>/admin.token. */
+  readonly token: string;
   server: ChildProcess;
+  /** fetch() with the admin token (and content-type: application/json when there is a body). */
+  fetch(url: string, init?: RequestInit): Promise<Response>;
   output(): string;
   cli(...args: string[]): Promise<CliResult>;
   /** Start the server again (after kill) on the same data dir and ports. */
@@ -78,11 +84,12 @@ export async function startRewind(
   writeFileSync(configFile, (options.config ?? shopConfig)(appPort));
   options.setup?.(dir);
   const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const dataDir = join(dir, 'data');
   let log = '';
   const launch = async () => {
     const child = spawn(
       process.execPath,
-      [BIN, 'server', '--config', configFile, '--data-dir', join(dir, 'data'), '--port', String(apiPort)],
+      [BIN, 'server', '--config', configFile, '--data-dir', dataDir, '--port', String(apiPort)],
       {
         // Not `dir`: processesIn(dir) must find the app instances only.
         cwd: ROOT,
@@ -105,15 +112,28 @@ export async function startRewind(
     }
     return child;
   };
+  const server = await launch();
+  const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
   const h: Harness = {
     dir,
     apiUrl,
     appUrl: `http://127.0.0.1:${appPort}`,
     appPort,
     configFile,
-    server: await launch(),
+    dataDir,
+    token,
+    server,
+    fetch: (url, init = {}) =>
+      fetch(url, {
+        ...init,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(init.body !== undefined && { 'content-type': 'application/json' }),
+          ...(init.headers as Record<string, string> | undefined),
+        },
+      }),
     output: () => log,
-    cli: (...args) => runCli(args, apiUrl),
+    cli: (...args) => runCli(args, apiUrl, dataDir),
     async restart() {
       h.server = await launch();
     },
@@ -145,10 +165,16 @@ export async function startRewind(
   return h;
 }
 
-export function runCli(args: string[], apiUrl: string): Promise<CliResult> {
+/** The CLI as a user runs it: no token given by hand, it reads <dataDir>/admin.token. */
+export function runCli(
+  args: string[],
+  apiUrl: string,
+  dataDir?: string,
+  env: Record<string, string> = {},
+): Promise<CliResult> {
   return new Promise((res) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, REWIND_URL: apiUrl },
+      env: { ...process.env, REWIND_URL: apiUrl, ...(dataDir && { REWIND_DATA_DIR: dataDir }), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -105,6 +105,13 @@ export const appSpecSchema = z.strictObject({
     env: envMap,
     instances: z.number().int().min(1).max(64).default(1),
     stopTimeout: duration('10s').default(10_000),
+    /**
+     * Env keys that change how code is loaded (NODE_OPTIONS, LD_*, PATH...) which deployers, not
+     * only admins, may set with deploy --env for this app.
+     */
+    allowEnv: z
+      .array(z.string().regex(envName, 'an environment variable name: letters, digits and _'))
+      .default([]),
   }),
   health: z
     .strictObject({
@@ -139,10 +146,33 @@ export const appSpecSchema = z.strictObject({
   history: z.number().int().min(2).max(1000).default(10),
 });
 
+const hostName = z
+  .string()
+  .regex(
+    /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/,
+    'a host name or address, with an optional :port (e.g. rewind.example.com or 10.0.0.5:7070)',
+  );
+const origin = z
+  .string()
+  .regex(/^https?:\/\/[^/\s]+$/, 'an origin: scheme://host[:port], no path (e.g. https://ops.example.com)');
+
+/** The API server: who may address it, and TLS. */
+export const serverSpecSchema = z
+  .strictObject({
+    /** Names the API answers to besides its listen address (behind a reverse proxy, a DNS name). */
+    allowedHosts: z.array(hostName).default([]),
+    /** Web origins whose pages may call the API (none by default: no page can). */
+    allowedOrigins: z.array(origin).default([]),
+    /** PEM files, relative to rewind.yaml. */
+    tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
   apps: z.array(appSpecSchema).min(1, 'declare at least one app under apps:'),
   /** Where rollout and incident events go (the console when none is declared). */
   notifications: notificationsSchema,
+  server: serverSpecSchema,
 });
 
 export type AppSpec = z.output<typeof appSpecSchema>;

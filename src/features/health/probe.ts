@@ -1,5 +1,6 @@
 // One HTTP probe or one command check. Never throws: the outcome is data.
 import { spawn } from 'node:child_process';
+import { childEnv } from '../../shared/child-env.ts';
 import type { Check } from '../apps/app-spec.ts';
 
 export interface ProbeResult {
@@ -53,7 +54,7 @@ export function runCommand(
   return new Promise((resolve) => {
     const child = spawn('/bin/sh', ['-c', command], {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env },
+      env: { ...childEnv(), ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

@@ -25,6 +25,8 @@ export const revisionSpecSchema = z.object({
   flagSetVersion: z.number().int().nullable().default(null),
   /** The migration level this revision needs (highest migration id of its folder), or null without a database. */
   migrationLevel: z.number().int().nullable().default(null),
+  /** Who made the revision: the name of the API token (null: Rewind itself, or made before tokens). */
+  author: z.string().nullable().default(null),
 });
 
 export type RevisionSpec = z.output<typeof revisionSpecSchema>;
@@ -35,6 +37,7 @@ export interface NewRevisionInput {
   /** Config, secrets and flag set carried over from the revision this one follows. */
   readonly carry?: Pick<RevisionSpec, 'config' | 'secrets' | 'flagSetVersion'>;
   readonly migrationLevel?: number | null;
+  readonly author?: string | null;
 }
 
 const placeholder = /\$\{version\}/g;
@@ -56,6 +59,7 @@ export function buildRevisionSpec(app: AppSpec, baseDir: string, input: NewRevis
     secrets: { ...input.carry?.secrets },
     flagSetVersion: input.carry?.flagSetVersion ?? null,
     migrationLevel: input.migrationLevel ?? null,
+    author: input.author ?? null,
   };
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { createSecretBox } from './secret-box.ts';
+import { createSecretBox, sealedKeyId } from './secret-box.ts';
 
 const key = randomBytes(32).toString('base64');
 
@@ -32,4 +32,23 @@ test('a wrong key, a missing key, a short key and tampering are clear errors', (
   parts[5] = Buffer.from('y').toString('base64url');
   assert.throws(() => createSecretBox(key).decrypt(parts.join(':')));
   assert.throws(() => createSecretBox(key).decrypt('plain'), /rwenc:v1 format/);
+});
+
+test('rotate seals with the new key and still opens what the old one sealed', () => {
+  const box = createSecretBox(key);
+  const before = box.encrypt('old');
+  const oldId = box.keyId;
+  const next = randomBytes(32).toString('base64');
+  const newId = box.rotate(next);
+  assert.notEqual(newId, oldId);
+  assert.equal(box.keyId, newId);
+  assert.deepEqual(box.keyIds, [oldId, newId]);
+  const after = box.encrypt('new');
+  assert.equal(sealedKeyId(after), newId);
+  assert.equal(box.decrypt(before), 'old');
+  assert.equal(createSecretBox(next).decrypt(after), 'new');
+  assert.throws(
+    () => box.rotate('nope'),
+    (err: Error) => /32 bytes/.test(err.message) && !err.message.includes(next),
+  );
 });

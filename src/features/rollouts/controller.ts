@@ -59,6 +59,8 @@ export interface ControllerDeps {
   readonly secrets?: SecretBox;
   /** Where the app's instances reach Rewind's OFREP endpoints (REWIND_OFREP_URL), if served. */
   readonly ofrepUrl?: (app: string) => string;
+  /** The app's read-only flag token for OFREP (REWIND_OFREP_TOKEN), if served. */
+  readonly ofrepToken?: (app: string) => string;
   readonly tickMs?: number;
 }
 
@@ -78,6 +80,20 @@ export interface WatchView {
   readonly judgment: { readonly verdict: string; readonly message: string } | null;
   readonly rules: readonly { readonly name: string; readonly phase: string; readonly message: string }[];
   readonly evaluatedAt: number | null;
+}
+
+/**
+ * Throws unless `version` is a version label: it is substituted into the run command and into
+ * migration paths, so nothing that could escape them (no /, no .. at the start).
+ */
+export function checkVersion(version: string): void {
+  if (!VERSION_RE.test(version)) {
+    throw new RewindError(
+      'VALIDATION_FAILED',
+      `version "${version}" is not valid; use letters, digits, and . _ + - (it is substituted into the run command)`,
+      { field: 'version' },
+    );
+  }
 }
 
 export class Controller {
@@ -138,6 +154,8 @@ export class Controller {
     const box = this.#deps.secrets ?? createSecretBox(undefined);
     const env = revisionEnv(spec, (sealed) => box.decrypt(sealed));
     if (this.#deps.ofrepUrl) env.REWIND_OFREP_URL ??= this.#deps.ofrepUrl(app);
+    // Rewind's, not the revision's: a deploy --env cannot hand an app another app's flag token.
+    if (this.#deps.ofrepToken) env.REWIND_OFREP_TOKEN = this.#deps.ofrepToken(app);
     return env;
   }
 
@@ -296,7 +314,7 @@ export class Controller {
     });
   }
 
-  async abort(app: string, reason = 'aborted by hand'): Promise<RolloutRecord> {
+  async abort(app: string, reason = 'aborted by hand', actor?: string): Promise<RolloutRecord> {
     const rollout = await this.#command(app, 'abort', (r, now) => {
       const state = r.state as RolloutState;
       if (state.compensation) return 'the rollout is rolling back already';
@@ -316,7 +334,7 @@ export class Controller {
     );
     await this.#reporter.openIncident(
       rollout,
-      { kind: 'manual', message: `aborted by hand: ${reason}` },
+      { kind: 'manual', message: `aborted by ${actor ?? 'hand'}: ${reason}` },
       'P2',
     );
     return (await this.#deps.store.rollouts.get(rollout.id)) ?? rollout;
@@ -324,16 +342,10 @@ export class Controller {
 
   async deploy(
     app: string,
-    input: { version: string; env?: Record<string, string>; reason?: string },
+    input: { version: string; env?: Record<string, string>; reason?: string; actor?: string },
   ): Promise<RolloutRecord> {
     const ctx = this.context(app);
-    if (!VERSION_RE.test(input.version)) {
-      throw new RewindError(
-        'VALIDATION_FAILED',
-        `version "${input.version}" is not valid; use letters, digits, and . _ + - (it is substituted into the run command)`,
-        { field: 'version' },
-      );
-    }
+    checkVersion(input.version);
     for (const key of Object.keys(input.env ?? {})) {
       if (!ENV_RE.test(key)) {
         throw new RewindError(
@@ -365,6 +377,7 @@ export class Controller {
         flagSetVersion: (await this.#flagSetVersion(app)) ?? carried?.flagSetVersion ?? null,
       },
       migrationLevel,
+      author: input.actor ?? null,
     });
     const revision = await store.revisions.create({
       app,
@@ -401,6 +414,7 @@ export class Controller {
       config?: Record<string, string | null>;
       secrets?: Record<string, string | null>;
       reason?: string;
+      actor?: string;
     },
   ): Promise<RolloutRecord> {
     const ctx = this.context(app);
@@ -462,6 +476,7 @@ export class Controller {
         config,
         secrets,
         flagSetVersion: (await this.#flagSetVersion(app)) ?? base.flagSetVersion,
+        author: input.actor ?? null,
       } satisfies RevisionSpec,
       reason: input.reason ?? what.join(', '),
     });
@@ -487,7 +502,10 @@ export class Controller {
    * compensations restore the stable revision); otherwise it creates a copy of the target and
    * rolls it out, by a plain traffic switch when the target's processes are still warm.
    */
-  async rollback(app: string, input: { toRevision?: number; reason?: string }): Promise<RolloutRecord> {
+  async rollback(
+    app: string,
+    input: { toRevision?: number; reason?: string; actor?: string },
+  ): Promise<RolloutRecord> {
     const ctx = this.context(app);
     const { store } = this.#deps;
     const reason = input.reason ?? 'manual rollback';
@@ -495,7 +513,8 @@ export class Controller {
     if (active) {
       if (input.toRevision !== undefined && input.toRevision !== active.fromRevision)
         throw conflict(app, active.id);
-      if (active.kind === 'deploy' && active.fromRevision !== null) return this.abort(app, reason);
+      if (active.kind === 'deploy' && active.fromRevision !== null)
+        return this.abort(app, reason, input.actor);
       throw conflict(app, active.id);
     }
     // Serialised with the reconcile loop: no tick computes its table from the state before this.
@@ -503,7 +522,7 @@ export class Controller {
     const rollout = await this.#exclusive(app, () =>
       this.#startRollback(ctx, { ...input, reason, queuedAt }),
     );
-    await this.#endWatch(app, 'Ended', `rolled back by hand: ${reason}`);
+    await this.#endWatch(app, 'Ended', `rolled back by ${input.actor ?? 'hand'}: ${reason}`);
     // The loop takes the steps after the switch (verification, database, retirement); the caller
     // follows the rollout.
     void this.kick(app);
@@ -523,6 +542,8 @@ export class Controller {
       automatic?: { trigger: IncidentTrigger; severity: Severity };
       /** When the request began waiting for the app's reconcile tick to end. */
       queuedAt?: number;
+      /** Who asked (the token's name); the revision's author. */
+      actor?: string;
     },
   ): Promise<RolloutRecord> {
     const { store } = this.#deps;
@@ -569,7 +590,10 @@ export class Controller {
       );
     }
     mark('read');
-    const spec = copyRevisionSpec(parseRevisionSpec(target.spec), target.number);
+    const spec = {
+      ...copyRevisionSpec(parseRevisionSpec(target.spec), target.number),
+      author: input.actor ?? null,
+    };
     const copy = await store.revisions.create({
       app,
       version: target.version,
@@ -628,7 +652,7 @@ export class Controller {
         data: { switchedAt: (rollout.state as RolloutState).switchedAt, stagesMs },
       });
     }
-    await this.#announceRollout(rollout, copy, steps, reason, incident);
+    await this.#announceRollout(rollout, copy, steps, reason, incident, input.actor);
     if (spec.flagSetVersion !== null && this.#deps.flags) {
       // The revision's flag set comes back with it, as a new version that copies it.
       await this.#deps.flags
@@ -720,9 +744,10 @@ export class Controller {
     to: RevisionRecord,
     steps: RolloutState['steps'],
     reason: string | undefined,
+    actor?: string,
   ): Promise<RolloutRecord> {
     const rollout = await this.#insertRollout(app, kind, from, to, steps, reason, false);
-    await this.#announceRollout(rollout, to, steps, reason);
+    await this.#announceRollout(rollout, to, steps, reason, undefined, actor);
     return rollout;
   }
 
@@ -764,6 +789,7 @@ export class Controller {
     steps: RolloutState['steps'],
     reason: string | undefined,
     automatic?: { trigger: IncidentTrigger; severity: Severity },
+    actor?: string,
   ): Promise<void> {
     const { store } = this.#deps;
     const { app, kind, fromRevision: from } = rollout;
@@ -786,7 +812,7 @@ export class Controller {
     } else {
       await this.#reporter.openIncident(
         rollout,
-        automatic?.trigger ?? { kind: 'manual', message: `rolled back by hand: ${reason}` },
+        automatic?.trigger ?? { kind: 'manual', message: `rolled back by ${actor ?? 'hand'}: ${reason}` },
         automatic?.severity ?? 'P2',
       );
     }

@@ -501,8 +501,10 @@ export class RolloutDriver {
         }
         const healthy = mine.filter((i) => i.phase === 'Running' && health.health(i.id) === 'Healthy');
         if (healthy.length >= target.spec.instances) return DONE;
-        const watched = Date.now() - Math.max(state.stepStartedAt ?? Date.now(), this.#startedAt);
-        if (watched > app.health.startTimeout) {
+        // Health is only seen while a controller probes: the time a killed controller took to come
+        // back does not count against startTimeout (it used to fail resumed deploys on a busy box).
+        const waited = Date.now() - Math.max(state.stepStartedAt ?? Date.now(), this.#startedAt);
+        if (waited > app.health.startTimeout) {
           const detail = mine.map((i) => health.lastDetail(i.id)).find(Boolean) ?? 'no instance running';
           return this.#failed(
             step,

@@ -28,6 +28,7 @@ import {
 } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { childEnv } from '../../../shared/child-env.ts';
 import type { Instance, InstancePhase, InstanceSpec, LogLine, Runtime } from '../types.ts';
 import { commandName, shellScript } from './shell.ts';
 
@@ -300,7 +301,7 @@ export class ProcessSupervisor implements Runtime {
       return;
     }
     const env: NodeJS.ProcessEnv = {
-      ...process.env,
+      ...childEnv(),
       ...spec.env,
       PORT: String(slot.port),
       REWIND_APP: spec.app,
@@ -526,9 +527,10 @@ export class ProcessSupervisor implements Runtime {
     if (slot.file) return;
     const dir = path.join(this.#dataDir, 'logs', safeName(slot.spec.app));
     try {
-      mkdirSync(dir, { recursive: true });
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
       const file = createWriteStream(path.join(dir, `${slot.spec.revision}-${slot.spec.index}.log`), {
         flags: 'a',
+        mode: 0o600,
       });
       file.on('error', (error) => {
         this.#warn(`log file of ${slot.id}: ${error.message}`);

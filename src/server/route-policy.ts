@@ -1,0 +1,88 @@
+// Who may call each route: the one table the auth hook enforces and the OpenAPI document
+// publishes. A route missing from it fails the server at start (see build-app.ts onRoute), so
+// no route is ever open by omission.
+import type { Role } from '../features/auth/roles.ts';
+
+/**
+ * - role: the weakest role that may call the route; 'public' needs no token; 'ofrep' takes the
+ *   app's flag token (REWIND_OFREP_TOKEN) or any token that may read the app.
+ * - scope: how a token scoped to one app is checked. app: the :app path parameter; handler: the
+ *   handler checks the record it loads (or filters its list); global: app-scoped tokens refused.
+ * - escalates: why the body can ask for more than `role` (checked by the handler).
+ */
+export interface RoutePolicy {
+  readonly role: Role | 'public' | 'ofrep';
+  readonly scope: 'app' | 'handler' | 'global';
+  readonly escalates?: string;
+}
+
+const viewer = (scope: RoutePolicy['scope'] = 'app'): RoutePolicy => ({ role: 'viewer', scope });
+const deployer: RoutePolicy = { role: 'deployer', scope: 'app' };
+const admin = (scope: RoutePolicy['scope'] = 'app'): RoutePolicy => ({ role: 'admin', scope });
+
+/** Keyed by `METHOD path`, the path in OpenAPI form with the /api/v1 prefix. */
+export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
+  'GET /healthz': { role: 'public', scope: 'global' },
+  'GET /metrics': viewer('global'),
+  'GET /api/v1/openapi.json': viewer('handler'),
+  'GET /api/v1/apps': viewer('handler'),
+  'GET /api/v1/apps/{app}': viewer(),
+  'GET /api/v1/apps/{app}/revisions': viewer(),
+  'GET /api/v1/apps/{app}/revisions/diff': viewer(),
+  'GET /api/v1/apps/{app}/config': viewer(),
+  'POST /api/v1/apps/{app}/config': {
+    ...deployer,
+    escalates: 'setting or unsetting secrets needs admin',
+  },
+  'GET /api/v1/apps/{app}/rollouts': viewer(),
+  'POST /api/v1/apps/{app}/deploy': {
+    ...deployer,
+    escalates: 'env keys that change how code is loaded (NODE_OPTIONS, LD_*, PATH...) need admin',
+  },
+  'POST /api/v1/apps/{app}/rollback': deployer,
+  'POST /api/v1/apps/{app}/promote': deployer,
+  'POST /api/v1/apps/{app}/abort': deployer,
+  'POST /api/v1/apps/{app}/pause': deployer,
+  'POST /api/v1/apps/{app}/resume': deployer,
+  'GET /api/v1/apps/{app}/logs': viewer(),
+  'GET /api/v1/apps/{app}/metrics': viewer(),
+  'GET /api/v1/apps/{app}/events': viewer(),
+  'GET /api/v1/rollouts/{id}': viewer('handler'),
+  'GET /api/v1/rollouts/{id}/events': viewer('handler'),
+  'GET /api/v1/incidents': viewer('handler'),
+  'GET /api/v1/incidents/{id}': viewer('handler'),
+  'GET /api/v1/apps/{app}/flags': viewer(),
+  'PUT /api/v1/apps/{app}/flags': deployer,
+  'GET /api/v1/apps/{app}/flags/history': viewer(),
+  'GET /api/v1/apps/{app}/flags/versions/{version}': viewer(),
+  'POST /api/v1/apps/{app}/flags/rollback': deployer,
+  'GET /api/v1/apps/{app}/flags/{key}': viewer(),
+  'PUT /api/v1/apps/{app}/flags/{key}': deployer,
+  'POST /api/v1/apps/{app}/flags/{key}/enable': deployer,
+  'POST /api/v1/apps/{app}/flags/{key}/disable': deployer,
+  'POST /api/v1/apps/{app}/ofrep/v1/evaluate/flags/{key}': { role: 'ofrep', scope: 'app' },
+  'POST /api/v1/apps/{app}/ofrep/v1/evaluate/flags': { role: 'ofrep', scope: 'app' },
+  'GET /api/v1/apps/{app}/db/plan': viewer(),
+  'GET /api/v1/apps/{app}/db/lint': viewer(),
+  'GET /api/v1/apps/{app}/db/backups': viewer(),
+  'POST /api/v1/apps/{app}/db/migrate': deployer,
+  'POST /api/v1/apps/{app}/db/backup': deployer,
+  'POST /api/v1/apps/{app}/db/verify': deployer,
+  'POST /api/v1/apps/{app}/db/contract': admin(),
+  'POST /api/v1/apps/{app}/db/rollback': admin(),
+  'POST /api/v1/apps/{app}/db/restore': admin(),
+  'GET /api/v1/audit': viewer('handler'),
+  'POST /api/v1/secrets/rotate-key': admin('global'),
+  'GET /api/v1/tokens': admin('global'),
+  'POST /api/v1/tokens': admin('global'),
+  'POST /api/v1/tokens/{name}/revoke': admin('global'),
+};
+
+/** `/api/v1/apps/:app/flags/:key` -> `/api/v1/apps/{app}/flags/{key}`. */
+export function openApiPath(fastifyUrl: string): string {
+  return fastifyUrl.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+}
+
+export function policyOf(method: string, fastifyUrl: string): RoutePolicy | undefined {
+  return ROUTE_POLICIES[`${method} ${openApiPath(fastifyUrl)}`];
+}
