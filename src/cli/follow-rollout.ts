@@ -33,15 +33,22 @@ export async function followRollout(
   let after = 0;
   let current = rollout;
   /** Prints new events and polls the rollout until `done`; false when `until` passed first. */
+  const printNew = async () => {
+    const events = await api.get<EventRecord[]>(`/rollouts/${current.id}/events?after=${after}`);
+    for (const e of events) {
+      after = e.id;
+      if (!opts.json) print(`${clock(e.at)}  ${e.message}`);
+    }
+  };
   const follow = async (done: (r: RolloutRecord) => boolean, until: number, pollMs: number) => {
     for (;;) {
-      const events = await api.get<EventRecord[]>(`/rollouts/${current.id}/events?after=${after}`);
-      for (const e of events) {
-        after = e.id;
-        if (!opts.json) print(`${clock(e.at)}  ${e.message}`);
-      }
+      await printNew();
       current = await api.get<RolloutRecord>(`/rollouts/${current.id}`);
-      if (done(current)) return true;
+      if (done(current)) {
+        // What was journalled between the events read above and this end.
+        await printNew();
+        return true;
+      }
       if (Date.now() > until) return false;
       await new Promise((r) => setTimeout(r, pollMs));
     }
