@@ -110,3 +110,41 @@ for (const engine of TARGETS) {
     });
   });
 }
+
+// Issue 11 (3): two controllers on one database. A applied 0003 for its good deploy; B's bad
+// deploy of the same version found nothing pending. B's rollback must not undo A's migration.
+for (const engine of TARGETS) {
+  test(`${engine}: a rollback undoes only what its own rollout (or controller) applied, and says why it left the rest`, async () => {
+    const t = await createTarget(engine);
+    try {
+      const a = new DatabaseService({ controllerId: 'controller-a' });
+      const b = new DatabaseService({ controllerId: 'controller-b' });
+      const ctx = context(engine, t.url, { v1: V1, v2: V2 });
+      assert.ok((await a.migrate(ctx, { number: 1, version: 'v1', migrationLevel: 2 }, 'all')).ok);
+      const byA = await a.expand(ctx, { number: 2, version: 'v2', migrationLevel: 3 }, 'rollout-a');
+      assert.ok(byA.ok && byA.levelBefore === 2 && byA.levelAfter === 3, JSON.stringify(byA));
+      const byB = await b.expand(ctx, { number: 7, version: 'v2', migrationLevel: 3 }, 'rollout-b');
+      assert.ok(byB.ok && byB.levelBefore === 3, JSON.stringify(byB));
+
+      // B's failed deploy compensates from level 2 (what it would have read before the lock).
+      const undoB = await b.undo(ctx, 2, 'all', 'rollout-b', 'rollout');
+      assert.ok(undoB.ok, JSON.stringify(undoB));
+      assert.equal(undoB.levelAfter, 3, 'A still needs 0003');
+      assert.match(
+        undoB.detail,
+        /left applied: 0003_add_note \(applied by rollout rollout-a of controller controller-a for revision 2, not by this rollout/,
+      );
+      // A rollback to an older revision by controller B leaves controller A's migration too.
+      const rollbackB = await b.undo(ctx, 2, 'all', 'rollback-b', 'controller');
+      assert.ok(rollbackB.ok && rollbackB.levelAfter === 3, JSON.stringify(rollbackB));
+      assert.match(rollbackB.detail, /not by this controller \(controller-b\)/);
+      // A's own rollback takes it back.
+      const undoA = await a.undo(ctx, 2, 'all', 'rollout-a', 'rollout');
+      assert.ok(undoA.ok && undoA.levelAfter === 2, JSON.stringify(undoA));
+      const ledger = await a.plan(ctx, 'v2');
+      assert.equal(ledger.currentLevel, 2);
+    } finally {
+      await t.cleanup();
+    }
+  });
+}

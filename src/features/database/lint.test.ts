@@ -373,6 +373,18 @@ const cases: readonly Case[] = [
     codes: ['RW305'],
   },
   {
+    name: 'transaction control in the file',
+    up: 'BEGIN;\nALTER TABLE orders ADD COLUMN a int;\nCOMMIT;',
+    codes: ['RW306', 'RW306'],
+  },
+  {
+    name: 'mysql: start transaction / rollback',
+    engine: 'mysql',
+    up: 'START TRANSACTION;\nUPDATE orders SET a = 1 WHERE id = 2;\nROLLBACK;',
+    down: 'SELECT 1;\nSELECT 1;\nSELECT 1;',
+    codes: ['RW306', 'RW306'],
+  },
+  {
     name: 'postgres: several DDL statements are one transaction',
     up: 'ALTER TABLE orders ADD COLUMN a int;\nALTER TABLE orders ADD COLUMN b int;',
     codes: [],

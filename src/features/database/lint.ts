@@ -252,6 +252,16 @@ export const LINT_RULES = [
       'MySQL: the down file has a different number of statements than the up file, so a partly applied up file cannot be undone step by step.',
     fix: 'Write one down statement per up statement, undoing them in reverse order.',
   },
+  {
+    code: 'RW306',
+    rule: 'transaction-control',
+    severity: 'error',
+    phase: null,
+    engines: ALL,
+    summary:
+      'BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, SAVEPOINT or RELEASE in a migration: it ends the transaction Rewind runs the migration in, so a later failure leaves the committed part applied while Rewind believes it rolled back. The migrator refuses such a file.',
+    fix: 'Remove the transaction statements: Rewind runs each migration in a transaction of its own (PostgreSQL, SQLite) or statement by statement (MySQL).',
+  },
 ] as const satisfies readonly LintRule[];
 
 export type LintCode = (typeof LINT_RULES)[number]['code'];
@@ -413,6 +423,9 @@ const INSERT = rx(
 );
 const LOCK = rx('^LOCK (?:TABLES? )?(?:ONLY )?({Q})');
 const WHERE = /\bWHERE\b/i;
+// A MariaDB `BEGIN NOT ATOMIC` block and a PostgreSQL `BEGIN ATOMIC` body are not transactions.
+const TRANSACTION_CONTROL =
+  /^(?:BEGIN(?! (?:NOT )?ATOMIC\b)(?: (?:WORK|TRANSACTION|ISOLATION|READ|DEFERRABLE|NOT DEFERRABLE)\b.*)?|START TRANSACTION\b.*|COMMIT\b.*|END(?: (?:WORK|TRANSACTION))?|ROLLBACK\b.*|ABORT\b.*|SAVEPOINT\b.*|RELEASE(?: SAVEPOINT)?\b.*|SET AUTOCOMMIT\b.*)$/i;
 const CONCURRENTLY = /\bCONCURRENTLY\b/i;
 const MYSQL_ONLINE =
   /\bALGORITHM ?= ?(?:INPLACE|INSTANT)\b.*\bLOCK ?= ?NONE\b|\bLOCK ?= ?NONE\b.*\bALGORITHM ?= ?(?:INPLACE|INSTANT)\b/i;
@@ -549,6 +562,13 @@ function inspectStatement(text: string, engine: DatabaseEngineName, ctx: Context
     expand: keyword === 'CREATE' || keyword === 'ALTER',
     ddl: ['CREATE', 'ALTER', 'DROP', 'RENAME', 'TRUNCATE'].includes(keyword),
   };
+  const control = TRANSACTION_CONTROL.exec(text);
+  if (control) {
+    facts.hits.push({
+      code: 'RW306',
+      message: `${control[0].toUpperCase()} controls the transaction Rewind runs the migration in`,
+    });
+  }
   if (engine === 'postgres' && CONCURRENTLY.test(text) && !ctx.alone) {
     facts.hits.push({
       code: 'RW207',

@@ -23,6 +23,7 @@ export type MigrationErrorCode =
   | 'INTERRUPTED' // a migration was left half-way (crash, failed undo): run migrateDown
   | 'MISSING_DOWN'
   | 'UNDO_FAILED' // a stepwise migration failed and so did undoing its committed statements
+  | 'REFUSED' // the migration holds statements Rewind cannot run safely (BEGIN/COMMIT): nothing ran
   | 'DATABASE_ERROR'; // the ledger or the connection failed
 
 export interface MigrationError {
@@ -49,6 +50,10 @@ export interface MigrationResultSet {
   readonly results: readonly MigrationResult[];
   /** The migration the phase filter stopped at: later ones wait for their phase. */
   readonly stoppedAt?: { readonly key: string; readonly phase: MigrationPhase };
+  /** The level read under the advisory lock, before anything ran (absent when the lock was not had). */
+  readonly levelBefore?: number;
+  /** Migrations a down run left applied, each with the reason (another rollout or controller owns it). */
+  readonly left?: readonly { readonly key: string; readonly reason: string }[];
 }
 
 export type LedgerState = 'applying' | 'applied' | 'reverting' | 'reverted' | 'failed';
@@ -62,6 +67,10 @@ export interface LedgerEntry {
   readonly checksum: string;
   readonly state: LedgerState;
   readonly revision: number | null;
+  /** The rollout that applied it (null: applied before Rewind recorded owners, or by hand). */
+  readonly rolloutId: string | null;
+  /** The controller (rewind server) that applied it. */
+  readonly controller: string | null;
   readonly appliedAt: string | null;
   readonly revertedAt: string | null;
   readonly fingerprintBefore: string | null;
@@ -70,6 +79,8 @@ export interface LedgerEntry {
   readonly statsBefore: Record<string, TableStats> | null;
   /** Up statements committed (stepwise runs; the up file's count once applied). */
   readonly statementsDone: number;
+  /** How many statements the up file has (0 when recorded before Rewind kept it). */
+  readonly upCount: number;
   /** While reverting: how many statements at the end of the down file are still to run. */
   readonly undoRemaining: number;
   /** Tables the migration changes (linter's touched tables and the declared ones). */
@@ -114,12 +125,26 @@ export interface MigrateUpOptions extends RunOptions {
   readonly phase?: 'expand' | 'contract' | 'all';
   readonly toLevel?: number;
   readonly revision?: number | null;
+  /** Recorded in the ledger as the owner of what this run applies. */
+  readonly rolloutId?: string | null;
+  readonly controller?: string | null;
 }
 
 export interface MigrateDownOptions extends RunOptions {
   readonly toLevel: number;
   /** 'contract' stops at the first expand migration (undo only what the contract step did). */
   readonly phase?: 'contract' | 'all';
+  /**
+   * Whose migrations this run may undo; it stops at the first one it may not (and leaves it and
+   * everything below it applied, saying why). `rollout`: only those this rollout applied (the
+   * compensation of a failed deploy). `controller`: those this controller applied (or that have
+   * no recorded owner). Absent: any.
+   */
+  readonly owner?: {
+    readonly scope: 'rollout' | 'controller';
+    readonly rolloutId: string;
+    readonly controller: string;
+  };
 }
 
 export interface Migrator {
@@ -165,8 +190,10 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
         return { error: { code: 'LOCKED' as const, message }, results: [] };
       }
       await ensureLedger(db);
+      // Read under the lock: a level read before it may be stale by the time this run starts.
+      const levelBefore = levelOf(await readLedger(db, app));
       await db.setLockTimeout(s.lockTimeoutMs);
-      return await body(s);
+      return { ...(await body(s)), levelBefore };
     } catch (err) {
       return {
         error: { code: 'DATABASE_ERROR' as const, message: `${app}: ${messageOf(err)}` },
@@ -188,7 +215,7 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
       return {
         applied,
         pending: migrations.filter((m) => !done.has(m.key)).sort((a, b) => a.id - b.id),
-        currentLevel: applied.reduce((level, r) => Math.max(level, r.id), 0),
+        currentLevel: levelOf(rows),
         checksumMismatches: applied.flatMap((r) => {
           const m = byKey.get(r.key);
           return m && m.checksum !== r.checksum
@@ -227,8 +254,26 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
               stoppedAt: { key: m.key, phase: lint.effectivePhase },
             };
           }
+          const control = lint.findings.find((f) => f.code === 'RW306');
+          if (control) {
+            const message = `${m.key}: ${control.file}:${control.line} ${control.message}; nothing was run. Fix: ${control.fix}`;
+            const refused = { ...notRun(m.key, m.id, 'up'), status: 'Error' as const };
+            return {
+              error: { code: 'REFUSED' as const, message },
+              results: [
+                ...results,
+                { ...refused, error: { code: 'REFUSED' as const, message } },
+                ...notExecuted(pending.slice(i + 1), 'up'),
+              ],
+            };
+          }
           const changes = [...new Set([...lint.touchedTables, ...(m.declaredChanges ?? [])])].sort();
-          const r = await applyOne(m, lint.effectivePhase, changes, o.revision ?? null, s);
+          const owner = {
+            revision: o.revision ?? null,
+            rolloutId: o.rolloutId ?? null,
+            controller: o.controller ?? null,
+          };
+          const r = await applyOne(m, lint.effectivePhase, changes, owner, s);
           results.push(r);
           if (r.status === 'Error')
             return { error: r.error, results: [...results, ...notExecuted(pending.slice(i + 1), 'up')] };
@@ -247,6 +292,15 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
         for (const [i, row] of rows.entries()) {
           if (o.phase === 'contract' && row.phase === 'expand' && row.state === 'applied') {
             return { results: [...results, ...rest(i)], stoppedAt: { key: row.key, phase: row.phase } };
+          }
+          const foreign = o.owner && notOwned(row, o.owner);
+          if (foreign) {
+            // Everything below it stays too: a lower migration may be what this one builds on.
+            const left = rows.slice(i).map((r) => ({
+              key: r.key,
+              reason: r === row ? foreign : `below ${row.key}, which stays`,
+            }));
+            return { results: [...results, ...rest(i)], left };
           }
           const r = await revertOne(row, byKey.get(row.key), s);
           results.push(r);
@@ -279,7 +333,7 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
     m: Migration,
     phase: MigrationPhase,
     changes: readonly string[],
-    revision: number | null,
+    owner: { revision: number | null; rolloutId: string | null; controller: string | null },
     s: Settings,
   ): Promise<MigrationResult> {
     const started = Date.now();
@@ -302,7 +356,7 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
       phase,
       checksum: m.checksum,
       state: 'applying',
-      revision,
+      ...owner,
       appliedAt: null,
       revertedAt: null,
       fingerprintBefore: before.hash,
@@ -310,6 +364,7 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
       fingerprintReverted: null,
       statsBefore: stats,
       statementsDone: 0,
+      upCount: m.upStatements.length,
       undoRemaining: 0,
       changes,
       downSql: m.downSql,
@@ -502,11 +557,20 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
     let remaining = row.undoRemaining;
     if (row.state === 'applied') remaining = downs.length;
     if (row.state === 'applying') {
-      if (m && m.upStatements.length !== downs.length) {
-        const message = `${row.key} stopped after ${row.statementsDone} up statement(s) and its down file does not mirror the up file statement by statement: undo by hand`;
+      // The recorded count, not the folder's: the undo may run from the ledger alone.
+      const upCount = row.upCount || m?.upStatements.length || 0;
+      if (upCount !== downs.length) {
+        const message =
+          `${row.key} stopped after ${row.statementsDone} of ${upCount || '?'} up statement(s) and its down file has ${downs.length} ` +
+          `statement(s), so it cannot be undone statement by statement (down statement i must undo up statement n-1-i). Nothing was run: ` +
+          `the ${row.statementsDone} committed up statement(s) are still applied and the ledger still says applying. Undo them by hand, then mark the migration failed`;
         return result({ status: 'Error', error: { code: 'INTERRUPTED', message } });
       }
       remaining = row.statementsDone;
+    }
+    if (remaining > downs.length) {
+      const message = `${row.key}: ${remaining} statement(s) to undo but the down file has only ${downs.length}: nothing was run, the migration is still partly applied (ledger: ${row.state}). Undo it by hand`;
+      return result({ status: 'Error', error: { code: 'INTERRUPTED', message } });
     }
     await updateRow(db, app, row.key, { state: 'reverting', undo_remaining: remaining });
     const run = await runDownTail(row.key, downs, remaining, 'down', s);
@@ -608,7 +672,14 @@ export async function ensureLedger(db: DatabaseEngine): Promise<void> {
       () => true,
       () => false,
     );
-  if ((await exists('rewind_migrations')) && (await exists('rewind_backups'))) return;
+  if ((await exists('rewind_migrations')) && (await exists('rewind_backups'))) {
+    // Ledgers created by an earlier Rewind lack the owner and intent columns.
+    for (const [column, type] of LEDGER_ADDED_COLUMNS) {
+      if (!(await exists(`(select ${column} from rewind_migrations) as c`)))
+        await db.exec(`alter table rewind_migrations add column ${column} ${type}`);
+    }
+    return;
+  }
   // MySQL's TEXT stops at 64 KB; table stats of a large schema can exceed it.
   const text = db.name === 'mysql' ? 'longtext' : 'text';
   await db.exec(`create table if not exists rewind_migrations (
@@ -618,10 +689,35 @@ export async function ensureLedger(db: DatabaseEngine): Promise<void> {
     fingerprint_before varchar(64), fingerprint_after varchar(64), fingerprint_reverted varchar(64),
     stats_before ${text}, statements_done integer not null default 0,
     undo_remaining integer not null default 0, changes ${text}, down_sql ${text}, last_error ${text},
+    ${LEDGER_ADDED_COLUMNS.map(([c, t]) => `${c} ${t}`).join(', ')},
     primary key (app, migration_key))`);
   await db.exec(`create table if not exists rewind_backups (
     backup_id varchar(64) not null primary key, seq integer not null, app varchar(191) not null, revision integer,
     migration_key varchar(191) not null, tables ${text} not null, created_at varchar(32) not null)`);
+}
+
+/** Columns added after the first ledger format; ensureLedger adds them to an older ledger. */
+const LEDGER_ADDED_COLUMNS: readonly (readonly [string, string])[] = [
+  ['rollout_id', 'varchar(64)'],
+  ['controller', 'varchar(191)'],
+  ['up_count', 'integer not null default 0'],
+  // Stepwise runs: the 0-based up statement sent and not yet known to have committed (-1: none).
+  ['in_flight', 'integer not null default -1'],
+];
+
+/** The highest applied migration. */
+export function levelOf(rows: readonly LedgerEntry[]): number {
+  return rows.filter((r) => r.state === 'applied').reduce((level, r) => Math.max(level, r.id), 0);
+}
+
+/** Why `row` is not this run's to undo, or null when it is. */
+function notOwned(row: LedgerEntry, o: NonNullable<MigrateDownOptions['owner']>): string | null {
+  const by = `applied by ${row.rolloutId ? `rollout ${row.rolloutId}` : 'no recorded rollout'}${row.controller ? ` of controller ${row.controller}` : ''}${row.revision != null ? ` for revision ${row.revision}` : ''}`;
+  if (o.scope === 'rollout' && row.rolloutId !== o.rolloutId)
+    return `${by}, not by this rollout (${o.rolloutId}): a revision that rollout rolled out may need it`;
+  if (o.scope === 'controller' && row.controller !== null && row.controller !== o.controller)
+    return `${by}, not by this controller (${o.controller}): that controller's serving revision may need it`;
+  return null;
 }
 
 export async function readLedger(db: DatabaseEngine, app: string): Promise<LedgerEntry[]> {
@@ -635,6 +731,8 @@ export async function readLedger(db: DatabaseEngine, app: string): Promise<Ledge
     checksum: String(r.checksum),
     state: r.state as LedgerState,
     revision: r.revision == null ? null : Number(r.revision),
+    rolloutId: (r.rollout_id as string | null) ?? null,
+    controller: (r.controller as string | null) ?? null,
     appliedAt: (r.applied_at as string | null) ?? null,
     revertedAt: (r.reverted_at as string | null) ?? null,
     fingerprintBefore: (r.fingerprint_before as string | null) ?? null,
@@ -642,6 +740,7 @@ export async function readLedger(db: DatabaseEngine, app: string): Promise<Ledge
     fingerprintReverted: (r.fingerprint_reverted as string | null) ?? null,
     statsBefore: r.stats_before == null ? null : JSON.parse(String(r.stats_before)),
     statementsDone: Number(r.statements_done),
+    upCount: Number(r.up_count ?? 0),
     undoRemaining: Number(r.undo_remaining),
     changes: r.changes == null ? [] : JSON.parse(String(r.changes)),
     downSql: (r.down_sql as string | null) ?? null,
@@ -663,6 +762,8 @@ async function putRow(db: DatabaseEngine, e: LedgerEntry): Promise<void> {
     checksum: e.checksum,
     state: e.state,
     revision: e.revision,
+    rollout_id: e.rolloutId,
+    controller: e.controller,
     applied_at: e.appliedAt,
     reverted_at: e.revertedAt,
     fingerprint_before: e.fingerprintBefore,
@@ -670,6 +771,7 @@ async function putRow(db: DatabaseEngine, e: LedgerEntry): Promise<void> {
     fingerprint_reverted: e.fingerprintReverted,
     stats_before: e.statsBefore ? JSON.stringify(e.statsBefore) : null,
     statements_done: e.statementsDone,
+    up_count: e.upCount,
     undo_remaining: e.undoRemaining,
     changes: JSON.stringify(e.changes),
     down_sql: e.downSql,
