@@ -8,7 +8,17 @@ import { dirname, resolve } from 'node:path';
 import { RewindError } from '../../shared/errors.ts';
 import type { VerificationCheck } from '../incidents/incident.ts';
 import type { AppContext } from '../rollouts/app-context.ts';
-import { backupForMigration, listBackups, pruneBackups, restoreBackup } from './backups.ts';
+import {
+  backupForMigration,
+  describeMerge,
+  listBackups,
+  type MergeOptions,
+  mergeBackups,
+  pruneBackups,
+  RestoreRefused,
+  recordRemoved,
+  restoreBackup,
+} from './backups.ts';
 import { type DatabaseSpec, databaseUrl, migrationsDir } from './database-spec.ts';
 import { openDatabase, redactUrl } from './engines/registry.ts';
 import type { DatabaseEngine } from './engines/types.ts';
@@ -286,6 +296,10 @@ export class DatabaseService implements RolloutDatabase {
             levelBefore ??= r.levelBefore;
             results.push(...r.results);
             if (r.error) return failed(r, results, await levelNow());
+            // What it removed (columns, tables, rows) is what a rollback merges back.
+            const taken = (await listBackups(db, ctx.spec.name)).find((b) => b.migrationKey === m.key);
+            if (taken && r.results.some((x) => x.key === m.key && x.status === 'Success'))
+              await recordRemoved(db, taken.backupId);
           }
           if (spec.backup !== false && backups.length)
             await pruneBackups(db, ctx.spec.name, spec.backup.keep);
@@ -336,18 +350,40 @@ export class DatabaseService implements RolloutDatabase {
         if (r.error) return failed(r, r.results, levelOf(await migrator.ledger().catch(() => [])));
         const undone = r.results.filter((x) => x.status === 'Success').map((x) => x.key);
         const levelAfter = levelOf(await migrator.ledger());
+        // What the undone contract migrations removed comes back from their backups, merged.
+        const backups = (await listBackups(db, ctx.spec.name)).filter(
+          (b, i, all) =>
+            undone.includes(b.migrationKey) && all.findIndex((x) => x.migrationKey === b.migrationKey) === i,
+        );
+        let merged = '';
+        let mergeError: string | null = null;
+        if (backups.length) {
+          try {
+            const reports = await mergeBackups(db, ctx.spec.name, backups);
+            merged = `; merged back from ${reports.map((x) => x.backupId).join(', ')}: ${describeMerge(reports)}`;
+          } catch (err) {
+            mergeError = (err as Error).message;
+          }
+        }
         const left = r.left?.length
           ? `; left applied: ${r.left.map((l) => `${l.key} (${l.reason})`).join('; ')}`
           : '';
+        const detail = `${
+          undone.length
+            ? `undone: ${undone.join(', ')} (level ${levelBefore} -> ${levelAfter})`
+            : `nothing undone above level ${toLevel}`
+        }${merged}${left}`;
+        if (mergeError !== null)
+          return {
+            ok: false,
+            reason: `${detail}; the backed-up values were NOT merged back: ${mergeError}`,
+            data: { results: r.results, left: r.left ?? [] },
+          };
         return {
           ok: true,
           levelBefore,
           levelAfter,
-          detail: `${
-            undone.length
-              ? `undone: ${undone.join(', ')} (level ${levelBefore} -> ${levelAfter})`
-              : `nothing undone above level ${toLevel}`
-          }${left}`,
+          detail,
           data: { results: r.results, left: r.left ?? [] },
         };
       });
@@ -402,8 +438,11 @@ export class DatabaseService implements RolloutDatabase {
     return this.#with(ctx, (db) => listBackups(db, ctx.spec.name));
   }
 
-  /** Puts back the rows backed up before revision `revision`'s contract migrations. */
-  async restore(ctx: AppContext, revision: number) {
+  /**
+   * Merges back what revision `revision`'s contract migrations removed (backups.ts); with
+   * `overwrite`, the backup's rows exactly, deleting rows written since (dryRun first shows which).
+   */
+  async restore(ctx: AppContext, revision: number, options: MergeOptions = {}) {
     return this.#with(ctx, async (db) => {
       const backups = (await listBackups(db, ctx.spec.name)).filter((b) => b.revision === revision);
       if (!backups.length) {
@@ -415,7 +454,17 @@ export class DatabaseService implements RolloutDatabase {
           { revision },
         );
       }
-      return restoreBackup(db, { app: ctx.spec.name, revision });
+      try {
+        const reports = await restoreBackup(db, { app: ctx.spec.name, revision }, options);
+        return reports.map((r) => ({
+          ...r,
+          tableNames: r.tables.map((t) => t.table),
+          summary: describeMerge([r]),
+        }));
+      } catch (err) {
+        if (err instanceof RestoreRefused) throw dbError(err.message, { field: 'toRevision', revision });
+        throw err;
+      }
     });
   }
 

@@ -667,6 +667,8 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 /** Creates rewind_migrations and rewind_backups if missing; portable SQL, idempotent. */
 export async function ensureLedger(db: DatabaseEngine): Promise<void> {
   // Read first: CREATE TABLE IF NOT EXISTS still wants SQLite's write lock, which a busy app holds.
+  // MySQL's TEXT stops at 64 KB; table stats of a large schema can exceed it.
+  const text = db.name === 'mysql' ? 'longtext' : 'text';
   const exists = async (table: string) =>
     db.query(`select 1 as x from ${table} where 1 = 0`).then(
       () => true,
@@ -674,14 +676,17 @@ export async function ensureLedger(db: DatabaseEngine): Promise<void> {
     );
   if ((await exists('rewind_migrations')) && (await exists('rewind_backups'))) {
     // Ledgers created by an earlier Rewind lack the owner and intent columns.
-    for (const [column, type] of LEDGER_ADDED_COLUMNS) {
-      if (!(await exists(`(select ${column} from rewind_migrations) as c`)))
-        await db.exec(`alter table rewind_migrations add column ${column} ${type}`);
+    for (const [table, column, type] of ADDED_COLUMNS(text)) {
+      if (!(await exists(`(select ${column} from ${table}) as c`)))
+        await db.exec(`alter table ${table} add column ${column} ${type}`);
     }
     return;
   }
-  // MySQL's TEXT stops at 64 KB; table stats of a large schema can exceed it.
-  const text = db.name === 'mysql' ? 'longtext' : 'text';
+  const added = (table: string) =>
+    ADDED_COLUMNS(text)
+      .filter(([t]) => t === table)
+      .map(([, c, type]) => `${c} ${type}`)
+      .join(', ');
   await db.exec(`create table if not exists rewind_migrations (
     app varchar(191) not null, migration_key varchar(191) not null, id integer not null,
     name varchar(191) not null, phase varchar(16) not null, checksum varchar(64) not null,
@@ -689,20 +694,24 @@ export async function ensureLedger(db: DatabaseEngine): Promise<void> {
     fingerprint_before varchar(64), fingerprint_after varchar(64), fingerprint_reverted varchar(64),
     stats_before ${text}, statements_done integer not null default 0,
     undo_remaining integer not null default 0, changes ${text}, down_sql ${text}, last_error ${text},
-    ${LEDGER_ADDED_COLUMNS.map(([c, t]) => `${c} ${t}`).join(', ')},
+    ${added('rewind_migrations')},
     primary key (app, migration_key))`);
   await db.exec(`create table if not exists rewind_backups (
     backup_id varchar(64) not null primary key, seq integer not null, app varchar(191) not null, revision integer,
-    migration_key varchar(191) not null, tables ${text} not null, created_at varchar(32) not null)`);
+    migration_key varchar(191) not null, tables ${text} not null, created_at varchar(32) not null,
+    ${added('rewind_backups')})`);
 }
 
 /** Columns added after the first ledger format; ensureLedger adds them to an older ledger. */
-const LEDGER_ADDED_COLUMNS: readonly (readonly [string, string])[] = [
-  ['rollout_id', 'varchar(64)'],
-  ['controller', 'varchar(191)'],
-  ['up_count', 'integer not null default 0'],
+const ADDED_COLUMNS = (text: string): readonly (readonly [string, string, string])[] => [
+  ['rewind_migrations', 'rollout_id', 'varchar(64)'],
+  ['rewind_migrations', 'controller', 'varchar(191)'],
+  ['rewind_migrations', 'up_count', 'integer not null default 0'],
   // Stepwise runs: the 0-based up statement sent and not yet known to have committed (-1: none).
-  ['in_flight', 'integer not null default -1'],
+  ['rewind_migrations', 'in_flight', 'integer not null default -1'],
+  // How to recreate each backed-up table, and what the migration removed (backups.ts).
+  ['rewind_backups', 'definitions', text],
+  ['rewind_backups', 'removed', text],
 ];
 
 /** The highest applied migration. */

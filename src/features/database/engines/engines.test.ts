@@ -98,36 +98,87 @@ for (const engine of TARGETS) {
       await db.exec('delete from orders where id in (12, 13, 14)');
     });
 
-    test('backup and restore: rows, a lost column and a dropped table come back', async () => {
+    test('backup and merge: a dropped column and a dropped table come back; rows written since stay', async () => {
       const before = await db.tableStats(['users', 'orders'], { checksumRowLimit: 100 });
+      const ordersShape = (await db.schemaFingerprint()).tables.orders;
+      const definitions = await db.describeTables(['users', 'orders']);
+      assert.deepEqual(definitions.users!.primaryKey, ['id']);
       await db.backupTables('bk_t1', ['users', 'orders']);
       assert.deepEqual(await db.listBackupIds(), ['bk_t1']);
       await assert.rejects(db.backupTables('bk_t1', ['users']), 'a second backup under the same id fails');
       assert.deepEqual(await db.listTables(), ['orders', 'users'], 'backups are not user tables');
 
+      // A contract migration drops age and orders; its down brings age back empty.
       await db.exec('alter table users drop column age');
-      await db.exec("update users set name = 'x'");
       await db.exec('drop table orders');
-      await db.restoreTables('bk_t1', ['users', 'orders']);
-      assert.deepEqual(await db.tableStats(['users', 'orders'], { checksumRowLimit: 100 }), before);
-      const rows = await db.query('select id, name, age from users order by id');
-      assert.deepEqual(rows, [
+      await db.exec('alter table users add column age integer');
+      // The app writes meanwhile: a renamed user, a new user.
+      await db.exec("update users set name = 'bea' where id = 2");
+      await db.exec("insert into users (id, name) values (4, 'dee')");
+      const plans = [
+        {
+          table: 'users',
+          key: ['id'],
+          fill: ['age'],
+          insertMissing: false,
+          overwrite: false,
+          recreate: null,
+        },
+        {
+          table: 'orders',
+          key: ['id'],
+          fill: [],
+          insertMissing: true,
+          overwrite: false,
+          recreate: definitions.orders!,
+        },
+      ];
+      const preview = await db.mergeTables('bk_t1', plans, { dryRun: true });
+      assert.deepEqual(
+        preview.map((c) => [c.table, c.recreated, c.updated, c.inserted, c.deleted]),
+        [
+          ['users', false, 2, 0, 0],
+          ['orders', true, 0, 2, 0],
+        ],
+      );
+      assert.equal((await db.listTables()).includes('orders'), false, 'a dry run changes nothing');
+      const merged = await db.mergeTables('bk_t1', plans, { dryRun: false });
+      assert.deepEqual(
+        merged.map((c) => [c.table, c.recreated, c.updated, c.inserted, c.deleted]),
+        [
+          ['users', false, 2, 0, 0],
+          ['orders', true, 0, 2, 0],
+        ],
+      );
+      assert.deepEqual(await db.query('select id, name, age from users order by id'), [
         { id: 1, name: 'ada', age: 36 },
-        { id: 2, name: 'bob', age: null },
+        { id: 2, name: 'bea', age: null },
         { id: 3, name: 'cy', age: 7 },
+        { id: 4, name: 'dee', age: null },
       ]);
+      const stats = await db.tableStats(['orders'], { checksumRowLimit: 100 });
+      assert.deepEqual(stats.orders, before.orders);
+      assert.deepEqual(
+        (await db.schemaFingerprint()).tables.orders,
+        ordersShape,
+        'columns, defaults, keys, indexes and the foreign key came back',
+      );
+
+      // Overwrite: the backup's rows exactly, after a preview of what it deletes.
+      const over = [{ ...plans[0]!, fill: [], overwrite: true }];
+      const shown = await db.mergeTables('bk_t1', over, { dryRun: true });
+      assert.deepEqual(shown[0]!.deletedSample, [{ id: 4 }]);
+      await db.mergeTables('bk_t1', over, { dryRun: false });
+      assert.deepEqual(
+        (await db.tableStats(['users'], { checksumRowLimit: 100 })).users!.rows,
+        before.users!.rows,
+      );
 
       await db.dropBackup('bk_t1');
       await db.dropBackup('bk_t1');
       assert.deepEqual(await db.listBackupIds(), []);
-      await assert.rejects(db.restoreTables('bk_t1', ['users']), /has no copy of table "users"/);
+      await assert.rejects(db.mergeTables('bk_t1', plans, { dryRun: false }), /has no copy of table "users"/);
       await assert.rejects(db.backupTables('Bad-Id', ['users']), /backup id "Bad-Id" is invalid/);
-      // Put orders back as it was made (with its foreign key) for the tests that follow.
-      await db.exec('drop table orders');
-      await db.exec(
-        'create table orders (id integer primary key, user_id integer references users (id), total integer)',
-      );
-      await db.exec('insert into orders (id, user_id, total) values (10, 1, 5), (11, 2, 7)');
     });
 
     test('advisory lock: a second session waits, gives up, then gets it once released', async () => {

@@ -4,11 +4,21 @@
 
 import mysql from 'mysql2/promise';
 import { backupIdOf, backupTableName } from './backup-names.ts';
+import { emptyCounts } from './dry-run.ts';
 import { isRewindTable, sha256, shapeBuilder } from './fingerprint.ts';
+import { type MergeDialect, mergeRows } from './merge-sql.ts';
 import { orphanCountSql } from './orphan-query.ts';
 import { pollLock } from './poll-lock.ts';
 import { inTransaction } from './transaction.ts';
-import type { DatabaseEngine, ForeignKeyOrphans, Row, TableStats } from './types.ts';
+import type {
+  DatabaseEngine,
+  ForeignKeyOrphans,
+  MergeCounts,
+  MergePlan,
+  Row,
+  TableDefinition,
+  TableStats,
+} from './types.ts';
 
 const BACKUP_DB = 'rewind_backup';
 const MAX_IDENTIFIER = 64;
@@ -250,41 +260,73 @@ function mysqlEngine(conn: mysql.Connection, database: string): DatabaseEngine {
       }
     },
 
-    async restoreTables(backupId, tables) {
-      const plan: { source: string; target: string; cols: MyColumn[] }[] = [];
-      // Structure first: DDL commits on MySQL, so it cannot share the transaction with the rows.
+    async describeTables(tables) {
+      const out: Record<string, TableDefinition> = {};
       for (const t of tables) {
-        const name = backupTableName(backupId, t, MAX_IDENTIFIER);
-        if (!(await tableExists(BACKUP_DB, name))) {
-          throw new Error(`backup ${backupId} has no copy of table "${t}" (${BACKUP_DB}.${name})`);
-        }
-        const source = `${BACKUP_DB}.${quoteMysql(name)}`;
-        const target = `${db}.${quoteMysql(t)}`;
-        if (!(await tableExists(database, t))) {
-          await exec(`create table ${target} like ${source}`);
-          await exec(`alter table ${target} comment = ''`);
-        }
-        const have = new Set((await columns(database, t)).map((c) => c.name));
-        const backupColumns = await columns(BACKUP_DB, name);
-        for (const c of backupColumns) {
-          if (!have.has(c.name))
-            await exec(`alter table ${target} add column ${quoteMysql(c.name)} ${c.type} null`);
-        }
-        const writable = new Set(
-          (await columns(database, t)).filter((c) => !GENERATED.test(c.extra)).map((c) => c.name),
+        const [create] = await query<{ 'Create Table': string }>(`show create table ${db}.${quoteMysql(t)}`);
+        const pk = await query<{ c: string }>(
+          `select column_name as c from information_schema.statistics
+            where table_schema = ? and table_name = ? and index_name = 'PRIMARY' order by seq_in_index`,
+          [database, t],
         );
-        plan.push({ source, target, cols: backupColumns.filter((c) => writable.has(c.name)) });
+        const triggers = await query<{ name: string }>(
+          'select trigger_name as name from information_schema.triggers where event_object_schema = ? and event_object_table = ?',
+          [database, t],
+        );
+        const after: string[] = [];
+        for (const tr of triggers) {
+          const [row] = await query<{ 'SQL Original Statement': string }>(
+            `show create trigger ${db}.${quoteMysql(tr.name)}`,
+          );
+          if (row) after.push(row['SQL Original Statement']);
+        }
+        out[t] = {
+          columns: (await columns(database, t)).map((c) => c.name),
+          primaryKey: pk.map((r) => r.c),
+          create: [create!['Create Table']],
+          after,
+        };
+      }
+      return out;
+    },
+
+    async mergeTables(backupId, plans, { dryRun }) {
+      const work: { plan: (typeof plans)[number]; source: string; target: string; recreate: boolean }[] = [];
+      for (const plan of plans) {
+        const name = backupTableName(backupId, plan.table, MAX_IDENTIFIER);
+        if (!(await tableExists(BACKUP_DB, name)))
+          throw new Error(`backup ${backupId} has no copy of table "${plan.table}" (${BACKUP_DB}.${name})`);
+        const recreate = plan.recreate !== null && !(await tableExists(database, plan.table));
+        work.push({
+          plan,
+          source: `${BACKUP_DB}.${quoteMysql(name)}`,
+          target: `${db}.${quoteMysql(plan.table)}`,
+          recreate,
+        });
       }
       const [fkChecks] = await query<{ v: number }>('select @@foreign_key_checks as v');
-      // Rows go back in any order; cascades must not fire while the table is emptied.
+      // Rows go back in any order; a recreated table may reference one not back yet.
       await exec('set foreign_key_checks = 0');
       try {
-        await engine.transaction(async () => {
-          for (const p of plan) {
-            await exec(`delete from ${p.target}`);
-            await copyRows(p.source, p.target, p.cols);
+        const counts: MergeCounts[] = [];
+        if (dryRun) {
+          for (const w of work) {
+            if (w.recreate) {
+              const [r] = await query<{ n: number }>(`select count(*) as n from ${w.source}`);
+              counts.push({ ...emptyCounts(w.plan.table), recreated: true, inserted: Number(r!.n) });
+            } else counts.push({ ...(await mergeOne(w, true)), recreated: false });
           }
+          return counts;
+        }
+        // DDL commits on MySQL: the structure first, then the rows in one transaction.
+        for (const w of work.filter((w) => w.recreate))
+          for (const st of w.plan.recreate!.create) await exec(st);
+        await engine.transaction(async () => {
+          for (const w of work) counts.push({ ...(await mergeOne(w, false)), recreated: w.recreate });
         });
+        for (const w of work.filter((w) => w.recreate))
+          for (const st of w.plan.recreate!.after) await exec(st);
+        return counts;
       } finally {
         await exec(`set foreign_key_checks = ${fkChecks?.v ? 1 : 0}`);
       }
@@ -300,6 +342,36 @@ function mysqlEngine(conn: mysql.Connection, database: string): DatabaseEngine {
     },
     close: () => conn.end(),
   };
+
+  const dialect: MergeDialect = {
+    quote: quoteMysql,
+    run: async (sql) => {
+      const [r] = await conn.query(sql);
+      return (r as { affectedRows?: number }).affectedRows ?? 0;
+    },
+    query: (sql) => query(sql),
+    distinct: (a, b) => `not (${a} <=> ${b})`,
+    updateFrom: (target, source, on, cols, where) =>
+      `update ${target} t join ${source} b on ${on} set ${cols.map((c) => `t.${quoteMysql(c)} = b.${quoteMysql(c)}`).join(', ')} where ${where}`,
+    deleteMissing: (target, source, on) =>
+      `delete t from ${target} t where not exists (select 1 from ${source} b where ${on})`,
+    insertOverride: '',
+  };
+
+  async function mergeOne(
+    w: { plan: MergePlan; source: string; target: string; recreate: boolean },
+    dryRun: boolean,
+  ) {
+    const name = w.source
+      .slice(BACKUP_DB.length + 1)
+      .replace(/^`|`$/g, '')
+      .replaceAll('``', '`');
+    const backupColumns = new Set((await columns(BACKUP_DB, name)).map((c) => c.name));
+    const writable = (await columns(database, w.plan.table))
+      .filter((c) => !GENERATED.test(c.extra) && backupColumns.has(c.name))
+      .map((c) => c.name);
+    return mergeRows(dialect, w.target, w.source, w.plan, writable, dryRun);
+  }
 
   async function foreignKeys() {
     const rows = await query<{

@@ -4,11 +4,20 @@
 import pg from 'pg';
 import { scanSql, stripComments } from '../sql-split.ts';
 import { backupIdOf, backupTableName } from './backup-names.ts';
+import { commitUnlessDry, emptyCounts } from './dry-run.ts';
 import { isRewindTable, shapeBuilder } from './fingerprint.ts';
+import { type MergeDialect, mergeRows } from './merge-sql.ts';
 import { orphanCountSql } from './orphan-query.ts';
 import { pollLock } from './poll-lock.ts';
 import { inTransaction } from './transaction.ts';
-import type { DatabaseEngine, ForeignKeyOrphans, Row, TableStats } from './types.ts';
+import type {
+  DatabaseEngine,
+  ForeignKeyOrphans,
+  MergeCounts,
+  Row,
+  TableDefinition,
+  TableStats,
+} from './types.ts';
 
 const BACKUP_SCHEMA = 'rewind_backup';
 const MAX_IDENTIFIER = 63;
@@ -205,43 +214,42 @@ function postgresEngine(client: pg.Client): DatabaseEngine {
       });
     },
 
-    async restoreTables(backupId, tables) {
+    async describeTables(tables) {
       const schema = await currentSchema();
-      await engine.transaction(async () => {
+      const out: Record<string, TableDefinition> = {};
+      for (const t of tables) out[t] = await describe(schema, t);
+      return out;
+    },
+
+    async mergeTables(backupId, plans, { dryRun }) {
+      const schema = await currentSchema();
+      return commitUnlessDry(engine.transaction, dryRun, async () => {
         await withoutTriggers();
-        for (const t of tables) {
-          const name = backupTableName(backupId, t, MAX_IDENTIFIER);
-          if (!(await tableExists(BACKUP_SCHEMA, name))) {
-            throw new Error(`backup ${backupId} has no copy of table "${t}" (${BACKUP_SCHEMA}.${name})`);
-          }
+        const counts: MergeCounts[] = [];
+        for (const plan of plans) {
+          const name = backupTableName(backupId, plan.table, MAX_IDENTIFIER);
+          if (!(await tableExists(BACKUP_SCHEMA, name)))
+            throw new Error(
+              `backup ${backupId} has no copy of table "${plan.table}" (${BACKUP_SCHEMA}.${name})`,
+            );
           const source = `${BACKUP_SCHEMA}.${quotePg(name)}`;
-          const target = `${quotePg(schema)}.${quotePg(t)}`;
-          const recreated = !(await tableExists(schema, t));
-          if (recreated) await exec(`create table ${target} (like ${source} including all)`);
-          const have = new Set((await columns(schema, t)).map((c) => c.name));
-          const backupColumns = await columns(BACKUP_SCHEMA, name);
-          for (const c of backupColumns) {
-            if (!have.has(c.name))
-              await exec(`alter table ${target} add column ${quotePg(c.name)} ${c.type}`);
+          const target = `${quotePg(schema)}.${quotePg(plan.table)}`;
+          const recreate = plan.recreate && !(await tableExists(schema, plan.table)) ? plan.recreate : null;
+          if (recreate && dryRun) {
+            const [r] = await query<{ n: string }>(`select count(*) as n from ${source}`);
+            counts.push({ ...emptyCounts(plan.table), recreated: true, inserted: Number(r!.n) });
+            continue;
           }
-          await exec(`delete from ${target}`);
-          const now = await columns(schema, t);
-          const writable = new Set(now.filter((c) => !c.generated).map((c) => c.name));
-          await copyRows(
-            source,
-            target,
-            backupColumns.filter((c) => writable.has(c.name)),
-          );
-          if (recreated) {
-            // A recreated identity column starts its own sequence at 1: move it past the rows.
-            for (const c of now.filter((c) => c.identity)) {
-              await query(
-                `select setval(pg_get_serial_sequence(?, ?), coalesce(max(${quotePg(c.name)}), 0) + 1, false) from ${target}`,
-                [target, c.name],
-              );
-            }
-          }
+          for (const st of recreate?.create ?? []) await exec(st);
+          const backupColumns = new Set((await columns(BACKUP_SCHEMA, name)).map((c) => c.name));
+          const now = await columns(schema, plan.table);
+          const writable = now.filter((c) => !c.generated && backupColumns.has(c.name)).map((c) => c.name);
+          const merged = await mergeRows(dialect, target, source, plan, writable, dryRun);
+          for (const st of recreate?.after ?? []) await exec(st);
+          if (!dryRun) await resetSequences(target, now);
+          counts.push({ ...merged, recreated: recreate !== null });
         }
+        return counts;
       });
     },
 
@@ -255,6 +263,106 @@ function postgresEngine(client: pg.Client): DatabaseEngine {
     },
     close: () => client.end(),
   };
+
+  const dialect: MergeDialect = {
+    quote: quotePg,
+    run: async (sql) => (await client.query(sql)).rowCount ?? 0,
+    query: (sql) => query(sql),
+    distinct: (a, b) => `${a} is distinct from ${b}`,
+    updateFrom: (target, source, on, cols, where) =>
+      `update ${target} t set ${cols.map((c) => `${quotePg(c)} = b.${quotePg(c)}`).join(', ')} from ${source} b where ${on} and ${where}`,
+    deleteMissing: (target, source, on) =>
+      `delete from ${target} t where not exists (select 1 from ${source} b where ${on})`,
+    insertOverride: 'overriding system value',
+  };
+
+  /** Identity columns and serial sequences move past the rows that came back. */
+  async function resetSequences(target: string, cols: readonly PgColumn[]) {
+    for (const c of cols) {
+      const [seq] = await query<{ s: string | null }>('select pg_get_serial_sequence(?, ?) as s', [
+        target,
+        c.name,
+      ]);
+      if (!seq?.s) continue;
+      await query(
+        `select setval(?, greatest((select coalesce(max(${quotePg(c.name)}), 0) from ${target}), (select last_value from ${seq.s})), true)`,
+        [seq.s],
+      );
+    }
+  }
+
+  /** Columns with defaults and identity, the sequences they own, constraints and indexes. */
+  async function describe(schema: string, table: string): Promise<TableDefinition> {
+    const qualified = `${quotePg(schema)}.${quotePg(table)}`;
+    const cols = await query<{
+      name: string;
+      type: string;
+      nn: boolean;
+      def: string | null;
+      identity: string;
+      generated: string;
+    }>(
+      `select a.attname as name, format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as nn,
+              pg_get_expr(d.adbin, d.adrelid) as def, a.attidentity as identity, a.attgenerated as generated
+         from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+         left join pg_attrdef d on d.adrelid = c.oid and d.adnum = a.attnum
+        where n.nspname = ? and c.relname = ? and a.attnum > 0 and not a.attisdropped order by a.attnum`,
+      [schema, table],
+    );
+    const sequences: string[] = [];
+    const defs = cols.map((c) => {
+      let def = `${quotePg(c.name)} ${c.type}`;
+      if (c.identity) def += ` generated ${c.identity === 'a' ? 'always' : 'by default'} as identity`;
+      else if (c.generated) def += ` generated always as (${c.def}) stored`;
+      else if (c.def !== null) {
+        const seq = /^nextval\('([^']+)'::regclass\)$/.exec(c.def)?.[1];
+        if (seq) sequences.push(seq);
+        def += ` default ${c.def}`;
+      }
+      return c.nn ? `${def} not null` : def;
+    });
+    const constraints = await query<{ name: string; def: string; type: string }>(
+      `select con.conname as name, pg_get_constraintdef(con.oid) as def, con.contype as type
+         from pg_constraint con join pg_class c on c.oid = con.conrelid join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = ? and c.relname = ? and con.contype <> 'n'
+        order by position(con.contype in 'pucxf'), con.conname`,
+      [schema, table],
+    );
+    const indexes = await query<{ def: string }>(
+      `select pg_get_indexdef(x.indexrelid) as def from pg_index x join pg_class c on c.oid = x.indrelid
+         join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = ? and c.relname = ?
+          and not exists (select 1 from pg_constraint k where k.conindid = x.indexrelid and k.conrelid = x.indrelid)
+        order by 1`,
+      [schema, table],
+    );
+    const [pk] = await query<{ cols: string[] | null }>(
+      `select array_agg(a.attname::text order by k.o) as cols
+         from pg_index x cross join unnest(x.indkey) with ordinality k(n, o)
+         join pg_attribute a on a.attrelid = x.indrelid and a.attnum = k.n
+        where x.indrelid = to_regclass(?) and x.indisprimary`,
+      [qualified],
+    );
+    return {
+      columns: cols.map((c) => c.name),
+      primaryKey: pk?.cols ?? [],
+      create: [
+        ...sequences.map((q) => `create sequence if not exists ${q}`),
+        `create table ${qualified} (${defs.join(', ')})`,
+      ],
+      after: [
+        ...constraints.map((k) => `alter table ${qualified} add constraint ${quotePg(k.name)} ${k.def}`),
+        ...indexes.map((i) => i.def),
+        ...cols
+          .filter((c) => c.def && /^nextval\(/.test(c.def))
+          .map((c) => {
+            const seq = /^nextval\('([^']+)'::regclass\)$/.exec(c.def!)?.[1];
+            return seq ? `alter sequence ${seq} owned by ${qualified}.${quotePg(c.name)}` : '';
+          })
+          .filter(Boolean),
+      ],
+    };
+  }
 
   async function copyRows(from: string, to: string, cols: readonly PgColumn[]) {
     const list = cols

@@ -8,10 +8,19 @@ import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { scanSql, stripComments } from '../sql-split.ts';
 import { backupIdOf, backupTableName } from './backup-names.ts';
+import { commitUnlessDry, emptyCounts } from './dry-run.ts';
 import { isRewindTable, sha256, shapeBuilder } from './fingerprint.ts';
+import { type MergeDialect, mergeRows } from './merge-sql.ts';
 import { pollLock } from './poll-lock.ts';
 import { isBusy, openLockFile } from './sqlite-lock.ts';
-import type { DatabaseEngine, ForeignKeyOrphans, Row, TableStats } from './types.ts';
+import type {
+  DatabaseEngine,
+  ForeignKeyOrphans,
+  MergeCounts,
+  Row,
+  TableDefinition,
+  TableStats,
+} from './types.ts';
 
 const BACKUP_PREFIX = 'rewind_backup__';
 const NON_TRANSACTIONAL = /^\s*(vacuum\b|pragma\s+(\w+\.)?(foreign_keys|journal_mode)\b)/i;
@@ -222,26 +231,57 @@ function sqliteEngine(db: DatabaseSync, path: string): DatabaseEngine {
       });
     },
 
-    async restoreTables(backupId, list) {
-      await engine.transaction(async () => {
-        for (const t of list) {
-          const name = BACKUP_PREFIX + backupTableName(backupId, t);
-          if (!exists(name)) throw new Error(`backup ${backupId} has no copy of table "${t}" (${name})`);
-          const backupColumns = columns(name);
-          if (!exists(t)) createFrom(t, backupColumns);
-          const have = new Set(columns(t).map((c) => c.name));
-          for (const c of backupColumns) {
-            if (!have.has(c.name))
-              db.exec(`alter table ${quoteSqlite(t)} add column ${quoteSqlite(c.name)} ${c.type}`);
+    async describeTables(list) {
+      const out: Record<string, TableDefinition> = {};
+      for (const t of list) {
+        const cols = columns(t);
+        const sql = all<{ type: string; sql: string }>(
+          'select type, sql from sqlite_schema where tbl_name = ? and sql is not null order by type = ? desc, name',
+          [t, 'table'],
+        );
+        out[t] = {
+          columns: cols.map((c) => c.name),
+          primaryKey: cols
+            .filter((c) => c.pk > 0)
+            .sort((a, b) => a.pk - b.pk)
+            .map((c) => c.name),
+          create: sql.filter((r) => r.type === 'table').map((r) => r.sql),
+          after: sql.filter((r) => r.type !== 'table').map((r) => r.sql),
+        };
+      }
+      return out;
+    },
+
+    async mergeTables(backupId, plans, { dryRun }) {
+      return commitUnlessDry(engine.transaction, dryRun, async () => {
+        const counts: MergeCounts[] = [];
+        for (const plan of plans) {
+          const name = BACKUP_PREFIX + backupTableName(backupId, plan.table);
+          if (!exists(name))
+            throw new Error(`backup ${backupId} has no copy of table "${plan.table}" (${name})`);
+          const recreate = plan.recreate && !exists(plan.table) ? plan.recreate : null;
+          if (recreate && dryRun) {
+            const n = Number(all<{ n: number }>(`select count(*) as n from ${quoteSqlite(name)}`)[0]!.n);
+            counts.push({ ...emptyCounts(plan.table), recreated: true, inserted: n });
+            continue;
           }
-          const target = new Set(writable(columns(t)).map((c) => c.name));
-          db.exec(`delete from ${quoteSqlite(t)}`);
-          copyRows(
-            name,
-            t,
-            backupColumns.filter((c) => target.has(c.name)),
+          for (const st of recreate?.create ?? []) db.exec(st);
+          const backupColumns = new Set(columns(name).map((c) => c.name));
+          const cols = writable(columns(plan.table))
+            .filter((c) => backupColumns.has(c.name))
+            .map((c) => c.name);
+          const merged = await mergeRows(
+            dialect,
+            quoteSqlite(plan.table),
+            quoteSqlite(name),
+            plan,
+            cols,
+            dryRun,
           );
+          for (const st of recreate?.after ?? []) db.exec(st);
+          counts.push({ ...merged, recreated: recreate !== null });
         }
+        return counts;
       });
     },
 
@@ -259,6 +299,18 @@ function sqliteEngine(db: DatabaseSync, path: string): DatabaseEngine {
       locks.close();
       db.close();
     },
+  };
+
+  const dialect: MergeDialect = {
+    quote: quoteSqlite,
+    run: async (sql) => Number(db.prepare(sql).run().changes),
+    query: (sql) => query(sql),
+    distinct: (a, b) => `${a} is not ${b}`,
+    updateFrom: (target, source, on, cols, where) =>
+      `update ${target} as t set ${cols.map((c) => `${quoteSqlite(c)} = b.${quoteSqlite(c)}`).join(', ')} from ${source} as b where ${on} and ${where}`,
+    deleteMissing: (target, source, on) =>
+      `delete from ${target} as t where not exists (select 1 from ${source} as b where ${on})`,
+    insertOverride: '',
   };
 
   function checksumOf(table: string): string {

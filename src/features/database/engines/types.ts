@@ -46,6 +46,44 @@ export interface ForeignKeyOrphans {
   readonly orphans: number;
 }
 
+/** What it takes to recreate a table a migration dropped, recorded when it is backed up. */
+export interface TableDefinition {
+  readonly columns: readonly string[];
+  /** Empty when the table has none: such a table cannot be merged back by key. */
+  readonly primaryKey: readonly string[];
+  /** Create the table with its columns, defaults, identity (and the sequences it owns). */
+  readonly create: readonly string[];
+  /** After its rows are back: constraints, indexes, triggers. */
+  readonly after: readonly string[];
+}
+
+/** One table of a merge restore. */
+export interface MergePlan {
+  readonly table: string;
+  /** The primary key both sides are matched on. */
+  readonly key: readonly string[];
+  /** Columns whose values come from the backup for rows present in both (a dropped column). */
+  readonly fill: readonly string[];
+  /** Put back the backup's rows whose key the table no longer has. */
+  readonly insertMissing: boolean;
+  /** Destructive: delete rows the backup lacks and set every column from the backup. */
+  readonly overwrite: boolean;
+  /** The table is gone: create it from this first (rows go in before `after`). */
+  readonly recreate: TableDefinition | null;
+}
+
+export interface MergeCounts {
+  readonly table: string;
+  readonly recreated: boolean;
+  readonly updated: number;
+  readonly inserted: number;
+  readonly deleted: number;
+  /** Keys of (up to 20 of) the rows deleted, or that an overwrite would delete. */
+  readonly deletedSample: readonly Row[];
+  /** The columns whose values were taken from the backup. */
+  readonly filled: readonly string[];
+}
+
 /**
  * A connection to an application's database. Contract:
  * - One session: locks, lock timeouts and transactions belong to this connection, so call it
@@ -99,13 +137,19 @@ export interface DatabaseEngine {
    * the engine allows. Fails if the backup already exists.
    */
   backupTables(backupId: string, tables: readonly string[]): Promise<void>;
+  /** Columns, primary key and the DDL that recreates each table (backups record it). */
+  describeTables(tables: readonly string[]): Promise<Record<string, TableDefinition>>;
   /**
-   * Replaces each table's rows with the backup's (one transaction where the engine allows,
-   * foreign key checks and triggers off meanwhile). Columns the backup has but the table lost
-   * are added back; a dropped table is recreated from the backup's structure (defaults and
-   * foreign keys are not in the backup: the down migration should recreate the table first).
+   * Merges backed-up rows back (one transaction for the rows where the engine allows; foreign
+   * key checks and triggers off meanwhile). Never adds a column: the schema is the current
+   * level's. With dryRun nothing changes and the counts say what would. Throws before changing
+   * anything when the backup lacks a table of the plan.
    */
-  restoreTables(backupId: string, tables: readonly string[]): Promise<void>;
+  mergeTables(
+    backupId: string,
+    plans: readonly MergePlan[],
+    options: { readonly dryRun: boolean },
+  ): Promise<MergeCounts[]>;
   /** Drops every table of the backup; idempotent. */
   dropBackup(backupId: string): Promise<void>;
   /** Backup ids that have at least one table in the backup place. */

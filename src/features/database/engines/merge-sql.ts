@@ -1,0 +1,74 @@
+// The row half of a merge restore, the same on every engine but for a few words of dialect: put
+// back the values of columns a migration dropped (by primary key), put back rows it deleted, and
+// only when asked to overwrite, delete the rows the backup does not have.
+
+import type { MergeCounts, MergePlan, Row } from './types.ts';
+
+export interface MergeDialect {
+  quote(name: string): string;
+  /** Runs a statement, returns the rows it changed. */
+  run(sql: string): Promise<number>;
+  query<T extends Row = Row>(sql: string): Promise<T[]>;
+  /** SQL true when a and b differ, NULLs compared as values. */
+  distinct(a: string, b: string): string;
+  /** UPDATE target t from source b where `on` and `where`, setting `columns` from b. */
+  updateFrom(target: string, source: string, on: string, columns: readonly string[], where: string): string;
+  /** DELETE from target t the rows with no match in source b. */
+  deleteMissing(target: string, source: string, on: string): string;
+  /** Words between the column list and SELECT that let explicit values into identity columns. */
+  readonly insertOverride: string;
+}
+
+/** At most this many keys of rows an overwrite would delete are listed in its preview. */
+const SAMPLE = 20;
+
+/**
+ * Merges one table from `source` into `target`. `columns`: the columns both have that can be
+ * written. With `dryRun` nothing changes and the counts say what would.
+ */
+export async function mergeRows(
+  d: MergeDialect,
+  target: string,
+  source: string,
+  plan: MergePlan,
+  columns: readonly string[],
+  dryRun: boolean,
+): Promise<Omit<MergeCounts, 'recreated'>> {
+  const q = d.quote;
+  const on = plan.key.map((k) => `t.${q(k)} = b.${q(k)}`).join(' and ');
+  const writable = new Set(columns);
+  const fill = (plan.overwrite ? columns.filter((c) => !plan.key.includes(c)) : plan.fill).filter((c) =>
+    writable.has(c),
+  );
+  const differs = fill.map((c) => d.distinct(`t.${q(c)}`, `b.${q(c)}`)).join(' or ');
+  const missing = `not exists (select 1 from ${target} t where ${on})`;
+  const extra = `not exists (select 1 from ${source} b where ${on})`;
+  const count = async (sql: string) => Number((await d.query<{ n: number | string }>(sql))[0]?.n ?? 0);
+
+  let deleted = 0;
+  let deletedSample: Row[] = [];
+  if (plan.overwrite) {
+    deletedSample = await d.query(
+      `select ${plan.key.map((k) => `t.${q(k)}`).join(', ')} from ${target} t where ${extra} order by ${plan.key.map((k) => `t.${q(k)}`).join(', ')} limit ${SAMPLE}`,
+    );
+    deleted = dryRun
+      ? await count(`select count(*) as n from ${target} t where ${extra}`)
+      : await d.run(d.deleteMissing(target, source, on));
+  }
+  let updated = 0;
+  if (fill.length) {
+    updated = dryRun
+      ? await count(`select count(*) as n from ${target} t join ${source} b on ${on} where ${differs}`)
+      : await d.run(d.updateFrom(target, source, on, fill, `(${differs})`));
+  }
+  let inserted = 0;
+  if (plan.insertMissing || plan.overwrite) {
+    const list = columns.map(q).join(', ');
+    inserted = dryRun
+      ? await count(`select count(*) as n from ${source} b where ${missing}`)
+      : await d.run(
+          `insert into ${target} (${list}) ${d.insertOverride} select ${columns.map((c) => `b.${q(c)}`).join(', ')} from ${source} b where ${missing}`,
+        );
+  }
+  return { table: plan.table, updated, inserted, deleted, deletedSample, filled: fill };
+}
