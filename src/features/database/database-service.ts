@@ -406,7 +406,12 @@ export class DatabaseService implements RolloutDatabase {
           unchangedData: 'database data unchanged',
           foreignKeys: 'database foreign keys',
         };
-        return v.checks.map((c) => ({ name: names[c.name], passed: c.ok, detail: c.detail }));
+        return v.checks.map((c) => ({
+          name: names[c.name],
+          passed: c.ok,
+          ...(c.status === 'not checked' ? { notChecked: true } : {}),
+          detail: c.detail,
+        }));
       });
     } catch (err) {
       return [{ name: 'database reachable', passed: false, detail: (err as Error).message }];

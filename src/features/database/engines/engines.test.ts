@@ -181,6 +181,114 @@ for (const engine of TARGETS) {
       await assert.rejects(db.backupTables('Bad-Id', ['users']), /backup id "Bad-Id" is invalid/);
     });
 
+    // Issue 11 (6): each object kind changes the fingerprint, and undoing it restores it.
+    test('every object kind changes the fingerprint; dropping it again restores it', async () => {
+      const kinds: Record<DatabaseEngineName, [string, string, string][]> = {
+        postgres: [
+          ['view', 'create view v_users as select id from users', 'drop view v_users'],
+          [
+            'materialized view',
+            'create materialized view mv_users as select id from users',
+            'drop materialized view mv_users',
+          ],
+          ['sequence', 'create sequence s_orders', 'drop sequence s_orders'],
+          [
+            'sequence change',
+            'alter sequence users_id_seq_x increment by 2',
+            'alter sequence users_id_seq_x increment by 1',
+          ],
+          ['enum type', "create type mood as enum ('ok', 'bad')", 'drop type mood'],
+          [
+            'enum value',
+            "alter type mood_x add value 'meh'",
+            "drop type mood_x; create type mood_x as enum ('a')",
+          ],
+          ['composite type', 'create type pair as (a integer, b text)', 'drop type pair'],
+          ['domain', 'create domain positive as integer check (value > 0)', 'drop domain positive'],
+          [
+            'function',
+            'create function f_one() returns integer language sql as $$ select 1 $$',
+            'drop function f_one()',
+          ],
+          ['procedure', 'create procedure p_one() language sql as $$ select 1 $$', 'drop procedure p_one()'],
+          [
+            'trigger',
+            'create function t_fn() returns trigger language plpgsql as $$ begin return new; end $$; create trigger t_users before insert on users for each row execute function t_fn()',
+            'drop trigger t_users on users; drop function t_fn()',
+          ],
+          ['extension', 'create extension if not exists pg_trgm', 'drop extension pg_trgm'],
+          ['column order', 'alter table co_x drop column a; alter table co_x add column a integer', ''],
+          [
+            'column default',
+            'alter table users alter column age set default 1',
+            'alter table users alter column age drop default',
+          ],
+        ],
+        mysql: [
+          ['view', 'create view v_users as select id from users', 'drop view v_users'],
+          [
+            'function',
+            'create function f_one() returns integer deterministic return 1',
+            'drop function f_one',
+          ],
+          ['procedure', 'create procedure p_one() select 1', 'drop procedure p_one'],
+          [
+            'trigger',
+            'create trigger t_users before insert on users for each row set new.age = new.age',
+            'drop trigger t_users',
+          ],
+          ['event', 'create event e_tick on schedule every 1 hour do select 1', 'drop event e_tick'],
+          ['sequence', 'create sequence s_orders', 'drop sequence s_orders'],
+          [
+            'column order',
+            'alter table users modify column age integer first',
+            'alter table users modify column age integer after name',
+          ],
+          [
+            'column default',
+            'alter table users alter column age set default 1',
+            'alter table users alter column age drop default',
+          ],
+        ],
+        sqlite: [
+          ['view', 'create view v_users as select id from users', 'drop view v_users'],
+          [
+            'trigger',
+            'create trigger t_users after insert on users begin select 1; end',
+            'drop trigger t_users',
+          ],
+        ],
+      };
+      const setup: Record<DatabaseEngineName, string[]> = {
+        postgres: [
+          'create sequence users_id_seq_x',
+          "create type mood_x as enum ('a')",
+          'create table co_x (a integer, b integer)',
+        ],
+        mysql: [],
+        sqlite: [],
+      };
+      for (const st of setup[engine]) await db.exec(st);
+      try {
+        for (const [kind, make, undo] of kinds[engine]) {
+          const before = await db.schemaFingerprint();
+          for (const st of make.split(/; (?=create|drop|alter)/)) await db.exec(st);
+          const changed = await db.schemaFingerprint();
+          assert.notEqual(changed.hash, before.hash, `${engine}: ${kind} must change the fingerprint`);
+          if (!undo) continue;
+          for (const st of undo.split(/; (?=create|drop|alter)/)) await db.exec(st.replaceAll("\\'", "'"));
+          assert.equal(
+            (await db.schemaFingerprint()).hash,
+            before.hash,
+            `${engine}: undoing ${kind} restores it`,
+          );
+        }
+      } finally {
+        for (const st of setup[engine])
+          await db.exec(st.replace(/^create (sequence|type|table) (\w+).*/, 'drop $1 if exists $2'));
+      }
+    });
+
     test('advisory lock: a second session waits, gives up, then gets it once released', async () => {
       const other = await openDatabase(engine, url);
       try {

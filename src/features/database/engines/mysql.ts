@@ -15,6 +15,7 @@ import type {
   ForeignKeyOrphans,
   MergeCounts,
   MergePlan,
+  ObjectKind,
   Row,
   TableDefinition,
   TableStats,
@@ -26,6 +27,27 @@ const MAX_IDENTIFIER = 64;
 const LOCK_ERRNOS = new Set([1205, 1213]);
 // Generated columns cannot be written; MySQL 8's DEFAULT_GENERATED (expression default) can.
 const GENERATED = /\b(VIRTUAL|STORED|PERSISTENT) GENERATED\b/i;
+
+/** Views, routines (with their parameters), triggers and events of the current database. */
+const MYSQL_OBJECTS = `
+  select 'view' as kind, table_name as name, concat_ws(' ', view_definition, check_option, security_type) as def
+    from information_schema.views where table_schema = database()
+  union all
+  select 'function', concat(lower(r.routine_type), ' ', r.routine_name),
+         concat_ws(' ', (select group_concat(concat_ws(' ', p.parameter_mode, p.parameter_name, p.dtd_identifier) order by p.ordinal_position separator ', ')
+                           from information_schema.parameters p
+                          where p.specific_schema = r.routine_schema and p.specific_name = r.routine_name
+                            and p.routine_type = r.routine_type and p.ordinal_position > 0),
+                   'returns', r.dtd_identifier, r.is_deterministic, r.sql_data_access, r.security_type, r.routine_definition)
+    from information_schema.routines r where r.routine_schema = database()
+  union all
+  select 'trigger', concat(event_object_table, '.', trigger_name),
+         concat_ws(' ', action_timing, event_manipulation, action_order, action_statement)
+    from information_schema.triggers where trigger_schema = database()
+  union all
+  select 'event', event_name,
+         concat_ws(' ', event_type, execute_at, interval_value, interval_field, starts, ends, status, on_completion, event_definition)
+    from information_schema.events where event_schema = database()`;
 
 export const quoteMysql = (name: string) => `\`${name.replaceAll('`', '``')}\``;
 
@@ -134,14 +156,17 @@ function mysqlEngine(conn: mysql.Connection, database: string): DatabaseEngine {
         nn: string;
         def: string | null;
         extra: string;
+        pos: number;
       }>(
         `select table_name as t, column_name as name, column_type as type, is_nullable as nn,
-                column_default as def, concat_ws(' ', extra, generation_expression) as extra
+                column_default as def, concat_ws(' ', extra, generation_expression) as extra,
+                ordinal_position as pos
            from information_schema.columns where table_schema = database()`,
       )) {
         if (!tables.has(c.t)) continue;
         shape.column(c.t, {
           name: c.name,
+          position: Number(c.pos),
           type: c.type,
           nullable: c.nn === 'YES',
           default: c.def,
@@ -188,6 +213,16 @@ function mysqlEngine(conn: mysql.Connection, database: string): DatabaseEngine {
         if (tables.has(k.t)) shape.constraint(k.t, `${k.name} check ${k.def}`);
       }
       for (const t of tables) shape.table(t);
+      for (const o of await query<{ kind: ObjectKind; name: string; def: string | null }>(MYSQL_OBJECTS)) {
+        if (o.kind !== 'trigger' || tables.has(o.name.split('.')[0]!))
+          shape.object(o.kind, o.name, o.def ?? '');
+      }
+      for (const { name } of await query<{ name: string }>(
+        `select table_name as name from information_schema.tables where table_schema = database() and table_type = 'SEQUENCE'`,
+      )) {
+        const [row] = await query<Row>(`show create sequence ${quoteMysql(name)}`);
+        shape.object('sequence', name, String(Object.values(row ?? {})[1] ?? ''));
+      }
       return shape.build();
     },
 

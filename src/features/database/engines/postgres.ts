@@ -14,6 +14,7 @@ import type {
   DatabaseEngine,
   ForeignKeyOrphans,
   MergeCounts,
+  ObjectKind,
   Row,
   TableDefinition,
   TableStats,
@@ -25,6 +26,45 @@ const MAX_IDENTIFIER = 63;
 const LOCK_CODES = new Set(['55P03', '40P01']);
 const NON_TRANSACTIONAL =
   /^\s*(create\s+(unique\s+)?index\s+concurrently|drop\s+index\s+concurrently|reindex\b[^;]*\bconcurrently|vacuum\b|(create|drop)\s+database\b|alter\s+system\b|create\s+tablespace\b)/i;
+
+/** Every schema object besides tables, as (kind, name, definition); extension members left out. */
+const PG_OBJECTS = `
+  with ns as (select oid from pg_namespace where nspname = current_schema()),
+  ext as (select objid from pg_depend where deptype = 'e')
+  select case c.relkind when 'v' then 'view' else 'materializedView' end as kind, c.relname as name,
+         pg_get_viewdef(c.oid) as def
+    from pg_class c where c.relnamespace in (select oid from ns) and c.relkind in ('v', 'm')
+     and c.oid not in (select objid from ext)
+  union all
+  select 'sequence', s.sequencename,
+         concat_ws(' ', s.data_type, s.start_value, s.min_value, s.max_value, s.increment_by, s.cycle, s.cache_size)
+    from pg_sequences s where s.schemaname = current_schema()
+  union all
+  select case t.typtype when 'd' then 'domain' else 'type' end, t.typname,
+         case t.typtype
+           when 'e' then 'enum (' || (select string_agg(quote_literal(e.enumlabel), ', ' order by e.enumsortorder)
+                                       from pg_enum e where e.enumtypid = t.oid) || ')'
+           when 'c' then 'composite (' || (select string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' order by a.attnum)
+                                            from pg_attribute a where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped) || ')'
+           when 'r' then 'range ' || (select format_type(r.rngsubtype, null) from pg_range r where r.rngtypid = t.oid)
+           else format_type(t.typbasetype, t.typtypmod) || coalesce(' default ' || t.typdefault, '')
+                || case when t.typnotnull then ' not null' else '' end
+                || coalesce((select ' ' || string_agg(k.conname || ' ' || pg_get_constraintdef(k.oid), ' ' order by k.conname)
+                               from pg_constraint k where k.contypid = t.oid), '')
+         end
+    from pg_type t where t.typnamespace in (select oid from ns) and t.oid not in (select objid from ext)
+     and (t.typtype in ('e', 'd', 'r') or (t.typtype = 'c' and (select relkind from pg_class where oid = t.typrelid) = 'c'))
+  union all
+  select 'function', p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', pg_get_functiondef(p.oid)
+    from pg_proc p where p.pronamespace in (select oid from ns) and p.prokind in ('f', 'p', 'w')
+     and p.oid not in (select objid from ext)
+  union all
+  select 'trigger', c.relname || '.' || t.tgname,
+         pg_get_triggerdef(t.oid) || case t.tgenabled when 'D' then ' DISABLED' else '' end
+    from pg_trigger t join pg_class c on c.oid = t.tgrelid
+   where not t.tgisinternal and c.relnamespace in (select oid from ns)
+  union all
+  select 'extension', e.extname, e.extversion || ' in ' || e.extnamespace::regnamespace::text from pg_extension e`;
 
 export const quotePg = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -100,9 +140,11 @@ function postgresEngine(client: pg.Client): DatabaseEngine {
         nn: boolean;
         def: string | null;
         extra: string;
+        pos: string;
       }>(
         `select c.relname as t, a.attname as name, format_type(a.atttypid, a.atttypmod) as type,
                 a.attnotnull as nn, pg_get_expr(d.adbin, d.adrelid) as def,
+                row_number() over (partition by c.oid order by a.attnum) as pos,
                 concat_ws(' ', nullif(a.attidentity, ''), nullif(a.attgenerated, '')) as extra
            from pg_class c join pg_namespace n on n.oid = c.relnamespace
            join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
@@ -112,14 +154,17 @@ function postgresEngine(client: pg.Client): DatabaseEngine {
         if (!user(c.t)) continue;
         shape.column(c.t, {
           name: c.name,
+          position: Number(c.pos),
           type: c.type,
           nullable: !c.nn,
           default: c.def,
           extra: c.extra || null,
         });
       }
+      // An index a crashed CREATE INDEX CONCURRENTLY left behind is INVALID: not the same schema.
       for (const i of await query<{ t: string; def: string }>(
-        `select c.relname as t, pg_get_indexdef(x.indexrelid) as def
+        `select c.relname as t,
+                pg_get_indexdef(x.indexrelid) || case when x.indisvalid and x.indisready then '' else ' INVALID' end as def
            from pg_index x join pg_class c on c.oid = x.indrelid
            join pg_namespace n on n.oid = c.relnamespace
           where n.nspname = current_schema()`,
@@ -133,6 +178,9 @@ function postgresEngine(client: pg.Client): DatabaseEngine {
           where n.nspname = current_schema()`,
       )) {
         if (user(k.t)) shape.constraint(k.t, `${k.name} ${k.def}`);
+      }
+      for (const o of await query<{ kind: ObjectKind; name: string; def: string }>(PG_OBJECTS)) {
+        if (o.kind !== 'trigger' || user(o.name.split('.')[0]!)) shape.object(o.kind, o.name, o.def ?? '');
       }
       return shape.build();
     },

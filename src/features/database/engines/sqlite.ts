@@ -133,10 +133,11 @@ function sqliteEngine(db: DatabaseSync, path: string): DatabaseEngine {
       );
       for (const t of tables().filter((t) => !isRewindTable(t))) {
         shape.table(t);
-        for (const c of columns(t)) {
+        for (const [i, c] of columns(t).entries()) {
           const extra = [c.pk ? `pk${c.pk}` : '', c.hidden ? 'generated' : ''].filter(Boolean).join(' ');
           shape.column(t, {
             name: c.name,
+            position: i + 1,
             type: c.type,
             nullable: !c.notnull,
             default: c.dflt_value,
@@ -187,6 +188,12 @@ function sqliteEngine(db: DatabaseSync, path: string): DatabaseEngine {
           );
         }
         for (const check of checkClauses(sqlOf.get(t) ?? '')) shape.constraint(t, check);
+      }
+      for (const o of all<{ type: 'view' | 'trigger'; name: string; tbl: string; sql: string }>(
+        `select type, name, tbl_name as tbl, sql from sqlite_schema where type in ('view', 'trigger')`,
+      )) {
+        if (isRewindTable(o.tbl)) continue;
+        shape.object(o.type, o.type === 'trigger' ? `${o.tbl}.${o.name}` : o.name, o.sql);
       }
       return shape.build();
     },

@@ -8,24 +8,39 @@ export type Row = Record<string, unknown>;
 /** One column as the fingerprint sees it; `extra` holds identity/auto-increment/generated. */
 export interface ColumnShape {
   readonly name: string;
+  /** 1-based place among the table's columns: `select *` and positional inserts see it. */
+  readonly position: number;
   readonly type: string;
   readonly nullable: boolean;
   readonly default: string | null;
   readonly extra: string | null;
 }
 
+/** Schema objects besides tables, each kind a sorted list of `name: definition` lines. */
+export type ObjectKind =
+  | 'view'
+  | 'materializedView'
+  | 'sequence'
+  | 'type'
+  | 'domain'
+  | 'function'
+  | 'trigger'
+  | 'extension'
+  | 'event';
+
 /** Indexes and constraints are canonical one-line descriptions, sorted. */
 export interface TableShape {
-  /** Sorted by name: a column dropped and re-added at the end is the same schema to the app. */
+  /** Sorted by name; each carries its position, so a column re-added at the end differs. */
   readonly columns: readonly ColumnShape[];
   readonly indexes: readonly string[];
   readonly constraints: readonly string[];
 }
 
 export interface SchemaFingerprint {
-  /** sha256 (hex) of the canonical JSON of `tables`. */
+  /** sha256 (hex) of the canonical JSON of `tables` and `objects`. */
   readonly hash: string;
   readonly tables: Readonly<Record<string, TableShape>>;
+  readonly objects: Readonly<Partial<Record<ObjectKind, readonly string[]>>>;
 }
 
 export interface TableStats {
@@ -120,7 +135,11 @@ export interface DatabaseEngine {
   /** Idempotent: unlocking a lock not held is a no-op. */
   unlock(name: string): Promise<void>;
 
-  /** Stable across runs and connections; equal after a column is created then dropped. */
+  /**
+   * Stable across runs and connections; equal after a column is created then dropped. Covers
+   * tables, columns (type, nullability, default, position), indexes (and their validity),
+   * constraints, and every other object kind of ObjectKind the engine has.
+   */
   schemaFingerprint(): Promise<SchemaFingerprint>;
   /** User tables, sorted. */
   listTables(): Promise<string[]>;
