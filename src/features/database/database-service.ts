@@ -312,7 +312,7 @@ export class DatabaseService implements RolloutDatabase {
           levelBefore: from,
           levelAfter: after.currentLevel,
           detail: ran.length
-            ? `${phase === 'expand' ? 'expand' : 'remaining'} migrations applied: ${ran.join(', ')} (level ${from} -> ${after.currentLevel})${backups.length ? `; backups ${backups.join(', ')}` : ''}`
+            ? `${phase === 'expand' ? 'expand' : 'remaining'} migrations applied: ${ran.join(', ')} (level ${from} -> ${after.currentLevel})${backups.length ? `; backups ${backups.join(', ')}` : ''}${crashNotes(results)}`
             : `no ${phase === 'expand' ? 'expand ' : ''}migration pending (level ${after.currentLevel})`,
           data: { results, backups },
         };
@@ -372,7 +372,7 @@ export class DatabaseService implements RolloutDatabase {
           undone.length
             ? `undone: ${undone.join(', ')} (level ${levelBefore} -> ${levelAfter})`
             : `nothing undone above level ${toLevel}`
-        }${merged}${left}`;
+        }${merged}${left}${crashNotes(r.results)}`;
         if (mergeError !== null)
           return {
             ok: false,
@@ -479,6 +479,12 @@ export class DatabaseService implements RolloutDatabase {
   }
 }
 
+/** What resumed runs found in the catalog about statements in flight when a run stopped. */
+function crashNotes(results: MigrationResultSet['results']): string {
+  const notes = results.flatMap((r) => (r.recovered ? [r.recovered] : []));
+  return notes.length ? `; resumed after an interrupted run: ${notes.join('; ')}` : '';
+}
+
 /** A relative SQLite path is relative to rewind.yaml's folder; its folder is created. */
 function sqliteUrlFrom(url: string, baseDir: string): string {
   if (url.startsWith('file:') || url.startsWith('sqlite:///')) return url;
@@ -499,13 +505,14 @@ function failed(
   const e = r.error!;
   const at = e.statement ? ` (statement ${e.statement.index + 1}, line ${e.statement.line})` : '';
   const which = results.find((x) => x.status === 'Error')?.key;
+  const notes = crashNotes(results);
   const partly =
     e.code === 'INTERRUPTED' || e.code === 'UNDO_FAILED' || e.code === 'DATABASE_ERROR'
       ? '; the database may hold part of that migration: `rewind db status` shows what the ledger records'
       : '';
   return {
     ok: false,
-    reason: `${which ? `${which}: ` : ''}${e.code}: ${e.message}${at}; the ledger records level ${levelNow}${partly}`,
+    reason: `${which ? `${which}: ` : ''}${e.code}: ${e.message}${at}; the ledger records level ${levelNow}${partly}${notes}`,
     data: { results, error: e },
   };
 }

@@ -42,6 +42,8 @@ export interface MigrationResult {
   readonly durationMs: number;
   readonly statementsDone: number;
   readonly fingerprintAfter?: string;
+  /** What the catalog showed of a statement in flight when an earlier run stopped (a crash). */
+  readonly recovered?: string;
 }
 
 export interface MigrationResultSet {
@@ -81,6 +83,15 @@ export interface LedgerEntry {
   readonly statementsDone: number;
   /** How many statements the up file has (0 when recorded before Rewind kept it). */
   readonly upCount: number;
+  /**
+   * Stepwise runs: the statement sent and not known to have committed (index in the up file
+   * while applying, in the down file while reverting), or -1. Written before it is sent.
+   */
+  readonly inFlight: number;
+  /** The schema fingerprint just before the in-flight statement was sent. */
+  readonly stepFingerprint: string | null;
+  /** The database session that sent it: a resumed run waits until that session is gone. */
+  readonly inFlightSession: string | null;
   /** While reverting: how many statements at the end of the down file are still to run. */
   readonly undoRemaining: number;
   /** Tables the migration changes (linter's touched tables and the declared ones). */
@@ -111,6 +122,19 @@ export interface RunOptions {
   /** Tables above this many rows get a count but no checksum (default 100000). */
   readonly checksumRowLimit?: number;
   readonly onProgress?: (event: ProgressEvent) => void;
+  /**
+   * Stepwise runs: called after the intent to run a statement is recorded (`sent`, just before it
+   * goes to the database) and after it committed and was counted (`done`). Crash tests kill the
+   * process here; nothing else should need it.
+   */
+  readonly onStep?: (event: StepEvent) => void | Promise<void>;
+}
+
+export interface StepEvent {
+  readonly key: string;
+  readonly direction: 'up' | 'down';
+  readonly index: number;
+  readonly at: 'sent' | 'done';
 }
 
 export interface ProgressEvent {
@@ -173,7 +197,7 @@ const DEFAULTS = {
   advisoryLockWaitMs: 30_000,
   checksumRowLimit: 100_000,
 };
-type Settings = typeof DEFAULTS & { onProgress?: (event: ProgressEvent) => void };
+type Settings = typeof DEFAULTS & Pick<RunOptions, 'onProgress' | 'onStep'>;
 
 export function createMigrator(db: DatabaseEngine, options: { readonly app: string }): Migrator {
   const app = options.app;
@@ -229,13 +253,29 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
 
     migrateUp: (migrations, o = {}) =>
       guarded(o, async (s) => {
-        const st = await migrator.status(migrations);
-        if (st.interrupted.length) {
-          const keys = st.interrupted.map(
-            (r) => `${r.key} (${r.state}, ${r.lastError ?? 'no error recorded'})`,
-          );
+        let st = await migrator.status(migrations);
+        // A run that stopped without an error (a crash) while applying resumes forward, after the
+        // catalog says whether the statement in flight took effect.
+        const byKey = new Map(migrations.map((m) => [m.key, m]));
+        const crashed = st.interrupted.filter(
+          (r) => r.state === 'applying' && r.lastError === null && byKey.get(r.key)?.checksum === r.checksum,
+        );
+        const stuck = st.interrupted.filter((r) => !crashed.includes(r));
+        if (stuck.length) {
+          const keys = stuck.map((r) => `${r.key} (${r.state}, ${r.lastError ?? 'no error recorded'})`);
           return fail('INTERRUPTED', `${keys.join('; ')}: run migrateDown to finish undoing it first`);
         }
+        const resumed: MigrationResult[] = [];
+        for (const row of crashed.sort((a, b) => a.id - b.id)) {
+          const seen = await reconcile(row, byKey.get(row.key)!.upStatements, s);
+          if ('error' in seen) return { error: seen.error, results: resumed };
+          const m = byKey.get(row.key)!;
+          const lint = lintMigration(m, db.name);
+          const r = await applyOne(m, lint.effectivePhase, row.changes, row, s, seen.row);
+          resumed.push(seen.note ? { ...r, recovered: seen.note } : r);
+          if (r.status === 'Error') return { error: r.error, results: resumed };
+        }
+        if (crashed.length) st = await migrator.status(migrations);
         if (st.checksumMismatches.length) {
           const keys = st.checksumMismatches.map((c) => c.key).join(', ');
           return fail(
@@ -244,7 +284,7 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
           );
         }
         const pending = st.pending.filter((m) => m.id <= (o.toLevel ?? Number.POSITIVE_INFINITY));
-        const results: MigrationResult[] = [];
+        const results: MigrationResult[] = [...resumed];
         for (const [i, m] of pending.entries()) {
           const lint = lintMigration(m, db.name);
           const allowed = (o.phase ?? 'all') === 'all' || o.phase === lint.effectivePhase;
@@ -335,6 +375,7 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
     changes: readonly string[],
     owner: { revision: number | null; rolloutId: string | null; controller: string | null },
     s: Settings,
+    resume?: LedgerEntry,
   ): Promise<MigrationResult> {
     const started = Date.now();
     const result = (rest: Partial<MigrationResult>): MigrationResult => ({
@@ -346,9 +387,9 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
       statementsDone: 0,
       ...rest,
     });
-    const before = await db.schemaFingerprint();
-    const stats = await db.tableStats(await db.listTables(), s);
-    const row: LedgerEntry = {
+    const before = resume ? null : await db.schemaFingerprint();
+    const stats = resume ? null : await db.tableStats(await db.listTables(), s);
+    const row: LedgerEntry = resume ?? {
       app,
       key: m.key,
       id: m.id,
@@ -359,12 +400,15 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
       ...owner,
       appliedAt: null,
       revertedAt: null,
-      fingerprintBefore: before.hash,
+      fingerprintBefore: before?.hash ?? null,
       fingerprintAfter: null,
       fingerprintReverted: null,
       statsBefore: stats,
       statementsDone: 0,
       upCount: m.upStatements.length,
+      inFlight: -1,
+      stepFingerprint: null,
+      inFlightSession: null,
       undoRemaining: 0,
       changes,
       downSql: m.downSql,
@@ -380,7 +424,7 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
       fingerprintAfter: (await db.schemaFingerprint()).hash,
     });
 
-    if (isAtomic(m.upStatements)) {
+    if (!resume && isAtomic(m.upStatements)) {
       let at = 0;
       const outcome = await withRetries(s, async () => {
         at = 0;
@@ -411,9 +455,10 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
       return result({ status: 'Error', error: { ...error, message: error.message + unrecorded } });
     }
 
-    await putRow(db, row);
+    if (!resume) await putRow(db, row);
     for (const [k, st] of m.upStatements.entries()) {
-      const outcome = await withRetries(s, () => db.exec(st.sql));
+      if (k < row.statementsDone) continue;
+      const outcome = await step(m.key, 'up', k, st, { statements_done: k + 1 }, s);
       if (!outcome.ok) {
         const undo = await undoStepwise(m, { ...row, statementsDone: k }, k, s);
         const failed = statementError(m, 'up', k, m.upStatements, outcome, s, undo.note);
@@ -425,7 +470,6 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
           statementsDone: undo.error ? k : 0,
         });
       }
-      await updateRow(db, app, m.key, { statements_done: k + 1 });
       progress(k + 1);
     }
     const done = await applied();
@@ -473,7 +517,7 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
     const total = downs.length;
     for (let i = total - remaining; i < total; i++) {
       const st = downs[i]!;
-      const outcome = await withRetries(s, () => db.exec(st.sql));
+      const outcome = await step(key, 'down', i, st, { undo_remaining: total - i - 1 }, s);
       if (!outcome.ok) {
         const error: MigrationError = {
           code: db.isLockTimeout(outcome.error) ? 'LOCK_TIMEOUT' : 'SQL_ERROR',
@@ -483,17 +527,17 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
         const unrecorded = await bestEffort(() => updateRow(db, app, key, { last_error: error.message }));
         return { error: { ...error, message: error.message + unrecorded }, done: i - (total - remaining) };
       }
-      await updateRow(db, app, key, { undo_remaining: total - i - 1 });
       if (direction === 'down') s.onProgress?.({ key, direction, done: i + 1, total });
     }
     return { done: remaining };
   }
 
   async function revertOne(
-    row: LedgerEntry,
+    entry: LedgerEntry,
     m: Migration | undefined,
     s: Settings,
   ): Promise<MigrationResult> {
+    let row = entry;
     const started = Date.now();
     const result = (rest: Partial<MigrationResult>): MigrationResult => ({
       key: row.key,
@@ -554,6 +598,15 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
     }
 
     // Stepwise: a full revert, the undo of an interrupted apply, or the resumption of either.
+    // First, what the catalog says of a statement in flight when an earlier run stopped.
+    let recovered: string | undefined;
+    if (row.inFlight >= 0) {
+      const seen = await reconcile(row, row.state === 'applying' ? (m?.upStatements ?? null) : downs, s);
+      if ('error' in seen) return result({ status: 'Error', error: seen.error });
+      row = seen.row;
+      recovered = seen.note;
+    }
+    const withNote = (r: MigrationResult): MigrationResult => (recovered ? { ...r, recovered } : r);
     let remaining = row.undoRemaining;
     if (row.state === 'applied') remaining = downs.length;
     if (row.state === 'applying') {
@@ -574,10 +627,102 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
     }
     await updateRow(db, app, row.key, { state: 'reverting', undo_remaining: remaining });
     const run = await runDownTail(row.key, downs, remaining, 'down', s);
-    if (run.error) return result({ status: 'Error', error: run.error, statementsDone: run.done });
+    if (run.error) return withNote(result({ status: 'Error', error: run.error, statementsDone: run.done }));
     const fields = await reverted();
     await updateRow(db, app, row.key, fields);
-    return result({ statementsDone: run.done, fingerprintAfter: fields.fingerprint_reverted });
+    return withNote(result({ statementsDone: run.done, fingerprintAfter: fields.fingerprint_reverted }));
+  }
+
+  /**
+   * Sends one statement of a stepwise run. A statement that may run in a transaction commits
+   * together with its ledger update, so a crash leaves no doubt. One that commits on its own
+   * (MySQL DDL, CREATE INDEX CONCURRENTLY) is announced first: the ledger records its index,
+   * the schema fingerprint before it and the session sending it, so a resumed run can ask the
+   * catalog whether it took effect instead of trusting a counter.
+   */
+  async function step(
+    key: string,
+    direction: 'up' | 'down',
+    index: number,
+    st: SqlStatement,
+    counted: Record<string, unknown>,
+    s: Settings,
+  ): Promise<Outcome<void>> {
+    const event = { key, direction, index };
+    if (db.canRunInTransaction(st.sql) && (db.transactionalDdl || !COMMITS_ON_ITS_OWN.test(st.sql))) {
+      await s.onStep?.({ ...event, at: 'sent' });
+      const outcome = await withRetries(s, () =>
+        db.transaction(async () => {
+          await db.exec(st.sql);
+          await updateRow(db, app, key, counted);
+        }),
+      );
+      if (outcome.ok) await s.onStep?.({ ...event, at: 'done' });
+      return outcome;
+    }
+    await updateRow(db, app, key, {
+      in_flight: index,
+      step_fingerprint: (await db.schemaFingerprint()).hash,
+      in_flight_session: await db.sessionId(),
+    });
+    await s.onStep?.({ ...event, at: 'sent' });
+    const outcome = await withRetries(s, () => db.exec(st.sql));
+    if (!outcome.ok) {
+      await updateRow(db, app, key, { in_flight: -1 });
+      return outcome;
+    }
+    await updateRow(db, app, key, { ...counted, in_flight: -1 });
+    await s.onStep?.({ ...event, at: 'done' });
+    return outcome;
+  }
+
+  /**
+   * A run stopped while a statement was in flight: waits until the session that sent it is gone
+   * (MariaDB finishes an ALTER after its client died), drops INVALID indexes a crashed
+   * CREATE INDEX CONCURRENTLY left (so it is rebuilt, or has nothing to undo), then compares the
+   * schema with the fingerprint taken before the statement: changed means it took effect.
+   */
+  async function reconcile(
+    row: LedgerEntry,
+    statements: readonly SqlStatement[] | null,
+    s: Settings,
+  ): Promise<{ row: LedgerEntry; note?: string } | { error: MigrationError }> {
+    if (row.inFlight < 0) return { row };
+    const k = row.inFlight;
+    const st = statements?.[k];
+    const what = `${row.state === 'reverting' ? 'down' : 'up'} statement ${k + 1}${st ? ` (line ${st.line})` : ''}`;
+    if (row.inFlightSession !== null) {
+      const gone = await pollUntil(
+        async () => !(await db.sessionBusy(row.inFlightSession!)),
+        s.advisoryLockWaitMs,
+      );
+      if (!gone) {
+        const message = `${row.key}: ${what} is still running in database session ${row.inFlightSession} of the run that stopped; retry when it ends (nothing was changed)`;
+        return { error: { code: 'INTERRUPTED', message } };
+      }
+    }
+    const dropped = await db.dropInvalidIndexes();
+    const tookEffect = (await db.schemaFingerprint()).hash !== row.stepFingerprint;
+    const reverting = row.state === 'reverting';
+    const statementsDone = reverting ? row.statementsDone : tookEffect ? k + 1 : k;
+    const undoRemaining = reverting && tookEffect ? row.undoRemaining - 1 : row.undoRemaining;
+    await updateRow(db, app, row.key, {
+      statements_done: statementsDone,
+      undo_remaining: undoRemaining,
+      in_flight: -1,
+    });
+    const note =
+      `${row.key}: ${what} was in flight when the earlier run stopped; the catalog shows it ${tookEffect ? 'took effect' : 'did not take effect'}` +
+      (dropped.length ? ` (dropped the INVALID index(es) it left: ${dropped.join(', ')})` : '');
+    return {
+      row: {
+        ...row,
+        inFlight: -1,
+        statementsDone,
+        undoRemaining,
+      },
+      note,
+    };
   }
 
   /** Atomic when DDL is transactional and no statement refuses a transaction. */
@@ -622,6 +767,19 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
   }
 
   return migrator;
+}
+
+/** DDL that commits on its own where DDL is not transactional (MySQL): never shares a transaction. */
+const COMMITS_ON_ITS_OWN =
+  /^\s*(?:--[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*(?:create|alter|drop|rename|truncate|grant|revoke|lock|unlock|analyze|optimize|repair)\b/i;
+
+async function pollUntil(ok: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await ok()) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown; attempts: number };
@@ -709,6 +867,8 @@ const ADDED_COLUMNS = (text: string): readonly (readonly [string, string, string
   ['rewind_migrations', 'up_count', 'integer not null default 0'],
   // Stepwise runs: the 0-based up statement sent and not yet known to have committed (-1: none).
   ['rewind_migrations', 'in_flight', 'integer not null default -1'],
+  ['rewind_migrations', 'step_fingerprint', 'varchar(64)'],
+  ['rewind_migrations', 'in_flight_session', 'varchar(64)'],
   // How to recreate each backed-up table, and what the migration removed (backups.ts).
   ['rewind_backups', 'definitions', text],
   ['rewind_backups', 'removed', text],
@@ -750,6 +910,9 @@ export async function readLedger(db: DatabaseEngine, app: string): Promise<Ledge
     statsBefore: r.stats_before == null ? null : JSON.parse(String(r.stats_before)),
     statementsDone: Number(r.statements_done),
     upCount: Number(r.up_count ?? 0),
+    inFlight: Number(r.in_flight ?? -1),
+    stepFingerprint: (r.step_fingerprint as string | null) ?? null,
+    inFlightSession: r.in_flight_session == null ? null : String(r.in_flight_session),
     undoRemaining: Number(r.undo_remaining),
     changes: r.changes == null ? [] : JSON.parse(String(r.changes)),
     downSql: (r.down_sql as string | null) ?? null,
@@ -781,6 +944,9 @@ async function putRow(db: DatabaseEngine, e: LedgerEntry): Promise<void> {
     stats_before: e.statsBefore ? JSON.stringify(e.statsBefore) : null,
     statements_done: e.statementsDone,
     up_count: e.upCount,
+    in_flight: e.inFlight,
+    step_fingerprint: e.stepFingerprint,
+    in_flight_session: e.inFlightSession,
     undo_remaining: e.undoRemaining,
     changes: JSON.stringify(e.changes),
     down_sql: e.downSql,

@@ -146,6 +146,12 @@ function mysqlEngine(conn: mysql.Connection, database: string): DatabaseEngine {
       await query('select release_lock(?)', [lockKey(name)]);
     },
 
+    sessionId: async () => String((await query<{ id: number }>('select connection_id() as id'))[0]!.id),
+    sessionBusy: async (id) =>
+      (await query('select 1 from information_schema.processlist where id = ?', [Number(id)])).length > 0,
+    // InnoDB builds an index in one statement that either commits or leaves nothing behind.
+    dropInvalidIndexes: async () => [],
+
     async schemaFingerprint() {
       const shape = shapeBuilder();
       const tables = new Set(await engine.listTables());

@@ -130,6 +130,19 @@ function postgresEngine(client: pg.Client): DatabaseEngine {
       await query('select pg_advisory_unlock(hashtextextended(?, 0))', [name]);
     },
 
+    sessionId: async () => String((await query<{ pid: number }>('select pg_backend_pid() as pid'))[0]!.pid),
+    sessionBusy: async (id) =>
+      (await query('select 1 from pg_stat_activity where pid = ?', [Number(id)])).length > 0,
+    async dropInvalidIndexes() {
+      const invalid = await query<{ name: string }>(
+        `select c.relname as name from pg_index x join pg_class c on c.oid = x.indexrelid
+           join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = current_schema() and not (x.indisvalid and x.indisready) order by 1`,
+      );
+      for (const i of invalid) await exec(`drop index concurrently if exists ${quotePg(i.name)}`);
+      return invalid.map((i) => i.name);
+    },
+
     async schemaFingerprint() {
       const shape = shapeBuilder();
       const user = (t: string) => !isRewindTable(t);

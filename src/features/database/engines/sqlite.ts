@@ -123,6 +123,11 @@ function sqliteEngine(db: DatabaseSync, path: string): DatabaseEngine {
       locks.release(name);
     },
 
+    // One process, one file: no other session can be running this connection's statement.
+    sessionId: async () => null,
+    sessionBusy: async () => false,
+    dropInvalidIndexes: async () => [],
+
     async schemaFingerprint() {
       const shape = shapeBuilder();
       const sqlOf = new Map(

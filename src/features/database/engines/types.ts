@@ -135,6 +135,13 @@ export interface DatabaseEngine {
   /** Idempotent: unlocking a lock not held is a no-op. */
   unlock(name: string): Promise<void>;
 
+  /** This connection's session id in the server (null where there is none: SQLite). */
+  sessionId(): Promise<string | null>;
+  /** Whether that session still exists (and may still be running a statement). */
+  sessionBusy(id: string): Promise<boolean>;
+  /** Drops indexes a crashed concurrent build left INVALID; returns their names. */
+  dropInvalidIndexes(): Promise<string[]>;
+
   /**
    * Stable across runs and connections; equal after a column is created then dropped. Covers
    * tables, columns (type, nullability, default, position), indexes (and their validity),
