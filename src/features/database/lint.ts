@@ -1,7 +1,9 @@
 // The migration linter: pure functions from a loaded migration to findings and a phase. It reads
 // statements with regular expressions over comment-stripped, whitespace-normalised SQL (string
-// literals blanked, quoted identifiers kept), which is enough to recognise the shapes that break
-// a running revision or lock a busy table; it is not a parser and does not try to be one.
+// literals blanked, quoted identifiers kept), which recognises the shapes that break a running
+// revision or lock a busy table on every engine. On PostgreSQL the server's own parser
+// (pg-ast.ts) adds what patterns cannot see: DO blocks, constraint and index changes, types.
+import { isWidening, type PgStatement, type PgType, parsePgStatement } from './pg-ast.ts';
 import { normalizeTableName, scanSql, unquoteIdentifier } from './sql-split.ts';
 import type {
   DatabaseEngineName,
@@ -136,6 +138,26 @@ export const LINT_RULES = [
     fix: 'Drop it in a contract migration, once no running revision uses it.',
   },
   {
+    code: 'RW112',
+    rule: 'drop-not-null',
+    severity: 'warning',
+    phase: null,
+    engines: ['postgres'],
+    summary:
+      'ALTER COLUMN c DROP NOT NULL: once the new revision writes NULLs, the down migration (SET NOT NULL) fails, and the running revision may not expect NULLs.',
+    fix: 'Make sure every running revision reads NULL safely; write a down migration that backfills before SET NOT NULL.',
+  },
+  {
+    code: 'RW113',
+    rule: 'drop-constraint',
+    severity: 'warning',
+    phase: null,
+    engines: ['postgres'],
+    summary:
+      'DROP CONSTRAINT of a constraint the migration did not add: rows breaking it can be written from then on, and the down migration re-adding it fails.',
+    fix: 'Re-add it in the down file as NOT VALID, then VALIDATE once the offending rows are fixed.',
+  },
+  {
     code: 'RW201',
     rule: 'create-index-not-concurrently',
     severity: 'warning',
@@ -202,6 +224,72 @@ export const LINT_RULES = [
     summary:
       "A CONCURRENTLY statement shares its migration with other statements: it cannot run inside the migration's transaction, so a failure leaves part of the file applied.",
     fix: 'Give the CONCURRENTLY statement a migration of its own.',
+  },
+  {
+    code: 'RW208',
+    rule: 'drop-index-not-concurrently',
+    severity: 'warning',
+    phase: null,
+    engines: ['postgres'],
+    summary: 'DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the table until done.',
+    fix: 'DROP INDEX CONCURRENTLY ..., alone in its migration.',
+  },
+  {
+    code: 'RW209',
+    rule: 'exclusion-constraint',
+    severity: 'warning',
+    phase: null,
+    engines: ['postgres'],
+    summary:
+      'ADD CONSTRAINT ... EXCLUDE on an existing table builds its index and checks every row under an ACCESS EXCLUSIVE lock; it cannot be NOT VALID.',
+    fix: 'Add it while the table is small, in a maintenance window, or enforce the rule in the application first.',
+  },
+  {
+    code: 'RW210',
+    rule: 'vacuum-full',
+    severity: 'warning',
+    phase: null,
+    engines: ['postgres'],
+    summary: 'VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock: reads and writes wait.',
+    fix: 'Plain VACUUM (no lock on reads and writes), or pg_repack outside the migration.',
+  },
+  {
+    code: 'RW211',
+    rule: 'reindex-not-concurrently',
+    severity: 'warning',
+    phase: null,
+    engines: ['postgres'],
+    summary: 'REINDEX without CONCURRENTLY blocks writes to the table (and reads that use the index).',
+    fix: 'REINDEX ... CONCURRENTLY, alone in its migration.',
+  },
+  {
+    code: 'RW212',
+    rule: 'cluster',
+    severity: 'warning',
+    phase: null,
+    engines: ['postgres'],
+    summary: 'CLUSTER rewrites the table under an ACCESS EXCLUSIVE lock.',
+    fix: 'pg_repack outside the migration, or no CLUSTER.',
+  },
+  {
+    code: 'RW213',
+    rule: 'json-column',
+    severity: 'warning',
+    phase: null,
+    engines: ['postgres'],
+    summary:
+      'A json (not jsonb) column: no equality operator, so DISTINCT, GROUP BY and UNION on it fail, and every read re-parses the text.',
+    fix: 'Use jsonb (ALTER COLUMN c TYPE jsonb USING c::jsonb on an existing one, which rewrites it).',
+  },
+  {
+    code: 'RW214',
+    rule: 'backfill-with-ddl',
+    severity: 'warning',
+    phase: null,
+    engines: ['postgres', 'sqlite'],
+    summary:
+      'An UPDATE of a table the same migration alters: both run in one transaction, so the exclusive lock of the ALTER is held until the backfill ends.',
+    fix: 'Backfill in a later migration (in batches), after the schema change has committed.',
   },
   {
     code: 'RW301',
@@ -273,14 +361,41 @@ export function lintRule(code: LintCode): LintRule {
 }
 
 export function lintMigrations(ms: readonly Migration[], engine: DatabaseEngineName): MigrationLint[] {
-  return ms.map((m) => lintMigration(m, engine));
+  return ms.map((m) => lintMigration(m, engine, ms));
 }
 
-export function lintMigration(m: Migration, engine: DatabaseEngineName): MigrationLint {
-  const statements = m.upStatements.map((s) => ({ ...s, text: normalizeSql(s.sql, engine) }));
+/**
+ * `folder`: the app's migrations (this one among them): the earlier ones tell which type a
+ * column has, so that widening a varchar is not taken for a rewrite (PostgreSQL).
+ */
+export function lintMigration(
+  m: Migration,
+  engine: DatabaseEngineName,
+  folder: readonly Migration[] = [],
+): MigrationLint {
+  const statements = m.upStatements.map((s) => ({
+    ...s,
+    text: normalizeSql(s.sql, engine),
+    pg: engine === 'postgres' ? parsePgStatement(s.sql) : null,
+  }));
   const created = new Set<string>();
   const added = new Set<string>(); // `table.column` added by this migration
   for (const s of statements) collectNew(s.text, created, added);
+  const types =
+    engine === 'postgres' ? columnTypes(folder.filter((x) => x.id < m.id)) : new Map<string, PgType>();
+  const ownConstraints = new Set(
+    statements.flatMap((s) =>
+      (s.pg?.notes ?? []).flatMap((n) => (n.kind === 'addConstraint' && n.name ? [n.name] : [])),
+    ),
+  );
+  const ownIndexes = new Set(
+    statements.flatMap((s) => {
+      const ci = /^CREATE (?:UNIQUE )?INDEX (?:CONCURRENTLY )?(?:IF NOT EXISTS )?(\S+)/i.exec(s.text);
+      return ci ? [normalizeTableName(ci[1]!)] : [];
+    }),
+  );
+  const altered = new Set<string>();
+  const updates: { table: string; line: number }[] = [];
 
   const findings: LintFinding[] = [];
   const touched = new Set<string>();
@@ -288,7 +403,23 @@ export function lintMigration(m: Migration, engine: DatabaseEngineName): Migrati
   const contractLines: number[] = [];
   const ddlLines: number[] = [];
   for (const s of statements) {
-    const facts = inspectStatement(s.text, engine, { created, added, alone: statements.length === 1 });
+    const ctx = { created, added, alone: statements.length === 1 };
+    const facts = inspectStatement(s.text, engine, ctx);
+    if (s.pg) {
+      parsedFacts(s.pg, facts, { ...ctx, types, ownConstraints, ownIndexes });
+      // A DO block runs its statements now: they count as this statement's own.
+      for (const inner of s.pg.embedded) {
+        const f = inspectStatement(normalizeSql(inner, engine), engine, ctx);
+        const parsed = parsePgStatement(inner);
+        if (parsed) parsedFacts(parsed, f, { ...ctx, types, ownConstraints, ownIndexes });
+        facts.hits.push(...f.hits.map((h) => ({ ...h, message: `in a DO block: ${h.message}` })));
+        facts.tables.push(...f.tables);
+        if (f.ddl) facts.ddl = true;
+      }
+    }
+    if (/^ALTER TABLE\b/i.test(s.text)) for (const t of facts.tables) altered.add(t);
+    const update = /^UPDATE (?:ONLY )?(\S+)/i.exec(s.text);
+    if (update) updates.push({ table: normalizeTableName(update[1]!), line: s.line });
     for (const t of facts.tables) touched.add(t);
     if (facts.ddl) ddlLines.push(s.line);
     const contract = facts.hits.some((h) => lintRule(h.code).phase === 'contract');
@@ -299,6 +430,23 @@ export function lintMigration(m: Migration, engine: DatabaseEngineName): Migrati
       // serves: its destructive statements are the point, reported as warnings to review.
       const acknowledged = m.declaredPhase === 'contract' && lintRule(h.code).phase === 'contract';
       findings.push(finding(m, acknowledged ? { ...h, severity: 'warning' } : h, m.upPath, s.line));
+    }
+  }
+
+  // PostgreSQL and SQLite run the file in one transaction: a backfill there holds the DDL's lock.
+  if (engine !== 'mysql') {
+    for (const u of updates.filter((u) => altered.has(u.table) && !created.has(u.table))) {
+      findings.push(
+        finding(
+          m,
+          {
+            code: 'RW214',
+            message: `updates rows of ${u.table} in the same transaction as a schema change to it: the exclusive lock of the ALTER is held until the backfill ends`,
+          },
+          m.upPath,
+          u.line,
+        ),
+      );
     }
   }
 
@@ -336,9 +484,9 @@ interface StatementFacts {
   readonly hits: Hit[];
   readonly tables: string[];
   /** Schema DDL that adds or changes (CREATE / ALTER); counts as expand unless a hit says contract. */
-  readonly expand: boolean;
+  expand: boolean;
   /** CREATE / ALTER / DROP / RENAME / TRUNCATE: MySQL commits each on its own. */
-  readonly ddl: boolean;
+  ddl: boolean;
 }
 
 function finding(m: Migration, h: Hit, file: string, line: number): LintFinding {
@@ -427,6 +575,8 @@ const WHERE = /\bWHERE\b/i;
 const TRANSACTION_CONTROL =
   /^(?:BEGIN(?! (?:NOT )?ATOMIC\b)(?: (?:WORK|TRANSACTION|ISOLATION|READ|DEFERRABLE|NOT DEFERRABLE)\b.*)?|START TRANSACTION\b.*|COMMIT\b.*|END(?: (?:WORK|TRANSACTION))?|ROLLBACK\b.*|ABORT\b.*|SAVEPOINT\b.*|RELEASE(?: SAVEPOINT)?\b.*|SET AUTOCOMMIT\b.*)$/i;
 const CONCURRENTLY = /\bCONCURRENTLY\b/i;
+const MYSQL_BLOCKING_INDEX =
+  /\b(?:FULLTEXT|SPATIAL)\b|\bALGORITHM ?= ?COPY\b|\bLOCK ?= ?(?:SHARED|EXCLUSIVE)\b/i;
 const MYSQL_ONLINE =
   /\bALGORITHM ?= ?(?:INPLACE|INSTANT)\b.*\bLOCK ?= ?NONE\b|\bLOCK ?= ?NONE\b.*\bALGORITHM ?= ?(?:INPLACE|INSTANT)\b/i;
 
@@ -587,6 +737,115 @@ function inspectStatement(text: string, engine: DatabaseEngineName, ctx: Context
   return facts;
 }
 
+interface ParsedContext extends Context {
+  /** `table.column` -> type, from the earlier migrations of the folder. */
+  readonly types: ReadonlyMap<string, PgType>;
+  /** Constraint and index names this migration creates: changing them again is its own business. */
+  readonly ownConstraints: ReadonlySet<string>;
+  readonly ownIndexes: ReadonlySet<string>;
+}
+
+/** Adds what the PostgreSQL parser sees to a statement's facts (rules the patterns cannot see). */
+function parsedFacts(pg: PgStatement, facts: StatementFacts, ctx: ParsedContext): void {
+  const hits = facts.hits;
+  const existing = (table: string) => !ctx.created.has(table);
+  let helperOnly = pg.notes.length > 0;
+  for (const n of pg.notes) {
+    const helper =
+      (n.kind === 'addConstraint' && n.notValid) ||
+      n.kind === 'validateConstraint' ||
+      n.kind === 'dropConstraint';
+    if (!helper) helperOnly = false;
+    switch (n.kind) {
+      case 'dropIndex':
+        if (!n.concurrently && !n.names.every((i) => ctx.ownIndexes.has(normalizeTableName(i))))
+          hits.push({
+            code: 'RW208',
+            message: `drops index ${n.names.join(', ')} without CONCURRENTLY, blocking reads and writes of its table`,
+          });
+        break;
+      case 'dropNotNull':
+        if (existing(n.table))
+          hits.push({
+            code: 'RW112',
+            message: `drops NOT NULL on ${n.table}.${n.column}: once NULLs are written, the down migration's SET NOT NULL fails and the running revision may not expect them`,
+          });
+        break;
+      case 'dropConstraint':
+        if (existing(n.table) && !ctx.ownConstraints.has(n.name))
+          hits.push({
+            code: 'RW113',
+            message: `drops constraint ${n.name} of ${n.table}: rows that break it can be written from now on, and the down migration re-adding it then fails`,
+          });
+        break;
+      case 'addConstraint':
+        if (n.type === 'CONSTR_EXCLUSION' && existing(n.table))
+          hits.push({
+            code: 'RW209',
+            message: `adds exclusion constraint ${n.name ?? ''} to ${n.table}: builds its index and checks every row under an ACCESS EXCLUSIVE lock (an exclusion constraint cannot be NOT VALID)`,
+          });
+        break;
+      case 'vacuumFull':
+        hits.push({
+          code: 'RW210',
+          message: `VACUUM FULL rewrites ${n.tables.join(', ') || 'every table'} under an ACCESS EXCLUSIVE lock`,
+        });
+        break;
+      case 'reindex':
+        if (!n.concurrently)
+          hits.push({
+            code: 'RW211',
+            message: `REINDEX of ${n.target} without CONCURRENTLY blocks writes (and reads using the index) until done`,
+          });
+        break;
+      case 'cluster':
+        hits.push({
+          code: 'RW212',
+          message: `CLUSTER rewrites ${n.table || 'the clustered tables'} under an ACCESS EXCLUSIVE lock`,
+        });
+        break;
+      case 'column':
+        if (n.type.name === 'json')
+          hits.push({
+            code: 'RW213',
+            message: `column ${n.table}.${n.column} is json: no equality operator (DISTINCT, GROUP BY, UNION fail), re-parsed on every read`,
+          });
+        break;
+      case 'typeChange': {
+        if (n.type.name === 'json')
+          hits.push({
+            code: 'RW213',
+            message: `column ${n.table}.${n.column} becomes json: no equality operator, re-parsed on every read`,
+          });
+        const before = ctx.types.get(`${n.table}.${n.column}`);
+        const at = hits.findIndex((h) => h.code === 'RW105');
+        if (at === -1) break;
+        if (before && isWidening(before, n.type)) hits.splice(at, 1);
+        else if (!before && ['varchar', 'text', 'numeric'].includes(n.type.name))
+          hits[at] = {
+            ...hits[at]!,
+            severity: 'warning',
+            message: `changes the type of ${n.column} to ${n.type.name}${n.type.mods.length ? `(${n.type.mods.join(', ')})` : ''}; Rewind cannot see its current type in the earlier migrations: widening a varchar or numeric is safe, anything else rewrites the table under lock`,
+          };
+        break;
+      }
+    }
+  }
+  // ADD CONSTRAINT ... NOT VALID, VALIDATE, DROP CONSTRAINT: the helpers of a SET NOT NULL (RW107's
+  // fix), neither expand nor contract on their own.
+  if (helperOnly) facts.expand = false;
+}
+
+/** `table.column` -> its latest type, from the CREATE TABLE / ADD COLUMN / ALTER TYPE of `ms`. */
+function columnTypes(ms: readonly Migration[]): Map<string, PgType> {
+  const out = new Map<string, PgType>();
+  for (const m of [...ms].sort((a, b) => a.id - b.id))
+    for (const st of m.upStatements)
+      for (const n of parsePgStatement(st.sql)?.notes ?? [])
+        if (n.kind === 'column' || n.kind === 'typeChange') out.set(`${n.table}.${n.column}`, n.type);
+  return out;
+}
+
 function indexHit(s: StatementInput, table: string, concurrently: boolean): void {
   if (s.engine === 'postgres' && !concurrently) {
     s.facts.hits.push({
@@ -594,11 +853,13 @@ function indexHit(s: StatementInput, table: string, concurrently: boolean): void
       message: `builds an index on ${table} without CONCURRENTLY, blocking writes to it until done. CREATE INDEX CONCURRENTLY cannot run inside a transaction: give it a migration of its own`,
       fix: 'CREATE INDEX CONCURRENTLY ..., alone in its migration (and DROP INDEX CONCURRENTLY in the down file).',
     });
-  } else if (s.engine === 'mysql' && !MYSQL_ONLINE.test(s.text)) {
+  } else if (s.engine === 'mysql' && MYSQL_BLOCKING_INDEX.test(s.text) && !MYSQL_ONLINE.test(s.text)) {
+    // InnoDB builds a plain secondary index online (in place, no lock) by default; FULLTEXT and
+    // SPATIAL indexes, ALGORITHM=COPY and LOCK=SHARED/EXCLUSIVE block writes.
     s.facts.hits.push({
       code: 'RW201',
-      message: `builds an index on ${table} without ALGORITHM=INPLACE, LOCK=NONE; MySQL may silently fall back to blocking writes`,
-      fix: 'Add ALGORITHM=INPLACE, LOCK=NONE (e.g. CREATE INDEX i ON t (c) ALGORITHM=INPLACE LOCK=NONE) so MySQL refuses instead of blocking writes.',
+      message: `builds an index on ${table} in a way that blocks writes to it (FULLTEXT/SPATIAL, ALGORITHM=COPY or LOCK=SHARED/EXCLUSIVE)`,
+      fix: 'A plain secondary index with ALGORITHM=INPLACE, LOCK=NONE (e.g. CREATE INDEX i ON t (c) ALGORITHM=INPLACE LOCK=NONE), so MySQL refuses instead of blocking writes.',
     });
   }
 }

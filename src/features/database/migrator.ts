@@ -270,7 +270,7 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
           const seen = await reconcile(row, byKey.get(row.key)!.upStatements, s);
           if ('error' in seen) return { error: seen.error, results: resumed };
           const m = byKey.get(row.key)!;
-          const lint = lintMigration(m, db.name);
+          const lint = lintMigration(m, db.name, migrations);
           const r = await applyOne(m, lint.effectivePhase, row.changes, row, s, seen.row);
           resumed.push(seen.note ? { ...r, recovered: seen.note } : r);
           if (r.status === 'Error') return { error: r.error, results: resumed };
@@ -286,7 +286,7 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
         const pending = st.pending.filter((m) => m.id <= (o.toLevel ?? Number.POSITIVE_INFINITY));
         const results: MigrationResult[] = [...resumed];
         for (const [i, m] of pending.entries()) {
-          const lint = lintMigration(m, db.name);
+          const lint = lintMigration(m, db.name, migrations);
           const allowed = (o.phase ?? 'all') === 'all' || o.phase === lint.effectivePhase;
           if (!allowed) {
             return {
