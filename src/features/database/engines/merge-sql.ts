@@ -11,8 +11,14 @@ export interface MergeDialect {
   query<T extends Row = Row>(sql: string): Promise<T[]>;
   /** SQL true when a and b differ, NULLs compared as values. */
   distinct(a: string, b: string): string;
-  /** UPDATE target t from source b where `on` and `where`, setting `columns` from b. */
-  updateFrom(target: string, source: string, on: string, columns: readonly string[], where: string): string;
+  /** UPDATE target t from source b where `on` and `where`, setting each column to its expression. */
+  updateFrom(
+    target: string,
+    source: string,
+    on: string,
+    set: readonly (readonly [string, string])[],
+    where: string,
+  ): string;
   /** DELETE from target t the rows with no match in source b. */
   deleteMissing(target: string, source: string, on: string): string;
   /** Words between the column list and SELECT that let explicit values into identity columns. */
@@ -22,9 +28,15 @@ export interface MergeDialect {
 /** At most this many keys of rows an overwrite would delete are listed in its preview. */
 const SAMPLE = 20;
 
+/** A column default that is a plain literal, so comparing with it is cheap and has no side effect. */
+const LITERAL = /^(?:'(?:[^']|'')*'(?:::[\w ]+)?|-?\d+(?:\.\d+)?|true|false)$/i;
+
 /**
  * Merges one table from `source` into `target`. `columns`: the columns both have that can be
- * written. With `dryRun` nothing changes and the counts say what would.
+ * written; `defaults`: their default expressions. A filled column takes the backup's value only
+ * where the row still holds what the re-added column gave it (NULL, or its literal default): a
+ * value the app wrote since is never overwritten. With `dryRun` nothing changes and the counts
+ * say what would.
  */
 export async function mergeRows(
   d: MergeDialect,
@@ -32,6 +44,7 @@ export async function mergeRows(
   source: string,
   plan: MergePlan,
   columns: readonly string[],
+  defaults: ReadonlyMap<string, string | null>,
   dryRun: boolean,
 ): Promise<Omit<MergeCounts, 'recreated'>> {
   const q = d.quote;
@@ -40,7 +53,17 @@ export async function mergeRows(
   const fill = (plan.overwrite ? columns.filter((c) => !plan.key.includes(c)) : plan.fill).filter((c) =>
     writable.has(c),
   );
-  const differs = fill.map((c) => d.distinct(`t.${q(c)}`, `b.${q(c)}`)).join(' or ');
+  const empty = (c: string) => {
+    const def = defaults.get(c)?.trim() ?? null;
+    return plan.overwrite
+      ? 'true'
+      : `(t.${q(c)} is null${def && LITERAL.test(def) ? ` or t.${q(c)} = ${def}` : ''})`;
+  };
+  const set = fill.map(
+    (c) =>
+      [c, plan.overwrite ? `b.${q(c)}` : `case when ${empty(c)} then b.${q(c)} else t.${q(c)} end`] as const,
+  );
+  const differs = fill.map((c) => `(${empty(c)} and ${d.distinct(`t.${q(c)}`, `b.${q(c)}`)})`).join(' or ');
   const missing = `not exists (select 1 from ${target} t where ${on})`;
   const extra = `not exists (select 1 from ${source} b where ${on})`;
   const count = async (sql: string) => Number((await d.query<{ n: number | string }>(sql))[0]?.n ?? 0);
@@ -59,7 +82,7 @@ export async function mergeRows(
   if (fill.length) {
     updated = dryRun
       ? await count(`select count(*) as n from ${target} t join ${source} b on ${on} where ${differs}`)
-      : await d.run(d.updateFrom(target, source, on, fill, `(${differs})`));
+      : await d.run(d.updateFrom(target, source, on, set, `(${differs})`));
   }
   let inserted = 0;
   if (plan.insertMissing || plan.overwrite) {

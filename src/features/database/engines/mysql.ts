@@ -72,6 +72,7 @@ export async function openMysql(url: string): Promise<DatabaseEngine> {
 interface MyColumn {
   readonly name: string;
   readonly type: string;
+  readonly def: string | null;
   readonly extra: string;
 }
 
@@ -95,8 +96,8 @@ function mysqlEngine(conn: mysql.Connection, database: string): DatabaseEngine {
       ])
     ).length > 0;
   const columns = (schema: string, table: string) =>
-    query<{ name: string; type: string; extra: string }>(
-      `select column_name as name, column_type as type, extra from information_schema.columns
+    query<{ name: string; type: string; def: string | null; extra: string }>(
+      `select column_name as name, column_type as type, column_default as def, extra from information_schema.columns
         where table_schema = ? and table_name = ? order by ordinal_position`,
       [schema, table],
     ) as Promise<MyColumn[]>;
@@ -392,8 +393,8 @@ function mysqlEngine(conn: mysql.Connection, database: string): DatabaseEngine {
     },
     query: (sql) => query(sql),
     distinct: (a, b) => `not (${a} <=> ${b})`,
-    updateFrom: (target, source, on, cols, where) =>
-      `update ${target} t join ${source} b on ${on} set ${cols.map((c) => `t.${quoteMysql(c)} = b.${quoteMysql(c)}`).join(', ')} where ${where}`,
+    updateFrom: (target, source, on, set, where) =>
+      `update ${target} t join ${source} b on ${on} set ${set.map(([c, v]) => `t.${quoteMysql(c)} = ${v}`).join(', ')} where ${where}`,
     deleteMissing: (target, source, on) =>
       `delete t from ${target} t where not exists (select 1 from ${source} b where ${on})`,
     insertOverride: '',
@@ -408,10 +409,13 @@ function mysqlEngine(conn: mysql.Connection, database: string): DatabaseEngine {
       .replace(/^`|`$/g, '')
       .replaceAll('``', '`');
     const backupColumns = new Set((await columns(BACKUP_DB, name)).map((c) => c.name));
-    const writable = (await columns(database, w.plan.table))
+    const now = await columns(database, w.plan.table);
+    const writable = now
       .filter((c) => !GENERATED.test(c.extra) && backupColumns.has(c.name))
       .map((c) => c.name);
-    return mergeRows(dialect, w.target, w.source, w.plan, writable, dryRun);
+    // MariaDB reports a default as SQL (a string quoted, NULL as NULL).
+    const defaults = new Map(now.map((c) => [c.name, c.def === 'NULL' ? null : c.def]));
+    return mergeRows(dialect, w.target, w.source, w.plan, writable, defaults, dryRun);
   }
 
   async function foreignKeys() {

@@ -79,6 +79,7 @@ export async function openPostgres(url: string): Promise<DatabaseEngine> {
 interface PgColumn {
   readonly name: string;
   readonly type: string;
+  readonly def: string | null;
   readonly generated: boolean;
   readonly identity: boolean;
 }
@@ -93,10 +94,12 @@ function postgresEngine(client: pg.Client): DatabaseEngine {
     (await query('select to_regclass(?) is not null as ok', [`${quotePg(schema)}.${quotePg(table)}`]))[0]
       ?.ok === true;
   const columns = (schema: string, table: string) =>
-    query<{ name: string; type: string; generated: boolean; identity: boolean }>(
+    query<{ name: string; type: string; def: string | null; generated: boolean; identity: boolean }>(
       `select a.attname as name, format_type(a.atttypid, a.atttypmod) as type,
+              pg_get_expr(d.adbin, d.adrelid) as def,
               a.attgenerated <> '' as generated, a.attidentity <> '' as identity
          from pg_attribute a join pg_class c on c.oid = a.attrelid
+         left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
          join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = ? and c.relname = ? and a.attnum > 0 and not a.attisdropped
         order by a.attnum`,
@@ -305,7 +308,8 @@ function postgresEngine(client: pg.Client): DatabaseEngine {
           const backupColumns = new Set((await columns(BACKUP_SCHEMA, name)).map((c) => c.name));
           const now = await columns(schema, plan.table);
           const writable = now.filter((c) => !c.generated && backupColumns.has(c.name)).map((c) => c.name);
-          const merged = await mergeRows(dialect, target, source, plan, writable, dryRun);
+          const defaults = new Map(now.map((c) => [c.name, c.def]));
+          const merged = await mergeRows(dialect, target, source, plan, writable, defaults, dryRun);
           for (const st of recreate?.after ?? []) await exec(st);
           if (!dryRun) await resetSequences(target, now);
           counts.push({ ...merged, recreated: recreate !== null });
@@ -330,8 +334,8 @@ function postgresEngine(client: pg.Client): DatabaseEngine {
     run: async (sql) => (await client.query(sql)).rowCount ?? 0,
     query: (sql) => query(sql),
     distinct: (a, b) => `${a} is distinct from ${b}`,
-    updateFrom: (target, source, on, cols, where) =>
-      `update ${target} t set ${cols.map((c) => `${quotePg(c)} = b.${quotePg(c)}`).join(', ')} from ${source} b where ${on} and ${where}`,
+    updateFrom: (target, source, on, set, where) =>
+      `update ${target} t set ${set.map(([c, v]) => `${quotePg(c)} = ${v}`).join(', ')} from ${source} b where ${on} and ${where}`,
     deleteMissing: (target, source, on) =>
       `delete from ${target} t where not exists (select 1 from ${source} b where ${on})`,
     insertOverride: 'overriding system value',

@@ -279,15 +279,18 @@ function sqliteEngine(db: DatabaseSync, path: string): DatabaseEngine {
           }
           for (const st of recreate?.create ?? []) db.exec(st);
           const backupColumns = new Set(columns(name).map((c) => c.name));
-          const cols = writable(columns(plan.table))
+          const now = columns(plan.table);
+          const cols = writable(now)
             .filter((c) => backupColumns.has(c.name))
             .map((c) => c.name);
+          const defaults = new Map(now.map((c) => [c.name, c.dflt_value]));
           const merged = await mergeRows(
             dialect,
             quoteSqlite(plan.table),
             quoteSqlite(name),
             plan,
             cols,
+            defaults,
             dryRun,
           );
           for (const st of recreate?.after ?? []) db.exec(st);
@@ -318,8 +321,8 @@ function sqliteEngine(db: DatabaseSync, path: string): DatabaseEngine {
     run: async (sql) => Number(db.prepare(sql).run().changes),
     query: (sql) => query(sql),
     distinct: (a, b) => `${a} is not ${b}`,
-    updateFrom: (target, source, on, cols, where) =>
-      `update ${target} as t set ${cols.map((c) => `${quoteSqlite(c)} = b.${quoteSqlite(c)}`).join(', ')} from ${source} as b where ${on} and ${where}`,
+    updateFrom: (target, source, on, set, where) =>
+      `update ${target} as t set ${set.map(([c, v]) => `${quoteSqlite(c)} = ${v}`).join(', ')} from ${source} as b where ${on} and ${where}`,
     deleteMissing: (target, source, on) =>
       `delete from ${target} as t where not exists (select 1 from ${source} as b where ${on})`,
     insertOverride: '',
