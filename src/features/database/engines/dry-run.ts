@@ -38,3 +38,13 @@ export async function commitUnlessDry(
     throw err;
   }
 }
+
+/** Fills deferred until after the merge's transaction committed (merge-sql.ts fillInBatches). */
+export type LaterFills = { index: number; fill: () => Promise<number> }[];
+
+export async function runLaterFills(counts: MergeCounts[], later: LaterFills): Promise<MergeCounts[]> {
+  const out = [...counts];
+  for (const l of later)
+    out[l.index] = { ...out[l.index]!, updated: out[l.index]!.updated + (await l.fill()) };
+  return out;
+}

@@ -46,7 +46,7 @@ export async function mergeRows(
   columns: readonly string[],
   defaults: ReadonlyMap<string, string | null>,
   dryRun: boolean,
-): Promise<Omit<MergeCounts, 'recreated'>> {
+): Promise<{ counts: Omit<MergeCounts, 'recreated'>; fillLater?: () => Promise<number> }> {
   const q = d.quote;
   const on = plan.key.map((k) => `t.${q(k)} = b.${q(k)}`).join(' and ');
   const writable = new Set(columns);
@@ -79,10 +79,16 @@ export async function mergeRows(
       : await d.run(d.deleteMissing(target, source, on));
   }
   let updated = 0;
+  let fillLater: (() => Promise<number>) | undefined;
   if (fill.length) {
-    updated = dryRun
-      ? await count(`select count(*) as n from ${target} t join ${source} b on ${on} where ${differs}`)
-      : await d.run(d.updateFrom(target, source, on, set, `(${differs})`));
+    if (dryRun)
+      updated = await count(
+        `select count(*) as n from ${target} t join ${source} b on ${on} where ${differs}`,
+      );
+    else if (!plan.overwrite && plan.key.length === 1)
+      // After the caller's transaction: batches by key range, so no row stays locked for long.
+      fillLater = () => fillInBatches(d, target, source, plan.key[0]!, on, set, differs);
+    else updated = await d.run(d.updateFrom(target, source, on, set, `(${differs})`));
   }
   let inserted = 0;
   if (plan.insertMissing || plan.overwrite) {
@@ -93,5 +99,43 @@ export async function mergeRows(
           `insert into ${target} (${list}) ${d.insertOverride} select ${columns.map((c) => `b.${q(c)}`).join(', ')} from ${source} b where ${missing}`,
         );
   }
-  return { table: plan.table, updated, inserted, deleted, deletedSample, filled: fill };
+  return {
+    counts: { table: plan.table, updated, inserted, deleted, deletedSample, filled: fill },
+    fillLater,
+  };
+}
+
+/** Rows per fill batch: each batch is one short transaction holding its rows' locks. */
+const BATCH = 10_000;
+
+/**
+ * The fill UPDATE in key order, BATCH backup rows at a time, each in its own (autocommit)
+ * statement. Safe to interleave with the app's writes and to re-run: it only fills rows that
+ * still hold the re-added column's NULL or default. Keys that are not integers go in one
+ * statement.
+ */
+async function fillInBatches(
+  d: MergeDialect,
+  target: string,
+  source: string,
+  key: string,
+  on: string,
+  set: readonly (readonly [string, string])[],
+  differs: string,
+): Promise<number> {
+  const k = `b.${d.quote(key)}`;
+  let total = 0;
+  let last: string | null = null;
+  for (;;) {
+    const [r]: { hi: unknown }[] = await d.query<{ hi: unknown }>(
+      `select max(k) as hi from (select ${k} as k from ${source} b${last === null ? '' : ` where ${k} > ${last}`} order by ${k} limit ${BATCH}) s`,
+    );
+    const hi: string | null = r?.hi == null ? null : String(r.hi);
+    if (hi === null) return total;
+    if (!/^-?\d+$/.test(hi))
+      return total + (await d.run(d.updateFrom(target, source, on, set, `(${differs})`)));
+    const range = `${last === null ? '' : `${k} > ${last} and `}${k} <= ${hi}`;
+    total += await d.run(d.updateFrom(target, source, on, set, `(${differs}) and ${range}`));
+    last = hi;
+  }
 }

@@ -4,7 +4,7 @@
 
 import mysql from 'mysql2/promise';
 import { backupIdOf, backupTableName } from './backup-names.ts';
-import { emptyCounts } from './dry-run.ts';
+import { emptyCounts, type LaterFills, runLaterFills } from './dry-run.ts';
 import { isRewindTable, sha256, shapeBuilder } from './fingerprint.ts';
 import { type MergeDialect, mergeRows } from './merge-sql.ts';
 import { orphanCountSql } from './orphan-query.ts';
@@ -351,12 +351,13 @@ function mysqlEngine(conn: mysql.Connection, database: string): DatabaseEngine {
       await exec('set foreign_key_checks = 0');
       try {
         const counts: MergeCounts[] = [];
+        const later: LaterFills = [];
         if (dryRun) {
           for (const w of work) {
             if (w.recreate) {
               const [r] = await query<{ n: number }>(`select count(*) as n from ${w.source}`);
               counts.push({ ...emptyCounts(w.plan.table), recreated: true, inserted: Number(r!.n) });
-            } else counts.push({ ...(await mergeOne(w, true)), recreated: false });
+            } else counts.push({ ...(await mergeOne(w, true)).counts, recreated: false });
           }
           return counts;
         }
@@ -364,11 +365,15 @@ function mysqlEngine(conn: mysql.Connection, database: string): DatabaseEngine {
         for (const w of work.filter((w) => w.recreate))
           for (const st of w.plan.recreate!.create) await exec(st);
         await engine.transaction(async () => {
-          for (const w of work) counts.push({ ...(await mergeOne(w, false)), recreated: w.recreate });
+          for (const w of work) {
+            const merged = await mergeOne(w, false);
+            if (merged.fillLater) later.push({ index: counts.length, fill: merged.fillLater });
+            counts.push({ ...merged.counts, recreated: w.recreate });
+          }
         });
         for (const w of work.filter((w) => w.recreate))
           for (const st of w.plan.recreate!.after) await exec(st);
-        return counts;
+        return await runLaterFills(counts, later);
       } finally {
         await exec(`set foreign_key_checks = ${fkChecks?.v ? 1 : 0}`);
       }

@@ -4,7 +4,7 @@
 import pg from 'pg';
 import { scanSql, stripComments } from '../sql-split.ts';
 import { backupIdOf, backupTableName } from './backup-names.ts';
-import { commitUnlessDry, emptyCounts } from './dry-run.ts';
+import { commitUnlessDry, emptyCounts, type LaterFills, runLaterFills } from './dry-run.ts';
 import { isRewindTable, shapeBuilder } from './fingerprint.ts';
 import { type MergeDialect, mergeRows } from './merge-sql.ts';
 import { orphanCountSql } from './orphan-query.ts';
@@ -287,7 +287,8 @@ function postgresEngine(client: pg.Client): DatabaseEngine {
 
     async mergeTables(backupId, plans, { dryRun }) {
       const schema = await currentSchema();
-      return commitUnlessDry(engine.transaction, dryRun, async () => {
+      const later: LaterFills = [];
+      const counts = await commitUnlessDry(engine.transaction, dryRun, async () => {
         await withoutTriggers();
         const counts: MergeCounts[] = [];
         for (const plan of plans) {
@@ -310,12 +311,14 @@ function postgresEngine(client: pg.Client): DatabaseEngine {
           const writable = now.filter((c) => !c.generated && backupColumns.has(c.name)).map((c) => c.name);
           const defaults = new Map(now.map((c) => [c.name, c.def]));
           const merged = await mergeRows(dialect, target, source, plan, writable, defaults, dryRun);
+          if (merged.fillLater) later.push({ index: counts.length, fill: merged.fillLater });
           for (const st of recreate?.after ?? []) await exec(st);
           if (!dryRun) await resetSequences(target, now);
-          counts.push({ ...merged, recreated: recreate !== null });
+          counts.push({ ...merged.counts, recreated: recreate !== null });
         }
         return counts;
       });
+      return runLaterFills(counts, later);
     },
 
     async dropBackup(backupId) {

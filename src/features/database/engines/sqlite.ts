@@ -8,7 +8,7 @@ import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { scanSql, stripComments } from '../sql-split.ts';
 import { backupIdOf, backupTableName } from './backup-names.ts';
-import { commitUnlessDry, emptyCounts } from './dry-run.ts';
+import { commitUnlessDry, emptyCounts, type LaterFills, runLaterFills } from './dry-run.ts';
 import { isRewindTable, sha256, shapeBuilder } from './fingerprint.ts';
 import { type MergeDialect, mergeRows } from './merge-sql.ts';
 import { pollLock } from './poll-lock.ts';
@@ -265,7 +265,8 @@ function sqliteEngine(db: DatabaseSync, path: string): DatabaseEngine {
     },
 
     async mergeTables(backupId, plans, { dryRun }) {
-      return commitUnlessDry(engine.transaction, dryRun, async () => {
+      const later: LaterFills = [];
+      const counts = await commitUnlessDry(engine.transaction, dryRun, async () => {
         const counts: MergeCounts[] = [];
         for (const plan of plans) {
           const name = BACKUP_PREFIX + backupTableName(backupId, plan.table);
@@ -294,10 +295,12 @@ function sqliteEngine(db: DatabaseSync, path: string): DatabaseEngine {
             dryRun,
           );
           for (const st of recreate?.after ?? []) db.exec(st);
-          counts.push({ ...merged, recreated: recreate !== null });
+          if (merged.fillLater) later.push({ index: counts.length, fill: merged.fillLater });
+          counts.push({ ...merged.counts, recreated: recreate !== null });
         }
         return counts;
       });
+      return runLaterFills(counts, later);
     },
 
     async dropBackup(backupId) {
