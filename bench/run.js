@@ -14,6 +14,7 @@ const ALL = [
   'controller-scale',
   'idle',
   'db',
+  'db-restore',
   'flags',
 ];
 const [first, ...rest] = process.argv.slice(2);

@@ -134,7 +134,9 @@ async function fillInBatches(
     if (hi === null) return total;
     if (!/^-?\d+$/.test(hi))
       return total + (await d.run(d.updateFrom(target, source, on, set, `(${differs})`)));
-    const range = `${last === null ? '' : `${k} > ${last} and `}${k} <= ${hi}`;
+    // The range on both sides, so each side is read through its primary key index.
+    const t = `t.${d.quote(key)}`;
+    const range = [k, t].map((c) => `${last === null ? '' : `${c} > ${last} and `}${c} <= ${hi}`).join(' and ');
     total += await d.run(d.updateFrom(target, source, on, set, `(${differs}) and ${range}`));
     last = hi;
   }

@@ -274,6 +274,8 @@ function postgresEngine(client: pg.Client): DatabaseEngine {
             `create table ${target} (like ${quotePg(schema)}.${quotePg(t)} including all excluding defaults)`,
           );
           await copyRows(`${quotePg(schema)}.${quotePg(t)}`, target, await columns(schema, t));
+          // Statistics, so a merge's joins with the copy get a sane plan.
+          await exec(`analyze ${target}`);
         }
       });
     },
