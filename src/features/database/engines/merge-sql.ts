@@ -136,7 +136,9 @@ async function fillInBatches(
       return total + (await d.run(d.updateFrom(target, source, on, set, `(${differs})`)));
     // The range on both sides, so each side is read through its primary key index.
     const t = `t.${d.quote(key)}`;
-    const range = [k, t].map((c) => `${last === null ? '' : `${c} > ${last} and `}${c} <= ${hi}`).join(' and ');
+    const range = [k, t]
+      .map((c) => `${last === null ? '' : `${c} > ${last} and `}${c} <= ${hi}`)
+      .join(' and ');
     total += await d.run(d.updateFrom(target, source, on, set, `(${differs}) and ${range}`));
     last = hi;
   }
