@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LINT_RULES, lintMigration, lintMigrations, normalizeSql } from './lint.ts';
+import { loadPgParser } from './pg-ast.ts';
 import { splitStatements } from './sql-split.ts';
 import type { DatabaseEngineName, Migration, MigrationPhase } from './types.ts';
 
@@ -33,6 +34,9 @@ function migration(f: Fixture, id = 7): Migration {
 function lint(f: Fixture) {
   return lintMigration(migration(f), f.engine ?? 'postgres');
 }
+
+// Migrations built by hand here, not by loadMigrations (which loads the parser).
+await loadPgParser();
 
 interface Case extends Fixture {
   readonly name: string;

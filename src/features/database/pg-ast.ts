@@ -6,7 +6,19 @@
 
 import { loadModule, parsePlPgSQLSync, parseSync } from 'libpg-query';
 
-await loadModule();
+let loading: Promise<void> | null = null;
+let loaded = false;
+
+/**
+ * Compiles the parser (a 1.8 MB WebAssembly module) once, on first need: loadMigrations does it
+ * for PostgreSQL folders, so a server or CLI that never lints PostgreSQL never pays for it.
+ */
+export function loadPgParser(): Promise<void> {
+  loading ??= loadModule().then(() => {
+    loaded = true;
+  });
+  return loading;
+}
 
 export interface PgType {
   /** Lower-case base name without the pg_catalog prefix: varchar, numeric, text, json ... */
@@ -49,6 +61,10 @@ export interface PgStatement {
 type Node = Record<string, unknown>;
 
 export function parsePgStatement(sql: string): PgStatement | null {
+  if (!loaded)
+    throw new Error(
+      'the PostgreSQL parser is not loaded yet: await loadPgParser() first (loadMigrations does)',
+    );
   let stmts: { stmt: Node }[];
   try {
     stmts = (parseSync(sql) as { stmts?: { stmt: Node }[] }).stmts ?? [];
