@@ -4,18 +4,20 @@
 // CLUSTER, json columns and column type changes. null when the parser rejects the statement
 // (the linter then works from its patterns alone, and the database reports the syntax error).
 
-import { loadModule, parsePlPgSQLSync, parseSync } from 'libpg-query';
+type Parser = typeof import('libpg-query');
 
 let loading: Promise<void> | null = null;
-let loaded = false;
+let parser: Parser | null = null;
 
 /**
- * Compiles the parser (a 1.8 MB WebAssembly module) once, on first need: loadMigrations does it
- * for PostgreSQL folders, so a server or CLI that never lints PostgreSQL never pays for it.
+ * Imports and compiles the parser (a 1.8 MB WebAssembly module) once, on first need:
+ * loadMigrations does it for PostgreSQL folders, so a server or CLI that never lints PostgreSQL
+ * never pays for it.
  */
 export function loadPgParser(): Promise<void> {
-  loading ??= loadModule().then(() => {
-    loaded = true;
+  loading ??= import('libpg-query').then(async (mod) => {
+    await mod.loadModule();
+    parser = mod;
   });
   return loading;
 }
@@ -61,13 +63,13 @@ export interface PgStatement {
 type Node = Record<string, unknown>;
 
 export function parsePgStatement(sql: string): PgStatement | null {
-  if (!loaded)
+  if (!parser)
     throw new Error(
       'the PostgreSQL parser is not loaded yet: await loadPgParser() first (loadMigrations does)',
     );
   let stmts: { stmt: Node }[];
   try {
-    stmts = (parseSync(sql) as { stmts?: { stmt: Node }[] }).stmts ?? [];
+    stmts = (parser.parseSync(sql) as { stmts?: { stmt: Node }[] }).stmts ?? [];
   } catch {
     return null;
   }
@@ -199,7 +201,7 @@ function doBlockStatements(s: Node): string[] {
   if (body.includes(tag)) return [];
   let tree: unknown;
   try {
-    tree = parsePlPgSQLSync(
+    tree = parser!.parsePlPgSQLSync(
       `CREATE FUNCTION rewind_do() RETURNS void LANGUAGE plpgsql AS ${tag}${body}${tag}`,
     );
   } catch {
