@@ -15,6 +15,7 @@ const ALL = [
   'controller-scale',
   'idle',
   'db',
+  'db-restore',
   'flags',
   'guard',
   'auth',

@@ -222,21 +222,43 @@ export function registerDbCommands(program: Command): void {
 
   db.command('restore <app>')
     .description(
-      "Put back the rows backed up before a revision's contract migrations (after the down migrations restored the structure)",
+      "Merge back what a revision's contract migrations removed (dropped columns' values by primary key, dropped tables, deleted rows); rows written since keep theirs",
     )
     .addOption(
       new Option('--to-revision <n>', 'the revision whose backups to restore')
         .argParser(whole('--to-revision', 1))
         .makeOptionMandatory(),
     )
+    .option(
+      '--overwrite',
+      "destructive: make the tables the backup's rows exactly; shows the rows it would delete",
+    )
+    .option('--yes', 'with --overwrite: really delete them')
     .option('--json', 'print as JSON')
     .action(async (app: string, opts) => {
-      const r = await new ApiClient().post<{ restored: { backupId: string; tables: string[] }[] }>(
-        path(app, '/restore'),
-        { toRevision: opts.toRevision },
-      );
+      const r = await new ApiClient().post<{
+        dryRun: boolean;
+        restored: {
+          backupId: string;
+          summary: string;
+          tables: { table: string; deletedSample: unknown[] }[];
+        }[];
+      }>(path(app, '/restore'), {
+        toRevision: opts.toRevision,
+        ...(opts.overwrite ? { overwrite: true, confirm: opts.yes === true } : {}),
+      });
       if (opts.json) return json(r);
-      for (const b of r.restored) print(`restored ${b.tables.join(', ')} from ${b.backupId}`);
+      for (const b of r.restored) {
+        print(
+          `${r.dryRun ? 'would restore' : 'restored'} from ${b.backupId}: ${b.summary || 'nothing to put back'}`,
+        );
+        for (const t of b.tables)
+          if (t.deletedSample.length)
+            print(
+              `  ${t.table}: ${r.dryRun ? 'would delete' : 'deleted'} ${t.deletedSample.map((k) => JSON.stringify(k)).join(' ')}`,
+            );
+      }
+      if (r.dryRun) print('nothing was changed; run again with --overwrite --yes to delete these rows');
     });
 
   db.command('verify <app>')

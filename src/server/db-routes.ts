@@ -25,7 +25,12 @@ export const dbRestoreBody = z.strictObject({
     .number()
     .int()
     .positive()
-    .describe("Put back the rows backed up before this revision's contract migrations"),
+    .describe("Merge back what this revision's contract migrations removed (rows written since are kept)"),
+  overwrite: z
+    .boolean()
+    .optional()
+    .describe("Destructive: make the tables the backup's rows exactly; without confirm only a preview"),
+  confirm: z.boolean().optional().describe('With overwrite: really delete the rows the preview listed'),
 });
 export const dbVerifyBody = z.strictObject({ level: z.number().int().min(0).optional() });
 
@@ -135,8 +140,21 @@ export function registerDbRoutes(app: FastifyInstance, deps: DbRouteDeps): void 
   });
   app.post('/api/v1/apps/:app/db/restore', async (req: Req) => {
     const body = parse(dbRestoreBody, req.body);
+    if (body.confirm && !body.overwrite)
+      throw new RewindError(
+        'VALIDATION_FAILED',
+        'confirm is only for overwrite: add overwrite: true or drop confirm',
+        {
+          field: 'confirm',
+        },
+      );
+    const overwrite = body.overwrite === true;
     return controller.whileIdle(req.params.app, async (ctx) => ({
-      restored: await database.restore(ctx, body.toRevision),
+      dryRun: overwrite && body.confirm !== true,
+      restored: await database.restore(ctx, body.toRevision, {
+        overwrite,
+        dryRun: overwrite && body.confirm !== true,
+      }),
     }));
   });
   app.post('/api/v1/apps/:app/db/verify', async (req: Req) => {

@@ -2,6 +2,7 @@
 // controller -> HTTP API. Nothing else constructs services.
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ensureAgent } from '../agent/agent-client.ts';
 import { loadConfigFile } from '../features/apps/load-config.ts';
@@ -165,7 +166,8 @@ export async function runServer(options: ServerOptions): Promise<void> {
   const adminToken = await ensureAdminToken(dataDir, tokens);
   const localHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
   const apiBase = `${https ? 'https' : 'http'}://${localHost.includes(':') ? `[${localHost}]` : localHost}:${options.port}/api/v1`;
-  const database = new DatabaseService();
+  // Two servers on one host sharing an app database are told apart by their API port.
+  const database = new DatabaseService({ controllerId: `${hostname()}:${options.port}` });
   const controller = new Controller({
     database,
     flags,

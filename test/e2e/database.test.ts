@@ -182,7 +182,14 @@ test('a good revision keeps its expand migrations; the contract runs after the b
   assert.equal(back.code, 0, back.stdout + back.stderr);
   assert.deepEqual(await columns('orders'), ['id', 'item', 'legacy_code']);
   assert.deepEqual(await columns('customers'), ['email', 'id', 'name'], 'v2 keeps its expand');
-  // ...and the rows come back from the backup on request.
+  // ...with its values merged back from the backup...
+  assert.deepEqual(
+    (await query<{ legacy_code: string }>('select legacy_code from orders order by id')).map(
+      (r) => r.legacy_code,
+    ),
+    ['K1', 'T1'],
+  );
+  // ...and a restore on request merges again, deleting nothing.
   const restore = await h.cli('db', 'restore', 'shop', '--to-revision', String(v3Revision), '--json');
   assert.equal(restore.code, 0, restore.stdout + restore.stderr);
   assert.deepEqual(

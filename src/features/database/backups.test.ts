@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { backupForMigration, listBackups, pruneBackups, restoreBackup } from './backups.ts';
+import { backupForMigration, listBackups, pruneBackups, recordRemoved, restoreBackup } from './backups.ts';
 import { openTarget, TARGETS } from './db-test-targets.ts';
 import type { DatabaseEngine } from './engines/types.ts';
 import { lintMigration } from './lint.ts';
@@ -64,6 +64,11 @@ for (const engine of TARGETS) {
 
         const up = await migrator.migrateUp(ms, { phase: 'contract' });
         assert.equal(up.error, undefined, up.error?.message);
+        assert.deepEqual(await recordRemoved(db, backupId), {
+          tables: [],
+          columns: { users: ['email'] },
+          rows: [],
+        });
         assert.deepEqual(await db.query('select id, name from users order by id'), [
           { id: 1, name: 'ada' },
           { id: 2, name: 'bob' },
@@ -74,8 +79,12 @@ for (const engine of TARGETS) {
         assert.equal((await users(db))[0]!.email, null, 'the down migration brings the column back empty');
         const restored = await restoreBackup(db, { app: 'shop', revision: 2 });
         assert.deepEqual(
-          restored.map((b) => [b.backupId, b.migrationKey, b.tables]),
-          [[backupId, '0002_drop_email', ['users']]],
+          restored.map((b) => [
+            b.backupId,
+            b.migrationKey,
+            b.tables.map((t) => [t.table, t.filled, t.updated]),
+          ]),
+          [[backupId, '0002_drop_email', [['users', ['email'], 1]]]],
         );
         assert.deepEqual(await users(db), before.rows);
         assert.equal((await db.schemaFingerprint()).hash, before.hash);
@@ -89,20 +98,51 @@ for (const engine of TARGETS) {
         assert.equal(verdict.ok, true, JSON.stringify(verdict.checks));
       }));
 
-    test('two backups of one table for a revision: the oldest copy wins', () =>
+    test('a manual backup merges back deleted rows and keeps rows changed since; overwrite is explicit', () =>
       withShop(engine, async (db) => {
         const before = await users(db);
-        await backupForMigration(db, { key: '0003_a' }, ['users'], { app: 'shop', revision: 5 });
-        await db.exec("update users set name = 'first change'");
-        await backupForMigration(db, { key: '0004_b' }, ['users'], { app: 'shop', revision: 5 });
-        await db.exec("update users set name = 'second change'");
-        assert.equal((await restoreBackup(db, { app: 'shop', revision: 5 })).length, 2);
+        await backupForMigration(db, { key: 'manual' }, ['users'], { app: 'shop', revision: 5 });
+        await db.exec("update users set name = 'changed' where id = 1");
+        await db.exec('delete from users where id = 2');
+        await db.exec("insert into users (id, name) values (3, 'new')");
+        const [merge] = await restoreBackup(db, { app: 'shop', revision: 5 });
+        assert.deepEqual(
+          merge!.tables.map((t) => [t.table, t.updated, t.inserted, t.deleted]),
+          [['users', 0, 1, 0]],
+        );
+        assert.deepEqual(
+          (await users(db)).map((u) => `${u.id} ${u.name}`),
+          ['1 changed', '2 bob', '3 new'],
+        );
+        const [preview] = await restoreBackup(
+          db,
+          { app: 'shop', revision: 5 },
+          { overwrite: true, dryRun: true },
+        );
+        assert.deepEqual(preview!.tables[0]!.deletedSample, [{ id: 3 }]);
+        assert.equal((await users(db)).length, 3, 'a preview changes nothing');
+        await restoreBackup(db, { app: 'shop', revision: 5 }, { overwrite: true });
         assert.deepEqual(await users(db), before);
         assert.deepEqual(
           await restoreBackup(db, { app: 'shop', revision: 99 }),
           [],
           'no backups, nothing done',
         );
+      }));
+
+    test('a table without a primary key: the merge is refused with the reason, nothing changes', () =>
+      withShop(engine, async (db) => {
+        await db.exec('create table notes (body varchar(100))');
+        await db.exec("insert into notes (body) values ('a')");
+        await backupForMigration(db, { key: 'manual' }, ['notes', 'users'], { app: 'shop', revision: 6 });
+        await db.exec('delete from notes');
+        await db.exec('delete from orders');
+        await db.exec('delete from users where id = 2');
+        await assert.rejects(
+          restoreBackup(db, { app: 'shop', revision: 6 }),
+          /table notes has no primary key, so backed-up rows cannot be matched.*Nothing was restored/,
+        );
+        assert.equal((await users(db)).length, 1, 'users was not merged either');
       }));
 
     test('retention keeps the backups of the newest revisions, whole', () =>

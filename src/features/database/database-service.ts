@@ -3,18 +3,29 @@
 // verification; and the `rewind db` operations. Opens one connection per operation: migrations are
 // rare and short, and a connection held between them would only hold locks.
 import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { RewindError } from '../../shared/errors.ts';
 import type { VerificationCheck } from '../incidents/incident.ts';
 import type { AppContext } from '../rollouts/app-context.ts';
-import { backupForMigration, listBackups, pruneBackups, restoreBackup } from './backups.ts';
+import {
+  backupForMigration,
+  describeMerge,
+  listBackups,
+  type MergeOptions,
+  mergeBackups,
+  pruneBackups,
+  RestoreRefused,
+  recordRemoved,
+  restoreBackup,
+} from './backups.ts';
 import { type DatabaseSpec, databaseUrl, migrationsDir } from './database-spec.ts';
 import { openDatabase, redactUrl } from './engines/registry.ts';
 import type { DatabaseEngine } from './engines/types.ts';
 import { lintMigrations } from './lint.ts';
 import { loadMigrations, MigrationFileError } from './migration-files.ts';
-import { createMigrator, type MigrationResultSet, type MigrationStatus } from './migrator.ts';
-import type { DbStepResult, RevisionDb, RolloutDatabase } from './rollout-database.ts';
+import { createMigrator, levelOf, type MigrationResultSet, type MigrationStatus } from './migrator.ts';
+import type { DbStepResult, RevisionDb, RolloutDatabase, UndoScope } from './rollout-database.ts';
 import type { Migration, MigrationLint } from './types.ts';
 import { verifyDatabase } from './verify.ts';
 
@@ -46,9 +57,12 @@ const dbError = (message: string, details: Record<string, unknown> = {}) =>
 
 export class DatabaseService implements RolloutDatabase {
   readonly #env: NodeJS.ProcessEnv;
+  /** Recorded in the ledger beside each migration this controller applies. */
+  readonly controllerId: string;
 
-  constructor(options: { env?: NodeJS.ProcessEnv } = {}) {
+  constructor(options: { env?: NodeJS.ProcessEnv; controllerId?: string } = {}) {
     this.#env = options.env ?? process.env;
+    this.controllerId = options.controllerId ?? hostname();
   }
 
   #spec(ctx: AppContext): DatabaseSpec {
@@ -209,12 +223,12 @@ export class DatabaseService implements RolloutDatabase {
     };
   }
 
-  async expand(ctx: AppContext, revision: RevisionDb, _rolloutId: string): Promise<DbStepResult> {
-    return this.#up(ctx, revision, 'expand');
+  async expand(ctx: AppContext, revision: RevisionDb, rolloutId: string): Promise<DbStepResult> {
+    return this.#up(ctx, revision, 'expand', rolloutId);
   }
 
-  async contract(ctx: AppContext, revision: RevisionDb, _rolloutId: string): Promise<DbStepResult> {
-    return this.#up(ctx, revision, 'contract');
+  async contract(ctx: AppContext, revision: RevisionDb, rolloutId: string): Promise<DbStepResult> {
+    return this.#up(ctx, revision, 'contract', rolloutId);
   }
 
   /** Runs `version`'s pending migrations: expand ones only, or (contract) all that remain, each contract one after a backup. */
@@ -223,13 +237,14 @@ export class DatabaseService implements RolloutDatabase {
     revision: RevisionDb,
     phase: 'expand' | 'contract' | 'all',
   ): Promise<DbStepResult> {
-    return this.#up(ctx, revision, phase);
+    return this.#up(ctx, revision, phase, 'manual');
   }
 
   async #up(
     ctx: AppContext,
     revision: RevisionDb,
     phase: 'expand' | 'contract' | 'all',
+    rolloutId: string,
   ): Promise<DbStepResult> {
     const spec = this.#spec(ctx);
     let migrations: Migration[];
@@ -244,13 +259,21 @@ export class DatabaseService implements RolloutDatabase {
       return await this.#with(ctx, async (db) => {
         const migrator = createMigrator(db, { app: ctx.spec.name });
         const before = await migrator.status(migrations);
-        const options = { ...this.#runOptions(spec), revision: revision.number };
+        const options = {
+          ...this.#runOptions(spec),
+          revision: revision.number,
+          rolloutId,
+          controller: this.controllerId,
+        };
         const results: MigrationResultSet['results'][number][] = [];
         const backups: string[] = [];
+        // The level under the advisory lock: another controller may have migrated meanwhile.
+        let levelBefore: number | undefined;
         if (phase === 'expand') {
           const r = await migrator.migrateUp(migrations, { ...options, phase: 'expand', toLevel });
+          levelBefore = r.levelBefore;
           results.push(...r.results);
-          if (r.error) return failed(r, results, before.currentLevel);
+          if (r.error) return failed(r, results, await levelNow());
         } else {
           // After the bake everything that remains runs in order; a contract migration only after
           // the tables it touches are backed up.
@@ -270,23 +293,32 @@ export class DatabaseService implements RolloutDatabase {
                 );
             }
             const r = await migrator.migrateUp(migrations, { ...options, phase: 'all', toLevel: m.id });
+            levelBefore ??= r.levelBefore;
             results.push(...r.results);
-            if (r.error) return failed(r, results, before.currentLevel);
+            if (r.error) return failed(r, results, await levelNow());
+            // What it removed (columns, tables, rows) is what a rollback merges back.
+            const taken = (await listBackups(db, ctx.spec.name)).find((b) => b.migrationKey === m.key);
+            if (taken && r.results.some((x) => x.key === m.key && x.status === 'Success'))
+              await recordRemoved(db, taken.backupId);
           }
           if (spec.backup !== false && backups.length)
             await pruneBackups(db, ctx.spec.name, spec.backup.keep);
         }
         const after = await migrator.status(migrations);
         const ran = results.filter((r) => r.status === 'Success').map((r) => r.key);
+        const from = levelBefore ?? after.currentLevel;
         return {
           ok: true,
-          levelBefore: before.currentLevel,
+          levelBefore: from,
           levelAfter: after.currentLevel,
           detail: ran.length
-            ? `${phase === 'expand' ? 'expand' : 'remaining'} migrations applied: ${ran.join(', ')} (level ${before.currentLevel} -> ${after.currentLevel})${backups.length ? `; backups ${backups.join(', ')}` : ''}`
+            ? `${phase === 'expand' ? 'expand' : 'remaining'} migrations applied: ${ran.join(', ')} (level ${from} -> ${after.currentLevel})${backups.length ? `; backups ${backups.join(', ')}` : ''}${crashNotes(results)}`
             : `no ${phase === 'expand' ? 'expand ' : ''}migration pending (level ${after.currentLevel})`,
           data: { results, backups },
         };
+        async function levelNow() {
+          return levelOf(await migrator.ledger().catch(() => []));
+        }
       });
     } catch (err) {
       return { ok: false, reason: (err as Error).message };
@@ -297,7 +329,8 @@ export class DatabaseService implements RolloutDatabase {
     ctx: AppContext,
     toLevel: number,
     only: 'contract' | 'all',
-    _rolloutId: string,
+    rolloutId: string,
+    scope: UndoScope = 'controller',
   ): Promise<DbStepResult> {
     const spec = this.#spec(ctx);
     try {
@@ -308,20 +341,50 @@ export class DatabaseService implements RolloutDatabase {
         );
         const levelBefore = before.reduce((m, e) => Math.max(m, e.id), 0);
         // The down files recorded in the ledger when each migration was applied do the work.
-        const r = await migrator.migrateDown([], { ...this.#runOptions(spec), toLevel, phase: only });
-        if (r.error) return failed(r, r.results, levelBefore);
+        const r = await migrator.migrateDown([], {
+          ...this.#runOptions(spec),
+          toLevel,
+          phase: only,
+          owner: { scope, rolloutId, controller: this.controllerId },
+        });
+        if (r.error) return failed(r, r.results, levelOf(await migrator.ledger().catch(() => [])));
         const undone = r.results.filter((x) => x.status === 'Success').map((x) => x.key);
-        const levelAfter = (await migrator.ledger())
-          .filter((e) => e.state === 'applied')
-          .reduce((m, e) => Math.max(m, e.id), 0);
+        const levelAfter = levelOf(await migrator.ledger());
+        // What the undone contract migrations removed comes back from their backups, merged.
+        const backups = (await listBackups(db, ctx.spec.name)).filter(
+          (b, i, all) =>
+            undone.includes(b.migrationKey) && all.findIndex((x) => x.migrationKey === b.migrationKey) === i,
+        );
+        let merged = '';
+        let mergeError: string | null = null;
+        if (backups.length) {
+          try {
+            const reports = await mergeBackups(db, ctx.spec.name, backups);
+            merged = `; merged back from ${reports.map((x) => x.backupId).join(', ')}: ${describeMerge(reports)}`;
+          } catch (err) {
+            mergeError = (err as Error).message;
+          }
+        }
+        const left = r.left?.length
+          ? `; left applied: ${r.left.map((l) => `${l.key} (${l.reason})`).join('; ')}`
+          : '';
+        const detail = `${
+          undone.length
+            ? `undone: ${undone.join(', ')} (level ${levelBefore} -> ${levelAfter})`
+            : `nothing undone above level ${toLevel}`
+        }${merged}${left}${crashNotes(r.results)}`;
+        if (mergeError !== null)
+          return {
+            ok: false,
+            reason: `${detail}; the backed-up values were NOT merged back: ${mergeError}`,
+            data: { results: r.results, left: r.left ?? [] },
+          };
         return {
           ok: true,
           levelBefore,
           levelAfter,
-          detail: undone.length
-            ? `undone: ${undone.join(', ')} (level ${levelBefore} -> ${levelAfter})`
-            : `nothing to undo above level ${toLevel}`,
-          data: { results: r.results },
+          detail,
+          data: { results: r.results, left: r.left ?? [] },
         };
       });
     } catch (err) {
@@ -343,7 +406,12 @@ export class DatabaseService implements RolloutDatabase {
           unchangedData: 'database data unchanged',
           foreignKeys: 'database foreign keys',
         };
-        return v.checks.map((c) => ({ name: names[c.name], passed: c.ok, detail: c.detail }));
+        return v.checks.map((c) => ({
+          name: names[c.name],
+          passed: c.ok,
+          ...(c.status === 'not checked' ? { notChecked: true } : {}),
+          detail: c.detail,
+        }));
       });
     } catch (err) {
       return [{ name: 'database reachable', passed: false, detail: (err as Error).message }];
@@ -375,8 +443,11 @@ export class DatabaseService implements RolloutDatabase {
     return this.#with(ctx, (db) => listBackups(db, ctx.spec.name));
   }
 
-  /** Puts back the rows backed up before revision `revision`'s contract migrations. */
-  async restore(ctx: AppContext, revision: number) {
+  /**
+   * Merges back what revision `revision`'s contract migrations removed (backups.ts); with
+   * `overwrite`, the backup's rows exactly, deleting rows written since (dryRun first shows which).
+   */
+  async restore(ctx: AppContext, revision: number, options: MergeOptions = {}) {
     return this.#with(ctx, async (db) => {
       const backups = (await listBackups(db, ctx.spec.name)).filter((b) => b.revision === revision);
       if (!backups.length) {
@@ -388,7 +459,17 @@ export class DatabaseService implements RolloutDatabase {
           { revision },
         );
       }
-      return restoreBackup(db, { app: ctx.spec.name, revision });
+      try {
+        const reports = await restoreBackup(db, { app: ctx.spec.name, revision }, options);
+        return reports.map((r) => ({
+          ...r,
+          tableNames: r.tables.map((t) => t.table),
+          summary: describeMerge([r]),
+        }));
+      } catch (err) {
+        if (err instanceof RestoreRefused) throw dbError(err.message, { field: 'toRevision', revision });
+        throw err;
+      }
     });
   }
 
@@ -396,6 +477,12 @@ export class DatabaseService implements RolloutDatabase {
     const checks = await this.verify(ctx, level);
     return { level, passed: checks.every((c) => c.passed), checks };
   }
+}
+
+/** What resumed runs found in the catalog about statements in flight when a run stopped. */
+function crashNotes(results: MigrationResultSet['results']): string {
+  const notes = results.flatMap((r) => (r.recovered ? [r.recovered] : []));
+  return notes.length ? `; resumed after an interrupted run: ${notes.join('; ')}` : '';
 }
 
 /** A relative SQLite path is relative to rewind.yaml's folder; its folder is created. */
@@ -406,17 +493,26 @@ function sqliteUrlFrom(url: string, baseDir: string): string {
   return path;
 }
 
+/**
+ * The migrator's own message says what state the failed migration is in (rolled back, undone,
+ * or still partly applied); this adds only the level the ledger records now.
+ */
 function failed(
   r: MigrationResultSet,
   results: MigrationResultSet['results'],
-  levelBefore: number,
+  levelNow: number,
 ): DbStepResult {
   const e = r.error!;
   const at = e.statement ? ` (statement ${e.statement.index + 1}, line ${e.statement.line})` : '';
   const which = results.find((x) => x.status === 'Error')?.key;
+  const notes = crashNotes(results);
+  const partly =
+    e.code === 'INTERRUPTED' || e.code === 'UNDO_FAILED' || e.code === 'DATABASE_ERROR'
+      ? '; the database may hold part of that migration: `rewind db status` shows what the ledger records'
+      : '';
   return {
     ok: false,
-    reason: `${which ? `${which}: ` : ''}${e.code}: ${e.message}${at}; the database is left as it was before that migration (level ${levelBefore} or the last migration that succeeded)`,
+    reason: `${which ? `${which}: ` : ''}${e.code}: ${e.message}${at}; the ledger records level ${levelNow}${partly}${notes}`,
     data: { results, error: e },
   };
 }

@@ -1,7 +1,10 @@
 // The migration linter: pure functions from a loaded migration to findings and a phase. It reads
 // statements with regular expressions over comment-stripped, whitespace-normalised SQL (string
-// literals blanked, quoted identifiers kept), which is enough to recognise the shapes that break
-// a running revision or lock a busy table; it is not a parser and does not try to be one.
+// literals blanked, quoted identifiers kept), which recognises the shapes that break a running
+// revision or lock a busy table on every engine. On PostgreSQL the server's own parser
+// (pg-ast.ts) adds what patterns cannot see: DO blocks, constraint and index changes, types.
+import { type LintCode, lintRule } from './lint-rules.ts';
+import { isWidening, type PgStatement, type PgType, parsePgStatement } from './pg-ast.ts';
 import { normalizeTableName, scanSql, unquoteIdentifier } from './sql-split.ts';
 import type {
   DatabaseEngineName,
@@ -12,265 +15,44 @@ import type {
   MigrationPhase,
 } from './types.ts';
 
-export interface LintRule {
-  /** Stable code: RW1xx contract/destructive, RW2xx locking/safety, RW3xx file-level. */
-  readonly code: string;
-  readonly rule: string;
-  /** The usual severity; RW302 is a warning when the author declared contract on an expand file. */
-  readonly severity: LintSeverity;
-  /** The phase a statement with this finding forces, or null when it does not decide the phase. */
-  readonly phase: MigrationPhase | null;
-  readonly engines: readonly DatabaseEngineName[];
-  readonly summary: string;
-  readonly fix: string;
-}
-
-const ALL: readonly DatabaseEngineName[] = ['postgres', 'mysql', 'sqlite'];
-
-export const LINT_RULES = [
-  {
-    code: 'RW101',
-    rule: 'drop-table',
-    severity: 'error',
-    phase: 'contract',
-    engines: ALL,
-    summary:
-      'DROP TABLE of a table that existed before this migration: the running revision may still use it, and rollback cannot bring the rows back.',
-    fix: 'Stop using the table in one release; drop it in a later contract migration, after taking a backup.',
-  },
-  {
-    code: 'RW102',
-    rule: 'drop-column',
-    severity: 'error',
-    phase: 'contract',
-    engines: ALL,
-    summary: 'ALTER TABLE ... DROP COLUMN: the running revision still reads and writes the column.',
-    fix: 'Stop reading and writing the column in one release; drop it in a later contract migration, after taking a backup.',
-  },
-  {
-    code: 'RW103',
-    rule: 'rename-table',
-    severity: 'error',
-    phase: 'contract',
-    engines: ALL,
-    summary: 'ALTER TABLE ... RENAME TO / RENAME TABLE: the running revision queries the old name.',
-    fix: 'Create the new table, write to both, backfill, switch reads, then drop the old table in a later contract migration (or expose the old name through a view meanwhile).',
-  },
-  {
-    code: 'RW104',
-    rule: 'rename-column',
-    severity: 'error',
-    phase: 'contract',
-    engines: ALL,
-    summary: 'RENAME COLUMN (MySQL: CHANGE COLUMN old new): the running revision uses the old name.',
-    fix: 'Add the new column, write to both, backfill, switch reads, then drop the old column in a later contract migration.',
-  },
-  {
-    code: 'RW105',
-    rule: 'change-column-type',
-    severity: 'error',
-    phase: 'contract',
-    engines: ALL,
-    summary:
-      'ALTER COLUMN ... TYPE / SET DATA TYPE (MySQL: MODIFY COLUMN, CHANGE COLUMN c c): rewrites the table under lock and can break the running revision.',
-    fix: 'Add a column of the new type, write to both, backfill in batches, switch reads, then drop the old column in a later contract migration.',
-  },
-  {
-    code: 'RW106',
-    rule: 'add-not-null-without-default',
-    severity: 'error',
-    phase: 'contract',
-    engines: ALL,
-    summary:
-      "ADD COLUMN ... NOT NULL without DEFAULT: fails on a table with rows, and the running revision's inserts do not set the column.",
-    fix: 'Add the column nullable or with a DEFAULT; backfill; add NOT NULL in a later migration once every revision writes it.',
-  },
-  {
-    code: 'RW107',
-    rule: 'set-not-null',
-    severity: 'warning',
-    phase: 'contract',
-    engines: ALL,
-    summary:
-      'ALTER COLUMN ... SET NOT NULL: scans the table under an exclusive lock, and the running revision may still insert NULLs.',
-    fix: 'PostgreSQL: ADD CONSTRAINT c CHECK (col IS NOT NULL) NOT VALID; then VALIDATE CONSTRAINT c; then SET NOT NULL (no scan once the check is valid); then DROP CONSTRAINT c. Run it once every revision writes the column.',
-  },
-  {
-    code: 'RW108',
-    rule: 'drop-default',
-    severity: 'warning',
-    phase: 'contract',
-    engines: ALL,
-    summary:
-      "ALTER COLUMN ... DROP DEFAULT: the running revision's inserts that leave the column out get NULL, or fail on a NOT NULL column.",
-    fix: 'Drop the default in a contract migration, once no running revision relies on it.',
-  },
-  {
-    code: 'RW109',
-    rule: 'delete-all-rows',
-    severity: 'error',
-    phase: 'contract',
-    engines: ALL,
-    summary:
-      'TRUNCATE, or DELETE without WHERE: every row of an existing table is gone and rollback cannot bring them back.',
-    fix: 'Add a WHERE clause; if the rows really must go, do it in a contract migration after taking a backup.',
-  },
-  {
-    code: 'RW110',
-    rule: 'update-all-rows',
-    severity: 'warning',
-    phase: null,
-    engines: ALL,
-    summary:
-      'UPDATE without WHERE of columns that existed before: overwrites every row, which the down file cannot restore. A backfill of columns added in the same migration is not flagged.',
-    fix: 'Add a WHERE clause (e.g. WHERE col IS NULL), write the new value to a new column instead, and backfill large tables in batches.',
-  },
-  {
-    code: 'RW111',
-    rule: 'drop-object',
-    severity: 'warning',
-    phase: 'contract',
-    engines: ALL,
-    summary:
-      'DROP VIEW / FUNCTION / PROCEDURE / TYPE / DOMAIN / SEQUENCE / SCHEMA / TRIGGER / EXTENSION / DATABASE: the running revision may depend on it.',
-    fix: 'Drop it in a contract migration, once no running revision uses it.',
-  },
-  {
-    code: 'RW201',
-    rule: 'create-index-not-concurrently',
-    severity: 'warning',
-    phase: 'expand',
-    engines: ['postgres', 'mysql'],
-    summary:
-      'CREATE INDEX on an existing table without CONCURRENTLY (PostgreSQL) or without ALGORITHM=INPLACE, LOCK=NONE (MySQL): blocks writes while the index builds.',
-    fix: 'PostgreSQL: CREATE INDEX CONCURRENTLY, alone in its migration (it cannot run inside a transaction). MySQL: add ALGORITHM=INPLACE, LOCK=NONE so MySQL refuses rather than blocks writes.',
-  },
-  {
-    code: 'RW202',
-    rule: 'volatile-default',
-    severity: 'warning',
-    phase: 'expand',
-    engines: ['postgres'],
-    summary:
-      'ADD COLUMN with a volatile default (random(), gen_random_uuid(), uuid_generate_v4(), clock_timestamp(), nextval() / serial, identity, stored generated column): rewrites the whole table under an exclusive lock.',
-    fix: 'Add the column without a default (or with a constant one), set the default with ALTER COLUMN ... SET DEFAULT, and backfill existing rows in batches.',
-  },
-  {
-    code: 'RW203',
-    rule: 'foreign-key-without-not-valid',
-    severity: 'warning',
-    phase: 'expand',
-    engines: ['postgres'],
-    summary:
-      'ADD FOREIGN KEY / REFERENCES on an existing table without NOT VALID: checks every row while locking both tables against writes.',
-    fix: 'ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID; then ALTER TABLE ... VALIDATE CONSTRAINT ... as a separate statement (it only takes a light lock).',
-  },
-  {
-    code: 'RW204',
-    rule: 'check-without-not-valid',
-    severity: 'warning',
-    phase: 'expand',
-    engines: ['postgres'],
-    summary: 'ADD CHECK on an existing table without NOT VALID: scans every row under an exclusive lock.',
-    fix: 'ADD CONSTRAINT ... CHECK (...) NOT VALID; then ALTER TABLE ... VALIDATE CONSTRAINT ... as a separate statement.',
-  },
-  {
-    code: 'RW205',
-    rule: 'unique-constraint-without-index',
-    severity: 'warning',
-    phase: 'expand',
-    engines: ['postgres'],
-    summary:
-      'ADD UNIQUE / PRIMARY KEY on an existing table (constraint or inline on a new column): builds the index under an exclusive lock.',
-    fix: 'CREATE UNIQUE INDEX CONCURRENTLY idx ON t (cols) in its own migration; then ALTER TABLE t ADD CONSTRAINT c UNIQUE USING INDEX idx.',
-  },
-  {
-    code: 'RW206',
-    rule: 'lock-table',
-    severity: 'warning',
-    phase: null,
-    engines: ALL,
-    summary: 'LOCK TABLE(S): blocks the running revision for as long as the migration holds it.',
-    fix: 'Leave locking to the statements themselves and keep the lock timeout short; if a lock is unavoidable, take it in a migration that does little else.',
-  },
-  {
-    code: 'RW207',
-    rule: 'concurrently-not-alone',
-    severity: 'warning',
-    phase: null,
-    engines: ['postgres'],
-    summary:
-      "A CONCURRENTLY statement shares its migration with other statements: it cannot run inside the migration's transaction, so a failure leaves part of the file applied.",
-    fix: 'Give the CONCURRENTLY statement a migration of its own.',
-  },
-  {
-    code: 'RW301',
-    rule: 'missing-down',
-    severity: 'error',
-    phase: null,
-    engines: ALL,
-    summary: 'The up file has no NNNN_name.down.sql: the migration cannot be rolled back.',
-    fix: "Write NNNN_name.down.sql undoing the up file's statements in reverse order.",
-  },
-  {
-    code: 'RW302',
-    rule: 'phase-mismatch',
-    severity: 'error',
-    phase: null,
-    engines: ALL,
-    summary:
-      'Declared `rewind:phase expand` but a statement is contract (error); or declared contract while every statement is expand (warning: allowed, the author may know the app breaks).',
-    fix: 'Move the contract statements to a later migration declared `-- rewind:phase contract`, or correct the directive.',
-  },
-  {
-    code: 'RW303',
-    rule: 'mixed-phases',
-    severity: 'error',
-    phase: null,
-    engines: ALL,
-    summary:
-      'One file holds both expand statements (needed before the new revision starts) and contract statements (only safe after the rollout).',
-    fix: 'Split it: the expand statements in one migration, the contract statements in a later one.',
-  },
-  {
-    code: 'RW304',
-    rule: 'mysql-ddl-non-transactional',
-    severity: 'warning',
-    phase: null,
-    engines: ['mysql'],
-    summary:
-      'More than one DDL statement in a MySQL migration: each commits on its own, so a failure half-way leaves the first ones applied.',
-    fix: 'One DDL statement per migration; otherwise write the down file to undo the up statements in reverse order, one down statement per up statement.',
-  },
-  {
-    code: 'RW305',
-    rule: 'down-statement-count-mismatch',
-    severity: 'warning',
-    phase: null,
-    engines: ['mysql'],
-    summary:
-      'MySQL: the down file has a different number of statements than the up file, so a partly applied up file cannot be undone step by step.',
-    fix: 'Write one down statement per up statement, undoing them in reverse order.',
-  },
-] as const satisfies readonly LintRule[];
-
-export type LintCode = (typeof LINT_RULES)[number]['code'];
-
-const BY_CODE = new Map<string, LintRule>(LINT_RULES.map((r) => [r.code, r]));
-
-export function lintRule(code: LintCode): LintRule {
-  return BY_CODE.get(code)!;
-}
+export { LINT_RULES, type LintCode, type LintRule, lintRule } from './lint-rules.ts';
 
 export function lintMigrations(ms: readonly Migration[], engine: DatabaseEngineName): MigrationLint[] {
-  return ms.map((m) => lintMigration(m, engine));
+  return ms.map((m) => lintMigration(m, engine, ms));
 }
 
-export function lintMigration(m: Migration, engine: DatabaseEngineName): MigrationLint {
-  const statements = m.upStatements.map((s) => ({ ...s, text: normalizeSql(s.sql, engine) }));
+/**
+ * `folder`: the app's migrations (this one among them): the earlier ones tell which type a
+ * column has, so that widening a varchar is not taken for a rewrite (PostgreSQL).
+ */
+export function lintMigration(
+  m: Migration,
+  engine: DatabaseEngineName,
+  folder: readonly Migration[] = [],
+): MigrationLint {
+  const statements = m.upStatements.map((s) => ({
+    ...s,
+    text: normalizeSql(s.sql, engine),
+    pg: engine === 'postgres' ? parsePgStatement(s.sql) : null,
+  }));
   const created = new Set<string>();
   const added = new Set<string>(); // `table.column` added by this migration
   for (const s of statements) collectNew(s.text, created, added);
+  const types =
+    engine === 'postgres' ? columnTypes(folder.filter((x) => x.id < m.id)) : new Map<string, PgType>();
+  const ownConstraints = new Set(
+    statements.flatMap((s) =>
+      (s.pg?.notes ?? []).flatMap((n) => (n.kind === 'addConstraint' && n.name ? [n.name] : [])),
+    ),
+  );
+  const ownIndexes = new Set(
+    statements.flatMap((s) => {
+      const ci = /^CREATE (?:UNIQUE )?INDEX (?:CONCURRENTLY )?(?:IF NOT EXISTS )?(\S+)/i.exec(s.text);
+      return ci ? [normalizeTableName(ci[1]!)] : [];
+    }),
+  );
+  const altered = new Set<string>();
+  const updates: { table: string; line: number }[] = [];
 
   const findings: LintFinding[] = [];
   const touched = new Set<string>();
@@ -278,7 +60,23 @@ export function lintMigration(m: Migration, engine: DatabaseEngineName): Migrati
   const contractLines: number[] = [];
   const ddlLines: number[] = [];
   for (const s of statements) {
-    const facts = inspectStatement(s.text, engine, { created, added, alone: statements.length === 1 });
+    const ctx = { created, added, alone: statements.length === 1 };
+    const facts = inspectStatement(s.text, engine, ctx);
+    if (s.pg) {
+      parsedFacts(s.pg, facts, { ...ctx, types, ownConstraints, ownIndexes });
+      // A DO block runs its statements now: they count as this statement's own.
+      for (const inner of s.pg.embedded) {
+        const f = inspectStatement(normalizeSql(inner, engine), engine, ctx);
+        const parsed = parsePgStatement(inner);
+        if (parsed) parsedFacts(parsed, f, { ...ctx, types, ownConstraints, ownIndexes });
+        facts.hits.push(...f.hits.map((h) => ({ ...h, message: `in a DO block: ${h.message}` })));
+        facts.tables.push(...f.tables);
+        if (f.ddl) facts.ddl = true;
+      }
+    }
+    if (/^ALTER TABLE\b/i.test(s.text)) for (const t of facts.tables) altered.add(t);
+    const update = /^UPDATE (?:ONLY )?(\S+)/i.exec(s.text);
+    if (update) updates.push({ table: normalizeTableName(update[1]!), line: s.line });
     for (const t of facts.tables) touched.add(t);
     if (facts.ddl) ddlLines.push(s.line);
     const contract = facts.hits.some((h) => lintRule(h.code).phase === 'contract');
@@ -289,6 +87,23 @@ export function lintMigration(m: Migration, engine: DatabaseEngineName): Migrati
       // serves: its destructive statements are the point, reported as warnings to review.
       const acknowledged = m.declaredPhase === 'contract' && lintRule(h.code).phase === 'contract';
       findings.push(finding(m, acknowledged ? { ...h, severity: 'warning' } : h, m.upPath, s.line));
+    }
+  }
+
+  // PostgreSQL and SQLite run the file in one transaction: a backfill there holds the DDL's lock.
+  if (engine !== 'mysql') {
+    for (const u of updates.filter((u) => altered.has(u.table) && !created.has(u.table))) {
+      findings.push(
+        finding(
+          m,
+          {
+            code: 'RW214',
+            message: `updates rows of ${u.table} in the same transaction as a schema change to it: the exclusive lock of the ALTER is held until the backfill ends`,
+          },
+          m.upPath,
+          u.line,
+        ),
+      );
     }
   }
 
@@ -326,9 +141,9 @@ interface StatementFacts {
   readonly hits: Hit[];
   readonly tables: string[];
   /** Schema DDL that adds or changes (CREATE / ALTER); counts as expand unless a hit says contract. */
-  readonly expand: boolean;
+  expand: boolean;
   /** CREATE / ALTER / DROP / RENAME / TRUNCATE: MySQL commits each on its own. */
-  readonly ddl: boolean;
+  ddl: boolean;
 }
 
 function finding(m: Migration, h: Hit, file: string, line: number): LintFinding {
@@ -413,7 +228,12 @@ const INSERT = rx(
 );
 const LOCK = rx('^LOCK (?:TABLES? )?(?:ONLY )?({Q})');
 const WHERE = /\bWHERE\b/i;
+// A MariaDB `BEGIN NOT ATOMIC` block and a PostgreSQL `BEGIN ATOMIC` body are not transactions.
+const TRANSACTION_CONTROL =
+  /^(?:BEGIN(?! (?:NOT )?ATOMIC\b)(?: (?:WORK|TRANSACTION|ISOLATION|READ|DEFERRABLE|NOT DEFERRABLE)\b.*)?|START TRANSACTION\b.*|COMMIT\b.*|END(?: (?:WORK|TRANSACTION))?|ROLLBACK\b.*|ABORT\b.*|SAVEPOINT\b.*|RELEASE(?: SAVEPOINT)?\b.*|SET AUTOCOMMIT\b.*)$/i;
 const CONCURRENTLY = /\bCONCURRENTLY\b/i;
+const MYSQL_BLOCKING_INDEX =
+  /\b(?:FULLTEXT|SPATIAL)\b|\bALGORITHM ?= ?COPY\b|\bLOCK ?= ?(?:SHARED|EXCLUSIVE)\b/i;
 const MYSQL_ONLINE =
   /\bALGORITHM ?= ?(?:INPLACE|INSTANT)\b.*\bLOCK ?= ?NONE\b|\bLOCK ?= ?NONE\b.*\bALGORITHM ?= ?(?:INPLACE|INSTANT)\b/i;
 
@@ -549,6 +369,13 @@ function inspectStatement(text: string, engine: DatabaseEngineName, ctx: Context
     expand: keyword === 'CREATE' || keyword === 'ALTER',
     ddl: ['CREATE', 'ALTER', 'DROP', 'RENAME', 'TRUNCATE'].includes(keyword),
   };
+  const control = TRANSACTION_CONTROL.exec(text);
+  if (control) {
+    facts.hits.push({
+      code: 'RW306',
+      message: `${control[0].toUpperCase()} controls the transaction Rewind runs the migration in`,
+    });
+  }
   if (engine === 'postgres' && CONCURRENTLY.test(text) && !ctx.alone) {
     facts.hits.push({
       code: 'RW207',
@@ -567,6 +394,115 @@ function inspectStatement(text: string, engine: DatabaseEngineName, ctx: Context
   return facts;
 }
 
+interface ParsedContext extends Context {
+  /** `table.column` -> type, from the earlier migrations of the folder. */
+  readonly types: ReadonlyMap<string, PgType>;
+  /** Constraint and index names this migration creates: changing them again is its own business. */
+  readonly ownConstraints: ReadonlySet<string>;
+  readonly ownIndexes: ReadonlySet<string>;
+}
+
+/** Adds what the PostgreSQL parser sees to a statement's facts (rules the patterns cannot see). */
+function parsedFacts(pg: PgStatement, facts: StatementFacts, ctx: ParsedContext): void {
+  const hits = facts.hits;
+  const existing = (table: string) => !ctx.created.has(table);
+  let helperOnly = pg.notes.length > 0;
+  for (const n of pg.notes) {
+    const helper =
+      (n.kind === 'addConstraint' && n.notValid) ||
+      n.kind === 'validateConstraint' ||
+      n.kind === 'dropConstraint';
+    if (!helper) helperOnly = false;
+    switch (n.kind) {
+      case 'dropIndex':
+        if (!n.concurrently && !n.names.every((i) => ctx.ownIndexes.has(normalizeTableName(i))))
+          hits.push({
+            code: 'RW208',
+            message: `drops index ${n.names.join(', ')} without CONCURRENTLY, blocking reads and writes of its table`,
+          });
+        break;
+      case 'dropNotNull':
+        if (existing(n.table))
+          hits.push({
+            code: 'RW112',
+            message: `drops NOT NULL on ${n.table}.${n.column}: once NULLs are written, the down migration's SET NOT NULL fails and the running revision may not expect them`,
+          });
+        break;
+      case 'dropConstraint':
+        if (existing(n.table) && !ctx.ownConstraints.has(n.name))
+          hits.push({
+            code: 'RW113',
+            message: `drops constraint ${n.name} of ${n.table}: rows that break it can be written from now on, and the down migration re-adding it then fails`,
+          });
+        break;
+      case 'addConstraint':
+        if (n.type === 'CONSTR_EXCLUSION' && existing(n.table))
+          hits.push({
+            code: 'RW209',
+            message: `adds exclusion constraint ${n.name ?? ''} to ${n.table}: builds its index and checks every row under an ACCESS EXCLUSIVE lock (an exclusion constraint cannot be NOT VALID)`,
+          });
+        break;
+      case 'vacuumFull':
+        hits.push({
+          code: 'RW210',
+          message: `VACUUM FULL rewrites ${n.tables.join(', ') || 'every table'} under an ACCESS EXCLUSIVE lock`,
+        });
+        break;
+      case 'reindex':
+        if (!n.concurrently)
+          hits.push({
+            code: 'RW211',
+            message: `REINDEX of ${n.target} without CONCURRENTLY blocks writes (and reads using the index) until done`,
+          });
+        break;
+      case 'cluster':
+        hits.push({
+          code: 'RW212',
+          message: `CLUSTER rewrites ${n.table || 'the clustered tables'} under an ACCESS EXCLUSIVE lock`,
+        });
+        break;
+      case 'column':
+        if (n.type.name === 'json')
+          hits.push({
+            code: 'RW213',
+            message: `column ${n.table}.${n.column} is json: no equality operator (DISTINCT, GROUP BY, UNION fail), re-parsed on every read`,
+          });
+        break;
+      case 'typeChange': {
+        if (n.type.name === 'json')
+          hits.push({
+            code: 'RW213',
+            message: `column ${n.table}.${n.column} becomes json: no equality operator, re-parsed on every read`,
+          });
+        const before = ctx.types.get(`${n.table}.${n.column}`);
+        const at = hits.findIndex((h) => h.code === 'RW105');
+        if (at === -1) break;
+        if (before && isWidening(before, n.type)) hits.splice(at, 1);
+        else if (!before && ['varchar', 'text', 'numeric'].includes(n.type.name))
+          hits[at] = {
+            ...hits[at]!,
+            severity: 'warning',
+            message: `changes the type of ${n.column} to ${n.type.name}${n.type.mods.length ? `(${n.type.mods.join(', ')})` : ''}; Rewind cannot see its current type in the earlier migrations: widening a varchar or numeric is safe, anything else rewrites the table under lock`,
+          };
+        break;
+      }
+    }
+  }
+  // ADD CONSTRAINT ... NOT VALID, VALIDATE, DROP CONSTRAINT: the helpers of a SET NOT NULL (RW107's
+  // fix), neither expand nor contract on their own.
+  if (helperOnly) facts.expand = false;
+}
+
+/** `table.column` -> its latest type, from the CREATE TABLE / ADD COLUMN / ALTER TYPE of `ms`. */
+function columnTypes(ms: readonly Migration[]): Map<string, PgType> {
+  const out = new Map<string, PgType>();
+  for (const m of [...ms].sort((a, b) => a.id - b.id))
+    for (const st of m.upStatements)
+      for (const n of parsePgStatement(st.sql)?.notes ?? [])
+        if (n.kind === 'column' || n.kind === 'typeChange') out.set(`${n.table}.${n.column}`, n.type);
+  return out;
+}
+
 function indexHit(s: StatementInput, table: string, concurrently: boolean): void {
   if (s.engine === 'postgres' && !concurrently) {
     s.facts.hits.push({
@@ -574,11 +510,13 @@ function indexHit(s: StatementInput, table: string, concurrently: boolean): void
       message: `builds an index on ${table} without CONCURRENTLY, blocking writes to it until done. CREATE INDEX CONCURRENTLY cannot run inside a transaction: give it a migration of its own`,
       fix: 'CREATE INDEX CONCURRENTLY ..., alone in its migration (and DROP INDEX CONCURRENTLY in the down file).',
     });
-  } else if (s.engine === 'mysql' && !MYSQL_ONLINE.test(s.text)) {
+  } else if (s.engine === 'mysql' && MYSQL_BLOCKING_INDEX.test(s.text) && !MYSQL_ONLINE.test(s.text)) {
+    // InnoDB builds a plain secondary index online (in place, no lock) by default; FULLTEXT and
+    // SPATIAL indexes, ALGORITHM=COPY and LOCK=SHARED/EXCLUSIVE block writes.
     s.facts.hits.push({
       code: 'RW201',
-      message: `builds an index on ${table} without ALGORITHM=INPLACE, LOCK=NONE; MySQL may silently fall back to blocking writes`,
-      fix: 'Add ALGORITHM=INPLACE, LOCK=NONE (e.g. CREATE INDEX i ON t (c) ALGORITHM=INPLACE LOCK=NONE) so MySQL refuses instead of blocking writes.',
+      message: `builds an index on ${table} in a way that blocks writes to it (FULLTEXT/SPATIAL, ALGORITHM=COPY or LOCK=SHARED/EXCLUSIVE)`,
+      fix: 'A plain secondary index with ALGORITHM=INPLACE, LOCK=NONE (e.g. CREATE INDEX i ON t (c) ALGORITHM=INPLACE LOCK=NONE), so MySQL refuses instead of blocking writes.',
     });
   }
 }

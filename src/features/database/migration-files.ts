@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { loadPgParser } from './pg-ast.ts';
 import { normalizeTableName, splitStatements } from './sql-split.ts';
 import type { DatabaseEngineName, Migration, MigrationPhase } from './types.ts';
 
@@ -35,6 +36,8 @@ interface FileName {
 }
 
 export async function loadMigrations(dir: string, engine: DatabaseEngineName): Promise<Migration[]> {
+  // The linter reads PostgreSQL migrations with PostgreSQL's own parser.
+  if (engine === 'postgres') await loadPgParser();
   const entries = await listFolder(dir);
   const ups = new Map<string, FileName>();
   const downs = new Map<string, FileName>();

@@ -343,3 +343,60 @@ for (const engine of TARGETS) {
     }
   });
 }
+
+// Issue 11 (4): a stepwise migration stopped half-way whose down file has fewer statements than
+// its up file; issue 11 (5): transaction control inside a migration.
+for (const engine of TARGETS) {
+  describe(`migrator: ${engine}, files it cannot undo or run safely`, () => {
+    if (engine !== 'sqlite')
+      test('a half-applied migration whose down file is shorter: a clear INTERRUPTED, nothing run, no TypeError', () =>
+        withDatabase(engine, async ({ db, load }) => {
+          // PostgreSQL goes stepwise because of CONCURRENTLY; MySQL always does.
+          const index = engine === 'postgres' ? 'create index concurrently' : 'create index';
+          const ms = await load({
+            '0002_three.up.sql':
+              `create table t1 (id integer primary key);\n${index} users_name1 on users (name);\n` +
+              `${index} audit_note1 on audit (note);\ninsert into no_such_table values (1);\n`,
+            '0002_three.down.sql': 'drop table t1;\ndrop table t2;\n',
+          });
+          const migrator = createMigrator(db, { app: 'shop' });
+          const up = await migrator.migrateUp(ms);
+          assert.equal(up.error?.code, 'INTERRUPTED', up.error?.message);
+          assert.match(up.error!.message, /cannot be undone automatically/);
+          const row = (await migrator.ledger()).find((r) => r.key === '0002_three')!;
+          assert.equal(row.state, 'applying');
+          assert.equal(row.statementsDone, 3);
+          // The rollback runs from the ledger alone (no folder), as DatabaseService.undo does.
+          const down = await migrator.migrateDown([], { toLevel: 1 });
+          assert.equal(down.error?.code, 'INTERRUPTED', down.error?.message);
+          assert.doesNotMatch(down.error!.message, /TypeError|reading 'line'/);
+          assert.match(down.error!.message, /3 of 4 up statement\(s\).*2 statement\(s\).*Nothing was run/);
+          assert.equal((await db.listTables()).includes('t1'), true, 'nothing was undone');
+          const after = (await migrator.ledger()).find((r) => r.key === '0002_three')!;
+          assert.equal(after.state, 'applying');
+        }));
+
+    test('BEGIN/COMMIT inside a migration: lint RW306, the migrator refuses it, nothing runs', () =>
+      withDatabase(engine, async ({ db, load, snapshot }) => {
+        const ms = await load({
+          '0002_tx.up.sql':
+            'begin;\ncreate table t1 (id integer primary key);\ncommit;\nbegin;\ninsert into users (id, name) values (3, 7 / 0);\ncommit;\n',
+          '0002_tx.down.sql': 'drop table t1;\n',
+        });
+        const { lintMigration } = await import('./lint.ts');
+        const lint = lintMigration(ms[1]!, engine);
+        assert.deepEqual(
+          lint.findings.filter((f) => f.code === 'RW306').map((f) => f.line),
+          [1, 3, 4, 6],
+        );
+        const before = await snapshot();
+        const migrator = createMigrator(db, { app: 'shop' });
+        const up = await migrator.migrateUp(ms);
+        assert.equal(up.error?.code, 'REFUSED');
+        assert.match(up.error!.message, /0002_tx.up.sql:1 BEGIN .*nothing was run/);
+        assert.doesNotMatch(up.error!.message, /rolled back/);
+        assert.deepEqual(await snapshot(), before);
+        assert.equal((await migrator.status(ms)).currentLevel, 1);
+      }));
+  });
+}

@@ -11,6 +11,15 @@
 //   survives a crash so the undo can resume.
 
 import type { DatabaseEngine, TableStats } from './engines/types.ts';
+import {
+  ensureLedger,
+  type LedgerEntry,
+  levelOf,
+  notOwned,
+  putRow,
+  readLedger,
+  updateRow,
+} from './ledger.ts';
 import { lintMigration } from './lint.ts';
 import { splitStatements } from './sql-split.ts';
 import type { Migration, MigrationPhase, SqlStatement } from './types.ts';
@@ -23,6 +32,7 @@ export type MigrationErrorCode =
   | 'INTERRUPTED' // a migration was left half-way (crash, failed undo): run migrateDown
   | 'MISSING_DOWN'
   | 'UNDO_FAILED' // a stepwise migration failed and so did undoing its committed statements
+  | 'REFUSED' // the migration holds statements Rewind cannot run safely (BEGIN/COMMIT): nothing ran
   | 'DATABASE_ERROR'; // the ledger or the connection failed
 
 export interface MigrationError {
@@ -41,6 +51,8 @@ export interface MigrationResult {
   readonly durationMs: number;
   readonly statementsDone: number;
   readonly fingerprintAfter?: string;
+  /** What the catalog showed of a statement in flight when an earlier run stopped (a crash). */
+  readonly recovered?: string;
 }
 
 export interface MigrationResultSet {
@@ -49,35 +61,14 @@ export interface MigrationResultSet {
   readonly results: readonly MigrationResult[];
   /** The migration the phase filter stopped at: later ones wait for their phase. */
   readonly stoppedAt?: { readonly key: string; readonly phase: MigrationPhase };
+  /** The level read under the advisory lock, before anything ran (absent when the lock was not had). */
+  readonly levelBefore?: number;
+  /** Migrations a down run left applied, each with the reason (another rollout or controller owns it). */
+  readonly left?: readonly { readonly key: string; readonly reason: string }[];
 }
 
-export type LedgerState = 'applying' | 'applied' | 'reverting' | 'reverted' | 'failed';
-
-export interface LedgerEntry {
-  readonly app: string;
-  readonly key: string;
-  readonly id: number;
-  readonly name: string;
-  readonly phase: MigrationPhase;
-  readonly checksum: string;
-  readonly state: LedgerState;
-  readonly revision: number | null;
-  readonly appliedAt: string | null;
-  readonly revertedAt: string | null;
-  readonly fingerprintBefore: string | null;
-  readonly fingerprintAfter: string | null;
-  readonly fingerprintReverted: string | null;
-  readonly statsBefore: Record<string, TableStats> | null;
-  /** Up statements committed (stepwise runs; the up file's count once applied). */
-  readonly statementsDone: number;
-  /** While reverting: how many statements at the end of the down file are still to run. */
-  readonly undoRemaining: number;
-  /** Tables the migration changes (linter's touched tables and the declared ones). */
-  readonly changes: readonly string[];
-  /** The down file as it was when applied, so a rollback works without the newer folder. */
-  readonly downSql: string | null;
-  readonly lastError: string | null;
-}
+// The ledger's vocabulary, for callers that know the migrator only.
+export { ensureLedger, type LedgerEntry, type LedgerState, levelOf, readLedger } from './ledger.ts';
 
 export interface MigrationStatus {
   readonly applied: readonly LedgerEntry[];
@@ -100,6 +91,19 @@ export interface RunOptions {
   /** Tables above this many rows get a count but no checksum (default 100000). */
   readonly checksumRowLimit?: number;
   readonly onProgress?: (event: ProgressEvent) => void;
+  /**
+   * Stepwise runs: called after the intent to run a statement is recorded (`sent`, just before it
+   * goes to the database) and after it committed and was counted (`done`). Crash tests kill the
+   * process here; nothing else should need it.
+   */
+  readonly onStep?: (event: StepEvent) => void | Promise<void>;
+}
+
+export interface StepEvent {
+  readonly key: string;
+  readonly direction: 'up' | 'down';
+  readonly index: number;
+  readonly at: 'sent' | 'done';
 }
 
 export interface ProgressEvent {
@@ -114,12 +118,26 @@ export interface MigrateUpOptions extends RunOptions {
   readonly phase?: 'expand' | 'contract' | 'all';
   readonly toLevel?: number;
   readonly revision?: number | null;
+  /** Recorded in the ledger as the owner of what this run applies. */
+  readonly rolloutId?: string | null;
+  readonly controller?: string | null;
 }
 
 export interface MigrateDownOptions extends RunOptions {
   readonly toLevel: number;
   /** 'contract' stops at the first expand migration (undo only what the contract step did). */
   readonly phase?: 'contract' | 'all';
+  /**
+   * Whose migrations this run may undo; it stops at the first one it may not (and leaves it and
+   * everything below it applied, saying why). `rollout`: only those this rollout applied (the
+   * compensation of a failed deploy). `controller`: those this controller applied (or that have
+   * no recorded owner). Absent: any.
+   */
+  readonly owner?: {
+    readonly scope: 'rollout' | 'controller';
+    readonly rolloutId: string;
+    readonly controller: string;
+  };
 }
 
 export interface Migrator {
@@ -148,7 +166,7 @@ const DEFAULTS = {
   advisoryLockWaitMs: 30_000,
   checksumRowLimit: 100_000,
 };
-type Settings = typeof DEFAULTS & { onProgress?: (event: ProgressEvent) => void };
+type Settings = typeof DEFAULTS & Pick<RunOptions, 'onProgress' | 'onStep'>;
 
 export function createMigrator(db: DatabaseEngine, options: { readonly app: string }): Migrator {
   const app = options.app;
@@ -165,8 +183,10 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
         return { error: { code: 'LOCKED' as const, message }, results: [] };
       }
       await ensureLedger(db);
+      // Read under the lock: a level read before it may be stale by the time this run starts.
+      const levelBefore = levelOf(await readLedger(db, app));
       await db.setLockTimeout(s.lockTimeoutMs);
-      return await body(s);
+      return { ...(await body(s)), levelBefore };
     } catch (err) {
       return {
         error: { code: 'DATABASE_ERROR' as const, message: `${app}: ${messageOf(err)}` },
@@ -188,7 +208,7 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
       return {
         applied,
         pending: migrations.filter((m) => !done.has(m.key)).sort((a, b) => a.id - b.id),
-        currentLevel: applied.reduce((level, r) => Math.max(level, r.id), 0),
+        currentLevel: levelOf(rows),
         checksumMismatches: applied.flatMap((r) => {
           const m = byKey.get(r.key);
           return m && m.checksum !== r.checksum
@@ -202,13 +222,29 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
 
     migrateUp: (migrations, o = {}) =>
       guarded(o, async (s) => {
-        const st = await migrator.status(migrations);
-        if (st.interrupted.length) {
-          const keys = st.interrupted.map(
-            (r) => `${r.key} (${r.state}, ${r.lastError ?? 'no error recorded'})`,
-          );
+        let st = await migrator.status(migrations);
+        // A run that stopped without an error (a crash) while applying resumes forward, after the
+        // catalog says whether the statement in flight took effect.
+        const byKey = new Map(migrations.map((m) => [m.key, m]));
+        const crashed = st.interrupted.filter(
+          (r) => r.state === 'applying' && r.lastError === null && byKey.get(r.key)?.checksum === r.checksum,
+        );
+        const stuck = st.interrupted.filter((r) => !crashed.includes(r));
+        if (stuck.length) {
+          const keys = stuck.map((r) => `${r.key} (${r.state}, ${r.lastError ?? 'no error recorded'})`);
           return fail('INTERRUPTED', `${keys.join('; ')}: run migrateDown to finish undoing it first`);
         }
+        const resumed: MigrationResult[] = [];
+        for (const row of crashed.sort((a, b) => a.id - b.id)) {
+          const seen = await reconcile(row, byKey.get(row.key)!.upStatements, s);
+          if ('error' in seen) return { error: seen.error, results: resumed };
+          const m = byKey.get(row.key)!;
+          const lint = lintMigration(m, db.name, migrations);
+          const r = await applyOne(m, lint.effectivePhase, row.changes, row, s, seen.row);
+          resumed.push(seen.note ? { ...r, recovered: seen.note } : r);
+          if (r.status === 'Error') return { error: r.error, results: resumed };
+        }
+        if (crashed.length) st = await migrator.status(migrations);
         if (st.checksumMismatches.length) {
           const keys = st.checksumMismatches.map((c) => c.key).join(', ');
           return fail(
@@ -217,9 +253,9 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
           );
         }
         const pending = st.pending.filter((m) => m.id <= (o.toLevel ?? Number.POSITIVE_INFINITY));
-        const results: MigrationResult[] = [];
+        const results: MigrationResult[] = [...resumed];
         for (const [i, m] of pending.entries()) {
-          const lint = lintMigration(m, db.name);
+          const lint = lintMigration(m, db.name, migrations);
           const allowed = (o.phase ?? 'all') === 'all' || o.phase === lint.effectivePhase;
           if (!allowed) {
             return {
@@ -227,8 +263,26 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
               stoppedAt: { key: m.key, phase: lint.effectivePhase },
             };
           }
+          const control = lint.findings.find((f) => f.code === 'RW306');
+          if (control) {
+            const message = `${m.key}: ${control.file}:${control.line} ${control.message}; nothing was run. Fix: ${control.fix}`;
+            const refused = { ...notRun(m.key, m.id, 'up'), status: 'Error' as const };
+            return {
+              error: { code: 'REFUSED' as const, message },
+              results: [
+                ...results,
+                { ...refused, error: { code: 'REFUSED' as const, message } },
+                ...notExecuted(pending.slice(i + 1), 'up'),
+              ],
+            };
+          }
           const changes = [...new Set([...lint.touchedTables, ...(m.declaredChanges ?? [])])].sort();
-          const r = await applyOne(m, lint.effectivePhase, changes, o.revision ?? null, s);
+          const owner = {
+            revision: o.revision ?? null,
+            rolloutId: o.rolloutId ?? null,
+            controller: o.controller ?? null,
+          };
+          const r = await applyOne(m, lint.effectivePhase, changes, owner, s);
           results.push(r);
           if (r.status === 'Error')
             return { error: r.error, results: [...results, ...notExecuted(pending.slice(i + 1), 'up')] };
@@ -247,6 +301,15 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
         for (const [i, row] of rows.entries()) {
           if (o.phase === 'contract' && row.phase === 'expand' && row.state === 'applied') {
             return { results: [...results, ...rest(i)], stoppedAt: { key: row.key, phase: row.phase } };
+          }
+          const foreign = o.owner && notOwned(row, o.owner);
+          if (foreign) {
+            // Everything below it stays too: a lower migration may be what this one builds on.
+            const left = rows.slice(i).map((r) => ({
+              key: r.key,
+              reason: r === row ? foreign : `below ${row.key}, which stays`,
+            }));
+            return { results: [...results, ...rest(i)], left };
           }
           const r = await revertOne(row, byKey.get(row.key), s);
           results.push(r);
@@ -279,8 +342,9 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
     m: Migration,
     phase: MigrationPhase,
     changes: readonly string[],
-    revision: number | null,
+    owner: { revision: number | null; rolloutId: string | null; controller: string | null },
     s: Settings,
+    resume?: LedgerEntry,
   ): Promise<MigrationResult> {
     const started = Date.now();
     const result = (rest: Partial<MigrationResult>): MigrationResult => ({
@@ -292,9 +356,9 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
       statementsDone: 0,
       ...rest,
     });
-    const before = await db.schemaFingerprint();
-    const stats = await db.tableStats(await db.listTables(), s);
-    const row: LedgerEntry = {
+    const before = resume ? null : await db.schemaFingerprint();
+    const stats = resume ? null : await db.tableStats(await db.listTables(), s);
+    const row: LedgerEntry = resume ?? {
       app,
       key: m.key,
       id: m.id,
@@ -302,14 +366,18 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
       phase,
       checksum: m.checksum,
       state: 'applying',
-      revision,
+      ...owner,
       appliedAt: null,
       revertedAt: null,
-      fingerprintBefore: before.hash,
+      fingerprintBefore: before?.hash ?? null,
       fingerprintAfter: null,
       fingerprintReverted: null,
       statsBefore: stats,
       statementsDone: 0,
+      upCount: m.upStatements.length,
+      inFlight: -1,
+      stepFingerprint: null,
+      inFlightSession: null,
       undoRemaining: 0,
       changes,
       downSql: m.downSql,
@@ -325,7 +393,7 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
       fingerprintAfter: (await db.schemaFingerprint()).hash,
     });
 
-    if (isAtomic(m.upStatements)) {
+    if (!resume && isAtomic(m.upStatements)) {
       let at = 0;
       const outcome = await withRetries(s, async () => {
         at = 0;
@@ -356,9 +424,10 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
       return result({ status: 'Error', error: { ...error, message: error.message + unrecorded } });
     }
 
-    await putRow(db, row);
+    if (!resume) await putRow(db, row);
     for (const [k, st] of m.upStatements.entries()) {
-      const outcome = await withRetries(s, () => db.exec(st.sql));
+      if (k < row.statementsDone) continue;
+      const outcome = await step(m.key, 'up', k, st, { statements_done: k + 1 }, s);
       if (!outcome.ok) {
         const undo = await undoStepwise(m, { ...row, statementsDone: k }, k, s);
         const failed = statementError(m, 'up', k, m.upStatements, outcome, s, undo.note);
@@ -370,7 +439,6 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
           statementsDone: undo.error ? k : 0,
         });
       }
-      await updateRow(db, app, m.key, { statements_done: k + 1 });
       progress(k + 1);
     }
     const done = await applied();
@@ -418,7 +486,7 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
     const total = downs.length;
     for (let i = total - remaining; i < total; i++) {
       const st = downs[i]!;
-      const outcome = await withRetries(s, () => db.exec(st.sql));
+      const outcome = await step(key, 'down', i, st, { undo_remaining: total - i - 1 }, s);
       if (!outcome.ok) {
         const error: MigrationError = {
           code: db.isLockTimeout(outcome.error) ? 'LOCK_TIMEOUT' : 'SQL_ERROR',
@@ -428,17 +496,17 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
         const unrecorded = await bestEffort(() => updateRow(db, app, key, { last_error: error.message }));
         return { error: { ...error, message: error.message + unrecorded }, done: i - (total - remaining) };
       }
-      await updateRow(db, app, key, { undo_remaining: total - i - 1 });
       if (direction === 'down') s.onProgress?.({ key, direction, done: i + 1, total });
     }
     return { done: remaining };
   }
 
   async function revertOne(
-    row: LedgerEntry,
+    entry: LedgerEntry,
     m: Migration | undefined,
     s: Settings,
   ): Promise<MigrationResult> {
+    let row = entry;
     const started = Date.now();
     const result = (rest: Partial<MigrationResult>): MigrationResult => ({
       key: row.key,
@@ -499,21 +567,131 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
     }
 
     // Stepwise: a full revert, the undo of an interrupted apply, or the resumption of either.
+    // First, what the catalog says of a statement in flight when an earlier run stopped.
+    let recovered: string | undefined;
+    if (row.inFlight >= 0) {
+      const seen = await reconcile(row, row.state === 'applying' ? (m?.upStatements ?? null) : downs, s);
+      if ('error' in seen) return result({ status: 'Error', error: seen.error });
+      row = seen.row;
+      recovered = seen.note;
+    }
+    const withNote = (r: MigrationResult): MigrationResult => (recovered ? { ...r, recovered } : r);
     let remaining = row.undoRemaining;
     if (row.state === 'applied') remaining = downs.length;
     if (row.state === 'applying') {
-      if (m && m.upStatements.length !== downs.length) {
-        const message = `${row.key} stopped after ${row.statementsDone} up statement(s) and its down file does not mirror the up file statement by statement: undo by hand`;
+      // The recorded count, not the folder's: the undo may run from the ledger alone.
+      const upCount = row.upCount || m?.upStatements.length || 0;
+      if (upCount !== downs.length) {
+        const message =
+          `${row.key} stopped after ${row.statementsDone} of ${upCount || '?'} up statement(s) and its down file has ${downs.length} ` +
+          `statement(s), so it cannot be undone statement by statement (down statement i must undo up statement n-1-i). Nothing was run: ` +
+          `the ${row.statementsDone} committed up statement(s) are still applied and the ledger still says applying. Undo them by hand, then mark the migration failed`;
         return result({ status: 'Error', error: { code: 'INTERRUPTED', message } });
       }
       remaining = row.statementsDone;
     }
+    if (remaining > downs.length) {
+      const message = `${row.key}: ${remaining} statement(s) to undo but the down file has only ${downs.length}: nothing was run, the migration is still partly applied (ledger: ${row.state}). Undo it by hand`;
+      return result({ status: 'Error', error: { code: 'INTERRUPTED', message } });
+    }
     await updateRow(db, app, row.key, { state: 'reverting', undo_remaining: remaining });
     const run = await runDownTail(row.key, downs, remaining, 'down', s);
-    if (run.error) return result({ status: 'Error', error: run.error, statementsDone: run.done });
+    if (run.error) return withNote(result({ status: 'Error', error: run.error, statementsDone: run.done }));
     const fields = await reverted();
     await updateRow(db, app, row.key, fields);
-    return result({ statementsDone: run.done, fingerprintAfter: fields.fingerprint_reverted });
+    return withNote(result({ statementsDone: run.done, fingerprintAfter: fields.fingerprint_reverted }));
+  }
+
+  /**
+   * Sends one statement of a stepwise run. A statement that may run in a transaction commits
+   * together with its ledger update, so a crash leaves no doubt. One that commits on its own
+   * (MySQL DDL, CREATE INDEX CONCURRENTLY) is announced first: the ledger records its index,
+   * the schema fingerprint before it and the session sending it, so a resumed run can ask the
+   * catalog whether it took effect instead of trusting a counter.
+   */
+  async function step(
+    key: string,
+    direction: 'up' | 'down',
+    index: number,
+    st: SqlStatement,
+    counted: Record<string, unknown>,
+    s: Settings,
+  ): Promise<Outcome<void>> {
+    const event = { key, direction, index };
+    if (db.canRunInTransaction(st.sql) && (db.transactionalDdl || !COMMITS_ON_ITS_OWN.test(st.sql))) {
+      await s.onStep?.({ ...event, at: 'sent' });
+      const outcome = await withRetries(s, () =>
+        db.transaction(async () => {
+          await db.exec(st.sql);
+          await updateRow(db, app, key, counted);
+        }),
+      );
+      if (outcome.ok) await s.onStep?.({ ...event, at: 'done' });
+      return outcome;
+    }
+    await updateRow(db, app, key, {
+      in_flight: index,
+      step_fingerprint: (await db.schemaFingerprint()).hash,
+      in_flight_session: await db.sessionId(),
+    });
+    await s.onStep?.({ ...event, at: 'sent' });
+    const outcome = await withRetries(s, () => db.exec(st.sql));
+    if (!outcome.ok) {
+      await updateRow(db, app, key, { in_flight: -1 });
+      return outcome;
+    }
+    await updateRow(db, app, key, { ...counted, in_flight: -1 });
+    await s.onStep?.({ ...event, at: 'done' });
+    return outcome;
+  }
+
+  /**
+   * A run stopped while a statement was in flight: waits until the session that sent it is gone
+   * (MariaDB finishes an ALTER after its client died), drops INVALID indexes a crashed
+   * CREATE INDEX CONCURRENTLY left (so it is rebuilt, or has nothing to undo), then compares the
+   * schema with the fingerprint taken before the statement: changed means it took effect.
+   */
+  async function reconcile(
+    row: LedgerEntry,
+    statements: readonly SqlStatement[] | null,
+    s: Settings,
+  ): Promise<{ row: LedgerEntry; note?: string } | { error: MigrationError }> {
+    if (row.inFlight < 0) return { row };
+    const k = row.inFlight;
+    const st = statements?.[k];
+    const what = `${row.state === 'reverting' ? 'down' : 'up'} statement ${k + 1}${st ? ` (line ${st.line})` : ''}`;
+    if (row.inFlightSession !== null) {
+      const gone = await pollUntil(
+        async () => !(await db.sessionBusy(row.inFlightSession!)),
+        s.advisoryLockWaitMs,
+      );
+      if (!gone) {
+        const message = `${row.key}: ${what} is still running in database session ${row.inFlightSession} of the run that stopped; retry when it ends (nothing was changed)`;
+        return { error: { code: 'INTERRUPTED', message } };
+      }
+    }
+    const dropped = await db.dropInvalidIndexes();
+    const tookEffect = (await db.schemaFingerprint()).hash !== row.stepFingerprint;
+    const reverting = row.state === 'reverting';
+    const statementsDone = reverting ? row.statementsDone : tookEffect ? k + 1 : k;
+    const undoRemaining = reverting && tookEffect ? row.undoRemaining - 1 : row.undoRemaining;
+    await updateRow(db, app, row.key, {
+      statements_done: statementsDone,
+      undo_remaining: undoRemaining,
+      in_flight: -1,
+    });
+    const note =
+      `${row.key}: ${what} was in flight when the earlier run stopped; the catalog shows it ${tookEffect ? 'took effect' : 'did not take effect'}` +
+      (dropped.length ? ` (dropped the INVALID index(es) it left: ${dropped.join(', ')})` : '');
+    return {
+      row: {
+        ...row,
+        inFlight: -1,
+        statementsDone,
+        undoRemaining,
+      },
+      note,
+    };
   }
 
   /** Atomic when DDL is transactional and no statement refuses a transaction. */
@@ -560,6 +738,19 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
   return migrator;
 }
 
+/** DDL that commits on its own where DDL is not transactional (MySQL): never shares a transaction. */
+const COMMITS_ON_ITS_OWN =
+  /^\s*(?:--[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*(?:create|alter|drop|rename|truncate|grant|revoke|lock|unlock|analyze|optimize|repair)\b/i;
+
+async function pollUntil(ok: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await ok()) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown; attempts: number };
 
 const fail = (code: MigrationErrorCode, message: string): MigrationResultSet => ({
@@ -596,106 +787,4 @@ function messageOf(err: unknown): string {
 
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-// --- ledger ---------------------------------------------------------------------------------------
-
-/** Creates rewind_migrations and rewind_backups if missing; portable SQL, idempotent. */
-export async function ensureLedger(db: DatabaseEngine): Promise<void> {
-  // Read first: CREATE TABLE IF NOT EXISTS still wants SQLite's write lock, which a busy app holds.
-  const exists = async (table: string) =>
-    db.query(`select 1 as x from ${table} where 1 = 0`).then(
-      () => true,
-      () => false,
-    );
-  if ((await exists('rewind_migrations')) && (await exists('rewind_backups'))) return;
-  // MySQL's TEXT stops at 64 KB; table stats of a large schema can exceed it.
-  const text = db.name === 'mysql' ? 'longtext' : 'text';
-  await db.exec(`create table if not exists rewind_migrations (
-    app varchar(191) not null, migration_key varchar(191) not null, id integer not null,
-    name varchar(191) not null, phase varchar(16) not null, checksum varchar(64) not null,
-    state varchar(16) not null, revision integer, applied_at varchar(32), reverted_at varchar(32),
-    fingerprint_before varchar(64), fingerprint_after varchar(64), fingerprint_reverted varchar(64),
-    stats_before ${text}, statements_done integer not null default 0,
-    undo_remaining integer not null default 0, changes ${text}, down_sql ${text}, last_error ${text},
-    primary key (app, migration_key))`);
-  await db.exec(`create table if not exists rewind_backups (
-    backup_id varchar(64) not null primary key, seq integer not null, app varchar(191) not null, revision integer,
-    migration_key varchar(191) not null, tables ${text} not null, created_at varchar(32) not null)`);
-}
-
-export async function readLedger(db: DatabaseEngine, app: string): Promise<LedgerEntry[]> {
-  const rows = await db.query('select * from rewind_migrations where app = ? order by id', [app]);
-  return rows.map((r) => ({
-    app: String(r.app),
-    key: String(r.migration_key),
-    id: Number(r.id),
-    name: String(r.name),
-    phase: r.phase as MigrationPhase,
-    checksum: String(r.checksum),
-    state: r.state as LedgerState,
-    revision: r.revision == null ? null : Number(r.revision),
-    appliedAt: (r.applied_at as string | null) ?? null,
-    revertedAt: (r.reverted_at as string | null) ?? null,
-    fingerprintBefore: (r.fingerprint_before as string | null) ?? null,
-    fingerprintAfter: (r.fingerprint_after as string | null) ?? null,
-    fingerprintReverted: (r.fingerprint_reverted as string | null) ?? null,
-    statsBefore: r.stats_before == null ? null : JSON.parse(String(r.stats_before)),
-    statementsDone: Number(r.statements_done),
-    undoRemaining: Number(r.undo_remaining),
-    changes: r.changes == null ? [] : JSON.parse(String(r.changes)),
-    downSql: (r.down_sql as string | null) ?? null,
-    lastError: (r.last_error as string | null) ?? null,
-  }));
-}
-
-/**
- * Writes the ledger row of (app, key): update when present, insert otherwise. No transaction
- * needed (callers hold the app's advisory lock), so it also works inside the migration's own.
- */
-async function putRow(db: DatabaseEngine, e: LedgerEntry): Promise<void> {
-  const row: Record<string, unknown> = {
-    app: e.app,
-    migration_key: e.key,
-    id: e.id,
-    name: e.name,
-    phase: e.phase,
-    checksum: e.checksum,
-    state: e.state,
-    revision: e.revision,
-    applied_at: e.appliedAt,
-    reverted_at: e.revertedAt,
-    fingerprint_before: e.fingerprintBefore,
-    fingerprint_after: e.fingerprintAfter,
-    fingerprint_reverted: e.fingerprintReverted,
-    stats_before: e.statsBefore ? JSON.stringify(e.statsBefore) : null,
-    statements_done: e.statementsDone,
-    undo_remaining: e.undoRemaining,
-    changes: JSON.stringify(e.changes),
-    down_sql: e.downSql,
-    last_error: e.lastError,
-  };
-  const existing = await db.query(
-    'select 1 as x from rewind_migrations where app = ? and migration_key = ?',
-    [e.app, e.key],
-  );
-  if (existing.length) return updateRow(db, e.app, e.key, row);
-  const names = Object.keys(row);
-  await db.query(
-    `insert into rewind_migrations (${names.join(', ')}) values (${names.map(() => '?').join(', ')})`,
-    Object.values(row),
-  );
-}
-
-async function updateRow(
-  db: DatabaseEngine,
-  app: string,
-  key: string,
-  fields: Record<string, unknown>,
-): Promise<void> {
-  const names = Object.keys(fields);
-  await db.query(
-    `update rewind_migrations set ${names.map((n) => `${n} = ?`).join(', ')} where app = ? and migration_key = ?`,
-    [...names.map((n) => fields[n]), app, key],
-  );
 }

@@ -19,6 +19,13 @@ export type DbStepResult =
     }
   | { readonly ok: false; readonly reason: string; readonly data?: unknown };
 
+/**
+ * Whose migrations an undo may take back. `rollout`: only those the rollout itself applied (the
+ * compensation of its failed deploy). `controller`: those this controller applied (a rollback to
+ * an older revision). Anything else stays applied and the result says why.
+ */
+export type UndoScope = 'rollout' | 'controller';
+
 export interface RolloutDatabase {
   /** Pending expand migrations of the revision's version, under the app's advisory lock. */
   expand(ctx: AppContext, revision: RevisionDb, rolloutId: string): Promise<DbStepResult>;
@@ -28,7 +35,13 @@ export interface RolloutDatabase {
    * Undo applied migrations above `toLevel`, newest first, using the down files recorded when they
    * were applied. `only: 'contract'` stops at the first expand migration.
    */
-  undo(ctx: AppContext, toLevel: number, only: 'contract' | 'all', rolloutId: string): Promise<DbStepResult>;
+  undo(
+    ctx: AppContext,
+    toLevel: number,
+    only: 'contract' | 'all',
+    rolloutId: string,
+    scope?: UndoScope,
+  ): Promise<DbStepResult>;
   /** Verification of the schema at `level` after a rollback: fingerprint, unchanged data, foreign keys. */
   verify(ctx: AppContext, level: number): Promise<VerificationCheck[]>;
 }

@@ -142,6 +142,73 @@ const splitCases: { name: string; engine: DatabaseEngineName; sql: string; want:
     sql: "SELECT 'abc; SELECT 2",
     want: [["SELECT 'abc; SELECT 2", 1]],
   },
+  // Issue 11 (7): compound bodies are one statement.
+  {
+    name: 'mysql: a trigger body BEGIN ... END with IF and CASE blocks',
+    engine: 'mysql',
+    sql:
+      'CREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN\n  IF NEW.x IS NULL THEN SET NEW.x = 1; END IF;\n' +
+      "  SET NEW.y = CASE WHEN NEW.x > 1 THEN 'b' ELSE 'a' END;\nEND;\nSELECT IF(1, 2, 3);",
+    want: [
+      [
+        'CREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN\n  IF NEW.x IS NULL THEN SET NEW.x = 1; END IF;\n' +
+          "  SET NEW.y = CASE WHEN NEW.x > 1 THEN 'b' ELSE 'a' END;\nEND",
+        1,
+      ],
+      ['SELECT IF(1, 2, 3)', 5],
+    ],
+  },
+  {
+    name: 'mysql: a procedure with LOOP, WHILE, REPEAT; DROP ... IF EXISTS before it',
+    engine: 'mysql',
+    sql:
+      'DROP PROCEDURE IF EXISTS p;\nCREATE DEFINER=`root`@`%` PROCEDURE p() BEGIN\n  l: LOOP LEAVE l; END LOOP;\n' +
+      '  WHILE 0 DO SELECT 1; END WHILE;\n  REPEAT SELECT 2; UNTIL 1 END REPEAT;\nEND;',
+    want: [
+      ['DROP PROCEDURE IF EXISTS p', 1],
+      [
+        'CREATE DEFINER=`root`@`%` PROCEDURE p() BEGIN\n  l: LOOP LEAVE l; END LOOP;\n' +
+          '  WHILE 0 DO SELECT 1; END WHILE;\n  REPEAT SELECT 2; UNTIL 1 END REPEAT;\nEND',
+        2,
+      ],
+    ],
+  },
+  {
+    name: 'mysql: DELIMITER lines change the terminator',
+    engine: 'mysql',
+    sql: 'DELIMITER $$\nCREATE FUNCTION f() RETURNS INT BEGIN RETURN 1; END$$\nDELIMITER ;\nSELECT f();',
+    want: [
+      ['CREATE FUNCTION f() RETURNS INT BEGIN RETURN 1; END', 2],
+      ['SELECT f()', 4],
+    ],
+  },
+  {
+    name: 'mariadb: BEGIN NOT ATOMIC block',
+    engine: 'mysql',
+    sql: 'BEGIN NOT ATOMIC\n  UPDATE a SET x = 1;\n  UPDATE b SET y = 2;\nEND;\nSELECT 1;',
+    want: [
+      ['BEGIN NOT ATOMIC\n  UPDATE a SET x = 1;\n  UPDATE b SET y = 2;\nEND', 1],
+      ['SELECT 1', 5],
+    ],
+  },
+  {
+    name: 'sqlite: a trigger body',
+    engine: 'sqlite',
+    sql: 'CREATE TRIGGER t AFTER INSERT ON a BEGIN\n  UPDATE b SET n = n + 1;\n  DELETE FROM c;\nEND;\nSELECT 1;',
+    want: [
+      ['CREATE TRIGGER t AFTER INSERT ON a BEGIN\n  UPDATE b SET n = n + 1;\n  DELETE FROM c;\nEND', 1],
+      ['SELECT 1', 5],
+    ],
+  },
+  {
+    name: 'postgres: a BEGIN ATOMIC function body',
+    engine: 'postgres',
+    sql: 'CREATE FUNCTION f() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\n  SELECT 2;\nEND;\nSELECT 3;',
+    want: [
+      ['CREATE FUNCTION f() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\n  SELECT 2;\nEND', 1],
+      ['SELECT 3', 6],
+    ],
+  },
   {
     name: 'a statement starting with a string starts there',
     engine: 'postgres',

@@ -65,9 +65,14 @@ export function scanSql(sql: string, engine: DatabaseEngineName): SqlRegion[] {
 }
 
 /**
- * The statements of a SQL file, in order: text trimmed and without its `;`, comments inside it
- * kept, comments before it dropped; `line` is the 1-based line of its first character.
+ * The statements of a SQL file, in order: text trimmed and without its terminator, comments
+ * inside it kept, comments before it dropped; `line` is the 1-based line of its first character.
  * Statements that are only comments or whitespace are left out.
+ *
+ * A `;` inside a compound body does not end the statement: `BEGIN ... END` of a MySQL/MariaDB
+ * trigger, procedure, function or event (with its IF/LOOP/WHILE/REPEAT/CASE blocks), a MariaDB
+ * `BEGIN NOT ATOMIC` block, a SQLite trigger, a PostgreSQL `BEGIN ATOMIC` function body. MySQL's
+ * client `DELIMITER xx` lines change the terminator until the next `DELIMITER ;`.
  */
 export function splitStatements(sql: string, engine: DatabaseEngineName): SqlStatement[] {
   const statements: SqlStatement[] = [];
@@ -78,10 +83,16 @@ export function splitStatements(sql: string, engine: DatabaseEngineName): SqlSta
     for (; lineAt < index; lineAt++) if (sql.charCodeAt(lineAt) === 10) line++;
     return line;
   };
+  let delimiter = ';';
+  let depth = 0; // open compound blocks of the current statement
+  let compound: boolean | null = null; // whether the current statement may hold blocks (null: not known yet)
+  let skipWord = false; // the word after END (END IF, END LOOP ...) closes, it does not open
   const finish = (end: number) => {
-    if (first === -1) return;
-    statements.push({ sql: sql.slice(first, end).trim(), line: lineOf(first) });
+    if (first !== -1) statements.push({ sql: sql.slice(first, end).trim(), line: lineOf(first) });
     first = -1;
+    depth = 0;
+    compound = null;
+    skipWord = false;
   };
   for (const region of scanSql(sql, engine)) {
     if (region.kind === 'comment') continue;
@@ -89,14 +100,70 @@ export function splitStatements(sql: string, engine: DatabaseEngineName): SqlSta
       if (first === -1) first = region.start;
       continue;
     }
-    for (let i = region.start; i < region.end; i++) {
-      const c = sql[i];
-      if (c === ';') finish(i);
-      else if (first === -1 && !isSpace(c)) first = i;
+    let i = region.start;
+    while (i < region.end) {
+      const c = sql[i]!;
+      if (engine === 'mysql' && first === -1 && /^delimiter\s/i.test(sql.slice(i, i + 10))) {
+        // A client command, not SQL: the rest of the line names the new terminator.
+        const eol = lineEnd(sql, i);
+        delimiter = sql.slice(i + 9, eol).trim() || ';';
+        i = eol;
+        continue;
+      }
+      if (depth === 0 && sql.startsWith(delimiter, i)) {
+        finish(i);
+        i += delimiter.length;
+        continue;
+      }
+      if (isSpace(c)) {
+        i++;
+        continue;
+      }
+      if (first === -1) first = i;
+      if (!isIdentifierChar(c) || (i > region.start && isIdentifierChar(sql[i - 1]))) {
+        i++;
+        continue;
+      }
+      let j = i;
+      while (j < region.end && isIdentifierChar(sql[j]) && !sql.startsWith(delimiter, j)) j++;
+      const word = sql.slice(i, j).toUpperCase();
+      if (compound === null)
+        compound = mayHoldBlocks(sql.slice(first, Math.min(sql.length, first + 400)), engine);
+      if (compound && delimiter === ';') {
+        if (skipWord) skipWord = false;
+        else if (word === 'END') {
+          depth = Math.max(0, depth - 1);
+          skipWord = /^\s+(?:IF|LOOP|WHILE|REPEAT|CASE)\b/i.test(sql.slice(j, j + 10));
+        } else if (opensBlock(word, sql.slice(j, j + 20), engine)) depth++;
+      }
+      i = j;
     }
   }
   finish(sql.length);
   return statements;
+}
+
+/** Statements whose body may hold `BEGIN ... END` blocks with `;` inside. */
+function mayHoldBlocks(head: string, engine: DatabaseEngineName): boolean {
+  const text = head.replace(/\s+/g, ' ');
+  if (engine === 'postgres')
+    return /^CREATE (?:OR REPLACE )?(?:FUNCTION|PROCEDURE)\b.*\bBEGIN ATOMIC\b/i.test(text);
+  if (engine === 'sqlite') return /^CREATE (?:TEMP |TEMPORARY )?TRIGGER\b/i.test(text);
+  return (
+    /^BEGIN NOT ATOMIC\b/i.test(text) ||
+    /^CREATE (?:OR REPLACE )?(?:DEFINER ?= ?\S+ )?(?:(?:AGGREGATE )?FUNCTION|PROCEDURE|TRIGGER|EVENT)\b/i.test(
+      text,
+    )
+  );
+}
+
+function opensBlock(word: string, after: string, engine: DatabaseEngineName): boolean {
+  if (word === 'BEGIN' || word === 'CASE') return true;
+  if (engine !== 'mysql') return false;
+  if (word === 'LOOP' || word === 'REPEAT') return true;
+  if (word === 'WHILE') return true;
+  // IF ... THEN opens a block; IF(...) is a function, IF [NOT] EXISTS a clause.
+  return word === 'IF' && !/^\s*(?:\(|NOT\s+EXISTS\b|EXISTS\b)/i.test(after);
 }
 
 /**

@@ -87,15 +87,25 @@ for (const engine of TARGETS) {
       }
     });
 
-    test('a schema that differs from the recorded fingerprint fails; none recorded is not compared', async () => {
+    test('a schema that differs from the recorded fingerprint fails; none recorded is "not checked", never passed', async () => {
       await db.exec('create index audit_note on audit (note)');
       try {
         const v = await verdict();
         assert.deepEqual(v.failed, ['fingerprint']);
         assert.match(v.detail('fingerprint'), new RegExp(`differs from the recorded ${hash.slice(0, 12)}`));
         const none = await verdict([], null);
-        assert.deepEqual(none.failed, []);
-        assert.match(none.detail('fingerprint'), /not compared/);
+        assert.deepEqual(none.failed, ['fingerprint'], 'a check that did not run does not count as passed');
+        assert.match(none.detail('fingerprint'), /was not compared/);
+        const noStats = await verifyDatabase(db, {
+          expectedFingerprint: null,
+          statsBefore: null,
+          changedTables: ['orders'],
+        });
+        assert.deepEqual(
+          noStats.checks.map((c) => `${c.name} ${c.status}`),
+          ['fingerprint not checked', 'unchangedData not checked', 'foreignKeys passed'],
+        );
+        assert.equal(noStats.ok, false);
       } finally {
         await db.exec(engine === 'mysql' ? 'drop index audit_note on audit' : 'drop index audit_note');
       }

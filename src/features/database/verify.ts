@@ -1,15 +1,28 @@
-// After a rollback: is the database what the stable revision expects? Three checks, each a
-// verdict with a detail a person can act on; the caller decides what a failure means.
+// After a rollback: is the database what the stable revision expects? Up to three checks, each a
+// verdict with a detail a person can act on; the caller decides what a failure means. A check
+// that could not be made is "not checked", which is not a pass: only a comparison made now,
+// against something recorded before, says "unchanged".
 
 import type { DatabaseEngine, TableStats } from './engines/types.ts';
 
 export type DatabaseCheckName = 'fingerprint' | 'unchangedData' | 'foreignKeys';
 
+export type CheckStatus = 'passed' | 'failed' | 'not checked';
+
 export interface DatabaseCheck {
   readonly name: DatabaseCheckName;
+  readonly status: CheckStatus;
+  /** status === 'passed'. */
   readonly ok: boolean;
   readonly detail: string;
 }
+
+const check = (name: DatabaseCheckName, status: CheckStatus, detail: string): DatabaseCheck => ({
+  name,
+  status,
+  ok: status === 'passed',
+  detail,
+});
 
 export interface DatabaseVerification {
   readonly ok: boolean;
@@ -26,9 +39,10 @@ export interface VerifyOptions {
 }
 
 export async function verifyDatabase(db: DatabaseEngine, o: VerifyOptions): Promise<DatabaseVerification> {
+  const data = await unchangedData(db, o);
   const checks = [
     await fingerprint(db, o.expectedFingerprint),
-    await unchangedData(db, o),
+    ...(data ? [data] : []),
     await foreignKeys(db),
   ];
   return { ok: checks.every((c) => c.ok), checks };
@@ -37,21 +51,31 @@ export async function verifyDatabase(db: DatabaseEngine, o: VerifyOptions): Prom
 async function fingerprint(db: DatabaseEngine, expected: string | null): Promise<DatabaseCheck> {
   const name = 'fingerprint';
   if (expected === null)
-    return { name, ok: true, detail: 'no fingerprint recorded for this level: not compared' };
+    return check(
+      name,
+      'not checked',
+      'no fingerprint was recorded for this level: the schema was not compared',
+    );
   const actual = (await db.schemaFingerprint()).hash;
   return actual === expected
-    ? { name, ok: true, detail: `schema matches the recorded fingerprint ${short(expected)}` }
-    : {
+    ? check(name, 'passed', `schema matches the recorded fingerprint ${short(expected)}`)
+    : check(
         name,
-        ok: false,
-        detail: `schema fingerprint ${short(actual)} differs from the recorded ${short(expected)}`,
-      };
+        'failed',
+        `schema fingerprint ${short(actual)} differs from the recorded ${short(expected)} (tables, columns and their order, indexes, constraints, views, sequences, types, functions, triggers, extensions, events)`,
+      );
 }
 
-async function unchangedData(db: DatabaseEngine, o: VerifyOptions): Promise<DatabaseCheck> {
+/** null when no migration above the level was undone: there is nothing to compare, and no claim. */
+async function unchangedData(db: DatabaseEngine, o: VerifyOptions): Promise<DatabaseCheck | null> {
   const name = 'unchangedData';
+  if (!o.statsBefore && !o.changedTables.length) return null;
   if (!o.statsBefore)
-    return { name, ok: true, detail: 'no table stats recorded before the migrations: not compared' };
+    return check(
+      name,
+      'not checked',
+      'no table stats were recorded before the migrations: the data was not compared',
+    );
   const changed = new Set(o.changedTables.map((t) => t.toLowerCase()));
   const tables = Object.keys(o.statsBefore).filter((t) => !changed.has(t.toLowerCase()));
   const existing = new Set(await db.listTables());
@@ -71,17 +95,20 @@ async function unchangedData(db: DatabaseEngine, o: VerifyOptions): Promise<Data
       problems.push(`${t}: same ${after.rows} rows but their content changed`);
     }
   }
+  const counted = countOnly.length
+    ? ` (${countOnly.join(', ')} by row count only: above the checksum row limit)`
+    : '';
   return problems.length
-    ? { name, ok: false, detail: `data changed in tables no migration touched: ${problems.join('; ')}` }
-    : { name, ok: true, detail: `${tables.length} untouched table(s) hold the same rows as before` };
+    ? check(name, 'failed', `data changed in tables no migration touched: ${problems.join('; ')}`)
+    : check(name, 'passed', `${tables.length} untouched table(s) hold the same rows as before${counted}`);
 }
 
 async function foreignKeys(db: DatabaseEngine): Promise<DatabaseCheck> {
   const name = 'foreignKeys';
   const orphans = await db.foreignKeyOrphans();
-  if (!orphans.length) return { name, ok: true, detail: 'every foreign key has its parent row' };
+  if (!orphans.length) return check(name, 'passed', 'every foreign key has its parent row');
   const list = orphans.map((o) => `${o.table} (${o.constraint} -> ${o.parent}): ${o.orphans} orphan row(s)`);
-  return { name, ok: false, detail: `rows reference missing parents: ${list.join('; ')}` };
+  return check(name, 'failed', `rows reference missing parents: ${list.join('; ')}`);
 }
 
 const short = (hash: string) => hash.slice(0, 12);

@@ -72,7 +72,10 @@ export interface IncidentAction {
 
 export interface VerificationCheck {
   readonly name: string;
+  /** False for a check that failed and for one that could not be made (notChecked). */
   readonly passed: boolean;
+  /** The check did not run (nothing recorded to compare with): not a pass, not a measured failure. */
+  readonly notChecked?: boolean;
   readonly detail: string;
 }
 

@@ -136,7 +136,8 @@ function actionsTaken(incident: Incident, day: string): string[] {
     '| Check | Result | Detail |',
     '|---|---|---|',
     ...verification.checks.map(
-      (c) => `| ${inline(c.name)} | ${c.passed ? 'passed' : 'FAILED'} | ${inline(c.detail)} |`,
+      (c) =>
+        `| ${inline(c.name)} | ${c.passed ? 'passed' : c.notChecked ? 'NOT CHECKED' : 'FAILED'} | ${inline(c.detail)} |`,
     ),
   );
   return lines;

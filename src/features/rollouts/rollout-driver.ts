@@ -668,7 +668,7 @@ export class RolloutDriver {
       level = from ? (parseRevisionSpec(from.spec).migrationLevel ?? undefined) : undefined;
     }
     // The expand never completed and recorded nothing: undo what this rollout may have applied.
-    const r = await db.undo(ctx, level ?? 0, 'all', rollout.id);
+    const r = await db.undo(ctx, level ?? 0, 'all', rollout.id, 'rollout');
     await this.#dbEvent(rollout, 'database.undone', r);
   }
 

@@ -4,11 +4,22 @@
 
 import mysql from 'mysql2/promise';
 import { backupIdOf, backupTableName } from './backup-names.ts';
+import { emptyCounts, type LaterFills, runLaterFills } from './dry-run.ts';
 import { isRewindTable, sha256, shapeBuilder } from './fingerprint.ts';
+import { type MergeDialect, mergeRows } from './merge-sql.ts';
 import { orphanCountSql } from './orphan-query.ts';
 import { pollLock } from './poll-lock.ts';
 import { inTransaction } from './transaction.ts';
-import type { DatabaseEngine, ForeignKeyOrphans, Row, TableStats } from './types.ts';
+import type {
+  DatabaseEngine,
+  ForeignKeyOrphans,
+  MergeCounts,
+  MergePlan,
+  ObjectKind,
+  Row,
+  TableDefinition,
+  TableStats,
+} from './types.ts';
 
 const BACKUP_DB = 'rewind_backup';
 const MAX_IDENTIFIER = 64;
@@ -16,6 +27,27 @@ const MAX_IDENTIFIER = 64;
 const LOCK_ERRNOS = new Set([1205, 1213]);
 // Generated columns cannot be written; MySQL 8's DEFAULT_GENERATED (expression default) can.
 const GENERATED = /\b(VIRTUAL|STORED|PERSISTENT) GENERATED\b/i;
+
+/** Views, routines (with their parameters), triggers and events of the current database. */
+const MYSQL_OBJECTS = `
+  select 'view' as kind, table_name as name, concat_ws(' ', view_definition, check_option, security_type) as def
+    from information_schema.views where table_schema = database()
+  union all
+  select 'function', concat(lower(r.routine_type), ' ', r.routine_name),
+         concat_ws(' ', (select group_concat(concat_ws(' ', p.parameter_mode, p.parameter_name, p.dtd_identifier) order by p.ordinal_position separator ', ')
+                           from information_schema.parameters p
+                          where p.specific_schema = r.routine_schema and p.specific_name = r.routine_name
+                            and p.routine_type = r.routine_type and p.ordinal_position > 0),
+                   'returns', r.dtd_identifier, r.is_deterministic, r.sql_data_access, r.security_type, r.routine_definition)
+    from information_schema.routines r where r.routine_schema = database()
+  union all
+  select 'trigger', concat(event_object_table, '.', trigger_name),
+         concat_ws(' ', action_timing, event_manipulation, action_order, action_statement)
+    from information_schema.triggers where trigger_schema = database()
+  union all
+  select 'event', event_name,
+         concat_ws(' ', event_type, execute_at, interval_value, interval_field, starts, ends, status, on_completion, event_definition)
+    from information_schema.events where event_schema = database()`;
 
 export const quoteMysql = (name: string) => `\`${name.replaceAll('`', '``')}\``;
 
@@ -40,6 +72,7 @@ export async function openMysql(url: string): Promise<DatabaseEngine> {
 interface MyColumn {
   readonly name: string;
   readonly type: string;
+  readonly def: string | null;
   readonly extra: string;
 }
 
@@ -63,8 +96,8 @@ function mysqlEngine(conn: mysql.Connection, database: string): DatabaseEngine {
       ])
     ).length > 0;
   const columns = (schema: string, table: string) =>
-    query<{ name: string; type: string; extra: string }>(
-      `select column_name as name, column_type as type, extra from information_schema.columns
+    query<{ name: string; type: string; def: string | null; extra: string }>(
+      `select column_name as name, column_type as type, column_default as def, extra from information_schema.columns
         where table_schema = ? and table_name = ? order by ordinal_position`,
       [schema, table],
     ) as Promise<MyColumn[]>;
@@ -114,6 +147,12 @@ function mysqlEngine(conn: mysql.Connection, database: string): DatabaseEngine {
       await query('select release_lock(?)', [lockKey(name)]);
     },
 
+    sessionId: async () => String((await query<{ id: number }>('select connection_id() as id'))[0]!.id),
+    sessionBusy: async (id) =>
+      (await query('select 1 from information_schema.processlist where id = ?', [Number(id)])).length > 0,
+    // InnoDB builds an index in one statement that either commits or leaves nothing behind.
+    dropInvalidIndexes: async () => [],
+
     async schemaFingerprint() {
       const shape = shapeBuilder();
       const tables = new Set(await engine.listTables());
@@ -124,14 +163,17 @@ function mysqlEngine(conn: mysql.Connection, database: string): DatabaseEngine {
         nn: string;
         def: string | null;
         extra: string;
+        pos: number;
       }>(
         `select table_name as t, column_name as name, column_type as type, is_nullable as nn,
-                column_default as def, concat_ws(' ', extra, generation_expression) as extra
+                column_default as def, concat_ws(' ', extra, generation_expression) as extra,
+                ordinal_position as pos
            from information_schema.columns where table_schema = database()`,
       )) {
         if (!tables.has(c.t)) continue;
         shape.column(c.t, {
           name: c.name,
+          position: Number(c.pos),
           type: c.type,
           nullable: c.nn === 'YES',
           default: c.def,
@@ -178,6 +220,16 @@ function mysqlEngine(conn: mysql.Connection, database: string): DatabaseEngine {
         if (tables.has(k.t)) shape.constraint(k.t, `${k.name} check ${k.def}`);
       }
       for (const t of tables) shape.table(t);
+      for (const o of await query<{ kind: ObjectKind; name: string; def: string | null }>(MYSQL_OBJECTS)) {
+        if (o.kind !== 'trigger' || tables.has(o.name.split('.')[0]!))
+          shape.object(o.kind, o.name, o.def ?? '');
+      }
+      for (const { name } of await query<{ name: string }>(
+        `select table_name as name from information_schema.tables where table_schema = database() and table_type = 'SEQUENCE'`,
+      )) {
+        const [row] = await query<Row>(`show create sequence ${quoteMysql(name)}`);
+        shape.object('sequence', name, String(Object.values(row ?? {})[1] ?? ''));
+      }
       return shape.build();
     },
 
@@ -250,41 +302,78 @@ function mysqlEngine(conn: mysql.Connection, database: string): DatabaseEngine {
       }
     },
 
-    async restoreTables(backupId, tables) {
-      const plan: { source: string; target: string; cols: MyColumn[] }[] = [];
-      // Structure first: DDL commits on MySQL, so it cannot share the transaction with the rows.
+    async describeTables(tables) {
+      const out: Record<string, TableDefinition> = {};
       for (const t of tables) {
-        const name = backupTableName(backupId, t, MAX_IDENTIFIER);
-        if (!(await tableExists(BACKUP_DB, name))) {
-          throw new Error(`backup ${backupId} has no copy of table "${t}" (${BACKUP_DB}.${name})`);
-        }
-        const source = `${BACKUP_DB}.${quoteMysql(name)}`;
-        const target = `${db}.${quoteMysql(t)}`;
-        if (!(await tableExists(database, t))) {
-          await exec(`create table ${target} like ${source}`);
-          await exec(`alter table ${target} comment = ''`);
-        }
-        const have = new Set((await columns(database, t)).map((c) => c.name));
-        const backupColumns = await columns(BACKUP_DB, name);
-        for (const c of backupColumns) {
-          if (!have.has(c.name))
-            await exec(`alter table ${target} add column ${quoteMysql(c.name)} ${c.type} null`);
-        }
-        const writable = new Set(
-          (await columns(database, t)).filter((c) => !GENERATED.test(c.extra)).map((c) => c.name),
+        const [create] = await query<{ 'Create Table': string }>(`show create table ${db}.${quoteMysql(t)}`);
+        const pk = await query<{ c: string }>(
+          `select column_name as c from information_schema.statistics
+            where table_schema = ? and table_name = ? and index_name = 'PRIMARY' order by seq_in_index`,
+          [database, t],
         );
-        plan.push({ source, target, cols: backupColumns.filter((c) => writable.has(c.name)) });
+        const triggers = await query<{ name: string }>(
+          'select trigger_name as name from information_schema.triggers where event_object_schema = ? and event_object_table = ?',
+          [database, t],
+        );
+        const after: string[] = [];
+        for (const tr of triggers) {
+          const [row] = await query<{ 'SQL Original Statement': string }>(
+            `show create trigger ${db}.${quoteMysql(tr.name)}`,
+          );
+          if (row) after.push(row['SQL Original Statement']);
+        }
+        out[t] = {
+          columns: (await columns(database, t)).map((c) => c.name),
+          primaryKey: pk.map((r) => r.c),
+          create: [create!['Create Table']],
+          after,
+        };
+      }
+      return out;
+    },
+
+    async mergeTables(backupId, plans, { dryRun }) {
+      const work: { plan: (typeof plans)[number]; source: string; target: string; recreate: boolean }[] = [];
+      for (const plan of plans) {
+        const name = backupTableName(backupId, plan.table, MAX_IDENTIFIER);
+        if (!(await tableExists(BACKUP_DB, name)))
+          throw new Error(`backup ${backupId} has no copy of table "${plan.table}" (${BACKUP_DB}.${name})`);
+        const recreate = plan.recreate !== null && !(await tableExists(database, plan.table));
+        work.push({
+          plan,
+          source: `${BACKUP_DB}.${quoteMysql(name)}`,
+          target: `${db}.${quoteMysql(plan.table)}`,
+          recreate,
+        });
       }
       const [fkChecks] = await query<{ v: number }>('select @@foreign_key_checks as v');
-      // Rows go back in any order; cascades must not fire while the table is emptied.
+      // Rows go back in any order; a recreated table may reference one not back yet.
       await exec('set foreign_key_checks = 0');
       try {
+        const counts: MergeCounts[] = [];
+        const later: LaterFills = [];
+        if (dryRun) {
+          for (const w of work) {
+            if (w.recreate) {
+              const [r] = await query<{ n: number }>(`select count(*) as n from ${w.source}`);
+              counts.push({ ...emptyCounts(w.plan.table), recreated: true, inserted: Number(r!.n) });
+            } else counts.push({ ...(await mergeOne(w, true)).counts, recreated: false });
+          }
+          return counts;
+        }
+        // DDL commits on MySQL: the structure first, then the rows in one transaction.
+        for (const w of work.filter((w) => w.recreate))
+          for (const st of w.plan.recreate!.create) await exec(st);
         await engine.transaction(async () => {
-          for (const p of plan) {
-            await exec(`delete from ${p.target}`);
-            await copyRows(p.source, p.target, p.cols);
+          for (const w of work) {
+            const merged = await mergeOne(w, false);
+            if (merged.fillLater) later.push({ index: counts.length, fill: merged.fillLater });
+            counts.push({ ...merged.counts, recreated: w.recreate });
           }
         });
+        for (const w of work.filter((w) => w.recreate))
+          for (const st of w.plan.recreate!.after) await exec(st);
+        return await runLaterFills(counts, later);
       } finally {
         await exec(`set foreign_key_checks = ${fkChecks?.v ? 1 : 0}`);
       }
@@ -300,6 +389,39 @@ function mysqlEngine(conn: mysql.Connection, database: string): DatabaseEngine {
     },
     close: () => conn.end(),
   };
+
+  const dialect: MergeDialect = {
+    quote: quoteMysql,
+    run: async (sql) => {
+      const [r] = await conn.query(sql);
+      return (r as { affectedRows?: number }).affectedRows ?? 0;
+    },
+    query: (sql) => query(sql),
+    distinct: (a, b) => `not (${a} <=> ${b})`,
+    updateFrom: (target, source, on, set, where) =>
+      `update ${target} t join ${source} b on ${on} set ${set.map(([c, v]) => `t.${quoteMysql(c)} = ${v}`).join(', ')} where ${where}`,
+    deleteMissing: (target, source, on) =>
+      `delete t from ${target} t where not exists (select 1 from ${source} b where ${on})`,
+    insertOverride: '',
+  };
+
+  async function mergeOne(
+    w: { plan: MergePlan; source: string; target: string; recreate: boolean },
+    dryRun: boolean,
+  ) {
+    const name = w.source
+      .slice(BACKUP_DB.length + 1)
+      .replace(/^`|`$/g, '')
+      .replaceAll('``', '`');
+    const backupColumns = new Set((await columns(BACKUP_DB, name)).map((c) => c.name));
+    const now = await columns(database, w.plan.table);
+    const writable = now
+      .filter((c) => !GENERATED.test(c.extra) && backupColumns.has(c.name))
+      .map((c) => c.name);
+    // MariaDB reports a default as SQL (a string quoted, NULL as NULL).
+    const defaults = new Map(now.map((c) => [c.name, c.def === 'NULL' ? null : c.def]));
+    return mergeRows(dialect, w.target, w.source, w.plan, writable, defaults, dryRun);
+  }
 
   async function foreignKeys() {
     const rows = await query<{

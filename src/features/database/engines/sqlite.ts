@@ -8,10 +8,19 @@ import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { scanSql, stripComments } from '../sql-split.ts';
 import { backupIdOf, backupTableName } from './backup-names.ts';
+import { commitUnlessDry, emptyCounts, type LaterFills, runLaterFills } from './dry-run.ts';
 import { isRewindTable, sha256, shapeBuilder } from './fingerprint.ts';
+import { type MergeDialect, mergeRows } from './merge-sql.ts';
 import { pollLock } from './poll-lock.ts';
 import { isBusy, openLockFile } from './sqlite-lock.ts';
-import type { DatabaseEngine, ForeignKeyOrphans, Row, TableStats } from './types.ts';
+import type {
+  DatabaseEngine,
+  ForeignKeyOrphans,
+  MergeCounts,
+  Row,
+  TableDefinition,
+  TableStats,
+} from './types.ts';
 
 const BACKUP_PREFIX = 'rewind_backup__';
 const NON_TRANSACTIONAL = /^\s*(vacuum\b|pragma\s+(\w+\.)?(foreign_keys|journal_mode)\b)/i;
@@ -114,6 +123,11 @@ function sqliteEngine(db: DatabaseSync, path: string): DatabaseEngine {
       locks.release(name);
     },
 
+    // One process, one file: no other session can be running this connection's statement.
+    sessionId: async () => null,
+    sessionBusy: async () => false,
+    dropInvalidIndexes: async () => [],
+
     async schemaFingerprint() {
       const shape = shapeBuilder();
       const sqlOf = new Map(
@@ -124,10 +138,11 @@ function sqliteEngine(db: DatabaseSync, path: string): DatabaseEngine {
       );
       for (const t of tables().filter((t) => !isRewindTable(t))) {
         shape.table(t);
-        for (const c of columns(t)) {
+        for (const [i, c] of columns(t).entries()) {
           const extra = [c.pk ? `pk${c.pk}` : '', c.hidden ? 'generated' : ''].filter(Boolean).join(' ');
           shape.column(t, {
             name: c.name,
+            position: i + 1,
             type: c.type,
             nullable: !c.notnull,
             default: c.dflt_value,
@@ -179,6 +194,12 @@ function sqliteEngine(db: DatabaseSync, path: string): DatabaseEngine {
         }
         for (const check of checkClauses(sqlOf.get(t) ?? '')) shape.constraint(t, check);
       }
+      for (const o of all<{ type: 'view' | 'trigger'; name: string; tbl: string; sql: string }>(
+        `select type, name, tbl_name as tbl, sql from sqlite_schema where type in ('view', 'trigger')`,
+      )) {
+        if (isRewindTable(o.tbl)) continue;
+        shape.object(o.type, o.type === 'trigger' ? `${o.tbl}.${o.name}` : o.name, o.sql);
+      }
       return shape.build();
     },
 
@@ -222,27 +243,64 @@ function sqliteEngine(db: DatabaseSync, path: string): DatabaseEngine {
       });
     },
 
-    async restoreTables(backupId, list) {
-      await engine.transaction(async () => {
-        for (const t of list) {
-          const name = BACKUP_PREFIX + backupTableName(backupId, t);
-          if (!exists(name)) throw new Error(`backup ${backupId} has no copy of table "${t}" (${name})`);
-          const backupColumns = columns(name);
-          if (!exists(t)) createFrom(t, backupColumns);
-          const have = new Set(columns(t).map((c) => c.name));
-          for (const c of backupColumns) {
-            if (!have.has(c.name))
-              db.exec(`alter table ${quoteSqlite(t)} add column ${quoteSqlite(c.name)} ${c.type}`);
+    async describeTables(list) {
+      const out: Record<string, TableDefinition> = {};
+      for (const t of list) {
+        const cols = columns(t);
+        const sql = all<{ type: string; sql: string }>(
+          'select type, sql from sqlite_schema where tbl_name = ? and sql is not null order by type = ? desc, name',
+          [t, 'table'],
+        );
+        out[t] = {
+          columns: cols.map((c) => c.name),
+          primaryKey: cols
+            .filter((c) => c.pk > 0)
+            .sort((a, b) => a.pk - b.pk)
+            .map((c) => c.name),
+          create: sql.filter((r) => r.type === 'table').map((r) => r.sql),
+          after: sql.filter((r) => r.type !== 'table').map((r) => r.sql),
+        };
+      }
+      return out;
+    },
+
+    async mergeTables(backupId, plans, { dryRun }) {
+      const later: LaterFills = [];
+      const counts = await commitUnlessDry(engine.transaction, dryRun, async () => {
+        const counts: MergeCounts[] = [];
+        for (const plan of plans) {
+          const name = BACKUP_PREFIX + backupTableName(backupId, plan.table);
+          if (!exists(name))
+            throw new Error(`backup ${backupId} has no copy of table "${plan.table}" (${name})`);
+          const recreate = plan.recreate && !exists(plan.table) ? plan.recreate : null;
+          if (recreate && dryRun) {
+            const n = Number(all<{ n: number }>(`select count(*) as n from ${quoteSqlite(name)}`)[0]!.n);
+            counts.push({ ...emptyCounts(plan.table), recreated: true, inserted: n });
+            continue;
           }
-          const target = new Set(writable(columns(t)).map((c) => c.name));
-          db.exec(`delete from ${quoteSqlite(t)}`);
-          copyRows(
-            name,
-            t,
-            backupColumns.filter((c) => target.has(c.name)),
+          for (const st of recreate?.create ?? []) db.exec(st);
+          const backupColumns = new Set(columns(name).map((c) => c.name));
+          const now = columns(plan.table);
+          const cols = writable(now)
+            .filter((c) => backupColumns.has(c.name))
+            .map((c) => c.name);
+          const defaults = new Map(now.map((c) => [c.name, c.dflt_value]));
+          const merged = await mergeRows(
+            dialect,
+            quoteSqlite(plan.table),
+            quoteSqlite(name),
+            plan,
+            cols,
+            defaults,
+            dryRun,
           );
+          for (const st of recreate?.after ?? []) db.exec(st);
+          if (merged.fillLater) later.push({ index: counts.length, fill: merged.fillLater });
+          counts.push({ ...merged.counts, recreated: recreate !== null });
         }
+        return counts;
       });
+      return runLaterFills(counts, later);
     },
 
     async dropBackup(backupId) {
@@ -259,6 +317,18 @@ function sqliteEngine(db: DatabaseSync, path: string): DatabaseEngine {
       locks.close();
       db.close();
     },
+  };
+
+  const dialect: MergeDialect = {
+    quote: quoteSqlite,
+    run: async (sql) => Number(db.prepare(sql).run().changes),
+    query: (sql) => query(sql),
+    distinct: (a, b) => `${a} is not ${b}`,
+    updateFrom: (target, source, on, set, where) =>
+      `update ${target} as t set ${set.map(([c, v]) => `${quoteSqlite(c)} = ${v}`).join(', ')} from ${source} as b where ${on} and ${where}`,
+    deleteMissing: (target, source, on) =>
+      `delete from ${target} as t where not exists (select 1 from ${source} as b where ${on})`,
+    insertOverride: '',
   };
 
   function checksumOf(table: string): string {
