@@ -666,8 +666,10 @@ export class Controller {
   }
 
   /** The completed deploy whose post-deploy watch is going on, if any. */
-  async #watching(app: string): Promise<RolloutRecord | undefined> {
-    const last = (await this.#deps.store.rollouts.list(app, 5)).find((r) => r.phase === 'Completed');
+  async #watching(app: string, recent?: readonly RolloutRecord[]): Promise<RolloutRecord | undefined> {
+    const last = (recent ?? (await this.#deps.store.rollouts.list(app, 5))).find(
+      (r) => r.phase === 'Completed',
+    );
     const watch = (last?.state as RolloutState | undefined)?.watch;
     return last?.kind === 'deploy' && watch?.status === 'Watching' ? last : undefined;
   }
@@ -853,8 +855,11 @@ export class Controller {
       instances = await runtime.list(app);
       after = (await store.rollouts.active(app)) ?? null;
     }
+    // One read of the recent rollouts serves the watch and the table (an idle tick's cost).
+    let recent: readonly RolloutRecord[] | undefined;
     if (!active || !after) {
-      const watching = await this.#watching(app);
+      recent = await store.rollouts.list(app, 5);
+      const watching = await this.#watching(app, recent);
       if (watching) {
         let rolledBack = false;
         await this.#driver.watchStable(ctx, watching, instances, async ({ reason, trigger, severity }) => {
@@ -866,6 +871,7 @@ export class Controller {
           rolledBack = true;
         });
         after = (await store.rollouts.active(app)) ?? null;
+        recent = undefined;
         if (rolledBack && after) {
           // The switch back is the point: drive it now rather than on the next tick.
           await this.#driver.drive(ctx, after, observe);
@@ -875,7 +881,7 @@ export class Controller {
       }
     }
     // One look at the store and the agent serves the routes, the stable check and the retirement.
-    const observed = await this.#applyRoutes(ctx, after, instances);
+    const observed = await this.#applyRoutes(ctx, after, instances, recent);
     await this.#ensureStableRunning(ctx, instances);
     await this.#retire(ctx, observed);
   }
@@ -912,6 +918,7 @@ export class Controller {
   async #intent(
     ctx: AppContext,
     active: RolloutRecord | null,
+    recent?: readonly RolloutRecord[],
   ): Promise<{ intent: TrafficIntent; keep: Set<number> }> {
     const { store } = this.#deps;
     const app = ctx.spec.name;
@@ -936,7 +943,7 @@ export class Controller {
     }
     if (stable) keep.add(stable.unit);
     // The revision replaced by the last completed deploy stays warm for keepPreviousWarm.
-    const last = (await store.rollouts.list(app, 5)).find((r) => r.phase === 'Completed');
+    const last = (recent ?? (await store.rollouts.list(app, 5))).find((r) => r.phase === 'Completed');
     if (
       last?.kind === 'deploy' &&
       last.fromRevision !== null &&
@@ -956,8 +963,9 @@ export class Controller {
     ctx: AppContext,
     active: RolloutRecord | null,
     instances: Instance[],
+    recent?: readonly RolloutRecord[],
   ): Promise<{ keep: Set<number>; instances: Instance[] }> {
-    const { intent, keep } = await this.#intent(ctx, active);
+    const { intent, keep } = await this.#intent(ctx, active, recent);
     const table = composeRoutes(ctx.spec, intent, instances, (id) => this.#health.health(id), 0);
     const key = JSON.stringify(table.backends);
     if (key === ctx.lastTableKey) return { keep, instances };
