@@ -218,7 +218,11 @@ export class RolloutDriver {
         rollout,
         {
           phase: 'Paused',
-          state: { ...state, paused: { at: Date.now(), reason: `${severity}: ${decision.reason}` } },
+          // The state as evaluated (it may have recorded the analysis' memory just now).
+          state: {
+            ...(rollout.state as RolloutState),
+            paused: { at: Date.now(), reason: `${severity}: ${decision.reason}` },
+          },
         },
         'analysis.decision',
         `paused for a person to decide (promote or abort): ${decision.reason}`,
