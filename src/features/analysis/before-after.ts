@@ -21,8 +21,8 @@
 
 import { formatValue } from './assess-rule.ts';
 import type { CanaryJudgment, CanaryJudgmentOptions, JudgmentVerdict } from './canary-judgment.ts';
-import { compareLatency, wilsonLower } from './canary-judgment.ts';
-import { addHistogram, LATENCY_BUCKETS, type Point } from './series.ts';
+import { compareLatency, fmtEvidence, logMixture, wilsonLower } from './canary-judgment.ts';
+import { addHistogram, LATENCY_BUCKETS, type Point, sumWindow } from './series.ts';
 
 /** What the previous revision did before the switch: sums over seconds from..to (inclusive). */
 export interface BeforeSummary {
@@ -73,24 +73,22 @@ export function summarizeBefore(
   switchSecond: number,
   seconds = BEFORE_SECONDS,
 ): BeforeSummary | null {
-  const latency = new Array<number>(LATENCY_BUCKETS).fill(0);
-  let requests = 0;
-  let errors = 0;
-  let from = Number.POSITIVE_INFINITY;
-  let to = Number.NEGATIVE_INFINITY;
-  for (const p of points) {
-    if (p.second >= switchSecond || p.second < switchSecond - seconds || p.requests === 0) continue;
-    requests += p.requests;
-    errors += Math.min(p.requests, p.errors5xx + p.connectFailures);
-    addHistogram(latency, p.latency);
-    from = Math.min(from, p.second);
-    to = Math.max(to, p.second);
-  }
-  return requests === 0 ? null : { from, to, requests, errors, latency };
+  const window = points.filter(
+    (p) => p.requests > 0 && p.second < switchSecond && p.second >= switchSecond - seconds,
+  );
+  if (window.length === 0) return null;
+  const active = window.map((p) => p.second);
+  const sum = sumWindow(window, Math.min(...active), Math.max(...active));
+  return {
+    from: sum.from,
+    to: sum.to,
+    requests: sum.requests,
+    errors: Math.min(sum.requests, sum.errors5xx + sum.connectFailures),
+    latency: sum.latency,
+  };
 }
 
 const pct = (x: number) => formatValue('errorRate', x);
-const fmt = (x: number) => (x >= 1000 ? x.toExponential(1) : String(Number(x.toPrecision(3))));
 
 /**
  * The release's error rate since the switch against the reference. `after` holds the release's
@@ -132,10 +130,7 @@ export function judgeErrorsBeforeAfter(
       const p1 = grid[k]!;
       logs[k]! += pe * Math.log(p1 / p0) + (p.requests - pe) * Math.log((1 - p1) / (1 - p0));
     }
-    const max = Math.max(...logs);
-    let sum = 0;
-    for (const l of logs) sum += Math.exp(l - max);
-    const logMix = max + Math.log(sum / logs.length);
+    const logMix = logMixture(logs);
     evidence = Math.exp(Math.min(700, logMix));
     if (n >= minSample && logMix >= logBound) {
       decidedAt = p.second;
@@ -168,12 +163,15 @@ export function judgeErrorsBeforeAfter(
   if (decidedAt !== null)
     return result(
       'Worse',
-      `${rates}: above ${pct(p0)} with ${confidence} confidence (evidence ${fmt(evidence)} >= ${fmt(1 / alpha)}) after ${decidedAfter} requests`,
+      `${rates}: above ${pct(p0)} with ${confidence} confidence (evidence ${fmtEvidence(evidence)} >= ${fmtEvidence(1 / alpha)}) after ${decidedAfter} requests`,
     );
   if (n < minSample) return result('Continue', `${rates}: ${n} of ${minSample} requests needed`);
   if (n >= 4 * minSample && wilsonUpper(e, n, 2.326) < p0)
     return result('NotWorse', `${rates}: below ${pct(p0)} with 99% confidence`);
-  return result('Continue', `${rates}: no decision yet (evidence ${fmt(evidence)} of ${fmt(1 / alpha)})`);
+  return result(
+    'Continue',
+    `${rates}: no decision yet (evidence ${fmtEvidence(evidence)} of ${fmtEvidence(1 / alpha)})`,
+  );
 }
 
 /** Why a reference cannot be judged against, or null when it can. */

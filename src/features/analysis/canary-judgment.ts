@@ -109,7 +109,7 @@ export function wilsonLower(successes: number, n: number, z = 1.645): number {
 }
 
 /** log of the mixture (uniform weights) of the likelihood ratios held in logs. */
-function logMixture(logs: readonly number[]): number {
+export function logMixture(logs: readonly number[]): number {
   const max = Math.max(...logs);
   let sum = 0;
   for (const l of logs) sum += Math.exp(l - max);
@@ -117,7 +117,7 @@ function logMixture(logs: readonly number[]): number {
 }
 
 const pct = (x: number | null) => (x === null ? 'n/a' : formatValue('errorRate', x));
-const fmtEvidence = (x: number) => (x >= 1000 ? x.toExponential(1) : String(Number(x.toPrecision(3))));
+export const fmtEvidence = (x: number) => (x >= 1000 ? x.toExponential(1) : String(Number(x.toPrecision(3))));
 
 /** The sequential error-rate comparison over the whole analysis so far. */
 export function judgeErrorRate(
