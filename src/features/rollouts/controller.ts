@@ -522,7 +522,7 @@ export class Controller {
     const rollout = await this.#exclusive(app, () =>
       this.#startRollback(ctx, { ...input, reason, queuedAt }),
     );
-    await this.#endWatch(app, 'Ended', `rolled back by ${input.actor ?? 'hand'}: ${reason}`);
+    await this.#endWatch(app, `rolled back by ${input.actor ?? 'hand'}: ${reason}`);
     // The loop takes the steps after the switch (verification, database, retirement); the caller
     // follows the rollout.
     void this.kick(app);
@@ -675,29 +675,17 @@ export class Controller {
   }
 
   /** Ends the app's post-deploy watch (a new deploy or a rollback by hand supersedes it). */
-  async #endWatch(app: string, status: 'Ended', reason: string): Promise<void> {
-    const { store } = this.#deps;
+  async #endWatch(app: string, reason: string): Promise<void> {
+    // A tick may be writing the same rollout (its watch memory): read again and retry.
     for (let attempt = 0; attempt < 3; attempt++) {
       const rollout = await this.#watching(app);
       if (!rollout) return;
-      const state = rollout.state as RolloutState;
       try {
-        await store.rollouts.update(
-          rollout.id,
-          { state: { ...state, watch: { ...state.watch!, status, endedAt: Date.now(), reason } } },
-          rollout.generation,
-        );
+        await this.#driver.endWatch(rollout, reason);
+        return;
       } catch (err) {
-        if (err instanceof StaleWriteError) continue;
-        throw err;
+        if (!(err instanceof StaleWriteError)) throw err;
       }
-      await store.events.append({
-        app,
-        rolloutId: rollout.id,
-        type: 'watch.ended',
-        message: `watch of revision ${rollout.toRevision} ended: ${reason}`,
-      });
-      return;
     }
   }
 

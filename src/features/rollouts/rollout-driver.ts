@@ -258,16 +258,19 @@ export class RolloutDriver {
     const { store, watch, reporter } = this.#deps;
     const now = Date.now();
     if (now >= watchState.until) {
+      // Say what was judged, not "passed": a watch without traffic judged nothing.
       const latest = watch.latest(rollout.id);
       await this.#save(
         rollout,
         { state: { ...state, watch: { ...watchState, status: 'Passed', endedAt: now } } },
         'watch.passed',
-        `revision ${rollout.toRevision} passed its watch${latest ? `: ${latest.summary}` : ''}; it is simply stable now`,
+        `watch of revision ${rollout.toRevision} ended with no rollback; last evaluation: ${latest ? latest.summary : 'none by this controller'}`,
       );
       watch.forget(rollout.id);
       return;
     }
+    // Most ticks have no evaluation due: no store read for them.
+    if (!watch.due(rollout.id, now, ctx.spec.analysis.interval)) return;
     const to = await store.revisions.get(rollout.app, rollout.toRevision);
     if (!to) return;
     const target: Target = { number: to.number, unit: unitOf(to), spec: parseRevisionSpec(to.spec) };
@@ -351,19 +354,23 @@ export class RolloutDriver {
    * was rolled back does not: the stable revision's watch goes on once it is over.)
    */
   async #endSupersededWatches(rollout: RolloutRecord): Promise<void> {
-    const { store } = this.#deps;
-    for (const r of await store.rollouts.list(rollout.app, 20)) {
-      const state = r.state as RolloutState;
-      if (r.id === rollout.id || r.kind !== 'deploy' || state.watch?.status !== 'Watching') continue;
-      const reason = `superseded by revision ${rollout.toRevision}`;
-      await this.#save(
-        r,
-        { state: { ...state, watch: { ...state.watch, status: 'Ended', endedAt: Date.now(), reason } } },
-        'watch.ended',
-        `watch of revision ${r.toRevision} ended: ${reason}`,
-      );
-      this.#deps.watch.forget(r.id);
+    for (const r of await this.#deps.store.rollouts.list(rollout.app, 20)) {
+      if (r.id !== rollout.id && r.kind === 'deploy')
+        await this.endWatch(r, `superseded by revision ${rollout.toRevision}`);
     }
+  }
+
+  /** Ends a deploy's post-deploy watch, if it is still watching (a write, an event, its memory dropped). */
+  async endWatch(rollout: RolloutRecord, reason: string): Promise<void> {
+    const state = rollout.state as RolloutState;
+    if (state.watch?.status !== 'Watching') return;
+    await this.#save(
+      rollout,
+      { state: { ...state, watch: { ...state.watch, status: 'Ended', endedAt: Date.now(), reason } } },
+      'watch.ended',
+      `watch of revision ${rollout.toRevision} ended: ${reason}`,
+    );
+    this.#deps.watch.forget(rollout.id);
   }
 
   /** Opens the incident of a rollback decided earlier in this process, once traffic has moved. */
@@ -383,6 +390,7 @@ export class RolloutDriver {
   ): Promise<{ rollout: RolloutRecord; result: WatchResult } | null> {
     const { watch, store } = this.#deps;
     const state = rollout.state as RolloutState;
+    if (!watch.due(rollout.id, Date.now(), ctx.spec.analysis.interval)) return null;
     let baseline: { revision: number; unit: number } | null = null;
     if (rollout.fromRevision !== null) {
       const from = await store.revisions.get(rollout.app, rollout.fromRevision);

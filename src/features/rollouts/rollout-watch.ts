@@ -98,6 +98,12 @@ export class RolloutWatch {
     });
   }
 
+  /** Whether an evaluation of this rollout is due at `now` (one every `interval` ms). */
+  due(rolloutId: string, now: number, interval: number): boolean {
+    const w = this.#watched.get(rolloutId);
+    return !w || now - w.lastEvaluation >= interval;
+  }
+
   /** Record that a notification for this breach went out, so it is sent once. */
   notified(rolloutId: string, key: string): void {
     this.#watched.get(rolloutId)?.notified.add(key);
