@@ -2,21 +2,13 @@
 // before any window ends; rules act by severity (P0 roll back, P2 pause); every rollback leaves
 // an incident with its trigger, impact and verification.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Harness, ROOT, startLoad, startRewind, waitFor } from '../support/rewind-harness.ts';
+import { type Harness, oneShopConfig, startLoad, startRewind, waitFor } from '../support/rewind-harness.ts';
 
 const config = (analysis: string) => (appPort: number) =>
-  `apps:
-  - name: shop
-    listen: 127.0.0.1:${appPort}
-    run:
-      command: node ${join(ROOT, 'examples/shop/server.js')}
-      env: { SHOP_VERSION: "\${version}" }
-      instances: 1
-      stopTimeout: 2s
-    health: { path: /healthz, interval: 100ms, timeout: 500ms, startTimeout: 5s }
-    strategy:
+  oneShopConfig(
+    appPort,
+    `    strategy:
       canary:
         steps:
           - setWeight: 30
@@ -24,7 +16,8 @@ const config = (analysis: string) => (appPort: number) =>
           - setWeight: 100
         bake: 200ms
         keepPreviousWarm: 1m
-${analysis}`;
+${analysis}`,
+  );
 
 interface Incident {
   id: string;

@@ -1,20 +1,13 @@
 // A canary release driven by hand: weights step up, a pause waits for promote, abort puts the
 // stable revision back.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Harness, ROOT, startLoad, startRewind, waitFor } from '../support/rewind-harness.ts';
+import { type Harness, oneShopConfig, startLoad, startRewind, waitFor } from '../support/rewind-harness.ts';
 
-const canaryConfig = (appPort: number) => `apps:
-  - name: shop
-    listen: 127.0.0.1:${appPort}
-    run:
-      command: node ${join(ROOT, 'examples/shop/server.js')}
-      env: { SHOP_VERSION: "\${version}" }
-      instances: 1
-      stopTimeout: 2s
-    health: { path: /healthz, interval: 100ms, timeout: 500ms, startTimeout: 5s }
-    strategy:
+const canaryConfig = (appPort: number) =>
+  oneShopConfig(
+    appPort,
+    `    strategy:
       canary:
         steps:
           - setWeight: 20
@@ -25,7 +18,8 @@ const canaryConfig = (appPort: number) => `apps:
         bake: 200ms
         keepPreviousWarm: 1m
         drainTimeout: 2s
-`;
+`,
+  );
 
 interface Status {
   stableVersion: string;

@@ -2,23 +2,13 @@
 // 15 m) gets a bad release put back on its own: during the bake by the before/after judgment or
 // a service-down breach, and after it by the post-deploy watch, which survives a restart.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Harness, ROOT, startLoad, startRewind, waitFor } from '../support/rewind-harness.ts';
+import { type Harness, oneShopConfig, startLoad, startRewind, waitFor } from '../support/rewind-harness.ts';
 
 const plain =
   (strategy = '') =>
   (appPort: number) =>
-    `apps:
-  - name: plain
-    listen: 127.0.0.1:${appPort}
-    run:
-      command: node ${join(ROOT, 'examples/shop/server.js')}
-      env: { SHOP_VERSION: "\${version}" }
-      instances: 1
-      stopTimeout: 2s
-    health: { path: /healthz, interval: 100ms, timeout: 500ms, startTimeout: 5s }
-${strategy}`;
+    oneShopConfig(appPort, strategy, 'plain');
 
 interface Incident {
   id: string;

@@ -69,6 +69,23 @@ export function shopConfig(appPort: number, options: { checks?: boolean; bake?: 
 `;
 }
 
+/**
+ * rewind.yaml for one examples/shop instance named `name` on `appPort`, fast health checks;
+ * `rest` (strategy:, analysis:, ... indented under the app) follows.
+ */
+export function oneShopConfig(appPort: number, rest = '', name = 'shop'): string {
+  return `apps:
+  - name: ${name}
+    listen: 127.0.0.1:${appPort}
+    run:
+      command: node ${join(ROOT, 'examples/shop/server.js')}
+      env: { SHOP_VERSION: "\${version}" }
+      instances: 1
+      stopTimeout: 2s
+    health: { path: /healthz, interval: 100ms, timeout: 500ms, startTimeout: 5s }
+${rest}`;
+}
+
 export async function startRewind(
   options: {
     config?: (appPort: number) => string;
