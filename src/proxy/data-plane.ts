@@ -1,5 +1,7 @@
 // The data plane: worker threads running the proxy engine, each listening on every app's port
 // with SO_REUSEPORT, counting into per-app SharedArrayBuffers that this (main) thread reads.
+// A worker that dies (an uncaught exception, an exit) is replaced by a new one that gets every
+// table in force; the others serve meanwhile, since they share the listening ports.
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -14,18 +16,27 @@ import {
   SLOTS,
   viewsOf,
 } from './shared.ts';
-import type { DataPlane, MetricsBucket, RouteTable } from './types.ts';
+import type { DataPlane, DataPlaneHealth, MetricsBucket, RouteTable } from './types.ts';
 
 export interface DataPlaneOptions {
   /** Worker threads (default: os.availableParallelism()). */
   readonly workers?: number;
+  /** Where to say that a worker died and was replaced. */
+  readonly log?: (message: string) => void;
 }
 
 export interface RewindDataPlane extends DataPlane {
   /** The port an app's listener is bound to (useful when its table asked for port 0). */
   port(app: string): number | undefined;
   readonly workerCount: number;
+  health(): DataPlaneHealth;
+  /** Ends worker `index` the way a crash would (tests and drills): it is replaced like one. */
+  killWorker(index: number): Promise<void>;
 }
+
+/** Crash loops: after this many deaths within RECENT_MS, wait before the next replacement. */
+const QUICK_DEATHS = 3;
+const RECENT_MS = 10_000;
 
 interface AppState {
   table: RouteTable | undefined;
@@ -43,8 +54,12 @@ interface AppState {
 
 interface WorkerHandle {
   readonly worker: Worker;
+  /** worker.threadId, which reads -1 once it exited. */
+  readonly threadId: number;
   readonly pending: Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>;
   dead: Error | undefined;
+  /** Has every table (a replacement gets them after it starts). */
+  serving: boolean;
 }
 
 export function validateTable(t: RouteTable): void {
@@ -74,11 +89,21 @@ export async function createDataPlane(options: DataPlaneOptions = {}): Promise<R
   const workers: WorkerHandle[] = [];
   const apps = new Map<string, AppState>();
   let closed = false;
+  const log = options.log ?? (() => {});
+  let restarts = 0;
+  let lastExit: DataPlaneHealth['lastExit'] = null;
+  const deaths: number[] = [];
 
   const spawn = (): Promise<WorkerHandle> =>
     new Promise((resolve, reject) => {
       const worker = new Worker(new URL('./proxy-worker.ts', import.meta.url));
-      const h: WorkerHandle = { worker, pending: new Map(), dead: undefined };
+      const h: WorkerHandle = {
+        worker,
+        threadId: worker.threadId,
+        pending: new Map(),
+        dead: undefined,
+        serving: true,
+      };
       const fail = (err: Error): void => {
         h.dead = err;
         for (const p of h.pending.values()) p.reject(err);
@@ -95,8 +120,74 @@ export async function createDataPlane(options: DataPlaneOptions = {}): Promise<R
         fail(err);
         reject(err);
       });
-      worker.on('exit', (code) => fail(new Error(`proxy worker exited (code ${code})`)));
+      worker.on('exit', (code) => {
+        const why = h.dead ?? new Error(`exited with code ${code}`);
+        fail(new Error(`proxy worker exited (code ${code})`));
+        replace(h, why);
+      });
     });
+
+  const live = (): WorkerHandle[] => workers.filter((w) => w.dead === undefined);
+
+  const setMessage = (a: AppState, t: RouteTable, port: number): WorkerRequest => ({
+    op: 'set',
+    id: nextId++,
+    table: t,
+    sab: a.sab,
+    slots: [...a.slotOf.entries()],
+    port,
+  });
+
+  /** A worker died: take it out now, bring a new one up with every table (later, if it crash-loops). */
+  const replace = (h: WorkerHandle, why: Error): void => {
+    const i = workers.indexOf(h);
+    if (closed || i < 0) return;
+    workers.splice(i, 1);
+    const now = Date.now();
+    lastExit = { at: now, reason: why.message };
+    deaths.push(now);
+    while ((deaths[0] as number) < now - RECENT_MS) deaths.shift();
+    const delay =
+      deaths.length > QUICK_DEATHS ? Math.min(5000, 250 * 2 ** (deaths.length - QUICK_DEATHS)) : 0;
+    log(
+      `proxy worker ${h.threadId} died (${why.message}); ${live().length} of ${count} serve; replacing it${delay ? ` in ${delay} ms (${deaths.length} deaths in ${RECENT_MS / 1000} s)` : ''}`,
+    );
+    setTimeout(() => void respawn(), delay);
+  };
+
+  const respawn = async (): Promise<void> => {
+    if (closed) return;
+    let h: WorkerHandle;
+    try {
+      h = await spawn();
+    } catch (err) {
+      log(`cannot start a proxy worker: ${(err as Error).message}; trying again in 1 s`);
+      setTimeout(() => void respawn(), 1000);
+      return;
+    }
+    if (closed) {
+      await h.worker.terminate();
+      return;
+    }
+    h.serving = false;
+    workers.push(h);
+    // Each app's chain orders this after any table change in progress, and any later one after it.
+    const restored = await Promise.allSettled(
+      [...apps.values()].map((a) => {
+        const run = a.chain.then(async () => {
+          if (a.table !== undefined) await call(h, setMessage(a, a.table, a.port ?? a.table.listen.port));
+        });
+        a.chain = run.catch(() => {});
+        return run;
+      }),
+    );
+    const failed = restored.filter((r) => r.status === 'rejected');
+    h.serving = true;
+    restarts++;
+    log(
+      `proxy worker ${h.threadId} started with ${apps.size - failed.length} of ${apps.size} route tables${failed.length ? ` (${failed.map((r) => String((r as PromiseRejectedResult).reason)).join('; ')})` : ''}`,
+    );
+  };
 
   const call = (h: WorkerHandle, msg: WorkerRequest): Promise<number | undefined> => {
     if (h.dead !== undefined) return Promise.reject(h.dead);
@@ -112,6 +203,7 @@ export async function createDataPlane(options: DataPlaneOptions = {}): Promise<R
   try {
     for (let i = 0; i < count; i++) workers.push(await spawn());
   } catch (err) {
+    closed = true; // no replacements for these
     await Promise.all(workers.map((w) => w.worker.terminate()));
     throw err;
   }
@@ -155,27 +247,21 @@ export async function createDataPlane(options: DataPlaneOptions = {}): Promise<R
 
   const apply = async (a: AppState, t: RouteTable): Promise<void> => {
     assignSlots(a, t);
-    const slots = [...a.slotOf.entries()];
     const prev = a.table;
     const listenChanged =
       prev === undefined || prev.listen.host !== t.listen.host || prev.listen.port !== t.listen.port;
-    const msg = (port: number): WorkerRequest => ({
-      op: 'set',
-      id: nextId++,
-      table: t,
-      sab: a.sab,
-      slots,
-      port,
-    });
+    const msg = (port: number): WorkerRequest => setMessage(a, t, port);
+    const serving = live();
+    if (serving.length === 0) throw new Error('no proxy worker is up (they are being replaced)');
     if (listenChanged && t.listen.port === 0) {
       // Ephemeral port: the first worker binds it, the others join with SO_REUSEPORT.
-      const [first, ...rest] = workers as [WorkerHandle, ...WorkerHandle[]];
+      const [first, ...rest] = serving as [WorkerHandle, ...WorkerHandle[]];
       const bound = await call(first, msg(0));
       if (bound === undefined) throw new Error('worker did not report its port');
       await Promise.all(rest.map((w) => call(w, msg(bound))));
       a.port = bound;
     } else {
-      const ports = await Promise.all(workers.map((w) => call(w, msg(t.listen.port))));
+      const ports = await Promise.all(serving.map((w) => call(w, msg(t.listen.port))));
       a.port = ports[0] ?? t.listen.port;
     }
     a.table = t;
@@ -217,7 +303,7 @@ export async function createDataPlane(options: DataPlaneOptions = {}): Promise<R
           if (state.table === undefined) {
             // Never served: undo the listeners that did open.
             await Promise.allSettled(
-              workers.map((w) => call(w, { op: 'remove', id: nextId++, app: table.app })),
+              live().map((w) => call(w, { op: 'remove', id: nextId++, app: table.app })),
             );
             if (apps.get(table.app) === state) apps.delete(table.app);
           }
@@ -232,6 +318,16 @@ export async function createDataPlane(options: DataPlaneOptions = {}): Promise<R
       return apps.get(app)?.table;
     },
 
+    health(): DataPlaneHealth {
+      return { workers: count, up: live().filter((w) => w.serving).length, restarts, lastExit };
+    },
+
+    async killWorker(index: number): Promise<void> {
+      const h = workers[index];
+      if (h === undefined) throw new Error(`no proxy worker ${index} (${workers.length} up)`);
+      await h.worker.terminate();
+    },
+
     port(app: string): number | undefined {
       return apps.get(app)?.port;
     },
@@ -240,7 +336,7 @@ export async function createDataPlane(options: DataPlaneOptions = {}): Promise<R
       const a = apps.get(app);
       if (a === undefined) return Promise.resolve();
       const run = a.chain.then(async () => {
-        await Promise.all(workers.map((w) => call(w, { op: 'remove', id: nextId++, app })));
+        await Promise.all(live().map((w) => call(w, { op: 'remove', id: nextId++, app })));
         if (apps.get(app) === a) apps.delete(app);
       });
       a.chain = run.catch(() => {});
@@ -266,7 +362,7 @@ export async function createDataPlane(options: DataPlaneOptions = {}): Promise<R
       closed = true;
       clearInterval(timer);
       await Promise.allSettled([...apps.keys()].map((app) => dp.removeApp(app)));
-      await Promise.allSettled(workers.map((w) => call(w, { op: 'close', id: nextId++ })));
+      await Promise.allSettled(live().map((w) => call(w, { op: 'close', id: nextId++ })));
       await Promise.all(workers.map((w) => w.worker.terminate()));
       apps.clear();
     },

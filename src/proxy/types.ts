@@ -67,5 +67,18 @@ export interface DataPlane {
   metrics(app: string, sinceSecond: number): MetricsBucket[];
   /** Requests in flight to a revision right now (to know when draining is done). */
   inflight(app: string, revision: number): number;
+  /** Whether its workers are up (a dead one is being replaced), for the health endpoints. */
+  health?(): DataPlaneHealth;
   close(): Promise<void>;
+}
+
+export interface DataPlaneHealth {
+  /** Workers it should have. */
+  readonly workers: number;
+  /** Workers serving now. */
+  readonly up: number;
+  /** Workers replaced since it started. */
+  readonly restarts: number;
+  /** The last worker death. */
+  readonly lastExit: { readonly at: number; readonly reason: string } | null;
 }
