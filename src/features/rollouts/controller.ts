@@ -7,6 +7,7 @@ import type { TrafficRouter } from '../../providers/traffic/types.ts';
 import type { MetricsBucket } from '../../proxy/types.ts';
 import { formatDuration } from '../../shared/duration.ts';
 import { RewindError } from '../../shared/errors.ts';
+import { FailureBackoff } from '../../shared/failure-backoff.ts';
 import type { Logger } from '../../shared/logger.ts';
 import {
   type RevisionRecord,
@@ -104,6 +105,8 @@ export class Controller {
   readonly #reporter: RolloutReporter;
   readonly #busy = new Map<string, Promise<void>>();
   readonly #queued = new Map<string, Promise<void>>();
+  /** Per app: a reconcile that keeps failing is retried with a growing delay, and said once. */
+  readonly #backoff = new Map<string, FailureBackoff>();
   readonly #watch: RolloutWatch;
   #timer: NodeJS.Timeout | null = null;
   #tableVersion = Date.now();
@@ -186,7 +189,8 @@ export class Controller {
   start(): void {
     const loop = () => {
       if (this.#stopped) return;
-      for (const app of this.#apps.keys()) this.kick(app);
+      const now = Date.now();
+      for (const app of this.#apps.keys()) if (this.#backoffOf(app).due(now)) this.kick(app);
       this.#timer = setTimeout(loop, this.#deps.tickMs ?? 100);
     };
     loop();
@@ -205,14 +209,51 @@ export class Controller {
     const run = this.#exclusive(app, async () => {
       this.#queued.delete(app);
       if (this.#stopped) return;
+      const backoff = this.#backoffOf(app);
       try {
         await this.#reconcile(this.context(app));
+        const run = backoff.succeeded(Date.now());
+        if (run)
+          this.#deps.log.info({ app, failures: run.failures, forMs: run.forMs }, 'reconcile recovered');
       } catch (err) {
-        this.#deps.log.error({ err, app }, 'reconcile failed');
+        const note = backoff.failed(Date.now());
+        if (note.report === 'first')
+          this.#deps.log.error({ err, app }, 'reconcile failed; retrying with a growing delay (up to 2 s)');
+        else if (note.report === 'still')
+          this.#deps.log.warn(
+            { err, app, failures: note.failures, forMs: note.forMs },
+            'reconcile still failing',
+          );
       }
     });
     this.#queued.set(app, run);
     return run;
+  }
+
+  /**
+   * The data plane came back after a loss (a new agent): re-apply every app's table on the next
+   * tick, even if unchanged (the new agent restored its own last table, which may lag ours), and
+   * reconcile now rather than when the backoff says.
+   */
+  async dataPlaneRestarted(): Promise<void> {
+    for (const [app, ctx] of this.#apps) {
+      ctx.lastTableKey = null;
+      this.#backoffOf(app).reset();
+    }
+    await Promise.all([...this.#apps.keys()].map((app) => this.kick(app)));
+  }
+
+  /** Apps whose route table this controller has not put in force yet (since it started, or since the data plane restarted). */
+  appsWithoutRoutes(): string[] {
+    return [...this.#apps].filter(([, ctx]) => ctx.lastTableKey === null).map(([app]) => app);
+  }
+
+  #backoffOf(app: string): FailureBackoff {
+    const known = this.#backoff.get(app);
+    if (known) return known;
+    const backoff = new FailureBackoff();
+    this.#backoff.set(app, backoff);
+    return backoff;
   }
 
   /**
@@ -891,6 +932,7 @@ export class Controller {
         )
       )
         continue;
+      this.#deps.log.info({ app, revision: stable, index }, 'starting a stable instance that is gone');
       await runtime.start({
         app,
         revision: unit,
