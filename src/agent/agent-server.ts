@@ -6,7 +6,8 @@ import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import http from 'node:http';
 import { ProcessSupervisor, type SupervisorOptions } from '../providers/runtimes/process/supervisor.ts';
-import type { DataPlane, RouteTable } from '../proxy/types.ts';
+import type { DataPlane, DataPlaneHealth, RouteTable } from '../proxy/types.ts';
+import { pidAlive } from '../shared/pid-alive.ts';
 import { AGENT_VERSION, type AgentPaths, agentPaths } from './paths.ts';
 import {
   BadRequest,
@@ -23,6 +24,10 @@ export interface AgentInfo {
   readonly startedAt: number;
   readonly version: string;
   readonly dataDir: string;
+  /** Its proxy workers; null until the data plane starts (with the first route table). */
+  readonly dataPlane: DataPlaneHealth | null;
+  /** Apps whose route table it serves. */
+  readonly routes: number;
 }
 
 export interface AgentServerOptions {
@@ -70,14 +75,17 @@ const KNOWN_PATHS = new Set([
   '/v1/shutdown',
 ]);
 
-export async function loadBuiltinDataPlane(workers?: number): Promise<DataPlane> {
+export async function loadBuiltinDataPlane(
+  workers?: number,
+  log?: (message: string) => void,
+): Promise<DataPlane> {
   // Resolved at run time so that this file type-checks and loads before src/proxy/ exists.
   const specifier = new URL('../proxy/data-plane.ts', import.meta.url).href;
   const mod = (await import(specifier)) as {
-    createDataPlane?: (options?: { workers?: number }) => Promise<DataPlane>;
+    createDataPlane?: (options?: { workers?: number; log?: (message: string) => void }) => Promise<DataPlane>;
   };
   if (typeof mod.createDataPlane !== 'function') throw new Error(`${specifier} exports no createDataPlane`);
-  return mod.createDataPlane(workers === undefined ? {} : { workers });
+  return mod.createDataPlane({ ...(workers !== undefined && { workers }), ...(log && { log }) });
 }
 
 export class AgentServer {
@@ -104,7 +112,7 @@ export class AgentServer {
     const given = options.dataPlane;
     this.#loadDataPlane = given
       ? () => Promise.resolve(given)
-      : (options.loadDataPlane ?? (() => loadBuiltinDataPlane(options.workers)));
+      : (options.loadDataPlane ?? (() => loadBuiltinDataPlane(options.workers, this.#log)));
     this.supervisor = new ProcessSupervisor({
       warn: (message) => this.#log(`warning: ${message}`),
       ...options.supervisor,
@@ -146,6 +154,8 @@ export class AgentServer {
       startedAt: this.startedAt,
       version: AGENT_VERSION,
       dataDir: this.paths.dataDir,
+      dataPlane: this.#dataPlaneValue?.health?.() ?? null,
+      routes: this.#tables.size,
     };
   }
 
@@ -438,15 +448,6 @@ function removeIfExists(file: string): void {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The pid file doubles as a lock: created exclusively, taken over only from a dead owner. */
 function takePidFile(paths: AgentPaths): void {
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -460,7 +461,7 @@ function takePidFile(paths: AgentPaths): void {
     try {
       owner = Number.parseInt(readFileSync(paths.pid, 'utf8'), 10);
     } catch {}
-    if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner) && looksLikeAgent(owner)) {
+    if (Number.isInteger(owner) && owner !== process.pid && pidAlive(owner) && looksLikeAgent(owner)) {
       throw new AgentAlreadyRunning(`another agent (pid ${owner}) holds ${paths.pid}`, owner);
     }
     removeIfExists(paths.pid);
