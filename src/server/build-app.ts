@@ -41,6 +41,7 @@ import {
 } from './api-schemas.ts';
 import { registerDbRoutes } from './db-routes.ts';
 import { registerFlagRoutes } from './flags-routes.ts';
+import { createHealth, type Health } from './health.ts';
 import { openApiDocument } from './openapi.ts';
 
 export interface AppServices {
@@ -57,6 +58,8 @@ export interface AppServices {
   readonly security: GuardOptions;
   /** `rewind secrets rotate-key`: re-seal every stored secret under a new key. */
   readonly rotateSecretsKey?: (newKey: string) => Promise<RotationResult>;
+  /** /healthz and /readyz (health.ts). Default: the store alone, for an API without a data plane. */
+  readonly health?: Health;
   /** TLS: PEM certificate and key (server.tls in rewind.yaml). */
   readonly https?: { readonly cert: Buffer; readonly key: Buffer };
 }
@@ -157,7 +160,17 @@ export function buildApp(services: AppServices): FastifyInstance {
     };
   };
 
-  app.get('/healthz', async () => ({ ok: true }));
+  const health =
+    services.health ?? createHealth({ pingStore: () => store.apps.list(), appsWithoutRoutes: () => [] });
+  // 503 while degraded or not ready: what load balancers and orchestrators act on.
+  app.get('/healthz', async (_req, reply) => {
+    const report = await health.health();
+    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+  });
+  app.get('/readyz', async (_req, reply) => {
+    const report = await health.ready();
+    return reply.code(report.ready ? 200 : 503).send(report);
+  });
   app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   app.get('/api/v1/openapi.json', async () => openApiDocument(services.version));
 

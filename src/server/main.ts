@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ensureAgent } from '../agent/agent-client.ts';
+import { AgentWatch } from '../agent/agent-watch.ts';
 import { loadConfigFile } from '../features/apps/load-config.ts';
 import { ensureAdminToken } from '../features/auth/admin-token.ts';
 import { AuditService } from '../features/auth/audit-service.ts';
@@ -23,6 +24,8 @@ import { trafficRouters } from '../providers/traffic/registry.ts';
 import { createLogger } from '../shared/logger.ts';
 import { openStore, redactUrl, SQLITE_FILE_NAME } from '../store/open-store.ts';
 import { buildApp } from './build-app.ts';
+import { type DataDirLock, DataDirLocked, lockDataDir } from './data-dir-lock.ts';
+import { createHealth } from './health.ts';
 
 export interface ServerOptions {
   readonly config: string;
@@ -95,12 +98,27 @@ export async function runServer(options: ServerOptions): Promise<void> {
   // The data dir holds the store, the admin token, the agent's socket and the apps' logs.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
+  // Before anything touches the store or the agent: a second server must not adopt the agent of
+  // a live one (and stop the apps under it when it exits).
+  let lock: DataDirLock;
+  try {
+    lock = lockDataDir(dataDir);
+  } catch (err) {
+    return fail(
+      err instanceof DataDirLocked
+        ? err.message
+        : `cannot lock the data dir ${dataDir}: ${(err as Error).message}`,
+    );
+  }
   const dbUrl = process.env.REWIND_DATABASE_URL;
   const store = await openStore({ url: dbUrl, dataDir }).catch((err: Error) => fail(err.message));
   if (!dbUrl) lockDownSqlite(dataDir);
   const { client: agent, adopted } = await ensureAgent(dataDir).catch((err: Error) =>
     fail(`cannot start the agent: ${err.message}`),
   );
+  const agentInfo = await agent
+    .info()
+    .catch((err: Error) => fail(`the agent does not answer: ${err.message}`));
   const held = new Set((await agent.allRoutes().catch(() => [])).map((t) => t.app));
   for (const [i, app] of loaded.config.apps.entries()) {
     if (held.has(app.name)) continue;
@@ -183,6 +201,19 @@ export async function runServer(options: ServerOptions): Promise<void> {
     notify: (n) => hub.publish(n),
   });
   for (const app of loaded.config.apps) await controller.register(app, loaded.baseDir);
+  // A dead agent is started again at once; the controller then puts every app back on it.
+  const agentWatch = new AgentWatch({
+    dataDir,
+    client: agent,
+    info: agentInfo,
+    log,
+    onRestarted: async () => {
+      await controller.dataPlaneRestarted();
+      const pending = controller.appsWithoutRoutes();
+      if (pending.length === 0) log.info({ apps: controller.appNames() }, 'routes restored');
+      else log.warn({ apps: pending }, 'routes not restored yet; the reconcile loop retries');
+    },
+  });
 
   const api = buildApp({
     controller,
@@ -194,6 +225,11 @@ export async function runServer(options: ServerOptions): Promise<void> {
     incidents,
     routes: (app) => traffic.current(app),
     version: VERSION,
+    health: createHealth({
+      pingStore: () => store.apps.list(),
+      agent: () => agentWatch.status(),
+      appsWithoutRoutes: () => controller.appsWithoutRoutes(),
+    }),
     security: {
       tokens,
       audit,
@@ -230,6 +266,8 @@ export async function runServer(options: ServerOptions): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    // First: the agent's shutdown below must not look like a death to restart from.
+    await agentWatch.stop();
     await controller.stop();
     await api.close();
     await audit.flush();
@@ -238,10 +276,12 @@ export async function runServer(options: ServerOptions): Promise<void> {
     if (!options.keepApps)
       await agent.shutdown().catch((err: Error) => log.warn({ err }, 'agent shutdown failed'));
     await store.close();
+    lock.release();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  agentWatch.start();
   // Put each app's listener up before saying we are ready, so a port in use is reported now.
   for (const app of loaded.config.apps) {
     if (stopping) return;

@@ -22,7 +22,9 @@ const admin = (scope: RoutePolicy['scope'] = 'app'): RoutePolicy => ({ role: 'ad
 
 /** Keyed by `METHOD path`, the path in OpenAPI form with the /api/v1 prefix. */
 export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
+  // Public: load balancers have no token. They say ok/degraded and which part, nothing more.
   'GET /healthz': { role: 'public', scope: 'global' },
+  'GET /readyz': { role: 'public', scope: 'global' },
   'GET /metrics': viewer('global'),
   'GET /api/v1/openapi.json': viewer('handler'),
   'GET /api/v1/apps': viewer('handler'),

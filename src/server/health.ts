@@ -1,0 +1,116 @@
+// What /healthz and /readyz say. Both are public (a load balancer has no token), so they say
+// what is wrong in words that give nothing away: no pid, path, address or error text (those go
+// to the server's log).
+//
+// - /healthz: is every part up? The store answers, the agent answers, every proxy worker serves.
+//   200 ok, or 503 degraded with the parts that are not.
+// - /readyz: can this server act? The store answers, the agent answers, and every app's route
+//   table is in force on it (after a start or an agent restart, once the controller applied them).
+import type { AgentStatus } from '../agent/agent-watch.ts';
+import type { DataPlaneHealth } from '../proxy/types.ts';
+
+export interface HealthCheck {
+  readonly ok: boolean;
+  /** What is wrong, in public words; absent when ok. */
+  readonly reason?: string;
+}
+
+export interface HealthReport {
+  readonly status: 'ok' | 'degraded';
+  readonly checks: {
+    readonly store: HealthCheck;
+    /** Absent in a process that runs the API without a data plane (bench/lib/api-child.ts). */
+    readonly agent?: HealthCheck;
+    readonly proxy?: HealthCheck & {
+      readonly workers?: number;
+      readonly up?: number;
+      readonly restarts?: number;
+    };
+  };
+}
+
+export interface ReadyReport {
+  readonly ready: boolean;
+  readonly reasons: readonly string[];
+}
+
+export interface HealthSources {
+  /** Resolves when the store answers a trivial read; rejects otherwise. */
+  readonly pingStore: () => Promise<unknown>;
+  /** Absent: no data plane in this process, nothing to check but the store. */
+  readonly agent?: () => AgentStatus;
+  /** Apps whose route table is not in force yet. */
+  readonly appsWithoutRoutes: () => readonly string[];
+  /** How long a store read may take before it counts as unreachable. Default 2000. */
+  readonly storeTimeoutMs?: number;
+}
+
+export interface Health {
+  health(): Promise<HealthReport>;
+  ready(): Promise<ReadyReport>;
+}
+
+export function createHealth(sources: HealthSources): Health {
+  const store = async (): Promise<HealthCheck> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('timeout')), sources.storeTimeoutMs ?? 2000);
+    });
+    try {
+      await Promise.race([sources.pingStore(), timeout]);
+      return { ok: true };
+    } catch {
+      return { ok: false, reason: 'the store does not answer' };
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  return {
+    async health() {
+      const status = sources.agent?.();
+      const checks = {
+        store: await store(),
+        ...(status && { agent: agentCheck(status), proxy: proxyCheck(status) }),
+      };
+      const ok = Object.values(checks).every((c) => c.ok);
+      return { status: ok ? 'ok' : 'degraded', checks };
+    },
+    async ready() {
+      const reasons: string[] = [];
+      const storeCheck = await store();
+      if (storeCheck.reason) reasons.push(storeCheck.reason);
+      const status = sources.agent?.();
+      const agent = status && agentCheck(status);
+      if (agent?.reason) reasons.push(agent.reason);
+      const pending = sources.appsWithoutRoutes();
+      if (pending.length) reasons.push(`route tables not applied yet: ${pending.join(', ')}`);
+      return { ready: reasons.length === 0, reasons };
+    },
+  };
+}
+
+function agentCheck(status: AgentStatus): HealthCheck {
+  switch (status.state) {
+    case 'up':
+      return { ok: true };
+    case 'unresponsive':
+      return { ok: false, reason: 'the agent does not answer' };
+    case 'down':
+      return { ok: false, reason: 'the agent is down; it is being restarted' };
+  }
+}
+
+function proxyCheck(status: AgentStatus): HealthReport['checks']['proxy'] {
+  if (status.state !== 'up') return { ok: false, reason: 'the proxy is down with the agent' };
+  const dp: DataPlaneHealth | null = status.info?.dataPlane ?? null;
+  // No data plane yet: no app has a table, so nothing to serve.
+  if (!dp) return { ok: true, workers: 0, up: 0, restarts: 0 };
+  const counts = { workers: dp.workers, up: dp.up, restarts: dp.restarts };
+  if (dp.up < dp.workers)
+    return {
+      ok: false,
+      reason: `${dp.up} of ${dp.workers} proxy workers serve; the others are being replaced`,
+      ...counts,
+    };
+  return { ok: true, ...counts };
+}
