@@ -181,6 +181,70 @@ function withSecurity<T extends Record<string, Record<string, Record<string, unk
   return paths;
 }
 
+/**
+ * /healthz and /readyz sit outside /api/v1 (a path-level server), for load balancers: public,
+ * 200 when well or ready, 503 with the reasons otherwise (health.ts).
+ */
+function healthPaths() {
+  const check = {
+    type: 'object',
+    required: ['ok'],
+    properties: { ok: { type: 'boolean' }, reason: { type: 'string' } },
+  };
+  const health = {
+    type: 'object',
+    required: ['status', 'checks'],
+    properties: {
+      status: { enum: ['ok', 'degraded'] },
+      checks: {
+        type: 'object',
+        required: ['store'],
+        properties: {
+          store: check,
+          agent: check,
+          proxy: {
+            ...check,
+            properties: {
+              ...check.properties,
+              workers: { type: 'integer' },
+              up: { type: 'integer' },
+              restarts: { type: 'integer' },
+            },
+          },
+        },
+      },
+    },
+  };
+  const ready = {
+    type: 'object',
+    required: ['ready', 'reasons'],
+    properties: { ready: { type: 'boolean' }, reasons: { type: 'array', items: { type: 'string' } } },
+  };
+  const op = (path: string, summary: string, schema: unknown, failing: string) => ({
+    servers: [{ url: '/' }],
+    get: {
+      summary,
+      'x-rewind-role': ROUTE_POLICIES[`GET ${path}`]?.role,
+      security: [],
+      responses: { 200: json(schema), 503: { description: failing, ...json(schema) } },
+    },
+  });
+  return {
+    '/healthz': op(
+      '/healthz',
+      'Whether every part is up: the store answers, the agent answers, every proxy worker serves',
+      health,
+      'Degraded: the checks that fail say why',
+    ),
+    '/readyz': op(
+      '/readyz',
+      'Whether this server can act (for load balancers): store open, agent connected, route tables applied',
+      ready,
+      'Not ready: the reasons say why',
+    ),
+  };
+}
+
 export function openApiDocument(version: string) {
   return {
     openapi: '3.1.0',
@@ -191,170 +255,173 @@ export function openApiDocument(version: string) {
     },
     servers: [{ url: '/api/v1' }],
     security: [{ bearerToken: [] }],
-    paths: withSecurity({
-      ...securityPaths(),
-      '/apps': {
-        get: {
-          summary: 'Apps with their stable revision and active rollout',
-          responses: { 200: json({ type: 'array', items: ref('AppStatus') }) },
-        },
-      },
-      '/apps/{app}': {
-        get: {
-          summary: 'Status of one app',
-          parameters: [appParam],
-          responses: { 200: json(ref('AppStatus')), ...errors },
-        },
-      },
-      '/apps/{app}/revisions': {
-        get: {
-          summary: 'Revision history, newest first',
-          parameters: [appParam],
-          responses: { 200: json({ type: 'array' }), ...errors },
-        },
-      },
-      '/apps/{app}/revisions/diff': {
-        get: {
-          summary: 'What changed between two revisions (secrets by name only)',
-          parameters: [
-            appParam,
-            { name: 'from', in: 'query', schema: { type: 'integer' } },
-            { name: 'to', in: 'query', schema: { type: 'integer' } },
-          ],
-          responses: { 200: json({ type: 'object' }), ...errors },
-        },
-      },
-      '/apps/{app}/config': {
-        get: {
-          summary: "A revision's config, and its secrets by name (default: the stable revision)",
-          parameters: [appParam, { name: 'revision', in: 'query', schema: { type: 'integer' } }],
-          responses: { 200: json({ type: 'object' }), ...errors },
-        },
-        post: {
-          summary: 'Set or unset config and secrets: a new revision, rolled out like any other',
-          parameters: [appParam],
-          requestBody: json(z.toJSONSchema(configBody)),
-          responses: { 202: json(ref('Rollout')), ...errors },
-        },
-      },
-      '/apps/{app}/rollouts': {
-        get: {
-          summary: 'Rollouts, newest first',
-          parameters: [appParam],
-          responses: { 200: json({ type: 'array' }), ...errors },
-        },
-      },
-      '/apps/{app}/deploy': {
-        post: {
-          summary: 'Create a revision and roll it out (blue-green)',
-          parameters: [appParam],
-          requestBody: json(z.toJSONSchema(deployBody)),
-          responses: { 202: json(ref('Rollout')), ...errors },
-        },
-      },
-      '/apps/{app}/rollback': {
-        post: {
-          summary: 'Put the previous (or the named) revision back',
-          parameters: [appParam],
-          requestBody: json(z.toJSONSchema(rollbackBody)),
-          responses: { 202: json(ref('Rollout')), ...errors },
-        },
-      },
-      '/apps/{app}/promote': {
-        post: {
-          summary: 'End the current pause of the rollout, or with full: skip to 100% and the bake',
-          parameters: [appParam],
-          requestBody: json(z.toJSONSchema(promoteBody)),
-          responses: { 200: json(ref('Rollout')), ...errors },
-        },
-      },
-      '/apps/{app}/abort': {
-        post: {
-          summary: 'Abort the rollout: traffic back on the stable revision, new processes stopped',
-          parameters: [appParam],
-          requestBody: json(z.toJSONSchema(reasonBody)),
-          responses: { 200: json(ref('Rollout')), ...errors },
-        },
-      },
-      '/apps/{app}/pause': {
-        post: {
-          summary: 'Pause the rollout where it is',
-          parameters: [appParam],
-          requestBody: json(z.toJSONSchema(reasonBody)),
-          responses: { 200: json(ref('Rollout')), ...errors },
-        },
-      },
-      '/apps/{app}/resume': {
-        post: {
-          summary: 'Resume a paused rollout',
-          parameters: [appParam],
-          responses: { 200: json(ref('Rollout')), ...errors },
-        },
-      },
-      '/apps/{app}/logs': {
-        get: {
-          summary: 'Last lines printed by the app instances',
-          parameters: [
-            appParam,
-            { name: 'revision', in: 'query', schema: { type: 'integer' } },
-            { name: 'tail', in: 'query', schema: { type: 'integer' } },
-          ],
-          responses: { 200: json({ type: 'array' }), ...errors },
-        },
-      },
-      '/apps/{app}/metrics': {
-        get: {
-          summary: 'Per-revision one-second buckets from the data plane',
-          parameters: [appParam, { name: 'since', in: 'query', schema: { type: 'integer' } }],
-          responses: { 200: json({ type: 'array' }), ...errors },
-        },
-      },
-      ...flagPaths(),
-      ...dbPaths(),
-      '/incidents': {
-        get: {
-          summary: 'Incidents, newest first (every rollback opens one)',
-          parameters: [{ name: 'app', in: 'query', schema: { type: 'string' } }],
-          responses: { 200: json({ type: 'array' }), ...errors },
-        },
-      },
-      '/incidents/{id}': {
-        get: {
-          summary: 'One incident as JSON, or its report as Markdown (format=md)',
-          parameters: [
-            { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
-            { name: 'format', in: 'query', schema: { type: 'string', enum: ['json', 'md'] } },
-          ],
-          responses: {
-            200: {
-              description: 'The incident',
-              content: {
-                'application/json': { schema: { type: 'object' } },
-                'text/markdown': { schema: { type: 'string' } },
-              },
-            },
-            ...errors,
+    paths: {
+      ...withSecurity({
+        ...securityPaths(),
+        '/apps': {
+          get: {
+            summary: 'Apps with their stable revision and active rollout',
+            responses: { 200: json({ type: 'array', items: ref('AppStatus') }) },
           },
         },
-      },
-      '/rollouts/{id}': {
-        get: {
-          summary: 'One rollout',
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { 200: json(ref('Rollout')), ...errors },
+        '/apps/{app}': {
+          get: {
+            summary: 'Status of one app',
+            parameters: [appParam],
+            responses: { 200: json(ref('AppStatus')), ...errors },
+          },
         },
-      },
-      '/rollouts/{id}/events': {
-        get: {
-          summary: 'Events of a rollout, oldest first',
-          parameters: [
-            { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
-            { name: 'after', in: 'query', schema: { type: 'integer' } },
-          ],
-          responses: { 200: json({ type: 'array' }), ...errors },
+        '/apps/{app}/revisions': {
+          get: {
+            summary: 'Revision history, newest first',
+            parameters: [appParam],
+            responses: { 200: json({ type: 'array' }), ...errors },
+          },
         },
-      },
-    }),
+        '/apps/{app}/revisions/diff': {
+          get: {
+            summary: 'What changed between two revisions (secrets by name only)',
+            parameters: [
+              appParam,
+              { name: 'from', in: 'query', schema: { type: 'integer' } },
+              { name: 'to', in: 'query', schema: { type: 'integer' } },
+            ],
+            responses: { 200: json({ type: 'object' }), ...errors },
+          },
+        },
+        '/apps/{app}/config': {
+          get: {
+            summary: "A revision's config, and its secrets by name (default: the stable revision)",
+            parameters: [appParam, { name: 'revision', in: 'query', schema: { type: 'integer' } }],
+            responses: { 200: json({ type: 'object' }), ...errors },
+          },
+          post: {
+            summary: 'Set or unset config and secrets: a new revision, rolled out like any other',
+            parameters: [appParam],
+            requestBody: json(z.toJSONSchema(configBody)),
+            responses: { 202: json(ref('Rollout')), ...errors },
+          },
+        },
+        '/apps/{app}/rollouts': {
+          get: {
+            summary: 'Rollouts, newest first',
+            parameters: [appParam],
+            responses: { 200: json({ type: 'array' }), ...errors },
+          },
+        },
+        '/apps/{app}/deploy': {
+          post: {
+            summary: 'Create a revision and roll it out (blue-green)',
+            parameters: [appParam],
+            requestBody: json(z.toJSONSchema(deployBody)),
+            responses: { 202: json(ref('Rollout')), ...errors },
+          },
+        },
+        '/apps/{app}/rollback': {
+          post: {
+            summary: 'Put the previous (or the named) revision back',
+            parameters: [appParam],
+            requestBody: json(z.toJSONSchema(rollbackBody)),
+            responses: { 202: json(ref('Rollout')), ...errors },
+          },
+        },
+        '/apps/{app}/promote': {
+          post: {
+            summary: 'End the current pause of the rollout, or with full: skip to 100% and the bake',
+            parameters: [appParam],
+            requestBody: json(z.toJSONSchema(promoteBody)),
+            responses: { 200: json(ref('Rollout')), ...errors },
+          },
+        },
+        '/apps/{app}/abort': {
+          post: {
+            summary: 'Abort the rollout: traffic back on the stable revision, new processes stopped',
+            parameters: [appParam],
+            requestBody: json(z.toJSONSchema(reasonBody)),
+            responses: { 200: json(ref('Rollout')), ...errors },
+          },
+        },
+        '/apps/{app}/pause': {
+          post: {
+            summary: 'Pause the rollout where it is',
+            parameters: [appParam],
+            requestBody: json(z.toJSONSchema(reasonBody)),
+            responses: { 200: json(ref('Rollout')), ...errors },
+          },
+        },
+        '/apps/{app}/resume': {
+          post: {
+            summary: 'Resume a paused rollout',
+            parameters: [appParam],
+            responses: { 200: json(ref('Rollout')), ...errors },
+          },
+        },
+        '/apps/{app}/logs': {
+          get: {
+            summary: 'Last lines printed by the app instances',
+            parameters: [
+              appParam,
+              { name: 'revision', in: 'query', schema: { type: 'integer' } },
+              { name: 'tail', in: 'query', schema: { type: 'integer' } },
+            ],
+            responses: { 200: json({ type: 'array' }), ...errors },
+          },
+        },
+        '/apps/{app}/metrics': {
+          get: {
+            summary: 'Per-revision one-second buckets from the data plane',
+            parameters: [appParam, { name: 'since', in: 'query', schema: { type: 'integer' } }],
+            responses: { 200: json({ type: 'array' }), ...errors },
+          },
+        },
+        ...flagPaths(),
+        ...dbPaths(),
+        '/incidents': {
+          get: {
+            summary: 'Incidents, newest first (every rollback opens one)',
+            parameters: [{ name: 'app', in: 'query', schema: { type: 'string' } }],
+            responses: { 200: json({ type: 'array' }), ...errors },
+          },
+        },
+        '/incidents/{id}': {
+          get: {
+            summary: 'One incident as JSON, or its report as Markdown (format=md)',
+            parameters: [
+              { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+              { name: 'format', in: 'query', schema: { type: 'string', enum: ['json', 'md'] } },
+            ],
+            responses: {
+              200: {
+                description: 'The incident',
+                content: {
+                  'application/json': { schema: { type: 'object' } },
+                  'text/markdown': { schema: { type: 'string' } },
+                },
+              },
+              ...errors,
+            },
+          },
+        },
+        '/rollouts/{id}': {
+          get: {
+            summary: 'One rollout',
+            parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+            responses: { 200: json(ref('Rollout')), ...errors },
+          },
+        },
+        '/rollouts/{id}/events': {
+          get: {
+            summary: 'Events of a rollout, oldest first',
+            parameters: [
+              { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+              { name: 'after', in: 'query', schema: { type: 'integer' } },
+            ],
+            responses: { 200: json({ type: 'array' }), ...errors },
+          },
+        },
+      }),
+      ...healthPaths(),
+    },
     components: {
       securitySchemes: {
         bearerToken: {

@@ -124,7 +124,10 @@ after(() => h?.close());
 describe('every route in the OpenAPI document', () => {
   test('no token: 401; each weaker role: 403 naming the role needed; the right role: past the door', async () => {
     const doc = (await (await h.fetch(`${h.apiUrl}/api/v1/openapi.json`)).json()) as {
-      paths: Record<string, Record<string, { 'x-rewind-role': string; security: unknown[] }>>;
+      paths: Record<
+        string,
+        Record<string, { 'x-rewind-role': string; security: unknown[] }> & { servers?: unknown[] }
+      >;
     };
     const params: Record<string, string> = {
       app: 'shop',
@@ -140,7 +143,17 @@ describe('every route in the OpenAPI document', () => {
     };
     const order = ['viewer', 'deployer', 'admin'];
     const checked: string[] = [];
-    for (const [template, ops] of Object.entries(doc.paths)) {
+    const publicPaths: string[] = [];
+    for (const [template, { servers, ...ops }] of Object.entries(doc.paths)) {
+      if (servers) {
+        // Outside /api/v1: the public health endpoints, checked below.
+        for (const [method, op] of Object.entries(ops)) {
+          assert.equal(op['x-rewind-role'], 'public', `${method} ${template}`);
+          assert.deepEqual(op.security, [], `${method} ${template} needs no token`);
+          publicPaths.push(`${method.toUpperCase()} ${template}`);
+        }
+        continue;
+      }
       const path = `/api/v1${template.replace(/\{(\w+)\}/g, (_, p: string) => params[p]!)}`;
       for (const [method, op] of Object.entries(ops)) {
         const M = method.toUpperCase();
@@ -173,10 +186,11 @@ describe('every route in the OpenAPI document', () => {
       }
     }
     // The document lists every route the server has, but the few outside it (checked below).
-    const outside = ['GET /healthz', 'GET /metrics', 'GET /api/v1/openapi.json'];
+    const outside = ['GET /metrics', 'GET /api/v1/openapi.json'];
+    assert.deepEqual(publicPaths.sort(), ['GET /healthz', 'GET /readyz']);
     assert.deepEqual(
       Object.keys(ROUTE_POLICIES)
-        .filter((k) => !outside.includes(k))
+        .filter((k) => !outside.includes(k) && !publicPaths.includes(k))
         .sort(),
       checked.sort(),
     );
@@ -184,7 +198,13 @@ describe('every route in the OpenAPI document', () => {
       assert.equal((await asToken(null, 'GET', path)).status, 401, path);
       assert.equal((await asToken(tokens.viewer!, 'GET', path)).status, 200, path);
     }
-    assert.equal((await asToken(null, 'GET', '/healthz')).status, 200);
+    for (const path of ['/healthz', '/readyz']) {
+      const r = await asToken(null, 'GET', path);
+      assert.equal(r.status, 200, path);
+      // Public: it says what is up, never a pid, a path or an address.
+      const body = await r.text();
+      assert.ok(!body.includes(h.dir) && !/pid|127\.0\.0\.1|sock/.test(body), `${path}: ${body}`);
+    }
   });
 
   test('a token scoped to one app may not act on another', async () => {
