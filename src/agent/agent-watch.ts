@@ -5,9 +5,10 @@
 // again), and onRestarted lets the controller start the stable revision's instances, which died
 // with it (they run under pdeathsig).
 
+import { readFileSync } from 'node:fs';
 import { FailureBackoff } from '../shared/failure-backoff.ts';
 import type { Logger } from '../shared/logger.ts';
-import { pidAlive as alive } from '../shared/pid-alive.ts';
+import { pidAlive } from '../shared/pid-alive.ts';
 import { type AgentClient, type AgentInfo, type EnsureAgentOptions, ensureAgent } from './agent-client.ts';
 
 export interface AgentStatus {
@@ -181,5 +182,17 @@ export class AgentWatch {
     const next = { ...this.#status, ...change };
     if (change.state !== undefined && change.state !== this.#status.state) next.since = Date.now();
     this.#status = next;
+  }
+}
+
+/** Alive and not a zombie (a dead agent nobody reaped yet, e.g. under a PID 1 that does not reap). */
+function alive(pid: number): boolean {
+  if (!pidAlive(pid)) return false;
+  try {
+    // state is the field after the parenthesised command name
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc: trust kill -0
   }
 }
