@@ -163,8 +163,8 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
     };
     /** Throws a refusal, or returns the pending token lookup when the token is not cached. */
     const admit = (req: FastifyRequest): Promise<void> | undefined => {
-      // /healthz answers whatever the Host: it tells nothing, and health checkers address
-      // servers by whatever name or address they know them by.
+      // /healthz and /readyz answer whatever the Host: they tell nothing secret, and health
+      // checkers address servers by whatever name or address they know them by.
       if (policy.role === 'public') return undefined;
       const host = req.headers.host ?? '';
       if (!hostAllowed(host))
