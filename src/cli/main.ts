@@ -46,7 +46,11 @@ program
     'Run the Rewind server: the API, the controller and (in a separate agent process) the apps and their proxy',
   )
   .option('--config <file>', 'rewind.yaml to load', 'rewind.yaml')
-  .option('--data-dir <dir>', 'state directory (SQLite store, agent socket, logs)', '.rewind')
+  .option(
+    '--data-dir <dir>',
+    'state directory (SQLite store, agent socket, logs); one server per data dir',
+    '.rewind',
+  )
   .addOption(new Option('--port <n>', 'API port').default(7070).argParser(int('--port')))
   .option('--host <host>', 'API address', '127.0.0.1')
   .option('--keep-apps', 'on stop, leave the agent and the apps running (a later server adopts them)')
