@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   alive,
+  canaryShopConfig,
   type Harness,
   processesIn,
-  shopConfig,
   sleep,
   startLoad,
   startRewind,
@@ -120,13 +120,7 @@ describe('crash safety of a canary', () => {
     };
 
   before(async () => {
-    h = await startRewind({
-      config: (appPort) =>
-        shopConfig(appPort).replace(
-          /strategy:\n {6}blueGreen:\n {8}prePromotionChecks: ?\n {10}- http: \{ path: \/products \}\n/,
-          'strategy:\n      canary:\n        steps: [ { setWeight: 40 }, { pause: {} }, { setWeight: 100 } ]\n',
-        ),
-    });
+    h = await startRewind({ config: canaryShopConfig });
     await waitFor('v1 to serve', async () => (await status()).stableRevision === 1);
   });
   after(async () => {

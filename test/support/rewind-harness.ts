@@ -69,6 +69,14 @@ export function shopConfig(appPort: number, options: { checks?: boolean; bake?: 
 `;
 }
 
+/** shopConfig with a canary that sets 40% and pauses until promoted, then 100%. */
+export function canaryShopConfig(appPort: number): string {
+  return shopConfig(appPort).replace(
+    /strategy:\n {6}blueGreen:\n {8}prePromotionChecks: ?\n {10}- http: \{ path: \/products \}\n/,
+    'strategy:\n      canary:\n        steps: [ { setWeight: 40 }, { pause: {} }, { setWeight: 100 } ]\n',
+  );
+}
+
 /**
  * rewind.yaml for one examples/shop instance named `name` on `appPort`, fast health checks;
  * `rest` (strategy:, analysis:, ... indented under the app) follows.

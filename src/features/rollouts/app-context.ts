@@ -13,4 +13,6 @@ export interface AppContext {
   readonly retiring: Map<number, number>;
   /** The instances the last tick observed, and when: a rollback switches on them without asking again. */
   observed?: { readonly at: number; readonly instances: Instance[] };
+  /** Instances that were up when the agent died, to start again once a new agent answers. */
+  lostWithAgent?: readonly Instance[];
 }

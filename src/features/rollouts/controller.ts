@@ -232,12 +232,17 @@ export class Controller {
 
   /**
    * The data plane came back after a loss (a new agent): re-apply every app's table on the next
-   * tick, even if unchanged (the new agent restored its own last table, which may lag ours), and
-   * reconcile now rather than when the backoff says.
+   * tick, even if unchanged (the new agent restored its own last table, which may lag ours),
+   * start again what the agent took down with it and is still needed, and reconcile now rather
+   * than when the backoff says.
    */
   async dataPlaneRestarted(): Promise<void> {
     for (const [app, ctx] of this.#apps) {
       ctx.lastTableKey = null;
+      // What the last tick before the loss saw up died with the agent.
+      ctx.lostWithAgent = (ctx.observed?.instances ?? []).filter(
+        (i) => i.phase !== 'Stopped' && i.phase !== 'Stopping' && i.phase !== 'Failed',
+      );
       this.#backoffOf(app).reset();
     }
     await Promise.all([...this.#apps.keys()].map((app) => this.kick(app)));
@@ -912,17 +917,49 @@ export class Controller {
     // One look at the store and the agent serves the routes, the stable check and the retirement.
     const observed = await this.#applyRoutes(ctx, after, instances, recent);
     await this.#ensureStableRunning(ctx, instances);
+    await this.#restoreLost(ctx, observed.keep);
     await this.#retire(ctx, observed);
   }
 
   /** The stable revision's processes, if they are gone (the agent restarted), are started again. */
   async #ensureStableRunning(ctx: AppContext, instances: readonly Instance[]): Promise<void> {
-    const { store, runtime } = this.#deps;
-    const app = ctx.spec.name;
-    const stable = (await store.apps.get(app))?.stableRevision;
+    const { store } = this.#deps;
+    const stable = (await store.apps.get(ctx.spec.name))?.stableRevision;
     if (stable == null) return;
-    const rev = await store.revisions.get(app, stable);
-    if (!rev) return;
+    const rev = await store.revisions.get(ctx.spec.name, stable);
+    if (rev) await this.#ensureRunning(ctx, rev, instances, 'starting a stable instance that is gone');
+  }
+
+  /**
+   * After an agent restart: the other revisions still needed (a canary and the one it replaces,
+   * a warm previous revision) that were up when the agent died are started again, once.
+   */
+  async #restoreLost(ctx: AppContext, keep: Set<number>): Promise<void> {
+    const lost = ctx.lostWithAgent;
+    if (!lost) return;
+    const units = new Set(lost.map((i) => i.revision).filter((unit) => keep.has(unit)));
+    if (units.size > 0) {
+      // Fresh: the stable revision's may have just been started.
+      const instances = await this.#deps.runtime.list(ctx.spec.name);
+      const revisions = await this.#deps.store.revisions.list(ctx.spec.name, 200);
+      for (const unit of units) {
+        // The newest revision of a unit carries the spec its processes run.
+        const rev = revisions.find((r) => unitOf(r) === unit);
+        if (rev) await this.#ensureRunning(ctx, rev, instances, 'starting an instance lost with the agent');
+      }
+    }
+    ctx.lostWithAgent = undefined;
+  }
+
+  /** Starts each instance of `rev` that `instances` does not show up (or starting). */
+  async #ensureRunning(
+    ctx: AppContext,
+    rev: RevisionRecord,
+    instances: readonly Instance[],
+    why: string,
+  ): Promise<void> {
+    const { runtime } = this.#deps;
+    const app = ctx.spec.name;
     const spec = parseRevisionSpec(rev.spec);
     const unit = unitOf(rev);
     for (let index = 0; index < spec.instances; index++) {
@@ -932,7 +969,7 @@ export class Controller {
         )
       )
         continue;
-      this.#deps.log.info({ app, revision: stable, index }, 'starting a stable instance that is gone');
+      this.#deps.log.info({ app, revision: rev.number, index }, why);
       await runtime.start({
         app,
         revision: unit,
