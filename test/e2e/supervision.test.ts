@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   alive,
+  canaryShopConfig,
   freePort,
   type Harness,
   ROOT,
@@ -182,5 +183,66 @@ describe('supervision', () => {
       'the new server holds the lock',
     );
     assert.equal((await fetch(`${h.apiUrl}/healthz`)).status, 200);
+  });
+});
+
+describe('supervision of a canary', () => {
+  let h: Harness;
+  const status = async () =>
+    (await (await h.fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as {
+      stableVersion: string;
+      activeRollout: { phase: string; state: { weight: number } } | null;
+      traffic: { revision: number; weight: number }[];
+      instances: { revision: number; phase: string }[];
+    };
+
+  before(async () => {
+    h = await startRewind({ config: canaryShopConfig, env: { REWIND_LOG_LEVEL: 'info' } });
+    await waitFor('v1 to serve', async () => (await fetch(`${h.appUrl}/products`)).ok);
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  test('an agent killed while a canary waits at 40% comes back with both revisions at the same split', async () => {
+    assert.equal((await h.cli('deploy', 'shop', '--version', 'v2')).code, 0);
+    await waitFor(
+      'the canary to pause at 40%',
+      async () => (await status()).activeRollout?.phase === 'Paused',
+    );
+    const killed = agentPid(h);
+    process.kill(killed, 'SIGKILL');
+    await waitFor('the agent to be gone', async () => !alive(killed));
+    await waitFor('a new agent', async () => agentPid(h) !== killed && alive(agentPid(h)), 30_000);
+    await waitFor(
+      'both revisions running again',
+      async () => {
+        const running = (await status()).instances.filter((i) => i.phase === 'Running');
+        return new Set(running.map((i) => i.revision)).size === 2 && running.length === 4;
+      },
+      30_000,
+    );
+    await waitFor('/readyz', async () => (await fetch(`${h.apiUrl}/readyz`)).ok, 30_000);
+    // Both versions serve again, at the split the canary stood at.
+    const load = startLoad(`${h.appUrl}/products`, 4);
+    await waitFor(
+      'both versions in 400 requests',
+      async () => load.stats.ok + load.stats.failed >= 400,
+      30_000,
+    );
+    const stats = await load.stop();
+    assert.equal(stats.failed, 0, stats.errors.join('\n'));
+    const v2 = stats.versions.get('v2') ?? 0;
+    assert.ok(v2 > 0.25 * stats.ok && v2 < 0.55 * stats.ok, `v2 served ${v2} of ${stats.ok}`);
+    const s = await status();
+    assert.equal(s.activeRollout?.phase, 'Paused');
+    assert.deepEqual(
+      s.traffic.map((t) => t.weight).sort((a, b) => a - b),
+      [40, 60],
+    );
+    assert.match(h.output(), /starting an instance lost with the agent/);
+    // And the rollout finishes as it would have.
+    assert.equal((await h.cli('promote', 'shop')).code, 0);
+    await waitFor('v2 to be stable', async () => (await status()).stableVersion === 'v2', 30_000);
   });
 });
