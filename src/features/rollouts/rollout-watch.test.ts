@@ -192,7 +192,12 @@ async function run(
       candidate: CANDIDATE,
       baseline: BASELINE,
       instances,
-      health: (id) => (id === 'c' && c.fault === 'health' && t >= c.badFrom ? 'Unhealthy' : 'Healthy'),
+      health: (id) => {
+        // A restarted controller's health monitor knows nothing until it has probed.
+        const resumedAt = c.killAt + c.down;
+        if (options.restart && t >= resumedAt && t < resumedAt + 2) return 'Unknown';
+        return id === 'c' && c.fault === 'health' && t >= c.badFrom ? 'Unhealthy' : 'Healthy';
+      },
       now: nowMs,
       memory,
     });

@@ -178,9 +178,13 @@ export class RolloutWatch {
     const firstTraffic = input.state.weight > 0 && w.since === null;
     if (firstTraffic) w.since = now;
 
-    const flags = (unit: number) => {
+    const flags = (unit: number): HealthState => {
       const mine = input.instances.filter((i) => i.revision === unit && i.phase !== 'Stopped');
       const serving = mine.filter((i) => i.phase === 'Running' && input.health(i.id) !== 'Unhealthy');
+      // A health monitor that has not probed yet (a controller just restarted) saw nothing: a
+      // breach that held before the restart is neither ended nor extended by it.
+      if (mine.length > 0 && mine.every((i) => i.phase === 'Running' && input.health(i.id) === 'Unknown'))
+        return UNKNOWN_HEALTH;
       return {
         healthFailing: mine.some((i) => input.health(i.id) === 'Unhealthy' || i.phase === 'Failed'),
         unavailable: serving.length === 0,
