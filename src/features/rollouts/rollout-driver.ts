@@ -961,6 +961,7 @@ function toTrigger(decision: Decision, phase: string): IncidentTrigger {
       ...(v.observed === null ? {} : { observed: v.observed }),
       ...(v.threshold === null ? {} : { threshold: v.threshold }),
       window: v.window,
+      ...(v.breachingSince === null ? {} : { breachingSince: v.breachingSince }),
       message: v.message,
     };
   }
