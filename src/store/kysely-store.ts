@@ -718,7 +718,7 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
                 )
                 .onConflict((oc) =>
                   oc
-                    .columns(['rollout_id', 'revision', 'second'])
+                    .columns(['rollout_id', 'second', 'revision'])
                     .doUpdateSet((eb) => ({ data: eb.ref('excluded.data') })),
                 )
                 .execute();

@@ -370,7 +370,8 @@ function analysisSecondsSchema(): Migration {
         .addColumn('revision', 'integer', (c) => c.notNull())
         .addColumn('second', 'bigint', (c) => c.notNull())
         .addColumn('data', 'text', (c) => c.notNull())
-        .addPrimaryKeyConstraint('analysis_seconds_pkey', ['rollout_id', 'revision', 'second'])
+        // Keyed by second first: trimming the oldest seconds on every write is an index range.
+        .addPrimaryKeyConstraint('analysis_seconds_pkey', ['rollout_id', 'second', 'revision'])
         .execute();
     },
     async down(db: AnyDb) {
