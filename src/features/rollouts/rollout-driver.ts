@@ -743,6 +743,8 @@ export class RolloutDriver {
       message,
       state.compensation?.failure,
     );
+    // Without a watch to follow, the analysis of this rollout is over (its kept series go).
+    if (!watch) this.#deps.watch.forget(rollout.id);
     if (watch)
       await this.#event(
         rollout,
