@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Instance } from '../../providers/runtimes/types.ts';
+import { HISTORY_SECONDS } from '../../proxy/shared.ts';
 import type { MetricsBucket } from '../../proxy/types.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { Store } from '../../store/types.ts';
@@ -27,13 +28,20 @@ interface Case {
   /** Seconds after T0 at which the candidate goes bad (errors or failing health). */
   readonly badFrom: number;
   readonly fault: 'errors' | 'health';
-  /** Seconds of buckets the data plane keeps (the agent: 120). */
-  readonly agentKeeps: number;
   /** Seconds after T0 at which the controller dies, and how long it stays down. */
   readonly killAt: number;
   readonly down: number;
   /** Without the persisted series, the rollback comes this late or later (null: just as early). */
   readonly withoutPersistence: 'later' | 'same';
+  /**
+   * The agent restarted too, right after the last evaluation before the kill: every bucket it
+   * had is gone, the ones since are there.
+   */
+  readonly agentRestarted?: boolean;
+  /** Failed requests of the bad candidate's 50 a second (default 5). */
+  readonly errors?: number;
+  /** Analysis settings over the one-rule, nothing-else default. */
+  readonly analysis?: Record<string, unknown>;
 }
 
 const CASES: readonly Case[] = [
@@ -42,7 +50,6 @@ const CASES: readonly Case[] = [
     rule: { name: 'errors', metric: 'errorRate', above: 0.05, for: '20s', minSample: 20, severity: 'P0' },
     badFrom: 5,
     fault: 'errors',
-    agentKeeps: 120,
     killAt: 15,
     down: 4,
     withoutPersistence: 'same',
@@ -52,7 +59,6 @@ const CASES: readonly Case[] = [
     rule: { name: 'errors', metric: 'errorRate', above: 0.05, for: '3m', minSample: 20, severity: 'P0' },
     badFrom: 5,
     fault: 'errors',
-    agentKeeps: 120,
     killAt: 155,
     down: 4,
     withoutPersistence: 'later',
@@ -62,7 +68,6 @@ const CASES: readonly Case[] = [
     rule: { name: 'sick', metric: 'healthFailing', above: 0, for: '20s', severity: 'P0' },
     badFrom: 5,
     fault: 'health',
-    agentKeeps: 120,
     killAt: 15,
     down: 4,
     withoutPersistence: 'later',
@@ -72,7 +77,7 @@ const CASES: readonly Case[] = [
     rule: { name: 'errors', metric: 'errorRate', above: 0.05, for: '20s', minSample: 20, severity: 'P0' },
     badFrom: 5,
     fault: 'errors',
-    agentKeeps: 3,
+    agentRestarted: true,
     killAt: 15,
     down: 2,
     withoutPersistence: 'later',
@@ -133,28 +138,34 @@ function latency(requests: number): number[] {
 }
 
 /**
- * The simulated world: a data plane keeping the last `agentKeeps` seconds, the candidate going bad
- * at `badFrom`, and a controller evaluating once a second. Returns the second (after T0) at which
+ * The simulated world: a data plane keeping the last HISTORY_SECONDS (as the agent does), the
+ * candidate going bad at `badFrom`, and a controller evaluating once a second. Returns the second (after T0) at which
  * the rollback was decided and the breach's start as the deciding verdict saw it.
  */
 async function run(
   c: Case,
   options: { restart: boolean; persist: boolean },
-): Promise<{ decidedAt: number; breachingSince: number | null }> {
+): Promise<{ decidedAt: number; breachingSince: number | null; reason: string }> {
   const rolloutId = await newRollout();
-  const ctx = contextOf(c.rule);
+  const ctx = contextOf(c.rule, c.analysis);
   let nowMs = 0;
   let agentFrom = Number.NEGATIVE_INFINITY;
   const metrics = async (_app: string, since: number): Promise<MetricsBucket[]> => {
     const now = Math.floor(nowMs / 1000);
     const out: MetricsBucket[] = [];
-    for (let s = Math.max(since, now - c.agentKeeps, agentFrom); s < now; s++) {
+    for (let s = Math.max(since, now - HISTORY_SECONDS, agentFrom); s < now; s++) {
       const bad = c.fault === 'errors' && s >= T0 + c.badFrom;
       out.push({
         second: s,
         revisions: [
           { revision: 1, requests: 50, errors5xx: 0, connectFailures: 0, latency: latency(50) },
-          { revision: 2, requests: 50, errors5xx: bad ? 5 : 0, connectFailures: 0, latency: latency(50) },
+          {
+            revision: 2,
+            requests: 50,
+            errors5xx: bad ? (c.errors ?? 5) : 0,
+            connectFailures: 0,
+            latency: latency(50),
+          },
         ],
       });
     }
@@ -181,8 +192,7 @@ async function run(
     if (options.restart && t >= c.killAt && t < c.killAt + c.down) continue;
     if (options.restart && t === c.killAt + c.down) {
       watch = new RolloutWatch(metrics, series ? { series } : {});
-      // An agent that kept only a few seconds was restarted too: its older buckets are gone.
-      if (c.agentKeeps < 10) agentFrom = T0 + t - 1;
+      if (c.agentRestarted) agentFrom = T0 + c.killAt - 1;
     }
     nowMs = (T0 + t) * 1000 + 500;
     const result = await watch.evaluate({
@@ -205,7 +215,11 @@ async function run(
     if (result.remember) memory = result.remember;
     if (result.decision.action === 'rollback') {
       const v = result.decision.verdict;
-      return { decidedAt: t, breachingSince: v && 'rule' in v ? v.breachingSince : null };
+      return {
+        decidedAt: t,
+        breachingSince: v && 'rule' in v ? v.breachingSince : null,
+        reason: result.decision.reason,
+      };
     }
   }
   assert.fail(`${c.name}: no rollback in 400s`);
@@ -233,6 +247,34 @@ for (const c of CASES) {
   });
 }
 
+test('the canary judgment resumes with its evidence: killed halfway to its decision, after an agent restart too', async () => {
+  const base: Case = {
+    name: 'judgment',
+    // A rule that never fires: the judgment decides.
+    rule: { name: 'outage', metric: 'errorRate', above: 0.9, for: '1m', minSample: 20, severity: 'P0' },
+    analysis: { canaryJudgment: { enabled: true } },
+    errors: 1,
+    badFrom: 0,
+    fault: 'errors',
+    agentRestarted: true,
+    killAt: 0,
+    down: 2,
+    withoutPersistence: 'later',
+  };
+  const straight = await run(base, { restart: false, persist: true });
+  assert.match(straight.reason, /canary judged worse than the stable revision on errorRate/);
+  assert.ok(straight.decidedAt >= 8, `the judgment needs a while at 2% (${straight.decidedAt}s)`);
+  const c = { ...base, killAt: Math.floor(straight.decidedAt / 2) };
+  const resumed = await run(c, { restart: true, persist: true });
+  assert.equal(resumed.decidedAt, straight.decidedAt);
+  assert.equal(resumed.reason, straight.reason);
+  const forgetful = await run(c, { restart: true, persist: false });
+  assert.ok(
+    forgetful.decidedAt > straight.decidedAt,
+    `judging afresh decides later (${forgetful.decidedAt}s vs ${straight.decidedAt}s)`,
+  );
+});
+
 test('the persisted series stays bounded to the longest window and goes when the watch is forgotten', async () => {
   const c = CASES[0]!;
   const rolloutId = await newRollout();
@@ -240,7 +282,11 @@ test('the persisted series stays bounded to the longest window and goes when the
   let nowMs = 0;
   const metrics = async (_app: string, since: number): Promise<MetricsBucket[]> => {
     const out: MetricsBucket[] = [];
-    for (let s = Math.max(since, Math.floor(nowMs / 1000) - 120); s < Math.floor(nowMs / 1000); s++)
+    for (
+      let s = Math.max(since, Math.floor(nowMs / 1000) - HISTORY_SECONDS);
+      s < Math.floor(nowMs / 1000);
+      s++
+    )
       out.push({
         second: s,
         revisions: [{ revision: 2, requests: 10, errors5xx: 0, connectFailures: 0, latency: latency(10) }],
