@@ -5,10 +5,17 @@
 // second, in one process, one after the other. Each watch is first filled with a full history
 // (the SeriesBuffer's capacity: the longest rule window plus a minute), the steady state of a long
 // canary; the data plane read (an IPC call in the real controller) is not counted: the buckets are
-// in memory.
+// in memory. With --persist each count runs twice, side by side: the series in memory only, and
+// also persisted once per evaluation to a real SQLite store (what the controller does, so that a
+// restart resumes its windows); the store's work is in-process and counted.
 //
-//   node bench/controller-scale.ts [--rollouts 10,100,1000] [--rps 500] [--weight 10] [--rounds N] [--json]
+//   node bench/controller-scale.ts [--rollouts 10,100,1000] [--rps 500] [--weight 10] [--rounds N] [--persist] [--json]
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { requiredHistorySeconds } from '../src/features/analysis/index.ts';
+import { openStore } from '../src/store/open-store.ts';
+import type { Store } from '../src/store/types.ts';
 import { defaultAnalysis, SimulatedRollout, SimulatedTraffic, STABLE } from './lib/canary-sim.ts';
 import { commandLine, intFlag, machine, machineLine, round, summarize, table } from './lib/rewind-cycle.ts';
 
@@ -25,10 +32,12 @@ const rps = intFlag(args, 'rps', 500);
 const weight = intFlag(args, 'weight', 10);
 const roundsFlag = args.some((a) => a.startsWith('--rounds')) ? intFlag(args, 'rounds', 5) : null;
 const json = args.includes('--json');
+const persist = args.includes('--persist');
 const log = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
 
 interface Result {
   readonly rollouts: number;
+  readonly series: 'memory' | 'sqlite';
   readonly rounds: number;
   readonly historySeconds: number;
   readonly cpuUsPerEvaluation: number;
@@ -40,18 +49,34 @@ interface Result {
   readonly decisions: number;
 }
 
-async function measure(n: number): Promise<Result> {
+async function measure(n: number, store: Store | null): Promise<Result> {
   const spec = defaultAnalysis();
   const history = requiredHistorySeconds(spec);
   const t0 = 1_700_000_000_000;
   const sims: SimulatedRollout[] = [];
+  const run = `${n}-${store ? 'p' : 'm'}`;
+  if (store) await store.apps.upsert(`shop-${run}`, {});
   for (let i = 0; i < n; i++) {
+    if (store) {
+      // One unfinished rollout per app: the bench's rollouts are recorded finished.
+      const ro = await store.rollouts.create({
+        id: `r${i}-${run}`,
+        app: `shop-${run}`,
+        kind: 'deploy',
+        strategy: 'canary',
+        fromRevision: 1,
+        toRevision: 2,
+        phase: 'Progressing',
+        state: {},
+      });
+      await store.rollouts.update(ro.id, { phase: 'Completed' });
+    }
     const start = t0 + ((i * 37) % 1000);
     // 120 distinct seconds of traffic, repeated: the cost does not depend on the values.
     const traffic = new SimulatedTraffic({ rps, weight, stable: STABLE, canary: STABLE }, start, i + 1, {
       pool: 120,
     });
-    sims.push(new SimulatedRollout(traffic, spec, `r${i}`));
+    sims.push(new SimulatedRollout(traffic, spec, `r${i}-${run}`, store?.analysis));
   }
   // Fill each watch: a first evaluation, then one a full history later (it reads every second since).
   let now = t0 + 1100;
@@ -81,6 +106,7 @@ async function measure(n: number): Promise<Result> {
   const perEval = cpuUs / evaluations;
   return {
     rollouts: n,
+    series: store ? 'sqlite' : 'memory',
     rounds,
     historySeconds: history,
     cpuUsPerEvaluation: perEval,
@@ -97,9 +123,17 @@ async function main(): Promise<void> {
   const atStart = machine();
   log(`machine: ${atStart.cpus} CPUs, load average ${atStart.loadavg.join(' ')} at start`);
   const results: Result[] = [];
-  for (const n of counts) {
-    log(`  ${n} rollouts...`);
-    results.push(await measure(n));
+  const dir = persist ? await mkdtemp(join(tmpdir(), 'rewind-scale-')) : null;
+  const store = dir ? await openStore({ dataDir: join(dir, 'data') }) : null;
+  try {
+    for (const n of counts) {
+      log(`  ${n} rollouts...`);
+      results.push(await measure(n, null));
+      if (store) results.push(await measure(n, store));
+    }
+  } finally {
+    await store?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
   }
   const atEnd = machine();
   log('');
@@ -113,6 +147,7 @@ async function main(): Promise<void> {
     table(
       [
         'rollouts',
+        'series',
         'rounds',
         'CPU/rollout/eval (ms)',
         'wall/eval (ms)',
@@ -124,6 +159,7 @@ async function main(): Promise<void> {
       ],
       results.map((r) => [
         r.rollouts,
+        r.series,
         r.rounds,
         round(r.cpuUsPerEvaluation / 1000, 3),
         round(r.wallUsPerEvaluation / 1000, 3),

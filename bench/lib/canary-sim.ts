@@ -8,7 +8,11 @@ import { type AnalysisSpec, analysisSpecSchema } from '../../src/features/analys
 import type { InstanceHealth } from '../../src/features/health/health-monitor.ts';
 import type { AppContext } from '../../src/features/rollouts/app-context.ts';
 import type { RolloutState } from '../../src/features/rollouts/rollout-state.ts';
-import { RolloutWatch, type WatchResult } from '../../src/features/rollouts/rollout-watch.ts';
+import {
+  RolloutWatch,
+  type SeriesStore,
+  type WatchResult,
+} from '../../src/features/rollouts/rollout-watch.ts';
 import type { Instance } from '../../src/providers/runtimes/types.ts';
 import { latencyBucket } from '../../src/proxy/shared.ts';
 import { LATENCY_BOUNDS_MS, type MetricsBucket, type RevisionCounters } from '../../src/proxy/types.ts';
@@ -186,10 +190,19 @@ export class SimulatedRollout {
   readonly id: string;
   #now = 0;
 
-  constructor(traffic: SimulatedTraffic, spec: AnalysisSpec = defaultAnalysis(), id = 'sim') {
+  /** `series`: persist the watch's series there (the rollout `id` must exist in that store). */
+  constructor(
+    traffic: SimulatedTraffic,
+    spec: AnalysisSpec = defaultAnalysis(),
+    id = 'sim',
+    series?: SeriesStore,
+  ) {
     this.traffic = traffic;
     this.id = id;
-    this.watch = new RolloutWatch(async (_app, since) => this.traffic.metrics(since, this.#now));
+    this.watch = new RolloutWatch(
+      async (_app, since) => this.traffic.metrics(since, this.#now),
+      series ? { series } : {},
+    );
     this.ctx = { spec: { name: 'shop', analysis: spec } } as unknown as AppContext;
     this.state = { weight: traffic.model.weight } as unknown as RolloutState;
   }

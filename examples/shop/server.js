@@ -6,6 +6,7 @@
 //   SHOP_CRASH_AT_START=1       exit(1) before listening
 //   SHOP_CRASH_AFTER=500        exit(1) after N requests
 //   SHOP_HEALTH_FAIL=1          /healthz answers 503
+//   SHOP_HEALTH_FAIL_FILE=/tmp/x  ... only while this file exists (health that fails later)
 //   SHOP_START_DELAY_MS=2000    wait before listening
 // and shows what it was configured with (`rewind config set` / `rewind secrets set`):
 //   SHOP_GREETING=hi            the greeting in its answer
@@ -15,6 +16,7 @@
 //   SHOP_RECOMMENDATIONS_ERROR_RATE=0.5   share of /products requests with recommendations that fail
 // Plain JavaScript with no dependencies, so a release directory needs nothing but this file.
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 
 const version = process.env.SHOP_VERSION ?? 'dev';
@@ -24,6 +26,7 @@ const errorAfter = Date.now() + Number(process.env.SHOP_ERROR_AFTER_MS ?? 0);
 const latencyMs = Number(process.env.SHOP_LATENCY_MS ?? 0);
 const crashAfter = Number(process.env.SHOP_CRASH_AFTER ?? 0);
 const healthFail = process.env.SHOP_HEALTH_FAIL === '1';
+const healthFailFile = process.env.SHOP_HEALTH_FAIL_FILE;
 const startDelay = Number(process.env.SHOP_START_DELAY_MS ?? 0);
 const greeting = process.env.SHOP_GREETING ?? 'shop';
 const token = process.env.SHOP_API_TOKEN;
@@ -71,8 +74,9 @@ const products = [
 const server = createServer((req, res) => {
   const url = req.url ?? '/';
   if (url === '/healthz') {
-    res.writeHead(healthFail ? 503 : 200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ ok: !healthFail, version }));
+    const failing = healthFail || (healthFailFile !== undefined && existsSync(healthFailFile));
+    res.writeHead(failing ? 503 : 200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ ok: !failing, version }));
     return;
   }
   served++;

@@ -700,6 +700,60 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
       },
     },
 
+    analysis: {
+      async record(rolloutId, seconds, keepFrom) {
+        try {
+          await db.transaction().execute(async (trx) => {
+            // In slices: one statement stays under both databases' limits on bound parameters.
+            for (let i = 0; i < seconds.length; i += 500) {
+              await trx
+                .insertInto('analysis_seconds')
+                .values(
+                  seconds.slice(i, i + 500).map((s) => ({
+                    rollout_id: rolloutId,
+                    revision: s.revision,
+                    second: s.second,
+                    data: toJson(s.data),
+                  })),
+                )
+                .onConflict((oc) =>
+                  oc
+                    .columns(['rollout_id', 'second', 'revision'])
+                    .doUpdateSet((eb) => ({ data: eb.ref('excluded.data') })),
+                )
+                .execute();
+            }
+            await trx
+              .deleteFrom('analysis_seconds')
+              .where('rollout_id', '=', rolloutId)
+              .where('second', '<', keepFrom)
+              .execute();
+          });
+        } catch (err) {
+          if (isForeignKeyViolation(err))
+            throw new Error(`store: unknown rollout ${rolloutId}`, { cause: err });
+          throw err;
+        }
+      },
+
+      async load(rolloutId) {
+        const rows = await db
+          .selectFrom('analysis_seconds')
+          .selectAll()
+          .where('rollout_id', '=', rolloutId)
+          .orderBy('revision')
+          .orderBy('second')
+          .execute();
+        return rows.map((r) => ({ revision: r.revision, second: r.second, data: fromJson(r.data) }));
+      },
+
+      async drop(rolloutId, revision) {
+        let query = db.deleteFrom('analysis_seconds').where('rollout_id', '=', rolloutId);
+        if (revision !== undefined) query = query.where('revision', '=', revision);
+        await query.execute();
+      },
+    },
+
     close() {
       closed ??= db.destroy();
       return closed;

@@ -117,7 +117,22 @@ export interface AuditLogTable {
   hash: string;
 }
 
+/**
+ * A rollout's analysis series, one row per revision and second: what its rules and judgment have
+ * seen, so that a restarted controller resumes with the same evidence. Bounded to the longest
+ * window in use; the rows go when the analysis of the rollout is over.
+ */
+export interface AnalysisSecondsTable {
+  rollout_id: string;
+  revision: number;
+  /** Unix second. */
+  second: number;
+  /** JSON text: the feature's point for that second (features/analysis/series.ts). */
+  data: string;
+}
+
 export interface Database {
+  analysis_seconds: AnalysisSecondsTable;
   api_tokens: ApiTokensTable;
   audit_log: AuditLogTable;
   apps: AppsTable;
@@ -345,6 +360,26 @@ function securitySchema(dialect: StoreDialect): Migration {
   };
 }
 
+/** The analysis series persisted with each rollout (its `for` windows and judgment survive a restart). */
+function analysisSecondsSchema(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('analysis_seconds')
+        .addColumn('rollout_id', 'text', (c) => c.notNull().references('rollouts.id').onDelete('cascade'))
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('second', 'bigint', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        // Keyed by second first: trimming the oldest seconds on every write is an index range.
+        .addPrimaryKeyConstraint('analysis_seconds_pkey', ['rollout_id', 'second', 'revision'])
+        .execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropTable('analysis_seconds').execute();
+    },
+  };
+}
+
 /** All migrations, in order (names sort alphabetically). Never edit one that has shipped: add another. */
 export function storeMigrations(dialect: StoreDialect): Record<string, Migration> {
   return {
@@ -352,6 +387,7 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     '0002_incidents': incidentsSchema(),
     '0003_flag_sets': flagSetsSchema(),
     '0004_security': securitySchema(dialect),
+    '0005_analysis_seconds': analysisSecondsSchema(),
   };
 }
 

@@ -929,6 +929,117 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    describe('analysis series', () => {
+      const point = (n: number) => ({ requests: n, errors5xx: 0, latency: [n, 0, 1], health: 'ok' });
+
+      test('record adds and replaces seconds, load reads them by revision then second', async () => {
+        const app = uniqueApp('series');
+        await store.apps.upsert(app, {});
+        const ro = await store.rollouts.create(rollout(app, `${app}-r`));
+        await store.analysis.record(
+          ro.id,
+          [
+            { revision: 2, second: 1_700_000_002, data: point(3) },
+            { revision: 1, second: 1_700_000_001, data: point(1) },
+            { revision: 2, second: 1_700_000_001, data: point(2) },
+          ],
+          0,
+        );
+        // Re-reading a second replaces it: the newest counts win.
+        await store.analysis.record(ro.id, [{ revision: 2, second: 1_700_000_002, data: point(9) }], 0);
+        assert.deepEqual(await store.analysis.load(ro.id), [
+          { revision: 1, second: 1_700_000_001, data: point(1) },
+          { revision: 2, second: 1_700_000_001, data: point(2) },
+          { revision: 2, second: 1_700_000_002, data: point(9) },
+        ]);
+        assert.deepEqual(await store.analysis.load(`${app}-other`), []);
+      });
+
+      test('record keeps the series bounded: seconds before keepFrom go in the same write', async () => {
+        const app = uniqueApp('series');
+        await store.apps.upsert(app, {});
+        const ro = await store.rollouts.create(rollout(app, `${app}-r`));
+        const seconds = Array.from({ length: 1200 }, (_, i) => ({
+          revision: 2,
+          second: 1_700_000_000 + i,
+          data: point(i),
+        }));
+        // More rows than one statement may bind: recorded in slices, all or nothing.
+        await store.analysis.record(ro.id, seconds, 0);
+        assert.equal((await store.analysis.load(ro.id)).length, 1200);
+        await store.analysis.record(
+          ro.id,
+          [{ revision: 2, second: 1_700_001_200, data: point(1200) }],
+          1_700_001_200 - 899,
+        );
+        const kept = await store.analysis.load(ro.id);
+        assert.equal(kept.length, 900);
+        assert.equal(kept[0]!.second, 1_700_001_200 - 899);
+        assert.equal(kept.at(-1)!.second, 1_700_001_200);
+      });
+
+      test('drop forgets one revision or the whole rollout; an unknown rollout is refused', async () => {
+        const app = uniqueApp('series');
+        await store.apps.upsert(app, {});
+        const ro = await store.rollouts.create(rollout(app, `${app}-r`));
+        const other = await store.rollouts.update(ro.id, { phase: 'Completed' });
+        const ro2 = await store.rollouts.create(rollout(app, `${app}-r2`));
+        for (const id of [other.id, ro2.id])
+          await store.analysis.record(
+            id,
+            [
+              { revision: 1, second: 10, data: point(1) },
+              { revision: 2, second: 10, data: point(2) },
+            ],
+            0,
+          );
+        await store.analysis.drop(ro2.id, 2);
+        assert.deepEqual(
+          (await store.analysis.load(ro2.id)).map((s) => s.revision),
+          [1],
+        );
+        await store.analysis.drop(ro2.id);
+        assert.deepEqual(await store.analysis.load(ro2.id), []);
+        assert.equal((await store.analysis.load(other.id)).length, 2, 'another rollout keeps its own');
+        await assert.rejects(
+          store.analysis.record(`${app}-ghost`, [{ revision: 1, second: 1, data: point(1) }], 0),
+          /unknown rollout/,
+        );
+      });
+    });
+
+    test('a database from before the analysis series is migrated and keeps its data', async () => {
+      const app = uniqueApp('older');
+      await store.apps.upsert(app, { v: 1 });
+      const ro = await store.rollouts.create(rollout(app, `${app}-r1`));
+      await store.close();
+      // Back to the schema of 0004: no analysis_seconds table, no record of its migration.
+      const undo = [
+        'drop table analysis_seconds',
+        "delete from rewind_migration where name = '0005_analysis_seconds'",
+      ];
+      if (harness?.url !== undefined) {
+        const c = new pg.Client({ connectionString: harness.url });
+        await c.connect();
+        try {
+          for (const q of undo) await c.query(q);
+        } finally {
+          await c.end();
+        }
+      } else {
+        const raw = new DatabaseSync(join(harness?.dataDir ?? '', SQLITE_FILE_NAME));
+        try {
+          for (const q of undo) raw.exec(q);
+        } finally {
+          raw.close();
+        }
+      }
+      store = await open(fakeClock(1_750_000_000_000));
+      assert.deepEqual(await store.rollouts.get(ro.id), ro);
+      await store.analysis.record(ro.id, [{ revision: 2, second: 5, data: { requests: 1 } }], 0);
+      assert.deepEqual(await store.analysis.load(ro.id), [{ revision: 2, second: 5, data: { requests: 1 } }]);
+    });
+
     test('data survives close and reopen; migrations are idempotent', async () => {
       const app = uniqueApp('durable');
       await store.apps.upsert(app, { keep: 'me' });

@@ -227,6 +227,15 @@ export interface AuditRecord {
   readonly hash: string;
 }
 
+/** One second of one revision in a rollout's analysis series. */
+export interface AnalysisSecond {
+  readonly revision: number;
+  /** Unix second. */
+  readonly second: number;
+  /** Owned by the analysis feature; stored as JSON. */
+  readonly data: unknown;
+}
+
 /** The prevHash of the first audit entry. */
 export const AUDIT_GENESIS = '0'.repeat(64);
 
@@ -341,6 +350,18 @@ export interface Store {
       afterId?: number;
       limit?: number;
     }): Promise<AuditRecord[]>;
+  };
+  readonly analysis: {
+    /**
+     * Records seconds of a rollout's analysis series (a second already held for the revision is
+     * replaced) and forgets every second before `keepFrom`, in one transaction. Throws if the
+     * rollout is unknown.
+     */
+    record(rolloutId: string, seconds: readonly AnalysisSecond[], keepFrom: number): Promise<void>;
+    /** The rollout's series, by revision then second. */
+    load(rolloutId: string): Promise<AnalysisSecond[]>;
+    /** Forgets the rollout's series (of one revision when given): its analysis is over or starts again. */
+    drop(rolloutId: string, revision?: number): Promise<void>;
   };
   close(): Promise<void>;
 }

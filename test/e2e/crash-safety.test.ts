@@ -1,13 +1,14 @@
 // The controller may die at any instant: the app keeps serving, a restarted server adopts what
 // runs, resumes the rollout, and no process is left behind.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   alive,
   canaryShopConfig,
   type Harness,
+  oneShopConfig,
   processesIn,
   sleep,
   startLoad,
@@ -148,5 +149,159 @@ describe('crash safety of a canary', () => {
     await waitFor('v2 to be stable', async () => (await status()).stableVersion === 'v2');
     const stats = await load.stop();
     assert.equal(stats.failed, 0, stats.errors.join('\n'));
+  });
+});
+
+describe("crash safety of the analysis: a rule's `for` window survives a SIGKILLed controller", () => {
+  // Each rule must hold for 20s. The controller is killed 10s into the breach and restarted: the
+  // rollback comes about 10s later, as it would have without the restart, not 20s after it. A window
+  // started afresh would begin at the restarted controller's first evaluation (at the earliest 2s of
+  // health before it), so it could not end before restartedAt + 17s.
+  const WINDOW_MS = 20_000;
+  const KILL_INTO_BREACH_MS = 10_000;
+  const FRESH_WINDOW_ENDS_MS = WINDOW_MS - 5_000;
+  let h: Harness;
+  interface Rollout {
+    id: string;
+    phase: string;
+    toRevision: number;
+    state: { weight: number; analysis?: { since: number } | null };
+  }
+  interface Decision {
+    at: number;
+    type: string;
+    rolloutId: string;
+    data: { trigger: { rule?: string; breachingSince?: number; message: string } };
+  }
+  const status = async () =>
+    (await (await h.fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as {
+      stableVersion: string;
+      activeRollout: Rollout | null;
+      instances: { revision: number; health: string; phase: string }[];
+    };
+  const decision = async (rolloutId: string) => {
+    const events = (await (await h.fetch(`${h.apiUrl}/api/v1/apps/shop/events`)).json()) as Decision[];
+    return events.find((e) => e.rolloutId === rolloutId && e.type === 'analysis.decision');
+  };
+
+  /** The deciding breach began well before the kill, and the rollback came before a fresh window could end. */
+  function assertCarriedOver(decided: Decision, killedAt: number, restartedAt: number) {
+    const since = decided.data.trigger.breachingSince;
+    assert.ok(
+      since !== undefined && since < killedAt - KILL_INTO_BREACH_MS / 2,
+      `breaching since ${since === undefined ? 'unknown' : `${killedAt - since} ms before the kill`}`,
+    );
+    assert.ok(
+      decided.at < restartedAt + FRESH_WINDOW_ENDS_MS,
+      `decided ${decided.at - restartedAt} ms after the restart (${restartedAt - killedAt} ms to restart)`,
+    );
+  }
+
+  /** Kills the controller `KILL_INTO_BREACH_MS` after the breach began, restarts it, and returns the decision. */
+  async function killMidWindow(rolloutId: string, breachBegan: number) {
+    await waitFor(
+      `${KILL_INTO_BREACH_MS} ms of breach`,
+      async () => Date.now() - breachBegan >= KILL_INTO_BREACH_MS,
+      KILL_INTO_BREACH_MS + 5_000,
+    );
+    assert.equal(
+      await decision(rolloutId),
+      undefined,
+      'no decision before the kill: the window has not ended',
+    );
+    const killedAt = Date.now();
+    await h.kill('SIGKILL');
+    await h.restart();
+    const restartedAt = Date.now();
+    const decided = await waitFor('the rollback decision', () => decision(rolloutId), 90_000);
+    await waitFor('the previous revision back', async () => (await status()).stableVersion === 'v1', 30_000);
+    return { killedAt, restartedAt, decided };
+  }
+
+  before(async () => {
+    h = await startRewind({
+      config: (appPort) =>
+        oneShopConfig(
+          appPort,
+          `    strategy:
+      canary:
+        steps: [ { setWeight: 50 }, { pause: {} }, { setWeight: 100 } ]
+        bake: 200ms
+        keepPreviousWarm: 1m
+    analysis:
+      canaryJudgment: { enabled: false }
+      beforeAfter: { enabled: false }
+      serviceDown: { enabled: false }
+      rules:
+        - { name: errors, metric: errorRate, above: 0.05, for: 20s, minSample: 20, severity: P0 }
+        - { name: sick, metric: healthFailing, above: 0, for: 20s, severity: P0 }
+`,
+        ),
+    });
+    await waitFor('v1', async () => (await fetch(h.appUrl)).headers.get('x-shop-version') === 'v1');
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  test('an error-rate window: the restarted controller rolls back when the first would have, with the breach that began before the kill', async () => {
+    const load = startLoad(`${h.appUrl}/products`, 4);
+    try {
+      const r = await h.cli('deploy', 'shop', '--version', 'v2', '--env', 'SHOP_ERROR_RATE=0.3', '--json');
+      assert.equal(r.code, 0, r.stderr);
+      // Errors begin with the canary's first requests: the analysis records that moment.
+      const rollout = await waitFor('the canary to take traffic', async () => {
+        const a = (await status()).activeRollout;
+        return a?.state.analysis?.since ? a : undefined;
+      });
+      const since = rollout.state.analysis!.since;
+      const { killedAt, restartedAt, decided } = await killMidWindow(rollout.id, since);
+      const trigger = decided.data.trigger;
+      assert.equal(trigger.rule, 'errors', trigger.message);
+      // The window was honoured (not decided early) ...
+      assert.ok(
+        decided.at >= since + WINDOW_MS - 2_000,
+        `decided ${decided.at - since} ms after the breach began`,
+      );
+      assertCarriedOver(decided, killedAt, restartedAt);
+      assert.match(trigger.message, /error rate .* above 5% for \d+s/);
+    } finally {
+      await load.stop();
+    }
+  });
+
+  test('a health window, which only the controller saw: kept in the store, it survives the kill too', async () => {
+    const sickFile = join(h.dir, 'v3-sick');
+    const r = await h.cli(
+      'deploy',
+      'shop',
+      '--version',
+      'v3',
+      '--env',
+      `SHOP_HEALTH_FAIL_FILE=${sickFile}`,
+      '--json',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const rollout = await waitFor('the canary to pause at 50%', async () => {
+      const a = (await status()).activeRollout;
+      return a?.phase === 'Paused' && a.state.weight === 50 ? a : undefined;
+    });
+    writeFileSync(sickFile, 'sick\n');
+    await waitFor('v3 unhealthy', async () =>
+      (await status()).instances.some((i) => i.revision === rollout.toRevision && i.health === 'Unhealthy'),
+    );
+    const sickSeen = Date.now();
+    const { killedAt, restartedAt, decided } = await killMidWindow(rollout.id, sickSeen);
+    const trigger = decided.data.trigger;
+    assert.equal(trigger.rule, 'sick', trigger.message);
+    assertCarriedOver(decided, killedAt, restartedAt);
+    const [incident] = (await (await h.fetch(`${h.apiUrl}/api/v1/incidents`)).json()) as {
+      id: string;
+      trigger: { rule?: string; breachingSince?: number };
+    }[];
+    assert.equal(incident?.trigger.rule, 'sick');
+    assert.equal(incident?.trigger.breachingSince, trigger.breachingSince);
+    const md = await h.cli('incidents', 'show', incident!.id);
+    assert.match(md.stdout, /Breaching since/);
   });
 });

@@ -76,9 +76,9 @@ function metricValue(metric: Metric, sum: WindowSum): number | null {
     case 'requestRate':
       return requestRate(sum);
     case 'healthFailing':
-      return sum.knownSeconds > 0 ? sum.healthFailingSeconds / sum.knownSeconds : null;
+      return sum.healthKnownSeconds > 0 ? sum.healthFailingSeconds / sum.healthKnownSeconds : null;
     case 'unavailable':
-      return sum.knownSeconds > 0 ? sum.unavailableSeconds / sum.knownSeconds : null;
+      return sum.healthKnownSeconds > 0 ? sum.unavailableSeconds / sum.healthKnownSeconds : null;
     default:
       return quantile(sum.latency, QUANTILE[metric] ?? 0.99);
   }
@@ -172,7 +172,7 @@ export function assessRule(
       while (from > limit && cand.requests(from, t) < rule.minSample) from--;
     }
     const sum = cand.sum(from, t);
-    const sample = health ? sum.knownSeconds : sum.requests;
+    const sample = health ? sum.healthKnownSeconds : sum.requests;
     const value = metricValue(rule.metric, sum);
     if (sampled && (sum.requests < Math.max(1, rule.minSample) || value === null))
       return {

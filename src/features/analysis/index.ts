@@ -58,12 +58,15 @@ export {
   type HealthState,
   LATENCY_BUCKETS,
   type Point,
+  pointFromJson,
   pointsFromBuckets,
+  pointToJson,
   quantile,
   requestRate,
   SeriesBuffer,
   SeriesIndex,
   sumWindow,
+  UNKNOWN_HEALTH,
   type WindowSum,
 } from './series.ts';
 export { DEFAULT_SERVICE_DOWN, type ServiceDownSpec, serviceDownVerdicts } from './service-down.ts';

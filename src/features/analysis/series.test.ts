@@ -6,12 +6,15 @@ import {
   errorRate,
   LATENCY_BUCKETS,
   type Point,
+  pointFromJson,
   pointsFromBuckets,
+  pointToJson,
   quantile,
   requestRate,
   SeriesBuffer,
   SeriesIndex,
   sumWindow,
+  UNKNOWN_HEALTH,
 } from './series.ts';
 import { bucketOf, histogramAt, points, prng, repeat } from './test-helpers.ts';
 
@@ -94,6 +97,7 @@ test('SeriesIndex gives the same sums as sumWindow (random windows)', () => {
       latency: histogramAt(random() * 300, 7),
       healthFailing: random() < 0.3,
       unavailable: random() < 0.1,
+      ...(random() < 0.1 ? { healthUnknown: true } : {}),
     });
   }
   const index = new SeriesIndex(ps, 4990, 5130);
@@ -105,6 +109,7 @@ test('SeriesIndex gives the same sums as sumWindow (random windows)', () => {
     assert.equal(got.requests, want.requests);
     assert.equal(got.errors5xx, want.errors5xx + want.connectFailures);
     assert.equal(got.knownSeconds, want.knownSeconds);
+    assert.equal(got.healthKnownSeconds, want.healthKnownSeconds);
     assert.equal(got.healthFailingSeconds, want.healthFailingSeconds);
     assert.equal(got.unavailableSeconds, want.unavailableSeconds);
     assert.deepEqual(got.latency, want.latency);
@@ -168,4 +173,50 @@ test('SeriesBuffer keeps order, replaces a re-read second and drops what is olde
   buffer.append(emptyPoint(1)); // older than the window: dropped at once
   assert.equal(buffer.points()[0]!.second, 3);
   assert.throws(() => new SeriesBuffer(0), /capacity/);
+});
+
+test('a second whose health nobody saw counts for traffic, not for the health shares', () => {
+  const ps: Point[] = [
+    { ...emptyPoint(10), requests: 5, healthFailing: true },
+    { ...emptyPoint(11), requests: 7, healthUnknown: true },
+    { ...emptyPoint(12), requests: 1, healthFailing: true, unavailable: true },
+  ];
+  const sum = sumWindow(ps, 10, 12);
+  assert.equal(sum.knownSeconds, 3);
+  assert.equal(sum.requests, 13);
+  assert.equal(sum.healthKnownSeconds, 2);
+  assert.equal(sum.healthFailingSeconds, 2);
+  assert.equal(sum.unavailableSeconds, 1);
+  const bucket: MetricsBucket = {
+    second: 20,
+    revisions: [{ revision: 2, requests: 3, errors5xx: 0, connectFailures: 0, latency: [] }],
+  };
+  const [point] = pointsFromBuckets([bucket], { health: () => UNKNOWN_HEALTH }).get(2)!;
+  assert.equal(point!.healthUnknown, true);
+  assert.equal(point!.healthFailing, false);
+});
+
+test('a point survives the store as JSON; data this version cannot read is refused, not guessed', () => {
+  const point: Point = {
+    ...emptyPoint(1_800_000_000),
+    requests: 40,
+    errors5xx: 3,
+    connectFailures: 1,
+    latency: hist({ 4: 30, 12: 10 }),
+    healthFailing: true,
+  };
+  const stored = JSON.parse(JSON.stringify(pointToJson(point)));
+  assert.equal('second' in stored, false, 'the second is the row key');
+  assert.deepEqual(pointFromJson(point.second, stored), point);
+  const unknown = { ...emptyPoint(7), healthUnknown: true };
+  assert.deepEqual(pointFromJson(7, JSON.parse(JSON.stringify(pointToJson(unknown)))), unknown);
+  const bad: [string, unknown][] = [
+    ['not an object', 3],
+    ['null', null],
+    ['negative requests', { ...stored, requests: -1 }],
+    ['missing errors', { ...stored, errors5xx: undefined }],
+    ['latency not a list', { ...stored, latency: 'fast' }],
+    ['latency with a string', { ...stored, latency: [1, '2'] }],
+  ];
+  for (const [name, data] of bad) assert.equal(pointFromJson(1, data), null, name);
 });

@@ -21,6 +21,11 @@ export interface Point {
   readonly healthFailing: boolean;
   /** The revision had no healthy instance during this second. */
   readonly unavailable: boolean;
+  /**
+   * No controller saw the revision's health in this second (it was down): health rules neither
+   * pass nor breach on it, so a breach that held before and after goes on.
+   */
+  readonly healthUnknown?: boolean;
 }
 
 /** Sums over the seconds from..to (both inclusive). */
@@ -29,8 +34,10 @@ export interface WindowSum {
   readonly to: number;
   /** Seconds covered by the window (to - from + 1). */
   readonly seconds: number;
-  /** Seconds of the window that have a point (for health: seconds whose state is known). */
+  /** Seconds of the window that have a point. */
   readonly knownSeconds: number;
+  /** Seconds of the window whose health was seen (the share of health metrics is over these). */
+  readonly healthKnownSeconds: number;
   readonly requests: number;
   readonly errors5xx: number;
   readonly connectFailures: number;
@@ -58,6 +65,7 @@ export function sumWindow(points: readonly Point[], from: number, to: number): W
   let errors5xx = 0;
   let connectFailures = 0;
   let knownSeconds = 0;
+  let healthKnownSeconds = 0;
   let healthFailingSeconds = 0;
   let unavailableSeconds = 0;
   for (const p of points) {
@@ -66,8 +74,11 @@ export function sumWindow(points: readonly Point[], from: number, to: number): W
     requests += p.requests;
     errors5xx += p.errors5xx;
     connectFailures += p.connectFailures;
-    if (p.healthFailing) healthFailingSeconds++;
-    if (p.unavailable) unavailableSeconds++;
+    if (!p.healthUnknown) {
+      healthKnownSeconds++;
+      if (p.healthFailing) healthFailingSeconds++;
+      if (p.unavailable) unavailableSeconds++;
+    }
     addHistogram(latency, p.latency);
   }
   return {
@@ -75,6 +86,7 @@ export function sumWindow(points: readonly Point[], from: number, to: number): W
     to,
     seconds: Math.max(0, to - from + 1),
     knownSeconds,
+    healthKnownSeconds,
     requests,
     errors5xx,
     connectFailures,
@@ -132,6 +144,18 @@ export function requestRate(sum: Pick<WindowSum, 'requests' | 'seconds'>): numbe
 export interface HealthState {
   readonly healthFailing: boolean;
   readonly unavailable: boolean;
+  /** Nobody saw it (the controller was down): see Point.healthUnknown. */
+  readonly unknown?: boolean;
+}
+
+/** The health of a second no controller saw. */
+export const UNKNOWN_HEALTH: HealthState = { healthFailing: false, unavailable: false, unknown: true };
+
+function healthOf(
+  health: HealthState | undefined,
+): Pick<Point, 'healthFailing' | 'unavailable' | 'healthUnknown'> {
+  if (health?.unknown) return { healthFailing: false, unavailable: false, healthUnknown: true };
+  return { healthFailing: health?.healthFailing ?? false, unavailable: health?.unavailable ?? false };
 }
 
 export interface PointsFromBucketsOptions {
@@ -158,24 +182,20 @@ export function pointsFromBuckets(
       seen.add(c.revision);
       const latency = new Array<number>(LATENCY_BUCKETS).fill(0);
       addHistogram(latency, c.latency);
-      const health = options.health?.(c.revision, bucket.second);
       push(c.revision, {
         second: bucket.second,
         requests: c.requests,
         errors5xx: c.errors5xx,
         connectFailures: c.connectFailures,
         latency,
-        healthFailing: health?.healthFailing ?? false,
-        unavailable: health?.unavailable ?? false,
+        ...healthOf(options.health?.(c.revision, bucket.second)),
       });
     }
     for (const revision of options.revisions ?? []) {
       if (seen.has(revision)) continue;
-      const health = options.health?.(revision, bucket.second);
       push(revision, {
         ...emptyPoint(bucket.second),
-        healthFailing: health?.healthFailing ?? false,
-        unavailable: health?.unavailable ?? false,
+        ...healthOf(options.health?.(revision, bucket.second)),
       });
     }
   }
@@ -225,6 +245,21 @@ export class SeriesBuffer {
     for (const p of points) this.append(p);
   }
 
+  /** The point of `second`, if held. */
+  at(second: number): Point | undefined {
+    const points = this.#points;
+    let lo = 0;
+    let hi = points.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = points[mid]!.second;
+      if (s === second) return points[mid];
+      if (s < second) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  }
+
   /** A copy of the points with from <= second <= to, oldest first. */
   points(from = Number.NEGATIVE_INFINITY, to = Number.POSITIVE_INFINITY): Point[] {
     return this.#points.filter((p) => p.second >= from && p.second <= to);
@@ -241,6 +276,7 @@ export class SeriesIndex {
   readonly #requests: Float64Array;
   readonly #errors: Float64Array;
   readonly #known: Float64Array;
+  readonly #healthKnown: Float64Array;
   readonly #failing: Float64Array;
   readonly #unavailable: Float64Array;
   readonly #latency: Float64Array;
@@ -253,12 +289,14 @@ export class SeriesIndex {
     this.#requests = new Float64Array(n + 1);
     this.#errors = new Float64Array(n + 1);
     this.#known = new Float64Array(n + 1);
+    this.#healthKnown = new Float64Array(n + 1);
     this.#failing = new Float64Array(n + 1);
     this.#unavailable = new Float64Array(n + 1);
     this.#latency = new Float64Array((n + 1) * LATENCY_BUCKETS);
     const req = new Float64Array(n);
     const err = new Float64Array(n);
     const known = new Float64Array(n);
+    const healthKnown = new Float64Array(n);
     const failing = new Float64Array(n);
     const unavailable = new Float64Array(n);
     const lat = new Float64Array(n * LATENCY_BUCKETS);
@@ -268,14 +306,18 @@ export class SeriesIndex {
       req[i]! += p.requests;
       err[i]! += p.errors5xx + p.connectFailures;
       known[i] = 1;
-      if (p.healthFailing) failing[i] = 1;
-      if (p.unavailable) unavailable[i] = 1;
+      if (!p.healthUnknown) {
+        healthKnown[i] = 1;
+        if (p.healthFailing) failing[i] = 1;
+        if (p.unavailable) unavailable[i] = 1;
+      }
       for (let b = 0; b < LATENCY_BUCKETS; b++) lat[i * LATENCY_BUCKETS + b]! += p.latency[b] ?? 0;
     }
     for (let i = 0; i < n; i++) {
       this.#requests[i + 1] = this.#requests[i]! + req[i]!;
       this.#errors[i + 1] = this.#errors[i]! + err[i]!;
       this.#known[i + 1] = this.#known[i]! + known[i]!;
+      this.#healthKnown[i + 1] = this.#healthKnown[i]! + healthKnown[i]!;
       this.#failing[i + 1] = this.#failing[i]! + failing[i]!;
       this.#unavailable[i + 1] = this.#unavailable[i]! + unavailable[i]!;
       for (let b = 0; b < LATENCY_BUCKETS; b++)
@@ -306,6 +348,7 @@ export class SeriesIndex {
       to,
       seconds: Math.max(0, to - from + 1),
       knownSeconds: this.#known[b]! - this.#known[a]!,
+      healthKnownSeconds: this.#healthKnown[b]! - this.#healthKnown[a]!,
       requests: this.#requests[b]! - this.#requests[a]!,
       errors5xx: this.#errors[b]! - this.#errors[a]!,
       connectFailures: 0,
@@ -314,4 +357,34 @@ export class SeriesIndex {
       unavailableSeconds: this.#unavailable[b]! - this.#unavailable[a]!,
     };
   }
+}
+
+/**
+ * A point as the store keeps it (the rollout's analysis series): everything but its second, which
+ * the store holds in its own column.
+ */
+export function pointToJson(point: Point): unknown {
+  const { second: _, ...rest } = point;
+  return rest;
+}
+
+/** A point read back from the store; null for data this version cannot read (it is skipped). */
+export function pointFromJson(second: number, data: unknown): Point | null {
+  if (typeof data !== 'object' || data === null) return null;
+  const d = data as Record<string, unknown>;
+  const count = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  if (!count(d.requests) || !count(d.errors5xx) || !count(d.connectFailures)) return null;
+  if (!Array.isArray(d.latency) || !d.latency.every(count)) return null;
+  const latency = new Array<number>(LATENCY_BUCKETS).fill(0);
+  addHistogram(latency, d.latency as number[]);
+  return {
+    second,
+    requests: d.requests as number,
+    errors5xx: d.errors5xx as number,
+    connectFailures: d.connectFailures as number,
+    latency,
+    healthFailing: d.healthFailing === true,
+    unavailable: d.unavailable === true,
+    ...(d.healthUnknown === true ? { healthUnknown: true } : {}),
+  };
 }

@@ -67,7 +67,7 @@ export function serviceDownVerdicts(
         message: `service down: error rate ${formatValue('errorRate', observed)} (${failed}/${n}) over the last ${seconds}s, ${level === spec.errorRate ? 'mostly errors' : `${spec.factor}x the ${formatValue('errorRate', rule.threshold.value)} threshold`}; no ${Math.round(rule.for / 1000)}s wait (P0)`,
       });
     } else if (rule.metric === 'unavailable') {
-      if (sum.knownSeconds < seconds || sum.unavailableSeconds < seconds) continue;
+      if (sum.healthKnownSeconds < seconds || sum.unavailableSeconds < seconds) continue;
       out.push({
         rule: severe,
         phase: 'Breach',
@@ -75,7 +75,7 @@ export function serviceDownVerdicts(
         threshold: rule.threshold.value,
         breachingSince: window.from,
         window,
-        sample: sum.knownSeconds,
+        sample: sum.healthKnownSeconds,
         message: `service down: no healthy instance for ${seconds}s; no ${Math.round(rule.for / 1000)}s wait (P0)`,
       });
     }

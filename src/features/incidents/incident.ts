@@ -26,6 +26,11 @@ export interface IncidentTrigger {
   readonly threshold?: number;
   /** The metrics window the verdict was made on. */
   readonly window?: { readonly from: number; readonly to: number };
+  /**
+   * When the breach that decided began (unix ms), for a rule with a `for` window. A window carried
+   * over a controller restart began before it.
+   */
+  readonly breachingSince?: number;
   /** One sentence for people: "error rate 12.5% > 5% for 30s", "rolled back by alice". */
   readonly message: string;
 }

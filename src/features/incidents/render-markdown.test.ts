@@ -23,6 +23,7 @@ const incident: Incident = {
     observed: 0.125,
     threshold: 0.05,
     window: { from: T + 15_000, to: T + 45_000 },
+    breachingSince: T + 15_000,
     message: 'error rate 12.5% > 5% for 30s',
   },
   timeline: [
@@ -110,6 +111,7 @@ test('summary facts: UTC date and time, duration, impact numbers and percentages
   assert.match(md, /^- \*\*Revisions\*\*: v2\.0 \(revision 4\) rolled back to v1\.0 \(revision 3\)$/m);
   assert.match(md, /^- \*\*Observed\*\*: 0\.125 \(threshold 0\.05\)$/m);
   assert.match(md, /^- \*\*Window\*\*: 14:30:15 to 14:30:45 UTC \(30s\)$/m);
+  assert.match(md, /^- \*\*Breaching since\*\*: 14:30:15 UTC$/m);
   assert.match(md, /^- \*\*Error rate\*\*: 12\.5% \(v1\.0: 0\.04%\)$/m);
   assert.match(md, /^- \*\*Exposure\*\*: 1m30s \(14:30:00 to 14:31:30 UTC\)$/m);
 });

@@ -79,6 +79,8 @@ function summary(incident: Incident, day: string): string[] {
         `(${formatDuration(trigger.window.to - trigger.window.from)})`,
     );
   }
+  if (trigger.breachingSince !== undefined)
+    lines.push(`- **Breaching since**: ${when(trigger.breachingSince, day)} UTC`);
   lines.push(
     '',
     '### Impact',

@@ -114,7 +114,7 @@ export class Controller {
 
   constructor(deps: ControllerDeps) {
     this.#deps = deps;
-    this.#watch = new RolloutWatch(deps.metrics);
+    this.#watch = new RolloutWatch(deps.metrics, { series: deps.store.analysis, log: deps.log });
     this.#reporter = new RolloutReporter({
       store: deps.store,
       incidents: deps.incidents,

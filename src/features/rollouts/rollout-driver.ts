@@ -743,6 +743,8 @@ export class RolloutDriver {
       message,
       state.compensation?.failure,
     );
+    // Without a watch to follow, the analysis of this rollout is over (its kept series go).
+    if (!watch) this.#deps.watch.forget(rollout.id);
     if (watch)
       await this.#event(
         rollout,
@@ -961,6 +963,7 @@ function toTrigger(decision: Decision, phase: string): IncidentTrigger {
       ...(v.observed === null ? {} : { observed: v.observed }),
       ...(v.threshold === null ? {} : { threshold: v.threshold }),
       window: v.window,
+      ...(v.breachingSince === null ? {} : { breachingSince: v.breachingSince }),
       message: v.message,
     };
   }

@@ -1,9 +1,13 @@
 // Watches a rollout while the new revision takes traffic: every analysis interval it reads the
 // data plane's per-second counters of both revisions, adds what the health monitor sees, and asks
 // the pure analysis functions for a decision (seed 004's matrix, and the canary judgment while
-// both revisions serve side by side).
+// both revisions serve side by side). The series it judges on are persisted with the rollout,
+// once per evaluation, so that a restarted controller resumes its windows and judgment with the
+// same evidence; the data plane's own two minutes fill in the seconds the controller was down.
 import type { Instance } from '../../providers/runtimes/types.ts';
 import type { MetricsBucket } from '../../proxy/types.ts';
+import type { Logger } from '../../shared/logger.ts';
+import type { AnalysisSecond, Store } from '../../store/types.ts';
 import {
   assessRule,
   BEFORE_SECONDS,
@@ -11,24 +15,32 @@ import {
   type CanaryJudgment,
   type Decision,
   decideAction,
+  type HealthState,
   judgeBeforeAfter,
   judgeCanary,
   type Point,
+  pointFromJson,
   pointsFromBuckets,
+  pointToJson,
   referencePoints,
   requiredHistorySeconds,
   resolveRules,
   SeriesBuffer,
   serviceDownVerdicts,
   summarizeBefore,
+  UNKNOWN_HEALTH,
 } from '../analysis/index.ts';
 import type { InstanceHealth } from '../health/health-monitor.ts';
 import type { AppContext } from './app-context.ts';
 import type { RolloutState, WatchMemory } from './rollout-state.ts';
 
 interface Watched {
+  readonly candidateRevision: number;
+  readonly baselineRevision: number | null;
   readonly candidate: SeriesBuffer;
   readonly baseline: SeriesBuffer;
+  /** The newest second restored from the store: health after it went unseen until now. */
+  restoredUntil: number | null;
   /** Next second to read from the data plane. */
   nextSecond: number;
   lastEvaluation: number;
@@ -67,16 +79,34 @@ export interface WatchResult {
   readonly remember?: WatchMemory;
 }
 
+/** Where the series are persisted with their rollout (the store's analysis table). */
+export type SeriesStore = Store['analysis'];
+
 export class RolloutWatch {
   readonly #watched = new Map<string, Watched>();
   readonly #metrics: (app: string, sinceSecond: number) => Promise<MetricsBucket[]>;
+  readonly #series: SeriesStore | null;
+  readonly #log: Logger | null;
+  /** Rollouts whose persisted series this process dropped already (forget runs on every tick of some). */
+  readonly #dropped = new Set<string>();
 
-  constructor(metrics: (app: string, sinceSecond: number) => Promise<MetricsBucket[]>) {
+  constructor(
+    metrics: (app: string, sinceSecond: number) => Promise<MetricsBucket[]>,
+    options: { readonly series?: SeriesStore; readonly log?: Logger } = {},
+  ) {
     this.#metrics = metrics;
+    this.#series = options.series ?? null;
+    this.#log = options.log ?? null;
   }
 
+  /** The rollout's analysis is over: its memory and its persisted series go. */
   forget(rolloutId: string): void {
     this.#watched.delete(rolloutId);
+    if (this.#series === null || this.#dropped.has(rolloutId)) return;
+    this.#dropped.add(rolloutId);
+    this.#series
+      .drop(rolloutId)
+      .catch((err) => this.#log?.warn({ err, rollout: rolloutId }, 'could not drop the analysis series'));
   }
 
   /**
@@ -86,9 +116,15 @@ export class RolloutWatch {
   restart(rolloutId: string, now: number): void {
     const w = this.#watched.get(rolloutId);
     if (!w) return;
+    this.#series
+      ?.drop(rolloutId, w.candidateRevision)
+      .catch((err) => this.#log?.warn({ err, rollout: rolloutId }, 'could not drop the analysis series'));
     this.#watched.set(rolloutId, {
+      candidateRevision: w.candidateRevision,
+      baselineRevision: w.baselineRevision,
       candidate: new SeriesBuffer(w.candidate.capacity),
       baseline: w.baseline,
+      restoredUntil: null,
       nextSecond: Math.floor(now / 1000) + 1,
       lastEvaluation: now,
       notified: w.notified,
@@ -118,8 +154,11 @@ export class RolloutWatch {
       const seconds = Math.max(requiredHistorySeconds(spec), BEFORE_SECONDS + 10);
       const memory = input.memory ?? null;
       w = {
+        candidateRevision: input.candidate.revision,
+        baselineRevision: input.baseline?.revision ?? null,
         candidate: new SeriesBuffer(seconds),
         baseline: new SeriesBuffer(seconds),
+        restoredUntil: null,
         // The baseline's recent past is the reference for relative rules and the before/after
         // judgment; the data plane keeps about two minutes.
         nextSecond: Math.floor(now / 1000) - BEFORE_SECONDS - 2,
@@ -130,6 +169,8 @@ export class RolloutWatch {
         latest: null,
       };
       this.#watched.set(input.rolloutId, w);
+      this.#dropped.delete(input.rolloutId);
+      await this.#restore(input.rolloutId, w);
     }
     if (now - w.lastEvaluation < spec.interval) return null;
     w.lastEvaluation = now;
@@ -137,9 +178,13 @@ export class RolloutWatch {
     const firstTraffic = input.state.weight > 0 && w.since === null;
     if (firstTraffic) w.since = now;
 
-    const flags = (unit: number) => {
+    const flags = (unit: number): HealthState => {
       const mine = input.instances.filter((i) => i.revision === unit && i.phase !== 'Stopped');
       const serving = mine.filter((i) => i.phase === 'Running' && input.health(i.id) !== 'Unhealthy');
+      // A health monitor that has not probed yet (a controller just restarted) saw nothing: a
+      // breach that held before the restart is neither ended nor extended by it.
+      if (mine.length > 0 && mine.every((i) => i.phase === 'Running' && input.health(i.id) === 'Unknown'))
+        return UNKNOWN_HEALTH;
       return {
         healthFailing: mine.some((i) => input.health(i.id) === 'Unhealthy' || i.phase === 'Failed'),
         unavailable: serving.length === 0,
@@ -150,20 +195,27 @@ export class RolloutWatch {
     const buckets = await this.#metrics(ctx.spec.name, w.nextSecond).catch(() => []);
     const revisions = [input.candidate.revision, ...(input.baseline ? [input.baseline.revision] : [])];
     const current = Math.floor(now / 1000);
+    const observedFrom = current - Math.ceil(spec.interval / 1000) - 1;
+    const watched = w;
     const points = pointsFromBuckets(buckets, {
       revisions,
-      // Health is observed now; it stands for the seconds read in this evaluation.
-      health: (revision, second) =>
-        second >= current - Math.ceil(spec.interval / 1000) - 1
-          ? revision === input.candidate.revision
-            ? candidateFlags
-            : (baselineFlags ?? undefined)
-          : undefined,
+      health: (revision, second): HealthState | undefined => {
+        // Health is observed now; it stands for the seconds read in this evaluation.
+        if (second >= observedFrom)
+          return revision === input.candidate.revision ? candidateFlags : (baselineFlags ?? undefined);
+        // A second read again after a restart keeps the health seen then; one that no controller
+        // saw (it was down) is unknown, not healthy.
+        const buffer = revision === input.candidate.revision ? watched.candidate : watched.baseline;
+        const held = buffer.at(second);
+        if (held) return held.healthUnknown ? UNKNOWN_HEALTH : held;
+        return watched.restoredUntil !== null && second > watched.restoredUntil ? UNKNOWN_HEALTH : undefined;
+      },
     });
     w.candidate.appendAll(points.get(input.candidate.revision) ?? []);
     if (input.baseline) w.baseline.appendAll(points.get(input.baseline.revision) ?? []);
     const last = buckets.reduce((m, b) => Math.max(m, b.second), w.nextSecond - 1);
     w.nextSecond = last + 1;
+    await this.#persist(input.rolloutId, w, points);
     if (firstTraffic && w.since !== null) {
       // The reference of the before/after judgment: what the previous revision did until now.
       w.before = input.baseline ? summarizeBefore(w.baseline.points(), Math.floor(w.since / 1000)) : null;
@@ -232,6 +284,56 @@ export class RolloutWatch {
     };
     w.latest = result;
     return result;
+  }
+
+  /**
+   * Loads what an earlier controller persisted of this rollout's series. The data plane's
+   * buckets, read next, replace the counters of the seconds it still holds (and add the seconds
+   * the controller was down); health and the older seconds come from here.
+   */
+  async #restore(rolloutId: string, w: Watched): Promise<void> {
+    if (!this.#series) return;
+    let held: AnalysisSecond[];
+    try {
+      held = await this.#series.load(rolloutId);
+    } catch (err) {
+      this.#log?.warn({ err, rollout: rolloutId }, 'could not load the analysis series; judging afresh');
+      return;
+    }
+    for (const row of held) {
+      const point = pointFromJson(row.second, row.data);
+      if (!point) continue;
+      if (row.revision === w.candidateRevision) w.candidate.append(point);
+      else if (row.revision === w.baselineRevision) w.baseline.append(point);
+      else continue;
+      w.restoredUntil = Math.max(w.restoredUntil ?? point.second, point.second);
+    }
+    if (w.restoredUntil !== null)
+      this.#log?.info(
+        { rollout: rolloutId, seconds: w.candidate.size + w.baseline.size, until: w.restoredUntil },
+        'resumed the analysis series',
+      );
+  }
+
+  /** One write per evaluation: the seconds just read, and the series bounded to its capacity. */
+  async #persist(rolloutId: string, w: Watched, points: Map<number, Point[]>): Promise<void> {
+    if (!this.#series) return;
+    const rows: AnalysisSecond[] = [];
+    let newest = Number.NEGATIVE_INFINITY;
+    for (const [revision, list] of points) {
+      if (revision !== w.candidateRevision && revision !== w.baselineRevision) continue;
+      for (const p of list) {
+        rows.push({ revision, second: p.second, data: pointToJson(p) });
+        if (p.second > newest) newest = p.second;
+      }
+    }
+    if (rows.length === 0) return;
+    try {
+      await this.#series.record(rolloutId, rows, newest - w.candidate.capacity + 1);
+    } catch (err) {
+      // The analysis goes on from memory; only a restart would lose what this write held.
+      this.#log?.warn({ err, rollout: rolloutId }, 'could not persist the analysis series');
+    }
   }
 
   /** The last evaluation of a rollout (its rollout or its post-deploy watch), if any in this process. */
