@@ -17,3 +17,7 @@ CREATE TABLE posts (id bigint PRIMARY KEY, body text, published_at timestamptz);
 CREATE TABLE comments (id bigint PRIMARY KEY, body text);
 CREATE TABLE "User" (id integer PRIMARY KEY, email text, nickname text);
 CREATE TABLE accounts (id bigint PRIMARY KEY, email text, is_active boolean, legacy_plan text);
+CREATE MATERIALIZED VIEW order_totals_mv AS SELECT user_id, sum(amount) AS total FROM orders GROUP BY user_id;
+CREATE TABLE measurements (id bigint, at timestamptz NOT NULL, value double precision) PARTITION BY RANGE (at);
+CREATE TABLE measurements_2027 (id bigint, at timestamptz NOT NULL, value double precision);
+CREATE DOMAIN positive_amount AS numeric(10, 2);
