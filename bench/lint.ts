@@ -163,6 +163,8 @@ async function main(): Promise<void> {
     tools.push('squawk', 'squawk (hazard rules)', 'rewind + squawk', 'rewind + squawk (hazard rules)');
   } else {
     log(`squawk not available: ${sq.missing}`);
+    // No comparison is not a pass.
+    process.exitCode = 1;
   }
 
   const wrong = rows.filter((r) =>
@@ -171,20 +173,23 @@ async function main(): Promise<void> {
     ),
   );
   log(`\nFiles where a tool disagrees with the label (${wrong.length} of ${rows.length}):`);
-  const mark = (r: Row, t: string) => {
+  // The rules each tool reported (Rewind's warnings as RWnnn(w)), prefixed when it is wrong; for
+  // squawk's default rules only the verdict (they are the hazard rules plus the style ones).
+  const mark = (r: Row, t: string, codes = true) => {
     const v = r.tools[t];
     if (!v) return 'n/a';
     const ok = v.flagged === r.entry.hazardous ? '' : v.flagged ? 'FALSE ERROR ' : 'MISSED ';
-    return `${ok}${v.codes.join(' ') || '-'}`;
+    return `${ok}${codes ? v.codes.join(' ') || '-' : v.flagged ? 'flagged' : '-'}`;
   };
   log(
     table(
-      ['file', 'label', 'rewind', 'squawk (hazard rules)'],
+      ['file', 'label', 'rewind', 'squawk (hazard rules)', 'squawk'],
       wrong.map((r) => [
         `${r.entry.file}`,
         r.entry.hazard ?? `safe (${r.entry.expect})`,
         mark(r, 'rewind'),
         mark(r, 'squawk (hazard rules)'),
+        mark(r, 'squawk', false),
       ]),
     ),
   );
