@@ -51,9 +51,10 @@ export function lintMigration(
       return ci ? [normalizeTableName(ci[1]!)] : [];
     }),
   );
-  const notNullChecks = validatedNotNullChecks(folder.filter((x) => x.id < m.id));
-  const down =
-    engine === 'postgres' ? downFacts(m) : { backfilled: new Set<string>(), readded: new Set<string>() };
+  // What the PostgreSQL parser reads in the earlier migrations and in the down file.
+  const pg = engine === 'postgres';
+  const notNullChecks = validatedNotNullChecks(pg ? folder.filter((x) => x.id < m.id) : []);
+  const down = downFacts(pg ? m.downStatements : []);
   const altered = new Set<string>();
   const updates: { table: string; line: number }[] = [];
 
@@ -623,10 +624,10 @@ function validatedNotNullChecks(ms: readonly Migration[]): NotNullChecks {
   return checks;
 }
 
-function downFacts(m: Migration): DownFacts {
+function downFacts(statements: Migration['downStatements']): DownFacts {
   const backfilled = new Set<string>();
   const readded = new Set<string>();
-  for (const st of m.downStatements)
+  for (const st of statements)
     for (const n of parsePgStatement(st.sql)?.notes ?? []) {
       if (n.kind === 'update') for (const c of n.columns) backfilled.add(`${n.table}.${c.toLowerCase()}`);
       if (n.kind === 'addConstraint' && n.notValid && n.name) readded.add(`${n.table}.${n.name}`);
