@@ -46,7 +46,7 @@ const SQUAWK_STYLE_RULES = [
   'ban-char-field',
 ];
 
-/** Installs squawk-cli into bench/.out/squawk unless it is there; null (with the reason) when it cannot. */
+/** Installs squawk-cli into bench/.out/squawk unless it is there; the reason when it cannot. */
 async function squawk(): Promise<{ bin: string } | { missing: string }> {
   if (!existsSync(SQUAWK_BIN)) {
     log(`installing squawk-cli@${SQUAWK_VERSION} into bench/.out/squawk ...`);
