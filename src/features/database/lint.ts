@@ -474,11 +474,9 @@ function parsedFacts(pg: PgStatement, facts: StatementFacts, ctx: ParsedContext)
               },
         );
         break;
-      case 'validateConstraint': {
-        const column = ctx.notNullChecks.pending.get(n.name);
-        if (column) ctx.notNullChecks.valid.add(column);
+      case 'validateConstraint':
+        noteNotNullCheck(n, ctx.notNullChecks);
         break;
-      }
       case 'setNotNull': {
         const at = hits.findIndex((h) => h.code === 'RW107');
         if (at !== -1 && ctx.notNullChecks.valid.has(`${n.table}.${n.column}`))
@@ -602,7 +600,16 @@ const VOLATILE_DEFAULT = new RegExp(
   'i',
 );
 
-function noteNotNullCheck(n: Extract<PgNote, { kind: 'addConstraint' }>, checks: NotNullChecks): void {
+/** Follows a CHECK (col IS NOT NULL) from its ADD CONSTRAINT (NOT VALID or not) to its VALIDATE. */
+function noteNotNullCheck(
+  n: Extract<PgNote, { kind: 'addConstraint' | 'validateConstraint' }>,
+  checks: NotNullChecks,
+): void {
+  if (n.kind === 'validateConstraint') {
+    const column = checks.pending.get(n.name);
+    if (column) checks.valid.add(column);
+    return;
+  }
   if (!n.notNullColumn) return;
   const column = `${n.table}.${n.notNullColumn}`;
   if (!n.notValid) checks.valid.add(column);
@@ -614,13 +621,8 @@ function validatedNotNullChecks(ms: readonly Migration[]): NotNullChecks {
   const checks: NotNullChecks = { pending: new Map(), valid: new Set() };
   for (const m of [...ms].sort((a, b) => a.id - b.id))
     for (const st of m.upStatements)
-      for (const n of parsePgStatement(st.sql)?.notes ?? []) {
-        if (n.kind === 'addConstraint') noteNotNullCheck(n, checks);
-        else if (n.kind === 'validateConstraint') {
-          const column = checks.pending.get(n.name);
-          if (column) checks.valid.add(column);
-        }
-      }
+      for (const n of parsePgStatement(st.sql)?.notes ?? [])
+        if (n.kind === 'addConstraint' || n.kind === 'validateConstraint') noteNotNullCheck(n, checks);
   return checks;
 }
 
