@@ -16,6 +16,7 @@ const ALL = [
   'idle',
   'db',
   'db-restore',
+  'lint',
   'flags',
   'guard',
   'auth',

@@ -79,11 +79,11 @@ export const LINT_RULES = [
   {
     code: 'RW107',
     rule: 'set-not-null',
-    severity: 'warning',
+    severity: 'error',
     phase: 'contract',
     engines: ALL,
     summary:
-      'ALTER COLUMN ... SET NOT NULL: scans the table under an exclusive lock, and the running revision may still insert NULLs.',
+      'ALTER COLUMN ... SET NOT NULL: scans the table under an exclusive lock, and the running revision may still insert NULLs. A warning once a validated CHECK (col IS NOT NULL) precedes it (this file or an earlier one): no scan then.',
     fix: 'PostgreSQL: ADD CONSTRAINT c CHECK (col IS NOT NULL) NOT VALID; then VALIDATE CONSTRAINT c; then SET NOT NULL (no scan once the check is valid); then DROP CONSTRAINT c. Run it once every revision writes the column.',
   },
   {
@@ -129,27 +129,27 @@ export const LINT_RULES = [
   {
     code: 'RW112',
     rule: 'drop-not-null',
-    severity: 'warning',
+    severity: 'error',
     phase: null,
     engines: ['postgres'],
     summary:
-      'ALTER COLUMN c DROP NOT NULL: once the new revision writes NULLs, the down migration (SET NOT NULL) fails, and the running revision may not expect NULLs.',
+      'ALTER COLUMN c DROP NOT NULL: once the new revision writes NULLs, the down migration (SET NOT NULL) fails, and the running revision may not expect NULLs. A warning when the down file backfills the column (UPDATE ... SET c = ...).',
     fix: 'Make sure every running revision reads NULL safely; write a down migration that backfills before SET NOT NULL.',
   },
   {
     code: 'RW113',
     rule: 'drop-constraint',
-    severity: 'warning',
+    severity: 'error',
     phase: null,
     engines: ['postgres'],
     summary:
-      'DROP CONSTRAINT of a constraint the migration did not add: rows breaking it can be written from then on, and the down migration re-adding it fails.',
+      'DROP CONSTRAINT of a constraint the migration did not add: rows breaking it can be written from then on, and the down migration re-adding it fails. A warning when the down file re-adds it NOT VALID.',
     fix: 'Re-add it in the down file as NOT VALID, then VALIDATE once the offending rows are fixed.',
   },
   {
     code: 'RW201',
     rule: 'create-index-not-concurrently',
-    severity: 'warning',
+    severity: 'error',
     phase: 'expand',
     engines: ['postgres', 'mysql'],
     summary:
@@ -159,7 +159,7 @@ export const LINT_RULES = [
   {
     code: 'RW202',
     rule: 'volatile-default',
-    severity: 'warning',
+    severity: 'error',
     phase: 'expand',
     engines: ['postgres'],
     summary:
@@ -169,7 +169,7 @@ export const LINT_RULES = [
   {
     code: 'RW203',
     rule: 'foreign-key-without-not-valid',
-    severity: 'warning',
+    severity: 'error',
     phase: 'expand',
     engines: ['postgres'],
     summary:
@@ -179,7 +179,7 @@ export const LINT_RULES = [
   {
     code: 'RW204',
     rule: 'check-without-not-valid',
-    severity: 'warning',
+    severity: 'error',
     phase: 'expand',
     engines: ['postgres'],
     summary: 'ADD CHECK on an existing table without NOT VALID: scans every row under an exclusive lock.',
@@ -188,7 +188,7 @@ export const LINT_RULES = [
   {
     code: 'RW205',
     rule: 'unique-constraint-without-index',
-    severity: 'warning',
+    severity: 'error',
     phase: 'expand',
     engines: ['postgres'],
     summary:
@@ -198,7 +198,7 @@ export const LINT_RULES = [
   {
     code: 'RW206',
     rule: 'lock-table',
-    severity: 'warning',
+    severity: 'error',
     phase: null,
     engines: ALL,
     summary: 'LOCK TABLE(S): blocks the running revision for as long as the migration holds it.',
@@ -217,7 +217,7 @@ export const LINT_RULES = [
   {
     code: 'RW208',
     rule: 'drop-index-not-concurrently',
-    severity: 'warning',
+    severity: 'error',
     phase: null,
     engines: ['postgres'],
     summary: 'DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the table until done.',
@@ -226,7 +226,7 @@ export const LINT_RULES = [
   {
     code: 'RW209',
     rule: 'exclusion-constraint',
-    severity: 'warning',
+    severity: 'error',
     phase: null,
     engines: ['postgres'],
     summary:
@@ -236,7 +236,7 @@ export const LINT_RULES = [
   {
     code: 'RW210',
     rule: 'vacuum-full',
-    severity: 'warning',
+    severity: 'error',
     phase: null,
     engines: ['postgres'],
     summary: 'VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock: reads and writes wait.',
@@ -245,7 +245,7 @@ export const LINT_RULES = [
   {
     code: 'RW211',
     rule: 'reindex-not-concurrently',
-    severity: 'warning',
+    severity: 'error',
     phase: null,
     engines: ['postgres'],
     summary: 'REINDEX without CONCURRENTLY blocks writes to the table (and reads that use the index).',
@@ -254,7 +254,7 @@ export const LINT_RULES = [
   {
     code: 'RW212',
     rule: 'cluster',
-    severity: 'warning',
+    severity: 'error',
     phase: null,
     engines: ['postgres'],
     summary: 'CLUSTER rewrites the table under an ACCESS EXCLUSIVE lock.',
@@ -273,12 +273,32 @@ export const LINT_RULES = [
   {
     code: 'RW214',
     rule: 'backfill-with-ddl',
-    severity: 'warning',
+    severity: 'error',
     phase: null,
     engines: ['postgres', 'sqlite'],
     summary:
       'An UPDATE of a table the same migration alters: both run in one transaction, so the exclusive lock of the ALTER is held until the backfill ends.',
     fix: 'Backfill in a later migration (in batches), after the schema change has committed.',
+  },
+  {
+    code: 'RW215',
+    rule: 'set-logged',
+    severity: 'error',
+    phase: null,
+    engines: ['postgres'],
+    summary:
+      'ALTER TABLE ... SET LOGGED / SET UNLOGGED rewrites the whole table (into or out of the WAL) under an ACCESS EXCLUSIVE lock.',
+    fix: 'Create the table logged (or unlogged) from the start, or switch it in a maintenance window outside the migration.',
+  },
+  {
+    code: 'RW216',
+    rule: 'refresh-materialized-view-not-concurrently',
+    severity: 'error',
+    phase: null,
+    engines: ['postgres'],
+    summary:
+      'REFRESH MATERIALIZED VIEW without CONCURRENTLY holds an ACCESS EXCLUSIVE lock on the view: every read of it waits for the rebuild.',
+    fix: 'REFRESH MATERIALIZED VIEW CONCURRENTLY (needs a unique index on the view).',
   },
   {
     code: 'RW301',

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { LINT_RULES, lintMigration, lintMigrations, normalizeSql } from './lint.ts';
 import { loadPgParser } from './pg-ast.ts';
 import { splitStatements } from './sql-split.ts';
-import type { DatabaseEngineName, Migration, MigrationPhase } from './types.ts';
+import type { DatabaseEngineName, LintSeverity, Migration, MigrationPhase } from './types.ts';
 
 interface Fixture {
   readonly up: string;
@@ -42,6 +42,8 @@ interface Case extends Fixture {
   readonly name: string;
   /** Codes of the findings, in report order. */
   readonly codes: readonly string[];
+  /** Their severities, when the case is about them. */
+  readonly severities?: readonly LintSeverity[];
   readonly phase?: MigrationPhase;
 }
 
@@ -76,7 +78,15 @@ const cases: readonly Case[] = [
     name: 'drop constraint is not drop column (but a rollback hazard)',
     up: 'ALTER TABLE orders DROP CONSTRAINT orders_fk;',
     codes: ['RW113'],
+    severities: ['error'],
     phase: 'expand',
+  },
+  {
+    name: 'drop constraint that the down file re-adds NOT VALID: a warning',
+    up: 'ALTER TABLE orders DROP CONSTRAINT orders_fk;',
+    down: 'ALTER TABLE orders ADD CONSTRAINT orders_fk FOREIGN KEY (user_id) REFERENCES users NOT VALID;',
+    codes: ['RW113'],
+    severities: ['warning'],
   },
   {
     name: 'mysql drop index/foreign key',
@@ -174,7 +184,15 @@ const cases: readonly Case[] = [
     name: 'drop not null is expand, a rollback hazard',
     up: 'ALTER TABLE orders ALTER COLUMN region DROP NOT NULL;',
     codes: ['RW112'],
+    severities: ['error'],
     phase: 'expand',
+  },
+  {
+    name: 'drop not null with a down file that backfills first: a warning',
+    up: 'ALTER TABLE orders ALTER COLUMN region DROP NOT NULL;',
+    down: "UPDATE orders SET region = 'eu' WHERE region IS NULL;\nALTER TABLE orders ALTER COLUMN region SET NOT NULL;",
+    codes: ['RW112'],
+    severities: ['warning'],
   },
   {
     name: 'drop default',
@@ -448,7 +466,57 @@ const cases: readonly Case[] = [
       'ALTER TABLE orders DROP CONSTRAINT region_nn;',
     ].join('\n'),
     codes: ['RW107'],
+    severities: ['warning'],
     phase: 'contract',
+  },
+  {
+    name: 'the RW107 fix sequence undeclared: SET NOT NULL after the validated check is a warning',
+    up: [
+      'ALTER TABLE orders ADD CONSTRAINT region_nn CHECK (region IS NOT NULL) NOT VALID;',
+      'ALTER TABLE orders VALIDATE CONSTRAINT region_nn;',
+      'ALTER TABLE orders ALTER COLUMN region SET NOT NULL;',
+    ].join('\n'),
+    codes: ['RW107'],
+    severities: ['warning'],
+    phase: 'contract',
+  },
+  {
+    name: 'a check on another column does not excuse SET NOT NULL',
+    up: [
+      'ALTER TABLE orders ADD CONSTRAINT country_nn CHECK (country IS NOT NULL) NOT VALID;',
+      'ALTER TABLE orders VALIDATE CONSTRAINT country_nn;',
+      'ALTER TABLE orders ALTER COLUMN region SET NOT NULL;',
+    ].join('\n'),
+    codes: ['RW107'],
+    severities: ['error'],
+  },
+  { name: 'set unlogged', up: 'ALTER TABLE sessions SET UNLOGGED;', codes: ['RW215'], severities: ['error'] },
+  { name: 'set logged', up: 'ALTER TABLE sessions SET LOGGED;', codes: ['RW215'] },
+  {
+    name: 'set unlogged on a table created here',
+    up: 'CREATE TABLE scratch (id int);\nALTER TABLE scratch SET UNLOGGED;',
+    codes: [],
+  },
+  { name: 'refresh materialized view', up: 'REFRESH MATERIALIZED VIEW totals;', codes: ['RW216'] },
+  { name: 'refresh concurrently', up: 'REFRESH MATERIALIZED VIEW CONCURRENTLY totals;', codes: [] },
+  {
+    name: 'drop schema cascade drops its tables',
+    up: 'DROP SCHEMA legacy CASCADE;',
+    codes: ['RW101'],
+    severities: ['error'],
+    phase: 'contract',
+  },
+  { name: 'drop schema (restrict)', up: 'DROP SCHEMA legacy;', codes: ['RW111'], severities: ['warning'] },
+  {
+    name: 'a volatile call nested in a default',
+    up: 'ALTER TABLE orders ADD COLUMN code text DEFAULT md5(random()::text);',
+    codes: ['RW202'],
+    severities: ['error'],
+  },
+  {
+    name: 'a stable default nested in a cast',
+    up: "ALTER TABLE orders ADD COLUMN day text DEFAULT to_char(now(), 'YYYY-MM-DD');",
+    codes: [],
   },
   {
     name: 'type change to varchar with the current type unknown: a warning',
@@ -471,6 +539,11 @@ for (const c of cases) {
       result.findings.map((f) => `${f.code} ${f.message}`).join('\n'),
     );
     if (c.phase) assert.equal(result.phase, c.phase);
+    if (c.severities)
+      assert.deepEqual(
+        result.findings.map((f) => f.severity),
+        c.severities,
+      );
   });
 }
 
@@ -490,8 +563,8 @@ test('the rule catalogue is well formed', () => {
     assert.match(r.code, /^RW[123]\d\d$/);
     assert.match(r.rule, /^[a-z0-9-]+$/);
     assert.ok(r.summary.length > 20 && r.fix.length > 20, r.code);
-    // RW1xx destroy data or break the running revision (contract), or its rollback (warnings).
-    if (r.code.startsWith('RW1')) assert.ok(r.phase === 'contract' || r.severity === 'warning', r.code);
+    // RW1xx destroy data or break the running revision (contract), or its rollback (the down file).
+    if (r.code.startsWith('RW1') && r.phase !== 'contract') assert.match(r.summary, /\bdown\b/, r.code);
   }
 });
 
@@ -616,4 +689,27 @@ test('widening a varchar or numeric the folder created is safe; narrowing is RW1
   assert.deepEqual(change(5, 'ALTER TABLE orders ALTER COLUMN note TYPE varchar(20);'), ['RW105 error']);
   assert.deepEqual(change(6, 'ALTER TABLE orders ALTER COLUMN total TYPE numeric(12, 3);'), ['RW105 error']);
   assert.deepEqual(change(7, 'ALTER TABLE orders ALTER COLUMN note TYPE integer USING 0;'), ['RW105 error']);
+  // The same type is no change (int4 either way); a USING expression rewrites whatever the type.
+  assert.deepEqual(change(8, 'ALTER TABLE orders ALTER COLUMN id TYPE integer;'), []);
+  assert.deepEqual(
+    change(9, 'ALTER TABLE orders ALTER COLUMN total TYPE numeric(10, 2) USING round(total, 2);'),
+    ['RW105 error'],
+  );
+  assert.deepEqual(
+    change(10, 'ALTER TABLE orders ALTER COLUMN total TYPE numeric(12, 2) USING total::numeric(12, 2);'),
+    [],
+  );
+});
+
+test('a CHECK (c IS NOT NULL) validated by an earlier migration makes SET NOT NULL a warning', () => {
+  const folder = [
+    migration({ up: 'ALTER TABLE orders ADD CONSTRAINT region_nn CHECK (region IS NOT NULL) NOT VALID;' }, 1),
+    migration({ up: 'ALTER TABLE orders VALIDATE CONSTRAINT region_nn;' }, 2),
+    migration({ up: 'ALTER TABLE orders ALTER COLUMN region SET NOT NULL;' }, 3),
+    migration({ up: 'ALTER TABLE orders ALTER COLUMN country SET NOT NULL;' }, 4),
+  ];
+  assert.deepEqual(
+    lintMigrations(folder, 'postgres').map((l) => l.findings.map((f) => `${f.code} ${f.severity}`)),
+    [[], [], ['RW107 warning'], ['RW107 error']],
+  );
 });

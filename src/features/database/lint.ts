@@ -4,7 +4,7 @@
 // revision or lock a busy table on every engine. On PostgreSQL the server's own parser
 // (pg-ast.ts) adds what patterns cannot see: DO blocks, constraint and index changes, types.
 import { type LintCode, lintRule } from './lint-rules.ts';
-import { isWidening, type PgStatement, type PgType, parsePgStatement } from './pg-ast.ts';
+import { isWidening, type PgNote, type PgStatement, type PgType, parsePgStatement } from './pg-ast.ts';
 import { normalizeTableName, scanSql, unquoteIdentifier } from './sql-split.ts';
 import type {
   DatabaseEngineName,
@@ -51,6 +51,10 @@ export function lintMigration(
       return ci ? [normalizeTableName(ci[1]!)] : [];
     }),
   );
+  // What the PostgreSQL parser reads in the earlier migrations and in the down file.
+  const pg = engine === 'postgres';
+  const notNullChecks = validatedNotNullChecks(pg ? folder.filter((x) => x.id < m.id) : []);
+  const down = downFacts(pg ? m.downStatements : []);
   const altered = new Set<string>();
   const updates: { table: string; line: number }[] = [];
 
@@ -63,12 +67,13 @@ export function lintMigration(
     const ctx = { created, added, alone: statements.length === 1 };
     const facts = inspectStatement(s.text, engine, ctx);
     if (s.pg) {
-      parsedFacts(s.pg, facts, { ...ctx, types, ownConstraints, ownIndexes });
+      const pctx = { ...ctx, types, ownConstraints, ownIndexes, notNullChecks, down };
+      parsedFacts(s.pg, facts, pctx);
       // A DO block runs its statements now: they count as this statement's own.
       for (const inner of s.pg.embedded) {
         const f = inspectStatement(normalizeSql(inner, engine), engine, ctx);
         const parsed = parsePgStatement(inner);
-        if (parsed) parsedFacts(parsed, f, { ...ctx, types, ownConstraints, ownIndexes });
+        if (parsed) parsedFacts(parsed, f, pctx);
         facts.hits.push(...f.hits.map((h) => ({ ...h, message: `in a DO block: ${h.message}` })));
         facts.tables.push(...f.tables);
         if (f.ddl) facts.ddl = true;
@@ -400,6 +405,24 @@ interface ParsedContext extends Context {
   /** Constraint and index names this migration creates: changing them again is its own business. */
   readonly ownConstraints: ReadonlySet<string>;
   readonly ownIndexes: ReadonlySet<string>;
+  /** CHECK (col IS NOT NULL) constraints so far (earlier migrations, then this file in order). */
+  readonly notNullChecks: NotNullChecks;
+  /** What the down file does that makes a DROP NOT NULL / DROP CONSTRAINT undoable. */
+  readonly down: DownFacts;
+}
+
+interface NotNullChecks {
+  /** Constraint name -> `table.column`, added NOT VALID and not validated yet. */
+  readonly pending: Map<string, string>;
+  /** `table.column` with a valid CHECK (col IS NOT NULL): SET NOT NULL does not scan. */
+  readonly valid: Set<string>;
+}
+
+interface DownFacts {
+  /** `table.column` the down file's UPDATEs set. */
+  readonly backfilled: ReadonlySet<string>;
+  /** `table.constraint` the down file adds NOT VALID. */
+  readonly readded: ReadonlySet<string>;
 }
 
 /** Adds what the PostgreSQL parser sees to a statement's facts (rules the patterns cannot see). */
@@ -422,20 +445,50 @@ function parsedFacts(pg: PgStatement, facts: StatementFacts, ctx: ParsedContext)
           });
         break;
       case 'dropNotNull':
-        if (existing(n.table))
-          hits.push({
-            code: 'RW112',
-            message: `drops NOT NULL on ${n.table}.${n.column}: once NULLs are written, the down migration's SET NOT NULL fails and the running revision may not expect them`,
-          });
+        if (!existing(n.table)) break;
+        hits.push(
+          ctx.down.backfilled.has(`${n.table}.${n.column}`)
+            ? {
+                code: 'RW112',
+                severity: 'warning',
+                message: `drops NOT NULL on ${n.table}.${n.column}; the down file backfills it before its SET NOT NULL, but the running revision may not expect NULLs`,
+              }
+            : {
+                code: 'RW112',
+                message: `drops NOT NULL on ${n.table}.${n.column}: once NULLs are written, the down migration's SET NOT NULL fails (the down file does not backfill ${n.column}) and the running revision may not expect them`,
+              },
+        );
         break;
       case 'dropConstraint':
-        if (existing(n.table) && !ctx.ownConstraints.has(n.name))
-          hits.push({
-            code: 'RW113',
-            message: `drops constraint ${n.name} of ${n.table}: rows that break it can be written from now on, and the down migration re-adding it then fails`,
-          });
+        if (!existing(n.table) || ctx.ownConstraints.has(n.name)) break;
+        hits.push(
+          ctx.down.readded.has(`${n.table}.${n.name}`)
+            ? {
+                code: 'RW113',
+                severity: 'warning',
+                message: `drops constraint ${n.name} of ${n.table}; rows that break it can be written from now on (the down file re-adds it NOT VALID)`,
+              }
+            : {
+                code: 'RW113',
+                message: `drops constraint ${n.name} of ${n.table}: rows that break it can be written from now on, and a down migration re-adding it then fails (re-add it NOT VALID in the down file)`,
+              },
+        );
         break;
+      case 'validateConstraint':
+        noteNotNullCheck(n, ctx.notNullChecks);
+        break;
+      case 'setNotNull': {
+        const at = hits.findIndex((h) => h.code === 'RW107');
+        if (at !== -1 && ctx.notNullChecks.valid.has(`${n.table}.${n.column}`))
+          hits[at] = {
+            code: 'RW107',
+            severity: 'warning',
+            message: `sets ${n.table}.${n.column} NOT NULL after a validated CHECK (${n.column} IS NOT NULL): no scan, but the running revision may still insert NULLs`,
+          };
+        break;
+      }
       case 'addConstraint':
+        noteNotNullCheck(n, ctx.notNullChecks);
         if (n.type === 'CONSTR_EXCLUSION' && existing(n.table))
           hits.push({
             code: 'RW209',
@@ -461,13 +514,45 @@ function parsedFacts(pg: PgStatement, facts: StatementFacts, ctx: ParsedContext)
           message: `CLUSTER rewrites ${n.table || 'the clustered tables'} under an ACCESS EXCLUSIVE lock`,
         });
         break;
-      case 'column':
+      case 'column': {
         if (n.type.name === 'json')
           hits.push({
             code: 'RW213',
             message: `column ${n.table}.${n.column} is json: no equality operator (DISTINCT, GROUP BY, UNION fail), re-parsed on every read`,
           });
+        // The patterns see a volatile call at the start of the DEFAULT; the parser sees it anywhere.
+        const volatile = n.defaultCalls.find((f) => VOLATILE_FUNCTIONS.has(f));
+        if (n.added && volatile && existing(n.table) && !hits.some((h) => h.code === 'RW202'))
+          hits.push({
+            code: 'RW202',
+            message: `adds ${n.table}.${n.column} with a default that calls ${volatile}(), a per-row value: rewrites the whole table under an exclusive lock`,
+          });
         break;
+      }
+      case 'setLogged':
+        if (existing(n.table))
+          hits.push({
+            code: 'RW215',
+            message: `SET ${n.logged ? 'LOGGED' : 'UNLOGGED'} rewrites ${n.table} under an ACCESS EXCLUSIVE lock`,
+          });
+        break;
+      case 'refreshMatView':
+        if (!n.concurrently)
+          hits.push({
+            code: 'RW216',
+            message: `REFRESH MATERIALIZED VIEW ${n.view} without CONCURRENTLY blocks every read of the view until it is rebuilt`,
+          });
+        break;
+      case 'dropSchemaCascade': {
+        const at = hits.findIndex((h) => h.code === 'RW111');
+        const hit: Hit = {
+          code: 'RW101',
+          message: `drops schema ${n.names.join(', ')} with CASCADE: every table in it goes, and rollback cannot restore the rows`,
+        };
+        if (at === -1) hits.push(hit);
+        else hits[at] = hit;
+        break;
+      }
       case 'typeChange': {
         if (n.type.name === 'json')
           hits.push({
@@ -477,7 +562,12 @@ function parsedFacts(pg: PgStatement, facts: StatementFacts, ctx: ParsedContext)
         const before = ctx.types.get(`${n.table}.${n.column}`);
         const at = hits.findIndex((h) => h.code === 'RW105');
         if (at === -1) break;
-        if (before && isWidening(before, n.type)) hits.splice(at, 1);
+        if (n.using === 'expression')
+          hits[at] = {
+            code: 'RW105',
+            message: `changes ${n.column} with a USING expression, which rewrites ${n.table} under lock whatever the type`,
+          };
+        else if (before && isWidening(before, n.type)) hits.splice(at, 1);
         else if (!before && ['varchar', 'text', 'numeric'].includes(n.type.name))
           hits[at] = {
             ...hits[at]!,
@@ -491,6 +581,60 @@ function parsedFacts(pg: PgStatement, facts: StatementFacts, ctx: ParsedContext)
   // ADD CONSTRAINT ... NOT VALID, VALIDATE, DROP CONSTRAINT: the helpers of a SET NOT NULL (RW107's
   // fix), neither expand nor contract on their own.
   if (helperOnly) facts.expand = false;
+}
+
+/** Functions whose value differs per row: as a column default they make PostgreSQL rewrite the table. */
+const VOLATILE_FUNCTIONS = new Set([
+  'random',
+  'gen_random_uuid',
+  'uuid_generate_v1',
+  'uuid_generate_v1mc',
+  'uuid_generate_v4',
+  'clock_timestamp',
+  'timeofday',
+  'nextval',
+  'txid_current',
+]);
+const VOLATILE_DEFAULT = new RegExp(
+  String.raw`\bDEFAULT \(?(?:(?:public|pg_catalog)\.)?(?:${[...VOLATILE_FUNCTIONS].join('|')})\b`,
+  'i',
+);
+
+/** Follows a CHECK (col IS NOT NULL) from its ADD CONSTRAINT (NOT VALID or not) to its VALIDATE. */
+function noteNotNullCheck(
+  n: Extract<PgNote, { kind: 'addConstraint' | 'validateConstraint' }>,
+  checks: NotNullChecks,
+): void {
+  if (n.kind === 'validateConstraint') {
+    const column = checks.pending.get(n.name);
+    if (column) checks.valid.add(column);
+    return;
+  }
+  if (!n.notNullColumn) return;
+  const column = `${n.table}.${n.notNullColumn}`;
+  if (!n.notValid) checks.valid.add(column);
+  else if (n.name) checks.pending.set(n.name, column);
+}
+
+/** The CHECK (col IS NOT NULL) constraints the earlier migrations `ms` add and validate. */
+function validatedNotNullChecks(ms: readonly Migration[]): NotNullChecks {
+  const checks: NotNullChecks = { pending: new Map(), valid: new Set() };
+  for (const m of [...ms].sort((a, b) => a.id - b.id))
+    for (const st of m.upStatements)
+      for (const n of parsePgStatement(st.sql)?.notes ?? [])
+        if (n.kind === 'addConstraint' || n.kind === 'validateConstraint') noteNotNullCheck(n, checks);
+  return checks;
+}
+
+function downFacts(statements: Migration['downStatements']): DownFacts {
+  const backfilled = new Set<string>();
+  const readded = new Set<string>();
+  for (const st of statements)
+    for (const n of parsePgStatement(st.sql)?.notes ?? []) {
+      if (n.kind === 'update') for (const c of n.columns) backfilled.add(`${n.table}.${c.toLowerCase()}`);
+      if (n.kind === 'addConstraint' && n.notValid && n.name) readded.add(`${n.table}.${n.name}`);
+    }
+  return { backfilled, readded };
 }
 
 /** `table.column` -> its latest type, from the CREATE TABLE / ADD COLUMN / ALTER TYPE of `ms`. */
@@ -669,12 +813,7 @@ function inspectAddColumn(column: string, definition: string, s: StatementInput)
     });
   }
   if (s.engine !== 'postgres') return;
-  const volatile =
-    serial ||
-    has(/\bGENERATED\b.*\b(?:IDENTITY|STORED)\b/i) ||
-    has(
-      /\bDEFAULT \(?(?:(?:public|pg_catalog)\.)?(?:random|gen_random_uuid|uuid_generate_v1|uuid_generate_v1mc|uuid_generate_v4|clock_timestamp|timeofday|nextval|txid_current)\b/i,
-    );
+  const volatile = serial || has(/\bGENERATED\b.*\b(?:IDENTITY|STORED)\b/i) || has(VOLATILE_DEFAULT);
   if (volatile) {
     hits.push({
       code: 'RW202',

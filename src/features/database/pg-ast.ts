@@ -38,7 +38,10 @@ export type PgNote =
       readonly name: string | null;
       readonly type: string;
       readonly notValid: boolean;
+      /** The column of a `CHECK (col IS NOT NULL)`, else null: the first step of RW107's fix. */
+      readonly notNullColumn: string | null;
     }
+  | { readonly kind: 'setNotNull'; readonly table: string; readonly column: string }
   | { readonly kind: 'validateConstraint'; readonly table: string; readonly name: string }
   | { readonly kind: 'dropConstraint'; readonly table: string; readonly name: string }
   | { readonly kind: 'vacuumFull'; readonly tables: readonly string[] }
@@ -50,9 +53,21 @@ export type PgNote =
       readonly column: string;
       readonly type: PgType;
       readonly added: boolean;
+      /** Every function the column's DEFAULT calls, nested ones included, lower-case. */
+      readonly defaultCalls: readonly string[];
     }
-  | { readonly kind: 'typeChange'; readonly table: string; readonly column: string; readonly type: PgType }
-  | { readonly kind: 'update'; readonly table: string };
+  | {
+      readonly kind: 'typeChange';
+      readonly table: string;
+      readonly column: string;
+      readonly type: PgType;
+      /** USING: none, the column itself or a cast of it, or another expression (which rewrites). */
+      readonly using: 'none' | 'cast' | 'expression';
+    }
+  | { readonly kind: 'setLogged'; readonly table: string; readonly logged: boolean }
+  | { readonly kind: 'refreshMatView'; readonly concurrently: boolean; readonly view: string }
+  | { readonly kind: 'dropSchemaCascade'; readonly names: readonly string[] }
+  | { readonly kind: 'update'; readonly table: string; readonly columns: readonly string[] };
 
 export interface PgStatement {
   readonly notes: readonly PgNote[];
@@ -88,6 +103,8 @@ function describe(type: string, s: Node, notes: PgNote[], embedded: string[]): v
       embedded.push(...doBlockStatements(s));
       return;
     case 'DropStmt':
+      if (s.removeType === 'OBJECT_SCHEMA' && s.behavior === 'DROP_CASCADE')
+        notes.push({ kind: 'dropSchemaCascade', names: strings(s.objects) });
       if (s.removeType === 'OBJECT_INDEX')
         notes.push({
           kind: 'dropIndex',
@@ -115,11 +132,18 @@ function describe(type: string, s: Node, notes: PgNote[], embedded: string[]): v
         target: relname(s.relation) || String(s.name ?? ''),
       });
       return;
+    case 'RefreshMatViewStmt':
+      notes.push({ kind: 'refreshMatView', concurrently: s.concurrent === true, view: relname(s.relation) });
+      return;
     case 'ClusterStmt':
       notes.push({ kind: 'cluster', table: relname(s.relation) });
       return;
     case 'UpdateStmt':
-      notes.push({ kind: 'update', table: relname(s.relation) });
+      notes.push({
+        kind: 'update',
+        table: relname(s.relation),
+        columns: list(s.targetList).map((t) => String(((t as Node).ResTarget as Node)?.name ?? '')),
+      });
       return;
     case 'CreateStmt': {
       const table = relname(s.relation);
@@ -132,6 +156,7 @@ function describe(type: string, s: Node, notes: PgNote[], embedded: string[]): v
             column: String(c.colname),
             type: typeOf(c.typeName),
             added: false,
+            defaultCalls: defaultCalls(c),
           });
       }
       return;
@@ -147,6 +172,9 @@ function describe(type: string, s: Node, notes: PgNote[], embedded: string[]): v
           case 'AT_DropNotNull':
             notes.push({ kind: 'dropNotNull', table, column: name });
             break;
+          case 'AT_SetNotNull':
+            notes.push({ kind: 'setNotNull', table, column: name });
+            break;
           case 'AT_DropConstraint':
             notes.push({ kind: 'dropConstraint', table, name });
             break;
@@ -161,6 +189,7 @@ function describe(type: string, s: Node, notes: PgNote[], embedded: string[]): v
               name: (c.conname as string | undefined) ?? null,
               type: String(c.contype),
               notValid: c.skip_validation === true,
+              notNullColumn: notNullColumn(c),
             });
             break;
           }
@@ -172,16 +201,24 @@ function describe(type: string, s: Node, notes: PgNote[], embedded: string[]): v
               column: String(c.colname),
               type: typeOf(c.typeName),
               added: true,
+              defaultCalls: defaultCalls(c),
             });
             break;
           }
-          case 'AT_AlterColumnType':
+          case 'AT_AlterColumnType': {
+            const c = def.ColumnDef as Node;
             notes.push({
               kind: 'typeChange',
               table,
               column: name,
-              type: typeOf((def.ColumnDef as Node).typeName),
+              type: typeOf(c.typeName),
+              using: usingKind(c.raw_default, name),
             });
+            break;
+          }
+          case 'AT_SetLogged':
+          case 'AT_SetUnLogged':
+            notes.push({ kind: 'setLogged', table, logged: cmd.subtype === 'AT_SetLogged' });
             break;
         }
       }
@@ -228,6 +265,40 @@ function doBlockStatements(s: Node): string[] {
   return out.filter(Boolean);
 }
 
+/** The functions a column's DEFAULT expression calls, at any depth. */
+function defaultCalls(column: Node): string[] {
+  const out: string[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) for (const item of node) walk(item);
+    else if (node !== null && typeof node === 'object') {
+      const call = (node as Node).FuncCall as Node | undefined;
+      if (call) out.push((strings(call.funcname).at(-1) ?? '').toLowerCase());
+      for (const v of Object.values(node)) walk(v);
+    }
+  };
+  for (const c of list(column.constraints)) {
+    const con = (c as Node).Constraint as Node | undefined;
+    if (con?.contype === 'CONSTR_DEFAULT') walk(con.raw_expr);
+  }
+  return out;
+}
+
+function usingKind(expr: unknown, column: string): 'none' | 'cast' | 'expression' {
+  if (expr === undefined) return 'none';
+  const e = expr as Node;
+  const ref = ((e.TypeCast as Node | undefined)?.arg as Node | undefined) ?? e;
+  const fields = strings((ref.ColumnRef as Node | undefined)?.fields);
+  return fields.length === 1 && fields[0] === column ? 'cast' : 'expression';
+}
+
+/** `CHECK (col IS NOT NULL)` -> col. */
+function notNullColumn(c: Node): string | null {
+  const test = (c.raw_expr as Node | undefined)?.NullTest as Node | undefined;
+  if (c.contype !== 'CONSTR_CHECK' || test?.nulltesttype !== 'IS_NOT_NULL') return null;
+  const fields = strings(((test.arg as Node | undefined)?.ColumnRef as Node | undefined)?.fields);
+  return fields.length === 1 ? fields[0]!.toLowerCase() : null;
+}
+
 function exprQuery(e: unknown): string {
   return String(((e as Node | undefined)?.PLpgSQL_expr as Node | undefined)?.query ?? '');
 }
@@ -261,10 +332,11 @@ function stringValue(v: unknown): string | null {
 
 /**
  * A type change that only widens: no rewrite, no value the running revision cannot read.
- * varchar(n) -> varchar(m >= n) / varchar / text; text <-> varchar without a limit;
- * numeric(p, s) -> numeric(q >= p, s) / numeric.
+ * The same type (int -> integer); varchar(n) -> varchar(m >= n) / varchar / text; text <-> varchar
+ * without a limit; numeric(p, s) -> numeric(q >= p, s) / numeric.
  */
 export function isWidening(from: PgType, to: PgType): boolean {
+  if (from.name === to.name && from.mods.join() === to.mods.join()) return true;
   const text = (t: PgType) => t.name === 'text' || (t.name === 'varchar' && t.mods.length === 0);
   if (text(to) && (text(from) || from.name === 'varchar')) return true;
   if (from.name === 'varchar' && to.name === 'varchar')

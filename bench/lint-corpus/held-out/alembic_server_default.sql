@@ -1,0 +1,1 @@
+ALTER TABLE accounts ADD COLUMN is_active BOOLEAN DEFAULT true NOT NULL;

@@ -1,0 +1,2 @@
+ALTER TABLE measurements ATTACH PARTITION measurements_2027
+  FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');

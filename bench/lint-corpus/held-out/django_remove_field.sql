@@ -1,0 +1,4 @@
+--
+-- Remove field legacy_code from product
+--
+ALTER TABLE "app_product" DROP COLUMN "legacy_code" CASCADE;

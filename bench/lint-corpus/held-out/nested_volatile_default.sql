@@ -1,0 +1,1 @@
+ALTER TABLE accounts ADD COLUMN shard smallint NOT NULL DEFAULT (random() * 100)::smallint;

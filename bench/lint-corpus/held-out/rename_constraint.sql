@@ -1,0 +1,1 @@
+ALTER TABLE orders RENAME CONSTRAINT orders_amount_check TO orders_amount_positive;

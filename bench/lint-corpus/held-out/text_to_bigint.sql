@@ -1,0 +1,1 @@
+ALTER TABLE orders ALTER COLUMN reference TYPE bigint USING reference::bigint;

@@ -1,0 +1,1 @@
+COMMENT ON COLUMN orders.reference IS 'external order reference';

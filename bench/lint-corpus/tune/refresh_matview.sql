@@ -1,0 +1,1 @@
+REFRESH MATERIALIZED VIEW order_totals_mv;
