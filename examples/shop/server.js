@@ -8,6 +8,7 @@
 //   SHOP_HEALTH_FAIL=1          /healthz answers 503
 //   SHOP_HEALTH_FAIL_FILE=/tmp/x  ... only while this file exists (health that fails later)
 //   SHOP_START_DELAY_MS=2000    wait before listening
+//   SHOP_START_HOLD_FILE=/tmp/x ... and then while this file exists (a start that ends when told)
 // and shows what it was configured with (`rewind config set` / `rewind secrets set`):
 //   SHOP_GREETING=hi            the greeting in its answer
 //   SHOP_API_TOKEN=...          a secret: only a fingerprint of it is ever shown
@@ -28,6 +29,7 @@ const crashAfter = Number(process.env.SHOP_CRASH_AFTER ?? 0);
 const healthFail = process.env.SHOP_HEALTH_FAIL === '1';
 const healthFailFile = process.env.SHOP_HEALTH_FAIL_FILE;
 const startDelay = Number(process.env.SHOP_START_DELAY_MS ?? 0);
+const startHoldFile = process.env.SHOP_START_HOLD_FILE;
 const greeting = process.env.SHOP_GREETING ?? 'shop';
 const token = process.env.SHOP_API_TOKEN;
 const recommendationsErrorRate = Number(process.env.SHOP_RECOMMENDATIONS_ERROR_RATE ?? 0);
@@ -121,6 +123,11 @@ function shutdown() {
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);
 
-setTimeout(() => {
+function listenWhenReleased() {
+  if (startHoldFile && existsSync(startHoldFile)) {
+    setTimeout(listenWhenReleased, 50);
+    return;
+  }
   server.listen(port, '127.0.0.1', () => console.log(`shop ${version} listening on 127.0.0.1:${port}`));
-}, startDelay);
+}
+setTimeout(listenWhenReleased, startDelay);

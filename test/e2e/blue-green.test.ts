@@ -1,6 +1,9 @@
 // The story of a blue-green release under Rewind, told with the real server, agent, proxy, app
 // processes and CLI.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Harness, startLoad, startRewind, waitFor } from '../support/rewind-harness.ts';
 
@@ -15,6 +18,12 @@ interface Rollout {
 describe('blue-green with examples/shop', () => {
   let h: Harness;
   const versionServed = async () => (await fetch(`${h.appUrl}/`)).headers.get('x-shop-version');
+  /** A start that waits until released: the deploy stays in progress however loaded the machine. */
+  const holdStart = () => {
+    const file = join(h.dir, `hold-${randomUUID()}`);
+    writeFileSync(file, '');
+    return { env: `SHOP_START_HOLD_FILE=${file}`, release: () => rmSync(file, { force: true }) };
+  };
 
   before(async () => {
     h = await startRewind();
@@ -158,18 +167,12 @@ describe('blue-green with examples/shop', () => {
   });
 
   test('two deploys of one app at once: the second is refused', async () => {
-    // Slow to start, so that it is still in progress however long the second CLI takes to spawn.
-    const first = await h.cli(
-      'deploy',
-      'shop',
-      '--version',
-      'v7',
-      '--env',
-      'SHOP_START_DELAY_MS=2000',
-      '--json',
-    );
+    // v7 does not start until released, so it is still in progress however long the second CLI takes.
+    const hold = holdStart();
+    const first = await h.cli('deploy', 'shop', '--version', 'v7', '--env', hold.env, '--json');
     assert.equal(first.code, 0, first.stderr);
     const second = await h.cli('deploy', 'shop', '--version', 'v8');
+    hold.release();
     assert.equal(second.code, 5, second.stderr);
     assert.match(second.stderr, /already has a rollout in progress/);
     const id = (JSON.parse(first.stdout) as Rollout).id;
@@ -192,17 +195,11 @@ describe('blue-green with examples/shop', () => {
   });
 
   test('a rollback during a deploy aborts it: traffic and processes go back, exit 0', async () => {
-    const deploy = await h.cli(
-      'deploy',
-      'shop',
-      '--version',
-      'v9',
-      '--env',
-      'SHOP_START_DELAY_MS=3000',
-      '--json',
-    );
+    const hold = holdStart();
+    const deploy = await h.cli('deploy', 'shop', '--version', 'v9', '--env', hold.env, '--json');
     assert.equal(deploy.code, 0, deploy.stderr);
     const r = await h.cli('rollback', 'shop', '--reason', 'changed my mind', '--json');
+    hold.release();
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const rollout = JSON.parse(r.stdout) as Rollout;
     assert.equal(rollout.phase, 'RolledBack');

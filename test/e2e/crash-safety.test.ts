@@ -59,7 +59,10 @@ describe('crash safety', () => {
     assert.deepEqual(processesIn(h.dir), before);
   });
 
-  test('a server killed at any point of a deploy resumes it; nothing fails, nothing is orphaned', async () => {
+  // Six deploys, each with a kill and a restart: on a loaded machine that outlasts the default 120 s.
+  test('a server killed at any point of a deploy resumes it; nothing fails, nothing is orphaned', {
+    timeout: 600_000,
+  }, async () => {
     const delays = [0, 60, 150, 300, 500, 800];
     let version = 10;
     for (const delay of delays) {
