@@ -3,7 +3,7 @@
 // Real sockets throughout; the memory test runs the data plane in a child process to read its RSS.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { type TestContext, test } from 'node:test';
@@ -84,6 +84,40 @@ test('hanging upstream: 200 requests all get 504 after the response timeout, and
     await waitFor(() => up.stats.open === 0, 10_000); // the proxy closed them all
     const errors = () => dp.metrics('hang', 0).reduce((n, b) => n + (b.revisions[0]?.errors5xx ?? 0), 0);
     await waitFor(() => errors() === 200, 5000); // 504s count as the revision's 5xx
+  });
+});
+
+test('an instance that never accepts: connect timeout, one retry, then 502; both attempts counted', async (t) => {
+  // A listener whose accept queue is full: the kernel drops further SYNs, so connect() hangs.
+  const py = spawn(
+    'python3',
+    [
+      '-c',
+      "import socket,sys\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()",
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  t.after(() => py.kill());
+  const upPort = await new Promise<number>((resolve) =>
+    py.stdout.once('data', (d: Buffer) => resolve(Number(d.toString()))),
+  );
+  // Fill the queue (it holds one): the first connect completes, the rest hang, and so will the proxy's.
+  const fillers = Array.from({ length: 8 }, () => net.connect(upPort, '127.0.0.1').on('error', () => {}));
+  t.after(() => {
+    for (const f of fillers) f.destroy();
+  });
+  await Promise.any(fillers.map((f) => new Promise((r) => f.once('connect', r))));
+  await withPlane(async (dp) => {
+    await dp.setRoutes(table('deaf', 1, [backend(1, 100, upPort)], { timeouts: timeouts({ connect: 500 }) }));
+    const port = dp.port('deaf') as number;
+    const t0 = performance.now();
+    const r = await request(port);
+    const ms = performance.now() - t0;
+    assert.equal(r.status, 502);
+    assert.ok(ms >= 1000, `502 after ${ms} ms: two attempts of at least 500 ms each`);
+    const failures = () =>
+      dp.metrics('deaf', 0).reduce((n, b) => n + (b.revisions[0]?.connectFailures ?? 0), 0);
+    await waitFor(() => failures() === 2, 5000);
   });
 });
 
