@@ -39,6 +39,16 @@ export const routeTableSchema = z.object({
   stickyHeader: z.string().min(1).optional(),
   stickyCookie: z.string().min(1).optional(),
   forceHeader: z.string().min(1),
+  timeouts: z
+    .object({
+      connect: z.number().int().min(1),
+      response: z.number().int().min(1),
+      clientHeader: z.number().int().min(1),
+      idle: z.number().int().min(1),
+      send: z.number().int().min(1),
+    })
+    .optional(),
+  maxConnections: z.number().int().min(1).optional(),
 });
 
 export const stopRevisionSchema = z.object({ app: appName, revision: z.number().int().min(0) });

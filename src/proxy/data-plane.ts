@@ -70,6 +70,14 @@ export function validateTable(t: RouteTable): void {
   if (typeof t.forceHeader !== 'string' || t.forceHeader.length === 0) {
     throw new Error(`route table ${t.app}: forceHeader is required`);
   }
+  for (const [name, ms] of Object.entries(t.timeouts ?? {})) {
+    if (!(Number.isInteger(ms) && ms >= 1)) {
+      throw new Error(`route table ${t.app}: timeouts.${name} is ${ms}; give a whole number of ms >= 1`);
+    }
+  }
+  if (t.maxConnections !== undefined && !(Number.isInteger(t.maxConnections) && t.maxConnections >= 1)) {
+    throw new Error(`route table ${t.app}: maxConnections is ${t.maxConnections}; give a whole number >= 1`);
+  }
   const seen = new Set<number>();
   for (const b of t.backends) {
     if (!Number.isInteger(b.revision))

@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { CHUNKED_ERROR, ChunkScanner } from './chunked.ts';
 import { type CompiledBackend, type CompiledRoute, cookieValue, pickBackend, pickOther } from './routing.ts';
 import { record, recordConnectFailure, type SharedViews } from './shared.ts';
+import type { ProxyTimeouts } from './types.ts';
 
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const MAX_HEAD = 64 * 1024;
@@ -22,18 +23,25 @@ interface Latin1Slicer {
 function latin1(buf: Buffer, start: number, end: number): string {
   return (buf as unknown as Latin1Slicer).latin1Slice(start, end);
 }
-const CONNECT_TIMEOUT_MS = 5000;
 /** Idle pooled upstream sockets are closed after this (below node's default 5 s keepAliveTimeout). */
 export const POOL_IDLE_MS = 4000;
-/** Idle client connections (no request in flight) are closed after this. */
-export const CLIENT_IDLE_MS = 75_000;
 const MAX_IDLE_PER_POOL = 512;
+/**
+ * Timeouts are checked by the engine's sweep every TICK_MS, not by a timer per request: a timeout
+ * of T fires between T and T + 2 ticks after the last progress (never before T).
+ */
+export const TICK_MS = 250;
 
-function staticResponse(status: number, reason: string, close: boolean): Buffer {
-  const body = `${reason}\n`;
+function staticResponse(
+  status: number,
+  reason: string,
+  close: boolean,
+  extra = '',
+  body = `${reason}\n`,
+): Buffer {
   return Buffer.from(
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\n` +
-      `${close ? 'connection: close\r\n' : ''}\r\n${body}`,
+      `${close ? 'connection: close\r\n' : ''}${extra}\r\n${body}`,
     'latin1',
   );
 }
@@ -44,6 +52,45 @@ const RESP_502 = staticResponse(502, 'Bad Gateway', false);
 const RESP_502_CLOSE = staticResponse(502, 'Bad Gateway', true);
 const RESP_503 = staticResponse(503, 'Service Unavailable', false);
 const RESP_503_CLOSE = staticResponse(503, 'Service Unavailable', true);
+const RESP_503_BUSY = staticResponse(
+  503,
+  'Service Unavailable',
+  true,
+  'retry-after: 1\r\n',
+  'Too many connections to this app; retry later\n',
+);
+const RESP_504 = staticResponse(504, 'Gateway Timeout', false);
+const RESP_504_CLOSE = staticResponse(504, 'Gateway Timeout', true);
+const RESP_408 = staticResponse(408, 'Request Timeout', true);
+
+/** Methods a request may be re-sent with after a stale keep-alive socket failed (RFC 9110 9.2.2). */
+function idempotent(head: string): boolean {
+  switch (head.charCodeAt(0)) {
+    case 71: // GET
+      return head.startsWith('GET ');
+    case 72: // HEAD
+      return head.startsWith('HEAD ');
+    case 79: // OPTIONS
+      return head.startsWith('OPTIONS ');
+    case 80: // PUT
+      return head.startsWith('PUT ');
+    case 68: // DELETE
+      return head.startsWith('DELETE ');
+    case 84: // TRACE
+      return head.startsWith('TRACE ');
+    default:
+      return false;
+  }
+}
+
+// What a connection waits for, as seen by the sweep (see ClientConn.tick).
+const W_NONE = 0;
+const W_IDLE = 1; // keep-alive, no request
+const W_HEADER = 2; // the rest of a request head
+const W_BODY = 3; // the rest of a request body
+const W_CONNECT = 4; // an upstream connection
+const W_RESPONSE = 5; // the upstream's response (head, next read, or reading our request body)
+const W_SEND = 6; // a peer to read what we wrote
 
 // ----------------------------------------------------------------------------------------------
 // Upstream pools
@@ -113,17 +160,13 @@ export class UpConn {
   constructor(pool: Pool) {
     this.pool = pool;
     pool.open++;
+    // The connect timeout is the owner's (per app), checked by the sweep.
     const s = net.connect({ host: pool.host, port: pool.port, noDelay: true });
     this.socket = s;
-    s.setTimeout(CONNECT_TIMEOUT_MS);
     s.on('connect', () => {
       this.connected = true;
-      s.setTimeout(0);
       const o = this.owner;
       if (o !== null) o.onUpConnect();
-    });
-    s.on('timeout', () => {
-      if (!this.connected) s.destroy();
     });
     s.on('data', (chunk: Buffer) => {
       const o = this.owner;
@@ -162,6 +205,9 @@ export interface AppRuntime {
   route: CompiledRoute<Pool> | null;
   readonly shared: SharedViews;
   readonly conns: Set<ClientConn>;
+  timeouts: ProxyTimeouts;
+  /** Client connections of this app on this worker beyond which new ones get 503. */
+  maxConnections: number;
   server: net.Server | null;
   closing: boolean;
 }
@@ -232,7 +278,17 @@ export class ClientConn {
   buf: Buffer | null = null;
   paused = false;
   closeAfter = false;
-  lastActive = 0;
+  /** Waiting for 'drain' on the client socket before reading the next request. */
+  drainWait = false;
+  /**
+   * Bumped (a plain increment, no clock read on the hot path) on every step forward: a request
+   * dispatched or done, body bytes either way, a drain. The sweep compares it with what it saw.
+   */
+  moves = 0;
+  waitKind = W_NONE;
+  waitMoves = 0;
+  /** When the sweep first saw the current (waitKind, waitMoves). */
+  waitSince = 0;
 
   // Request
   isHead = false;
@@ -269,14 +325,18 @@ export class ClientConn {
     const ip = socket.remoteAddress ?? '';
     this.ip = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
     this.xffTail = `x-forwarded-for: ${this.ip}\r\n\r\n`;
-    this.lastActive = performance.now();
     app.conns.add(this);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => {
+      this.moves++;
       if (this.upPaused) {
         this.upPaused = false;
         const up = this.up;
         if (up !== null) up.socket.resume();
+      }
+      if (this.drainWait) {
+        this.drainWait = false;
+        this.afterExchange();
       }
     });
     socket.on('end', () => {
@@ -316,9 +376,11 @@ export class ClientConn {
         this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
         this.pause();
         return;
-      case P_TUNNEL:
-        this.up?.socket.write(chunk);
+      case P_TUNNEL: {
+        const up = this.up;
+        if (up !== null && !up.socket.write(chunk)) this.pause();
         return;
+      }
     }
   }
 
@@ -558,25 +620,30 @@ export class ClientConn {
     this.headSent = false;
     this.respBytes = 0;
     this.upKeepAlive = true;
+    this.moves++;
     const s = up.socket;
+    let ok: boolean;
     if (this.outBody === null) {
-      s.write(this.outHead, 'latin1');
+      ok = s.write(this.outHead, 'latin1');
     } else {
       s.cork();
       s.write(this.outHead, 'latin1');
-      s.write(this.outBody);
+      ok = s.write(this.outBody);
       s.uncork();
     }
     // Do not consume more body until connected: a connect failure can then be retried whole.
-    if (this.phase === P_BODY && !up.connected) this.pause();
+    if (this.phase === P_BODY && (!up.connected || !ok)) this.pause();
   }
 
   onUpConnect(): void {
-    if (this.phase === P_BODY && this.buf === null) this.resume();
+    if (this.phase === P_BODY && this.buf === null && !(this.up as UpConn).socket.writableNeedDrain) {
+      this.resume();
+    }
   }
 
   onUpDrain(): void {
-    if (this.phase === P_BODY) this.resume();
+    this.moves++;
+    if (this.phase === P_BODY || this.phase === P_TUNNEL) this.resume();
   }
 
   private forwardBody(chunk: Buffer): void {
@@ -609,6 +676,7 @@ export class ClientConn {
       }
     }
     this.bodyStreamed = true;
+    this.moves++;
     const up = this.up;
     let ok = true;
     if (up !== null && data.length > 0) ok = up.socket.write(data);
@@ -635,6 +703,7 @@ export class ClientConn {
 
   onUpData(chunk: Buffer): void {
     this.respBytes += chunk.length;
+    this.moves++;
     switch (this.respMode) {
       case M_HEAD:
         this.onResponseHead(chunk);
@@ -825,11 +894,10 @@ export class ClientConn {
     const up = this.up as UpConn;
     this.outHead = '';
     this.outBody = null;
-    if (this.buf !== null) {
-      up.socket.write(this.buf);
-      this.buf = null;
-    }
-    this.resume();
+    const early = this.buf;
+    this.buf = null;
+    // Bytes the client sent after the upgrade request; read on only when the upstream takes them.
+    if (early === null || up.socket.write(early)) this.resume();
   }
 
   /** The response ended normally. */
@@ -848,18 +916,24 @@ export class ClientConn {
     this.pool = null;
     if (!requestDone) this.closeAfter = true;
     this.phase = P_IDLE;
-    this.lastActive = now;
     this.afterExchange();
   }
 
-  /** Continue with the next (pipelined) request, or close. */
+  /** Continue with the next (pipelined) request once the client has taken this response, or close. */
   private afterExchange(): void {
     this.outHead = '';
     this.outBody = null;
+    this.moves++;
     if (this.closeAfter || this.app.closing) {
       this.phase = P_CLOSED;
       this.buf = null;
       this.socket.end();
+      return;
+    }
+    if (this.socket.writableNeedDrain) {
+      // A client that pipelines without reading: stop reading it until it takes the responses.
+      this.pause();
+      this.drainWait = true;
       return;
     }
     this.resume();
@@ -868,9 +942,14 @@ export class ClientConn {
 
   /** Answer 502 ourselves (nothing of the response was sent). */
   private badGateway(): void {
+    this.answerExchange(502, RESP_502, RESP_502_CLOSE);
+  }
+
+  /** End the exchange with our own response `status` (nothing of the upstream's was sent). */
+  private answerExchange(status: number, resp: Buffer, respClose: Buffer): void {
     const be = this.backend as CompiledBackend<Pool>;
-    this.status = 502;
-    record(this.app.shared, be.slot, 502, performance.now() - this.start);
+    this.status = status;
+    record(this.app.shared, be.slot, status, performance.now() - this.start);
     Atomics.sub(this.app.shared.inflight, be.slot, 1);
     this.backend = null;
     this.pool = null;
@@ -882,10 +961,10 @@ export class ClientConn {
     }
     if (this.phase === P_BODY || this.socket.destroyed) {
       this.phase = P_CLOSED;
-      this.socket.end(RESP_502_CLOSE);
+      this.socket.end(respClose);
       return;
     }
-    this.socket.write(this.closeAfter ? RESP_502_CLOSE : RESP_502);
+    this.socket.write(this.closeAfter ? respClose : resp);
     this.phase = P_IDLE;
     this.afterExchange();
   }
@@ -959,8 +1038,9 @@ export class ClientConn {
         this.dispatch(pool, false);
         return;
       }
-      if (!connectFailed && up.reused && this.staleRetries < 1) {
-        // Keep-alive race: the upstream closed the idle pooled socket as we wrote to it.
+      if (!connectFailed && up.reused && this.staleRetries < 1 && idempotent(this.outHead)) {
+        // Keep-alive race: the upstream closed the idle pooled socket as we wrote to it. It may
+        // also have acted on the request first, so only a method that may run twice is re-sent.
         this.staleRetries++;
         this.dispatch(up.pool, true);
         return;
@@ -995,6 +1075,63 @@ export class ClientConn {
   isIdle(): boolean {
     return this.backend === null && this.phase !== P_TUNNEL;
   }
+
+  /**
+   * The sweep's look at this connection: what it waits for, and whether it has waited too long.
+   * A wait starts when the sweep first sees it (so never before it really started) and restarts
+   * on any progress (`moves`), except that a request head has one deadline however it trickles in.
+   */
+  tick(now: number): void {
+    const phase = this.phase;
+    if (phase === P_CLOSED) return;
+    let kind: number;
+    if (this.upPaused || this.drainWait || (phase === P_TUNNEL && this.paused)) kind = W_SEND;
+    else if (phase === P_IDLE) kind = this.buf === null ? W_IDLE : W_HEADER;
+    else if (phase === P_TUNNEL) kind = W_NONE;
+    else if (this.up === null || !this.up.connected) kind = W_CONNECT;
+    else if (phase === P_BODY && !this.paused) kind = W_BODY;
+    else kind = W_RESPONSE;
+    if (kind !== this.waitKind || this.moves !== this.waitMoves) {
+      this.waitKind = kind;
+      this.waitMoves = this.moves;
+      this.waitSince = now;
+      return;
+    }
+    const t = this.app.timeouts;
+    const waited = now - this.waitSince;
+    switch (kind) {
+      case W_IDLE:
+        if (waited > t.idle) this.socket.destroy();
+        return;
+      case W_HEADER:
+        if (waited > t.clientHeader) {
+          this.buf = null;
+          this.phase = P_CLOSED;
+          this.socket.end(RESP_408);
+        }
+        return;
+      case W_BODY:
+        if (waited > t.clientHeader) this.timeoutExchange(408, RESP_408, RESP_408);
+        return;
+      case W_CONNECT:
+        // Counts as a connect failure: retried once elsewhere, else 502 (see onUpClose).
+        if (waited > t.connect) this.up?.socket.destroy();
+        return;
+      case W_RESPONSE:
+        if (waited > t.response) this.timeoutExchange(504, RESP_504, RESP_504_CLOSE);
+        return;
+      case W_SEND:
+        if (waited > t.send) this.socket.destroy(); // onClose closes the upstream socket
+        return;
+    }
+  }
+
+  /** A timed-out exchange: its upstream socket is closed, the client told when nothing was sent yet. */
+  private timeoutExchange(status: number, resp: Buffer, respClose: Buffer): void {
+    if (this.backend === null) return;
+    if (this.headSent) this.abortMidResponse();
+    else this.answerExchange(status, resp, respClose);
+  }
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -1006,7 +1143,7 @@ export class Engine {
   private readonly timer: NodeJS.Timeout;
 
   constructor() {
-    this.timer = setInterval(() => this.sweep(), 1000);
+    this.timer = setInterval(() => this.sweep(), TICK_MS);
     this.timer.unref();
   }
 
@@ -1026,11 +1163,7 @@ export class Engine {
       pool.sweep(now, POOL_IDLE_MS);
       if (pool.open === 0 && !this.inUse(pool)) this.pools.delete(key);
     }
-    for (const app of this.apps.values()) {
-      for (const c of app.conns) {
-        if (c.isIdle() && now - c.lastActive > CLIENT_IDLE_MS) c.socket.destroy();
-      }
-    }
+    for (const app of this.apps.values()) for (const c of app.conns) c.tick(now);
   }
 
   private inUse(pool: Pool): boolean {
@@ -1049,6 +1182,10 @@ export class Engine {
           socket.destroy();
           return;
         }
+        if (app.conns.size >= app.maxConnections) {
+          Engine.refuse(socket, app.timeouts.clientHeader);
+          return;
+        }
         new ClientConn(app, socket);
       });
       server.once('error', reject);
@@ -1060,6 +1197,17 @@ export class Engine {
         resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
       });
     });
+  }
+
+  /**
+   * Over the app's connection limit: 503 and close. The request is read and dropped (closing with
+   * unread bytes would reset the connection and lose the 503); one timer guards this rare path.
+   */
+  private static refuse(socket: net.Socket, timeoutMs: number): void {
+    socket.on('error', () => {});
+    socket.setTimeout(timeoutMs, () => socket.destroy());
+    socket.resume();
+    socket.end(RESP_503_BUSY);
   }
 
   /** Stop accepting, let in-flight requests finish, close idle connections. */

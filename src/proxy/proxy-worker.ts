@@ -4,7 +4,7 @@ import { parentPort } from 'node:worker_threads';
 import { type AppRuntime, Engine } from './engine.ts';
 import { compileRoute } from './routing.ts';
 import { viewsOf } from './shared.ts';
-import type { RouteTable } from './types.ts';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUTS, type RouteTable } from './types.ts';
 
 export type WorkerRequest =
   | {
@@ -34,12 +34,16 @@ async function handle(msg: WorkerRequest): Promise<number | undefined> {
       const t = msg.table;
       const route = compileRoute(t, new Map(msg.slots), engine.poolFor);
       const app = engine.apps.get(t.app);
+      const timeouts = t.timeouts ?? DEFAULT_TIMEOUTS;
+      const maxConnections = t.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
       if (app === undefined) {
         const rt: AppRuntime = {
           name: t.app,
           route,
           shared: viewsOf(msg.sab),
           conns: new Set(),
+          timeouts,
+          maxConnections,
           server: null,
           closing: false,
         };
@@ -62,6 +66,8 @@ async function handle(msg: WorkerRequest): Promise<number | undefined> {
         listening.set(t.app, { host: t.listen.host, port: bound, requested: t.listen.port });
       }
       app.route = route; // the atomic swap: requests read app.route once, when routed
+      app.timeouts = timeouts;
+      app.maxConnections = maxConnections;
       return listening.get(t.app)?.port;
     }
     case 'remove': {

@@ -1,5 +1,6 @@
 // The schema of rewind.yaml. One place for every option, its default and its check.
 import { z } from 'zod';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUTS } from '../../proxy/types.ts';
 import { durationSchema } from '../../shared/duration-schema.ts';
 import { analysisSpecSchema } from '../analysis/analysis-spec.ts';
 import { databaseSpecSchema } from '../database/database-spec.ts';
@@ -74,6 +75,31 @@ const rolloutCommon = {
 
 const blueGreenSchema = z.strictObject(rolloutCommon);
 
+const proxyTimeout = (example: string, ms: number) =>
+  durationSchema(example, { max: 86_400_000, maxReason: 'a day' })
+    .refine((v) => v >= 1, {
+      message: `a timeout of 0 would fail every request; write for example ${example}`,
+    })
+    .default(ms);
+
+/** The built-in proxy's behaviour for this app (nginx-like defaults). */
+const proxySchema = z.strictObject({
+  timeouts: z
+    .strictObject({
+      connect: proxyTimeout('5s', DEFAULT_TIMEOUTS.connect),
+      response: proxyTimeout('60s', DEFAULT_TIMEOUTS.response),
+      clientHeader: proxyTimeout('60s', DEFAULT_TIMEOUTS.clientHeader),
+      idle: proxyTimeout('75s', DEFAULT_TIMEOUTS.idle),
+      send: proxyTimeout('60s', DEFAULT_TIMEOUTS.send),
+    })
+    .prefault({}),
+  maxConnections: z
+    .number()
+    .int('a whole number of connections')
+    .min(1, 'at least 1 connection per worker')
+    .default(DEFAULT_MAX_CONNECTIONS),
+});
+
 const canaryStepSchema = z.union([
   z.strictObject({ setWeight: z.number().int().min(0, 'a weight is 0..100').max(100, 'a weight is 0..100') }),
   z.strictObject({
@@ -130,6 +156,7 @@ export const appSpecSchema = z.strictObject({
       forceHeader: z.string().toLowerCase().default('x-rewind-revision'),
     })
     .prefault({}),
+  proxy: proxySchema.prefault({}),
   strategy: z
     .strictObject({ blueGreen: blueGreenSchema.optional(), canary: canarySchema.optional() })
     .default({})

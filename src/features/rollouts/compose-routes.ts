@@ -55,5 +55,7 @@ export function composeRoutes(
     stickyHeader: app.routing.stickyHeader,
     stickyCookie: app.routing.stickyCookie,
     forceHeader: app.routing.forceHeader,
+    timeouts: app.proxy.timeouts,
+    maxConnections: app.proxy.maxConnections,
   };
 }
