@@ -370,11 +370,13 @@ export class Head {
         case F_TRANSFER_ENCODING:
           if (te) return this.fail(bad, 'more than one Transfer-Encoding');
           te = true;
-          if (ve - vs === 7 && eqLower(b, vs, 'chunked')) this.chunked = true;
+          // Exactly "chunked": even trailing whitespace is read differently by some parsers (llhttp).
+          if (ve - vs === 7 && (f[i + 5] as number) - 2 === ve && eqLower(b, vs, 'chunked'))
+            this.chunked = true;
           else {
             const tokens = listTokens(b, vs, ve);
             // chunked must be the final coding; other codings this proxy cannot frame or decode.
-            return tokens[tokens.length - 1] === 'chunked' && bad === 400
+            return tokens.length > 1 && tokens[tokens.length - 1] === 'chunked' && bad === 400
               ? this.fail(501, 'transfer coding other than chunked')
               : this.fail(bad, 'Transfer-Encoding is not exactly chunked');
           }
