@@ -19,6 +19,7 @@ const ALL = [
   'flags',
   'guard',
   'auth',
+  'fuzz',
 ];
 // The guard re-runs short versions of the others: it runs when named (`npm run bench:guard`),
 // not as part of the full run.
