@@ -397,3 +397,34 @@ test('strict response heads: an invalid upstream head is answered 502, never pas
   });
   await rec.close();
 });
+
+test('an upgrade keeps Connection: upgrade and Upgrade, then tunnels both ways', async () => {
+  const up = await upstream('A');
+  let seen: http.IncomingHttpHeaders = {};
+  let tunnel: net.Socket | undefined;
+  up.server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket) => {
+    seen = req.headers;
+    tunnel = socket;
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n');
+    socket.on('data', (d: Buffer) => socket.write(`echo:${d.toString()}`));
+  });
+  await withProxy(up.port, async (port) => {
+    const s = net.connect(port, '127.0.0.1');
+    let got = '';
+    s.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (got.includes('\r\n\r\n') && !got.includes('ping')) s.write('ping');
+    });
+    s.write(
+      'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\nUpgrade: echo\r\nX-Drop: 1\r\n\r\n',
+    );
+    await waitFor(() => got.includes('echo:ping'));
+    s.destroy();
+    assert.match(got, /^HTTP\/1\.1 101 /);
+    assert.match(got, /\r\nUpgrade: echo\r\n/);
+    assert.equal(seen.upgrade, 'echo');
+    assert.equal(seen.connection, 'upgrade');
+  });
+  tunnel?.destroy(); // an upgraded socket is the server's no longer: close() would wait for it
+  await up.close();
+});
