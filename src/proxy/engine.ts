@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { CHUNKED_ERROR, ChunkScanner } from './chunked.ts';
 import {
   DEFAULT_LIMITS,
+  eqLower,
   F_CONNECTION,
   F_HOP,
   F_OTHER,
@@ -217,14 +218,6 @@ const M_CHUNKED = 2;
 const M_CLOSE = 3;
 const M_HEAD = 4; // response: head not parsed yet
 const M_TUNNEL = 5;
-
-function eqLower(b: Buffer, at: number, lower: string): boolean {
-  const n = lower.length;
-  for (let i = 0; i < n; i++) {
-    if (((b[at + i] as number) | 0x20) !== lower.charCodeAt(i)) return false;
-  }
-  return true;
-}
 
 /**
  * The field lines of a head to forward, without the hop-by-hop ones (RFC 9110 7.6.1): Connection,

@@ -106,7 +106,7 @@ interface LlhttpBinding {
 }
 
 const require = createRequire(import.meta.url);
-const common = require('_http_common') as { HTTPParser: LlhttpBinding; methods: string[] };
+const common = require('node:_http_common') as { HTTPParser: LlhttpBinding; methods: string[] };
 const HTTPParser = common.HTTPParser;
 
 /** Frame the same bytes with llhttp, strict (Node's defaults: no lenient flags). */

@@ -76,7 +76,8 @@ export const F_HOP = 5;
 export const F_UPGRADE = 6;
 export const F_XFF = 7;
 
-function eqLower(b: Uint8Array, at: number, lower: string): boolean {
+/** Do the bytes at `at` equal `lower` ignoring ASCII case (only for letters, digits and '-' in `lower`)? */
+export function eqLower(b: Uint8Array, at: number, lower: string): boolean {
   const n = lower.length;
   for (let i = 0; i < n; i++) {
     if (((b[at + i] as number) | 0x20) !== lower.charCodeAt(i)) return false;
