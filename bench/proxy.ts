@@ -208,6 +208,9 @@ interface Row {
   non2xx: number;
   rpsVsNginx: number | null;
   p99VsNginx: number | null;
+  /** Requests per CPU-second relative to nginx's (the issue's efficiency goal: >= 0.8x). */
+  cpuVsNginx: number | null;
+  rpsVsHaproxy: number | null;
 }
 
 function nginxConf(dir: string, port: number, a: number, b: number): string {
@@ -353,6 +356,8 @@ async function main(): Promise<void> {
           non2xx: r.non2xx,
           rpsVsNginx: null,
           p99VsNginx: null,
+          cpuVsNginx: null,
+          rpsVsHaproxy: null,
         });
       }
     }
@@ -367,7 +372,11 @@ async function main(): Promise<void> {
     if (ng !== undefined && ng.rps > 0) {
       row.rpsVsNginx = row.rps / ng.rps;
       row.p99VsNginx = row.p99Ms / ng.p99Ms;
+      if (row.requestsPerCpuSecond !== null && ng.requestsPerCpuSecond)
+        row.cpuVsNginx = row.requestsPerCpuSecond / ng.requestsPerCpuSecond;
     }
+    const hp = rows.find((r) => r.target === 'haproxy' && r.connections === row.connections);
+    if (hp !== undefined && hp.rps > 0) row.rpsVsHaproxy = row.rps / hp.rps;
   }
 
   if (args.json) {
@@ -397,6 +406,8 @@ async function main(): Promise<void> {
     'errors',
     'vs nginx',
     'p99 vs nginx',
+    'req/CPU-s vs nginx',
+    'vs haproxy',
   ];
   const lines = rows.map((r) => [
     r.target,
@@ -408,6 +419,8 @@ async function main(): Promise<void> {
     String(r.errors + r.non2xx),
     r.rpsVsNginx === null ? '-' : `${r.rpsVsNginx.toFixed(2)}x`,
     r.p99VsNginx === null ? '-' : `${r.p99VsNginx.toFixed(2)}x`,
+    r.cpuVsNginx === null ? '-' : `${r.cpuVsNginx.toFixed(2)}x`,
+    r.rpsVsHaproxy === null ? '-' : `${r.rpsVsHaproxy.toFixed(2)}x`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] as string).length)));
   const fmt = (cols: string[]): string => cols.map((c, i) => c.padStart(widths[i] as number)).join('  ');

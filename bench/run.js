@@ -21,6 +21,7 @@ const ALL = [
   'guard',
   'auth',
   'recovery',
+  'fuzz',
 ];
 // The guard re-runs short versions of the others: it runs when named (`npm run bench:guard`),
 // not as part of the full run.

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { InstanceSpec } from '../providers/runtimes/types.ts';
 import type { RouteTable } from '../proxy/types.ts';
+import { cidrSchema } from '../shared/cidr-schema.ts';
 
 const appName = z
   .string()
@@ -49,6 +50,15 @@ export const routeTableSchema = z.object({
     })
     .optional(),
   maxConnections: z.number().int().min(1).optional(),
+  trustedSources: z.array(cidrSchema).optional(),
+  forceSecret: z.string().min(1).optional(),
+  limits: z
+    .object({
+      requestLine: z.number().int().min(1),
+      headerLine: z.number().int().min(1),
+      head: z.number().int().min(1),
+    })
+    .optional(),
 });
 
 export const stopRevisionSchema = z.object({ app: appName, revision: z.number().int().min(0) });

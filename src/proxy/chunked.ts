@@ -1,19 +1,36 @@
-// Incremental scanner of HTTP/1.1 chunked framing. It does not decode: the proxy forwards the
-// raw bytes and only needs to know where the message ends.
+// Incremental scanner of HTTP/1.1 chunked framing (RFC 9112 7.1). It does not decode: the proxy
+// forwards the raw bytes and only needs to know where the message ends, so it is strict about every
+// byte that could make another parser see a different end: chunk sizes are hex digits only (no
+// whitespace, no overflow), extensions follow the token / quoted-string grammar with no control
+// bytes, and trailer lines are field lines ended by CRLF (a bare LF or CR is an error).
+
+import { C_QDTEXT, C_TCHAR, C_VCHAR, CHAR_CLASS } from './http-head.ts';
 
 const SIZE_START = 0;
 const SIZE = 1;
-const EXT = 2;
-const SIZE_LF = 3;
-const DATA = 4;
-const DATA_CR = 5;
-const DATA_LF = 6;
-const TRAILER_START = 7;
-const TRAILER_LINE = 8;
-const FINAL_LF = 9;
+const EXT_NAME_START = 2;
+const EXT_NAME = 3;
+const EXT_VALUE_START = 4;
+const EXT_TOKEN = 5;
+const EXT_QUOTED = 6;
+const EXT_QUOTED_PAIR = 7;
+const EXT_QUOTED_END = 8;
+const SIZE_LF = 9;
+const DATA = 10;
+const DATA_CR = 11;
+const DATA_LF = 12;
+const TRAILER_START = 13;
+const TRAILER_NAME = 14;
+const TRAILER_VALUE = 15;
+const TRAILER_LF = 16;
+const FINAL_LF = 17;
 
 export const CHUNKED_NEED_MORE = -1;
 export const CHUNKED_ERROR = -2;
+
+/** Bytes of chunk extensions per chunk line, and of the whole trailer section. */
+const MAX_EXTENSIONS = 4096;
+const MAX_TRAILERS = 65536;
 
 function hexValue(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
@@ -25,10 +42,13 @@ function hexValue(c: number): number {
 export class ChunkScanner {
   state = SIZE_START;
   size = 0;
+  /** Bytes of extensions on this chunk line, or of trailers so far. */
+  extra = 0;
 
   reset(): void {
     this.state = SIZE_START;
     this.size = 0;
+    this.extra = 0;
   }
 
   /**
@@ -40,15 +60,23 @@ export class ChunkScanner {
     const n = b.length;
     let state = this.state;
     let size = this.size;
+    const C = CHAR_CLASS;
     while (i < n) {
       const c = b[i] as number;
+      if (state === DATA) {
+        const take = Math.min(size, n - i);
+        size -= take;
+        i += take;
+        if (size === 0) state = DATA_CR;
+        continue;
+      }
+      i++;
       switch (state) {
         case SIZE_START: {
           const h = hexValue(c);
           if (h < 0) return CHUNKED_ERROR;
           size = h;
           state = SIZE;
-          i++;
           break;
         }
         case SIZE: {
@@ -57,54 +85,86 @@ export class ChunkScanner {
             size = size * 16 + h;
             if (size > Number.MAX_SAFE_INTEGER / 32) return CHUNKED_ERROR;
           } else if (c === 13) state = SIZE_LF;
-          else if (c === 59 || c === 32 || c === 9) state = EXT;
-          else return CHUNKED_ERROR;
-          i++;
+          else if (c === 59) {
+            state = EXT_NAME_START;
+            this.extra = 0;
+          } else return CHUNKED_ERROR;
           break;
         }
-        case EXT:
-          if (c === 13) state = SIZE_LF;
-          i++;
-          break;
         case SIZE_LF:
           if (c !== 10) return CHUNKED_ERROR;
-          state = size === 0 ? TRAILER_START : DATA;
-          i++;
+          if (size === 0) {
+            state = TRAILER_START;
+            this.extra = 0;
+          } else state = DATA;
           break;
-        case DATA: {
-          const take = Math.min(size, n - i);
-          size -= take;
-          i += take;
-          if (size === 0) state = DATA_CR;
-          break;
-        }
         case DATA_CR:
           if (c !== 13) return CHUNKED_ERROR;
           state = DATA_LF;
-          i++;
           break;
         case DATA_LF:
           if (c !== 10) return CHUNKED_ERROR;
           state = SIZE_START;
-          i++;
           break;
         case TRAILER_START:
-          state = c === 13 ? FINAL_LF : TRAILER_LINE;
-          i++;
+          if (c === 13) state = FINAL_LF;
+          else if ((C[c] as number) & C_TCHAR) state = TRAILER_NAME;
+          else return CHUNKED_ERROR;
           break;
-        case TRAILER_LINE:
-          if (c === 10) state = TRAILER_START;
-          i++;
+        case TRAILER_NAME:
+          if (c === 58) state = TRAILER_VALUE;
+          else if (((C[c] as number) & C_TCHAR) === 0) return CHUNKED_ERROR;
+          if (++this.extra > MAX_TRAILERS) return CHUNKED_ERROR;
+          break;
+        case TRAILER_VALUE:
+          if (c === 13) state = TRAILER_LF;
+          else if (((C[c] as number) & C_VCHAR) === 0 && c !== 32 && c !== 9) return CHUNKED_ERROR;
+          if (++this.extra > MAX_TRAILERS) return CHUNKED_ERROR;
+          break;
+        case TRAILER_LF:
+          if (c !== 10) return CHUNKED_ERROR;
+          state = TRAILER_START;
           break;
         case FINAL_LF:
           if (c !== 10) return CHUNKED_ERROR;
           this.state = SIZE_START;
           this.size = 0;
-          return i + 1;
+          return i;
+        default:
+          // Chunk extensions: *( ";" token [ "=" ( token / quoted-string ) ] ), no whitespace.
+          if (++this.extra > MAX_EXTENSIONS) return CHUNKED_ERROR;
+          state = extensionStep(state, c);
+          if (state < 0) return CHUNKED_ERROR;
       }
     }
     this.state = state;
     this.size = size;
     return CHUNKED_NEED_MORE;
+  }
+}
+
+function extensionStep(state: number, c: number): number {
+  const k = CHAR_CLASS[c] as number;
+  switch (state) {
+    case EXT_NAME_START:
+      return k & C_TCHAR ? EXT_NAME : -1;
+    case EXT_NAME:
+    case EXT_TOKEN:
+    case EXT_QUOTED_END:
+      if (c === 13) return SIZE_LF;
+      if (c === 59) return EXT_NAME_START;
+      if (state === EXT_NAME && c === 61) return EXT_VALUE_START;
+      return state !== EXT_QUOTED_END && k & C_TCHAR ? state : -1;
+    case EXT_VALUE_START:
+      if (c === 34) return EXT_QUOTED;
+      return k & C_TCHAR ? EXT_TOKEN : -1;
+    case EXT_QUOTED:
+      if (c === 34) return EXT_QUOTED_END;
+      if (c === 92) return EXT_QUOTED_PAIR;
+      return k & C_QDTEXT ? EXT_QUOTED : -1;
+    case EXT_QUOTED_PAIR:
+      return k & C_VCHAR || c === 32 || c === 9 ? EXT_QUOTED : -1;
+    default:
+      return -1;
   }
 }

@@ -9,12 +9,33 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { CHUNKED_ERROR, ChunkScanner } from './chunked.ts';
-import { type CompiledBackend, type CompiledRoute, cookieValue, pickBackend, pickOther } from './routing.ts';
+import {
+  DEFAULT_LIMITS,
+  eqLower,
+  F_CONNECTION,
+  F_HOP,
+  F_OTHER,
+  F_UPGRADE,
+  F_XFF,
+  HEAD_INCOMPLETE,
+  HEAD_INVALID,
+  Head,
+  type HeadLimits,
+  listTokens,
+} from './http-head.ts';
+import {
+  type CompiledBackend,
+  type CompiledRoute,
+  cookieValue,
+  forcedRevision,
+  pickBackend,
+  pickOther,
+} from './routing.ts';
 import { record, recordConnectFailure, type SharedViews } from './shared.ts';
 import type { ProxyTimeouts } from './types.ts';
 
-const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
-const MAX_HEAD = 64 * 1024;
+/** Upstream response heads: one 64 KB bound for the status line, each field and the whole head. */
+const RESPONSE_LIMITS: HeadLimits = { requestLine: 65536, headerLine: 65536, head: 65536 };
 
 /** Buffer's undocumented direct latin1 decoder (skips toString's encoding dispatch). */
 interface Latin1Slicer {
@@ -46,8 +67,10 @@ function staticResponse(
   );
 }
 const RESP_400 = staticResponse(400, 'Bad Request', true);
+const RESP_414 = staticResponse(414, 'URI Too Long', true);
 const RESP_431 = staticResponse(431, 'Request Header Fields Too Large', true);
 const RESP_501 = staticResponse(501, 'Not Implemented', true);
+const RESP_505 = staticResponse(505, 'HTTP Version Not Supported', true);
 const RESP_502 = staticResponse(502, 'Bad Gateway', false);
 const RESP_502_CLOSE = staticResponse(502, 'Bad Gateway', true);
 const RESP_503 = staticResponse(503, 'Service Unavailable', false);
@@ -91,6 +114,21 @@ const W_BODY = 3; // the rest of a request body
 const W_CONNECT = 4; // an upstream connection
 const W_RESPONSE = 5; // the upstream's response (head, next read, or reading our request body)
 const W_SEND = 6; // a peer to read what we wrote
+
+function rejection(status: number): Buffer {
+  switch (status) {
+    case 414:
+      return RESP_414;
+    case 431:
+      return RESP_431;
+    case 501:
+      return RESP_501;
+    case 505:
+      return RESP_505;
+    default:
+      return RESP_400;
+  }
+}
 
 // ----------------------------------------------------------------------------------------------
 // Upstream pools
@@ -227,45 +265,56 @@ const M_CLOSE = 3;
 const M_HEAD = 4; // response: head not parsed yet
 const M_TUNNEL = 5;
 
-function eqLower(s: string, at: number, lower: string): boolean {
-  const n = lower.length;
-  for (let i = 0; i < n; i++) {
-    if ((s.charCodeAt(at + i) | 0x20) !== lower.charCodeAt(i)) return false;
+/**
+ * The field lines of a head to forward, without the hop-by-hop ones (RFC 9110 7.6.1): Connection,
+ * Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade (kept when upgrading), Proxy-Authorization,
+ * Proxy-Authenticate and every field named in Connection, nor `dropName` (the force header).
+ * Framing fields (Content-Length, Transfer-Encoding, Host) always stay: the body is forwarded as
+ * framed. With `mergeXff`, x-forwarded-for fields are taken out and their values joined in `xff`.
+ */
+function forwardedFields(
+  b: Buffer,
+  h: Head,
+  dropName: string,
+  mergeXff: boolean,
+): { fields: string; xff: string } {
+  const named = h.connectionNames ? connectionNamed(b, h) : null;
+  const f = h.fields;
+  let out = '';
+  let xff = '';
+  for (let i = 0; i < h.count * 6; i += 6) {
+    const kind = f[i] as number;
+    const ns = f[i + 1] as number;
+    const colon = f[i + 2] as number;
+    if (kind === F_CONNECTION || kind === F_UPGRADE) {
+      if (!h.upgrade) continue;
+      if (kind === F_CONNECTION) {
+        out += 'connection: upgrade\r\n';
+        continue;
+      }
+    } else if (kind === F_HOP) continue;
+    else if (kind === F_XFF && mergeXff) {
+      const v = latin1(b, f[i + 3] as number, f[i + 4] as number);
+      xff = xff === '' ? v : `${xff}, ${v}`;
+      continue;
+    } else if (kind === F_OTHER) {
+      if (colon - ns === dropName.length && eqLower(b, ns, dropName)) continue;
+      if (named?.has(latin1(b, ns, colon).toLowerCase())) continue;
+    }
+    out += latin1(b, ns, f[i + 5] as number);
   }
-  return true;
+  return { fields: out, xff };
 }
 
-function trimmedValue(s: string, from: number, to: number): string {
-  while (from < to && (s.charCodeAt(from) === 32 || s.charCodeAt(from) === 9)) from++;
-  while (to > from && (s.charCodeAt(to - 1) === 32 || s.charCodeAt(to - 1) === 9)) to--;
-  return s.slice(from, to);
-}
-
-/** Parse a Content-Length value; -1 when invalid. */
-function parseLength(s: string, from: number, to: number): number {
-  while (from < to && (s.charCodeAt(from) === 32 || s.charCodeAt(from) === 9)) from++;
-  while (to > from && (s.charCodeAt(to - 1) === 32 || s.charCodeAt(to - 1) === 9)) to--;
-  if (from === to) return -1;
-  let v = 0;
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return -1;
-    v = v * 10 + c;
+/** Field names listed in Connection (beyond its own options). */
+function connectionNamed(b: Buffer, h: Head): Set<string> {
+  const names = new Set<string>();
+  const f = h.fields;
+  for (let i = 0; i < h.count * 6; i += 6) {
+    if (f[i] === F_CONNECTION)
+      for (const t of listTokens(b, f[i + 3] as number, f[i + 4] as number)) names.add(t);
   }
-  return v > Number.MAX_SAFE_INTEGER ? -1 : v;
-}
-
-/** Does a comma-separated header value contain `token` (lower-case)? */
-function hasToken(s: string, from: number, to: number, token: string): boolean {
-  const v = s.slice(from, to).toLowerCase();
-  let i = v.indexOf(token);
-  while (i >= 0) {
-    const b = i === 0 ? 44 : v.charCodeAt(i - 1);
-    const a = i + token.length >= v.length ? 44 : v.charCodeAt(i + token.length);
-    if ((b === 44 || b === 32 || b === 9) && (a === 44 || a === 32 || a === 9 || a === 59)) return true;
-    i = v.indexOf(token, i + 1);
-  }
-  return false;
+  return names;
 }
 
 export class ClientConn {
@@ -291,6 +340,7 @@ export class ClientConn {
   waitSince = 0;
 
   // Request
+  readonly head = new Head();
   isHead = false;
   reqMode = M_NONE;
   reqRemaining = 0;
@@ -310,6 +360,7 @@ export class ClientConn {
   start = 0;
 
   // Response
+  readonly respHead = new Head();
   respMode = M_HEAD;
   respBuf: Buffer | null = null;
   respRemaining = 0;
@@ -392,117 +443,61 @@ export class ClientConn {
 
   private processHead(): void {
     let buf = this.buf as Buffer;
-    // Tolerate empty lines before a request line (RFC 9112 2.2).
+    // Tolerate empty lines before a request line (RFC 9112 2.2), CRLF only.
     let skip = 0;
-    while (skip < buf.length && (buf[skip] === 13 || buf[skip] === 10)) skip++;
+    while (skip + 1 < buf.length && buf[skip] === 13 && buf[skip + 1] === 10) skip += 2;
     if (skip > 0) {
       buf = buf.subarray(skip);
       this.buf = buf.length > 0 ? buf : null;
       if (buf.length === 0) return;
     }
-    const he = buf.indexOf(CRLFCRLF);
-    if (he < 0) {
-      if (buf.length > MAX_HEAD) this.reject(RESP_431);
-      return;
-    }
-    if (he > MAX_HEAD) {
-      this.reject(RESP_431);
-      return;
-    }
+    if (buf.length === 1 && buf[0] === 13) return;
     const route = this.app.route;
-    const head = latin1(buf, 0, he + 2);
-    const lineEnd = head.indexOf('\r\n');
-    const sp = head.indexOf(' ');
-    if (sp <= 0 || sp > lineEnd) {
-      this.reject(RESP_400);
+    const h = this.head;
+    const he = h.parse(buf, 0, true, route === null ? DEFAULT_LIMITS : route.limits);
+    if (he === HEAD_INCOMPLETE) return;
+    if (he === HEAD_INVALID) {
+      this.reject(rejection(h.status));
       return;
     }
-    this.isHead = sp === 4 && head.startsWith('HEAD');
-    // Version: "HTTP/1.x" at the end of the request line.
-    const http10 = head.charCodeAt(lineEnd - 1) === 48 && head.charCodeAt(lineEnd - 3) === 49;
-    if (head.charCodeAt(lineEnd - 8) !== 72 || head.charCodeAt(lineEnd - 4) !== 47) {
-      this.reject(RESP_400);
-      return;
-    }
-    if (sp === 7 && head.startsWith('CONNECT')) {
-      this.reject(RESP_501);
-      return;
-    }
+    this.isHead = h.isHead;
 
+    // Routing fields: the sticky header or cookie, and the force header (always stripped).
     const stickyName = route === null ? '' : route.stickyHeader;
     const cookieName = route === null ? '' : route.stickyCookie;
     const forceName = route === null ? '' : route.forceHeader;
-    let contentLength = -1;
-    let chunked = false;
-    let teSeen = false;
-    let keepAlive = !http10;
-    let upgrade = false;
-    let rewrite = http10; // hop-by-hop headers or an x-forwarded-for to extend
     let stickyVal: string | undefined;
     let cookieHeader: string | undefined;
     let forceVal: string | undefined;
-    let pos = lineEnd + 2;
-    const end = head.length;
-    while (pos < end) {
-      const eol = head.indexOf('\r\n', pos);
-      const colon = head.indexOf(':', pos);
-      if (colon <= pos || colon > eol) {
-        this.reject(RESP_400);
-        return;
-      }
-      const nl = colon - pos;
-      const c0 = head.charCodeAt(pos) | 0x20;
-      if (nl === 14 && c0 === 99 && eqLower(head, pos, 'content-length')) {
-        const v = parseLength(head, colon + 1, eol);
-        if (v < 0 || (contentLength >= 0 && v !== contentLength)) {
-          this.reject(RESP_400);
-          return;
-        }
-        contentLength = v;
-      } else if (nl === 17 && c0 === 116 && eqLower(head, pos, 'transfer-encoding')) {
-        teSeen = true;
-        chunked = hasToken(head, colon + 1, eol, 'chunked');
-      } else if (nl === 10 && c0 === 99 && eqLower(head, pos, 'connection')) {
-        rewrite = true;
-        if (hasToken(head, colon + 1, eol, 'close')) keepAlive = false;
-        else if (hasToken(head, colon + 1, eol, 'keep-alive')) keepAlive = true;
-      } else if (
-        (nl === 10 && c0 === 107 && eqLower(head, pos, 'keep-alive')) ||
-        (nl === 16 && c0 === 112 && eqLower(head, pos, 'proxy-connection')) ||
-        (nl === 15 && c0 === 120 && eqLower(head, pos, 'x-forwarded-for'))
-      ) {
-        rewrite = true;
-      } else if (nl === 7 && c0 === 117 && eqLower(head, pos, 'upgrade')) {
-        upgrade = true;
-      } else if (nl === forceName.length && eqLower(head, pos, forceName)) {
-        forceVal = trimmedValue(head, colon + 1, eol);
-      } else if (nl === stickyName.length && nl > 0 && eqLower(head, pos, stickyName)) {
-        stickyVal = trimmedValue(head, colon + 1, eol);
-      } else if (nl === 6 && cookieName.length > 0 && c0 === 99 && eqLower(head, pos, 'cookie')) {
-        const v = trimmedValue(head, colon + 1, eol);
+    const f = h.fields;
+    const n6 = h.count * 6;
+    for (let i = 0; i < n6; i += 6) {
+      if (f[i] !== F_OTHER) continue;
+      const ns = f[i + 1] as number;
+      const nl = (f[i + 2] as number) - ns;
+      if (nl === forceName.length && eqLower(buf, ns, forceName)) {
+        forceVal = latin1(buf, f[i + 3] as number, f[i + 4] as number);
+      } else if (nl === stickyName.length && nl > 0 && eqLower(buf, ns, stickyName)) {
+        stickyVal = latin1(buf, f[i + 3] as number, f[i + 4] as number);
+      } else if (nl === 6 && cookieName.length > 0 && eqLower(buf, ns, 'cookie')) {
+        const v = latin1(buf, f[i + 3] as number, f[i + 4] as number);
         cookieHeader = cookieHeader === undefined ? v : `${cookieHeader}; ${v}`;
       }
-      pos = eol + 2;
-    }
-    if (teSeen && (!chunked || contentLength >= 0)) {
-      // Request smuggling guard: TE with CL, or a TE we cannot frame.
-      this.reject(teSeen && !chunked ? RESP_501 : RESP_400);
-      return;
     }
 
-    // Outgoing head.
-    if (!rewrite) {
-      this.outHead = head + this.xffTail;
+    // Outgoing head: zero rewriting unless something must go or change.
+    if (!h.hop && forceVal === undefined && !h.http10 && h.authorityStart < 0) {
+      this.outHead = latin1(buf, 0, he - 2) + this.xffTail;
     } else {
-      this.outHead = this.rewriteRequestHead(head, lineEnd, upgrade, http10);
+      this.outHead = this.rewriteRequestHead(buf, forceName);
     }
-    this.closeAfter = !keepAlive;
+    this.closeAfter = h.close;
 
     // Body framing and the part of it already here.
-    let rest: Buffer | null = he + 4 < buf.length ? buf.subarray(he + 4) : null;
+    let rest: Buffer | null = he < buf.length ? buf.subarray(he) : null;
     let body: Buffer | null = null;
     let complete = true;
-    if (chunked) {
+    if (h.chunked) {
       this.reqMode = M_CHUNKED;
       this.reqChunks.reset();
       complete = false;
@@ -521,7 +516,8 @@ export class ClientConn {
           rest = null;
         }
       }
-    } else if (contentLength > 0) {
+    } else if (h.contentLength > 0) {
+      const contentLength = h.contentLength;
       this.reqMode = M_LENGTH;
       if (rest !== null) {
         const n = Math.min(rest.length, contentLength);
@@ -546,7 +542,8 @@ export class ClientConn {
     this.pinned = false;
     if (route !== null) {
       if (forceVal !== undefined) {
-        be = route.byRevision.get(Number(forceVal));
+        const revision = forcedRevision(route, forceVal, this.ip);
+        if (revision !== undefined) be = route.byRevision.get(revision);
         if (be !== undefined) this.pinned = true;
       }
       if (be === undefined) {
@@ -579,32 +576,22 @@ export class ClientConn {
     this.dispatch(pool, false);
   }
 
-  private rewriteRequestHead(head: string, lineEnd: number, upgrade: boolean, http10: boolean): string {
-    let out = head.slice(0, lineEnd + 2);
-    // Keep the upstream connection reusable whatever the client's version.
-    if (http10 && !upgrade) out += 'connection: keep-alive\r\n';
-    let xff = '';
-    let pos = lineEnd + 2;
-    const end = head.length;
-    while (pos < end) {
-      const eol = head.indexOf('\r\n', pos);
-      const colon = head.indexOf(':', pos);
-      const nl = colon - pos;
-      if (
-        (nl === 10 && eqLower(head, pos, 'connection')) ||
-        (nl === 10 && eqLower(head, pos, 'keep-alive')) ||
-        (nl === 16 && eqLower(head, pos, 'proxy-connection'))
-      ) {
-        if (upgrade && nl === 10 && eqLower(head, pos, 'connection')) out += head.slice(pos, eol + 2);
-      } else if (nl === 15 && eqLower(head, pos, 'x-forwarded-for')) {
-        const v = trimmedValue(head, colon + 1, eol);
-        xff = xff === '' ? v : `${xff}, ${v}`;
-      } else {
-        out += head.slice(pos, eol + 2);
-      }
-      pos = eol + 2;
+  private rewriteRequestHead(buf: Buffer, dropName: string): string {
+    const h = this.head;
+    let out: string;
+    if (h.authorityStart >= 0) {
+      // Absolute-form -> origin-form; Host was checked against the authority, or comes from it.
+      const path = latin1(buf, h.pathStart, h.targetEnd);
+      out = `${latin1(buf, 0, h.targetStart)}${path.startsWith('/') ? path : `/${path}`}${latin1(buf, h.targetEnd, h.lineEnd + 2)}`;
+      if (h.host < 0) out += `host: ${latin1(buf, h.authorityStart, h.authorityEnd)}\r\n`;
+    } else {
+      out = latin1(buf, 0, h.lineEnd + 2);
     }
-    return xff === '' ? out + this.xffTail : `${out}x-forwarded-for: ${xff}, ${this.ip}\r\n\r\n`;
+    // Keep the upstream connection reusable whatever the client's version.
+    if (h.http10 && !h.upgrade) out += 'connection: keep-alive\r\n';
+    const kept = forwardedFields(buf, h, dropName, true);
+    out += kept.fields;
+    return kept.xff === '' ? out + this.xffTail : `${out}x-forwarded-for: ${kept.xff}, ${this.ip}\r\n\r\n`;
   }
 
   /** Send the request (head + body part held) to `pool`, on a fresh connection when `fresh`. */
@@ -664,7 +651,7 @@ export class ClientConn {
     } else {
       const e = this.reqChunks.scan(chunk, 0);
       if (e === CHUNKED_ERROR) {
-        this.socket.destroy();
+        this.invalidBody();
         return;
       }
       if (e >= 0) {
@@ -753,57 +740,18 @@ export class ClientConn {
     let buf = this.respBuf === null ? chunk : Buffer.concat([this.respBuf, chunk]);
     this.respBuf = null;
     for (;;) {
-      const he = buf.indexOf(CRLFCRLF);
-      if (he < 0) {
-        if (buf.length > MAX_HEAD) this.brokenResponse();
-        else this.respBuf = buf;
+      const h = this.respHead;
+      const bodyStart = h.parse(buf, 0, false, RESPONSE_LIMITS);
+      if (bodyStart === HEAD_INCOMPLETE) {
+        this.respBuf = buf;
         return;
       }
-      // "HTTP/1.x SSS"
-      if (buf[0] !== 72 || buf[4] !== 47 || buf[8] !== 32) {
+      if (bodyStart === HEAD_INVALID) {
         this.brokenResponse();
         return;
       }
-      const status =
-        ((buf[9] as number) - 48) * 100 + ((buf[10] as number) - 48) * 10 + ((buf[11] as number) - 48);
-      if (!(status >= 100 && status <= 999)) {
-        this.brokenResponse();
-        return;
-      }
-      const http10 = buf[7] === 48;
-      const head = latin1(buf, 0, he + 2);
-      let contentLength = -1;
-      let chunked = false;
-      let keepAlive = !http10;
-      let hasConnection = false;
-      let pos = head.indexOf('\r\n') + 2;
-      const end = head.length;
-      while (pos < end) {
-        const eol = head.indexOf('\r\n', pos);
-        const colon = head.indexOf(':', pos);
-        if (colon <= pos || colon > eol) {
-          this.brokenResponse();
-          return;
-        }
-        const nl = colon - pos;
-        const c0 = head.charCodeAt(pos) | 0x20;
-        if (nl === 14 && c0 === 99 && eqLower(head, pos, 'content-length')) {
-          contentLength = parseLength(head, colon + 1, eol);
-          if (contentLength < 0) {
-            this.brokenResponse();
-            return;
-          }
-        } else if (nl === 17 && c0 === 116 && eqLower(head, pos, 'transfer-encoding')) {
-          chunked = hasToken(head, colon + 1, eol, 'chunked');
-          if (!chunked) keepAlive = false; // close-delimited
-        } else if (nl === 10 && c0 === 99 && eqLower(head, pos, 'connection')) {
-          hasConnection = true;
-          if (hasToken(head, colon + 1, eol, 'close')) keepAlive = false;
-          else if (hasToken(head, colon + 1, eol, 'keep-alive')) keepAlive = true;
-        }
-        pos = eol + 2;
-      }
-      const bodyStart = he + 4;
+      const status = h.code;
+      const contentLength = h.contentLength;
       if (status < 200 && status !== 101) {
         // Informational (100 Continue, 103 Early Hints): pass on, then read the final head.
         if (!this.socket.destroyed) this.socket.write(buf.subarray(0, bodyStart));
@@ -812,11 +760,11 @@ export class ClientConn {
         continue;
       }
       this.status = status;
-      if (!keepAlive) this.upKeepAlive = false;
+      if (h.close) this.upKeepAlive = false;
       let mode: number;
       if (status === 101) mode = M_TUNNEL;
       else if (this.isHead || status === 204 || status === 304) mode = M_NONE;
-      else if (chunked) mode = M_CHUNKED;
+      else if (h.chunked) mode = M_CHUNKED;
       else if (contentLength >= 0) mode = M_LENGTH;
       else {
         mode = M_CLOSE;
@@ -854,9 +802,11 @@ export class ClientConn {
       if (msgEnd < buf.length) this.upKeepAlive = false; // stray bytes after the message
       this.respMode = mode;
       this.headSent = true;
-      if (this.closeAfter && !(mode === M_CLOSE && !hasConnection) && mode !== M_TUNNEL) {
-        // Client asked to close (or HTTP/1.0): say so in the head.
-        this.socket.write(this.closeHead(head), 'latin1');
+      if (mode !== M_TUNNEL && (h.hop || this.closeAfter)) {
+        // Hop-by-hop fields stay here; a client that asked to close (or HTTP/1.0) is told so.
+        const kept = forwardedFields(buf, h, '', false).fields;
+        const close = this.closeAfter ? 'connection: close\r\n' : '';
+        this.socket.write(`${latin1(buf, 0, h.lineEnd + 2)}${kept}${close}\r\n`, 'latin1');
         if (msgEnd > bodyStart) this.writeClient(buf.subarray(bodyStart, msgEnd));
       } else {
         this.writeClient(msgEnd === buf.length ? buf : buf.subarray(0, msgEnd));
@@ -868,23 +818,6 @@ export class ClientConn {
       if (complete) this.finish();
       return;
     }
-  }
-
-  private closeHead(head: string): string {
-    const lineEnd = head.indexOf('\r\n');
-    let out = head.slice(0, lineEnd + 2);
-    let pos = lineEnd + 2;
-    while (pos < head.length) {
-      const eol = head.indexOf('\r\n', pos);
-      const nl = head.indexOf(':', pos) - pos;
-      if (
-        !((nl === 10 && eqLower(head, pos, 'connection')) || (nl === 10 && eqLower(head, pos, 'keep-alive')))
-      ) {
-        out += head.slice(pos, eol + 2);
-      }
-      pos = eol + 2;
-    }
-    return `${out}connection: close\r\n\r\n`;
   }
 
   private startTunnel(): void {
@@ -940,15 +873,9 @@ export class ClientConn {
     if (this.buf !== null) this.processHead();
   }
 
-  /** Answer 502 ourselves (nothing of the response was sent). */
-  private badGateway(): void {
-    this.answerExchange(502, RESP_502, RESP_502_CLOSE);
-  }
-
-  /** End the exchange with our own response `status` (nothing of the upstream's was sent). */
-  private answerExchange(status: number, resp: Buffer, respClose: Buffer): void {
+  /** Count the exchange with `status` and let its upstream socket go (destroyed: never reused). */
+  private dropExchange(status: number): void {
     const be = this.backend as CompiledBackend<Pool>;
-    this.status = status;
     record(this.app.shared, be.slot, status, performance.now() - this.start);
     Atomics.sub(this.app.shared.inflight, be.slot, 1);
     this.backend = null;
@@ -959,6 +886,17 @@ export class ClientConn {
       up.owner = null;
       up.socket.destroy();
     }
+  }
+
+  /** Answer 502 ourselves (nothing of the response was sent). */
+  private badGateway(): void {
+    this.answerExchange(502, RESP_502, RESP_502_CLOSE);
+  }
+
+  /** End the exchange with our own response `status` (nothing of the upstream's was sent). */
+  private answerExchange(status: number, resp: Buffer, respClose: Buffer): void {
+    this.status = status;
+    this.dropExchange(status);
     if (this.phase === P_BODY || this.socket.destroyed) {
       this.phase = P_CLOSED;
       this.socket.end(respClose);
@@ -967,6 +905,18 @@ export class ClientConn {
     this.socket.write(this.closeAfter ? respClose : resp);
     this.phase = P_IDLE;
     this.afterExchange();
+  }
+
+  /**
+   * The request body broke its chunked framing mid-stream: the upstream connection is cut (it never
+   * sees what follows) and the client gets 400, or a cut connection when a response had begun.
+   */
+  private invalidBody(): void {
+    this.dropExchange(400);
+    this.buf = null;
+    this.phase = P_CLOSED;
+    if (this.headSent) this.socket.destroy();
+    else this.socket.end(RESP_400);
   }
 
   /** Invalid response from the upstream. */
@@ -980,16 +930,7 @@ export class ClientConn {
 
   /** The response was cut after its head went out: the client must see the connection close. */
   private abortMidResponse(): void {
-    const be = this.backend as CompiledBackend<Pool>;
-    record(this.app.shared, be.slot, this.status, performance.now() - this.start);
-    Atomics.sub(this.app.shared.inflight, be.slot, 1);
-    this.backend = null;
-    const up = this.up;
-    this.up = null;
-    if (up !== null) {
-      up.owner = null;
-      up.socket.destroy();
-    }
+    this.dropExchange(this.status);
     this.phase = P_CLOSED;
     this.socket.destroy();
   }

@@ -1,5 +1,8 @@
 // Routing decisions: compiled once per table (per worker), then read-only on the hot path.
 
+import { timingSafeEqual } from 'node:crypto';
+import { DEFAULT_LIMITS, type HeadLimits } from './http-head.ts';
+import { DEFAULT_TRUSTED_SOURCES, trustedMatcher } from './trusted-sources.ts';
 import type { RouteTable } from './types.ts';
 
 export interface CompiledBackend<P> {
@@ -24,6 +27,11 @@ export interface CompiledRoute<P> {
   readonly stickyHeader: string;
   readonly stickyCookie: string;
   readonly forceHeader: string;
+  /** May this client address use the force header without the secret? */
+  readonly trusted: (ip: string) => boolean;
+  /** '' when not configured. */
+  readonly forceSecret: string;
+  readonly limits: HeadLimits;
 }
 
 export function compileRoute<P>(
@@ -63,6 +71,9 @@ export function compileRoute<P>(
     stickyHeader: (table.stickyHeader ?? '').toLowerCase(),
     stickyCookie: table.stickyCookie ?? '',
     forceHeader: table.forceHeader.toLowerCase(),
+    trusted: trustedMatcher(table.trustedSources ?? DEFAULT_TRUSTED_SOURCES),
+    forceSecret: table.forceSecret ?? '',
+    limits: table.limits ?? DEFAULT_LIMITS,
   };
 }
 
@@ -134,4 +145,21 @@ export function cookieValue(header: string, name: string): string | undefined {
     }
     from = i + 1;
   }
+}
+
+/**
+ * The revision a force header's value asks for, or undefined when it may not force: "<revision>"
+ * from a trusted source, "<revision>:<secret>" from anywhere when a secret is configured.
+ */
+export function forcedRevision<P>(route: CompiledRoute<P>, value: string, ip: string): number | undefined {
+  const colon = value.indexOf(':');
+  const text = colon < 0 ? value : value.slice(0, colon);
+  const revision = Number(text);
+  if (text === '' || !Number.isInteger(revision)) return undefined;
+  if (route.trusted(ip)) return revision;
+  const secret = route.forceSecret;
+  if (secret === '' || colon < 0) return undefined;
+  const given = Buffer.from(value.slice(colon + 1), 'latin1');
+  const want = Buffer.from(secret, 'latin1');
+  return given.length === want.length && timingSafeEqual(given, want) ? revision : undefined;
 }

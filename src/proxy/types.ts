@@ -1,6 +1,8 @@
 // The data plane's contract with the rest of Rewind. The proxy holds no control logic: the
 // controller (through the agent) hands it whole routing tables, and reads back its counters.
 
+import type { HeadLimits } from './http-head.ts';
+
 export interface Upstream {
   readonly host: string;
   readonly port: number;
@@ -30,12 +32,18 @@ export interface RouteTable {
   readonly stickyHeader?: string | undefined;
   /** Cookie whose value is hashed the same way (used when the header is absent). */
   readonly stickyCookie?: string | undefined;
-  /** Header naming a revision number that the request must go to (for testers). */
+  /** Header naming a revision number that the request must go to (for testers). Always stripped. */
   readonly forceHeader: string;
   /** The app's proxy timeouts (DEFAULT_TIMEOUTS when absent). */
   readonly timeouts?: ProxyTimeouts | undefined;
   /** Client connections per worker thread (DEFAULT_MAX_CONNECTIONS when absent). */
   readonly maxConnections?: number | undefined;
+  /** CIDRs whose clients may use the force header (default: loopback, 127.0.0.0/8 and ::1). */
+  readonly trustedSources?: readonly string[] | undefined;
+  /** With it, any client may force with "<revision>:<secret>" as the header's value. */
+  readonly forceSecret?: string | undefined;
+  /** Request head limits (default DEFAULT_LIMITS in http-head.ts). */
+  readonly limits?: HeadLimits | undefined;
 }
 
 /** How long the proxy waits for each party, in ms (see docs/configuration.md, `proxy.timeouts`). */

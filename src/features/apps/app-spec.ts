@@ -1,6 +1,9 @@
 // The schema of rewind.yaml. One place for every option, its default and its check.
 import { z } from 'zod';
+import { DEFAULT_LIMITS } from '../../proxy/http-head.ts';
+import { DEFAULT_TRUSTED_SOURCES } from '../../proxy/trusted-sources.ts';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUTS } from '../../proxy/types.ts';
+import { cidrSchema } from '../../shared/cidr-schema.ts';
 import { durationSchema } from '../../shared/duration-schema.ts';
 import { analysisSpecSchema } from '../analysis/analysis-spec.ts';
 import { databaseSpecSchema } from '../database/database-spec.ts';
@@ -27,6 +30,15 @@ const hostPort = z.string().transform((value, ctx) => {
 });
 
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A head limit in bytes: 256 B .. 1 MB. */
+const headBytes = (fallback: number) =>
+  z
+    .number()
+    .int('a whole number of bytes')
+    .min(256, 'at least 256 bytes')
+    .max(1_048_576, 'at most 1048576 bytes (1 MB)')
+    .default(fallback);
 const envMap = z
   .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))
   .superRefine((env, ctx) => {
@@ -84,6 +96,22 @@ const proxyTimeout = (example: string, ms: number) =>
 
 /** The built-in proxy's behaviour for this app (nginx-like defaults). */
 const proxySchema = z.strictObject({
+  /** Request head limits: a longer request line is answered 414, a longer field line or head 431. */
+  limits: z
+    .strictObject({
+      requestLine: headBytes(DEFAULT_LIMITS.requestLine),
+      headerLine: headBytes(DEFAULT_LIMITS.headerLine),
+      head: headBytes(DEFAULT_LIMITS.head),
+    })
+    .prefault({})
+    .superRefine((l, ctx) => {
+      if (l.head < l.requestLine || l.head < l.headerLine)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['head'],
+          message: `head (${l.head}) must be at least requestLine (${l.requestLine}) and headerLine (${l.headerLine})`,
+        });
+    }),
   timeouts: z
     .strictObject({
       connect: proxyTimeout('5s', DEFAULT_TIMEOUTS.connect),
@@ -154,8 +182,19 @@ export const appSpecSchema = z.strictObject({
       stickyHeader: z.string().toLowerCase().optional(),
       stickyCookie: z.string().optional(),
       forceHeader: z.string().toLowerCase().default('x-rewind-revision'),
+      /** Clients that may force a revision with forceHeader (the rollout driver's checks come from loopback). */
+      trustedSources: z.array(cidrSchema).default([...DEFAULT_TRUSTED_SOURCES]),
+      /**
+       * An environment variable holding a secret: with it, any client may force with
+       * "<revision>:<secret>" (the rollout driver then sends it too).
+       */
+      forceSecretEnv: z
+        .string()
+        .regex(envName, 'an environment variable name: letters, digits and _, not starting with a digit')
+        .optional(),
     })
     .prefault({}),
+  /** The built-in proxy, per app. */
   proxy: proxySchema.prefault({}),
   strategy: z
     .strictObject({ blueGreen: blueGreenSchema.optional(), canary: canarySchema.optional() })
@@ -203,6 +242,27 @@ export const configSchema = z.strictObject({
 });
 
 export type AppSpec = z.output<typeof appSpecSchema>;
+
+/**
+ * The force-header secret, read from the environment variable the app names (undefined when none
+ * is configured). Read when needed, so that it never sits in the parsed config or its dumps.
+ */
+export function forceSecret(app: AppSpec): string | undefined {
+  const name = app.routing.forceSecretEnv;
+  if (name === undefined) return undefined;
+  const value = process.env[name];
+  if (value === undefined || value === '')
+    throw new Error(
+      `app ${app.name}: routing.forceSecretEnv names ${name}, which is not set; export ${name} for rewind server or remove forceSecretEnv`,
+    );
+  return value;
+}
+
+/** The force header's value that routes to `revision` (with the secret when one is configured). */
+export function forceValue(app: AppSpec, revision: number): string {
+  const secret = forceSecret(app);
+  return secret === undefined ? String(revision) : `${revision}:${secret}`;
+}
 export type Check = z.output<typeof checkSchema>;
 export type RewindConfig = z.output<typeof configSchema>;
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { rolloutSettings } from './app-spec.ts';
+import { forceValue, rolloutSettings } from './app-spec.ts';
 import { ConfigError, parseConfig } from './load-config.ts';
 
 const minimal = `
@@ -152,4 +152,43 @@ test('analysis rules, hooks and notifications are checked with the rest', () => 
         .join('\n'),
       message,
     );
+});
+
+test('proxy limits and force-header trust: defaults, overrides, and clear errors', () => {
+  const app = parseConfig(minimal).apps[0]!;
+  assert.deepEqual(app.proxy.limits, { requestLine: 8192, headerLine: 8192, head: 65536 });
+  assert.deepEqual(app.routing.trustedSources, ['127.0.0.0/8', '::1/128']);
+  assert.equal(forceValue(app, 3), '3');
+  const custom = parseConfig(
+    `${minimal}    proxy: { limits: { requestLine: 4096, head: 32768 } }\n` +
+      `    routing: { trustedSources: [10.0.0.0/8, "fd00::/8", 192.168.1.7], forceSecretEnv: REWIND_TEST_FORCE_SECRET }\n`,
+  ).apps[0]!;
+  assert.deepEqual(custom.proxy.limits, { requestLine: 4096, headerLine: 8192, head: 32768 });
+  assert.deepEqual(custom.routing.trustedSources, ['10.0.0.0/8', 'fd00::/8', '192.168.1.7']);
+  assert.throws(() => forceValue(custom, 3), /REWIND_TEST_FORCE_SECRET, which is not set; export/);
+  process.env.REWIND_TEST_FORCE_SECRET = 's3cret';
+  try {
+    assert.equal(forceValue(custom, 3), '3:s3cret');
+  } finally {
+    delete process.env.REWIND_TEST_FORCE_SECRET;
+  }
+  const bad: [string, RegExp][] = [
+    ['    routing: { trustedSources: [10.0.0.0/33] }', /"10.0.0.0\/33": the prefix length after \/ is 0..32/],
+    [
+      '    routing: { trustedSources: [localhost] }',
+      /"localhost" is not an IP address or CIDR; write for example/,
+    ],
+    ['    proxy: { limits: { headerLine: 10 } }', /at least 256 bytes/],
+    ['    proxy: { limits: { head: 4096, headerLine: 8192 } }', /head \(4096\) must be at least/],
+    ['    proxy: { timeout: 5 }', /unknown key "timeout"/],
+  ];
+  for (const [line, message] of bad) {
+    assert.match(
+      problemsOf(`${minimal}${line}\n`)
+        .map((p) => p.message)
+        .join('\n'),
+      message,
+      line,
+    );
+  }
 });

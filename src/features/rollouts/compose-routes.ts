@@ -3,7 +3,7 @@
 
 import type { Instance } from '../../providers/runtimes/types.ts';
 import type { Backend, RouteTable } from '../../proxy/types.ts';
-import type { AppSpec } from '../apps/app-spec.ts';
+import { type AppSpec, forceSecret } from '../apps/app-spec.ts';
 import type { InstanceHealth } from '../health/health-monitor.ts';
 
 export interface RevisionRef {
@@ -57,5 +57,8 @@ export function composeRoutes(
     forceHeader: app.routing.forceHeader,
     timeouts: app.proxy.timeouts,
     maxConnections: app.proxy.maxConnections,
+    trustedSources: app.routing.trustedSources,
+    forceSecret: forceSecret(app),
+    limits: app.proxy.limits,
   };
 }

@@ -9,7 +9,7 @@ import { formatDuration } from '../../shared/duration.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { RolloutRecord, Store } from '../../store/types.ts';
 import type { Decision, Severity } from '../analysis/index.ts';
-import { rolloutSettings } from '../apps/app-spec.ts';
+import { forceValue, rolloutSettings } from '../apps/app-spec.ts';
 import type { DbStepResult, RolloutDatabase } from '../database/rollout-database.ts';
 import type { HealthMonitor } from '../health/health-monitor.ts';
 import { checkName, probeHttp, runCheck } from '../health/probe.ts';
@@ -533,14 +533,14 @@ export class RolloutDriver {
         for (const check of checks) {
           const result = await runCheck(check, {
             baseUrl: base,
-            headers: { [app.routing.forceHeader]: String(target.number) },
+            headers: { [app.routing.forceHeader]: forceValue(app, target.number) },
             cwd: target.spec.cwd,
             env: {
               ...target.spec.env,
               REWIND_APP: app.name,
               REWIND_REVISION: String(target.number),
               REWIND_TARGET_URL: base,
-              REWIND_FORCE_HEADER: `${app.routing.forceHeader}: ${target.number}`,
+              REWIND_FORCE_HEADER: `${app.routing.forceHeader}: ${forceValue(app, target.number)}`,
             },
           });
           await this.#event(
@@ -845,7 +845,7 @@ export class RolloutDriver {
     for (const check of rolloutSettings(app).prePromotionChecks) {
       const r = await runCheck(check, {
         baseUrl: base,
-        headers: { [app.routing.forceHeader]: String(restored) },
+        headers: { [app.routing.forceHeader]: forceValue(app, restored) },
         cwd: spec.cwd,
         env: {
           ...spec.env,
