@@ -21,3 +21,4 @@ CREATE MATERIALIZED VIEW order_totals_mv AS SELECT user_id, sum(amount) AS total
 CREATE TABLE measurements (id bigint, at timestamptz NOT NULL, value double precision) PARTITION BY RANGE (at);
 CREATE TABLE measurements_2027 (id bigint, at timestamptz NOT NULL, value double precision);
 CREATE DOMAIN positive_amount AS numeric(10, 2);
+CREATE TABLE measurements_2028 (id bigint, at timestamptz NOT NULL, value double precision);

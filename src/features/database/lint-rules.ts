@@ -301,6 +301,36 @@ export const LINT_RULES = [
     fix: 'REFRESH MATERIALIZED VIEW CONCURRENTLY (needs a unique index on the view).',
   },
   {
+    code: 'RW217',
+    rule: 'set-tablespace',
+    severity: 'error',
+    phase: null,
+    engines: ['postgres'],
+    summary:
+      'ALTER TABLE ... SET TABLESPACE copies the whole table (and rebuilds nothing else) under an ACCESS EXCLUSIVE lock: no reads or writes until done.',
+    fix: 'Create new tables in the right tablespace; move a large one outside the migration (pg_repack, or a maintenance window).',
+  },
+  {
+    code: 'RW218',
+    rule: 'attach-partition-scan',
+    severity: 'error',
+    phase: null,
+    engines: ['postgres'],
+    summary:
+      'ALTER TABLE ... ATTACH PARTITION scans the attached table to check the partition bound, holding an ACCESS EXCLUSIVE lock on it. A warning only when a validated CHECK on that table comes first (PostgreSQL then skips the scan if the CHECK implies the bound).',
+    fix: 'Add a CHECK matching the bound NOT VALID, VALIDATE it (in an earlier migration), then ATTACH PARTITION, then drop the CHECK.',
+  },
+  {
+    code: 'RW219',
+    rule: 'alter-domain-add-constraint',
+    severity: 'error',
+    phase: null,
+    engines: ['postgres'],
+    summary:
+      'ALTER DOMAIN ... ADD CONSTRAINT checks every column of that domain in every table, blocking writes to them while it scans.',
+    fix: 'ADD CONSTRAINT ... NOT VALID, then ALTER DOMAIN ... VALIDATE CONSTRAINT in a later migration.',
+  },
+  {
     code: 'RW301',
     rule: 'missing-down',
     severity: 'error',

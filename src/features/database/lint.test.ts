@@ -500,6 +500,54 @@ const cases: readonly Case[] = [
   { name: 'refresh materialized view', up: 'REFRESH MATERIALIZED VIEW totals;', codes: ['RW216'] },
   { name: 'refresh concurrently', up: 'REFRESH MATERIALIZED VIEW CONCURRENTLY totals;', codes: [] },
   {
+    name: 'set tablespace',
+    up: 'ALTER TABLE orders SET TABLESPACE fast;',
+    codes: ['RW217'],
+    severities: ['error'],
+  },
+  {
+    name: 'set tablespace of a table created here',
+    up: 'CREATE TABLE scratch (id int);\nALTER TABLE scratch SET TABLESPACE fast;',
+    codes: [],
+  },
+  {
+    name: 'attach partition scans it',
+    up: "ALTER TABLE m ATTACH PARTITION m_2027 FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');",
+    codes: ['RW218'],
+    severities: ['error'],
+  },
+  {
+    name: 'attach partition after a validated check on it',
+    up: [
+      "ALTER TABLE m_2027 ADD CONSTRAINT b CHECK (at >= '2027-01-01' AND at < '2028-01-01') NOT VALID;",
+      'ALTER TABLE m_2027 VALIDATE CONSTRAINT b;',
+      "ALTER TABLE m ATTACH PARTITION m_2027 FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');",
+    ].join('\n'),
+    codes: ['RW218'],
+    severities: ['warning'],
+  },
+  {
+    name: 'attach partition: a check on another table does not count',
+    up: [
+      'ALTER TABLE m_2026 ADD CONSTRAINT b CHECK (at IS NOT NULL) NOT VALID;',
+      'ALTER TABLE m_2026 VALIDATE CONSTRAINT b;',
+      "ALTER TABLE m ATTACH PARTITION m_2027 FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');",
+    ].join('\n'),
+    codes: ['RW218'],
+    severities: ['error'],
+  },
+  {
+    name: 'alter domain add constraint',
+    up: 'ALTER DOMAIN amount ADD CONSTRAINT positive CHECK (VALUE > 0);',
+    codes: ['RW219'],
+    severities: ['error'],
+  },
+  {
+    name: 'alter domain add constraint not valid',
+    up: 'ALTER DOMAIN amount ADD CONSTRAINT positive CHECK (VALUE > 0) NOT VALID;',
+    codes: [],
+  },
+  {
     name: 'drop schema cascade drops its tables',
     up: 'DROP SCHEMA legacy CASCADE;',
     codes: ['RW101'],

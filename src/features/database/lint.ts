@@ -416,6 +416,10 @@ interface NotNullChecks {
   readonly pending: Map<string, string>;
   /** `table.column` with a valid CHECK (col IS NOT NULL): SET NOT NULL does not scan. */
   readonly valid: Set<string>;
+  /** `table.constraint` of any CHECK added NOT VALID and not validated yet. */
+  readonly pendingChecks: Set<string>;
+  /** Tables with a valid CHECK of any kind: ATTACH PARTITION may skip its scan. */
+  readonly checkedTables: Set<string>;
 }
 
 interface DownFacts {
@@ -536,6 +540,34 @@ function parsedFacts(pg: PgStatement, facts: StatementFacts, ctx: ParsedContext)
             message: `SET ${n.logged ? 'LOGGED' : 'UNLOGGED'} rewrites ${n.table} under an ACCESS EXCLUSIVE lock`,
           });
         break;
+      case 'setTablespace':
+        if (existing(n.table))
+          hits.push({
+            code: 'RW217',
+            message: `SET TABLESPACE ${n.tablespace} copies ${n.table} to the new tablespace under an ACCESS EXCLUSIVE lock`,
+          });
+        break;
+      case 'attachPartition':
+        hits.push(
+          ctx.notNullChecks.checkedTables.has(n.partition)
+            ? {
+                code: 'RW218',
+                severity: 'warning',
+                message: `attaches ${n.partition} to ${n.table} after a validated CHECK on ${n.partition}: no scan if that CHECK implies the partition bound (check that it does)`,
+              }
+            : {
+                code: 'RW218',
+                message: `attaches ${n.partition} to ${n.table}: scans every row of ${n.partition} under an ACCESS EXCLUSIVE lock on it to check the partition bound`,
+              },
+        );
+        break;
+      case 'domainConstraint':
+        if (!n.notValid)
+          hits.push({
+            code: 'RW219',
+            message: `adds a constraint to domain ${n.domain}: checks every column of that domain in every table, under locks that block writes to them`,
+          });
+        break;
       case 'refreshMatView':
         if (!n.concurrently)
           hits.push({
@@ -608,7 +640,12 @@ function noteNotNullCheck(
   if (n.kind === 'validateConstraint') {
     const column = checks.pending.get(n.name);
     if (column) checks.valid.add(column);
+    if (checks.pendingChecks.delete(`${n.table}.${n.name}`)) checks.checkedTables.add(n.table);
     return;
+  }
+  if (n.type === 'CONSTR_CHECK') {
+    if (!n.notValid) checks.checkedTables.add(n.table);
+    else if (n.name) checks.pendingChecks.add(`${n.table}.${n.name}`);
   }
   if (!n.notNullColumn) return;
   const column = `${n.table}.${n.notNullColumn}`;
@@ -618,7 +655,12 @@ function noteNotNullCheck(
 
 /** The CHECK (col IS NOT NULL) constraints the earlier migrations `ms` add and validate. */
 function validatedNotNullChecks(ms: readonly Migration[]): NotNullChecks {
-  const checks: NotNullChecks = { pending: new Map(), valid: new Set() };
+  const checks: NotNullChecks = {
+    pending: new Map(),
+    valid: new Set(),
+    pendingChecks: new Set(),
+    checkedTables: new Set(),
+  };
   for (const m of [...ms].sort((a, b) => a.id - b.id))
     for (const st of m.upStatements)
       for (const n of parsePgStatement(st.sql)?.notes ?? [])

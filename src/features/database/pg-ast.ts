@@ -66,6 +66,9 @@ export type PgNote =
     }
   | { readonly kind: 'setLogged'; readonly table: string; readonly logged: boolean }
   | { readonly kind: 'refreshMatView'; readonly concurrently: boolean; readonly view: string }
+  | { readonly kind: 'setTablespace'; readonly table: string; readonly tablespace: string }
+  | { readonly kind: 'attachPartition'; readonly table: string; readonly partition: string }
+  | { readonly kind: 'domainConstraint'; readonly domain: string; readonly notValid: boolean }
   | { readonly kind: 'dropSchemaCascade'; readonly names: readonly string[] }
   | { readonly kind: 'update'; readonly table: string; readonly columns: readonly string[] };
 
@@ -131,6 +134,18 @@ function describe(type: string, s: Node, notes: PgNote[], embedded: string[]): v
         ),
         target: relname(s.relation) || String(s.name ?? ''),
       });
+      return;
+    case 'AlterDomainStmt':
+      if (s.subtype === 'C') {
+        const c = ((s.def ?? {}) as Node).Constraint as Node | undefined;
+        notes.push({
+          kind: 'domainConstraint',
+          domain: list(s.typeName)
+            .map((n) => stringValue(n))
+            .join('.'),
+          notValid: c?.skip_validation === true,
+        });
+      }
       return;
     case 'RefreshMatViewStmt':
       notes.push({ kind: 'refreshMatView', concurrently: s.concurrent === true, view: relname(s.relation) });
@@ -219,6 +234,16 @@ function describe(type: string, s: Node, notes: PgNote[], embedded: string[]): v
           case 'AT_SetLogged':
           case 'AT_SetUnLogged':
             notes.push({ kind: 'setLogged', table, logged: cmd.subtype === 'AT_SetLogged' });
+            break;
+          case 'AT_SetTableSpace':
+            notes.push({ kind: 'setTablespace', table, tablespace: name });
+            break;
+          case 'AT_AttachPartition':
+            notes.push({
+              kind: 'attachPartition',
+              table,
+              partition: relname(((def.PartitionCmd ?? {}) as Node).name),
+            });
             break;
         }
       }
