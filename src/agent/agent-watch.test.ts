@@ -27,6 +27,8 @@ after(async () => {
 async function watching(options: { hungProbes?: number } = {}) {
   const states: AgentStatus['state'][] = [];
   const restarted: AgentInfo[] = [];
+  /** onLost and onRestarted calls in order: the loss is told before a new agent can be observed. */
+  const calls: string[] = [];
   const watch = new AgentWatch({
     dataDir: dir,
     client,
@@ -36,8 +38,12 @@ async function watching(options: { hungProbes?: number } = {}) {
     pollMs: 20,
     probeMs: 100,
     ...options,
+    onLost: () => {
+      calls.push(`lost after ${restarted.length} restarts`);
+    },
     onRestarted: async (info) => {
       restarted.push(info);
+      calls.push(`restarted ${restarted.length}`);
     },
   });
   const record = setInterval(() => {
@@ -49,6 +55,7 @@ async function watching(options: { hungProbes?: number } = {}) {
     watch,
     states,
     restarted,
+    calls,
     async stop() {
       clearInterval(record);
       await watch.stop();
@@ -69,6 +76,7 @@ test('an agent killed with SIGKILL is replaced at once, and onRestarted runs on 
     assert.equal(w.restarted[0]?.pid, status.pid);
     assert.equal((await client.info()).pid, status.pid, 'the same client reaches the new agent');
     assert.ok(w.states.includes('down'), w.states.join(' -> '));
+    assert.deepEqual(w.calls, ['lost after 0 restarts', 'restarted 1']);
     assert.ok(processGone(first));
   } finally {
     await w.stop();

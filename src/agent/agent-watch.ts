@@ -32,6 +32,8 @@ export interface AgentWatchOptions {
   /** The agent at start (adopted or spawned). */
   readonly info: AgentInfo;
   readonly log: Logger;
+  /** The agent is found dead, before a new one is started (what it ran is gone with it). */
+  readonly onLost?: () => void;
   /** A new agent answers: put the apps back on it. Failures are logged, the agent stays up. */
   readonly onRestarted: (info: AgentInfo) => Promise<void>;
   readonly ensure?: EnsureAgentOptions;
@@ -142,6 +144,7 @@ export class AgentWatch {
       'agent died; starting a new one (the apps are down meanwhile)',
     );
     this.#set({ state: 'down', reason: `the agent (pid ${pid}) died: ${reason}; restarting it` });
+    this.#options.onLost?.();
     this.#restarting = this.#restart().finally(() => {
       this.#restarting = null;
     });

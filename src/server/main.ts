@@ -207,6 +207,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
     client: agent,
     info: agentInfo,
     log,
+    onLost: () => controller.dataPlaneLost(),
     onRestarted: async () => {
       await controller.dataPlaneRestarted();
       const pending = controller.appsWithoutRoutes();

@@ -214,14 +214,23 @@ describe('supervision of a canary', () => {
     process.kill(killed, 'SIGKILL');
     await waitFor('the agent to be gone', async () => !alive(killed));
     await waitFor('a new agent', async () => agentPid(h) !== killed && alive(agentPid(h)), 30_000);
-    await waitFor(
-      'both revisions running again',
-      async () => {
-        const running = (await status()).instances.filter((i) => i.phase === 'Running');
-        return new Set(running.map((i) => i.revision)).size === 2 && running.length === 4;
-      },
-      30_000,
-    );
+    let last: unknown;
+    try {
+      await waitFor(
+        'both revisions running again',
+        async () => {
+          const s = await status();
+          last = s.instances;
+          const running = s.instances.filter((i) => i.phase === 'Running');
+          return new Set(running.map((i) => i.revision)).size === 2 && running.length === 4;
+        },
+        60_000,
+      );
+    } catch (err) {
+      throw new Error(
+        `${(err as Error).message}\ninstances: ${JSON.stringify(last)}\n${h.output().split('\n').slice(-40).join('\n')}`,
+      );
+    }
     await waitFor('/readyz', async () => (await fetch(`${h.apiUrl}/readyz`)).ok, 30_000);
     // Both versions serve again, at the split the canary stood at.
     const load = startLoad(`${h.appUrl}/products`, 4);

@@ -239,13 +239,19 @@ export class Controller {
   async dataPlaneRestarted(): Promise<void> {
     for (const [app, ctx] of this.#apps) {
       ctx.lastTableKey = null;
-      // What the last tick before the loss saw up died with the agent.
-      ctx.lostWithAgent = (ctx.observed?.instances ?? []).filter(
-        (i) => i.phase !== 'Stopped' && i.phase !== 'Stopping' && i.phase !== 'Failed',
-      );
+      // Taken when the loss was seen (a tick against the new agent may have observed it empty since).
+      ctx.lostWithAgent ??= upInstances(ctx.observed?.instances);
       this.#backoffOf(app).reset();
     }
     await Promise.all([...this.#apps.keys()].map((app) => this.kick(app)));
+  }
+
+  /**
+   * The data plane died: what the last tick before the loss saw up died with it. Ticks fail until
+   * a new agent answers, so this is the last observation of the old one.
+   */
+  dataPlaneLost(): void {
+    for (const ctx of this.#apps.values()) ctx.lostWithAgent ??= upInstances(ctx.observed?.instances);
   }
 
   /** Apps whose route table this controller has not put in force yet (since it started, or since the data plane restarted). */
@@ -1092,5 +1098,12 @@ function conflict(app: string, id: string): RewindError {
     'ROLLOUT_IN_PROGRESS',
     `app ${app} already has a rollout in progress (${id}); wait for it (rewind status ${app} --watch) or roll it back (rewind rollback ${app})`,
     { app, rolloutId: id },
+  );
+}
+
+/** The instances that were up or on their way up. */
+function upInstances(instances: readonly Instance[] | undefined): Instance[] {
+  return (instances ?? []).filter(
+    (i) => i.phase !== 'Stopped' && i.phase !== 'Stopping' && i.phase !== 'Failed',
   );
 }
