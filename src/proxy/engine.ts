@@ -678,8 +678,9 @@ export class ClientConn {
     }
   }
 
-  private writeClient(chunk: Buffer): void {
-    if (!this.socket.write(chunk) && !this.upPaused) {
+  /** Write to the client; when its buffer is full, stop reading the upstream until 'drain'. */
+  private writeClient(chunk: Buffer | string): void {
+    if (!this.socket.write(chunk, 'latin1') && !this.upPaused) {
       const up = this.up;
       if (up !== null) {
         this.upPaused = true;
@@ -754,7 +755,7 @@ export class ClientConn {
       const contentLength = h.contentLength;
       if (status < 200 && status !== 101) {
         // Informational (100 Continue, 103 Early Hints): pass on, then read the final head.
-        if (!this.socket.destroyed) this.socket.write(buf.subarray(0, bodyStart));
+        if (!this.socket.destroyed) this.writeClient(buf.subarray(0, bodyStart));
         if (bodyStart >= buf.length) return;
         buf = buf.subarray(bodyStart);
         continue;
@@ -806,7 +807,7 @@ export class ClientConn {
         // Hop-by-hop fields stay here; a client that asked to close (or HTTP/1.0) is told so.
         const kept = forwardedFields(buf, h, '', false).fields;
         const close = this.closeAfter ? 'connection: close\r\n' : '';
-        this.socket.write(`${latin1(buf, 0, h.lineEnd + 2)}${kept}${close}\r\n`, 'latin1');
+        this.writeClient(`${latin1(buf, 0, h.lineEnd + 2)}${kept}${close}\r\n`);
         if (msgEnd > bodyStart) this.writeClient(buf.subarray(bodyStart, msgEnd));
       } else {
         this.writeClient(msgEnd === buf.length ? buf : buf.subarray(0, msgEnd));

@@ -186,6 +186,32 @@ test('idle keep-alive connections close after the idle timeout; a client that st
   });
 });
 
+test('an upstream that floods informational 1xx heads at a client that stops reading is cut after the send timeout', async (t) => {
+  let flooding: net.Socket | undefined;
+  const up = await rawUpstream(t, (s) => {
+    s.once('data', () => {
+      flooding = s;
+      const hint = Buffer.from('HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\n'.repeat(512));
+      const pump = (): void => {
+        while (!s.destroyed && s.write(hint)) {}
+      };
+      s.on('drain', pump);
+      pump();
+    });
+  });
+  await withPlane(async (dp) => {
+    await dp.setRoutes(table('hints', 1, [backend(1, 100, up.port)], { timeouts: timeouts({ send: 1000 }) }));
+    const s = net.connect(dp.port('hints') as number, '127.0.0.1');
+    t.after(() => s.destroy());
+    s.on('error', () => {});
+    s.pause();
+    s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => flooding !== undefined, 10_000);
+    // Without backpressure on 1xx heads the upstream is read forever and nothing ever times out.
+    await waitFor(() => flooding?.destroyed === true, 20_000);
+  });
+});
+
 test('beyond maxConnections per worker: 503 with Retry-After; a slot frees when a connection closes', async (t) => {
   const up = await rawUpstream(t, (s) =>
     s.on('data', () => s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok')),
