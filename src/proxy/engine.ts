@@ -1172,8 +1172,14 @@ export class Engine {
         done();
         return;
       }
+      // The sweep no longer sees this app: tick its connections here so a hung exchange still
+      // times out and the drain ends.
       const check = setInterval(() => {
-        for (const c of app.conns) if (c.isIdle()) c.socket.destroy();
+        const now = performance.now();
+        for (const c of app.conns) {
+          if (c.isIdle()) c.socket.destroy();
+          else c.tick(now);
+        }
         if (app.conns.size === 0) {
           clearInterval(check);
           done();

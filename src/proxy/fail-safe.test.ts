@@ -212,6 +212,20 @@ test('an upstream that floods informational 1xx heads at a client that stops rea
   });
 });
 
+test('removing an app while a request hangs upstream: the response timeout still answers 504 and the removal ends', async (t) => {
+  let hung = false;
+  const up = await rawUpstream(t, (s) => s.once('data', () => (hung = true))); // never answers
+  await withPlane(async (dp) => {
+    await dp.setRoutes(
+      table('drain', 1, [backend(1, 100, up.port)], { timeouts: timeouts({ response: 1000 }) }),
+    );
+    const reply = request(dp.port('drain') as number);
+    await waitFor(() => hung, 10_000);
+    await dp.removeApp('drain');
+    assert.equal((await reply).status, 504);
+  });
+});
+
 test('beyond maxConnections per worker: 503 with Retry-After; a slot frees when a connection closes', async (t) => {
   const up = await rawUpstream(t, (s) =>
     s.on('data', () => s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok')),
