@@ -23,6 +23,13 @@ test('a valid request head: framing, hop-by-hop and upgrade flags from one pass'
   assert.equal(up.upgrade, true);
   assert.equal(parse('GET / HTTP/1.0\r\n\r\n').h.close, true);
   assert.equal(parse('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n').h.close, false);
+  // Connection options in any case and order, over several fields; other names mark fields to drop.
+  const many = parse(
+    'GET / HTTP/1.1\r\nHost: x\r\nConnection: X-Trace,\tKEEP-alive\r\nConnection: Close\r\n\r\n',
+  ).h;
+  assert.deepEqual([many.close, many.connectionNames, many.upgrade], [true, true, false]);
+  const plain = parse('GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, upgrade\r\n\r\n').h;
+  assert.deepEqual([plain.close, plain.connectionNames, plain.upgrade], [false, false, false]);
 });
 
 test('incomplete heads wait for more bytes at every split; limits apply before the end arrives', () => {

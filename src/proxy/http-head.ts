@@ -133,6 +133,31 @@ export function listTokens(b: Uint8Array, from: number, to: number): string[] {
   return out;
 }
 
+const CONN_CLOSE = 1;
+const CONN_KEEP_ALIVE = 2;
+const CONN_UPGRADE = 4;
+const CONN_OTHER = 8;
+
+/** The options in a Connection value as CONN_* bits, read in place (every message may carry one). */
+function connectionOptions(b: Uint8Array, from: number, to: number): number {
+  let bits = 0;
+  let s = -1;
+  for (let i = from; i <= to; i++) {
+    const c = i === to ? 44 : (b[i] as number);
+    if (c === 44 || c === 32 || c === 9) {
+      if (s >= 0) {
+        const n = i - s;
+        if (n === 5 && eqLower(b, s, 'close')) bits |= CONN_CLOSE;
+        else if (n === 10 && eqLower(b, s, 'keep-alive')) bits |= CONN_KEEP_ALIVE;
+        else if (n === 7 && eqLower(b, s, 'upgrade')) bits |= CONN_UPGRADE;
+        else bits |= CONN_OTHER;
+      }
+      s = -1;
+    } else if (s < 0) s = i;
+  }
+  return bits;
+}
+
 /**
  * One parsed head. Offsets index the buffer given to parseHead. Reused between messages of a
  * connection (reset by every parse).
@@ -345,9 +370,7 @@ export class Head {
   private checkFields(b: Uint8Array, bad: number): number {
     const f = this.fields;
     let te = false;
-    let keepAlive = false;
-    let close = false;
-    let upgradeToken = false;
+    let conn = 0;
     let upgradeField = false;
     for (let i = 0; i < this.count * 6; i += 6) {
       const kind = f[i] as number;
@@ -384,12 +407,7 @@ export class Head {
           break;
         case F_CONNECTION:
           this.hop = true;
-          for (const t of listTokens(b, vs, ve)) {
-            if (t === 'close') close = true;
-            else if (t === 'keep-alive') keepAlive = true;
-            else if (t === 'upgrade') upgradeToken = true;
-            else this.connectionNames = true;
-          }
+          conn |= connectionOptions(b, vs, ve);
           break;
         case F_UPGRADE:
           upgradeField = true;
@@ -405,8 +423,9 @@ export class Head {
     }
     if (te && this.contentLength >= 0) return this.fail(bad, 'both Transfer-Encoding and Content-Length');
     if (te && this.http10) return this.fail(bad, 'Transfer-Encoding in HTTP/1.0');
-    this.close = close || (this.http10 && !keepAlive);
-    this.upgrade = upgradeField && upgradeToken;
+    this.connectionNames = (conn & CONN_OTHER) !== 0;
+    this.close = (conn & CONN_CLOSE) !== 0 || (this.http10 && (conn & CONN_KEEP_ALIVE) === 0);
+    this.upgrade = upgradeField && (conn & CONN_UPGRADE) !== 0;
     return 0;
   }
 
