@@ -160,7 +160,7 @@ export async function createDataPlane(options: DataPlaneOptions = {}): Promise<R
     log(
       `proxy worker ${h.threadId} died (${why.message}); ${live().length} of ${count} serve; replacing it${delay ? ` in ${delay} ms (${deaths.length} deaths in ${RECENT_MS / 1000} s)` : ''}`,
     );
-    setTimeout(() => void respawn(), delay);
+    setTimeout(() => void respawn(), delay).unref();
   };
 
   const respawn = async (): Promise<void> => {
@@ -170,7 +170,7 @@ export async function createDataPlane(options: DataPlaneOptions = {}): Promise<R
       h = await spawn();
     } catch (err) {
       log(`cannot start a proxy worker: ${(err as Error).message}; trying again in 1 s`);
-      setTimeout(() => void respawn(), 1000);
+      setTimeout(() => void respawn(), 1000).unref();
       return;
     }
     if (closed) {
