@@ -144,17 +144,13 @@ export function registerDbRoutes(app: FastifyInstance, deps: DbRouteDeps): void 
       throw new RewindError(
         'VALIDATION_FAILED',
         'confirm is only for overwrite: add overwrite: true or drop confirm',
-        {
-          field: 'confirm',
-        },
+        { field: 'confirm' },
       );
     const overwrite = body.overwrite === true;
+    const dryRun = overwrite && body.confirm !== true;
     return controller.whileIdle(req.params.app, async (ctx) => ({
-      dryRun: overwrite && body.confirm !== true,
-      restored: await database.restore(ctx, body.toRevision, {
-        overwrite,
-        dryRun: overwrite && body.confirm !== true,
-      }),
+      dryRun,
+      restored: await database.restore(ctx, body.toRevision, { overwrite, dryRun }),
     }));
   });
   app.post('/api/v1/apps/:app/db/verify', async (req: Req) => {

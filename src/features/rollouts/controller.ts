@@ -910,13 +910,17 @@ export class Controller {
           });
           rolledBack = true;
         });
-        after = (await store.rollouts.active(app)) ?? null;
-        recent = undefined;
-        if (rolledBack && after) {
-          // The switch back is the point: drive it now rather than on the next tick.
-          await this.#driver.drive(ctx, after, observe);
-          instances = await runtime.list(app);
+        // Only a rollback changes what the table is derived from (the watch's own writes do not):
+        // the other ticks of the watch, most of them, read nothing more.
+        if (rolledBack) {
           after = (await store.rollouts.active(app)) ?? null;
+          recent = undefined;
+          if (after) {
+            // The switch back is the point: drive it now rather than on the next tick.
+            await this.#driver.drive(ctx, after, observe);
+            instances = await runtime.list(app);
+            after = (await store.rollouts.active(app)) ?? null;
+          }
         }
       }
     }

@@ -9,7 +9,7 @@ import { formatDuration } from '../../shared/duration.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { RolloutRecord, Store } from '../../store/types.ts';
 import type { Decision, Severity } from '../analysis/index.ts';
-import { forceValue, rolloutSettings } from '../apps/app-spec.ts';
+import { type AppSpec, forceValue, rolloutSettings } from '../apps/app-spec.ts';
 import type { DbStepResult, RolloutDatabase } from '../database/rollout-database.ts';
 import type { HealthMonitor } from '../health/health-monitor.ts';
 import { checkName, probeHttp, runCheck } from '../health/probe.ts';
@@ -529,20 +529,8 @@ export class RolloutDriver {
       }
       case 'prePromotionChecks': {
         const checks = rolloutSettings(app).prePromotionChecks;
-        const base = `http://${app.listen.host.includes(':') ? `[${app.listen.host}]` : app.listen.host}:${app.listen.port}`;
         for (const check of checks) {
-          const result = await runCheck(check, {
-            baseUrl: base,
-            headers: { [app.routing.forceHeader]: forceValue(app, target.number) },
-            cwd: target.spec.cwd,
-            env: {
-              ...target.spec.env,
-              REWIND_APP: app.name,
-              REWIND_REVISION: String(target.number),
-              REWIND_TARGET_URL: base,
-              REWIND_FORCE_HEADER: `${app.routing.forceHeader}: ${forceValue(app, target.number)}`,
-            },
-          });
+          const result = await runCheck(check, checkTarget(app, target.number, target.spec));
           await this.#event(
             rollout,
             result.ok ? 'check.passed' : 'check.failed',
@@ -841,19 +829,8 @@ export class RolloutDriver {
             ? sick[0]!.detail
             : `${probes.length} instance(s) healthy`,
     });
-    const base = `http://${app.listen.host.includes(':') ? `[${app.listen.host}]` : app.listen.host}:${app.listen.port}`;
     for (const check of rolloutSettings(app).prePromotionChecks) {
-      const r = await runCheck(check, {
-        baseUrl: base,
-        headers: { [app.routing.forceHeader]: forceValue(app, restored) },
-        cwd: spec.cwd,
-        env: {
-          ...spec.env,
-          REWIND_APP: app.name,
-          REWIND_REVISION: String(restored),
-          REWIND_TARGET_URL: base,
-        },
-      });
+      const r = await runCheck(check, checkTarget(app, restored, spec));
       checks.push({ name: checkName(check), passed: r.ok, detail: r.ok ? 'passed' : r.detail });
     }
     const buckets = await metrics(rollout.app, Math.floor(rollout.createdAt / 1000) - 60).catch(() => []);
@@ -908,6 +885,28 @@ interface Target {
   readonly number: number;
   readonly unit: number;
   readonly spec: RevisionSpec;
+}
+
+/**
+ * What a pre-promotion check runs against: the app's listener, forced to `revision`. The same for
+ * the checks before a promotion and for their run again in a rollback's verification, so that a
+ * check script sees the same environment in both.
+ */
+function checkTarget(app: AppSpec, revision: number, spec: RevisionSpec): Parameters<typeof runCheck>[1] {
+  const base = `http://${app.listen.host.includes(':') ? `[${app.listen.host}]` : app.listen.host}:${app.listen.port}`;
+  const force = forceValue(app, revision);
+  return {
+    baseUrl: base,
+    headers: { [app.routing.forceHeader]: force },
+    cwd: spec.cwd,
+    env: {
+      ...spec.env,
+      REWIND_APP: app.name,
+      REWIND_REVISION: String(revision),
+      REWIND_TARGET_URL: base,
+      REWIND_FORCE_HEADER: `${app.routing.forceHeader}: ${force}`,
+    },
+  };
 }
 
 function describeStep(current: Step, ctx: AppContext, target: Target): string {
