@@ -12,7 +12,6 @@
 // since the backup that are gone afterwards, and `note` values back.
 //
 //   node bench/db-restore.ts [--rows 1000000] [--json]
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +27,7 @@ import { openDatabase } from '../src/features/database/engines/registry.ts';
 import type { DatabaseEngine } from '../src/features/database/engines/types.ts';
 import { loadMigrations } from '../src/features/database/migration-files.ts';
 import { createMigrator, type MigrationResultSet } from '../src/features/database/migrator.ts';
-import { heldMs, LockPoller, Writer } from './lib/pg-load.ts';
+import { heldMs, LockPoller, runTimed, Writer } from './lib/pg-load.ts';
 import { commandLine, intFlag, machine, machineLine, round, sleep, table } from './lib/rewind-cycle.ts';
 
 const args = process.argv.slice(2);
@@ -47,23 +46,6 @@ const FILES: Record<string, string> = {
 
 function check(set: MigrationResultSet, what: string): void {
   if (set.error) throw new Error(`${what}: ${set.error.code} ${set.error.message}`);
-}
-
-function run(cmd: string, argv: string[]): Promise<number> {
-  const started = now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0
-        ? resolve(now() - started)
-        : reject(new Error(`${cmd} exited with ${code}: ${stderr.trim()}`)),
-    );
-  });
 }
 
 interface Way {
@@ -155,7 +137,7 @@ async function main(): Promise<number> {
     );
     await db.exec('analyze orders');
     const dump = join(dir, 'orders.dump');
-    const dumpMs = await run('pg_dump', ['-Fc', '-t', 'orders', '-f', dump, target.url]);
+    const dumpMs = await runTimed('pg_dump', ['-Fc', '-t', 'orders', '-f', dump, target.url]);
     const b0 = now();
     const backupId = await backupForMigration(db, ms[1]!, ['orders'], { app: 'bench', revision: 2 });
     const backupMs = now() - b0;
@@ -171,7 +153,7 @@ async function main(): Promise<number> {
     check(await migrator.migrateUp(ms, { toLevel: 2 }), '0002 up again');
     check(await migrator.migrateDown(ms, { toLevel: 1 }), '0002 down again');
     const peer = await measured(db, target.url, 'pg_restore --clean --if-exists -t orders', () =>
-      run('pg_restore', ['--clean', '--if-exists', '-t', 'orders', '-d', target!.url, dump]),
+      runTimed('pg_restore', ['--clean', '--if-exists', '-t', 'orders', '-d', target!.url, dump]),
     );
     const results = [merge, peer];
     const atEnd = machine();

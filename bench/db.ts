@@ -32,7 +32,7 @@ import { lintMigration } from '../src/features/database/lint.ts';
 import { loadMigrations } from '../src/features/database/migration-files.ts';
 import { createMigrator, type MigrationResultSet } from '../src/features/database/migrator.ts';
 import type { Migration } from '../src/features/database/types.ts';
-import { heldMs, type LockEpisode, LockPoller, Writer } from './lib/pg-load.ts';
+import { heldMs, type LockEpisode, LockPoller, runTimed, Writer } from './lib/pg-load.ts';
 import {
   commandLine,
   intFlag,
@@ -86,22 +86,6 @@ const fmtRows = (n: number) => {
   const e = Math.log10(n);
   return Number.isInteger(e) && n >= 1000 ? `10^${e}` : n.toLocaleString('en-US');
 };
-
-function run(cmd: string, argv: string[]): Promise<{ ms: number }> {
-  const started = now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code === 0) resolve({ ms: now() - started });
-      else reject(new Error(`${cmd} ${argv.join(' ')} exited with ${code}: ${stderr.trim()}`));
-    });
-  });
-}
 
 function check(set: MigrationResultSet, what: string): MigrationResultSet {
   if (set.error) throw new Error(`${what}: ${set.error.code} ${set.error.message}`);
@@ -167,10 +151,10 @@ async function sizeRun(
   log(`  loaded in ${round(seconds(loadMs))} s (${round(tableMB)} MB with indexes); pg_dump`);
 
   const dumpFile = join(dir, `orders-${rows}.dump`);
-  const dump = await run('pg_dump', ['-Fc', '-t', 'orders', '-f', dumpFile, '-d', url]);
+  const dumpMs = await runTimed('pg_dump', ['-Fc', '-t', 'orders', '-f', dumpFile, '-d', url]);
   const dumpMB = (await stat(dumpFile)).size / 2 ** 20;
 
-  log(`  pg_dump ${round(seconds(dump.ms), 2)} s (${round(dumpMB)} MB); migrate up`);
+  log(`  pg_dump ${round(seconds(dumpMs), 2)} s (${round(dumpMB)} MB); migrate up`);
   let t = now();
   const up = check(await migrator.migrateUp(expand, { phase: 'expand', lockTimeoutMs: 5000 }), 'migrate up');
   const upMs = now() - t;
@@ -195,11 +179,11 @@ async function sizeRun(
   if ((await db.schemaFingerprint()).hash === level1) throw new Error('re-applying changed nothing');
   // No -t at restore: the dump holds only orders, and `pg_restore -t` would leave out its primary
   // key (pg_restore -t selects the table and its data, not its indexes and constraints).
-  const restore = await run('pg_restore', ['--clean', '--if-exists', '-d', url, dumpFile]);
+  const restoreMs = await runTimed('pg_restore', ['--clean', '--if-exists', '-d', url, dumpFile]);
   if ((await db.schemaFingerprint()).hash !== level1)
     throw new Error('schema after pg_restore differs from level 1');
   if ((await count(db)) !== rows) throw new Error('row count after pg_restore differs');
-  log(`  pg_restore ${round(seconds(restore.ms), 2)} s`);
+  log(`  pg_restore ${round(seconds(restoreMs), 2)} s`);
   await rm(dumpFile, { force: true });
 
   return {
@@ -209,10 +193,10 @@ async function sizeRun(
     migrateUpPerMigrationMs: perMigration(up),
     rewindRollbackS: round(seconds(downMs), 3),
     rewindRollbackPerMigrationMs: perMigration(down),
-    pgDumpS: round(seconds(dump.ms), 2),
+    pgDumpS: round(seconds(dumpMs), 2),
     dumpMB: round(dumpMB, 1),
-    pgRestoreS: round(seconds(restore.ms), 2),
-    ratio: round(restore.ms / downMs, 0),
+    pgRestoreS: round(seconds(restoreMs), 2),
+    ratio: round(restoreMs / downMs, 0),
     tableMB: round(tableMB, 1),
   };
 }

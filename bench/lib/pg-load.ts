@@ -1,10 +1,28 @@
-// Pieces of bench/db.ts: a writer that hammers one table with single-row statements and records
+// Pieces of bench/db.ts and bench/db-restore.ts: a PostgreSQL client tool run and timed, a writer that hammers one table with single-row statements and records
 // each one's latency, and a poller that watches pg_locks for the locks other sessions hold on
 // that table and its indexes, grouping consecutive sightings into episodes.
+import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 
 const now = () => performance.now();
+
+/** Runs a client tool (pg_dump, pg_restore) to its end; resolves with its wall time in ms. */
+export function runTimed(cmd: string, argv: string[]): Promise<number> {
+  const started = now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code === 0) resolve(now() - started);
+      else reject(new Error(`${cmd} ${argv.join(' ')} exited with ${code}: ${stderr.trim()}`));
+    });
+  });
+}
 
 export interface WriterStatement {
   readonly start: number;

@@ -27,7 +27,8 @@ function watchEndpoint(url: string) {
   const seen: { status: number; body: string }[] = [];
   const loop = (async () => {
     while (running) {
-      const r = await fetch(url).then(
+      // A bounded wait: a request stuck on a dead socket must not hold stop() forever.
+      const r = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then(
         async (res) => ({ status: res.status, body: await res.text() }),
         (err: Error) => ({ status: 0, body: err.message }),
       );

@@ -102,9 +102,10 @@ for (const engine of TARGETS) {
       const undo = await svc.undo(ctx, 2, 'all', 'r2');
       assert.ok(undo.ok && undo.levelAfter === 2, JSON.stringify(undo));
       const checks = await svc.verify(ctx, 2);
+      // The undone migration changed items, the only table: no untouched table to compare, no claim.
       assert.deepEqual(
         checks.map((c) => `${c.name} ${c.passed}`),
-        ['database schema fingerprint true', 'database data unchanged true', 'database foreign keys true'],
+        ['database schema fingerprint true', 'database foreign keys true'],
         JSON.stringify(checks),
       );
       assert.equal((await svc.plan(ctx, 'v2')).currentLevel, 2);

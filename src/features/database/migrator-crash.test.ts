@@ -78,15 +78,22 @@ function runChild(engine: DatabaseEngineName, url: string, dir: string, crashAt:
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
-  const sending = new Promise<void>((resolve) =>
+  const exited = new Promise<{ signal: string | null; out: string }>((resolve) =>
+    // 'close', not 'exit': stdout may still hold output when the process has exited.
+    child.on('close', (_code, signal) => resolve({ signal, out })),
+  );
+  // A child that exits without saying it (a step index that never came, a failed migration)
+  // fails the test with what it printed, instead of leaving it waiting for the test timeout.
+  const sending = new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes('sending')) resolve();
-    }),
-  );
-  const exited = new Promise<{ signal: string | null; out: string }>((resolve) =>
-    child.on('exit', (_code, signal) => resolve({ signal, out })),
-  );
+    });
+    void exited.then(({ signal }) =>
+      reject(new Error(`the child exited (${signal ?? 'no signal'}) before sending: ${out}`)),
+    );
+  });
+  sending.catch(() => {}); // only the hang case awaits it
   return { child, sending, exited };
 }
 

@@ -57,6 +57,19 @@ for (const engine of TARGETS) {
       assert.match(v.detail('unchangedData'), /3 untouched table\(s\)/);
     });
 
+    test('when the migrations changed every table, unchangedData makes no claim', async () => {
+      const v = await verifyDatabase(db, {
+        expectedFingerprint: hash,
+        statsBefore: stats,
+        changedTables: Object.keys(stats),
+      });
+      assert.deepEqual(
+        v.checks.map((c) => c.name),
+        ['fingerprint', 'foreignKeys'],
+      );
+      assert.equal(v.ok, true);
+    });
+
     test('a changed row in a table no migration touched fails unchangedData, naming the table', async () => {
       await db.exec("update audit set note = 'tampered' where id = 2");
       try {

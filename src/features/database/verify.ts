@@ -66,7 +66,10 @@ async function fingerprint(db: DatabaseEngine, expected: string | null): Promise
       );
 }
 
-/** null when no migration above the level was undone: there is nothing to compare, and no claim. */
+/**
+ * null when no migration above the level was undone, or the migrations changed every table:
+ * there is nothing to compare, and no claim.
+ */
 async function unchangedData(db: DatabaseEngine, o: VerifyOptions): Promise<DatabaseCheck | null> {
   const name = 'unchangedData';
   if (!o.statsBefore && !o.changedTables.length) return null;
@@ -78,6 +81,8 @@ async function unchangedData(db: DatabaseEngine, o: VerifyOptions): Promise<Data
     );
   const changed = new Set(o.changedTables.map((t) => t.toLowerCase()));
   const tables = Object.keys(o.statsBefore).filter((t) => !changed.has(t.toLowerCase()));
+  // Every recorded table was changed by the migrations: none left to compare, so no claim.
+  if (!tables.length) return null;
   const existing = new Set(await db.listTables());
   const withChecksum = tables.filter((t) => existing.has(t) && o.statsBefore![t]!.checksum !== null);
   const countOnly = tables.filter((t) => existing.has(t) && o.statsBefore![t]!.checksum === null);
