@@ -354,6 +354,70 @@ for (const dialect of DIALECTS) {
         assert.equal(await store.rollouts.active(uniqueApp('idle')), undefined);
       });
 
+      test('createWithRevision writes the revision and the rollout to it together, or neither', async () => {
+        const app = await setup('ro-with-rev');
+        const first = await store.revisions.create({ app, version: 'v1', spec: { a: 1 } });
+        const {
+          id: _id,
+          app: _app,
+          toRevision: _to,
+          ...rest
+        } = rollout(app, `${app}-r1`, {
+          kind: 'rollback',
+          fromRevision: first.number,
+        });
+        const made = await store.rollouts.createWithRevision(
+          { app, version: 'v1', spec: { a: 1 }, copiedFrom: first.number, reason: 'back' },
+          { ...rest, id: `${app}-r1` },
+        );
+        assert.equal(made.revision.number, first.number + 1);
+        assert.equal(made.revision.copiedFrom, first.number);
+        assert.equal(made.rollout.toRevision, made.revision.number);
+        assert.equal(made.rollout.app, app);
+        assert.deepEqual(await store.rollouts.get(`${app}-r1`), made.rollout);
+        assert.deepEqual(await store.revisions.get(app, made.revision.number), made.revision);
+        // Refused while that rollout is active: no revision is left behind.
+        await assert.rejects(
+          store.rollouts.createWithRevision(
+            { app, version: 'v1', spec: { a: 1 }, copiedFrom: first.number },
+            { ...rest, id: `${app}-r2` },
+          ),
+          (err: unknown) => err instanceof RolloutConflictError && err.activeRolloutId === `${app}-r1`,
+        );
+        assert.deepEqual(
+          (await store.revisions.list(app)).map((r) => r.number),
+          [made.revision.number, first.number],
+        );
+        assert.equal(await store.rollouts.get(`${app}-r2`), undefined);
+        // Not waiting for the disk changes nothing a reader sees, nor the refusals.
+        const later = await setup('ro-with-rev-next');
+        const next = await store.rollouts.createWithRevision(
+          { app: later, version: 'v9', spec: { b: 2 } },
+          { ...rest, id: `${later}-r1` },
+          { flush: 'next' },
+        );
+        assert.deepEqual(await store.rollouts.get(`${later}-r1`), next.rollout);
+        assert.deepEqual(await store.revisions.get(later, next.revision.number), next.revision);
+        await assert.rejects(
+          store.rollouts.createWithRevision(
+            { app: later, version: 'v9', spec: {} },
+            { ...rest, id: `${later}-r2` },
+            { flush: 'next' },
+          ),
+          RolloutConflictError,
+        );
+        assert.equal((await store.revisions.list(later)).length, 1);
+        // The next write is an ordinary durable one.
+        await store.events.append({ app: later, type: 'test', message: 'after' });
+        await assert.rejects(
+          store.rollouts.createWithRevision(
+            { app: uniqueApp('ghost'), version: 'v1', spec: {} },
+            { ...rest, id: 'x' },
+          ),
+          /ghost/,
+        );
+      });
+
       test('fromRevision null, reason defaults to null, rollback kind', async () => {
         const app = await setup('ro-first');
         const created = await store.rollouts.create(

@@ -288,6 +288,21 @@ export interface Store {
   readonly rollouts: {
     /** Throws RolloutConflictError if the app has an unfinished rollout (enforced by the database). */
     create(input: NewRollout): Promise<RolloutRecord>;
+    /**
+     * Creates a revision and the rollout to it in one transaction: a rollback journals its copy of
+     * the target and itself before it switches. Nothing is created when the rollout is refused
+     * (RolloutConflictError).
+     *
+     * `flush: 'next'`: the write survives a crash of this process as soon as the promise resolves,
+     * and a power loss once the next write of this store resolves (it does not wait for the disk
+     * itself). The rollback journals with it, switches, then writes its switch event (durable)
+     * before it answers.
+     */
+    createWithRevision(
+      revision: NewRevision,
+      rollout: Omit<NewRollout, 'app' | 'toRevision'>,
+      options?: { readonly flush?: 'now' | 'next' },
+    ): Promise<{ revision: RevisionRecord; rollout: RolloutRecord }>;
     get(id: string): Promise<RolloutRecord | undefined>;
     /** The app's unfinished rollout, if any. */
     active(app: string): Promise<RolloutRecord | undefined>;
