@@ -97,8 +97,10 @@ interface Cycle {
   readonly cycle: number;
   readonly deployed: string;
   readonly rolledBackTo: string;
-  /** Rollback: from just before POST to the data-plane switch. */
+  /** Rollback: from just before POST to the data-plane switch, as the probes saw it. */
   readonly rollbackSwitchMs: number;
+  /** Rollback: from just before POST to the moment the last proxy worker had the table (its clock). */
+  readonly rollbackInForceMs: number | null;
   /** Rollback: last request that still reached the old revision, relative to t0 (lower bound). */
   readonly rollbackLastOtherMs: number | null;
   readonly rollbackApiMs: number;
@@ -178,6 +180,11 @@ async function main(): Promise<number> {
       const rEvents = await api.events(r.id);
       const rStarted = eventAt(rEvents, 'rollback.started');
       const rSwitched = eventAt(rEvents, 'traffic.switched');
+      const switchedData = rEvents.find((e) => e.type === 'traffic.switched')?.data as {
+        stagesMs?: Record<string, number>;
+        inForceAt?: number | null;
+      } | null;
+      const inForceAt = switchedData?.inForceAt ?? null;
       const steps = ((r as { state?: { steps?: { name: string }[] } }).state?.steps ?? []).map((x) => x.name);
       if (steps[0] !== 'switchTraffic')
         log(`  cycle ${i}: rollback was not a pure switch (steps: ${steps.join(', ')})`);
@@ -186,6 +193,7 @@ async function main(): Promise<number> {
         deployed: version,
         rolledBackTo: previous,
         rollbackSwitchMs: p.at - t0,
+        rollbackInForceMs: inForceAt === null ? null : inForceAt - t0,
         rollbackLastOtherMs: p.lastOtherAt === null ? null : p.lastOtherAt - t0,
         rollbackApiMs: apiMs,
         rollbackOtherRequests: p.other,
@@ -196,12 +204,7 @@ async function main(): Promise<number> {
         failed: p.failed,
         resolutionMs: p.resolutionMs,
         rollbackEvents: rEvents.map((e) => `${round(e.at - t0)} ${e.type}`),
-        stagesMs:
-          (
-            rEvents.find((e) => e.type === 'traffic.switched')?.data as {
-              stagesMs?: Record<string, number>;
-            } | null
-          )?.stagesMs ?? {},
+        stagesMs: switchedData?.stagesMs ?? {},
       });
       if (i % 10 === 0 || i === cycles) {
         const s = summarize(results.map((c) => c.rollbackSwitchMs));
@@ -216,6 +219,7 @@ async function main(): Promise<number> {
     const nums = (f: (c: Cycle) => number | null) => results.map(f).filter((v): v is number => v !== null);
     const rows: [string, Summary][] = [
       ['rollback: POST -> data-plane switch', summarize(nums((c) => c.rollbackSwitchMs))],
+      ['rollback: POST -> table in force (proxy clock)', summarize(nums((c) => c.rollbackInForceMs))],
       ['rollback: POST -> last old-revision send', summarize(nums((c) => c.rollbackLastOtherMs))],
       ['rollback: API round trip', summarize(nums((c) => c.rollbackApiMs))],
       ['rollback: POST -> rollback.started event', summarize(nums((c) => c.rollbackStartedEventMs))],
