@@ -229,6 +229,7 @@ test('a disabled flag resolves to DISABLED with no value: the application keeps 
   assert.deepEqual(evaluator.evaluate('kill-switch', { targetingKey: 'u' }), {
     key: 'kill-switch',
     reason: 'DISABLED',
+    codeDefault: true,
     metadata: { owner: 'team-shop', env: 'prod', reason: 'INC-7' },
   });
 });
