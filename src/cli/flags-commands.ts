@@ -17,6 +17,11 @@ interface Change {
   change: string;
   fields: string[];
 }
+interface Warning {
+  flag?: string;
+  path: string;
+  message: string;
+}
 interface VersionRecord {
   version: number;
   author: string;
@@ -62,8 +67,21 @@ export function registerFlagCommands(program: Command): void {
     .command('flags')
     .description("Feature flags of an app (flagd's format), versioned; served to the app over OFREP");
   const path = (app: string, rest = '') => `/apps/${encodeURIComponent(app)}/flags${rest}`;
-  const done = (opts: { json?: boolean }, r: { version: number; changes: Change[] }) =>
-    opts.json ? json(r) : print(`flag set version ${r.version}: ${describeChanges(r.changes)}`);
+  const done = (
+    opts: { json?: boolean },
+    r: { version: number; changes: Change[]; warnings?: Warning[] },
+  ) => {
+    if (opts.json) return json(r);
+    print(`flag set version ${r.version}: ${describeChanges(r.changes)}`);
+    const warnings = r.warnings ?? [];
+    if (warnings.length > 0) {
+      const flags = new Set(warnings.map((w) => w.flag).filter(Boolean)).size;
+      print(
+        `${warnings.length} warning${warnings.length === 1 ? '' : 's'} in ${flags} flag${flags === 1 ? '' : 's'}: flagd loads these too, and they evaluate to an error or the default at run time`,
+      );
+      for (const w of warnings) print(`  warning: ${w.message}`);
+    }
+  };
 
   flags
     .command('list <app>')
@@ -108,11 +126,14 @@ export function registerFlagCommands(program: Command): void {
       const api = new ApiClient();
       const body = readJson({ file: opts.file, json: opts.jsonText }, flag ? 'flag definition' : 'flag set');
       const r = flag
-        ? await api.put<{ version: number; changes: Change[] }>(path(app, `/${encodeURIComponent(flag)}`), {
-            definition: body,
-            reason: opts.reason,
-          })
-        : await api.put<{ version: number; changes: Change[] }>(path(app), {
+        ? await api.put<{ version: number; changes: Change[]; warnings: Warning[] }>(
+            path(app, `/${encodeURIComponent(flag)}`),
+            {
+              definition: body,
+              reason: opts.reason,
+            },
+          )
+        : await api.put<{ version: number; changes: Change[]; warnings: Warning[] }>(path(app), {
             document: body,
             reason: opts.reason,
           });

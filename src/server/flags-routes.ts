@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { FlagService } from '../features/flags/flag-service.ts';
+import { warningsOf } from '../features/flags/flag-set.ts';
 import { pullKillSwitch } from '../features/flags/kill-switch.ts';
 import { ofrepEvaluateBulk, ofrepEvaluateSingle } from '../features/flags/ofrep.ts';
 import type { IncidentService } from '../features/incidents/incident-service.ts';
@@ -39,15 +40,19 @@ type AppReq = FastifyRequest<{ Params: { app: string; key?: string; version?: st
 
 export function registerFlagRoutes(app: FastifyInstance, deps: FlagRouteDeps): void {
   const { flags, controller, parse } = deps;
-  const summary = (version: number, result: { changes: readonly unknown[] }) => ({
+  const summary = (
+    version: number,
+    result: { changes: readonly unknown[]; warnings: readonly unknown[] },
+  ) => ({
     version,
     changes: result.changes,
+    warnings: result.warnings,
   });
 
   app.get('/api/v1/apps/:app/flags', async (req: AppReq) => {
     controller.context(req.params.app);
     const now = await flags.current(req.params.app);
-    return { version: now.version, flags: now.set.flags, document: now.set };
+    return { version: now.version, flags: now.set.flags, document: now.set, warnings: warningsOf(now.set) };
   });
   app.get('/api/v1/apps/:app/flags/history', async (req: AppReq) => {
     controller.context(req.params.app);
