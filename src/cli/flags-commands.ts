@@ -9,7 +9,7 @@ import { ago, table } from './format.ts';
 interface FlagDef {
   state: string;
   variants: Record<string, unknown>;
-  defaultVariant: string;
+  defaultVariant?: string | null;
   targeting?: unknown;
 }
 interface Change {
@@ -96,7 +96,9 @@ export function registerFlagCommands(program: Command): void {
           Object.entries(r.flags).map(([k, f]) => [
             k,
             f.state,
-            `${f.defaultVariant}=${JSON.stringify(f.variants[f.defaultVariant])}`,
+            f.defaultVariant
+              ? `${f.defaultVariant}=${JSON.stringify(f.variants[f.defaultVariant])}`
+              : '(code default)',
             Object.keys(f.variants).join(','),
             f.targeting && Object.keys(f.targeting).length ? 'yes' : '',
           ]),
@@ -116,7 +118,7 @@ export function registerFlagCommands(program: Command): void {
   flags
     .command('set <app> [flag]')
     .description(
-      'Set one flag (with its name) or replace the whole flag set (without), from JSON in flagd format',
+      'Set one flag (with its name) or replace the whole flag set (without), from JSON in flagd format; what flagd refuses is refused, what it loads but objects to is loaded and listed as warnings',
     )
     .option('--file <file>', 'JSON file (- for stdin)')
     .option('--json-text <json>', 'the JSON inline')
