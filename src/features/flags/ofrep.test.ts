@@ -166,6 +166,19 @@ test('a bad request body is PARSE_ERROR, a context that is not an object INVALID
   const notObject = await failureOf(encoded);
   assert.deepEqual([notObject.key, notObject.errorCode], ['max-items', 'INVALID_CONTEXT']);
   assert.match(notObject.errorDetails, /is a JSON string, not a JSON object; .* not encoded as a string/);
+  // Keys that would reach a prototype through a later Object.assign are refused, as Fastify refuses them.
+  for (const poisoned of [
+    '{"context":{"__proto__":{"plan":"pro"}}}',
+    '{"context":{"a":{"constructor":{"prototype":{}}}}}',
+  ]) {
+    const res = await post(poisoned);
+    assert.equal(res.status, 400, poisoned);
+    const failure = await failureOf(res);
+    assert.equal(failure.errorCode, 'INVALID_CONTEXT');
+    assert.match(failure.errorDetails, /could reach an object's prototype/);
+  }
+  const harmless = await post('{"context":{"constructor":"ok","note":"__proto__"}}');
+  assert.equal(harmless.status, 200, 'the words alone are fine');
   const badBulk = await bulk('user-1');
   assert.equal(badBulk.status, 400);
   assert.equal((await failureOf(badBulk)).errorCode, 'INVALID_CONTEXT');

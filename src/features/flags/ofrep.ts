@@ -149,6 +149,13 @@ function readContext(body: unknown): { readonly value: Context } | RequestProble
       const reason = err instanceof Error ? err.message : String(err);
       return { errorCode: 'PARSE_ERROR', errorDetails: `the request body is not JSON: ${reason}` };
     }
+    const poisoned = POISON.test(body) ? poisonedKey(request) : undefined;
+    if (poisoned) {
+      return {
+        errorCode: 'INVALID_CONTEXT',
+        errorDetails: `the request body holds the key "${poisoned}", which could reach an object's prototype; rename it`,
+      };
+    }
   }
   if (request === undefined) return { value: {} };
   if (!isObject(request)) {
@@ -170,6 +177,27 @@ function readContext(body: unknown): { readonly value: Context } | RequestProble
     return { errorCode: 'INVALID_CONTEXT', errorDetails: 'context.targetingKey must be a string' };
   }
   return { value: context };
+}
+
+/** Cheap first look: only bodies that mention one of these keys are walked. */
+const POISON = /"(?:__proto__|constructor)"/;
+
+/**
+ * `__proto__`, or `constructor` holding `prototype`, anywhere in a parsed body: JSON.parse makes them
+ * plain keys, but an Object.assign or spread downstream (flagd-core copies the context) would set a
+ * prototype from them. Refused as Fastify's own JSON parser refuses them.
+ */
+function poisonedKey(value: unknown, depth = 0): string | undefined {
+  if (typeof value !== 'object' || value === null || depth > 64) return undefined;
+  for (const [key, v] of Object.entries(value)) {
+    if (key === '__proto__') return key;
+    if (key === 'constructor' && typeof v === 'object' && v !== null && Object.hasOwn(v, 'prototype')) {
+      return 'constructor.prototype';
+    }
+    const inner = poisonedKey(v, depth + 1);
+    if (inner) return inner;
+  }
+  return undefined;
 }
 
 function digest(text: string): string {
