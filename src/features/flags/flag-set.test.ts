@@ -306,6 +306,15 @@ test("what only flagd's schema objects to is one warning at the deepest path, no
   ]);
 });
 
+test("flagd's schema is asked flag by flag: its validator stops at the first flag that fails", () => {
+  const flag = { ...boolFlag, targeting: { if: [{ ends_with: [{ var: 'email' }, 3] }, 'on', 'off'] } };
+  const set = parseFlagSet({ flags: { a: flag, b: boolFlag, c: flag } });
+  assert.deepEqual(
+    warningsOf(set).map((w) => w.path),
+    ['flags.a.targeting.if[0].ends_with[1]', 'flags.c.targeting.if[0].ends_with[1]'],
+  );
+});
+
 for (const [name, input, path, message] of rejections.filter(([name]) => REFUSED.has(name))) {
   test(`refuses: ${name} at ${path}`, () => {
     assert.throws(

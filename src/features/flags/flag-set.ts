@@ -395,10 +395,25 @@ function flagdProblems(doc: Record<string, unknown>): FlagSetError[] {
         'fix the rule',
       ),
   );
-  try {
-    loadFlagdStorage(text, true);
-  } catch (err) {
-    problems.push(...distillSchemaErrors(err instanceof Error ? err.message : String(err), doc));
+  const schemaErrors = (document: Record<string, unknown>): FlagSetError[] => {
+    try {
+      loadFlagdStorage(JSON.stringify(document), true);
+      return [];
+    } catch (err) {
+      return distillSchemaErrors(err instanceof Error ? err.message : String(err), doc);
+    }
+  };
+  const whole = schemaErrors(doc);
+  if (whole.length === 0) return problems;
+  // flagd-core's validator stops at the first flag that fails: check each flag alone to see them all.
+  const { flags, ...rest } = doc as { flags: Record<string, unknown> };
+  const seen = new Set<string>();
+  for (const e of [
+    ...whole,
+    ...Object.entries(flags).flatMap(([key, flag]) => schemaErrors({ ...rest, flags: { [key]: flag } })),
+  ]) {
+    if (!seen.has(e.message)) problems.push(e);
+    seen.add(e.message);
   }
   return problems;
 }
