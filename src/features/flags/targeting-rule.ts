@@ -99,7 +99,7 @@ export function checkRule(
       new FlagSetError(
         path,
         keys,
-        'a JsonLogic rule holds exactly one operator; flagd evaluates the object as a literal',
+        'a JsonLogic rule holds exactly one operator; flagd-core cannot compile it, so the flag evaluates to PARSE_ERROR',
         `split it, e.g. {"and": [{"${keys[0]}": ...}, {"${keys[1]}": ...}]}`,
       ),
     );
