@@ -1,6 +1,7 @@
 // The OpenFeature flagd testbed (3.9.0) against a real `rewind server`: every evaluation scenario
-// that applies to an OFREP server runs three ways, (1) raw OFREP single-flag requests, (2) raw OFREP
-// bulk requests, (3) the published @openfeature/server-sdk with @openfeature/ofrep-provider. The
+// that applies to an OFREP server runs four ways, (1) raw OFREP single-flag requests, (2) raw OFREP
+// bulk requests, (3) the published @openfeature/server-sdk with @openfeature/ofrep-provider, (4) the
+// published @openfeature/web-sdk with @openfeature/ofrep-web-provider (bulk, ADR-0006 aware). The
 // testbed's flag files are loaded with `rewind flags set`, as a user loads them. Scenarios about a
 // provider's connection, caching, events or sync stream are listed as skipped, each with its reason.
 import assert from 'node:assert/strict';
@@ -8,7 +9,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { OFREPProvider } from '@openfeature/ofrep-provider';
+import { OFREPWebProvider } from '@openfeature/ofrep-web-provider';
 import { OpenFeature } from '@openfeature/server-sdk';
+import { OpenFeature as WebOpenFeature } from '@openfeature/web-sdk';
 import {
   type FlagSource,
   flagDocument,
@@ -33,6 +36,7 @@ before(async () => {
 });
 after(async () => {
   await OpenFeature.close();
+  await WebOpenFeature.close();
   await h?.close();
 });
 
@@ -126,6 +130,32 @@ const provider: Evaluate = async (request) => {
   };
 };
 
+/**
+ * The web provider evaluates from one bulk answer per context: setContext fetches it (no cache, no
+ * polling), then each evaluation reads it, as a browser app does.
+ */
+const webProvider: Evaluate = async (request) => {
+  await WebOpenFeature.setContext(APP, request.context as never);
+  const client = WebOpenFeature.getClient(APP);
+  const { key, codeDefault } = request;
+  const d =
+    request.type === 'Boolean'
+      ? client.getBooleanDetails(key, codeDefault as boolean)
+      : request.type === 'String'
+        ? client.getStringDetails(key, codeDefault as string)
+        : request.type === 'Object'
+          ? client.getObjectDetails(key, codeDefault as never)
+          : client.getNumberDetails(key, codeDefault as number);
+  return {
+    value: d.value,
+    reason: d.reason,
+    variant: d.variant,
+    errorCode: d.errorCode,
+    errorMessage: d.errorMessage,
+    metadata: d.flagMetadata,
+  };
+};
+
 type Tally = { run: number; passed: number; failed: number; todo: number };
 const tallies = new Map<string, Tally>();
 
@@ -208,6 +238,18 @@ level(
   },
   providerLimit,
 );
+
+level('@openfeature/web-sdk + @openfeature/ofrep-web-provider', webProvider, async () => {
+  await WebOpenFeature.setProviderAndWait(
+    APP,
+    new OFREPWebProvider({
+      baseUrl: ofrepUrl(),
+      headers: [['authorization', `Bearer ${h.token}`]],
+      cacheMode: 'disabled',
+      pollInterval: 0,
+    }),
+  );
+});
 
 describe('scenarios that do not apply to an OFREP server', () => {
   for (const s of scenarios.filter((x: TestbedScenario) => x.skip !== undefined)) {
