@@ -29,6 +29,7 @@ interface VersionRecord {
   diff: Change[];
   copiedFrom: number | null;
   createdAt: number;
+  warnings: Warning[];
 }
 
 const positive = (name: string) => (value: string) => {
@@ -175,7 +176,9 @@ export function registerFlagCommands(program: Command): void {
 
   flags
     .command('history <app>')
-    .description('Flag-set versions, newest first: who, when, why, what changed')
+    .description(
+      'Flag-set versions, newest first: who, when, why, what changed, how many warnings (--json lists them)',
+    )
     .addOption(new Option('--limit <n>', 'how many').default(20).argParser(positive('--limit')))
     .option('--json', 'print as JSON')
     .action(async (app: string, opts) => {
@@ -189,9 +192,10 @@ export function registerFlagCommands(program: Command): void {
             v.author,
             v.copiedFrom ? `copy of ${v.copiedFrom}` : '',
             describeChanges(v.diff),
+            v.warnings.length ? String(v.warnings.length) : '',
             v.reason ?? '',
           ]),
-          ['VERSION', 'CREATED', 'BY', 'SOURCE', 'CHANGES', 'REASON'],
+          ['VERSION', 'CREATED', 'BY', 'SOURCE', 'CHANGES', 'WARNINGS', 'REASON'],
         ),
       );
     });

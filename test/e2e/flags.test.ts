@@ -248,4 +248,8 @@ test('flags set loads what flagd loads and shows its warnings (flag, JSON path, 
   );
   const history = JSON.parse((await h.cli('flags', 'history', 'shop', '--json')).stdout);
   assert.equal(history[0].warnings.length, 2, 'kept with the version');
+  assert.match(
+    (await h.cli('flags', 'history', 'shop')).stdout,
+    /WARNINGS {2}REASON\n[\s\S]*added beta\s+2\s+beta\n/,
+  );
 });
