@@ -109,26 +109,42 @@ const wireBulk: Evaluate = async (request) => {
   return clientDetails(request, 200, entry);
 };
 
-const provider: Evaluate = async (request) => {
-  const client = OpenFeature.getClient(APP);
-  const { key, codeDefault, context } = request;
-  const d =
-    request.type === 'Boolean'
-      ? await client.getBooleanDetails(key, codeDefault as boolean, context as never)
-      : request.type === 'String'
-        ? await client.getStringDetails(key, codeDefault as string, context as never)
-        : request.type === 'Object'
-          ? await client.getObjectDetails(key, codeDefault as never, context as never)
-          : await client.getNumberDetails(key, codeDefault as number, context as never);
-  return {
-    value: d.value,
-    reason: d.reason,
-    variant: d.variant,
-    errorCode: d.errorCode,
-    errorMessage: d.errorMessage,
-    metadata: d.flagMetadata,
-  };
+/** The four typed calls of an OpenFeature client, server or web: one per testbed type. */
+interface TypedClient<R> {
+  getBooleanDetails(key: string, fallback: boolean, ...context: never[]): R;
+  getStringDetails(key: string, fallback: string, ...context: never[]): R;
+  getNumberDetails(key: string, fallback: number, ...context: never[]): R;
+  getObjectDetails(key: string, fallback: never, ...context: never[]): R;
+}
+type SdkDetails = {
+  value: unknown;
+  reason?: string;
+  variant?: string;
+  errorCode?: string;
+  errorMessage?: string;
+  flagMetadata: Readonly<Record<string, unknown>>;
 };
+
+/** Evaluates through an SDK client; `context` is passed per call (server) or set beforehand (web). */
+async function viaSdk(
+  client: TypedClient<SdkDetails | Promise<SdkDetails>>,
+  request: EvaluationRequest,
+  ...context: never[]
+): Promise<Details> {
+  const { key, codeDefault } = request;
+  const d = await (request.type === 'Boolean'
+    ? client.getBooleanDetails(key, codeDefault as boolean, ...context)
+    : request.type === 'String'
+      ? client.getStringDetails(key, codeDefault as string, ...context)
+      : request.type === 'Object'
+        ? client.getObjectDetails(key, codeDefault as never, ...context)
+        : client.getNumberDetails(key, codeDefault as number, ...context));
+  const { value, reason, variant, errorCode, errorMessage, flagMetadata: metadata } = d;
+  return { value, reason, variant, errorCode, errorMessage, metadata };
+}
+
+const provider: Evaluate = (request) =>
+  viaSdk(OpenFeature.getClient(APP) as never, request, request.context as never);
 
 /**
  * The web provider evaluates from one bulk answer per context: setContext fetches it (no cache, no
@@ -136,24 +152,7 @@ const provider: Evaluate = async (request) => {
  */
 const webProvider: Evaluate = async (request) => {
   await WebOpenFeature.setContext(APP, request.context as never);
-  const client = WebOpenFeature.getClient(APP);
-  const { key, codeDefault } = request;
-  const d =
-    request.type === 'Boolean'
-      ? client.getBooleanDetails(key, codeDefault as boolean)
-      : request.type === 'String'
-        ? client.getStringDetails(key, codeDefault as string)
-        : request.type === 'Object'
-          ? client.getObjectDetails(key, codeDefault as never)
-          : client.getNumberDetails(key, codeDefault as number);
-  return {
-    value: d.value,
-    reason: d.reason,
-    variant: d.variant,
-    errorCode: d.errorCode,
-    errorMessage: d.errorMessage,
-    metadata: d.flagMetadata,
-  };
+  return viaSdk(WebOpenFeature.getClient(APP) as never, request);
 };
 
 type Tally = { run: number; passed: number; failed: number; todo: number };
