@@ -71,6 +71,7 @@ function toFlagSet(row: Selectable<FlagSetsTable>): FlagSetRecord {
     diff: fromJson(row.diff),
     copiedFrom: row.copied_from,
     createdAt: row.created_at,
+    warnings: fromJson(row.warnings) as readonly unknown[],
   };
 }
 
@@ -604,6 +605,7 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
               diff: toJson(input.diff),
               copied_from: input.copiedFrom ?? null,
               created_at: now(),
+              warnings: toJson(input.warnings ?? []),
             })
             .returningAll()
             .executeTakeFirstOrThrow();

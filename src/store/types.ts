@@ -160,6 +160,11 @@ export interface FlagSetRecord {
   /** The version this one copies (a flag rollback to N creates a copy of N). */
   readonly copiedFrom: number | null;
   readonly createdAt: number;
+  /**
+   * What flagd loads but objects to in this version (features/flags/flag-set.ts FlagSetWarning), as
+   * its author was told when it was made; [] for versions made before warnings were recorded.
+   */
+  readonly warnings: readonly unknown[];
 }
 
 export interface NewFlagSet {
@@ -169,6 +174,7 @@ export interface NewFlagSet {
   readonly reason?: string | null;
   readonly diff: unknown;
   readonly copiedFrom?: number | null;
+  readonly warnings?: readonly unknown[];
 }
 
 export interface TokenRecord {
