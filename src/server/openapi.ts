@@ -11,6 +11,7 @@ import {
   tokenBody,
 } from './api-schemas.ts';
 import { dbBackupBody, dbMigrateBody, dbRestoreBody, dbRollbackBody, dbVerifyBody } from './db-routes.ts';
+import { drillBody } from './drill-routes.ts';
 import { flagBody, flagChangeBody, flagRollbackBody, flagSetBody } from './flags-routes.ts';
 import { ROUTE_POLICIES } from './route-policy.ts';
 
@@ -402,6 +403,45 @@ export function openApiDocument(version: string) {
             },
           },
         },
+        '/apps/{app}/drills': {
+          post: {
+            summary:
+              "Start a rollback drill: deploy the version with the app's strategy, roll it back on purpose once the deploy completed, verify the restored revision, switch each kill-switch flag off and on. No incident; 202 with the drill, which runs in the server (follow GET /drills/{id})",
+            parameters: [appParam],
+            requestBody: json(z.toJSONSchema(drillBody, { unrepresentable: 'any' })),
+            responses: { 202: json(ref('Drill')), ...errors },
+          },
+        },
+        '/drills': {
+          get: {
+            summary: 'Rollback drills, newest first: status and rollback times',
+            parameters: [
+              { name: 'app', in: 'query', schema: { type: 'string' } },
+              { name: 'limit', in: 'query', schema: { type: 'integer' } },
+            ],
+            responses: { 200: json({ type: 'array', items: ref('DrillSummary') }), ...errors },
+          },
+        },
+        '/drills/{id}': {
+          get: {
+            summary:
+              "One drill with its report (JSON), or the report with the runbook's checklist as Markdown (format=md)",
+            parameters: [
+              { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+              { name: 'format', in: 'query', schema: { type: 'string', enum: ['json', 'md'] } },
+            ],
+            responses: {
+              200: {
+                description: 'The drill',
+                content: {
+                  'application/json': { schema: ref('Drill') },
+                  'text/markdown': { schema: { type: 'string' } },
+                },
+              },
+              ...errors,
+            },
+          },
+        },
         '/rollouts/{id}': {
           get: {
             summary: 'One rollout',
@@ -478,10 +518,41 @@ export function openApiDocument(version: string) {
             error: { type: ['string', 'null'] },
           },
         },
+        Drill: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            app: { type: 'string' },
+            version: { type: 'string' },
+            status: { enum: ['Running', 'Passed', 'Failed'] },
+            report: { type: 'object', description: 'The drill report (docs/drills.md)' },
+            createdAt: { type: 'integer' },
+            updatedAt: { type: 'integer' },
+            finishedAt: { type: ['integer', 'null'] },
+          },
+        },
+        DrillSummary: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            app: { type: 'string' },
+            version: { type: 'string' },
+            status: { enum: ['Running', 'Passed', 'Failed'] },
+            startedAt: { type: 'integer' },
+            finishedAt: { type: ['integer', 'null'] },
+            msToTrafficRestored: { type: ['number', 'null'] },
+            msToVerified: { type: ['number', 'null'] },
+            failures: { type: 'array', items: { type: 'string' } },
+          },
+        },
         AppStatus: {
           type: 'object',
           properties: {
             name: { type: 'string' },
+            lastProvenDrill: {
+              description: "When the app's way back was last proven: its newest passed drill",
+              oneOf: [ref('DrillSummary'), { type: 'null' }],
+            },
             stableRevision: { type: ['integer', 'null'] },
             activeRollout: { oneOf: [ref('Rollout'), { type: 'null' }] },
             watch: {
