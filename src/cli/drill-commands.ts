@@ -36,9 +36,9 @@ export function registerDrillCommands(program: Command): void {
     .description(
       "Rehearse the way back: deploy a version with the app's strategy, roll it back on purpose once the deploy completed (migrations and all), verify the restored revision, switch each kill-switch flag off and on; a report with the runbook's checklist, no incident. Exit 0 passed, 1 failed",
     )
-    .option(
+    .requiredOption(
       '--version <version>',
-      'version to deploy and roll back (default: drills.version in rewind.yaml, else "stable": the stable version onto itself)',
+      'version to deploy and roll back: the release about to ship, or "stable" for the stable version onto itself',
     )
     .addOption(
       new Option('--timeout <seconds>', 'stop following after this long (exit 4; the drill goes on)')
@@ -50,7 +50,7 @@ export function registerDrillCommands(program: Command): void {
       const api = new ApiClient();
       let drill = await api.post<DrillRecord>(
         `/apps/${encodeURIComponent(appName)}/drills`,
-        opts.version ? { version: opts.version } : {},
+        { version: opts.version },
       );
       if (!opts.json) print(`drill ${drill.id}: ${appName}, version ${drill.version}`);
       const deadline = Date.now() + opts.timeout * 1000;

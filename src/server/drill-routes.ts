@@ -15,9 +15,8 @@ export const drillBody = z.strictObject({
   version: z
     .string()
     .min(1)
-    .optional()
     .describe(
-      `Version to deploy and roll back; "${STABLE_VERSION}" (the default unless drills.version says otherwise) deploys the stable version onto itself`,
+      `Version to deploy and roll back: the release about to ship, or "${STABLE_VERSION}" for the stable version onto itself`,
     ),
 });
 
@@ -63,7 +62,7 @@ export function registerDrillRoutes(app: FastifyInstance, deps: DrillRouteDeps):
   app.post<{ Params: { app: string } }>('/api/v1/apps/:app/drills', async (req, reply) => {
     const body = parse(drillBody, req.body);
     controller.context(req.params.app);
-    if (body.version !== undefined && body.version !== STABLE_VERSION) checkVersion(body.version);
+    if (body.version !== STABLE_VERSION) checkVersion(body.version);
     const drill = await drills.start(req.params.app, { version: body.version, by: actorOf(req) });
     // The audit entry says what the call was: a drill, with its id.
     noteAudit(req, { reason: `rollback drill ${drill.id} of ${drill.version}` });
