@@ -21,6 +21,7 @@ const ALL = [
   'guard',
   'auth',
   'recovery',
+  'drill',
   'fuzz',
 ];
 // The guard re-runs short versions of the others: it runs when named (`npm run bench:guard`),

@@ -4,55 +4,14 @@
 // and on. The report fills in the runbook's checklist from what it measured; no incident opens.
 // A release whose down migration is broken fails its drill, and the shop stays on v1.
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
 import type { DrillReport } from '../../src/features/drills/drill-report.ts';
-import { type Harness, shopConfig, startLoad, startRewind, waitFor } from '../support/rewind-harness.ts';
+import { drillShopConfig, writeDrillReleases } from '../support/drill-fixtures.ts';
+import { type Harness, startLoad, startRewind, waitFor } from '../support/rewind-harness.ts';
 
 let h: Harness;
-
-const MIGRATIONS: Record<string, Record<string, string>> = {
-  v1: {
-    '0001_create_orders.up.sql':
-      "create table orders (id integer primary key, item text not null, legacy_code text);\ninsert into orders (item, legacy_code) values ('kettle', 'K1'), ('teapot', 'T1');",
-    '0001_create_orders.down.sql': 'drop table orders;',
-    '0002_create_customers.up.sql':
-      "create table customers (id integer primary key, name text not null);\ninsert into customers (name) values ('ana'), ('bo');",
-    '0002_create_customers.down.sql': 'drop table customers;',
-  },
-  v2: {
-    '0003_add_gift_note.up.sql': 'alter table orders add column gift_note text;',
-    '0003_add_gift_note.down.sql': 'alter table orders drop column gift_note;',
-    '0004_drop_legacy_code.up.sql': '-- rewind:phase contract\nalter table orders drop column legacy_code;',
-    '0004_drop_legacy_code.down.sql': 'alter table orders add column legacy_code text;',
-  },
-  // A down that cannot run: the way back of this release is broken.
-  broken: {
-    '0005_add_email.up.sql': 'alter table customers add column email text;',
-    '0005_add_email.down.sql': 'alter table customers drop column e_mail;',
-  },
-};
-
-function writeReleases(dir: string) {
-  const chain: Record<string, string[]> = { v1: ['v1'], v2: ['v1', 'v2'], v3: ['v1', 'broken'] };
-  for (const [version, parts] of Object.entries(chain)) {
-    const folder = join(dir, 'releases', version, 'migrations');
-    mkdirSync(folder, { recursive: true });
-    for (const part of parts)
-      for (const [file, sql] of Object.entries(MIGRATIONS[part]!))
-        writeFileSync(join(folder, file), `${sql}\n`);
-  }
-  writeFileSync(
-    join(dir, 'flags.json'),
-    JSON.stringify({
-      flags: {
-        recommendations: { state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: 'on' },
-      },
-    }),
-  );
-}
 
 const columns = (table: string) => {
   const db = new DatabaseSync(join(h.dir, 'shop.db'), { readOnly: true });
@@ -79,20 +38,7 @@ const revision = async (n: number) =>
   ).find((r) => r.number === n);
 
 before(async () => {
-  h = await startRewind({
-    config: (port) => `${shopConfig(port, { bake: '1s' })}    initialVersion: v1
-    database:
-      engine: sqlite
-      url: ./shop.db
-      migrations: ./releases/\${version}/migrations
-    analysis:
-      interval: 1s
-      rules:
-        - { name: errors, metric: errorRate, above: 50%, for: 2s, minSample: 50, severity: P0 }
-        - { name: recommendations-errors, metric: errorRate, above: 50%, for: 2s, minSample: 50, severity: P1, flag: recommendations }
-`,
-    setup: writeReleases,
-  });
+  h = await startRewind({ config: drillShopConfig, setup: writeDrillReleases });
   await waitFor('v1 serving', async () => (await fetch(h.appUrl).catch(() => null))?.ok);
   await waitFor('v1 migrated', async () => columns('customers').length > 0);
   const flags = await h.cli('flags', 'set', 'shop', '--file', join(h.dir, 'flags.json'));
