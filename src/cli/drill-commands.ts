@@ -48,10 +48,9 @@ export function registerDrillCommands(program: Command): void {
     .option('--json', 'print the finished drill (its report) as JSON')
     .action(async (appName: string, opts) => {
       const api = new ApiClient();
-      let drill = await api.post<DrillRecord>(
-        `/apps/${encodeURIComponent(appName)}/drills`,
-        { version: opts.version },
-      );
+      let drill = await api.post<DrillRecord>(`/apps/${encodeURIComponent(appName)}/drills`, {
+        version: opts.version,
+      });
       if (!opts.json) print(`drill ${drill.id}: ${appName}, version ${drill.version}`);
       const deadline = Date.now() + opts.timeout * 1000;
       let shown = 0;

@@ -164,7 +164,7 @@ registerSecurityCommands(program);
 
 const incidentsCmd = program
   .command('incidents')
-  .description('Incidents, newest first; every rollback opens one')
+  .description('Incidents, newest first; every rollback opens one (a rollback drill excepted)')
   .option('--app <app>', 'only this app')
   .option('--json', 'print as JSON')
   .action(async (opts) => {
