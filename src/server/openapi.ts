@@ -20,6 +20,14 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const appParam = { name: 'app', in: 'path', required: true, schema: { type: 'string' } };
 const errors = { '4XX': { description: 'Coded error', ...json(ref('Error')) } };
 
+/** What a drill and its list entry share. */
+const DRILL_HEAD = {
+  id: { type: 'string' },
+  app: { type: 'string' },
+  version: { type: 'string' },
+  status: { enum: ['Running', 'Passed', 'Failed'] },
+};
+
 const keyParam = { name: 'key', in: 'path', required: true, schema: { type: 'string' } };
 const versionQuery = { name: 'version', in: 'query', schema: { type: 'string' } };
 const post = (summary: string, body: z.ZodType | null, params: unknown[] = [appParam]) => ({
@@ -521,10 +529,7 @@ export function openApiDocument(version: string) {
         Drill: {
           type: 'object',
           properties: {
-            id: { type: 'string' },
-            app: { type: 'string' },
-            version: { type: 'string' },
-            status: { enum: ['Running', 'Passed', 'Failed'] },
+            ...DRILL_HEAD,
             report: { type: 'object', description: 'The drill report (docs/drills.md)' },
             createdAt: { type: 'integer' },
             updatedAt: { type: 'integer' },
@@ -534,10 +539,7 @@ export function openApiDocument(version: string) {
         DrillSummary: {
           type: 'object',
           properties: {
-            id: { type: 'string' },
-            app: { type: 'string' },
-            version: { type: 'string' },
-            status: { enum: ['Running', 'Passed', 'Failed'] },
+            ...DRILL_HEAD,
             startedAt: { type: 'integer' },
             finishedAt: { type: ['integer', 'null'] },
             msToTrafficRestored: { type: ['number', 'null'] },
