@@ -148,9 +148,27 @@ test('a drill of v2 rolls back after its contract migration, verifies v1, rehear
 });
 
 test('a drill of the stable version onto itself passes, undoes nothing, and compares its time with the last', async () => {
-  const run = await h.cli('drill', 'shop', '--version', 'stable', '--json');
-  assert.equal(run.code, 0, run.stdout + run.stderr);
-  const { report } = JSON.parse(run.stdout) as { report: DrillReport };
+  // Through the API, as CI would; one drill of an app at a time.
+  const post = () =>
+    h.fetch(`${h.apiUrl}/api/v1/apps/shop/drills`, {
+      method: 'POST',
+      body: JSON.stringify({ version: 'stable' }),
+    });
+  const started = await post();
+  assert.equal(started.status, 202);
+  const { id } = (await started.json()) as { id: string };
+  const again = await post();
+  assert.equal(again.status, 409);
+  assert.match(await again.text(), new RegExp(`DRILL_IN_PROGRESS.*${id}`));
+  const { status: drillStatus, report } = await waitFor(
+    'the stable drill to end',
+    async () => {
+      const d = await drillJson(id);
+      return d.status === 'Running' ? undefined : d;
+    },
+    120_000,
+  );
+  assert.equal(drillStatus, 'Passed', report.failures.join('; '));
   assert.equal(report.version, 'v1');
   assert.deepEqual(report.database!.applied, []);
   assert.equal(report.database!.checks.find((c) => c.name === 'database schema fingerprint')?.passed, true);
@@ -193,4 +211,20 @@ test('a release whose down migration fails fails its drill with the reason, and 
   // The way back was last proven by the passed drills, not this one.
   assert.notEqual(s.lastProvenDrill.id, id);
   assert.match((await h.cli('drills', '--app', 'shop')).stdout, new RegExp(`${id}\\s+shop\\s+v3\\s+Failed`));
+});
+
+test('a drill of a version that cannot deploy is refused with the reason; a bad label changes nothing', async () => {
+  const before = JSON.parse((await h.cli('drills', '--json')).stdout).length;
+  const bad = await h.cli('drill', 'shop', '--version', '../etc');
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /version "\.\.\/etc" is not valid/);
+  assert.equal(JSON.parse((await h.cli('drills', '--json')).stdout).length, before, 'no drill recorded');
+  const missing = await h.cli('drill', 'shop', '--version', 'v9');
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /v9/);
+  const [refused] = JSON.parse((await h.cli('drills', '--json')).stdout);
+  assert.equal(refused.version, 'v9');
+  assert.equal(refused.status, 'Failed');
+  assert.match(refused.failures[0], /the deploy of v9 was refused/);
+  assert.equal((await status()).stableVersion, 'v1');
 });

@@ -66,6 +66,7 @@ export function newDrillId(at: number): string {
 export class DrillService {
   readonly #deps: DrillDeps;
   readonly #running = new Map<string, Promise<void>>();
+  readonly #starting = new Set<string>();
 
   constructor(deps: DrillDeps) {
     this.#deps = deps;
@@ -143,17 +144,35 @@ export class DrillService {
       phases: [],
       failures: [],
     };
-    const record = await store.drills.create({ id, app, version, report });
+    // One start at a time per app here: the checks above and the deploy below are not atomic.
+    if (this.#starting.has(app))
+      throw new RewindError('DRILL_IN_PROGRESS', `app ${app} has a drill starting; try again in a moment`, {
+        app,
+      });
+    this.#starting.add(app);
+    let record: DrillRecord | undefined;
+    const run = new DrillRun(this.#deps, report, input.by ?? undefined);
+    try {
+      record = await store.drills.create({ id, app, version, report });
+      // Started here, not in the background: a refused deploy (an unknown version, a rollout that
+      // began meanwhile) is the caller's error, and the drill is recorded as failed for it.
+      await run.deploy();
+    } catch (err) {
+      if (record) await run.abandon(`the deploy of ${version} was refused: ${(err as Error).message}`);
+      throw err;
+    } finally {
+      this.#starting.delete(app);
+    }
     this.#announce(
       app,
       id,
       `drill ${id}: rehearsing the way back of ${app}: ${version} deployed, then rolled back to revision ${stable.number}`,
     );
-    const run = new DrillRun(this.#deps, report, input.by ?? undefined)
+    const following = run
       .run()
       .catch((err) => this.#deps.log.error({ err, app, drill: id }, 'drill failed to run'))
       .finally(() => this.#running.delete(id));
-    this.#running.set(id, run);
+    this.#running.set(id, following);
     return record;
   }
 
@@ -217,6 +236,8 @@ class DrillRun {
   readonly #deps: DrillDeps;
   #report: DrillReport;
   readonly #by: string | undefined;
+  #deployT0 = 0;
+  #deployRollout: RolloutRecord | undefined;
 
   constructor(deps: DrillDeps, report: DrillReport, by: string | undefined) {
     this.#deps = deps;
@@ -228,9 +249,28 @@ class DrillRun {
     return this.#report.app;
   }
 
+  /** The drill's deploy, started (throws what the controller refuses). */
+  async deploy(): Promise<void> {
+    const r = this.#report;
+    this.#deployT0 = performance.now();
+    this.#deployRollout = await this.#deps.controller.deploy(this.#app, {
+      version: r.version,
+      reason: `rollback drill ${r.id}`,
+      actor: this.#by,
+      drill: r.id,
+    });
+  }
+
+  /** The drill could not start: recorded as failed with the reason. */
+  async abandon(reason: string): Promise<void> {
+    await this.#fail(reason);
+    await this.#finish();
+  }
+
+  /** Follows the deploy started by deploy() to the end of the drill. */
   async run(): Promise<void> {
     try {
-      if (await this.#deploy()) {
+      if (await this.#followDeploy()) {
         await this.#rollback();
         await this.#partialRollbacks();
       }
@@ -240,16 +280,10 @@ class DrillRun {
     await this.#finish();
   }
 
-  async #deploy(): Promise<boolean> {
-    const { controller } = this.#deps;
+  async #followDeploy(): Promise<boolean> {
     const r = this.#report;
-    const t0 = performance.now();
-    const rollout = await controller.deploy(this.#app, {
-      version: r.version,
-      reason: `rollback drill ${r.id}`,
-      actor: this.#by,
-      drill: r.id,
-    });
+    const t0 = this.#deployT0;
+    const rollout = this.#deployRollout!;
     await this.#progress(`deploying ${r.version} as revision ${rollout.toRevision} (${r.strategy})`);
     const done = await this.#follow(rollout, true);
     const ms = performance.now() - t0;
@@ -294,6 +328,11 @@ class DrillRun {
         ? `the rollback ended ${done.phase} without switching traffic`
         : `traffic restored to revision ${rollout.toRevision} ${formatMs(msToTraffic)} after the command; verifying`,
     );
+    if (done.phase === 'Failed') {
+      // Nothing was restored, so nothing is verified: the stable revision before the drill serves.
+      await this.#fail(`the rollback ended Failed: ${done.error ?? 'no reason given'}`);
+      return;
+    }
     const verified = await this.#waitFor('the verification of the restored revision', async () => {
       events = await this.#events(rollout.id);
       return events.find((e) => VERIFIED.has(e.type));
