@@ -202,7 +202,14 @@ export async function runServer(options: ServerOptions): Promise<void> {
     notify: (n) => hub.publish(n),
   });
   for (const app of loaded.config.apps) await controller.register(app, loaded.baseDir);
-  const drills = new DrillService({ store, controller, flags, log, notify: (n) => hub.publish(n) });
+  const drills = new DrillService({
+    store,
+    controller,
+    flags,
+    log,
+    notify: (n) => hub.publish(n),
+    audit: (entry) => void audit.record(entry),
+  });
   // Drills this data dir was running when its server stopped cannot go on: they fail, saying so.
   await drills.recover();
   // A dead agent is started again at once; the controller then puts every app back on it.

@@ -41,6 +41,14 @@ test('a scheduled drill runs by itself once its period has passed, and status sh
   assert.equal(status.lastProvenDrill.id, drill.id);
   assert.equal(status.stableVersion, 'v1');
   assert.deepEqual(JSON.parse((await h.cli('incidents', '--json')).stdout), []);
+  // The audit trail says who started it: the schedule, for this drill.
+  const audit = JSON.parse((await h.cli('audit', '--app', 'shop', '--json')).stdout) as {
+    entries: { actor: string; method: string; route: string; reason: string }[];
+  };
+  const entry = audit.entries.find((e) => e.route === 'drills.every');
+  assert.equal(entry?.actor, 'schedule');
+  assert.equal(entry?.reason, `rollback drill ${drill.id} of v1`);
+  assert.equal((await h.cli('audit', '--verify')).code, 0, 'the chain holds with it');
   // The next one is a period away: one drill so far.
   assert.equal(JSON.parse((await h.cli('drills', '--json')).stdout).length, 1);
 });

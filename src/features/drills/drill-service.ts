@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { RewindError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
-import type { DrillRecord, EventRecord, RolloutRecord, Store } from '../../store/types.ts';
+import type { DrillRecord, EventRecord, NewAuditEntry, RolloutRecord, Store } from '../../store/types.ts';
 import { type AppSpec, rolloutSettings } from '../apps/app-spec.ts';
 import type { FlagService } from '../flags/flag-service.ts';
 import { switchFlag } from '../flags/kill-switch.ts';
@@ -46,6 +46,8 @@ export interface DrillDeps {
   readonly flags?: FlagService;
   readonly log: Logger;
   readonly notify: (n: NotificationInput) => void;
+  /** The audit trail, for the drills the schedule starts (an API request is audited by the API). */
+  readonly audit?: (entry: NewAuditEntry) => void;
   /** How often the drill looks at the rollouts it follows. Default 100 ms. */
   readonly pollMs?: number;
   /** The longest a deploy, a rollback or a verification may take before the drill fails. Default 15 min. */
@@ -209,7 +211,21 @@ export class DrillService {
       const since = last?.createdAt ?? (await this.#deps.store.apps.get(app))?.createdAt ?? now;
       if (!drillDue(spec, since, now)) continue;
       try {
-        started.push(await this.start(app, { trigger: 'schedule', by: 'schedule' }));
+        const drill = await this.start(app, { trigger: 'schedule', by: 'schedule' });
+        started.push(drill);
+        this.#deps.audit?.({
+          at: drill.createdAt,
+          actor: 'schedule',
+          role: null,
+          remote: 'rewind',
+          method: 'SCHEDULE',
+          route: 'drills.every',
+          app,
+          revision: null,
+          outcome: 'allowed',
+          status: 202,
+          reason: `rollback drill ${drill.id} of ${drill.version}`,
+        });
       } catch (err) {
         if (!(err instanceof RewindError)) throw err;
         this.#deps.log.info({ app, reason: err.message }, 'scheduled drill postponed');
