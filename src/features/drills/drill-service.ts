@@ -486,7 +486,7 @@ class DrillRun {
         promoted = state.index;
         await controller.promote(this.#app, false);
         await this.#progress(
-          `promoted the canary's pause at step ${state.index + 1} (a pause waits for a person)`,
+          `promoted the canary's pause at ${state.weight}% of traffic (a pause waits for a person)`,
         );
       }
       return undefined;
