@@ -147,7 +147,23 @@ test('a drill of v2 rolls back after its contract migration, verifies v1, rehear
   firstDrill = report;
 });
 
-test('a drill of the stable version onto itself passes, undoes nothing, and compares its time with the last', async () => {
+test('a drill of the stable version onto itself passes, undoes nothing, compares its time with the last, and leaves the flags as it found them', async () => {
+  // The stable revision records flag-set version N; people change a flag since. The drill's
+  // rollback brings N back (as a real one would); the drill then puts the newer set back.
+  const config = await h.cli('config', 'set', 'shop', 'SHOP_GREETING=hello', '--wait');
+  assert.equal(config.code, 0, config.stdout + config.stderr);
+  const changed = await h.cli(
+    'flags',
+    'set',
+    'shop',
+    'recommendations',
+    '--json-text',
+    JSON.stringify({ state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: 'off' }),
+  );
+  assert.equal(changed.code, 0, changed.stderr);
+  const defaultVariant = async () =>
+    JSON.parse((await h.cli('flags', 'get', 'shop', 'recommendations')).stdout).definition.defaultVariant;
+  assert.equal(await defaultVariant(), 'off');
   // Through the API, as CI would; one drill of an app at a time.
   const post = () =>
     h.fetch(`${h.apiUrl}/api/v1/apps/shop/drills`, {
@@ -179,6 +195,13 @@ test('a drill of the stable version onto itself passes, undoes nothing, and comp
   assert.equal(report.previous[0]!.msToTrafficRestored, firstDrill.fullRollback!.msToTrafficRestored);
   const md = (await h.cli('drills', 'show', report.id)).stdout;
   assert.match(md, /median of the 1 previous drill\(s\)/);
+  assert.ok(
+    report.progress.some((p) =>
+      /flag set version \d+ \(in force before the drill\) put back/.test(p.message),
+    ),
+    report.progress.map((p) => p.message).join('\n'),
+  );
+  assert.equal(await defaultVariant(), 'off', 'the flag as people left it, not as the old revision had it');
 });
 
 test('a release whose down migration fails fails its drill with the reason, and the shop stays on v1', async () => {

@@ -72,6 +72,8 @@ export interface DrillReport {
   readonly strategy: 'blueGreen' | 'canary';
   /** The revision serving before the drill, which it must leave serving. */
   readonly stable: { readonly revision: number; readonly version: string };
+  /** The flag-set version in force when the drill began, put back at its end if anything changed it. */
+  readonly flagSetVersionBefore?: number | null;
   /** Where the drill rolled back, in words. */
   readonly rollbackPoint: string;
   readonly progress: readonly { readonly at: number; readonly message: string }[];

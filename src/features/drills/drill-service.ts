@@ -124,6 +124,7 @@ export class DrillService {
       finishedAt: null,
       strategy: settings.strategy,
       stable: { revision: stable.number, version: stable.version },
+      flagSetVersionBefore: this.#deps.flags ? (await this.#deps.flags.current(app)).version || null : null,
       rollbackPoint: `after the ${settings.strategy} deploy completed (${[
         spec.database ? 'expand migrations applied' : null,
         'all traffic on the new revision',
@@ -290,6 +291,7 @@ class DrillRun {
         await this.#rollback();
         await this.#partialRollbacks();
       }
+      await this.#restoreFlags();
     } catch (err) {
       await this.#fail(`the drill stopped: ${(err as Error).message}`);
     }
@@ -401,6 +403,24 @@ class DrillRun {
     for (const c of data.checks.filter((c) => !c.passed && !c.notChecked && !c.name.startsWith('database ')))
       await this.#fail(`verification: ${c.name}: ${c.detail}`);
     if (database) for (const p of databaseProblems(database)) await this.#fail(`database rollback: ${p}`);
+  }
+
+  /**
+   * The flags as they were before the drill: the rollback brought back the stable revision's flag
+   * set, which may predate changes people made since; a drill leaves the app as it found it.
+   */
+  async #restoreFlags(): Promise<void> {
+    const { flags } = this.#deps;
+    const before = this.#report.flagSetVersionBefore;
+    if (!flags || before == null) return;
+    const restored = await flags.restore(this.#app, before, {
+      author: `drill ${this.#report.id}`,
+      reason: `rollback drill ${this.#report.id}: the flag set in force before the drill`,
+    });
+    if (restored)
+      await this.#progress(
+        `flag set version ${before} (in force before the drill) put back as version ${restored.record.version}`,
+      );
   }
 
   /** Each kill-switch flag off, checked, then on again, checked: the partial rollbacks. */
