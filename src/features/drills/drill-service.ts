@@ -15,8 +15,6 @@ import type { VerificationCheck } from '../incidents/incident.ts';
 import type { NotificationInput } from '../notifications/notification-hub.ts';
 import type { RolloutState } from '../rollouts/rollout-state.ts';
 import {
-  type DatabaseRollback,
-  type DrillPhase,
   type DrillReport,
   databaseProblems,
   drillChecklist,
@@ -339,8 +337,10 @@ class DrillRun {
     const done = await this.#follow(rollout, false);
     let events = await this.#events(rollout.id);
     const switched = events.find((e) => e.type === 'traffic.switched');
-    // The journal's clock (ms) dates the switch; the command's start is on the same clock.
-    const msToTraffic = switched ? Math.max(0, switched.at - commandAt) : null;
+    // When the proxy had the table (a warm switch says so), else when the switch was journalled;
+    // both on the clock the command's start was read from.
+    const inForceAt = (switched?.data as { inForceAt?: number | null } | null)?.inForceAt ?? switched?.at;
+    const msToTraffic = inForceAt === undefined ? null : Math.max(0, inForceAt - commandAt);
     await this.#progress(
       msToTraffic === null
         ? `the rollback ended ${done.phase} without switching traffic`
@@ -578,5 +578,3 @@ function migrationKeys(events: readonly EventRecord[], types: readonly string[])
 function formatMs(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
-
-export type { DatabaseRollback, DrillPhase };
