@@ -66,6 +66,8 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   'POST /api/v1/apps/{app}/ofrep/v1/evaluate/flags': { role: 'ofrep', scope: 'app' },
   'GET /api/v1/apps/{app}/db/plan': viewer(),
   'GET /api/v1/apps/{app}/db/lint': viewer(),
+  // Runs on a scratch copy of the schema, never the app's database: the role of lint.
+  'POST /api/v1/apps/{app}/db/roundtrip': viewer(),
   'GET /api/v1/apps/{app}/db/backups': viewer(),
   'POST /api/v1/apps/{app}/db/migrate': deployer,
   'POST /api/v1/apps/{app}/db/backup': deployer,

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -252,3 +252,33 @@ for (const engine of TARGETS) {
     });
   });
 }
+
+test('a SQLite app whose file does not exist yet round-trips from an empty schema, and its path stays empty', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'rewind-roundtrip-empty-'));
+  try {
+    const folder = join(dir, 'migrations');
+    await mkdir(folder);
+    await writeFile(join(folder, '0001_base.up.sql'), BASE);
+    await writeFile(
+      join(folder, '0001_base.down.sql'),
+      'drop view big_orders;\ndrop table orders;\ndrop table users',
+    );
+    const app = join(dir, 'data', 'shop.db');
+    const r = await roundTrip({
+      app: 'shop',
+      engine: 'sqlite',
+      url: app,
+      migrations: await loadMigrations(folder, 'sqlite'),
+    });
+    assert.equal(r.passed, true, JSON.stringify(r.migrations));
+    assert.deepEqual(
+      r.migrations.map((m) => m.key),
+      ['0001_base'],
+    );
+    assert.match(r.copiedWith, /an empty file/);
+    assert.equal(existsSync(app), false, "the app's database file was not created");
+    assert.equal(existsSync(r.scratch), false);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -5,8 +5,10 @@
 // schema after the first up. A failing statement is reported with its file and line. The ledger's
 // rows come along, so "pending" means what a deploy would run.
 
-import { openDatabase } from './engines/registry.ts';
-import { createScratch, type ScratchDatabase } from './engines/scratch.ts';
+import { RewindError } from '../../shared/errors.ts';
+import { shapeBuilder } from './engines/fingerprint.ts';
+import { openDatabase, redactUrl } from './engines/registry.ts';
+import { appDatabaseExists, createScratch, type ScratchDatabase } from './engines/scratch.ts';
 import type { DatabaseEngine, Row, SchemaFingerprint } from './engines/types.ts';
 import { ensureLedger, readLedger } from './ledger.ts';
 import { createMigrator, type MigrationError, type MigrationResultSet } from './migrator.ts';
@@ -75,34 +77,54 @@ export interface RoundTripOptions {
   readonly onProgress?: (p: RoundTripProgress) => void;
 }
 
-/** Thrown when the round trip cannot start (no scratch, a copy that is not faithful, a stuck ledger). */
-export class RoundTripError extends Error {
-  readonly differences: readonly SchemaDifference[];
-  constructor(message: string, differences: readonly SchemaDifference[] = []) {
-    super(message);
-    this.name = 'RoundTripError';
-    this.differences = differences;
-  }
-}
-
 export async function roundTrip(o: RoundTripOptions): Promise<RoundTripReport> {
   const started = Date.now();
-  const source = await openDatabase(o.engine, o.url);
+  if (!appDatabaseExists(o.engine, o.url)) return onScratch(o, EMPTY, [], started);
+  const source = await openDatabase(o.engine, o.url).catch((err) => {
+    throw new RewindError(
+      'AGENT_UNAVAILABLE',
+      `cannot connect to the ${o.engine} database of app ${o.app} at ${redactUrl(o.url)}: ${(err as Error).message}`,
+      { field: 'database.url' },
+    );
+  });
+  let shape: SchemaFingerprint;
+  let ledgerRows: Row[];
+  try {
+    shape = await source.schemaFingerprint();
+    ledgerRows = await readSourceLedger(source, o.app);
+  } finally {
+    await source.close().catch(() => {});
+  }
+  return onScratch(o, shape, ledgerRows, started);
+}
+
+/** Everything after the app's database was read (its schema, its ledger rows): it is not opened again. */
+async function onScratch(
+  o: RoundTripOptions,
+  sourceShape: SchemaFingerprint,
+  ledgerRows: readonly Row[],
+  started: number,
+): Promise<RoundTripReport> {
   let scratch: ScratchDatabase | null = null;
   let db: DatabaseEngine | null = null;
+  const finish = async (): Promise<string | null> => {
+    await db?.close().catch(() => {});
+    db = null;
+    return (await scratch?.drop()) ?? null;
+  };
   try {
-    const sourceShape = await source.schemaFingerprint();
-    const ledgerRows = await readSourceLedger(source, o.app);
-    await source.close();
-    scratch = await createScratch(o.engine, o.url, o.app);
+    scratch = await createScratch(o.engine, o.url, o.app).catch((err) => {
+      throw new RewindError('INVALID_STATE', (err as Error).message, { field: 'database.url' });
+    });
     db = await openDatabase(o.engine, scratch.url);
     await ensureLedger(db);
     await copyLedgerRows(db, o.app, ledgerRows);
     const copy = diffSchemas(sourceShape, renamed(await db.schemaFingerprint(), scratch));
     if (copy.length)
-      throw new RoundTripError(
+      throw new RewindError(
+        'INVALID_STATE',
         `the scratch copy (${scratch.copiedWith}) is not the app's schema, so a round trip on it would prove nothing: ${copy.map((d) => d.message).join('; ')}`,
-        copy,
+        { differences: copy },
       );
     const { levelBefore, results } = await runAll(db, o);
     return {
@@ -119,14 +141,9 @@ export async function roundTrip(o: RoundTripOptions): Promise<RoundTripReport> {
   } finally {
     await finish();
   }
-
-  async function finish(): Promise<string | null> {
-    await source.close().catch(() => {});
-    await db?.close().catch(() => {});
-    db = null;
-    return (await scratch?.drop()) ?? null;
-  }
 }
+
+const EMPTY: SchemaFingerprint = shapeBuilder().build();
 
 async function runAll(
   db: DatabaseEngine,
@@ -139,7 +156,8 @@ async function runAll(
       ...status.interrupted.map((r) => `${r.key} is ${r.state} (interrupted)`),
       ...status.checksumMismatches.map((c) => `${c.key} was applied from a different up file`),
     ];
-    throw new RoundTripError(
+    throw new RewindError(
+      'INVALID_STATE',
       `the app's ledger says ${what.join('; ')}: a deploy would refuse to run, so there is nothing to round-trip. Fix the ledger first (rewind db status ${o.app})`,
     );
   }
@@ -147,7 +165,7 @@ async function runAll(
   const pending = [...status.pending].sort((a, b) => a.id - b.id);
   const results: RoundTripMigration[] = [];
   let level = levelBefore;
-  let broken = false;
+  let broken: string | null = null;
   for (const [i, m] of pending.entries()) {
     const progress = (stage: RoundTripProgress['stage'], result?: RoundTripMigration) =>
       o.onProgress?.({
@@ -167,7 +185,7 @@ async function runAll(
       note: null,
     };
     let r: RoundTripMigration;
-    if (broken) r = { ...base, status: 'not run', note: 'an earlier migration failed to run' };
+    if (broken) r = { ...base, status: 'not run', note: broken };
     else if (m.id < level)
       r = {
         ...base,
@@ -176,7 +194,8 @@ async function runAll(
       };
     else {
       r = await roundTripOne(db, migrator, o.migrations, m, level, progress);
-      if (r.failure) broken = true;
+      if (r.failure)
+        broken = `not run: ${m.key}'s ${r.failure.stage === 'redo' ? 'up again after its down' : r.failure.stage} failed, so the scratch schema is at no known level`;
       else level = m.id;
     }
     results.push(r);

@@ -407,15 +407,32 @@ function portable(sql: string, sourceDb: string): string {
 
 // --- SQLite -------------------------------------------------------------------------------------
 
+/**
+ * Whether the app's database exists. Only a SQLite file can be missing (a CI checkout, an app
+ * never deployed): Rewind would create it empty, so the round trip starts from an empty scratch
+ * and the app's path is left alone (opening it would create the file).
+ */
+export function appDatabaseExists(engine: DatabaseEngineName, url: string): boolean {
+  return engine !== 'sqlite' || existsSync(sqliteFilePath(url));
+}
+
 async function sqliteScratch(appUrl: string, name: string): Promise<ScratchDatabase> {
   const path = sqliteFilePath(appUrl);
-  if (path === ':memory:' || !existsSync(path))
-    throw new Error(
-      `the SQLite database ${path} does not exist: the round trip copies the app's database file; check database.url (relative paths are from rewind.yaml's folder)`,
-    );
+  if (path === ':memory:')
+    throw new Error('an in-memory SQLite database has nothing to copy: give database.url a file path');
   const dir = await mkdtemp(join(tmpdir(), `${name}-`));
   const file = join(dir, `${name}.db`);
   const drop = once(() => rm(dir, { recursive: true, force: true }), `file ${file}`);
+  const url = `sqlite://${file}`;
+  if (!existsSync(path))
+    return {
+      engine: 'sqlite',
+      url,
+      name: file,
+      sourceName: path,
+      copiedWith: `an empty file (${path} does not exist yet)`,
+      drop,
+    };
   try {
     // Read-only: the app's file is never written, not even a journal mode change.
     const source = new DatabaseSync(path, { readOnly: true });
