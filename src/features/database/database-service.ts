@@ -4,7 +4,7 @@
 // rare and short, and a connection held between them would only hold locks.
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, isAbsolute } from 'node:path';
 import { RewindError } from '../../shared/errors.ts';
 import type { VerificationCheck } from '../incidents/incident.ts';
 import type { AppContext } from '../rollouts/app-context.ts';
@@ -79,15 +79,22 @@ export class DatabaseService implements RolloutDatabase {
     return spec;
   }
 
-  async #open(ctx: AppContext): Promise<DatabaseEngine> {
-    const spec = this.#spec(ctx);
+  /** The connection URL; a relative SQLite path resolved from rewind.yaml's folder. */
+  #url(ctx: AppContext, spec: DatabaseSpec): string {
     let url: string;
     try {
       url = databaseUrl(spec, this.#env);
     } catch (err) {
       throw dbError((err as Error).message, { field: 'database.urlEnv' });
     }
-    if (spec.engine === 'sqlite') url = sqliteUrlFrom(url, ctx.baseDir);
+    return spec.engine === 'sqlite' ? resolveSqliteUrl(url, ctx.baseDir) : url;
+  }
+
+  async #open(ctx: AppContext): Promise<DatabaseEngine> {
+    const spec = this.#spec(ctx);
+    const url = this.#url(ctx, spec);
+    // The first open creates the SQLite file, and its folder with it.
+    if (spec.engine === 'sqlite' && isAbsolute(url)) mkdirSync(dirname(url), { recursive: true });
     try {
       return await openDatabase(spec.engine, url);
     } catch (err) {
@@ -492,13 +499,7 @@ export class DatabaseService implements RolloutDatabase {
       );
     this.#roundTrips.add(app);
     try {
-      let url: string;
-      try {
-        url = databaseUrl(spec, this.#env);
-      } catch (err) {
-        throw dbError((err as Error).message, { field: 'database.urlEnv' });
-      }
-      if (spec.engine === 'sqlite') url = resolveSqliteUrl(url, ctx.baseDir);
+      const url = this.#url(ctx, spec);
       const migrations = await this.migrations(ctx, version);
       return await roundTrip({ app, engine: spec.engine, url, migrations });
     } finally {
@@ -516,13 +517,6 @@ export class DatabaseService implements RolloutDatabase {
 function crashNotes(results: MigrationResultSet['results']): string {
   const notes = results.flatMap((r) => (r.recovered ? [r.recovered] : []));
   return notes.length ? `; resumed after an interrupted run: ${notes.join('; ')}` : '';
-}
-
-/** A relative SQLite path is relative to rewind.yaml's folder; its folder is created. */
-function sqliteUrlFrom(url: string, baseDir: string): string {
-  const path = resolveSqliteUrl(url, baseDir);
-  if (path !== url) mkdirSync(dirname(path), { recursive: true });
-  return path;
 }
 
 /**

@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { MYSQL_ADMIN_URL, openTarget, POSTGRES_ADMIN_URL, TARGETS } from './db-test-targets.ts';
+import { openDatabase } from './engines/registry.ts';
 import type { DatabaseEngine } from './engines/types.ts';
 import { loadMigrations } from './migration-files.ts';
 import { createMigrator } from './migrator.ts';
@@ -29,60 +30,47 @@ alter table users_new rename to users`;
 const LITE_USERS = "id integer primary key, name varchar(100) not null, status varchar(20) default 'active'";
 
 type Case = 'correct' | 'index' | 'default' | 'constraint' | 'type';
-const PAIRS: Record<DatabaseEngineName, Record<Case, [up: string, down: string]>> = {
+type Pair = [up: string, down: string];
+
+const ADD_EMAIL =
+  'alter table users add column email varchar(200);\ncreate index users_email on users (email)';
+/** The up adds a column and an index on another one; the down drops only the column. */
+const FORGETS_INDEX: Pair = [
+  'alter table users add column email varchar(200);\ncreate index users_name on users (name)',
+  'alter table users drop column email',
+];
+/** PostgreSQL and MariaDB share these; only the type change is spelt differently. */
+const SERVER: Omit<Record<Case, Pair>, 'correct' | 'type'> = {
+  index: FORGETS_INDEX,
+  default: [
+    "alter table users alter column status set default 'new'",
+    'alter table users alter column status drop default',
+  ],
+  constraint: [
+    'alter table users add column age integer;\nalter table orders add constraint orders_total_positive check (total > 0)',
+    'alter table users drop column age',
+  ],
+};
+const PAIRS: Record<DatabaseEngineName, Record<Case, Pair>> = {
   postgres: {
-    correct: [
-      'alter table users add column email varchar(200);\ncreate index users_email on users (email)',
-      'drop index users_email;\nalter table users drop column email',
-    ],
-    index: [
-      'alter table users add column email varchar(200);\ncreate index users_name on users (name)',
-      'alter table users drop column email',
-    ],
-    default: [
-      "alter table users alter column status set default 'new'",
-      'alter table users alter column status drop default',
-    ],
-    constraint: [
-      'alter table users add column age integer;\nalter table orders add constraint orders_total_positive check (total > 0)',
-      'alter table users drop column age',
-    ],
+    ...SERVER,
+    correct: [ADD_EMAIL, 'drop index users_email;\nalter table users drop column email'],
     type: [
       'alter table users alter column name type varchar(200)',
       'alter table users alter column name type text',
     ],
   },
   mysql: {
-    correct: [
-      'alter table users add column email varchar(200);\ncreate index users_email on users (email)',
-      'drop index users_email on users;\nalter table users drop column email',
-    ],
-    index: [
-      'alter table users add column email varchar(200);\ncreate index users_name on users (name)',
-      'alter table users drop column email',
-    ],
-    default: [
-      "alter table users alter column status set default 'new'",
-      'alter table users alter column status drop default',
-    ],
-    constraint: [
-      'alter table users add column age integer;\nalter table orders add constraint orders_total_positive check (total > 0)',
-      'alter table users drop column age',
-    ],
+    ...SERVER,
+    correct: [ADD_EMAIL, 'drop index users_email on users;\nalter table users drop column email'],
     type: [
       'alter table users modify name varchar(200) not null',
       'alter table users modify name varchar(150) not null',
     ],
   },
   sqlite: {
-    correct: [
-      'alter table users add column email varchar(200);\ncreate index users_email on users (email)',
-      'drop index users_email;\nalter table users drop column email',
-    ],
-    index: [
-      'alter table users add column email varchar(200);\ncreate index users_name on users (name)',
-      'alter table users drop column email',
-    ],
+    correct: [ADD_EMAIL, 'drop index users_email;\nalter table users drop column email'],
+    index: FORGETS_INDEX,
     default: [
       rebuild("id integer primary key, name varchar(100) not null, status varchar(20) default 'new'"),
       rebuild('id integer primary key, name varchar(100) not null, status varchar(20)'),
@@ -278,6 +266,41 @@ test('a SQLite app whose file does not exist yet round-trips from an empty schem
     assert.match(r.copiedWith, /an empty file/);
     assert.equal(existsSync(app), false, "the app's database file was not created");
     assert.equal(existsSync(r.scratch), false);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a pending migration numbered below the level is applied first without a round trip; the ones above still round-trip alone', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'rewind-roundtrip-order-'));
+  try {
+    const file = (name: string, sql: string) => writeFile(join(dir, name), sql);
+    await file('0001_users.up.sql', 'create table users (id integer primary key)');
+    await file('0001_users.down.sql', 'drop table users');
+    await file('0003_orders.up.sql', 'create table orders (id integer primary key)');
+    await file('0003_orders.down.sql', 'drop table orders');
+    const app = join(dir, 'app.db');
+    const db = await openDatabase('sqlite', app);
+    const applied = await createMigrator(db, { app: 'shop' }).migrateUp(await loadMigrations(dir, 'sqlite'));
+    await db.close();
+    assert.equal(applied.error, undefined);
+    // Merged late from another branch: 0002 is pending below level 3; 0004 is new.
+    await file('0002_late.up.sql', 'create table late (id integer primary key)');
+    await file('0002_late.down.sql', 'drop table late');
+    await file('0004_email.up.sql', 'alter table users add column email text');
+    await file('0004_email.down.sql', 'alter table users drop column email');
+    const r = await roundTrip({
+      app: 'shop',
+      engine: 'sqlite',
+      url: app,
+      migrations: await loadMigrations(dir, 'sqlite'),
+    });
+    assert.deepEqual(
+      r.migrations.map((m) => `${m.key} ${m.status}`),
+      ['0002_late skipped', '0004_email passed'],
+    );
+    assert.match(r.migrations[0]!.note ?? '', /numbered below the level 3.*Renumber it above 3/);
+    assert.equal(r.passed, true);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -144,6 +144,8 @@ async function onScratch(
 }
 
 const EMPTY: SchemaFingerprint = shapeBuilder().build();
+/** The scratch is Rewind's alone: no lock to wait for, no lock timeout worth retrying. */
+const RUN = { advisoryLockWaitMs: 5000, retries: 0 };
 
 async function runAll(
   db: DatabaseEngine,
@@ -166,6 +168,15 @@ async function runAll(
   const results: RoundTripMigration[] = [];
   let level = levelBefore;
   let broken: string | null = null;
+  let shape: SchemaFingerprint | null = null;
+  // Numbered below the level (added out of order): a deploy applies them, so they are applied
+  // first, without a round trip (their down cannot run without undoing everything above them).
+  const below = pending.filter((m) => m.id < levelBefore);
+  const early = below.length
+    ? await migrator.migrateUp(o.migrations, { ...RUN, toLevel: levelBefore })
+    : null;
+  if (early?.error)
+    broken = `not run: applying the migrations numbered below level ${levelBefore} failed: ${early.error.message}`;
   for (const [i, m] of pending.entries()) {
     const progress = (stage: RoundTripProgress['stage'], result?: RoundTripMigration) =>
       o.onProgress?.({
@@ -185,15 +196,21 @@ async function runAll(
       note: null,
     };
     let r: RoundTripMigration;
-    if (broken) r = { ...base, status: 'not run', note: broken };
-    else if (m.id < level)
+    if (m.id < levelBefore) {
+      const failed = early?.results.find((x) => x.key === m.key && x.status === 'Error');
       r = {
         ...base,
-        status: 'skipped',
-        note: `pending but numbered below the level ${level}: its down cannot be run without undoing the migrations above it; renumber it above ${level}`,
+        status: failed ? 'failed' : 'skipped',
+        failure: failed?.error ? failure('up', m, failed.error) : null,
+        note: `numbered below the level ${levelBefore} (added out of order): applied without a round trip, as a deploy would apply it; its down cannot run without undoing the migrations above it. Renumber it above ${levelBefore} to have it round-tripped`,
       };
+    } else if (broken) r = { ...base, status: 'not run', note: broken };
     else {
-      r = await roundTripOne(db, migrator, o.migrations, m, level, progress);
+      // The schema after the previous redo is the one before this up: read once.
+      shape ??= await db.schemaFingerprint();
+      const one = await roundTripOne(db, migrator, o.migrations, m, level, shape, progress);
+      r = one.result;
+      shape = one.after;
       if (r.failure)
         broken = `not run: ${m.key}'s ${r.failure.stage === 'redo' ? 'up again after its down' : r.failure.stage} failed, so the scratch schema is at no known level`;
       else level = m.id;
@@ -210,10 +227,10 @@ async function roundTripOne(
   all: readonly Migration[],
   m: Migration,
   level: number,
+  before: SchemaFingerprint,
   progress: (stage: RoundTripStage) => void,
-): Promise<RoundTripMigration> {
+): Promise<{ result: RoundTripMigration; after: SchemaFingerprint | null }> {
   const ms = { up: 0, down: 0, redo: 0 };
-  const run = { advisoryLockWaitMs: 5000, retries: 0 };
   const timed = async (stage: RoundTripStage, fn: () => Promise<MigrationResultSet>) => {
     progress(stage);
     const t = performance.now();
@@ -234,21 +251,25 @@ async function roundTripOne(
     ...rest,
   });
 
-  const before = await db.schemaFingerprint();
-  const up = await timed('up', () => migrator.migrateUp(all, { ...run, toLevel: m.id }));
-  if (up.error) return result({ status: 'failed', failure: failure('up', m, up.error) });
+  const failed = (rest: Partial<RoundTripMigration>) => ({
+    result: result({ status: 'failed', ...rest }),
+    after: null,
+  });
+
+  const up = await timed('up', () => migrator.migrateUp(all, { ...RUN, toLevel: m.id }));
+  if (up.error) return failed({ failure: failure('up', m, up.error) });
   const afterUp = await db.schemaFingerprint();
 
-  const down = await timed('down', () => migrator.migrateDown(all, { ...run, toLevel: level }));
-  if (down.error) return result({ status: 'failed', failure: failure('down', m, down.error) });
+  const down = await timed('down', () => migrator.migrateDown(all, { ...RUN, toLevel: level }));
+  if (down.error) return failed({ failure: failure('down', m, down.error) });
   const downDifferences = diffSchemas(before, await db.schemaFingerprint());
 
-  const redo = await timed('redo', () => migrator.migrateUp(all, { ...run, toLevel: m.id }));
-  if (redo.error)
-    return result({ status: 'failed', downDifferences, failure: failure('redo', m, redo.error) });
-  const redoDifferences = diffSchemas(afterUp, await db.schemaFingerprint());
+  const redo = await timed('redo', () => migrator.migrateUp(all, { ...RUN, toLevel: m.id }));
+  if (redo.error) return failed({ downDifferences, failure: failure('redo', m, redo.error) });
+  const after = await db.schemaFingerprint();
+  const redoDifferences = diffSchemas(afterUp, after);
   const ok = downDifferences.length === 0 && redoDifferences.length === 0;
-  return result({ status: ok ? 'passed' : 'failed', downDifferences, redoDifferences });
+  return { result: result({ status: ok ? 'passed' : 'failed', downDifferences, redoDifferences }), after };
 }
 
 function failure(stage: RoundTripStage, m: Migration, e: MigrationError): RoundTripFailure {

@@ -294,13 +294,14 @@ const MYSQL_KINDS = [
   },
 ] as const;
 
+async function mysqlConnect(uri: string): Promise<mysql.Connection> {
+  const c = await mysql.createConnection({ uri, connectTimeout: 10_000, multipleStatements: false });
+  c.on('error', () => {});
+  return c;
+}
+
 async function mysqlScratch(appUrl: string, name: string): Promise<ScratchDatabase> {
-  const source = await mysql.createConnection({
-    uri: appUrl,
-    connectTimeout: 10_000,
-    multipleStatements: false,
-  });
-  source.on('error', () => {});
+  const source = await mysqlConnect(appUrl);
   try {
     const [[info]] = (await source.query(
       `select database() as db, default_character_set_name as cs, default_collation_name as co
@@ -316,7 +317,7 @@ async function mysqlScratch(appUrl: string, name: string): Promise<ScratchDataba
       });
     const url = withDatabase(appUrl, name);
     const drop = once(async () => {
-      const c = await mysql.createConnection({ uri: appUrl, connectTimeout: 10_000 });
+      const c = await mysqlConnect(appUrl);
       try {
         await c.query(`drop database if exists ${quoteMysql(name)}`);
       } finally {
@@ -336,12 +337,7 @@ async function mysqlScratch(appUrl: string, name: string): Promise<ScratchDataba
 }
 
 async function copyMysqlSchema(source: mysql.Connection, sourceDb: string, url: string): Promise<void> {
-  const target = await mysql.createConnection({
-    uri: url,
-    connectTimeout: 10_000,
-    multipleStatements: false,
-  });
-  target.on('error', () => {});
+  const target = await mysqlConnect(url);
   try {
     // Tables that reference each other go in any order; the copy has no rows to check.
     await target.query('set foreign_key_checks = 0');
