@@ -195,6 +195,17 @@ export function registerDbCommands(program: Command): void {
     )
     .option('--config <file>', 'run locally from this rewind.yaml, without a server (CI)')
     .option('--json', 'print the report as JSON')
+    .addHelpText(
+      'after',
+      `
+The scratch is never the app's database: PostgreSQL, a temporary database on the same server
+filled by pg_dump --schema-only | psql (the user needs CREATEDB, and pg_dump of the server's
+major or newer: $REWIND_PG_BIN, /usr/lib/postgresql/N/bin or PATH); MariaDB/MySQL, a temporary
+database filled from SHOW CREATE; SQLite, a copy of the file (empty if there is none yet). Named rewind_rt_<app>_<random>,
+dropped at the end, on failure and on Ctrl-C. Differences are named (index, column type, default,
+not-null, position, constraint, view...); a failing statement is shown with its file:line.
+More: docs/database.md`,
+    )
     .action(async (app: string, opts) => {
       const tty = process.stderr.isTTY === true;
       const onProgress = (p: RoundTripProgress) => {
