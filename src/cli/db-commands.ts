@@ -229,7 +229,11 @@ More: docs/database.md`,
         const stop = (signal: NodeJS.Signals) => {
           if (tty) process.stderr.write('\r\x1b[K');
           process.stderr.write(`${signal}: dropping the scratch database\n`);
-          void dropLiveScratches().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+          void dropLiveScratches()
+            .then((failed) => {
+              for (const f of failed) process.stderr.write(`warning: ${f}\n`);
+            })
+            .finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);

@@ -167,3 +167,48 @@ test('Ctrl-C during a long round trip drops the scratch database before exiting'
   assert.match(r.stderr, /SIGINT: dropping the scratch database/);
   assert.deepEqual(await scratchesOf(app), []);
 });
+
+test('Ctrl-C while the schema is still being copied drops the half-made scratch and stops pg_dump', async () => {
+  // A table of the app held in ACCESS EXCLUSIVE mode: pg_dump waits for it, with the scratch made.
+  const lock = new pg.Client({ connectionString: target.url });
+  await lock.connect();
+  // Read from another session: pg_stat_activity is a snapshot per transaction.
+  const dumps = async () => {
+    const c = new pg.Client({ connectionString: target.url });
+    await c.connect();
+    try {
+      const r = await c.query<{ n: number }>(
+        "select count(*)::int as n from pg_stat_activity where application_name = 'pg_dump' and datname = current_database()",
+      );
+      return r.rows[0]!.n;
+    } finally {
+      await c.end();
+    }
+  };
+  try {
+    await lock.query('create table held (id integer)');
+    await lock.query('begin');
+    await lock.query('lock table held in access exclusive mode');
+    const app = `copy-${randomBytes(3).toString('hex')}`;
+    const run = cli(['db', 'roundtrip', app, '--config', project(app, PAIR)]);
+    await waitFor(
+      'pg_dump waiting on the lock, the scratch made',
+      async () => {
+        if (run.out.code !== null) throw new Error(`the CLI ended early: ${run.out.stderr}`);
+        return (await scratchesOf(app)).length === 1 && (await dumps()) === 1;
+      },
+      60_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; the CLI said: ${run.out.stderr}`);
+    });
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    assert.equal(r.code, 130, r.stderr);
+    assert.deepEqual(await scratchesOf(app), []);
+    await waitFor('pg_dump gone', async () => (await dumps()) === 0);
+  } finally {
+    await lock.query('rollback').catch(() => {});
+    await lock.query('drop table if exists held');
+    await lock.end();
+  }
+});

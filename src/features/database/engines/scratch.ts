@@ -5,7 +5,7 @@
 // SQLite: `VACUUM INTO` a temporary file (a consistent copy, rows included, the app's file opened
 // read-only). Every scratch is registered until dropped, so a SIGINT handler can drop them all.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -34,7 +34,12 @@ export interface ScratchDatabase {
   drop(): Promise<string | null>;
 }
 
-type Maker = (url: string, name: string) => Promise<ScratchDatabase>;
+/**
+ * Makes and fills a scratch. `created` is called as soon as the database exists, before it is
+ * filled, so that a Ctrl-C during a long copy drops it too.
+ */
+type Maker = (url: string, name: string, created: (drop: Drop) => void) => Promise<ScratchDatabase>;
+type Drop = () => Promise<string | null>;
 
 const MAKERS: Readonly<Record<DatabaseEngineName, Maker>> = {
   postgres: postgresScratch,
@@ -42,7 +47,7 @@ const MAKERS: Readonly<Record<DatabaseEngineName, Maker>> = {
   sqlite: sqliteScratch,
 };
 
-const live = new Set<ScratchDatabase>();
+const live = new Set<Drop>();
 
 /** Names start with this: an operator can find (and drop) leftovers of a killed process. */
 export const SCRATCH_PREFIX = 'rewind_rt_';
@@ -62,27 +67,35 @@ export async function createScratch(
   appUrl: string,
   app: string,
 ): Promise<ScratchDatabase> {
-  const made = await MAKERS[engine](appUrl, scratchName(app));
-  live.add(made);
-  const drop = made.drop;
-  return {
-    ...made,
-    async drop() {
-      live.delete(made);
-      return drop();
-    },
-  };
+  const tracked: Drop[] = [];
+  try {
+    const made = await MAKERS[engine](appUrl, scratchName(app), (d) => {
+      tracked.push(d);
+      live.add(d);
+    });
+    return {
+      ...made,
+      async drop() {
+        live.delete(made.drop);
+        return made.drop();
+      },
+    };
+  } catch (err) {
+    // The maker dropped what it had made before throwing.
+    for (const d of tracked) live.delete(d);
+    throw err;
+  }
 }
 
-/** Drops every scratch this process still has (SIGINT / SIGTERM). */
-export async function dropLiveScratches(): Promise<void> {
+/** Drops every scratch this process still has (SIGINT / SIGTERM); returns what could not be. */
+export async function dropLiveScratches(): Promise<string[]> {
   const all = [...live];
   live.clear();
-  await Promise.all(all.map((s) => s.drop()));
+  return (await Promise.all(all.map((drop) => drop()))).filter((m): m is string => m !== null);
 }
 
 /** A drop that runs once, whatever the number of callers, and reports its failure as text. */
-function once(fn: () => Promise<void>, what: string): () => Promise<string | null> {
+function once(fn: () => Promise<void>, what: string): Drop {
   let done: Promise<string | null> | null = null;
   return () => {
     done ??= fn().then(
@@ -106,7 +119,11 @@ async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise
   }
 }
 
-async function postgresScratch(appUrl: string, name: string): Promise<ScratchDatabase> {
+async function postgresScratch(
+  appUrl: string,
+  name: string,
+  created: (drop: Drop) => void,
+): Promise<ScratchDatabase> {
   const { serverMajor, source } = await withPg(appUrl, async (c) => {
     const r = await c.query<{ v: string; db: string }>(
       "select current_setting('server_version_num') as v, current_database() as db",
@@ -120,13 +137,15 @@ async function postgresScratch(appUrl: string, name: string): Promise<ScratchDat
     );
   });
   const url = withDatabase(appUrl, name);
-  const drop = once(
-    () =>
-      withPg(appUrl, (c) => c.query(`drop database if exists ${quotePg(name)} with (force)`)).then(() => {}),
-    `database ${name}`,
-  );
+  // pg_dump and psql of a copy in progress: a drop (Ctrl-C, SIGTERM) stops them first.
+  const children: ChildProcess[] = [];
+  const drop = once(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    await withPg(appUrl, (c) => c.query(`drop database if exists ${quotePg(name)} with (force)`));
+  }, `database ${name}`);
+  created(drop);
   try {
-    await pipeDump(tools, appUrl, url);
+    await pipeDump(tools, appUrl, url, children);
   } catch (err) {
     await drop();
     throw err;
@@ -210,7 +229,12 @@ function libpq(url: string): { dbname: string; env: NodeJS.ProcessEnv } {
 }
 
 /** pg_dump --schema-only of the app's database into psql on the scratch, one transaction. */
-async function pipeDump(tools: PgTools, fromUrl: string, toUrl: string): Promise<void> {
+async function pipeDump(
+  tools: PgTools,
+  fromUrl: string,
+  toUrl: string,
+  children: ChildProcess[],
+): Promise<void> {
   const from = libpq(fromUrl);
   const to = libpq(toUrl);
   const dump = spawn(
@@ -231,6 +255,7 @@ async function pipeDump(tools: PgTools, fromUrl: string, toUrl: string): Promise
     ['--no-psqlrc', '--quiet', '--single-transaction', '-v', 'ON_ERROR_STOP=1', `--dbname=${to.dbname}`],
     { env: to.env, stdio: ['pipe', 'ignore', 'pipe'] },
   );
+  children.push(dump, restore);
   dump.stdout.pipe(restore.stdin);
   const [d, r] = await Promise.all([exited(dump), exited(restore)]);
   if (d.code !== 0)
@@ -300,7 +325,11 @@ async function mysqlConnect(uri: string): Promise<mysql.Connection> {
   return c;
 }
 
-async function mysqlScratch(appUrl: string, name: string): Promise<ScratchDatabase> {
+async function mysqlScratch(
+  appUrl: string,
+  name: string,
+  created: (drop: Drop) => void,
+): Promise<ScratchDatabase> {
   const source = await mysqlConnect(appUrl);
   try {
     const [[info]] = (await source.query(
@@ -324,6 +353,7 @@ async function mysqlScratch(appUrl: string, name: string): Promise<ScratchDataba
         await c.end().catch(() => {});
       }
     }, `database ${name}`);
+    created(drop);
     try {
       await copyMysqlSchema(source, info.db, url);
     } catch (err) {
@@ -412,13 +442,18 @@ export function appDatabaseExists(engine: DatabaseEngineName, url: string): bool
   return engine !== 'sqlite' || existsSync(sqliteFilePath(url));
 }
 
-async function sqliteScratch(appUrl: string, name: string): Promise<ScratchDatabase> {
+async function sqliteScratch(
+  appUrl: string,
+  name: string,
+  created: (drop: Drop) => void,
+): Promise<ScratchDatabase> {
   const path = sqliteFilePath(appUrl);
   if (path === ':memory:')
     throw new Error('an in-memory SQLite database has nothing to copy: give database.url a file path');
   const dir = await mkdtemp(join(tmpdir(), `${name}-`));
   const file = join(dir, `${name}.db`);
   const drop = once(() => rm(dir, { recursive: true, force: true }), `file ${file}`);
+  created(drop);
   const url = `sqlite://${file}`;
   if (!existsSync(path))
     return {
