@@ -305,3 +305,48 @@ test('a pending migration numbered below the level is applied first without a ro
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+/** Objects beyond tables that the scratch copy must carry over for its fingerprint to match. */
+const RICH: Partial<Record<DatabaseEngineName, string[]>> = {
+  postgres: [
+    'create table parents (id integer primary key)',
+    'create table children (id serial primary key, parent_id integer references parents (id) on delete cascade, note text)',
+    "create type mood as enum ('ok', 'sad')",
+    'create function touch() returns trigger language plpgsql as $$ begin new.note := lower(new.note); return new; end $$',
+    'create trigger children_touch before insert on children for each row execute function touch()',
+    'create view parent_counts as select p.id, count(c.id) as n from parents p left join children c on c.parent_id = p.id group by p.id',
+  ],
+  mysql: [
+    'create table parents (id integer primary key)',
+    'create table children (id integer auto_increment primary key, parent_id integer, note text, constraint children_parent foreign key (parent_id) references parents (id) on delete cascade)',
+    'create trigger children_touch before insert on children for each row set new.note = lower(new.note)',
+    'create function twice(x integer) returns integer deterministic return x * 2',
+    'create view parent_counts as select p.id, count(c.id) as n from parents p left join children c on c.parent_id = p.id group by p.id',
+  ],
+};
+
+for (const engine of ['postgres', 'mysql'] as const) {
+  test(`${engine}: the scratch copy carries foreign keys, triggers, functions, types and views (else the round trip refuses)`, async () => {
+    const t = await openTarget(engine);
+    const dir = await mkdtemp(join(tmpdir(), 'rewind-roundtrip-rich-'));
+    try {
+      for (const sql of RICH[engine]!) await t.db.exec(sql);
+      await writeFile(join(dir, '0001_note.up.sql'), 'create table notes (id integer primary key)');
+      await writeFile(join(dir, '0001_note.down.sql'), 'drop table notes');
+      const r = await roundTrip({
+        app: 'shop',
+        engine,
+        url: t.target.url,
+        migrations: await loadMigrations(dir, engine),
+      });
+      assert.equal(r.passed, true, JSON.stringify(r));
+      assert.deepEqual(
+        r.migrations.map((m) => `${m.key} ${m.status}`),
+        ['0001_note passed'],
+      );
+    } finally {
+      await t.cleanup();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+}
