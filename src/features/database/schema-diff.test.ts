@@ -114,7 +114,7 @@ test('each kind of difference is named: object, name, what changed, expected and
       [
         'table audit: still there: the down did not remove it (1 column(s): id)',
         'index users_pkey on users: defined as CREATE UNIQUE INDEX users_pkey ON public.users USING hash (id), expected CREATE UNIQUE INDEX users_pkey ON public.users USING btree (id)',
-        'view v: defined as v: select 2, expected v: select 1',
+        'view v: defined as select 2, expected select 1',
       ],
     ],
   ];

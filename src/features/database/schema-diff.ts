@@ -65,7 +65,9 @@ export function diffSchemas(expected: SchemaFingerprint, actual: SchemaFingerpri
   }
   const kinds = sortedUnion(Object.keys(expected.objects), Object.keys(actual.objects)) as ObjectKind[];
   for (const kind of kinds) {
-    out.push(...diffLines(kind, null, expected.objects[kind] ?? [], actual.objects[kind] ?? [], objectName));
+    const lines = diffLines(kind, null, expected.objects[kind] ?? [], actual.objects[kind] ?? [], objectName);
+    // Object lines are `name: definition`; the name is already the difference's own.
+    out.push(...lines.map((d) => withDefinitions(d, definitionOf(d.expected), definitionOf(d.actual))));
   }
   return out;
 }
@@ -180,6 +182,20 @@ export function indexName(line: string): string | null {
 function constraintName(line: string): string | null {
   if (/^(?:foreign key|check|primary key|unique)\b/i.test(line)) return null;
   return /^\S+/.exec(line)?.[0] ?? null;
+}
+
+function definitionOf(line: string | null): string | null {
+  if (line === null) return null;
+  const at = line.indexOf(': ');
+  return at > 0 ? line.slice(at + 2) : line;
+}
+
+function withDefinitions(
+  d: SchemaDifference,
+  expected: string | null,
+  actual: string | null,
+): SchemaDifference {
+  return difference(d.object, d.name, d.table, d.change, expected, actual);
 }
 
 function objectName(line: string): string | null {
