@@ -170,7 +170,7 @@ interface PgTools {
  * The newest pg_dump on PATH, in $REWIND_PG_BIN or under /usr/lib/postgresql/N/bin (Debian keeps
  * one per major). pg_dump reads servers of its own major and older, never newer ones.
  */
-function pgTools(serverMajor: number, appUrl: string): PgTools {
+export function pgTools(serverMajor: number, appUrl: string): PgTools {
   const dirs = [
     ...(process.env.REWIND_PG_BIN ? [process.env.REWIND_PG_BIN] : []),
     ...listDir('/usr/lib/postgresql').map((v) => `/usr/lib/postgresql/${v}/bin`),
