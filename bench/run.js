@@ -16,6 +16,7 @@ const ALL = [
   'idle',
   'db',
   'db-restore',
+  'db-roundtrip',
   'lint',
   'flags',
   'guard',

@@ -354,7 +354,8 @@ try {
   } else if (
     err instanceof UnreachableError ||
     err instanceof CommanderError ||
-    (err as Error).name === 'MigrationFileError'
+    (err as Error).name === 'MigrationFileError' ||
+    (err as Error).name === 'ConfigError'
   ) {
     process.stderr.write(`error: ${(err as Error).message}\n`);
     process.exitCode = EXIT.ERROR;

@@ -10,7 +10,14 @@ import {
   rotateKeyBody,
   tokenBody,
 } from './api-schemas.ts';
-import { dbBackupBody, dbMigrateBody, dbRestoreBody, dbRollbackBody, dbVerifyBody } from './db-routes.ts';
+import {
+  dbBackupBody,
+  dbMigrateBody,
+  dbRestoreBody,
+  dbRollbackBody,
+  dbRoundTripBody,
+  dbVerifyBody,
+} from './db-routes.ts';
 import { drillBody } from './drill-routes.ts';
 import { flagBody, flagChangeBody, flagRollbackBody, flagSetBody } from './flags-routes.ts';
 import { ROUTE_POLICIES } from './route-policy.ts';
@@ -121,6 +128,10 @@ function dbPaths() {
       appParam,
       versionQuery,
     ]),
+    '/apps/{app}/db/roundtrip': post(
+      "Round-trip a version's pending migrations on a scratch copy of the app's schema: up, down, compare (differences named), up again",
+      dbRoundTripBody,
+    ),
     '/apps/{app}/db/backups': get('Backups taken, newest first'),
     '/apps/{app}/db/migrate': post(
       "Run the stable revision's pending migrations (while no rollout runs)",
