@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { FlagService } from '../features/flags/flag-service.ts';
 import { pullKillSwitch } from '../features/flags/kill-switch.ts';
 import { ofrepEvaluateBulk, ofrepEvaluateSingle } from '../features/flags/ofrep.ts';
+import { ofrepErrorReply } from '../features/flags/ofrep-answers.ts';
 import type { IncidentService } from '../features/incidents/incident-service.ts';
 import type { Controller } from '../features/rollouts/controller.ts';
 import { RewindError } from '../shared/errors.ts';
@@ -124,8 +125,8 @@ export function registerFlagRoutes(app: FastifyInstance, deps: FlagRouteDeps): v
     ofrep.setErrorHandler((err, _req, reply) => {
       const status =
         err instanceof RewindError ? err.status : ((err as { statusCode?: number }).statusCode ?? 500);
-      const errorCode = status === 404 ? 'FLAG_NOT_FOUND' : status === 400 ? 'PARSE_ERROR' : 'GENERAL';
-      return reply.status(status).send({ errorCode, errorDetails: (err as Error).message });
+      const r = ofrepErrorReply(status, (err as Error).message);
+      return reply.status(r.status).type('application/json; charset=utf-8').send(r.body);
     });
     ofrep.post('/api/v1/apps/:app/ofrep/v1/evaluate/flags/:key', async (req: AppReq, reply) => {
       controller.context(req.params.app);

@@ -29,6 +29,8 @@ export interface CliResult {
 export interface Harness {
   readonly dir: string;
   readonly apiUrl: string;
+  /** The OFREP worker's listener (--ofrep-port), e.g. http://127.0.0.1:PORT. */
+  readonly ofrepUrl: string;
   readonly appUrl: string;
   readonly appPort: number;
   readonly configFile: string;
@@ -105,6 +107,7 @@ export async function startRewind(
   const dir = mkdtempSync(join(tmpdir(), 'rewind-e2e-'));
   const appPort = await freePort();
   const apiPort = await freePort();
+  const ofrepPort = await freePort();
   const configFile = join(dir, 'rewind.yaml');
   writeFileSync(configFile, (options.config ?? shopConfig)(appPort));
   options.setup?.(dir);
@@ -114,7 +117,18 @@ export async function startRewind(
   const launch = async () => {
     const child = spawn(
       process.execPath,
-      [BIN, 'server', '--config', configFile, '--data-dir', dataDir, '--port', String(apiPort)],
+      [
+        BIN,
+        'server',
+        '--config',
+        configFile,
+        '--data-dir',
+        dataDir,
+        '--port',
+        String(apiPort),
+        '--ofrep-port',
+        String(ofrepPort),
+      ],
       {
         // Not `dir`: processesIn(dir) must find the app instances only.
         cwd: ROOT,
@@ -142,6 +156,7 @@ export async function startRewind(
   const h: Harness = {
     dir,
     apiUrl,
+    ofrepUrl: `http://127.0.0.1:${ofrepPort}`,
     appUrl: `http://127.0.0.1:${appPort}`,
     appPort,
     configFile,
