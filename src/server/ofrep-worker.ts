@@ -4,7 +4,12 @@
 // paths and bodies as the API listener: Host, Origin and content-type checked as api-guard.ts does,
 // the app's flag token (REWIND_OFREP_TOKEN) checked here, any other token checked by the main
 // thread's TokenService (so a revoke holds at once), and answers from ofrep.ts's pure functions.
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { parentPort, workerData } from 'node:worker_threads';
 import { OfrepTokens } from '../features/auth/ofrep-tokens.ts';
@@ -86,16 +91,25 @@ parent.on('message', (msg: ToOfrepWorker) => {
 
 const refusal = (err: RewindError): OfrepReply => ofrepErrorReply(err.status, err.message);
 
+/** Headers of the bulk replies OfrepAnswers caches: built once per reply, not per request. */
+const cachedHeaders = new WeakMap<OfrepReply, OutgoingHttpHeaders>();
+
+function headersOf(reply: OfrepReply): OutgoingHttpHeaders {
+  let headers = cachedHeaders.get(reply);
+  if (headers) return headers;
+  headers = {
+    ...(reply.etag !== undefined && { etag: reply.etag }),
+    ...(reply.body !== undefined && {
+      'content-type': JSON_TYPE,
+      'content-length': Buffer.byteLength(reply.body),
+    }),
+  };
+  if (reply.etag !== undefined) cachedHeaders.set(reply, headers);
+  return headers;
+}
+
 function send(res: ServerResponse, reply: OfrepReply): void {
-  if (reply.etag !== undefined) res.setHeader('etag', reply.etag);
-  if (reply.body === undefined) {
-    res.writeHead(reply.status).end();
-    return;
-  }
-  res.writeHead(reply.status, {
-    'content-type': JSON_TYPE,
-    'content-length': Buffer.byteLength(reply.body),
-  });
+  res.writeHead(reply.status, headersOf(reply));
   res.end(reply.body);
 }
 
