@@ -274,3 +274,13 @@ test('OFREP answers while the main thread is blocked for 200 ms at a time', asyn
   // A worker on the blocked loop would show 200 ms; the loaded box allows some tail.
   assert.ok(worst < 100, `slowest answer while blocked: ${worst.toFixed(1)} ms`);
 });
+
+test('a set the worker cannot load leaves the previous one in force, and the worker up', async () => {
+  const before = host.health();
+  const dead = host.worker();
+  const broken = { flags: { checkout: { state: 'ENABLED', variants: {}, defaultVariant: 'nope' } } };
+  await host.publish('shop', 10_000, broken as unknown as Parameters<OfrepHost['publish']>[2]);
+  assert.equal((await checkout()).status, 200);
+  assert.deepEqual(host.health(), before);
+  assert.equal(host.worker(), dead, 'not restarted');
+});

@@ -166,6 +166,12 @@ export class OfrepHost {
             p.resolve();
             return;
           }
+          case 'set-failed':
+            o.log.error(
+              { app: msg.app, version: msg.version, error: msg.message },
+              'the OFREP worker could not load a flag set; it serves the previous one',
+            );
+            return;
           case 'check-token':
             void o.checkToken(msg.token).then(
               (check) => worker.postMessage({ op: 'token', id: msg.id, check } satisfies ToOfrepWorker),

@@ -45,6 +45,7 @@ export type FromOfrepWorker =
   | { readonly op: 'listening'; readonly port: number }
   | { readonly op: 'listen-failed'; readonly code: string; readonly message: string }
   | { readonly op: 'ack'; readonly id: number }
+  | { readonly op: 'set-failed'; readonly app: string; readonly version: number; readonly message: string }
   | { readonly op: 'check-token'; readonly id: number; readonly token: string };
 
 /** As Fastify's default: the largest request body read. */
@@ -57,11 +58,24 @@ if (parent === null) throw new Error('ofrep-worker must run in a worker thread')
 const data = workerData as OfrepWorkerData;
 
 const answers = new Map<string, OfrepAnswers>();
+/**
+ * The evaluator is built here, so a change costs the API's thread only the message. A set that
+ * does not load (the main thread loaded it first, so this is a bug) keeps the previous one in force
+ * and is reported, rather than killing the thread into a restart loop with the same sets.
+ */
 const apply = (push: FlagSetPush): void => {
-  // The evaluator is built here, so a change costs the API's thread only the message.
   const now = answers.get(push.app);
   if (now && now.version > push.version) return;
-  answers.set(push.app, new OfrepAnswers(push.version, push.document));
+  try {
+    answers.set(push.app, new OfrepAnswers(push.version, push.document));
+  } catch (err) {
+    parent.postMessage({
+      op: 'set-failed',
+      app: push.app,
+      version: push.version,
+      message: (err as Error).message,
+    } satisfies FromOfrepWorker);
+  }
 };
 for (const push of data.sets) apply(push);
 
