@@ -8,7 +8,8 @@
 //   1. single (the 20 keys round robin), bulk, and bulk polls with If-None-Match (304s; the peer has
 //      no ETag, so no figure), --duration seconds per server and kind in --rounds alternating
 //      stretches, after --prime seconds of unrecorded load; p50/p99/max from each request's send.
-//   2. Stalls during flag changes: the single load runs on one Rewind port while --changes flag
+//   2. Stalls during flag changes: the single load (from 20 connections, so that more requests
+//      are in flight through a stall) runs on one Rewind port while --changes flag
 //      changes go through the API, one every --change-every ms (PUT of one flag's definition:
 //      parse, validate, store write, push to the worker); the worst latency of the requests sent
 //      between the first change and the end of the last is the stall an app sees.
@@ -35,6 +36,7 @@ import {
 
 const TARGET_MS = { single: 1, bulk: 1.5, stall: 5 } as const;
 const CHANGED_FLAG = 'page-size';
+const STALL_CLIENTS = 20;
 
 type Kind = 'single' | 'bulk' | 'bulk-304';
 interface Target {
@@ -96,10 +98,11 @@ async function main(): Promise<number> {
     const etag = etagRes.headers.get('etag');
     if (etagRes.status !== 200 || !etag)
       throw new Error(`bulk on the OFREP port -> ${etagRes.status}, no ETag`);
-    const run = (t: Target, kind: Kind, seconds: number): Promise<H2loadRun> =>
+    const run = (t: Target, kind: Kind, seconds: number, clients = 4): Promise<H2loadRun> =>
       h2loadPost(kind === 'single' ? ALL_KEYS.map((k) => `${bulkUrl(t)}/${k}`) : [bulkUrl(t)], body, {
         rps,
         seconds,
+        clients,
         headers: kind === 'bulk-304' ? { ...headers, 'if-none-match': etag } : headers,
         okStatuses: kind === 'bulk-304' ? [304] : [200],
       });
@@ -136,7 +139,7 @@ async function main(): Promise<number> {
     }
 
     log(
-      `2/2 stalls: single load at ${rps} requests/s on each Rewind port while ${changes} flag changes go through the API, one every ${changeEvery} ms`,
+      `2/2 stalls: single load at ${rps} requests/s from ${STALL_CLIENTS} connections on each Rewind port while ${changes} flag changes go through the API, one every ${changeEvery} ms`,
     );
     const stalls: {
       target: Target['id'];
@@ -148,7 +151,9 @@ async function main(): Promise<number> {
     for (const t of targets.filter((x) => x.id !== 'peer')) {
       const lead = 1000;
       const seconds = Math.ceil((lead + changes * changeEvery + 1500) / 1000);
-      const load = run(t, 'single', seconds);
+      // 20 connections at 100/s each: a connection waits for its answer before its next request,
+      // so more of them keep more requests in flight through a stall (less coordinated omission).
+      const load = run(t, 'single', seconds, STALL_CLIENTS);
       await sleep(lead);
       const apiMs: number[] = [];
       const first = Date.now();

@@ -207,14 +207,15 @@ export async function runServer(options: ServerOptions): Promise<void> {
   const adminToken = await ensureAdminToken(dataDir, tokens);
   const localHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
   const hostPart = localHost.includes(':') ? `[${localHost}]` : localHost;
-  const ofrepBase = `${https ? 'https' : 'http'}://${hostPart}:${ofrepPort}/api/v1`;
+  // The port the worker listens on: the one asked for, or the free one it got for --ofrep-port 0.
+  const ofrepBase = () => `${https ? 'https' : 'http'}://${hostPart}:${ofrep.port()}/api/v1`;
   // Two servers on one host sharing an app database are told apart by their API port.
   const database = new DatabaseService({ controllerId: `${hostname()}:${options.port}` });
   const controller = new Controller({
     database,
     flags,
     secrets,
-    ofrepUrl: (app) => `${ofrepBase}/apps/${encodeURIComponent(app)}`,
+    ofrepUrl: (app) => `${ofrepBase()}/apps/${encodeURIComponent(app)}`,
     ofrepToken: (app) => ofrepTokens.tokenFor(app),
     store,
     runtime,
