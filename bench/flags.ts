@@ -3,7 +3,7 @@
 //     sem_ver, starts_with/ends_with, $ref, in, nested if) over 8 contexts: Rewind's evaluator
 //     (createFlagEvaluator) vs @openfeature/flagd-core's FlagdCore called directly.
 //  2. OFREP over real HTTP: a real `rewind server` (the e2e harness) with the flag set loaded through
-//     the API, asked on its OFREP port (the worker thread, ADR 0003) with the app's flag token, and a minimal node:http server calling flagd-core directly (the "peer" floor, its own
+//     the API, asked on its OFREP port (the worker thread, ADR 0004) with the app's flag token, and a minimal node:http server calling flagd-core directly (the "peer" floor, its own
 //     process), each under the same open-loop load: request k is scheduled at start + k/rate and its
 //     latency runs from that scheduled time, so a stalled server (or a late timer) shows up as latency
 //     instead of as fewer requests (no coordinated omission). The load runs in this process over
@@ -116,8 +116,9 @@ function runPeerServer(): void {
         const type = types.get(key);
         if (!type) return send(res, 404, { key, errorCode: 'FLAG_NOT_FOUND', errorDetails: 'no such flag' });
         const r = core.resolve(type, key, DEFAULTS[type] as never, context, silent);
+        // OFREP's codeDefaultFlag (ADR-0006), as flagd and Rewind answer a disabled flag.
         if (r.reason === 'DISABLED')
-          return send(res, 404, { key, errorCode: 'FLAG_NOT_FOUND', errorDetails: 'disabled' });
+          return send(res, 200, { key, reason: 'DISABLED', metadata: r.flagMetadata });
         if (r.errorCode) return send(res, 400, { key, errorCode: r.errorCode, errorDetails: r.errorMessage });
         return send(res, 200, {
           key,
@@ -571,8 +572,8 @@ async function propagation(
       sends.push(sentAt);
       const r = await post(pollAgent, port, `${OFREP_PATH}/${KILL_FLAG}`, body);
       polls++;
-      const disabled = r.status === 404 && r.body.includes('FLAG_NOT_FOUND');
-      const ok = r.error === null && (r.status === 200 || disabled);
+      const ok = r.error === null && r.status === 200;
+      const disabled = ok && r.body.includes('"reason":"DISABLED"');
       if (!ok) pollErrors++;
       samples.push({ sentAt, doneAt: nowMs(), disabled, ok });
       await sleep(1);
@@ -684,7 +685,7 @@ async function main(): Promise<number> {
     );
     if (put.status !== 200) throw new Error(`PUT flags -> ${put.status} ${put.body}`);
     const loadAgent = () => new http.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 64 });
-    // OFREP's own listener, in the server's worker thread (ADR 0003), with the app's flag token.
+    // OFREP's own listener, in the server's worker thread (ADR 0004), with the app's flag token.
     ofrepAuth.port = Number(new URL(h.ofrepUrl).port);
     ofrepAuth.token = OfrepTokens.forDataDir(h.dataDir).tokenFor(APP);
     const rewind: Target = {
@@ -974,11 +975,11 @@ async function main(): Promise<number> {
         table(
           ['measure', 'median', 'p90', 'max', 'min'],
           [
-            ['disable (kill switch) -> OFREP 404', p.disable],
+            ['disable (kill switch) -> OFREP DISABLED', p.disable],
             ['enable -> OFREP 200', p.enable],
             ['disable API round trip', p.disableApiRoundTrip],
             ['enable API round trip', p.enableApiRoundTrip],
-            ['disable: send time of the first 404 poll', p.firstReflectingSendDisable],
+            ['disable: send time of the first DISABLED poll', p.firstReflectingSendDisable],
             ['poll gap (resolution)', p.pollGap],
           ].map(([name, s]) => {
             const v = s as ReturnType<typeof roundAll>;

@@ -2,7 +2,7 @@
 // by side in one run, each in its own process or thread:
 //   - before: a real `rewind server`, OFREP on its API port, answered on the controller's event
 //     loop (how main serves it, and how the API port still serves it);
-//   - after: the same server's OFREP port (--ofrep-port), answered by its worker thread (ADR 0003);
+//   - after: the same server's OFREP port (--ofrep-port), answered by its worker thread (ADR 0004);
 //   - peer: flagd-core behind a bare node:http server (bench/flags.ts --peer-server), the floor.
 // Every server gets the same 20-flag set (bench/lib/ofrep-flag-set.ts) and the same load:
 //   1. single (the 20 keys round robin), bulk, and bulk polls with If-None-Match (304s; the peer has

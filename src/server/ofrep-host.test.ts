@@ -51,7 +51,7 @@ const ofrep = (path: string, body: unknown, headers: Record<string, string> = {}
   });
 const checkout = async () => {
   const r = await ofrep('shop/ofrep/v1/evaluate/flags/checkout', { context: {} });
-  return { status: r.status, body: (await r.json()) as { value?: boolean; errorDetails?: string } };
+  return { status: r.status, body: (await r.json()) as { value?: boolean; reason?: string } };
 };
 
 before(async () => {
@@ -186,7 +186,13 @@ test('a change is served by the worker before the call that made it returns', as
     const state = i % 2 === 0 ? 'DISABLED' : 'ENABLED';
     const { record } = await flags.setState('shop', 'checkout', state, meta);
     const r = await checkout();
-    assert.equal(r.status, state === 'DISABLED' ? 404 : 200, `version ${record.version}: ${state}`);
+    assert.equal(r.status, 200);
+    // A disabled flag: reason DISABLED and no value, so the app uses its code default.
+    assert.deepEqual(
+      [r.body.reason, r.body.value],
+      state === 'DISABLED' ? ['DISABLED', undefined] : ['STATIC', true],
+      `version ${record.version}: ${state}`,
+    );
   }
   const back = await flags.rollback('shop', 1, meta);
   const r = await ofrep('shop/ofrep/v1/evaluate/flags', {});
@@ -206,11 +212,9 @@ test('a dead worker is restarted with the sets in force, changes made while it w
     async () => host.health().restarts === before.restarts + 1 && host.health().ok,
   );
   assert.notEqual(host.worker(), dead);
-  const r = await checkout();
-  assert.equal(r.status, 404);
-  assert.match(r.body.errorDetails ?? '', /disabled/);
+  assert.equal((await checkout()).body.reason, 'DISABLED');
   await flags.setState('shop', 'checkout', 'ENABLED', meta);
-  assert.equal((await checkout()).status, 200);
+  assert.equal((await checkout()).body.value, true);
 });
 
 /** A client in its own process: requests back to back for `ms`, each as [start, latency] in ms. */
@@ -280,7 +284,7 @@ test('a set the worker cannot load leaves the previous one in force, and the wor
   const dead = host.worker();
   const broken = { flags: { checkout: { state: 'ENABLED', variants: {}, defaultVariant: 'nope' } } };
   await host.publish('shop', 10_000, broken as unknown as Parameters<OfrepHost['publish']>[2]);
-  assert.equal((await checkout()).status, 200);
+  assert.equal((await checkout()).body.value, true);
   assert.deepEqual(host.health(), before);
   assert.equal(host.worker(), dead, 'not restarted');
 });

@@ -1,4 +1,4 @@
-// The main thread's side of OFREP served off its event loop (ADR 0003): starts the worker that owns
+// The main thread's side of OFREP served off its event loop (ADR 0004): starts the worker that owns
 // the OFREP listener (ofrep-worker.ts), pushes it every flag set that comes into force, answers its
 // token questions, and brings a dead worker back with the sets in force now.
 import { Worker } from 'node:worker_threads';

@@ -1,4 +1,4 @@
-// Worker thread entry: OFREP on its own listener, off the controller's event loop (ADR 0003). The
+// Worker thread entry: OFREP on its own listener, off the controller's event loop (ADR 0004). The
 // main thread pushes every flag set in force (OfrepHost, ofrep-host.ts); this thread answers
 // POST /api/v1/apps/{app}/ofrep/v1/evaluate/flags[/{key}] from them with the same admission rules,
 // paths and bodies as the API listener: Host, Origin and content-type checked as api-guard.ts does,
@@ -103,7 +103,8 @@ parent.on('message', (msg: ToOfrepWorker) => {
   }
 });
 
-const refusal = (err: RewindError): OfrepReply => ofrepErrorReply(err.status, err.message);
+const refusal = (err: RewindError, key: string | undefined): OfrepReply =>
+  ofrepErrorReply(err.status, err.message, key);
 
 /** Headers of the bulk replies OfrepAnswers caches: built once per reply, not per request. */
 const cachedHeaders = new WeakMap<OfrepReply, OutgoingHttpHeaders>();
@@ -190,19 +191,19 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   }
   const refused = await admit(req, app);
   if (refused) {
-    send(res, refusal(refused));
+    send(res, refusal(refused, key));
     req.resume();
     return;
   }
   const body = await readBody(req);
   if (body === null) {
-    send(res, ofrepErrorReply(413, `the request body is over ${BODY_LIMIT} bytes`));
+    send(res, ofrepErrorReply(413, `the request body is over ${BODY_LIMIT} bytes`, key));
     return;
   }
   const now = answers.get(app);
   if (!now) {
     const known = [...answers.keys()].join(', ') || 'none';
-    send(res, refusal(new RewindError('APP_NOT_FOUND', `no app named "${app}"; known apps: ${known}`)));
+    send(res, refusal(new RewindError('APP_NOT_FOUND', `no app named "${app}"; known apps: ${known}`), key));
     return;
   }
   const ifNoneMatch = req.headers['if-none-match'];

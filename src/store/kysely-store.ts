@@ -1,13 +1,14 @@
 // The Store over a Kysely<Database>: the same code for SQLite and PostgreSQL. Only the dialect
 // setup (sqlite-dialect.ts, postgres-dialect.ts) knows which database it is.
 
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import { isForeignKeyViolation, isUniqueViolation } from './db-errors.ts';
 import type {
   ApiTokensTable,
   AppsTable,
   AuditLogTable,
   Database,
+  DrillsTable,
   EventsTable,
   FlagSetsTable,
   IncidentsTable,
@@ -20,16 +21,21 @@ import {
   type AppRecord,
   AUDIT_GENESIS,
   type AuditRecord,
+  type DrillPatch,
+  type DrillRecord,
+  type DrillStatus,
   type EventRecord,
   type FlagSetRecord,
   type IncidentPatch,
   type IncidentRecord,
   type IncidentSeverity,
   type IncidentStatus,
+  type NewDrill,
   type NewEvent,
   type NewFlagSet,
   type NewIncident,
   type NewRevision,
+  type NewRollout,
   type RevisionRecord,
   RolloutConflictError,
   type RolloutKind,
@@ -70,6 +76,7 @@ function toFlagSet(row: Selectable<FlagSetsTable>): FlagSetRecord {
     diff: fromJson(row.diff),
     copiedFrom: row.copied_from,
     createdAt: row.created_at,
+    warnings: fromJson(row.warnings) as readonly unknown[],
   };
 }
 
@@ -173,6 +180,19 @@ function toIncident(row: Selectable<IncidentsTable>): IncidentRecord {
   };
 }
 
+function toDrill(row: Selectable<DrillsTable>): DrillRecord {
+  return {
+    id: row.id,
+    app: row.app,
+    version: row.version,
+    status: row.status as DrillStatus,
+    report: fromJson(row.report),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    finishedAt: row.finished_at,
+  };
+}
+
 function isTerminal(phase: RolloutPhase): boolean {
   return TERMINAL_PHASES.includes(phase);
 }
@@ -236,6 +256,73 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
       .returningAll()
       .executeTakeFirstOrThrow();
     return toRevision(row);
+  };
+
+  const insertRollout = async (executor: Kysely<Database>, input: NewRollout) => {
+    const at = now();
+    const row = await executor
+      .insertInto('rollouts')
+      .values({
+        id: input.id,
+        app: input.app,
+        kind: input.kind,
+        strategy: input.strategy,
+        from_revision: input.fromRevision,
+        to_revision: input.toRevision,
+        phase: input.phase,
+        state: toJson(input.state),
+        reason: input.reason ?? null,
+        error: null,
+        generation: 1,
+        created_at: at,
+        updated_at: at,
+        finished_at: isTerminal(input.phase) ? at : null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toRollout(row);
+  };
+
+  /**
+   * One transaction whose commit does not wait for the disk: it is in the database's log at once
+   * (a crash of this process loses nothing) and on the disk with the next durable commit.
+   * SQLite: synchronous=normal for this transaction (WAL frames written, not fsynced; the next
+   * synchronous=full commit's fsync of the WAL covers them). PostgreSQL: synchronous_commit off
+   * for it (the next synchronous commit flushes the WAL up to and past it).
+   */
+  const flushWithNext = <T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> =>
+    options.dialect === 'postgres'
+      ? db.transaction().execute(async (trx) => {
+          await sql`set local synchronous_commit = off`.execute(trx);
+          return fn(trx);
+        })
+      : db.connection().execute(async (conn) => {
+          await sql`pragma synchronous = normal`.execute(conn);
+          try {
+            return await conn.transaction().execute(fn);
+          } finally {
+            await sql`pragma synchronous = full`.execute(conn);
+          }
+        });
+
+  /** Runs an insert of a rollout, mapping the database's refusals; retried if the active one just ended. */
+  const withRolloutRetry = async <T>(app: string, id: string, insert: () => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await insert();
+      } catch (err) {
+        if (isForeignKeyViolation(err)) throw unknownApp(app, err);
+        if (isUniqueViolation(err, UNIQUE_KEYS.rolloutId)) {
+          throw new Error(`store: rollout id ${id} already exists`, { cause: err });
+        }
+        if (isUniqueViolation(err, UNIQUE_KEYS.revisionNumber) && attempt < MAX_ATTEMPTS) continue;
+        if (!isUniqueViolation(err, UNIQUE_KEYS.activeRollout)) throw err;
+        const active = await activeRollout(app);
+        if (active) throw new RolloutConflictError(app, active.id);
+        // The active one finished between our insert and the lookup: try again.
+        if (attempt >= MAX_ATTEMPTS) throw err;
+      }
+    }
   };
 
   const store: Store = {
@@ -336,42 +423,18 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
 
     rollouts: {
       async create(input) {
-        const at = now();
-        for (let attempt = 1; ; attempt++) {
-          try {
-            const row = await db
-              .insertInto('rollouts')
-              .values({
-                id: input.id,
-                app: input.app,
-                kind: input.kind,
-                strategy: input.strategy,
-                from_revision: input.fromRevision,
-                to_revision: input.toRevision,
-                phase: input.phase,
-                state: toJson(input.state),
-                reason: input.reason ?? null,
-                error: null,
-                generation: 1,
-                created_at: at,
-                updated_at: at,
-                finished_at: isTerminal(input.phase) ? at : null,
-              })
-              .returningAll()
-              .executeTakeFirstOrThrow();
-            return toRollout(row);
-          } catch (err) {
-            if (isForeignKeyViolation(err)) throw unknownApp(input.app, err);
-            if (isUniqueViolation(err, UNIQUE_KEYS.rolloutId)) {
-              throw new Error(`store: rollout id ${input.id} already exists`, { cause: err });
-            }
-            if (!isUniqueViolation(err, UNIQUE_KEYS.activeRollout)) throw err;
-            const active = await activeRollout(input.app);
-            if (active) throw new RolloutConflictError(input.app, active.id);
-            // The active one finished between our insert and the lookup: try again.
-            if (attempt >= MAX_ATTEMPTS) throw err;
-          }
-        }
+        return withRolloutRetry(input.app, input.id, () => insertRollout(db, input));
+      },
+
+      async createWithRevision(revision, rollout, options = {}) {
+        const write = async (trx: Transaction<Database>) => {
+          const created = await createRevisionOnce(trx, revision);
+          const row = await insertRollout(trx, { ...rollout, app: revision.app, toRevision: created.number });
+          return { revision: created, rollout: row };
+        };
+        return withRolloutRetry(revision.app, rollout.id, () =>
+          options.flush === 'next' ? flushWithNext(write) : db.transaction().execute(write),
+        );
       },
 
       get: getRollout,
@@ -532,6 +595,66 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
       },
     },
 
+    drills: {
+      async create(input: NewDrill) {
+        const at = now();
+        try {
+          const row = await db
+            .insertInto('drills')
+            .values({
+              id: input.id,
+              app: input.app,
+              version: input.version,
+              status: 'Running',
+              report: toJson(input.report),
+              created_at: at,
+              updated_at: at,
+              finished_at: null,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          return toDrill(row);
+        } catch (err) {
+          if (isForeignKeyViolation(err)) throw unknownApp(input.app, err);
+          if (isUniqueViolation(err, UNIQUE_KEYS.drillId))
+            throw new Error(`store: drill id ${input.id} already exists`, { cause: err });
+          throw err;
+        }
+      },
+
+      async get(id) {
+        const row = await db.selectFrom('drills').selectAll().where('id', '=', id).executeTakeFirst();
+        return row && toDrill(row);
+      },
+
+      async list(filter = {}) {
+        let query = db.selectFrom('drills').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc');
+        if (filter.app !== undefined) query = query.where('app', '=', filter.app);
+        if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+        if (filter.limit !== undefined) query = query.limit(Math.max(0, filter.limit));
+        return (await query.execute()).map(toDrill);
+      },
+
+      async update(id, patch: DrillPatch) {
+        const at = now();
+        const row = await db
+          .updateTable('drills')
+          .set({
+            updated_at: at,
+            ...(patch.status !== undefined && {
+              status: patch.status,
+              finished_at: patch.status === 'Running' ? null : at,
+            }),
+            ...(patch.report !== undefined && { report: toJson(patch.report) }),
+          })
+          .where('id', '=', id)
+          .returningAll()
+          .executeTakeFirst();
+        if (!row) throw new Error(`store: drill ${id} not found`);
+        return toDrill(row);
+      },
+    },
+
     flagSets: {
       async create(input: NewFlagSet) {
         // The apps row is the per-app lock (as for revisions): versions are handed out one at a time.
@@ -560,6 +683,7 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
               diff: toJson(input.diff),
               copied_from: input.copiedFrom ?? null,
               created_at: now(),
+              warnings: toJson(input.warnings ?? []),
             })
             .returningAll()
             .executeTakeFirstOrThrow();

@@ -354,6 +354,70 @@ for (const dialect of DIALECTS) {
         assert.equal(await store.rollouts.active(uniqueApp('idle')), undefined);
       });
 
+      test('createWithRevision writes the revision and the rollout to it together, or neither', async () => {
+        const app = await setup('ro-with-rev');
+        const first = await store.revisions.create({ app, version: 'v1', spec: { a: 1 } });
+        const {
+          id: _id,
+          app: _app,
+          toRevision: _to,
+          ...rest
+        } = rollout(app, `${app}-r1`, {
+          kind: 'rollback',
+          fromRevision: first.number,
+        });
+        const made = await store.rollouts.createWithRevision(
+          { app, version: 'v1', spec: { a: 1 }, copiedFrom: first.number, reason: 'back' },
+          { ...rest, id: `${app}-r1` },
+        );
+        assert.equal(made.revision.number, first.number + 1);
+        assert.equal(made.revision.copiedFrom, first.number);
+        assert.equal(made.rollout.toRevision, made.revision.number);
+        assert.equal(made.rollout.app, app);
+        assert.deepEqual(await store.rollouts.get(`${app}-r1`), made.rollout);
+        assert.deepEqual(await store.revisions.get(app, made.revision.number), made.revision);
+        // Refused while that rollout is active: no revision is left behind.
+        await assert.rejects(
+          store.rollouts.createWithRevision(
+            { app, version: 'v1', spec: { a: 1 }, copiedFrom: first.number },
+            { ...rest, id: `${app}-r2` },
+          ),
+          (err: unknown) => err instanceof RolloutConflictError && err.activeRolloutId === `${app}-r1`,
+        );
+        assert.deepEqual(
+          (await store.revisions.list(app)).map((r) => r.number),
+          [made.revision.number, first.number],
+        );
+        assert.equal(await store.rollouts.get(`${app}-r2`), undefined);
+        // Not waiting for the disk changes nothing a reader sees, nor the refusals.
+        const later = await setup('ro-with-rev-next');
+        const next = await store.rollouts.createWithRevision(
+          { app: later, version: 'v9', spec: { b: 2 } },
+          { ...rest, id: `${later}-r1` },
+          { flush: 'next' },
+        );
+        assert.deepEqual(await store.rollouts.get(`${later}-r1`), next.rollout);
+        assert.deepEqual(await store.revisions.get(later, next.revision.number), next.revision);
+        await assert.rejects(
+          store.rollouts.createWithRevision(
+            { app: later, version: 'v9', spec: {} },
+            { ...rest, id: `${later}-r2` },
+            { flush: 'next' },
+          ),
+          RolloutConflictError,
+        );
+        assert.equal((await store.revisions.list(later)).length, 1);
+        // The next write is an ordinary durable one.
+        await store.events.append({ app: later, type: 'test', message: 'after' });
+        await assert.rejects(
+          store.rollouts.createWithRevision(
+            { app: uniqueApp('ghost'), version: 'v1', spec: {} },
+            { ...rest, id: 'x' },
+          ),
+          /ghost/,
+        );
+      });
+
       test('fromRevision null, reason defaults to null, rollback kind', async () => {
         const app = await setup('ro-first');
         const created = await store.rollouts.create(
@@ -764,6 +828,76 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    describe('drills', () => {
+      const drill = (app: string, id: string, version = 'v2') => ({
+        id,
+        app,
+        version,
+        report: { id, app, phases: [{ name: 'deploy', ms: 812.5 }], doc: awkwardJson },
+      });
+
+      test('create starts Running and round-trips the report', async () => {
+        const app = uniqueApp('drill');
+        await store.apps.upsert(app, {});
+        const created = await store.drills.create(drill(app, `${app}-d1`));
+        assert.equal(created.id, `${app}-d1`);
+        assert.equal(created.app, app);
+        assert.equal(created.version, 'v2');
+        assert.equal(created.status, 'Running');
+        assert.equal(created.finishedAt, null);
+        assert.equal(created.createdAt, created.updatedAt);
+        assert.deepEqual(created.report, drill(app, `${app}-d1`).report);
+        assert.deepEqual(await store.drills.get(created.id), created);
+        assert.equal(await store.drills.get(`${app}-missing`), undefined);
+      });
+
+      test('create rejects an unknown app and a duplicate id', async () => {
+        const app = uniqueApp('drill-bad');
+        await assert.rejects(store.drills.create(drill(app, `${app}-d1`)), /unknown app/);
+        await store.apps.upsert(app, {});
+        await store.drills.create(drill(app, `${app}-d1`));
+        await assert.rejects(store.drills.create(drill(app, `${app}-d1`)), /already exists/);
+        assert.equal((await store.drills.list({ app })).length, 1);
+      });
+
+      test('update patches the report, and a final status stamps finishedAt', async () => {
+        const app = uniqueApp('drill-up');
+        await store.apps.upsert(app, {});
+        const created = await store.drills.create(drill(app, `${app}-d1`));
+        const progressed = await store.drills.update(created.id, { report: { progress: ['deployed'] } });
+        assert.equal(progressed.status, 'Running');
+        assert.equal(progressed.finishedAt, null);
+        assert.deepEqual(progressed.report, { progress: ['deployed'] });
+        assert.ok(progressed.updatedAt > created.updatedAt);
+        const passed = await store.drills.update(created.id, { status: 'Passed' });
+        assert.equal(passed.status, 'Passed');
+        assert.equal(passed.finishedAt, passed.updatedAt);
+        assert.deepEqual(passed.report, { progress: ['deployed'] }, 'report untouched when not patched');
+        assert.deepEqual(await store.drills.get(created.id), passed);
+        await assert.rejects(store.drills.update(`${app}-missing`, { status: 'Failed' }), /not found/);
+      });
+
+      test('list is newest first, filters by app and status and limits', async () => {
+        const a = uniqueApp('drill-a');
+        const b = uniqueApp('drill-b');
+        await store.apps.upsert(a, {});
+        await store.apps.upsert(b, {});
+        for (let i = 0; i < 5; i++) {
+          const app = i % 2 ? b : a;
+          const d = await store.drills.create(drill(app, `${app}-d${i}`));
+          if (i !== 4) await store.drills.update(d.id, { status: i === 2 ? 'Failed' : 'Passed' });
+        }
+        const ids = (xs: { id: string }[]) => xs.map((x) => x.id);
+        assert.deepEqual(ids(await store.drills.list({ app: a })), [`${a}-d4`, `${a}-d2`, `${a}-d0`]);
+        assert.deepEqual(ids(await store.drills.list({ app: a, status: 'Passed' })), [`${a}-d0`]);
+        assert.deepEqual(ids(await store.drills.list({ app: a, status: 'Running' })), [`${a}-d4`]);
+        assert.deepEqual(ids(await store.drills.list({ app: b, limit: 1 })), [`${b}-d3`]);
+        const all = ids(await store.drills.list()).filter((id) => id.startsWith(a) || id.startsWith(b));
+        assert.deepEqual(all, [`${a}-d4`, `${b}-d3`, `${a}-d2`, `${b}-d1`, `${a}-d0`]);
+        assert.equal((await store.drills.list({ limit: 0 })).length, 0);
+      });
+    });
+
     describe('flag sets', () => {
       const doc = (on: boolean) => ({
         flags: {
@@ -779,12 +913,18 @@ for (const dialect of DIALECTS) {
         const app = uniqueApp('flags');
         await store.apps.upsert(app, {});
         assert.equal(await store.flagSets.latest(app), undefined);
+        const warning = {
+          flag: 'checkout',
+          path: 'flags.checkout.targeting',
+          message: 'flag `checkout` ...',
+        };
         const v1 = await store.flagSets.create({
           app,
           document: doc(true),
           author: 'ana',
           diff: [],
           reason: 'first',
+          warnings: [warning],
         });
         const v2 = await store.flagSets.create({
           app,
@@ -804,6 +944,8 @@ for (const dialect of DIALECTS) {
         assert.equal(v2.reason, null);
         assert.equal(v3.copiedFrom, 1);
         assert.deepEqual(v2.document, doc(false));
+        assert.deepEqual([v1.warnings, v2.warnings], [[warning], []], 'warnings kept with their version');
+        assert.deepEqual((await store.flagSets.get(app, 1))?.warnings, [warning]);
         assert.deepEqual(await store.flagSets.get(app, 2), v2);
         assert.equal(await store.flagSets.get(app, 9), undefined);
         assert.deepEqual(await store.flagSets.latest(app), v3);
@@ -1008,36 +1150,85 @@ for (const dialect of DIALECTS) {
       });
     });
 
-    test('a database from before the analysis series is migrated and keeps its data', async () => {
-      const app = uniqueApp('older');
-      await store.apps.upsert(app, { v: 1 });
-      const ro = await store.rollouts.create(rollout(app, `${app}-r1`));
-      await store.close();
-      // Back to the schema of 0004: no analysis_seconds table, no record of its migration.
-      const undo = [
-        'drop table analysis_seconds',
-        "delete from rewind_migration where name = '0005_analysis_seconds'",
-      ];
+    const UNDO_0007 = ['drop table drills', "delete from rewind_migration where name = '0007_drills'"];
+    const UNDO_0006 = [
+      'alter table flag_sets drop column warnings',
+      "delete from rewind_migration where name = '0006_flag_set_warnings'",
+    ];
+
+    /** Runs SQL on the store's database behind its back (the store is closed): to rebuild an old schema. */
+    async function rawSql(queries: readonly string[]): Promise<void> {
       if (harness?.url !== undefined) {
         const c = new pg.Client({ connectionString: harness.url });
         await c.connect();
         try {
-          for (const q of undo) await c.query(q);
+          for (const q of queries) await c.query(q);
         } finally {
           await c.end();
         }
       } else {
         const raw = new DatabaseSync(join(harness?.dataDir ?? '', SQLITE_FILE_NAME));
         try {
-          for (const q of undo) raw.exec(q);
+          for (const q of queries) raw.exec(q);
         } finally {
           raw.close();
         }
       }
+    }
+
+    test('a database from before the analysis series is migrated and keeps its data', async () => {
+      const app = uniqueApp('older');
+      await store.apps.upsert(app, { v: 1 });
+      const ro = await store.rollouts.create(rollout(app, `${app}-r1`));
+      await store.close();
+      // Back to the schema of 0004: no analysis_seconds table, no record of its migration, and no
+      // later migration (recorded without 0005 it would be out of order).
+      await rawSql([
+        ...UNDO_0007,
+        ...UNDO_0006,
+        'drop table analysis_seconds',
+        "delete from rewind_migration where name = '0005_analysis_seconds'",
+      ]);
       store = await open(fakeClock(1_750_000_000_000));
       assert.deepEqual(await store.rollouts.get(ro.id), ro);
       await store.analysis.record(ro.id, [{ revision: 2, second: 5, data: { requests: 1 } }], 0);
       assert.deepEqual(await store.analysis.load(ro.id), [{ revision: 2, second: 5, data: { requests: 1 } }]);
+    });
+
+    test('flag-set versions from before 0006 are migrated with no warnings recorded', async () => {
+      const app = uniqueApp('older-flags');
+      await store.apps.upsert(app, {});
+      const v1 = await store.flagSets.create({ app, document: { flags: {} }, author: 'ana', diff: [] });
+      await store.close();
+      await rawSql([...UNDO_0007, ...UNDO_0006]);
+      store = await open(fakeClock(1_760_000_000_000));
+      assert.deepEqual(await store.flagSets.get(app, 1), v1);
+      const v2 = await store.flagSets.create({
+        app,
+        document: { flags: {} },
+        author: 'bo',
+        diff: [],
+        warnings: [{ path: 'x', message: 'y' }],
+      });
+      assert.deepEqual(v2.warnings, [{ path: 'x', message: 'y' }]);
+    });
+
+    test('a database from before drills (0007) is migrated and keeps its data', async () => {
+      const app = uniqueApp('older-drills');
+      await store.apps.upsert(app, {});
+      const inc = await store.incidents.create({
+        id: `${app}-i1`,
+        app,
+        severity: 'P2',
+        title: 't',
+        data: {},
+      });
+      await store.close();
+      await rawSql(UNDO_0007);
+      store = await open(fakeClock(1_770_000_000_000));
+      assert.deepEqual(await store.incidents.get(inc.id), inc);
+      const drill = await store.drills.create({ id: `${app}-d1`, app, version: 'v1', report: { a: 1 } });
+      assert.deepEqual(await store.drills.get(drill.id), drill);
     });
 
     test('data survives close and reopen; migrations are idempotent', async () => {

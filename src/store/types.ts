@@ -147,6 +147,35 @@ export interface IncidentPatch {
   readonly resolvedAt?: number | null;
 }
 
+export type DrillStatus = 'Running' | 'Passed' | 'Failed';
+
+export interface DrillRecord {
+  readonly id: string;
+  readonly app: string;
+  /** The version the drill deployed and rolled back. */
+  readonly version: string;
+  readonly status: DrillStatus;
+  /** The drill report (features/drills/drill-report.ts), as JSON. */
+  readonly report: unknown;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** Set when the status leaves Running. */
+  readonly finishedAt: number | null;
+}
+
+export interface NewDrill {
+  /** Assigned by the caller (the drills feature); unique across the store. */
+  readonly id: string;
+  readonly app: string;
+  readonly version: string;
+  readonly report: unknown;
+}
+
+export interface DrillPatch {
+  readonly status?: DrillStatus;
+  readonly report?: unknown;
+}
+
 export interface FlagSetRecord {
   readonly app: string;
   /** 1, 2, 3... per app, assigned by the store. */
@@ -160,6 +189,11 @@ export interface FlagSetRecord {
   /** The version this one copies (a flag rollback to N creates a copy of N). */
   readonly copiedFrom: number | null;
   readonly createdAt: number;
+  /**
+   * What flagd loads but objects to in this version (features/flags/flag-set.ts FlagSetWarning), as
+   * its author was told when it was made; [] for versions made before warnings were recorded.
+   */
+  readonly warnings: readonly unknown[];
 }
 
 export interface NewFlagSet {
@@ -169,6 +203,7 @@ export interface NewFlagSet {
   readonly reason?: string | null;
   readonly diff: unknown;
   readonly copiedFrom?: number | null;
+  readonly warnings?: readonly unknown[];
 }
 
 export interface TokenRecord {
@@ -288,6 +323,21 @@ export interface Store {
   readonly rollouts: {
     /** Throws RolloutConflictError if the app has an unfinished rollout (enforced by the database). */
     create(input: NewRollout): Promise<RolloutRecord>;
+    /**
+     * Creates a revision and the rollout to it in one transaction: a rollback journals its copy of
+     * the target and itself before it switches. Nothing is created when the rollout is refused
+     * (RolloutConflictError).
+     *
+     * `flush: 'next'`: the write survives a crash of this process as soon as the promise resolves,
+     * and a power loss once the next write of this store resolves (it does not wait for the disk
+     * itself). The rollback journals with it, switches, then writes its switch event (durable)
+     * before it answers.
+     */
+    createWithRevision(
+      revision: NewRevision,
+      rollout: Omit<NewRollout, 'app' | 'toRevision'>,
+      options?: { readonly flush?: 'now' | 'next' },
+    ): Promise<{ revision: RevisionRecord; rollout: RolloutRecord }>;
     get(id: string): Promise<RolloutRecord | undefined>;
     /** The app's unfinished rollout, if any. */
     active(app: string): Promise<RolloutRecord | undefined>;
@@ -319,6 +369,15 @@ export interface Store {
      * resolvedAt (kept if already set) unless the patch gives resolvedAt itself.
      */
     update(id: string, patch: IncidentPatch): Promise<IncidentRecord>;
+  };
+  readonly drills: {
+    /** Starts Running. Throws if the app is unknown or the id is taken. */
+    create(input: NewDrill): Promise<DrillRecord>;
+    get(id: string): Promise<DrillRecord | undefined>;
+    /** Newest first; every app when `app` is absent, every status when `status` is. */
+    list(filter?: { app?: string; status?: DrillStatus; limit?: number }): Promise<DrillRecord[]>;
+    /** Applies the patch and bumps updatedAt; a status other than Running sets finishedAt. Throws if unknown. */
+    update(id: string, patch: DrillPatch): Promise<DrillRecord>;
   };
   readonly flagSets: {
     /** Assigns the next version atomically, even with concurrent callers. Throws if the app is unknown. */

@@ -85,8 +85,10 @@ test('a flag changed through the API is served by the worker when the call retur
       body: '{}',
     });
     assert.equal(r.status, 200, await r.text());
-    const read = await post(h.ofrepUrl, 'shop/ofrep/v1/evaluate/flags/checkout', '{}');
-    assert.equal(read.status, action === 'disable' ? 404 : 200, action);
+    const read = (await (await post(h.ofrepUrl, 'shop/ofrep/v1/evaluate/flags/checkout', '{}')).json()) as {
+      reason: string;
+    };
+    assert.equal(read.reason, action === 'disable' ? 'DISABLED' : 'STATIC', action);
   }
 });
 

@@ -73,7 +73,10 @@ export class OfrepAnswers {
  * The OFREP error body of a request refused before evaluation (no token, unknown app, body too
  * large...): the protocol's shape, so a client reads the reason instead of a malformed response.
  */
-export function ofrepErrorReply(status: number, message: string): OfrepReply {
+export function ofrepErrorReply(status: number, message: string, key?: string): OfrepReply {
   const errorCode = status === 404 ? 'FLAG_NOT_FOUND' : status === 400 ? 'PARSE_ERROR' : 'GENERAL';
-  return { status, body: JSON.stringify({ errorCode, errorDetails: message }) };
+  // A single-flag error without `key` is a malformed response to the OFREP provider.
+  const body =
+    key === undefined ? { errorCode, errorDetails: message } : { key, errorCode, errorDetails: message };
+  return { status, body: JSON.stringify(body) };
 }
