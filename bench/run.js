@@ -19,6 +19,7 @@ const ALL = [
   'db-roundtrip',
   'lint',
   'flags',
+  'ofrep',
   'guard',
   'auth',
   'recovery',

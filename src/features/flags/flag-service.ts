@@ -42,12 +42,23 @@ export class FlagService {
   readonly #inForce = new Map<string, FlagsInForce>();
   readonly #loading = new Map<string, Promise<FlagsInForce>>();
   readonly #onChange: (app: string, result: FlagChangeResult) => void;
+  readonly #inForceHook: (app: string, now: FlagsInForce) => Promise<void> | void;
   /** Per-app chain so that two changes never read the same base version. */
   readonly #writes = new Map<string, Promise<unknown>>();
 
-  constructor(deps: { store: Store; onChange?: (app: string, result: FlagChangeResult) => void }) {
+  constructor(deps: {
+    store: Store;
+    onChange?: (app: string, result: FlagChangeResult) => void;
+    /**
+     * Called whenever a set comes into force (first loaded, or changed), in version order per app; a
+     * change returns only once the promise settles, so its caller reads its write wherever this hook
+     * puts the set (the OFREP worker). Must not reject.
+     */
+    onInForce?: (app: string, now: FlagsInForce) => Promise<void> | void;
+  }) {
     this.#store = deps.store;
     this.#onChange = deps.onChange ?? (() => {});
+    this.#inForceHook = deps.onInForce ?? (() => {});
   }
 
   /** The flag set in force, cached; the first call per app reads the newest version from the store. */
@@ -60,7 +71,10 @@ export class FlagService {
         const loaded = record
           ? this.#toInForce(record)
           : { version: 0, set: EMPTY, evaluator: createFlagEvaluator(EMPTY) };
-        if (!this.#inForce.has(app)) this.#inForce.set(app, loaded);
+        if (!this.#inForce.has(app)) {
+          this.#inForce.set(app, loaded);
+          void this.#inForceHook(app, loaded);
+        }
         this.#loading.delete(app);
         return this.#inForce.get(app)!;
       });
@@ -174,7 +188,9 @@ export class FlagService {
         copiedFrom,
         warnings,
       });
-      this.#inForce.set(app, { version: record.version, set: next, evaluator });
+      const now = { version: record.version, set: next, evaluator };
+      this.#inForce.set(app, now);
+      await this.#inForceHook(app, now);
       const result = { record, changes, warnings };
       this.#onChange(app, result);
       return result;
