@@ -160,6 +160,10 @@ export async function runServer(options: ServerOptions): Promise<void> {
         message: `${app}: flag set version ${r.record.version} by ${r.record.author}: ${r.changes.map((c) => `${c.change} ${c.flag}`).join(', ') || 'no change'}${r.record.reason ? ` (${r.record.reason})` : ''}`,
       }),
   });
+  // Versions written by other controllers on the same PostgreSQL store come into force here too.
+  const unfollowFlags = flags.follow((err, app) =>
+    log.warn({ err, app }, 'cannot load the flag set another controller wrote; next change retries'),
+  );
   let secrets: SecretBox;
   try {
     secrets = createSecretBox(process.env[SECRETS_KEY_ENV] || undefined);
@@ -271,6 +275,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
     await agentWatch.stop();
     await controller.stop();
     await api.close();
+    unfollowFlags();
     await audit.flush();
     await hub.flush(2000);
     hub.close();
