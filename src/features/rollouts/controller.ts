@@ -900,29 +900,42 @@ export class Controller {
     if (!active || !after) {
       recent = await store.rollouts.list(app, 5);
       const watching = await this.#watching(app, recent);
-      if (watching) {
-        let rolledBack = false;
-        await this.#driver.watchStable(ctx, watching, instances, async ({ reason, trigger, severity }) => {
+      let rolledBack = false;
+      const rollBack =
+        (toRevision: number | undefined) =>
+        async (input: { reason: string; trigger: IncidentTrigger; severity: Severity }) => {
           await this.#startRollback(ctx, {
-            toRevision: watching.fromRevision ?? undefined,
-            reason,
-            automatic: { trigger, severity },
+            toRevision,
+            reason: input.reason,
+            automatic: { trigger: input.trigger, severity: input.severity },
           });
           rolledBack = true;
-        });
-        // Only a rollback changes what the table is derived from (the watch's own writes do not):
-        // the other ticks of the watch, most of them, read nothing more.
-        if (rolledBack) {
+        };
+      if (watching) {
+        await this.#driver.watchStable(
+          ctx,
+          watching,
+          instances,
+          rollBack(watching.fromRevision ?? undefined),
+        );
+      } else if (!after && recent[0]?.finishedAt != null) {
+        // No rollout, no post-deploy watch: the rules marked `watch: always` watch the stable revision.
+        await this.#driver.watchSteady(ctx, recent[0], instances, rollBack(undefined));
+      }
+      // Only a rollback changes what the table is derived from (the watch's own writes do not):
+      // the other ticks of the watch, most of them, read nothing more.
+      if (rolledBack) {
+        after = (await store.rollouts.active(app)) ?? null;
+        recent = undefined;
+        if (after) {
+          // The switch back is the point: drive it now rather than on the next tick.
+          await this.#driver.drive(ctx, after, observe);
+          instances = await runtime.list(app);
           after = (await store.rollouts.active(app)) ?? null;
-          recent = undefined;
-          if (after) {
-            // The switch back is the point: drive it now rather than on the next tick.
-            await this.#driver.drive(ctx, after, observe);
-            instances = await runtime.list(app);
-            after = (await store.rollouts.active(app)) ?? null;
-          }
         }
       }
+    } else {
+      this.#driver.endSteady(app);
     }
     // One look at the store and the agent serves the routes, the stable check and the retirement.
     const observed = await this.#applyRoutes(ctx, after, instances, recent);
