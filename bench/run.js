@@ -18,6 +18,7 @@ const ALL = [
   'db-restore',
   'lint',
   'flags',
+  'flags-sync',
   'guard',
   'auth',
   'recovery',

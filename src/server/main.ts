@@ -1,11 +1,14 @@
 // The composition root: config -> store -> agent (data plane + processes) -> providers ->
 // controller -> HTTP API. Nothing else constructs services.
+
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { ensureAgent } from '../agent/agent-client.ts';
 import { AgentWatch } from '../agent/agent-watch.ts';
+import { isLoopbackHost } from '../features/apps/app-spec.ts';
 import { loadConfigFile } from '../features/apps/load-config.ts';
 import { ensureAdminToken } from '../features/auth/admin-token.ts';
 import { AuditService } from '../features/auth/audit-service.ts';
@@ -13,6 +16,11 @@ import { OfrepTokens } from '../features/auth/ofrep-tokens.ts';
 import { TokenService } from '../features/auth/token-service.ts';
 import { DatabaseService } from '../features/database/database-service.ts';
 import { FlagService } from '../features/flags/flag-service.ts';
+import {
+  bearerAuthorizer,
+  createFlagSyncServer,
+  type FlagSyncServer,
+} from '../features/flags/flag-sync-server.ts';
 import { IncidentService } from '../features/incidents/incident-service.ts';
 import { createNotificationHub } from '../features/notifications/notification-hub.ts';
 import { rotateSecretsKey } from '../features/revisions/rotate-secrets-key.ts';
@@ -39,9 +47,7 @@ export interface ServerOptions {
 }
 
 /** Whether `host` is reachable only from this machine. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
+export const isLoopback = isLoopbackHost;
 
 /** rewind.db and its WAL files: readable by the server's user only. */
 function lockDownSqlite(dataDir: string): void {
@@ -77,6 +83,11 @@ export async function runServer(options: ServerOptions): Promise<void> {
     return fail((err as Error).message);
   }
   const tls = loaded.config.server.tls;
+  const flagSync = loaded.config.server.flagSync;
+  if (flagSync && !tls && !isLoopback(flagSync.listen.host) && !options.insecure)
+    return fail(
+      `server.flagSync.listen ${flagSync.listen.host}:${flagSync.listen.port} in ${loaded.file} is not a loopback address and there is no server.tls, so tokens and flags would cross the network in clear; set server.tls: { cert, key }, listen on 127.0.0.1, or pass --insecure`,
+    );
   if (!tls && !isLoopback(options.host) && !options.insecure)
     return fail(
       `the API would listen on ${options.host} without TLS, so tokens would cross the network in clear; set server.tls: { cert, key } in ${loaded.file}, listen on 127.0.0.1, or pass --insecure (behind a TLS-terminating proxy on this host)`,
@@ -264,6 +275,40 @@ export async function runServer(options: ServerOptions): Promise<void> {
         : `cannot listen on ${options.host}:${options.port}: ${(err as Error).message}`,
     );
   }
+  let sync: FlagSyncServer | null = null;
+  if (flagSync) {
+    sync = createFlagSyncServer({
+      flags,
+      apps: () => controller.appNames(),
+      authorize:
+        flagSync.auth === 'none'
+          ? async () => null
+          : bearerAuthorizer({
+              ofrepMatches: (app, token) => ofrepTokens.matches(app, token),
+              check: (token) => tokens.check(token),
+            }),
+    });
+    try {
+      await sync.listen(
+        flagSync.listen.host,
+        flagSync.listen.port,
+        https
+          ? grpc.ServerCredentials.createSsl(
+              null,
+              [{ cert_chain: https.cert, private_key: https.key }],
+              false,
+            )
+          : undefined,
+      );
+    } catch (err) {
+      await api.close();
+      await store.close();
+      if (!adopted) await agent.shutdown().catch(() => {});
+      return fail(
+        `server.flagSync.listen ${flagSync.listen.host}:${flagSync.listen.port} in ${loaded.file}: cannot listen (${(err as Error).message}); stop what holds the port or change server.flagSync.listen`,
+      );
+    }
+  }
   // From here on a signal stops everything this server started, even while the apps come up (a
   // resumed rollout may complete, and be seen through the API, before the loop below returns).
   let stopping = false;
@@ -274,6 +319,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
     // First: the agent's shutdown below must not look like a death to restart from.
     await agentWatch.stop();
     await controller.stop();
+    await sync?.close();
     await api.close();
     unfollowFlags();
     await audit.flush();
@@ -308,6 +354,11 @@ export async function runServer(options: ServerOptions): Promise<void> {
     `  config   ${loaded.file}`,
     `  state    ${dbUrl ? redactUrl(dbUrl) : `${dataDir}/rewind.db`}`,
     `  API      ${apiUrl}/api/v1  (OpenAPI: ${apiUrl}/api/v1/openapi.json)`,
+    ...(flagSync
+      ? [
+          `  flagd    ${flagSync.listen.host}:${flagSync.listen.port} (flagd.sync.v1 for in-process flagd providers; selector: the app's name; auth: ${flagSync.auth})`,
+        ]
+      : []),
     `  token    ${adminToken.path} (admin token ${adminToken.name}${adminToken.created ? ', new' : ''}; the CLI reads it from there, or from $REWIND_TOKEN)`,
     ...loaded.config.apps.map((a) => `  app      ${a.name}: http://${a.listen.host}:${a.listen.port}`),
     '',
