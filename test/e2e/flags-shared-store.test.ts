@@ -1,17 +1,21 @@
 // Story: two controllers run on one PostgreSQL store. A flag change made through controller A is
-// answered by controller B's OFREP at once (LISTEN/NOTIFY), a kill switch too; when B's LISTEN
-// connection is killed, B reconnects, reloads what it missed and keeps following.
+// answered by controller B's OFREP at once (LISTEN/NOTIFY), and pushed to an in-process flagd
+// provider on B's sync listener; a kill switch too. When B's LISTEN connection is killed, B
+// reconnects, reloads what it missed and keeps following.
 // Real server processes and a real PostgreSQL database (REWIND_TEST_DATABASE_URL).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { FlagdProvider } from '@openfeature/flagd-provider';
+import { OpenFeature } from '@openfeature/server-sdk';
 import pg from 'pg';
 import { createTarget, type TestTarget } from '../../src/features/database/db-test-targets.ts';
 import { FLAG_SETS_CHANNEL } from '../../src/store/pg-change-feed.ts';
-import { type Harness, oneShopConfig, startRewind, waitFor } from '../support/rewind-harness.ts';
+import { freePort, type Harness, oneShopConfig, startRewind, waitFor } from '../support/rewind-harness.ts';
 
 let db: TestTarget;
 let a: Harness;
 let b: Harness;
+let bSyncPort: number;
 
 const flagSet = (checkout: string) => ({
   flags: {
@@ -40,9 +44,15 @@ before(async () => {
   db = await createTarget('postgres');
   const env = { REWIND_DATABASE_URL: db.url };
   a = await startRewind({ config: (port) => oneShopConfig(port), env });
-  b = await startRewind({ config: (port) => oneShopConfig(port), env });
+  bSyncPort = await freePort();
+  b = await startRewind({
+    config: (port) =>
+      `${oneShopConfig(port)}server:\n  flagSync: { listen: 127.0.0.1:${bSyncPort}, auth: none }\n`,
+    env,
+  });
 });
 after(async () => {
+  await OpenFeature.close();
   await b?.close();
   await a?.close();
   await db?.cleanup();
@@ -64,6 +74,35 @@ test('a change through controller A is answered by controller B within 2 s', asy
   assert.equal(put.status, 200);
   const ms = await seenBy(b, 'checkout', (r) => r.value === 'v2');
   process.stdout.write(`# propagation A -> B: ${ms.toFixed(1)} ms after A answered\n`);
+});
+
+test("a change through A reaches an in-process flagd provider on B's sync listener", async () => {
+  await OpenFeature.setProviderAndWait(
+    'on-b',
+    new FlagdProvider({
+      resolverType: 'in-process',
+      host: '127.0.0.1',
+      port: bSyncPort,
+      selector: 'shop',
+      deadlineMs: 10_000,
+    }),
+  );
+  const client = OpenFeature.getClient('on-b');
+  assert.equal(await client.getStringValue('checkout', 'none', { targetingKey: 'u1' }), 'v2');
+  const put = await a.fetch(`${a.apiUrl}/api/v1/apps/shop/flags`, {
+    method: 'PUT',
+    body: JSON.stringify({ document: flagSet('v1'), reason: 'back to v1' }),
+  });
+  assert.equal(put.status, 200);
+  const since = performance.now();
+  await waitFor(
+    'the provider on B',
+    async () => (await client.getStringValue('checkout', 'none', { targetingKey: 'u1' })) === 'v1',
+    2000,
+  );
+  process.stdout.write(
+    `# A -> provider on B: ${(performance.now() - since).toFixed(1)} ms after A answered\n`,
+  );
 });
 
 test('a kill switch through A disables the flag on B; a change through B builds on it', async () => {

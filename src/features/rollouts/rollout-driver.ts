@@ -257,7 +257,7 @@ export class RolloutDriver {
     const state = rollout.state as RolloutState;
     const watchState = state.watch;
     if (watchState?.status !== 'Watching') return;
-    const { store, watch, reporter } = this.#deps;
+    const { store, watch } = this.#deps;
     const now = Date.now();
     if (now >= watchState.until) {
       // Say what was judged, not "passed": a watch without traffic judged nothing.
@@ -303,13 +303,7 @@ export class RolloutDriver {
       return;
     }
     if (decision.action === 'pause' && decision.notify) {
-      await this.#event(rollout, 'analysis.breach', `${severity}: ${decision.reason}`, { severity, trigger });
-      reporter.notify(
-        rollout,
-        'analysis.breach',
-        `${rollout.app}: ${severity}: ${decision.reason}; revision ${rollout.toRevision} is stable already: decide with rewind rollback ${rollout.app}`,
-        { severity },
-      );
+      await this.#stableBreach(rollout, decision, trigger, rollout.toRevision);
       return;
     }
     await this.#actOnBreach(rollout, decision, trigger, target);
@@ -379,16 +373,27 @@ export class RolloutDriver {
       return;
     }
     if (decision.action === 'pause' && decision.notify) {
-      await this.#event(rollout, 'analysis.breach', `${severity}: ${decision.reason}`, { severity, trigger });
-      reporter.notify(
-        rollout,
-        'analysis.breach',
-        `${app}: ${severity}: ${decision.reason}; revision ${target.number} is stable: decide with rewind rollback ${app}`,
-        { severity },
-      );
+      await this.#stableBreach(rollout, decision, trigger, target.number);
       return;
     }
     await this.#actOnBreach(rollout, decision, trigger, target);
+  }
+
+  /** A P2 breach of a stable revision: nothing to pause, so a person is told to decide. */
+  async #stableBreach(
+    rollout: RolloutRecord,
+    decision: Decision,
+    trigger: IncidentTrigger,
+    revision: number,
+  ): Promise<void> {
+    const severity = decision.severity ?? 'P0';
+    await this.#event(rollout, 'analysis.breach', `${severity}: ${decision.reason}`, { severity, trigger });
+    this.#deps.reporter.notify(
+      rollout,
+      'analysis.breach',
+      `${rollout.app}: ${severity}: ${decision.reason}; revision ${revision} is stable already: decide with rewind rollback ${rollout.app}`,
+      { severity },
+    );
   }
 
   /** Ends the app's steady-state watch (a rollout started, or it rolled back): its memory goes. */
