@@ -58,6 +58,8 @@ function lockDownSqlite(dataDir: string): void {
 }
 
 const VERSION = '0.1.0';
+/** Where a process on this host reaches a listener bound to every address. */
+const LOCAL_OF: Readonly<Record<string, string>> = { '0.0.0.0': '127.0.0.1', '::': '127.0.0.1' };
 
 /** Why host:port cannot be listened on (EADDRINUSE...), or null when it can. */
 function portProblem(host: string, port: number): Promise<string | null> {
@@ -197,7 +199,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
   const audit = new AuditService({ store, log });
   const ofrepTokens = OfrepTokens.forDataDir(dataDir);
   const adminToken = await ensureAdminToken(dataDir, tokens);
-  const localHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  const localHost = LOCAL_OF[options.host] ?? options.host;
   const apiBase = `${https ? 'https' : 'http'}://${localHost.includes(':') ? `[${localHost}]` : localHost}:${options.port}/api/v1`;
   // Two servers on one host sharing an app database are told apart by their API port.
   const database = new DatabaseService({ controllerId: `${hostname()}:${options.port}` });
@@ -207,6 +209,13 @@ export async function runServer(options: ServerOptions): Promise<void> {
     secrets,
     ofrepUrl: (app) => `${apiBase}/apps/${encodeURIComponent(app)}`,
     ofrepToken: (app) => ofrepTokens.tokenFor(app),
+    ...(flagSync && {
+      flagdSync: {
+        host: LOCAL_OF[flagSync.listen.host] ?? flagSync.listen.host,
+        port: flagSync.listen.port,
+        tls: https !== undefined,
+      },
+    }),
     store,
     runtime,
     traffic,

@@ -3,10 +3,19 @@
 // listener (server.flagSync). Values come from flagd's engine in the app's own process; a change
 // and a kill switch made through Rewind's API reach it at once (asserted within 2 s, measured).
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { FlagdProvider } from '@openfeature/flagd-provider';
 import { type Client, OpenFeature } from '@openfeature/server-sdk';
-import { freePort, type Harness, oneShopConfig, startRewind, waitFor } from '../support/rewind-harness.ts';
+import {
+  freePort,
+  type Harness,
+  oneShopConfig,
+  ROOT,
+  startRewind,
+  waitFor,
+} from '../support/rewind-harness.ts';
 
 let h: Harness;
 let syncPort: number;
@@ -102,4 +111,39 @@ test('a kill switch reaches the in-process provider within 2 s: the code default
   const now = await client.getBooleanDetails('recommendations', false, { targetingKey: 'u1' });
   assert.equal(now.value, false, "the app's code default");
   process.stdout.write(`# kill switch -> in-process provider: ${ms.toFixed(1)} ms from the API call\n`);
+});
+
+test("an instance gets the flagd provider's own settings: new FlagdProvider() needs no options", async () => {
+  const status = (await (await h.fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as {
+    instances: { pid: number | null; phase: string }[];
+  };
+  const pid = status.instances.find((i) => i.phase === 'Running' && i.pid !== null)?.pid;
+  assert.ok(pid, 'a running instance');
+  const env = Object.fromEntries(
+    readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  assert.deepEqual(
+    [env.FLAGD_RESOLVER, env.FLAGD_HOST, env.FLAGD_PORT, env.FLAGD_SOURCE_SELECTOR],
+    ['in-process', '127.0.0.1', String(syncPort), 'shop'],
+  );
+  // A process with the instance's environment and a provider built with no options at all.
+  const script = `
+    import { FlagdProvider } from '@openfeature/flagd-provider';
+    import { OpenFeature } from '@openfeature/server-sdk';
+    await OpenFeature.setProviderAndWait(new FlagdProvider({ deadlineMs: 10000 }));
+    const d = await OpenFeature.getClient().getStringDetails('theme', 'none', { targetingKey: 'u9' });
+    console.log(JSON.stringify([d.value, d.reason]));
+    await OpenFeature.close();`;
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', script],
+      { cwd: ROOT, env },
+      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
+    ),
+  );
+  assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1)!), ['dark', 'STATIC']);
 });

@@ -62,6 +62,11 @@ export interface ControllerDeps {
   readonly ofrepUrl?: (app: string) => string;
   /** The app's read-only flag token for OFREP (REWIND_OFREP_TOKEN), if served. */
   readonly ofrepToken?: (app: string) => string;
+  /**
+   * The flagd sync listener, if served: instances get the flagd providers' own FLAGD_* settings
+   * (in-process, this host and port, the app as selector), so `new FlagdProvider()` needs no options.
+   */
+  readonly flagdSync?: { readonly host: string; readonly port: number; readonly tls: boolean };
   readonly tickMs?: number;
 }
 
@@ -159,6 +164,14 @@ export class Controller {
     if (this.#deps.ofrepUrl) env.REWIND_OFREP_URL ??= this.#deps.ofrepUrl(app);
     // Rewind's, not the revision's: a deploy --env cannot hand an app another app's flag token.
     if (this.#deps.ofrepToken) env.REWIND_OFREP_TOKEN = this.#deps.ofrepToken(app);
+    const sync = this.#deps.flagdSync;
+    if (sync) {
+      env.FLAGD_RESOLVER ??= 'in-process';
+      env.FLAGD_HOST ??= sync.host;
+      env.FLAGD_PORT ??= String(sync.port);
+      env.FLAGD_SOURCE_SELECTOR ??= app;
+      if (sync.tls) env.FLAGD_TLS ??= 'true';
+    }
     return env;
   }
 
