@@ -8,7 +8,9 @@
 //     API call to the first local evaluation that reflects it (evaluated in a tight loop).
 //  3. Propagation across two controllers on one PostgreSQL store: the toggle goes through
 //     controller A, and B's OFREP is polled back to back over keep-alive HTTP until it answers the
-//     new value; timed from A's API call and from A's answer.
+//     new value; timed from A's API call, from A's answer and from the version's createdAt. Then
+//     the mechanism alone: two FlagServices on two stores of the same database in this process,
+//     from A's change resolving to B's new set in force (no HTTP, no servers).
 //
 //   node bench/flags-sync.ts [--evals 20000] [--cycles 30] [--json]
 //
@@ -20,6 +22,8 @@ import { FlagdProvider } from '@openfeature/flagd-provider';
 import { OFREPProvider } from '@openfeature/ofrep-provider';
 import { type Client, OpenFeature } from '@openfeature/server-sdk';
 import { createTarget } from '../src/features/database/db-test-targets.ts';
+import { FlagService } from '../src/features/flags/flag-service.ts';
+import { openStore } from '../src/store/open-store.ts';
 import { freePort, type Harness, oneShopConfig } from '../test/support/rewind-harness.ts';
 import {
   commandLine,
@@ -223,13 +227,45 @@ try {
     while ((await ofrepValue(b, agent)) !== value);
   });
 
+  // The mechanism alone, without HTTP or servers: two FlagServices in this process, each on its own
+  // store (pool + LISTEN connection) on the same database; from A's change resolving to B's new
+  // set in force (B may be first: NOTIFY is sent at commit, before A's promise resolves).
+  const storeA = await openStore({ url: db.url });
+  const storeB = await openStore({ url: db.url });
+  cleanups.push(() => Promise.all([storeA.close(), storeB.close()]));
+  const serviceA = new FlagService({ store: storeA });
+  const serviceB = new FlagService({ store: storeB });
+  const stopFollowing = serviceB.follow();
+  await serviceB.current(APP);
+  await serviceA.replace(APP, flagSet('v1'), { author: 'bench' });
+  while ((await serviceB.current(APP)).set.flags.checkout?.defaultVariant !== 'v1')
+    await new Promise((r) => setTimeout(r, 5));
+  const storeToStore: number[] = [];
+  for (let i = 0; i < CYCLES; i++) {
+    const inForce = new Promise<number>((resolve) => {
+      const off = serviceB.onInForce(() => {
+        off();
+        resolve(performance.now());
+      });
+    });
+    await serviceA.replace(APP, flagSet(i % 2 ? 'v1' : 'v2'), { author: 'bench' });
+    const resolved = performance.now();
+    storeToStore.push(Math.max(0, (await inForce) - resolved));
+  }
+  stopFollowing();
+  const mechanism = summarize(storeToStore);
+
   const loadEnd = machine().loadavg;
   const us = (s: Summary) => [round(s.median, 2), round(s.p99, 2), round(s.mean, 2)];
   const ms = (s: Summary) => [round(s.median), round(s.p99), round(s.max)];
   const result = {
     command: commandLine(),
     evaluations: { inProcess: local, ofrep: remote },
-    propagation: { inProcessProvider: toProvider, twoControllers: acrossControllers },
+    propagation: {
+      inProcessProvider: toProvider,
+      twoControllers: acrossControllers,
+      storeToStore: mechanism,
+    },
     machine: { cpus: machine().cpus, loadavgAtStart: loadStart, loadavgAtEnd: loadEnd },
   };
   if (JSON_OUT) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -256,6 +292,7 @@ try {
             ['controller A -> B OFREP (PostgreSQL)', 'API call', ...ms(acrossControllers.fromCall)],
             ['controller A -> B OFREP (PostgreSQL)', "A's answer", ...ms(acrossControllers.fromAnswer)],
             ['controller A -> B OFREP (PostgreSQL)', 'version created', ...ms(acrossControllers.fromVersion)],
+            ['FlagService A -> B in force (no HTTP)', 'A resolved', ...ms(mechanism)],
           ],
         ),
         machineLine(result.machine),
