@@ -5,7 +5,6 @@ import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { ensureAgent } from '../agent/agent-client.ts';
 import { AgentWatch } from '../agent/agent-watch.ts';
 import { isLoopbackHost } from '../features/apps/app-spec.ts';
@@ -298,17 +297,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
             }),
     });
     try {
-      await sync.listen(
-        flagSync.listen.host,
-        flagSync.listen.port,
-        https
-          ? grpc.ServerCredentials.createSsl(
-              null,
-              [{ cert_chain: https.cert, private_key: https.key }],
-              false,
-            )
-          : undefined,
-      );
+      await sync.listen(flagSync.listen.host, flagSync.listen.port, https);
     } catch (err) {
       await api.close();
       await store.close();

@@ -3,12 +3,16 @@
 // OFREP token or an API token that reaches the app, SyncFlags pushes the set on connect and on every
 // change, FetchAllFlags and GetMetadata answer once.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { FlagdProvider } from '@openfeature/flagd-provider';
+import { OpenFeature } from '@openfeature/server-sdk';
 import { openStore } from '../../store/open-store.ts';
 import type { Store } from '../../store/types.ts';
 import { OfrepTokens } from '../auth/ofrep-tokens.ts';
@@ -156,4 +160,52 @@ test('SyncFlags pushes the set in force on connect and on every change, until th
     check();
   });
   assert.equal(received.length, 3, "blog's change is not pushed on shop's stream");
+});
+
+test('with TLS credentials the published flagd provider connects with tls: true and certPath', async () => {
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
+  const tls = createFlagSyncServer({ flags, apps: () => ['shop'], authorize: async () => null });
+  const port = await tls.listen('127.0.0.1', 0, {
+    cert: readFileSync(join(dir, 'cert.pem')),
+    key: readFileSync(join(dir, 'key.pem')),
+  });
+
+  try {
+    const provider = new FlagdProvider({
+      resolverType: 'in-process',
+      host: '127.0.0.1',
+      port,
+      selector: 'shop',
+      tls: true,
+      certPath: join(dir, 'cert.pem'),
+      deadlineMs: 10_000,
+    });
+    await OpenFeature.setProviderAndWait('tls', provider);
+    const answer = await OpenFeature.getClient('tls').getStringDetails('checkout', 'none', {});
+    assert.equal(answer.reason, 'DISABLED', 'the set in force: checkout was disabled above');
+    assert.equal(answer.value, 'none');
+  } finally {
+    await OpenFeature.close();
+    await tls.close();
+  }
 });

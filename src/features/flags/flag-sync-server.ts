@@ -28,8 +28,8 @@ export interface FlagSyncDeps {
 }
 
 export interface FlagSyncServer {
-  /** Binds host:port (0 picks a free port); resolves to the port bound. */
-  listen(host: string, port: number, credentials?: grpc.ServerCredentials): Promise<number>;
+  /** Binds host:port (0 picks a free port), with TLS when given PEM cert and key; resolves to the port. */
+  listen(host: string, port: number, tls?: { readonly cert: Buffer; readonly key: Buffer }): Promise<number>;
   /** Ends every stream and stops listening. */
   close(): Promise<void>;
   /** Open SyncFlags streams (for tests and status). */
@@ -133,7 +133,10 @@ export function createFlagSyncServer(deps: FlagSyncDeps): FlagSyncServer {
   } as grpc.UntypedServiceImplementation);
 
   return {
-    listen(host, port, credentials = grpc.ServerCredentials.createInsecure()) {
+    listen(host, port, tls) {
+      const credentials = tls
+        ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false)
+        : grpc.ServerCredentials.createInsecure();
       const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
       return new Promise((resolve, reject) =>
         server.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
