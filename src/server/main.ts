@@ -173,8 +173,14 @@ export async function runServer(options: ServerOptions): Promise<void> {
       }),
   });
   // Versions written by other controllers on the same PostgreSQL store come into force here too.
-  const unfollowFlags = flags.follow((err, app) =>
-    log.warn({ err, app }, 'cannot load the flag set another controller wrote; next change retries'),
+  const unfollowFlags = flags.follow(
+    (err, app) =>
+      log.warn({ err, app }, 'cannot load the flag set another controller wrote; next change retries'),
+    (reason) =>
+      log.warn(
+        { reason },
+        "lost the PostgreSQL LISTEN connection: other controllers' flag changes reach this one again once it reconnects (retried with backoff; everything is reloaded then)",
+      ),
   );
   let secrets: SecretBox;
   try {

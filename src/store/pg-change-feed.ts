@@ -28,6 +28,13 @@ export function createPgChangeFeed(connectionString: string): ChangeFeed {
   let retry: NodeJS.Timeout | null = null;
   let backoff = MIN_BACKOFF_MS;
   let closed = false;
+  /** Listeners hear of an outage once, not at every failed retry. */
+  let down = false;
+  const tellLost = (reason: string) => {
+    if (down || closed) return;
+    down = true;
+    for (const l of listeners) l.lost?.(reason);
+  };
 
   const deliver = (message: pg.Notification) => {
     if (message.channel !== FLAG_SETS_CHANNEL || !message.payload) return;
@@ -41,9 +48,10 @@ export function createPgChangeFeed(connectionString: string): ChangeFeed {
     for (const l of listeners) l.change(parsed.app, parsed.version);
   };
 
-  const lost = (dead: pg.Client) => {
+  const lost = (dead: pg.Client, reason: string) => {
     if (client !== dead) return;
     client = null;
+    tellLost(reason);
     dead.removeAllListeners('notification');
     dead.end().catch(() => {});
     schedule();
@@ -62,16 +70,17 @@ export function createPgChangeFeed(connectionString: string): ChangeFeed {
   const connect = (): Promise<void> => {
     connecting ??= (async () => {
       const next = new pg.Client({ connectionString, connectionTimeoutMillis: 5000, keepAlive: true });
-      next.on('error', () => lost(next));
-      next.on('end', () => lost(next));
+      next.on('error', (err) => lost(next, err.message));
+      next.on('end', () => lost(next, 'the server closed the connection'));
       next.on('notification', deliver);
       try {
         await next.connect();
         await next.query(`LISTEN ${FLAG_SETS_CHANNEL}`);
-      } catch {
+      } catch (err) {
         next.removeAllListeners('notification');
         await next.end().catch(() => {});
         connecting = null;
+        tellLost((err as Error).message);
         schedule();
         return;
       }
@@ -83,6 +92,7 @@ export function createPgChangeFeed(connectionString: string): ChangeFeed {
       client = next;
       connecting = null;
       backoff = MIN_BACKOFF_MS;
+      down = false;
       // Anything written while no connection listened (before the first one, too) was missed:
       // every listener reloads what it holds.
       for (const l of listeners) l.resync();

@@ -180,6 +180,11 @@ export interface ChangeListener {
    * reload everything held.
    */
   resync(): void;
+  /**
+   * The connection that listens was lost (or could not be opened); it is retried with backoff, and
+   * resync() follows once it is back. Called once per outage.
+   */
+  lost?(reason: string): void;
 }
 
 export interface TokenRecord {

@@ -151,6 +151,7 @@ test("B's LISTEN connection dropped: B reconnects, reloads what it missed and ke
     assert.equal((await answer(b, 'checkout')).value, 'v3', 'B has not heard of it');
     for (const pid of await listeners()) await admin.query('select pg_terminate_backend($1)', [pid]);
     await waitFor('B reloads after reconnecting', async () => (await answer(b, 'checkout')).value === 'v1');
+    assert.match(b.output(), /lost the PostgreSQL LISTEN connection/, 'the operator is told');
     await waitFor('both controllers listen again', async () => (await listeners()).length === 2);
     await a.fetch(`${a.apiUrl}/api/v1/apps/shop/flags`, {
       method: 'PUT',

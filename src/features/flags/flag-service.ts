@@ -80,9 +80,13 @@ export class FlagService {
    * Follows the versions other controllers write to the shared store (a no-op on SQLite, which
    * only this process writes). Returns the function that stops following.
    */
-  follow(onError: (err: unknown, app: string) => void = () => {}): () => void {
+  follow(
+    onError: (err: unknown, app: string) => void = () => {},
+    onLost: (reason: string) => void = () => {},
+  ): () => void {
     const reload = (app: string) => this.refresh(app).catch((err) => onError(err, app));
     return this.#store.flagSets.watch({
+      lost: onLost,
       change: (app, version) => {
         if ((this.#inForce.get(app)?.version ?? 0) < version) void reload(app);
       },
