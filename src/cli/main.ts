@@ -294,6 +294,11 @@ interface AppStatusView {
     judgment: { verdict: string; message: string } | null;
     rules: { name: string; phase: string; message: string }[];
   } | null;
+  steadyWatch?: {
+    revision: number;
+    rules: { name: string; phase: string; message: string }[];
+    evaluatedAt: number | null;
+  } | null;
   traffic?: { revision: number; weight: number; upstreams: number }[];
   instances?: {
     id: string;
@@ -315,6 +320,14 @@ function watchLines(w: AppStatusView['watch']): string[] {
   ];
 }
 
+function steadyWatchLines(w: AppStatusView['steadyWatch']): string[] {
+  if (!w) return [];
+  return [
+    `steady-state watch: revision ${w.revision}, rules marked watch: always${w.evaluatedAt === null ? ' (not evaluated yet)' : ''}`,
+    ...w.rules.map((r) => `  rule ${r.name}: ${r.phase}: ${r.message}`),
+  ];
+}
+
 function renderStatus(s: AppStatusView): string {
   const lines = [
     `app ${s.name} on ${s.listen}`,
@@ -323,6 +336,7 @@ function renderStatus(s: AppStatusView): string {
       ? `rollout: ${s.activeRollout.kind} to revision ${s.activeRollout.toRevision}, ${s.activeRollout.phase}${s.activeRollout.error ? ` (${s.activeRollout.error})` : ''}`
       : 'rollout: none',
     ...watchLines(s.watch),
+    ...steadyWatchLines(s.steadyWatch),
     `traffic: ${(s.traffic ?? []).map((t) => `revision ${t.revision} ${t.weight}% (${t.upstreams} up)`).join(', ') || 'none'}`,
     '',
     table(

@@ -157,6 +157,7 @@ export function buildApp(services: AppServices): FastifyInstance {
       stableVersion: stable?.version ?? null,
       activeRollout: active,
       watch: await controller.watchStatus(name),
+      steadyWatch: await controller.steadyWatchStatus(name),
     };
   };
 

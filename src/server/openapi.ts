@@ -521,6 +521,31 @@ export function openApiDocument(version: string) {
                 { type: 'null' },
               ],
             },
+            steadyWatch: {
+              description:
+                'The steady-state watch of the stable revision (rules marked watch: always), once no rollout or post-deploy watch runs',
+              oneOf: [
+                {
+                  type: 'object',
+                  properties: {
+                    revision: { type: 'integer' },
+                    rules: {
+                      type: 'array',
+                      items: {
+                        type: 'object',
+                        properties: {
+                          name: { type: 'string' },
+                          phase: { type: 'string' },
+                          message: { type: 'string' },
+                        },
+                      },
+                    },
+                    evaluatedAt: { type: ['integer', 'null'] },
+                  },
+                },
+                { type: 'null' },
+              ],
+            },
           },
         },
       },

@@ -77,6 +77,25 @@ after(() => h?.close());
 
 test('a feature switched on after the watch breaks: the always-watching kill-switch rule turns it off', async () => {
   const v2 = await deployAndOutlastTheWatch('v2', 'SHOP_RECOMMENDATIONS_ERROR_RATE=0.5');
+  // rewind status shows the steady-state watch once the post-deploy watch is over.
+  const steady = await waitFor('the steady-state watch in rewind status', async () => {
+    const s = JSON.parse((await h.cli('status', 'shop', '--json')).stdout) as {
+      watch: unknown;
+      steadyWatch: { revision: number; rules: { name: string; phase: string }[] } | null;
+    };
+    return s.watch === null && s.steadyWatch?.rules.length === 2 ? s.steadyWatch : undefined;
+  });
+  assert.equal(steady.revision, v2.toRevision);
+  assert.deepEqual(
+    steady.rules.map((r) => r.name),
+    ['recs-errors', 'sick'],
+  );
+  assert.match(
+    (await h.cli('status', 'shop')).stdout,
+    new RegExp(
+      `steady-state watch: revision ${v2.toRevision}, rules marked watch: always\n  rule recs-errors: `,
+    ),
+  );
   const known = new Set((await get<Incident[]>('/incidents?app=shop')).map((i) => i.id));
   const load = startLoad(`${h.appUrl}/products`, 4);
   try {
@@ -89,7 +108,7 @@ test('a feature switched on after the watch breaks: the always-watching kill-swi
     );
     assert.equal(incident.partialRollback?.flag, 'recommendations');
     assert.equal(incident.trigger.rule, 'recs-errors');
-    assert.equal(incident.rolloutId, v2.id, 'journalled with the rollout that made v2 stable');
+    assert.equal(incident.rolloutId, v2.id, "journalled with the app's newest rollout, v2's deploy");
     assert.match(incident.trigger.phase ?? '', /steady-state watch of revision \d+/);
   } finally {
     await load.stop();

@@ -16,7 +16,7 @@ import {
   StaleWriteError,
   type Store,
 } from '../../store/types.ts';
-import type { Severity } from '../analysis/index.ts';
+import { type Severity, steadyStateRules } from '../analysis/index.ts';
 import { type AppSpec, rolloutSettings } from '../apps/app-spec.ts';
 import type { RolloutDatabase } from '../database/rollout-database.ts';
 import type { FlagService } from '../flags/flag-service.ts';
@@ -84,6 +84,14 @@ export interface WatchView {
   readonly leftMs: number;
   /** The judgment so far (before/after, or none when it cannot judge). */
   readonly judgment: { readonly verdict: string; readonly message: string } | null;
+  readonly rules: readonly { readonly name: string; readonly phase: string; readonly message: string }[];
+  readonly evaluatedAt: number | null;
+}
+
+/** The steady-state watch (rules marked `watch: always`) as `rewind status` shows it. */
+export interface SteadyWatchView {
+  readonly revision: number;
+  /** Each rule's phase at the last evaluation; empty before the first. */
   readonly rules: readonly { readonly name: string; readonly phase: string; readonly message: string }[];
   readonly evaluatedAt: number | null;
 }
@@ -773,6 +781,21 @@ export class Controller {
       rules: latest?.rules ?? [],
       evaluatedAt: latest?.at ?? null,
     };
+  }
+
+  /**
+   * The steady-state watch of the app's stable revision: null while a rollout or the post-deploy
+   * watch runs, or when no rule is marked `watch: always`.
+   */
+  async steadyWatchStatus(app: string): Promise<SteadyWatchView | null> {
+    const ctx = this.context(app);
+    if (steadyStateRules(ctx.spec.analysis).length === 0) return null;
+    const { store } = this.#deps;
+    const stable = (await store.apps.get(app))?.stableRevision;
+    if (stable == null || (await store.rollouts.active(app)) || (await this.#watching(app))) return null;
+    const key = this.#driver.steadyKey(app);
+    const latest = key === undefined ? null : this.#watch.latest(key);
+    return { revision: stable, rules: latest?.rules ?? [], evaluatedAt: latest?.at ?? null };
   }
 
   async instances(app: string): Promise<(Instance & { health: string })[]> {

@@ -396,6 +396,11 @@ export class RolloutDriver {
     );
   }
 
+  /** The id that keys the app's steady-state watch, once it has judged. */
+  steadyKey(app: string): string | undefined {
+    return this.#steady.get(app);
+  }
+
   /** Ends the app's steady-state watch (a rollout started, or it rolled back): its memory goes. */
   endSteady(app: string): void {
     const id = this.#steady.get(app);
