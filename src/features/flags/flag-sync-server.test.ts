@@ -130,6 +130,21 @@ test('auth: token wants the app OFREP token or an API token that reaches the app
   assert.deepEqual(md.res.metadata, { fields: {} });
 });
 
+test('SyncFlags ends a stream it cannot serve with the status and the reason', async () => {
+  const fail = (md: grpc.Metadata) =>
+    new Promise<grpc.ServiceError>((resolve) => {
+      const stream = client.SyncFlags({}, md);
+      stream.on('data', () => resolve(new Error('data on a refused stream') as grpc.ServiceError));
+      stream.on('error', (err: grpc.ServiceError) => resolve(err));
+    });
+  const unknown = await fail(meta({ 'flagd-selector': 'nope' }));
+  assert.equal(unknown.code, grpc.status.NOT_FOUND);
+  assert.match(unknown.details, /selector "nope" is not an app of this server/);
+  const anonymous = await fail(meta({ 'flagd-selector': 'shop' }));
+  assert.equal(anonymous.code, grpc.status.UNAUTHENTICATED);
+  assert.equal(server.streams(), 0);
+});
+
 test('SyncFlags pushes the set in force on connect and on every change, until the client leaves', async () => {
   const stream = client.SyncFlags(
     {},

@@ -90,7 +90,8 @@ export function createFlagSyncServer(deps: FlagSyncDeps): FlagSyncServer {
     void (async () => {
       const app = await select(call.metadata, call.request);
       if (typeof app !== 'string') {
-        call.destroy(Object.assign(new Error(app.message), { code: app.code, details: app.message }));
+        // grpc-js turns an 'error' on a server stream into the call's status and ends it.
+        call.emit('error', { code: app.code, details: app.message });
         return;
       }
       // Subscribe before reading the set in force, so that no change falls between the two.
@@ -108,7 +109,7 @@ export function createFlagSyncServer(deps: FlagSyncDeps): FlagSyncServer {
       push(await deps.flags.current(app));
     })().catch((err: Error) => {
       end();
-      call.destroy(Object.assign(new Error(err.message), { code: grpc.status.INTERNAL }));
+      call.emit('error', { code: grpc.status.INTERNAL, details: err.message });
     });
   };
 
