@@ -54,7 +54,10 @@ program
   .addOption(new Option('--port <n>', 'API port').default(7070).argParser(int('--port')))
   .option('--host <host>', 'API address', '127.0.0.1')
   .option('--keep-apps', 'on stop, leave the agent and the apps running (a later server adopts them)')
-  .option('--insecure', 'allow a non-loopback --host without server.tls (behind a TLS-terminating proxy)')
+  .option(
+    '--insecure',
+    'allow a non-loopback --host (or server.flagSync.listen) without server.tls (behind a TLS-terminating proxy)',
+  )
   .action(async (opts, cmd: Command) => {
     const { runServer } = await import('../server/main.ts');
     // `rewind --data-dir X server` means the same as `rewind server --data-dir X`.
