@@ -15,11 +15,7 @@ import { OfrepTokens } from '../features/auth/ofrep-tokens.ts';
 import { TokenService } from '../features/auth/token-service.ts';
 import { DatabaseService } from '../features/database/database-service.ts';
 import { FlagService } from '../features/flags/flag-service.ts';
-import {
-  bearerAuthorizer,
-  createFlagSyncServer,
-  type FlagSyncServer,
-} from '../features/flags/flag-sync-server.ts';
+import type { FlagSyncServer } from '../features/flags/flag-sync-server.ts';
 import { IncidentService } from '../features/incidents/incident-service.ts';
 import { createNotificationHub } from '../features/notifications/notification-hub.ts';
 import { rotateSecretsKey } from '../features/revisions/rotate-secrets-key.ts';
@@ -291,6 +287,8 @@ export async function runServer(options: ServerOptions): Promise<void> {
   }
   let sync: FlagSyncServer | null = null;
   if (flagSync) {
+    // gRPC costs a few hundred ms of start-up to load: only servers that serve it pay.
+    const { bearerAuthorizer, createFlagSyncServer } = await import('../features/flags/flag-sync-server.ts');
     sync = createFlagSyncServer({
       flags,
       apps: () => controller.appNames(),
