@@ -124,15 +124,24 @@ export async function startRewind(
     );
     child.stdout!.on('data', (d) => (log += d));
     child.stderr!.on('data', (d) => (log += d));
-    const deadline = Date.now() + 20_000;
+    // The box running the tests may be loaded: a start gets 45 s. A server that misses it is
+    // stopped (with what it started), so that it cannot keep the test process alive forever.
+    const deadline = Date.now() + 45_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`rewind server exited ${child.exitCode}:\n${log}`);
-      const ok = await fetch(`${apiUrl}/healthz`).then(
+      const ok = await fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(2000) }).then(
         (r) => r.ok,
         () => false,
       );
       if (ok) break;
-      if (Date.now() > deadline) throw new Error(`rewind server did not answer within 20s:\n${log}`);
+      if (Date.now() > deadline) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(force);
+        throw new Error(`rewind server did not answer within 45s:\n${log}`);
+      }
       await sleep(100);
     }
     return child;
