@@ -284,8 +284,9 @@ function runPeerServer(): void {
         const type = types.get(key);
         if (!type) return send(res, 404, { key, errorCode: 'FLAG_NOT_FOUND', errorDetails: 'no such flag' });
         const r = core.resolve(type, key, DEFAULTS[type] as never, context, silent);
+        // OFREP's codeDefaultFlag (ADR-0006), as flagd and Rewind answer a disabled flag.
         if (r.reason === 'DISABLED')
-          return send(res, 404, { key, errorCode: 'FLAG_NOT_FOUND', errorDetails: 'disabled' });
+          return send(res, 200, { key, reason: 'DISABLED', metadata: r.flagMetadata });
         if (r.errorCode) return send(res, 400, { key, errorCode: r.errorCode, errorDetails: r.errorMessage });
         return send(res, 200, {
           key,
@@ -736,8 +737,8 @@ async function propagation(
       sends.push(sentAt);
       const r = await post(pollAgent, port, `${OFREP_PATH}/${KILL_FLAG}`, body);
       polls++;
-      const disabled = r.status === 404 && r.body.includes('FLAG_NOT_FOUND');
-      const ok = r.error === null && (r.status === 200 || disabled);
+      const ok = r.error === null && r.status === 200;
+      const disabled = ok && r.body.includes('"reason":"DISABLED"');
       if (!ok) pollErrors++;
       samples.push({ sentAt, doneAt: nowMs(), disabled, ok });
       await sleep(1);
@@ -1152,11 +1153,11 @@ async function main(): Promise<number> {
         table(
           ['measure', 'median', 'p90', 'max', 'min'],
           [
-            ['disable (kill switch) -> OFREP 404', p.disable],
+            ['disable (kill switch) -> OFREP DISABLED', p.disable],
             ['enable -> OFREP 200', p.enable],
             ['disable API round trip', p.disableApiRoundTrip],
             ['enable API round trip', p.enableApiRoundTrip],
-            ['disable: send time of the first 404 poll', p.firstReflectingSendDisable],
+            ['disable: send time of the first DISABLED poll', p.firstReflectingSendDisable],
             ['poll gap (resolution)', p.pollGap],
           ].map(([name, s]) => {
             const v = s as ReturnType<typeof roundAll>;

@@ -48,7 +48,7 @@ export const REFERENCES: readonly Reference[] = [
   {
     id: 'switch-median',
     group: 'switch',
-    figure: 'rollback POST -> data-plane switch, median',
+    figure: 'rollback POST -> table in force in the proxy, median',
     unit: 'ms',
     value: 10,
     kind: 'target',
@@ -62,7 +62,7 @@ export const REFERENCES: readonly Reference[] = [
   {
     id: 'switch-p99',
     group: 'switch',
-    figure: 'rollback POST -> data-plane switch, p99',
+    figure: 'rollback POST -> table in force in the proxy, p99',
     unit: 'ms',
     value: 30,
     kind: 'target',
@@ -219,8 +219,13 @@ export const GROUPS: readonly Group[] = [
     read(out) {
       const metric = (name: string, key: string) => num(out, ['metrics', name, key]);
       return [
-        { id: 'switch-median', value: metric('rollback: POST -> data-plane switch', 'median') },
-        { id: 'switch-p99', value: metric('rollback: POST -> data-plane switch', 'p99') },
+        // Judged on the proxy's clock (when the last worker had the table); what the probes saw,
+        // which adds the wait for the next probe request, is shown beside it.
+        ...(['median', 'p99'] as const).map((key) => ({
+          id: `switch-${key}`,
+          value: metric('rollback: POST -> table in force (proxy clock)', key),
+          text: `probes saw ${round(metric('rollback: POST -> data-plane switch', key), 1)} ms`,
+        })),
         { id: 'switch-api', value: metric('rollback: API round trip', 'median') },
       ];
     },

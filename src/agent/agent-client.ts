@@ -6,7 +6,7 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { Instance, InstanceSpec, LogLine } from '../providers/runtimes/types.ts';
-import type { MetricsBucket, RouteTable } from '../proxy/types.ts';
+import type { AppliedTable, MetricsBucket, RouteTable } from '../proxy/types.ts';
 import { childEnv } from '../shared/child-env.ts';
 import type { AgentInfo } from './agent-server.ts';
 import { agentPaths, tailFile } from './paths.ts';
@@ -77,8 +77,10 @@ export class AgentClient {
     return this.#request('GET', `/v1/logs${query({ app, revision: options.revision, tail: options.tail })}`);
   }
 
-  async setRoutes(table: RouteTable): Promise<void> {
-    await this.#request('PUT', '/v1/routes', { body: table });
+  /** Puts the table in force; resolves once every proxy worker serves it. */
+  async setRoutes(table: RouteTable): Promise<AppliedTable> {
+    const { inForceAt } = await this.#request<{ inForceAt: number }>('PUT', '/v1/routes', { body: table });
+    return { inForceAt };
   }
 
   /** The table the data plane serves for an app, or undefined. */

@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { httpGet, processGone, tempDir, waitFor, writeApps } from '../providers/runtimes/process/fixtures.ts';
-import type { DataPlane, MetricsBucket, RouteTable } from '../proxy/types.ts';
+import type { AppliedTable, DataPlane, MetricsBucket, RouteTable } from '../proxy/types.ts';
 import { AgentClient, AgentError, ensureAgent } from './agent-client.ts';
 import { AgentAlreadyRunning, AgentServer } from './agent-server.ts';
 import { agentPaths } from './paths.ts';
@@ -28,10 +28,11 @@ class FakeDataPlane implements DataPlane {
   readonly tables = new Map<string, RouteTable>();
   readonly calls: string[] = [];
   closed = false;
-  async setRoutes(table: RouteTable): Promise<void> {
+  async setRoutes(table: RouteTable): Promise<AppliedTable> {
     if (table.backends.some((b) => b.revision === 13)) throw new Error('route table: unlucky revision');
     this.calls.push(`set ${table.app} v${table.version}`);
     this.tables.set(table.app, table);
+    return { inForceAt: Date.now() };
   }
   routes(app: string): RouteTable | undefined {
     return this.tables.get(app);
@@ -95,6 +96,8 @@ describe('AgentServer', () => {
       (await client.allRoutes()).map((t) => `${t.app} v${t.version}`),
       ['shop v2', 'blog v1'],
     );
+    // routes.json is written behind the answers.
+    await server.flushRoutes();
     const saved = JSON.parse(readFileSync(paths.routes, 'utf8')) as RouteTable[];
     assert.deepEqual(saved, [table('shop', 2), table('blog', 1, 18081)]);
 

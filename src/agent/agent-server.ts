@@ -2,8 +2,8 @@
 // (its children), and serves a small JSON API on <dataDir>/agent.sock. The controller may die and
 // come back at any time; the agent keeps serving and is adopted by the next controller.
 
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { ProcessSupervisor, type SupervisorOptions } from '../providers/runtimes/process/supervisor.ts';
 import type { DataPlane, DataPlaneHealth, RouteTable } from '../proxy/types.ts';
@@ -102,6 +102,8 @@ export class AgentServer {
   readonly #tables = new Map<string, RouteTable>();
   #restored: Promise<void> = Promise.resolve();
   #routeQueue: Promise<unknown> = Promise.resolve();
+  #routesDirty = false;
+  #routesWrite: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
   #closing: Promise<void> | null = null;
 
@@ -199,6 +201,7 @@ export class AgentServer {
       this.#server.closeIdleConnections();
       setTimeout(() => this.#server.closeAllConnections(), 1000).unref();
       await closed;
+      await this.flushRoutes();
       removeIfExists(this.paths.socket);
       releasePidFile(this.paths);
       this.#log('agent stopped');
@@ -263,10 +266,38 @@ export class AgentServer {
     }
   }
 
+  /**
+   * Writes routes.json behind the answer: a switch is in force once the workers have it, and the
+   * file only lets a restarted agent serve before the controller re-applies every table. Writes
+   * are coalesced (one in flight, the latest tables next) and flushed before the agent closes.
+   */
   #persistRoutes(): void {
-    const tmp = `${this.paths.routes}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify([...this.#tables.values()], null, 2)}\n`);
-    renameSync(tmp, this.paths.routes);
+    this.#routesDirty = true;
+    this.#routesWrite ??= this.#writeRoutes().finally(() => {
+      this.#routesWrite = null;
+    });
+  }
+
+  async #writeRoutes(): Promise<void> {
+    // Let the answer go out before the file work starts.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.#routesDirty) {
+      this.#routesDirty = false;
+      const tmp = `${this.paths.routes}.${process.pid}.tmp`;
+      try {
+        await writeFile(tmp, `${JSON.stringify([...this.#tables.values()], null, 2)}\n`, { mode: 0o600 });
+        await rename(tmp, this.paths.routes);
+      } catch (error) {
+        this.#log(
+          `cannot write ${this.paths.routes}: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+  }
+
+  /** Resolves once routes.json holds every table applied so far. */
+  async flushRoutes(): Promise<void> {
+    while (this.#routesWrite) await this.#routesWrite;
   }
 
   /** Route changes run one at a time, in arrival order. */
@@ -334,7 +365,7 @@ export class AgentServer {
         const table = parseRouteTable(await readJson(req));
         return this.#serialRoutes(async () => {
           const dataPlane = await this.#getDataPlane();
-          await dataPlane.setRoutes(table).catch((error: unknown) => {
+          const applied = await dataPlane.setRoutes(table).catch((error: unknown) => {
             throw new ApiError(
               422,
               'routes_rejected',
@@ -344,7 +375,7 @@ export class AgentServer {
           this.#tables.set(table.app, table);
           this.#persistRoutes();
           this.#log(`routes of ${table.app}: version ${table.version}`);
-          return { ok: true, app: table.app, version: table.version };
+          return { ok: true, app: table.app, version: table.version, inForceAt: applied.inForceAt };
         });
       }
       case 'GET /v1/routes': {

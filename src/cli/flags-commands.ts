@@ -9,13 +9,18 @@ import { ago, table } from './format.ts';
 interface FlagDef {
   state: string;
   variants: Record<string, unknown>;
-  defaultVariant: string;
+  defaultVariant?: string | null;
   targeting?: unknown;
 }
 interface Change {
   flag: string;
   change: string;
   fields: string[];
+}
+interface Warning {
+  flag?: string;
+  path: string;
+  message: string;
 }
 interface VersionRecord {
   version: number;
@@ -24,6 +29,7 @@ interface VersionRecord {
   diff: Change[];
   copiedFrom: number | null;
   createdAt: number;
+  warnings: Warning[];
 }
 
 const positive = (name: string) => (value: string) => {
@@ -62,8 +68,21 @@ export function registerFlagCommands(program: Command): void {
     .command('flags')
     .description("Feature flags of an app (flagd's format), versioned; served to the app over OFREP");
   const path = (app: string, rest = '') => `/apps/${encodeURIComponent(app)}/flags${rest}`;
-  const done = (opts: { json?: boolean }, r: { version: number; changes: Change[] }) =>
-    opts.json ? json(r) : print(`flag set version ${r.version}: ${describeChanges(r.changes)}`);
+  const done = (
+    opts: { json?: boolean },
+    r: { version: number; changes: Change[]; warnings?: Warning[] },
+  ) => {
+    if (opts.json) return json(r);
+    print(`flag set version ${r.version}: ${describeChanges(r.changes)}`);
+    const warnings = r.warnings ?? [];
+    if (warnings.length > 0) {
+      const flags = new Set(warnings.map((w) => w.flag).filter(Boolean)).size;
+      print(
+        `${warnings.length} warning${warnings.length === 1 ? '' : 's'} in ${flags} flag${flags === 1 ? '' : 's'}: flagd loads these too, and they evaluate to an error or the default at run time`,
+      );
+      for (const w of warnings) print(`  warning: ${w.message}`);
+    }
+  };
 
   flags
     .command('list <app>')
@@ -78,7 +97,9 @@ export function registerFlagCommands(program: Command): void {
           Object.entries(r.flags).map(([k, f]) => [
             k,
             f.state,
-            `${f.defaultVariant}=${JSON.stringify(f.variants[f.defaultVariant])}`,
+            f.defaultVariant
+              ? `${f.defaultVariant}=${JSON.stringify(f.variants[f.defaultVariant])}`
+              : '(code default)',
             Object.keys(f.variants).join(','),
             f.targeting && Object.keys(f.targeting).length ? 'yes' : '',
           ]),
@@ -98,7 +119,7 @@ export function registerFlagCommands(program: Command): void {
   flags
     .command('set <app> [flag]')
     .description(
-      'Set one flag (with its name) or replace the whole flag set (without), from JSON in flagd format',
+      'Set one flag (with its name) or replace the whole flag set (without), from JSON in flagd format; what flagd refuses is refused, what it loads but objects to is loaded and listed as warnings',
     )
     .option('--file <file>', 'JSON file (- for stdin)')
     .option('--json-text <json>', 'the JSON inline')
@@ -108,11 +129,14 @@ export function registerFlagCommands(program: Command): void {
       const api = new ApiClient();
       const body = readJson({ file: opts.file, json: opts.jsonText }, flag ? 'flag definition' : 'flag set');
       const r = flag
-        ? await api.put<{ version: number; changes: Change[] }>(path(app, `/${encodeURIComponent(flag)}`), {
-            definition: body,
-            reason: opts.reason,
-          })
-        : await api.put<{ version: number; changes: Change[] }>(path(app), {
+        ? await api.put<{ version: number; changes: Change[]; warnings: Warning[] }>(
+            path(app, `/${encodeURIComponent(flag)}`),
+            {
+              definition: body,
+              reason: opts.reason,
+            },
+          )
+        : await api.put<{ version: number; changes: Change[]; warnings: Warning[] }>(path(app), {
             document: body,
             reason: opts.reason,
           });
@@ -152,7 +176,9 @@ export function registerFlagCommands(program: Command): void {
 
   flags
     .command('history <app>')
-    .description('Flag-set versions, newest first: who, when, why, what changed')
+    .description(
+      'Flag-set versions, newest first: who, when, why, what changed, how many warnings (--json lists them)',
+    )
     .addOption(new Option('--limit <n>', 'how many').default(20).argParser(positive('--limit')))
     .option('--json', 'print as JSON')
     .action(async (app: string, opts) => {
@@ -166,9 +192,10 @@ export function registerFlagCommands(program: Command): void {
             v.author,
             v.copiedFrom ? `copy of ${v.copiedFrom}` : '',
             describeChanges(v.diff),
+            v.warnings.length ? String(v.warnings.length) : '',
             v.reason ?? '',
           ]),
-          ['VERSION', 'CREATED', 'BY', 'SOURCE', 'CHANGES', 'REASON'],
+          ['VERSION', 'CREATED', 'BY', 'SOURCE', 'CHANGES', 'WARNINGS', 'REASON'],
         ),
       );
     });

@@ -124,7 +124,12 @@ test('sticky header and cookie keep a user on one revision; users move consisten
       assert.equal(r.headers['x-upstream'], where);
     }
     // Shift 50/50 -> 20/80: users on B stay on B; only some of A's move.
-    await dp.setRoutes(table('app', 2, [backend(1, 20, a.port), backend(2, 80, b.port)]));
+    const asked = performance.timeOrigin + performance.now();
+    const { inForceAt } = await dp.setRoutes(
+      table('app', 2, [backend(1, 20, a.port), backend(2, 80, b.port)]),
+    );
+    // The moment the last worker had it, on the same clock as the caller's.
+    assert.ok(inForceAt >= asked && inForceAt <= performance.timeOrigin + performance.now(), `${inForceAt}`);
     let moved = 0;
     for (const [user, where] of first) {
       const r = await request(port, { agent, headers: { 'x-user': user } });

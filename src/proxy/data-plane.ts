@@ -16,7 +16,7 @@ import {
   SLOTS,
   viewsOf,
 } from './shared.ts';
-import type { DataPlane, DataPlaneHealth, MetricsBucket, RouteTable } from './types.ts';
+import type { AppliedTable, DataPlane, DataPlaneHealth, MetricsBucket, RouteTable } from './types.ts';
 
 export interface DataPlaneOptions {
   /** Worker threads (default: os.availableParallelism()). */
@@ -197,16 +197,18 @@ export async function createDataPlane(options: DataPlaneOptions = {}): Promise<R
     );
   };
 
-  const call = (h: WorkerHandle, msg: WorkerRequest): Promise<number | undefined> => {
+  const ask = (h: WorkerHandle, msg: WorkerRequest): Promise<WorkerReply & { ok: true }> => {
     if (h.dead !== undefined) return Promise.reject(h.dead);
     return new Promise<WorkerReply>((resolve, reject) => {
       h.pending.set(msg.id, { resolve, reject });
       h.worker.postMessage(msg);
     }).then((r) => {
       if (!r.ok) throw new Error(r.error);
-      return r.port;
+      return r;
     });
   };
+  const call = async (h: WorkerHandle, msg: WorkerRequest): Promise<number | undefined> =>
+    (await ask(h, msg)).port;
 
   try {
     for (let i = 0; i < count; i++) workers.push(await spawn());
@@ -253,7 +255,8 @@ export async function createDataPlane(options: DataPlaneOptions = {}): Promise<R
     }
   };
 
-  const apply = async (a: AppState, t: RouteTable): Promise<void> => {
+  /** Puts the table in force in every worker; resolves with the moment the last one had it. */
+  const apply = async (a: AppState, t: RouteTable): Promise<number> => {
     assignSlots(a, t);
     const prev = a.table;
     const listenChanged =
@@ -261,24 +264,27 @@ export async function createDataPlane(options: DataPlaneOptions = {}): Promise<R
     const msg = (port: number): WorkerRequest => setMessage(a, t, port);
     const serving = live();
     if (serving.length === 0) throw new Error('no proxy worker is up (they are being replaced)');
+    let replies: (WorkerReply & { ok: true })[];
     if (listenChanged && t.listen.port === 0) {
       // Ephemeral port: the first worker binds it, the others join with SO_REUSEPORT.
       const [first, ...rest] = serving as [WorkerHandle, ...WorkerHandle[]];
-      const bound = await call(first, msg(0));
+      const head = await ask(first, msg(0));
+      const bound = head.port;
       if (bound === undefined) throw new Error('worker did not report its port');
-      await Promise.all(rest.map((w) => call(w, msg(bound))));
+      replies = [head, ...(await Promise.all(rest.map((w) => ask(w, msg(bound)))))];
       a.port = bound;
     } else {
-      const ports = await Promise.all(serving.map((w) => call(w, msg(t.listen.port))));
-      a.port = ports[0] ?? t.listen.port;
+      replies = await Promise.all(serving.map((w) => ask(w, msg(t.listen.port))));
+      a.port = replies[0]?.port ?? t.listen.port;
     }
     a.table = t;
+    return Math.max(...replies.map((r) => r.at));
   };
 
   const dp: RewindDataPlane = {
     workerCount: count,
 
-    setRoutes(table: RouteTable): Promise<void> {
+    setRoutes(table: RouteTable): Promise<AppliedTable> {
       if (closed) return Promise.reject(new Error('data plane closed'));
       try {
         validateTable(table);
@@ -304,9 +310,9 @@ export async function createDataPlane(options: DataPlaneOptions = {}): Promise<R
         for (let s = now; s <= now + 3; s++) claimBucket(a.views, s);
       }
       const state = a;
-      const run = state.chain.then(async () => {
+      const run = state.chain.then(async (): Promise<AppliedTable> => {
         try {
-          await apply(state, table);
+          return { inForceAt: await apply(state, table) };
         } catch (err) {
           if (state.table === undefined) {
             // Never served: undo the listeners that did open.
@@ -318,7 +324,10 @@ export async function createDataPlane(options: DataPlaneOptions = {}): Promise<R
           throw err;
         }
       });
-      state.chain = run.catch(() => {});
+      state.chain = run.then(
+        () => {},
+        () => {},
+      );
       return run;
     },
 

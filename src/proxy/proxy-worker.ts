@@ -20,7 +20,13 @@ export type WorkerRequest =
   | { readonly op: 'close'; readonly id: number };
 
 export type WorkerReply =
-  | { readonly id: number; readonly ok: true; readonly port?: number }
+  | {
+      readonly id: number;
+      readonly ok: true;
+      readonly port?: number;
+      /** When the operation took effect in this worker (epoch ms, sub-ms precision). */
+      readonly at: number;
+    }
   | { readonly id: number; readonly ok: false; readonly error: string };
 
 const engine = new Engine();
@@ -84,7 +90,13 @@ async function handle(msg: WorkerRequest): Promise<number | undefined> {
 
 port.on('message', (msg: WorkerRequest) => {
   handle(msg).then(
-    (p) => port.postMessage({ id: msg.id, ok: true, port: p } satisfies WorkerReply),
+    (p) =>
+      port.postMessage({
+        id: msg.id,
+        ok: true,
+        port: p,
+        at: performance.timeOrigin + performance.now(),
+      } satisfies WorkerReply),
     (err: unknown) =>
       port.postMessage({
         id: msg.id,

@@ -97,9 +97,15 @@ export const LATENCY_BOUNDS_MS = [
   0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000,
 ] as const;
 
+/** What putting a table in force did. */
+export interface AppliedTable {
+  /** When the last proxy worker had the table in force (epoch ms, sub-ms precision). */
+  readonly inForceAt: number;
+}
+
 export interface DataPlane {
   /** Install or replace an app's table; resolves when every worker serves it. Opens the listener if new. */
-  setRoutes(table: RouteTable): Promise<void>;
+  setRoutes(table: RouteTable): Promise<AppliedTable>;
   /** The table in force for an app, or undefined. */
   routes(app: string): RouteTable | undefined;
   /** Close an app's listener after in-flight requests end. */

@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { FlagService } from '../features/flags/flag-service.ts';
+import { warningsOf } from '../features/flags/flag-set.ts';
 import { pullKillSwitch } from '../features/flags/kill-switch.ts';
 import { ofrepEvaluateBulk, ofrepEvaluateSingle } from '../features/flags/ofrep.ts';
 import type { IncidentService } from '../features/incidents/incident-service.ts';
@@ -39,15 +40,19 @@ type AppReq = FastifyRequest<{ Params: { app: string; key?: string; version?: st
 
 export function registerFlagRoutes(app: FastifyInstance, deps: FlagRouteDeps): void {
   const { flags, controller, parse } = deps;
-  const summary = (version: number, result: { changes: readonly unknown[] }) => ({
+  const summary = (
+    version: number,
+    result: { changes: readonly unknown[]; warnings: readonly unknown[] },
+  ) => ({
     version,
     changes: result.changes,
+    warnings: result.warnings,
   });
 
   app.get('/api/v1/apps/:app/flags', async (req: AppReq) => {
     controller.context(req.params.app);
     const now = await flags.current(req.params.app);
-    return { version: now.version, flags: now.set.flags, document: now.set };
+    return { version: now.version, flags: now.set.flags, document: now.set, warnings: warningsOf(now.set) };
   });
   app.get('/api/v1/apps/:app/flags/history', async (req: AppReq) => {
     controller.context(req.params.app);
@@ -119,13 +124,19 @@ export function registerFlagRoutes(app: FastifyInstance, deps: FlagRouteDeps): v
   });
 
   // OFREP in its own scope: clients read the protocol's error bodies, not Rewind's, for every
-  // error here, from a body that is not JSON to an unknown app.
+  // error here, down to an unknown app. The body reaches the OFREP functions as raw text, parsed
+  // there once, so that malformed JSON is answered in OFREP's shape too.
   app.register(async (ofrep) => {
-    ofrep.setErrorHandler((err, _req, reply) => {
+    ofrep.removeAllContentTypeParsers();
+    ofrep.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+    ofrep.setErrorHandler((err, req: AppReq, reply) => {
       const status =
         err instanceof RewindError ? err.status : ((err as { statusCode?: number }).statusCode ?? 500);
       const errorCode = status === 404 ? 'FLAG_NOT_FOUND' : status === 400 ? 'PARSE_ERROR' : 'GENERAL';
-      return reply.status(status).send({ errorCode, errorDetails: (err as Error).message });
+      // A single-flag error without `key` is a malformed response to the OFREP provider, which
+      // would then hide the message (an unknown app: a mistyped baseUrl).
+      const key = req.params.key === undefined ? {} : { key: req.params.key };
+      return reply.status(status).send({ ...key, errorCode, errorDetails: (err as Error).message });
     });
     ofrep.post('/api/v1/apps/:app/ofrep/v1/evaluate/flags/:key', async (req: AppReq, reply) => {
       controller.context(req.params.app);

@@ -1,7 +1,7 @@
 // The Store over a Kysely<Database>: the same code for SQLite and PostgreSQL. Only the dialect
 // setup (sqlite-dialect.ts, postgres-dialect.ts) knows which database it is.
 
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import { isForeignKeyViolation, isUniqueViolation } from './db-errors.ts';
 import type { ChangeFeed } from './pg-change-feed.ts';
 import type {
@@ -31,6 +31,7 @@ import {
   type NewFlagSet,
   type NewIncident,
   type NewRevision,
+  type NewRollout,
   type RevisionRecord,
   RolloutConflictError,
   type RolloutKind,
@@ -73,6 +74,7 @@ function toFlagSet(row: Selectable<FlagSetsTable>): FlagSetRecord {
     diff: fromJson(row.diff),
     copiedFrom: row.copied_from,
     createdAt: row.created_at,
+    warnings: fromJson(row.warnings) as readonly unknown[],
   };
 }
 
@@ -241,6 +243,73 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
     return toRevision(row);
   };
 
+  const insertRollout = async (executor: Kysely<Database>, input: NewRollout) => {
+    const at = now();
+    const row = await executor
+      .insertInto('rollouts')
+      .values({
+        id: input.id,
+        app: input.app,
+        kind: input.kind,
+        strategy: input.strategy,
+        from_revision: input.fromRevision,
+        to_revision: input.toRevision,
+        phase: input.phase,
+        state: toJson(input.state),
+        reason: input.reason ?? null,
+        error: null,
+        generation: 1,
+        created_at: at,
+        updated_at: at,
+        finished_at: isTerminal(input.phase) ? at : null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toRollout(row);
+  };
+
+  /**
+   * One transaction whose commit does not wait for the disk: it is in the database's log at once
+   * (a crash of this process loses nothing) and on the disk with the next durable commit.
+   * SQLite: synchronous=normal for this transaction (WAL frames written, not fsynced; the next
+   * synchronous=full commit's fsync of the WAL covers them). PostgreSQL: synchronous_commit off
+   * for it (the next synchronous commit flushes the WAL up to and past it).
+   */
+  const flushWithNext = <T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> =>
+    options.dialect === 'postgres'
+      ? db.transaction().execute(async (trx) => {
+          await sql`set local synchronous_commit = off`.execute(trx);
+          return fn(trx);
+        })
+      : db.connection().execute(async (conn) => {
+          await sql`pragma synchronous = normal`.execute(conn);
+          try {
+            return await conn.transaction().execute(fn);
+          } finally {
+            await sql`pragma synchronous = full`.execute(conn);
+          }
+        });
+
+  /** Runs an insert of a rollout, mapping the database's refusals; retried if the active one just ended. */
+  const withRolloutRetry = async <T>(app: string, id: string, insert: () => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await insert();
+      } catch (err) {
+        if (isForeignKeyViolation(err)) throw unknownApp(app, err);
+        if (isUniqueViolation(err, UNIQUE_KEYS.rolloutId)) {
+          throw new Error(`store: rollout id ${id} already exists`, { cause: err });
+        }
+        if (isUniqueViolation(err, UNIQUE_KEYS.revisionNumber) && attempt < MAX_ATTEMPTS) continue;
+        if (!isUniqueViolation(err, UNIQUE_KEYS.activeRollout)) throw err;
+        const active = await activeRollout(app);
+        if (active) throw new RolloutConflictError(app, active.id);
+        // The active one finished between our insert and the lookup: try again.
+        if (attempt >= MAX_ATTEMPTS) throw err;
+      }
+    }
+  };
+
   const store: Store = {
     dialect: options.dialect,
 
@@ -339,42 +408,18 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
 
     rollouts: {
       async create(input) {
-        const at = now();
-        for (let attempt = 1; ; attempt++) {
-          try {
-            const row = await db
-              .insertInto('rollouts')
-              .values({
-                id: input.id,
-                app: input.app,
-                kind: input.kind,
-                strategy: input.strategy,
-                from_revision: input.fromRevision,
-                to_revision: input.toRevision,
-                phase: input.phase,
-                state: toJson(input.state),
-                reason: input.reason ?? null,
-                error: null,
-                generation: 1,
-                created_at: at,
-                updated_at: at,
-                finished_at: isTerminal(input.phase) ? at : null,
-              })
-              .returningAll()
-              .executeTakeFirstOrThrow();
-            return toRollout(row);
-          } catch (err) {
-            if (isForeignKeyViolation(err)) throw unknownApp(input.app, err);
-            if (isUniqueViolation(err, UNIQUE_KEYS.rolloutId)) {
-              throw new Error(`store: rollout id ${input.id} already exists`, { cause: err });
-            }
-            if (!isUniqueViolation(err, UNIQUE_KEYS.activeRollout)) throw err;
-            const active = await activeRollout(input.app);
-            if (active) throw new RolloutConflictError(input.app, active.id);
-            // The active one finished between our insert and the lookup: try again.
-            if (attempt >= MAX_ATTEMPTS) throw err;
-          }
-        }
+        return withRolloutRetry(input.app, input.id, () => insertRollout(db, input));
+      },
+
+      async createWithRevision(revision, rollout, options = {}) {
+        const write = async (trx: Transaction<Database>) => {
+          const created = await createRevisionOnce(trx, revision);
+          const row = await insertRollout(trx, { ...rollout, app: revision.app, toRevision: created.number });
+          return { revision: created, rollout: row };
+        };
+        return withRolloutRetry(revision.app, rollout.id, () =>
+          options.flush === 'next' ? flushWithNext(write) : db.transaction().execute(write),
+        );
       },
 
       get: getRollout,
@@ -563,6 +608,7 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
               diff: toJson(input.diff),
               copied_from: input.copiedFrom ?? null,
               created_at: now(),
+              warnings: toJson(input.warnings ?? []),
             })
             .returningAll()
             .executeTakeFirstOrThrow();

@@ -84,6 +84,8 @@ export interface FlagSetsTable {
   diff: string;
   copied_from: number | null;
   created_at: number;
+  /** JSON text: what flagd loads but objects to in this version, as its author was told (0006). */
+  warnings: Generated<string>;
 }
 
 /** API tokens: only the sha256 of a token is kept; the token itself is shown once, at creation. */
@@ -380,6 +382,24 @@ function analysisSecondsSchema(): Migration {
   };
 }
 
+/**
+ * The warnings of a flag-set version (flag, JSON path, message): what flagd loads but objects to, as
+ * `rewind flags set` showed them when the version was made. Versions made before have none recorded.
+ */
+function flagSetWarningsSchema(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .alterTable('flag_sets')
+        .addColumn('warnings', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.alterTable('flag_sets').dropColumn('warnings').execute();
+    },
+  };
+}
+
 /** All migrations, in order (names sort alphabetically). Never edit one that has shipped: add another. */
 export function storeMigrations(dialect: StoreDialect): Record<string, Migration> {
   return {
@@ -388,6 +408,7 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     '0003_flag_sets': flagSetsSchema(),
     '0004_security': securitySchema(dialect),
     '0005_analysis_seconds': analysisSecondsSchema(),
+    '0006_flag_set_warnings': flagSetWarningsSchema(),
   };
 }
 

@@ -354,6 +354,70 @@ for (const dialect of DIALECTS) {
         assert.equal(await store.rollouts.active(uniqueApp('idle')), undefined);
       });
 
+      test('createWithRevision writes the revision and the rollout to it together, or neither', async () => {
+        const app = await setup('ro-with-rev');
+        const first = await store.revisions.create({ app, version: 'v1', spec: { a: 1 } });
+        const {
+          id: _id,
+          app: _app,
+          toRevision: _to,
+          ...rest
+        } = rollout(app, `${app}-r1`, {
+          kind: 'rollback',
+          fromRevision: first.number,
+        });
+        const made = await store.rollouts.createWithRevision(
+          { app, version: 'v1', spec: { a: 1 }, copiedFrom: first.number, reason: 'back' },
+          { ...rest, id: `${app}-r1` },
+        );
+        assert.equal(made.revision.number, first.number + 1);
+        assert.equal(made.revision.copiedFrom, first.number);
+        assert.equal(made.rollout.toRevision, made.revision.number);
+        assert.equal(made.rollout.app, app);
+        assert.deepEqual(await store.rollouts.get(`${app}-r1`), made.rollout);
+        assert.deepEqual(await store.revisions.get(app, made.revision.number), made.revision);
+        // Refused while that rollout is active: no revision is left behind.
+        await assert.rejects(
+          store.rollouts.createWithRevision(
+            { app, version: 'v1', spec: { a: 1 }, copiedFrom: first.number },
+            { ...rest, id: `${app}-r2` },
+          ),
+          (err: unknown) => err instanceof RolloutConflictError && err.activeRolloutId === `${app}-r1`,
+        );
+        assert.deepEqual(
+          (await store.revisions.list(app)).map((r) => r.number),
+          [made.revision.number, first.number],
+        );
+        assert.equal(await store.rollouts.get(`${app}-r2`), undefined);
+        // Not waiting for the disk changes nothing a reader sees, nor the refusals.
+        const later = await setup('ro-with-rev-next');
+        const next = await store.rollouts.createWithRevision(
+          { app: later, version: 'v9', spec: { b: 2 } },
+          { ...rest, id: `${later}-r1` },
+          { flush: 'next' },
+        );
+        assert.deepEqual(await store.rollouts.get(`${later}-r1`), next.rollout);
+        assert.deepEqual(await store.revisions.get(later, next.revision.number), next.revision);
+        await assert.rejects(
+          store.rollouts.createWithRevision(
+            { app: later, version: 'v9', spec: {} },
+            { ...rest, id: `${later}-r2` },
+            { flush: 'next' },
+          ),
+          RolloutConflictError,
+        );
+        assert.equal((await store.revisions.list(later)).length, 1);
+        // The next write is an ordinary durable one.
+        await store.events.append({ app: later, type: 'test', message: 'after' });
+        await assert.rejects(
+          store.rollouts.createWithRevision(
+            { app: uniqueApp('ghost'), version: 'v1', spec: {} },
+            { ...rest, id: 'x' },
+          ),
+          /ghost/,
+        );
+      });
+
       test('fromRevision null, reason defaults to null, rollback kind', async () => {
         const app = await setup('ro-first');
         const created = await store.rollouts.create(
@@ -779,12 +843,18 @@ for (const dialect of DIALECTS) {
         const app = uniqueApp('flags');
         await store.apps.upsert(app, {});
         assert.equal(await store.flagSets.latest(app), undefined);
+        const warning = {
+          flag: 'checkout',
+          path: 'flags.checkout.targeting',
+          message: 'flag `checkout` ...',
+        };
         const v1 = await store.flagSets.create({
           app,
           document: doc(true),
           author: 'ana',
           diff: [],
           reason: 'first',
+          warnings: [warning],
         });
         const v2 = await store.flagSets.create({
           app,
@@ -804,6 +874,8 @@ for (const dialect of DIALECTS) {
         assert.equal(v2.reason, null);
         assert.equal(v3.copiedFrom, 1);
         assert.deepEqual(v2.document, doc(false));
+        assert.deepEqual([v1.warnings, v2.warnings], [[warning], []], 'warnings kept with their version');
+        assert.deepEqual((await store.flagSets.get(app, 1))?.warnings, [warning]);
         assert.deepEqual(await store.flagSets.get(app, 2), v2);
         assert.equal(await store.flagSets.get(app, 9), undefined);
         assert.deepEqual(await store.flagSets.latest(app), v3);
@@ -1047,36 +1119,65 @@ for (const dialect of DIALECTS) {
       });
     });
 
-    test('a database from before the analysis series is migrated and keeps its data', async () => {
-      const app = uniqueApp('older');
-      await store.apps.upsert(app, { v: 1 });
-      const ro = await store.rollouts.create(rollout(app, `${app}-r1`));
-      await store.close();
-      // Back to the schema of 0004: no analysis_seconds table, no record of its migration.
-      const undo = [
-        'drop table analysis_seconds',
-        "delete from rewind_migration where name = '0005_analysis_seconds'",
-      ];
+    const UNDO_0006 = [
+      'alter table flag_sets drop column warnings',
+      "delete from rewind_migration where name = '0006_flag_set_warnings'",
+    ];
+
+    /** Runs SQL on the store's database behind its back (the store is closed): to rebuild an old schema. */
+    async function rawSql(queries: readonly string[]): Promise<void> {
       if (harness?.url !== undefined) {
         const c = new pg.Client({ connectionString: harness.url });
         await c.connect();
         try {
-          for (const q of undo) await c.query(q);
+          for (const q of queries) await c.query(q);
         } finally {
           await c.end();
         }
       } else {
         const raw = new DatabaseSync(join(harness?.dataDir ?? '', SQLITE_FILE_NAME));
         try {
-          for (const q of undo) raw.exec(q);
+          for (const q of queries) raw.exec(q);
         } finally {
           raw.close();
         }
       }
+    }
+
+    test('a database from before the analysis series is migrated and keeps its data', async () => {
+      const app = uniqueApp('older');
+      await store.apps.upsert(app, { v: 1 });
+      const ro = await store.rollouts.create(rollout(app, `${app}-r1`));
+      await store.close();
+      // Back to the schema of 0004: no analysis_seconds table, no record of its migration, and no
+      // later migration (recorded without 0005 it would be out of order).
+      await rawSql([
+        ...UNDO_0006,
+        'drop table analysis_seconds',
+        "delete from rewind_migration where name = '0005_analysis_seconds'",
+      ]);
       store = await open(fakeClock(1_750_000_000_000));
       assert.deepEqual(await store.rollouts.get(ro.id), ro);
       await store.analysis.record(ro.id, [{ revision: 2, second: 5, data: { requests: 1 } }], 0);
       assert.deepEqual(await store.analysis.load(ro.id), [{ revision: 2, second: 5, data: { requests: 1 } }]);
+    });
+
+    test('flag-set versions from before 0006 are migrated with no warnings recorded', async () => {
+      const app = uniqueApp('older-flags');
+      await store.apps.upsert(app, {});
+      const v1 = await store.flagSets.create({ app, document: { flags: {} }, author: 'ana', diff: [] });
+      await store.close();
+      await rawSql(UNDO_0006);
+      store = await open(fakeClock(1_760_000_000_000));
+      assert.deepEqual(await store.flagSets.get(app, 1), v1);
+      const v2 = await store.flagSets.create({
+        app,
+        document: { flags: {} },
+        author: 'bo',
+        diff: [],
+        warnings: [{ path: 'x', message: 'y' }],
+      });
+      assert.deepEqual(v2.warnings, [{ path: 'x', message: 'y' }]);
     });
 
     test('data survives close and reopen; migrations are idempotent', async () => {

@@ -160,6 +160,11 @@ export interface FlagSetRecord {
   /** The version this one copies (a flag rollback to N creates a copy of N). */
   readonly copiedFrom: number | null;
   readonly createdAt: number;
+  /**
+   * What flagd loads but objects to in this version (features/flags/flag-set.ts FlagSetWarning), as
+   * its author was told when it was made; [] for versions made before warnings were recorded.
+   */
+  readonly warnings: readonly unknown[];
 }
 
 export interface NewFlagSet {
@@ -169,6 +174,7 @@ export interface NewFlagSet {
   readonly reason?: string | null;
   readonly diff: unknown;
   readonly copiedFrom?: number | null;
+  readonly warnings?: readonly unknown[];
 }
 
 /** What a store tells about writes of other controllers that share its database. */
@@ -304,6 +310,21 @@ export interface Store {
   readonly rollouts: {
     /** Throws RolloutConflictError if the app has an unfinished rollout (enforced by the database). */
     create(input: NewRollout): Promise<RolloutRecord>;
+    /**
+     * Creates a revision and the rollout to it in one transaction: a rollback journals its copy of
+     * the target and itself before it switches. Nothing is created when the rollout is refused
+     * (RolloutConflictError).
+     *
+     * `flush: 'next'`: the write survives a crash of this process as soon as the promise resolves,
+     * and a power loss once the next write of this store resolves (it does not wait for the disk
+     * itself). The rollback journals with it, switches, then writes its switch event (durable)
+     * before it answers.
+     */
+    createWithRevision(
+      revision: NewRevision,
+      rollout: Omit<NewRollout, 'app' | 'toRevision'>,
+      options?: { readonly flush?: 'now' | 'next' },
+    ): Promise<{ revision: RevisionRecord; rollout: RolloutRecord }>;
     get(id: string): Promise<RolloutRecord | undefined>;
     /** The app's unfinished rollout, if any. */
     active(app: string): Promise<RolloutRecord | undefined>;

@@ -76,6 +76,18 @@ describe('blue-green with examples/shop', () => {
       !steps.includes('startRevision') && steps.includes('switchTraffic'),
       `${steps} (took ${took} ms)`,
     );
+    // The switch event says when the proxy had the table: after the command, before the event.
+    const events = (await (await h.fetch(`${h.apiUrl}/api/v1/rollouts/${rollout.id}/events`)).json()) as {
+      type: string;
+      at: number;
+      data: { inForceAt?: number } | null;
+    }[];
+    const switched = events.find((e) => e.type === 'traffic.switched');
+    const inForceAt = switched?.data?.inForceAt;
+    assert.ok(
+      typeof inForceAt === 'number' && inForceAt >= started && inForceAt <= switched!.at + 1,
+      JSON.stringify(switched),
+    );
     const incidents = await waitFor('the rollback incident to be verified', async () => {
       const list = JSON.parse((await h.cli('incidents', '--json')).stdout) as {
         id: string;

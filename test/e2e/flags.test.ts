@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { OFREPProvider } from '@openfeature/ofrep-provider';
+import { OpenFeature } from '@openfeature/server-sdk';
 import { type Harness, shopConfig, startLoad, startRewind, waitFor } from '../support/rewind-harness.ts';
 
 let h: Harness;
@@ -96,7 +98,11 @@ test('OFREP answers the published protocol: single, bulk with ETag, errors', asy
     body: '{nope',
   });
   assert.equal(broken.status, 400);
-  assert.equal((await body(broken)).errorCode, 'PARSE_ERROR');
+  assert.deepEqual(
+    [(await body(broken)).key, (await post(`${base}/theme`, '{"context":{}}').then(body)).errorCode],
+    ['theme', 'INVALID_CONTEXT'],
+    'malformed JSON is PARSE_ERROR with the key; a JSON string holding a request is not parsed twice',
+  );
   const bulk = await post(base, { context: { targetingKey: 'a' } });
   const etag = bulk.headers.get('etag')!;
   assert.ok(etag);
@@ -106,21 +112,46 @@ test('OFREP answers the published protocol: single, bulk with ETag, errors', asy
     context: {},
   });
   assert.equal(unknownApp.status, 404);
+  const unknown = await body(unknownApp);
+  assert.deepEqual([unknown.key, unknown.errorCode], ['theme', 'FLAG_NOT_FOUND'], 'OFREP shape, with key');
+  assert.match(unknown.errorDetails, /nope/);
 });
 
-test('an invalid flag file is refused and the previous version stays in force', async () => {
+test('a mistyped baseUrl reaches the app through the OFREP provider as a message naming the app', async () => {
+  const domain = 'mistyped-base-url';
+  await OpenFeature.setProviderAndWait(
+    domain,
+    new OFREPProvider({
+      baseUrl: `${h.apiUrl}/api/v1/apps/shopp`,
+      headers: [['authorization', `Bearer ${h.token}`]],
+    }),
+  );
+  const details = await OpenFeature.getClient(domain).getStringDetails('theme', 'light');
+  await OpenFeature.clearProviders();
+  assert.deepEqual([details.value, details.errorCode], ['light', 'FLAG_NOT_FOUND']);
+  assert.match(
+    details.errorMessage ?? '',
+    /shopp/,
+    'the provider surfaces what Rewind said, not "malformed"',
+  );
+});
+
+test('a flag file flagd would refuse is refused, every problem named, and the previous version stays in force', async () => {
   const file = join(h.dir, 'bad.json');
   writeFileSync(
     file,
     JSON.stringify({
       flags: {
-        recommendations: { state: 'ENABLED', variants: { on: true, off: 'no' }, defaultVariant: 'on' },
+        recommendations: { state: 'ON', variants: { on: true, off: false }, defaultVariant: 'on' },
+        theme: { state: 'ENABLED', variants: { light: 'light' }, defaultVariant: 'dark' },
       },
     }),
   );
   const bad = await h.cli('flags', 'set', 'shop', '--file', file);
   assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /flags\.recommendations\.variants/);
+  assert.match(bad.stderr, /2 problems:/);
+  assert.match(bad.stderr, /flags\.recommendations\.state: .*\(found "ON"\)/);
+  assert.match(bad.stderr, /flags\.theme\.defaultVariant: .*\(found "dark"\)/);
   const unknown = await h.cli('flags', 'disable', 'shop', 'nope', '--reason', 'x');
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /no flag "nope"; its flags: recommendations, theme/);
@@ -191,4 +222,34 @@ test('a revision carries the flag set in force when it was made; rolling back to
   assert.equal(newest.copiedFrom, enabledAt);
   assert.match(newest.reason, /rollback to revision/);
   assert.ok((await products()).recommendations, 'the shop sees the restored flag');
+});
+
+test('flags set loads what flagd loads and shows its warnings (flag, JSON path, fix), in text and --json', async () => {
+  const file = join(h.dir, 'beta.json');
+  const beta = {
+    state: 'ENABLED',
+    variants: { on: true, off: false },
+    defaultVariant: 'off',
+    targeting: { if: [{ sem_ver: [{ var: 'appVersion' }, '>=', 'v2.1'] }, 'on', 'maybe'] },
+  };
+  writeFileSync(file, JSON.stringify(beta));
+  const text = await h.cli('flags', 'set', 'shop', 'beta', '--file', file, '--reason', 'beta');
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /added beta\n2 warnings in 1 flag: flagd loads these too/);
+  assert.match(
+    text.stdout,
+    /warning: flag `beta` targeting\.if\[0\]\.sem_ver\[2\]: "v2\.1" is not a semantic version .*Fix: write "2\.1\.0"/,
+  );
+  assert.match(text.stdout, /warning: flag `beta` targeting\.if\[2\]: the rule returns a variant .*"maybe"/);
+  const json = JSON.parse((await h.cli('flags', 'set', 'shop', 'beta', '--file', file, '--json')).stdout);
+  assert.deepEqual(
+    json.warnings.map((w: { flag: string; path: string }) => `${w.flag} ${w.path}`),
+    ['beta flags.beta.targeting.if[0].sem_ver[2]', 'beta flags.beta.targeting.if[2]'],
+  );
+  const history = JSON.parse((await h.cli('flags', 'history', 'shop', '--json')).stdout);
+  assert.equal(history[0].warnings.length, 2, 'kept with the version');
+  assert.match(
+    (await h.cli('flags', 'history', 'shop')).stdout,
+    /WARNINGS {2}REASON\n[\s\S]*added beta\s+2\s+beta\n/,
+  );
 });

@@ -229,6 +229,7 @@ test('a disabled flag resolves to DISABLED with no value: the application keeps 
   assert.deepEqual(evaluator.evaluate('kill-switch', { targetingKey: 'u' }), {
     key: 'kill-switch',
     reason: 'DISABLED',
+    codeDefault: true,
     metadata: { owner: 'team-shop', env: 'prod', reason: 'INC-7' },
   });
 });
@@ -254,4 +255,50 @@ test('evaluateAll returns every flag in the set order, disabled ones included', 
   );
   assert.equal(all.find((r) => r.key === 'kill-switch')?.reason, 'DISABLED');
   assert.equal(variantOf(all.find((r) => r.key === 'pro-banner')!), 'on');
+});
+
+test('a flag without defaultVariant: a match is its variant, a fall-through defers to the code default', () => {
+  const noDefault = createFlagEvaluator(
+    parseFlagSet({
+      flags: {
+        beta: {
+          state: 'ENABLED',
+          variants: bool,
+          defaultVariant: null,
+          targeting: { if: [{ '==': [{ var: 'plan' }, 'pro'] }, 'on'] },
+        },
+      },
+    }),
+  );
+  assert.deepEqual(noDefault.evaluate('beta', { plan: 'free' }), {
+    key: 'beta',
+    reason: 'DEFAULT',
+    codeDefault: true,
+    metadata: {},
+  });
+  const pro = noDefault.evaluate('beta', { plan: 'pro' });
+  assert.deepEqual([pro.reason, 'value' in pro && pro.value], ['TARGETING_MATCH', true]);
+});
+
+test('a rule flagd-core cannot compile evaluates to PARSE_ERROR; a variant the flag lacks to GENERAL', () => {
+  const broken = createFlagEvaluator(
+    parseFlagSet({
+      flags: {
+        typo: {
+          state: 'ENABLED',
+          variants: bool,
+          defaultVariant: 'off',
+          targeting: { startsWith: ['a', 'a'] },
+        },
+        ghost: {
+          state: 'ENABLED',
+          variants: bool,
+          defaultVariant: 'off',
+          targeting: { if: [true, 'maybe'] },
+        },
+      },
+    }),
+  );
+  assert.equal((broken.evaluate('typo', {}) as { errorCode?: string }).errorCode, 'PARSE_ERROR');
+  assert.equal((broken.evaluate('ghost', {}) as { errorCode?: string }).errorCode, 'GENERAL');
 });

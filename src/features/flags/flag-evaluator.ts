@@ -31,9 +31,14 @@ export interface ResolvedFlag extends ResolutionBase {
   readonly variant: string;
 }
 
-/** A disabled flag has no value: like flagd-core, the application uses its own code default. */
-export interface DisabledFlag extends ResolutionBase {
-  readonly reason: 'DISABLED';
+/**
+ * No value: the application uses its own code default. DISABLED: the flag is switched off (as in
+ * flagd-core). DEFAULT: targeting fell through and the flag has no defaultVariant (flagd's
+ * `"defaultVariant": null`). OFREP answers both as a success without `value` (ADR-0006).
+ */
+export interface CodeDefaultFlag extends ResolutionBase {
+  readonly reason: 'DISABLED' | 'DEFAULT';
+  readonly codeDefault: true;
 }
 
 export interface FailedFlag extends ResolutionBase {
@@ -42,7 +47,7 @@ export interface FailedFlag extends ResolutionBase {
   readonly errorDetails: string;
 }
 
-export type FlagResolution = ResolvedFlag | DisabledFlag | FailedFlag;
+export type FlagResolution = ResolvedFlag | CodeDefaultFlag | FailedFlag;
 
 export interface FlagEvaluator {
   readonly flagSet: FlagSet;
@@ -60,7 +65,7 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 const typeOf = (value: unknown): string =>
   isObject(value) ? 'object' : Array.isArray(value) ? 'array' : typeof value;
 
-/** `set` must come from parseFlagSet; loading re-checks it with flagd's schema and throws if it fails. */
+/** `set` must come from parseFlagSet; flagd-core loads it as flagd does, leniently. */
 export function createFlagEvaluator(set: FlagSet): FlagEvaluator {
   const core = new FlagdCore(loadFlagdStorage(JSON.stringify(set)), silentFlagdLogger);
   const evaluators = set.$evaluators ?? {};
@@ -80,7 +85,7 @@ export function createFlagEvaluator(set: FlagSet): FlagEvaluator {
       return fail(key, core.getFlagSetMetadata(), 'FLAG_NOT_FOUND', `flag "${key}" does not exist`);
     }
     const metadata = flag.metadata;
-    if (flag.state === 'DISABLED') return { key, reason: 'DISABLED', metadata };
+    if (flag.state === 'DISABLED') return { key, reason: 'DISABLED', codeDefault: true, metadata };
     const raw = flag.evaluate(context as FlagdContext, silentFlagdLogger);
     if (raw.reason === 'ERROR') {
       const code = raw.errorCode === 'PARSE_ERROR' ? 'PARSE_ERROR' : 'GENERAL';
@@ -99,6 +104,9 @@ export function createFlagEvaluator(set: FlagSet): FlagEvaluator {
         'TARGETING_KEY_MISSING',
         `flag "${key}" splits traffic by targetingKey; send one in the context`,
       );
+    }
+    if (raw.reason === 'DEFAULT' && raw.value === undefined && flag.defaultVariant === undefined) {
+      return { key, reason: 'DEFAULT', codeDefault: true, metadata };
     }
     if (raw.value === undefined || raw.variant === undefined) {
       return fail(key, metadata, 'GENERAL', `flag "${key}" resolved to no value`);

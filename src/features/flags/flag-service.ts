@@ -9,9 +9,11 @@ import {
   diffFlagSets,
   type FlagChange,
   type FlagSet,
+  type FlagSetWarning,
   type FlagState,
   parseFlagSet,
   setFlagState,
+  warningsOf,
   withFlag,
 } from './flag-set.ts';
 
@@ -30,6 +32,8 @@ export interface ChangeMeta {
 export interface FlagChangeResult {
   readonly record: FlagSetRecord;
   readonly changes: readonly FlagChange[];
+  /** What flagd loads but objects to, in the new version (warningsOf). */
+  readonly warnings: readonly FlagSetWarning[];
 }
 
 const EMPTY: FlagSet = parseFlagSet({ flags: {} });
@@ -212,6 +216,7 @@ export class FlagService {
       // Build the evaluator before storing: a set flagd cannot load never becomes a version.
       const evaluator = createFlagEvaluator(next);
       const changes = diffFlagSets(base.set, next);
+      const warnings = warningsOf(next);
       const record = await this.#store.flagSets.create({
         app,
         document: next,
@@ -219,10 +224,11 @@ export class FlagService {
         reason: meta.reason ?? null,
         diff: changes,
         copiedFrom,
+        warnings,
       });
       if ((this.#inForce.get(app)?.version ?? 0) < record.version)
         this.#setInForce(app, { version: record.version, set: next, evaluator });
-      const result = { record, changes };
+      const result = { record, changes, warnings };
       this.#onChange(app, result);
       return result;
     };

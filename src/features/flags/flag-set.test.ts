@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RewindError } from '../../shared/errors.ts';
-import { diffFlagSets, FlagSetError, parseFlagSet, setFlagState, withFlag } from './flag-set.ts';
+import { diffFlagSets, FlagSetError, parseFlagSet, setFlagState, warningsOf, withFlag } from './flag-set.ts';
 
 const boolFlag = { state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: 'off' };
 const withTargeting = (targeting: unknown) => ({ flags: { checkout: { ...boolFlag, targeting } } });
@@ -73,14 +73,8 @@ const rejections: [string, unknown, string, RegExp][] = [
   ],
   ['flag key starting with _', { flags: { _x: boolFlag } }, 'flags._x', /invalid flag key/],
   ['flag not an object', { flags: { checkout: true } }, 'flags.checkout', /is not an object/],
-  ['missing state', without('state'), 'flags.checkout.state', /has no state/],
-  ['missing variants', without('variants'), 'flags.checkout.variants', /has no variants/],
-  [
-    'missing defaultVariant',
-    without('defaultVariant'),
-    'flags.checkout.defaultVariant',
-    /has no defaultVariant/,
-  ],
+  ['missing state', without('state'), 'flags.checkout.state', /state is ENABLED or DISABLED/],
+  ['missing variants', without('variants'), 'flags.checkout.variants', /variants maps names to values/],
   [
     'unknown flag field',
     withDef({ description: 'x' }),
@@ -88,7 +82,12 @@ const rejections: [string, unknown, string, RegExp][] = [
     /unknown field "description"/,
   ],
   ['state not ENABLED/DISABLED', withDef({ state: 'ON' }), 'flags.checkout.state', /ENABLED or DISABLED/],
-  ['empty variants', withDef({ variants: {} }), 'flags.checkout.variants', /at least one/],
+  [
+    'empty variants',
+    withDef({ variants: {}, defaultVariant: null }),
+    'flags.checkout.variants',
+    /at least one/,
+  ],
   [
     'variants a list',
     withDef({ variants: [true, false] }),
@@ -125,12 +124,6 @@ const rejections: [string, unknown, string, RegExp][] = [
     withDef({ defaultVariant: 'blue' }),
     'flags.checkout.defaultVariant',
     /not one of the variants of "checkout"/,
-  ],
-  [
-    'defaultVariant null',
-    withDef({ defaultVariant: null }),
-    'flags.checkout.defaultVariant',
-    /not one of the variants/,
   ],
   [
     'flag metadata not primitive',
@@ -223,8 +216,107 @@ const rejections: [string, unknown, string, RegExp][] = [
   ],
 ];
 
-for (const [name, input, path, message] of rejections) {
-  test(`rejects: ${name} at ${path}`, () => {
+/** What flagd itself refuses (and a key unsafe in a URL); the rest flagd loads, and so does Rewind. */
+const REFUSED = new Set([
+  'invalid JSON',
+  'not an object',
+  'no flags',
+  'flag key with a slash',
+  'flag key with a space',
+  'flag key starting with _',
+  'flag not an object',
+  'missing state',
+  'missing variants',
+  'state not ENABLED/DISABLED',
+  'variants a list',
+  'defaultVariant not a variant',
+]);
+
+for (const [name, input, path, message] of rejections.filter(([name]) => !REFUSED.has(name))) {
+  test(`loads with a warning: ${name} at ${path}`, () => {
+    const warnings = warningsOf(parseFlagSet(input));
+    const w = warnings.find((x) => x.path === path);
+    assert.ok(w, `no warning at ${path}: ${JSON.stringify(warnings)}`);
+    assert.match(w.message, message);
+    const flag = path.startsWith('flags.checkout') ? 'checkout' : undefined;
+    assert.equal(w.flag, flag);
+    assert.ok(
+      w.message.startsWith(
+        flag ? `flag \`checkout\` ${path.slice('flags.checkout.'.length)}: ` : `${path}: `,
+      ),
+      w.message,
+    );
+    assert.match(w.message, /\(found .*\)\. Fix: ./);
+  });
+}
+
+test('every refusal of a set is reported at once, each with its path', () => {
+  assert.throws(
+    () =>
+      parseFlagSet({
+        flags: { a: { ...boolFlag, state: 'ON' }, b: { ...boolFlag, defaultVariant: 'maybe' }, c: boolFlag },
+      }),
+    (err: unknown) => {
+      assert.ok(err instanceof FlagSetError);
+      assert.match(err.message, /^2 problems:\n- flags\.a\.state: .*\n- flags\.b\.defaultVariant: /);
+      return true;
+    },
+  );
+});
+
+test('a flag without defaultVariant (or null) loads with no warning: the code default is served', () => {
+  for (const input of [without('defaultVariant'), withDef({ defaultVariant: null })]) {
+    assert.deepEqual(warningsOf(parseFlagSet(input)), []);
+  }
+});
+
+test('a sem_ver rule literal that is not MAJOR.MINOR.PATCH is a warning naming the literal and the fix', () => {
+  const set = parseFlagSet(withTargeting({ if: [{ sem_ver: [{ var: 'v' }, '>=', 'v1.1'] }, 'on', 'off'] }));
+  const [w] = warningsOf(set);
+  assert.equal(w?.path, 'flags.checkout.targeting.if[0].sem_ver[2]');
+  assert.match(
+    w?.message ?? '',
+    /^flag `checkout` targeting\.if\[0\]\.sem_ver\[2\]: "v1\.1" is not a semantic version .*Fix: write "1\.1\.0"$/,
+  );
+});
+
+test("flagd's schema errors are distilled to the deepest one: a negative weight, not 149 branch errors", () => {
+  const set = parseFlagSet(
+    withTargeting({
+      fractional: [
+        ['on', -5],
+        ['off', 10],
+      ],
+    }),
+  );
+  const warnings = warningsOf(set);
+  assert.equal(warnings.length, 1, JSON.stringify(warnings));
+  assert.match(warnings[0]?.message ?? '', /fractional\[0\]\[1\]: a bucket weight is >= 0/);
+});
+
+test("what only flagd's schema objects to is one warning at the deepest path, not its 100+ branch errors", () => {
+  const set = parseFlagSet(withTargeting({ if: [{ ends_with: [{ var: 'email' }, 3] }, 'on', 'off'] }));
+  assert.deepEqual(warningsOf(set), [
+    {
+      flag: 'checkout',
+      path: 'flags.checkout.targeting.if[0].ends_with[1]',
+      message:
+        "flag `checkout` targeting.if[0].ends_with[1]: flagd's schema wants string or object here; flagd loads it anyway (found 3). Fix: write string or object",
+    },
+  ]);
+});
+
+test("flagd's schema is asked flag by flag: its validator stops at the first flag that fails", () => {
+  const flag = { ...boolFlag, targeting: { if: [{ ends_with: [{ var: 'email' }, 3] }, 'on', 'off'] } };
+  const set = parseFlagSet({ flags: { a: flag, b: boolFlag, c: flag } });
+  assert.deepEqual(
+    warningsOf(set).map((w) => w.path),
+    ['flags.a.targeting.if[0].ends_with[1]', 'flags.c.targeting.if[0].ends_with[1]'],
+  );
+});
+
+for (const [name, input, path, message] of rejections.filter(([name]) => REFUSED.has(name))) {
+  test(`refuses: ${name} at ${path}`, () => {
     assert.throws(
       () => parseFlagSet(input),
       (err: unknown) => {
@@ -252,7 +344,10 @@ test('a FlagSetError is a 400 VALIDATION_FAILED in the shared catalogue, carryin
   assert.equal(err.status, 400);
   assert.ok(err instanceof FlagSetError);
   assert.equal(err.value, 'blue');
-  assert.equal(err.fix, 'use one of on, off or add a variant named "blue"');
+  assert.equal(
+    err.fix,
+    'use one of on, off or add a variant named "blue", or null to serve the code default',
+  );
 });
 
 test('rule literals that name variants pass, including booleans named "true"/"false"', () => {

@@ -1,8 +1,14 @@
 // The flag-set document: flagd's flag definition format, so a set that Rewind accepts loads in flagd
-// and the other way round. parseFlagSet is the only way to make one; it either returns a frozen,
-// validated copy or throws a FlagSetError naming the flag, the field and the fix.
+// and the other way round. parseFlagSet is the only way to make one. Like flagd, it refuses only what
+// flagd refuses (a flag that is not an object, a state other than ENABLED/DISABLED, variants that are
+// not an object, a defaultVariant naming no variant) plus a flag key unsafe in a URL, and throws one
+// FlagSetError listing every refusal. Whatever else flagd's schema objects to, flagd loads with a
+// warning and evaluates to an error or the default at run time; so does Rewind, and warningsOf(set)
+// lists those warnings, each naming the flag, the JSON path, the problem, what flagd does and the fix.
 
-import { at, FlagSetError } from './flag-set-error.ts';
+import type { Logger } from '@openfeature/core';
+import { at, FlagSetError, type Report } from './flag-set-error.ts';
+import { distillSchemaErrors } from './flagd-schema-errors.ts';
 import { loadFlagdStorage } from './flagd-storage.ts';
 import { checkResults, checkRule } from './targeting-rule.ts';
 
@@ -18,8 +24,11 @@ export type FlagMetadata = Readonly<Record<string, string | number | boolean>>;
 export interface FlagDefinition {
   readonly state: FlagState;
   readonly variants: Readonly<Record<string, VariantValue>>;
-  /** Served when targeting is absent or returns null. Always a key of `variants`. */
-  readonly defaultVariant: string;
+  /**
+   * Served when targeting is absent or returns null: a key of `variants`, or null/absent for none,
+   * in which case the application's code default is served (OFREP's codeDefaultFlag).
+   */
+  readonly defaultVariant?: string | null;
   /** A JsonLogic rule returning a variant name; `{}` means none. */
   readonly targeting?: JsonObject;
   readonly metadata?: FlagMetadata;
@@ -51,13 +60,32 @@ export const FLAGD_SCHEMA_URL = 'https://flagd.dev/schema/v0/flags.json';
 
 const SET_FIELDS = ['$schema', 'flags', '$evaluators', 'metadata'];
 const FLAG_FIELDS: readonly FlagField[] = ['state', 'variants', 'defaultVariant', 'targeting', 'metadata'];
-const REQUIRED_FLAG_FIELDS: readonly FlagField[] = ['state', 'variants', 'defaultVariant'];
 const EXAMPLE_FLAG = '{"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"}';
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Parses and validates a flag set given as JSON text or as an already-parsed value. */
+/** A problem flagd loads anyway; kept with the flag-set version and shown by `rewind flags set`. */
+export interface FlagSetWarning {
+  /** The flag the problem is in; absent for $evaluators and the set's metadata. */
+  readonly flag?: string;
+  /** JSON path from the document's root: `flags.x.targeting.if[0].sem_ver[2]`. */
+  readonly path: string;
+  /** `flag \`x\` targeting.if[0].sem_ver[2]: "v1.0.0" is not a semantic version ... Fix: ...` */
+  readonly message: string;
+}
+
+const WARNINGS = new WeakMap<FlagSet, readonly FlagSetWarning[]>();
+
+/** The warnings of a set made by parseFlagSet (or one of the functions that edit a set). */
+export function warningsOf(set: FlagSet): readonly FlagSetWarning[] {
+  return WARNINGS.get(set) ?? [];
+}
+
+/**
+ * Parses and validates a flag set given as JSON text or as an already-parsed value. Throws a
+ * FlagSetError listing every refusal; the warnings of the returned set are in warningsOf(set).
+ */
 export function parseFlagSet(input: unknown): FlagSet {
   const doc = typeof input === 'string' ? parseJson(input) : input;
   if (!isObject(doc)) {
@@ -68,12 +96,16 @@ export function parseFlagSet(input: unknown): FlagSet {
       `write {"flags": {"my-flag": ${EXAMPLE_FLAG}}}`,
     );
   }
-  checkKnownFields(doc, '', SET_FIELDS);
+  const refusals: FlagSetError[] = [];
+  const warnings: FlagSetError[] = [];
+  const refuse: Report = (e) => refusals.push(e);
+  const warn: Report = (e) => warnings.push(e);
+  checkKnownFields(doc, '', SET_FIELDS, warn);
   if (doc.$schema !== undefined && typeof doc.$schema !== 'string') {
-    throw new FlagSetError('$schema', doc.$schema, '$schema is a URL string', `write "${FLAGD_SCHEMA_URL}"`);
+    warn(new FlagSetError('$schema', doc.$schema, '$schema is a URL string', `write "${FLAGD_SCHEMA_URL}"`));
   }
-  if (doc.metadata !== undefined) checkMetadata(doc.metadata, 'metadata');
-  const evaluators = checkEvaluators(doc.$evaluators);
+  if (doc.metadata !== undefined) checkMetadata(doc.metadata, 'metadata', warn);
+  const evaluators = checkEvaluators(doc.$evaluators, warn);
   if (!isObject(doc.flags)) {
     throw new FlagSetError(
       'flags',
@@ -82,11 +114,14 @@ export function parseFlagSet(input: unknown): FlagSet {
       `write "flags": {"my-flag": ${EXAMPLE_FLAG}}`,
     );
   }
-  for (const [key, flag] of Object.entries(doc.flags)) checkFlag(key, flag, evaluators);
+  for (const [key, flag] of Object.entries(doc.flags)) checkFlag(key, flag, evaluators, refuse, warn);
+  if (refusals.length > 0) throw FlagSetError.all(refusals);
 
   const copy = toJson(doc, '(document)') as Record<string, unknown>;
-  proveFlagdLoads(copy);
-  return deepFreeze(copy) as unknown as FlagSet;
+  const flagd = flagdProblems(copy);
+  const set = deepFreeze(copy) as unknown as FlagSet;
+  WARNINGS.set(set, toWarnings(warnings, flagd, Object.keys(doc.flags)));
+  return set;
 }
 
 function parseJson(text: string): unknown {
@@ -103,122 +138,151 @@ function parseJson(text: string): unknown {
   }
 }
 
-function checkKnownFields(obj: Record<string, unknown>, path: string, allowed: readonly string[]): void {
+function checkKnownFields(
+  obj: Record<string, unknown>,
+  path: string,
+  allowed: readonly string[],
+  warn: Report,
+): void {
   for (const key of Object.keys(obj)) {
     if (!allowed.includes(key)) {
-      throw new FlagSetError(
-        at(path, key),
-        obj[key],
-        `unknown field "${key}"`,
-        `remove it; allowed fields are ${allowed.join(', ')}`,
+      warn(
+        new FlagSetError(
+          at(path, key),
+          obj[key],
+          `unknown field "${key}"; flagd ignores it`,
+          `remove it or fix its name; the fields are ${allowed.join(', ')}`,
+        ),
       );
     }
   }
 }
 
-function checkMetadata(value: unknown, path: string): void {
+function checkMetadata(value: unknown, path: string, warn: Report): void {
   if (!isObject(value)) {
-    throw new FlagSetError(
-      path,
-      value,
-      'metadata is an object',
-      'write for example {"owner": "team-checkout"}',
+    warn(
+      new FlagSetError(path, value, 'metadata is an object', 'write for example {"owner": "team-checkout"}'),
     );
+    return;
   }
   for (const [key, v] of Object.entries(value)) {
-    if (
-      !['string', 'number', 'boolean'].includes(typeof v) ||
-      (typeof v === 'number' && !Number.isFinite(v))
-    ) {
-      throw new FlagSetError(
-        at(path, key),
-        v,
-        'metadata values are strings, numbers or booleans',
-        'flatten it to a string',
+    if (!['string', 'number', 'boolean'].includes(typeof v)) {
+      warn(
+        new FlagSetError(
+          at(path, key),
+          v,
+          'metadata values are strings, numbers or booleans; OpenFeature clients drop any other',
+          'flatten it to a string',
+        ),
       );
     }
   }
 }
 
-function checkEvaluators(value: unknown): Record<string, unknown> {
+function checkEvaluators(value: unknown, warn: Report): Record<string, unknown> {
   if (value === undefined) return {};
   if (!isObject(value)) {
-    throw new FlagSetError(
-      '$evaluators',
-      value,
-      '$evaluators maps names to JsonLogic rules',
-      'write {"beta-users": {"in": [{"var": "email"}, ["a@x.io"]]}}',
+    warn(
+      new FlagSetError(
+        '$evaluators',
+        value,
+        '$evaluators maps names to JsonLogic rules; flagd uses none of it',
+        'write {"beta-users": {"in": [{"var": "email"}, ["a@x.io"]]}}',
+      ),
     );
+    return {};
   }
   for (const [name, rule] of Object.entries(value)) {
     if (!isObject(rule)) {
-      throw new FlagSetError(
-        at('$evaluators', name),
-        rule,
-        'an evaluator is a JsonLogic rule object',
-        'write for example {"==": [{"var": "plan"}, "pro"]}',
+      warn(
+        new FlagSetError(
+          at('$evaluators', name),
+          rule,
+          'an evaluator is a JsonLogic rule object',
+          'write for example {"==": [{"var": "plan"}, "pro"]}',
+        ),
       );
-    }
-    checkRule(rule, at('$evaluators', name), value);
+    } else checkRule(rule, at('$evaluators', name), value, warn);
   }
   return value;
 }
 
-function checkFlag(key: string, flag: unknown, evaluators: Record<string, unknown>): void {
+function checkFlag(
+  key: string,
+  flag: unknown,
+  evaluators: Record<string, unknown>,
+  refuse: Report,
+  warn: Report,
+): void {
   const path = at('flags', key);
   if (!FLAG_KEY_PATTERN.test(key)) {
-    throw new FlagSetError(
-      path,
-      key,
-      'invalid flag key',
-      'use 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit',
+    // Rewind's own rule, beyond flagd's: OFREP clients put the key in a URL path unencoded.
+    refuse(
+      new FlagSetError(
+        path,
+        key,
+        'invalid flag key',
+        'use 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit',
+      ),
     );
+    return;
   }
   if (!isObject(flag)) {
-    throw new FlagSetError(path, flag, `flag "${key}" is not an object`, `write ${EXAMPLE_FLAG}`);
+    refuse(new FlagSetError(path, flag, `flag "${key}" is not an object`, `write ${EXAMPLE_FLAG}`));
+    return;
   }
-  checkKnownFields(flag, path, FLAG_FIELDS);
-  for (const field of REQUIRED_FLAG_FIELDS) {
-    if (flag[field] === undefined) {
-      throw new FlagSetError(
-        at(path, field),
-        undefined,
-        `flag "${key}" has no ${field}`,
-        `add it, as in ${EXAMPLE_FLAG}`,
-      );
-    }
-  }
+  checkKnownFields(flag, path, FLAG_FIELDS, warn);
   if (flag.state !== 'ENABLED' && flag.state !== 'DISABLED') {
-    throw new FlagSetError(
-      at(path, 'state'),
-      flag.state,
-      'state is ENABLED or DISABLED',
-      'write "ENABLED" or "DISABLED"',
+    refuse(
+      new FlagSetError(
+        at(path, 'state'),
+        flag.state,
+        `flag "${key}": state is ENABLED or DISABLED (flagd refuses the set)`,
+        'write "ENABLED" or "DISABLED"',
+      ),
     );
   }
-  const variantNames = checkVariants(flag.variants, at(path, 'variants'));
-  if (typeof flag.defaultVariant !== 'string' || !variantNames.includes(flag.defaultVariant)) {
-    throw new FlagSetError(
-      at(path, 'defaultVariant'),
-      flag.defaultVariant,
-      `defaultVariant is not one of the variants of "${key}"`,
-      `use one of ${variantNames.join(', ')}${typeof flag.defaultVariant === 'string' ? ` or add a variant named "${flag.defaultVariant}"` : ''}`,
+  if (!isObject(flag.variants)) {
+    refuse(
+      new FlagSetError(
+        at(path, 'variants'),
+        flag.variants,
+        `flag "${key}": variants maps names to values (flagd refuses the set)`,
+        'write {"on": true, "off": false}',
+      ),
+    );
+    return;
+  }
+  const variantNames = checkVariants(flag.variants, at(path, 'variants'), warn);
+  const defaultVariant = flag.defaultVariant;
+  // flagd-core reads a falsy defaultVariant as none: the code default is served.
+  if (defaultVariant && (typeof defaultVariant !== 'string' || !variantNames.includes(defaultVariant))) {
+    refuse(
+      new FlagSetError(
+        at(path, 'defaultVariant'),
+        defaultVariant,
+        `defaultVariant is not one of the variants of "${key}" (flagd refuses the set)`,
+        `use one of ${variantNames.join(', ')}${typeof defaultVariant === 'string' ? ` or add a variant named "${defaultVariant}"` : ''}, or null to serve the code default`,
+      ),
     );
   }
   if (flag.targeting !== undefined) {
     const where = at(path, 'targeting');
     if (!isObject(flag.targeting)) {
-      throw new FlagSetError(
-        where,
-        flag.targeting,
-        'targeting is a JsonLogic rule object',
-        'write {} for none, or for example {"if": [{"==": [{"var": "plan"}, "pro"]}, "on", "off"]}',
+      warn(
+        new FlagSetError(
+          where,
+          flag.targeting,
+          `targeting is a JsonLogic rule object; flagd ${flag.targeting === null ? 'reads null as no targeting' : 'evaluates this literal as the variant name'}`,
+          'write {} for none, or for example {"if": [{"==": [{"var": "plan"}, "pro"]}, "on", "off"]}',
+        ),
       );
+    } else {
+      checkRule(flag.targeting, where, evaluators, warn);
+      checkResults(flag.targeting, where, variantNames, warn);
     }
-    checkRule(flag.targeting, where, evaluators);
-    checkResults(flag.targeting, where, variantNames);
   }
-  if (flag.metadata !== undefined) checkMetadata(flag.metadata, at(path, 'metadata'));
+  if (flag.metadata !== undefined) checkMetadata(flag.metadata, at(path, 'metadata'), warn);
 }
 
 const article = (kind: string) => (kind === 'object' ? `an ${kind}` : `a ${kind}`);
@@ -229,41 +293,44 @@ function kindOf(value: unknown): string {
   return typeof value;
 }
 
-/** Returns the variant names; all values must share one type (object variants are all objects). */
-function checkVariants(variants: unknown, path: string): string[] {
-  if (!isObject(variants) || Object.keys(variants).length === 0) {
-    throw new FlagSetError(
-      path,
-      variants,
-      'variants maps names to values and needs at least one',
-      'write {"on": true, "off": false}',
+/** Returns the variant names; warns unless all values share one type (objects all objects). */
+function checkVariants(variants: Record<string, unknown>, path: string, warn: Report): string[] {
+  if (Object.keys(variants).length === 0) {
+    warn(
+      new FlagSetError(
+        path,
+        variants,
+        'variants needs at least one; every evaluation serves the code default',
+        'write {"on": true, "off": false}',
+      ),
     );
   }
   let first: [string, string] | undefined;
   for (const [name, value] of Object.entries(variants)) {
     const where = at(path, name);
     if (name === '')
-      throw new FlagSetError(where, name, 'a variant name is empty', 'give it a name such as "on"');
+      warn(new FlagSetError(where, name, 'a variant name is empty', 'give it a name such as "on"'));
     const kind = kindOf(value);
-    if (
-      !['boolean', 'string', 'number', 'object'].includes(kind) ||
-      (kind === 'number' && !Number.isFinite(value))
-    ) {
-      throw new FlagSetError(
-        where,
-        value,
-        `a variant is a boolean, string, number or object, not ${kind}`,
-        'wrap a list in an object, e.g. {"items": [...]}',
+    if (!['boolean', 'string', 'number', 'object'].includes(kind)) {
+      warn(
+        new FlagSetError(
+          where,
+          value,
+          `a variant is a boolean, string, number or object, not ${kind}; OpenFeature clients answer TYPE_MISMATCH`,
+          'wrap a list in an object, e.g. {"items": [...]}',
+        ),
       );
+      continue;
     }
-    if (kind === 'object') toJson(value, where);
     if (first === undefined) first = [name, kind];
     else if (first[1] !== kind) {
-      throw new FlagSetError(
-        where,
-        value,
-        `variant "${name}" is ${article(kind)} but variant "${first[0]}" is ${article(first[1])}`,
-        `make every variant ${article(first[1])}`,
+      warn(
+        new FlagSetError(
+          where,
+          value,
+          `variant "${name}" is ${article(kind)} but variant "${first[0]}" is ${article(first[1])}; an application asking for one type gets TYPE_MISMATCH for the other`,
+          `make every variant ${article(first[1])}`,
+        ),
       );
     }
   }
@@ -291,27 +358,94 @@ function toJson(value: unknown, path: string): unknown {
   return JSON.parse(text);
 }
 
-/** flagd-core with schema validation is the final judge; translate what it says into a field path. */
-function proveFlagdLoads(doc: Record<string, unknown>): void {
+/**
+ * flagd-core is the final judge: it must load the set as flagd loads it (leniently), or the set is
+ * refused. Returns what it objects to without refusing: the errors of flagd's JSON schema, distilled
+ * to one per problem, and the rules it cannot compile (which evaluate to PARSE_ERROR).
+ */
+function flagdProblems(doc: Record<string, unknown>): FlagSetError[] {
+  const text = JSON.stringify(doc);
+  const uncompiled: string[] = [];
+  const logger: Logger = {
+    error() {},
+    info() {},
+    debug() {},
+    warn(message: unknown) {
+      const flag = /^Invalid targeting configuration for flag '(.*)'$/.exec(String(message))?.[1];
+      if (flag !== undefined) uncompiled.push(flag);
+    },
+  };
   try {
-    loadFlagdStorage(JSON.stringify(doc));
+    loadFlagdStorage(text, false, logger);
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    const schemaErrors = message.match(/\[[\s\S]*\]$/);
-    let path = '(document)';
-    let problem = message;
-    if (schemaErrors) {
-      try {
-        const [first] = JSON.parse(schemaErrors[0]) as { instancePath?: string; message?: string }[];
-        path = (first?.instancePath ?? '').split('/').filter(Boolean).join('.') || path;
-        problem = `flagd's schema says: ${first?.message ?? 'invalid'}`;
-      } catch {
-        // keep the whole message
-      }
-    }
     const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-    throw new FlagSetError(path, undefined, `${problem}${cause}`, `compare it with ${FLAGD_SCHEMA_URL}`);
+    throw new FlagSetError(
+      '(document)',
+      undefined,
+      `flagd-core refuses to load the set${cause}`,
+      `compare it with ${FLAGD_SCHEMA_URL}`,
+    );
   }
+  const problems = uncompiled.map(
+    (flag) =>
+      new FlagSetError(
+        at(at('flags', flag), 'targeting'),
+        undefined,
+        'flagd-core cannot compile this rule; the flag evaluates to PARSE_ERROR',
+        'fix the rule',
+      ),
+  );
+  const schemaErrors = (document: Record<string, unknown>): FlagSetError[] => {
+    try {
+      loadFlagdStorage(JSON.stringify(document), true);
+      return [];
+    } catch (err) {
+      return distillSchemaErrors(err instanceof Error ? err.message : String(err), doc);
+    }
+  };
+  const whole = schemaErrors(doc);
+  if (whole.length === 0) return problems;
+  // flagd-core's validator stops at the first flag that fails: check each flag alone to see them all.
+  const { flags, ...rest } = doc as { flags: Record<string, unknown> };
+  const seen = new Set<string>();
+  for (const e of [
+    ...whole,
+    ...Object.entries(flags).flatMap(([key, flag]) => schemaErrors({ ...rest, flags: { [key]: flag } })),
+  ]) {
+    if (!seen.has(e.message)) problems.push(e);
+    seen.add(e.message);
+  }
+  return problems;
+}
+
+/**
+ * One warning per problem: Rewind's own findings, then what flagd-core found that none of them
+ * covers (a flagd problem at, inside or around the node of another is that problem seen again).
+ */
+function toWarnings(
+  own: readonly FlagSetError[],
+  flagd: readonly FlagSetError[],
+  flagKeys: readonly string[],
+): FlagSetWarning[] {
+  const kept = [...own];
+  const overlaps = (a: string, b: string) =>
+    a === b ||
+    a.startsWith(`${b}.`) ||
+    a.startsWith(`${b}[`) ||
+    b.startsWith(`${a}.`) ||
+    b.startsWith(`${a}[`);
+  for (const p of flagd) if (!kept.some((k) => overlaps(k.path, p.path))) kept.push(p);
+  return kept.map((p) => {
+    const prefix = (key: string) => at('flags', key);
+    const flag = flagKeys.find((key) => p.path === prefix(key) || p.path.startsWith(`${prefix(key)}.`));
+    if (flag === undefined) return { path: p.path, message: p.message };
+    const rest = p.message.slice(prefix(flag).length);
+    return {
+      flag,
+      path: p.path,
+      message: `flag \`${flag}\`${rest.startsWith('.') ? ` ${rest.slice(1)}` : rest}`,
+    };
+  });
 }
 
 function deepFreeze<T>(value: T): T {

@@ -9,12 +9,14 @@ import { MemoryStorage } from '@openfeature/flagd-core';
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {} };
 
 /**
- * Loads a flagd flag-set document (JSON text) with strict schema validation.
- * Throws flagd-core's ParseError when the schema or flagd's structural checks reject it.
+ * Loads a flagd flag-set document (JSON text) the way flagd does: schema violations do not stop it
+ * (`strict` makes them throw, to read them), a targeting rule that does not compile evaluates to
+ * PARSE_ERROR. Throws flagd-core's ParseError only for what flagd refuses: a state other than
+ * ENABLED/DISABLED, a defaultVariant that names no variant, a flag that is not an object.
  */
-export function loadFlagdStorage(document: string): MemoryStorage {
-  const storage = new MemoryStorage(silent);
-  storage.setConfigurations(document, true);
+export function loadFlagdStorage(document: string, strict = false, logger: Logger = silent): MemoryStorage {
+  const storage = new MemoryStorage(logger);
+  storage.setConfigurations(document, strict);
   return storage;
 }
 

@@ -133,10 +133,14 @@ test('an unknown flag gives the code default with FLAG_NOT_FOUND', async () => {
   assert.deepEqual([details.value, details.reason, details.errorCode], [true, 'ERROR', 'FLAG_NOT_FOUND']);
 });
 
-test('a disabled flag gives the code default (404 FLAG_NOT_FOUND "is disabled", as flagd answers)', async () => {
+test('a disabled flag is 200 with reason DISABLED and no value (OFREP codeDefaultFlag), as flagd answers', async () => {
+  const res = await fetch(`${baseUrl}${BULK}/payments`, { method: 'POST', body: '{"context":{}}' });
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { key: 'payments', reason: 'DISABLED', metadata: { app: 'shop' } });
+  // The published provider (0.1.3, ofrep-core 0.1.4) predates ADR-0006: the app still gets its code
+  // default, with reason ERROR. docs/flags.md says so.
   const details = await client().getBooleanDetails('payments', false);
-  assert.deepEqual([details.value, details.errorCode], [false, 'FLAG_NOT_FOUND']);
-  assert.match(details.errorMessage ?? '', /`payments` is disabled/);
+  assert.deepEqual([details.value, details.reason], [false, 'ERROR']);
 });
 
 test('a split by targetingKey without one is TARGETING_KEY_MISSING; a type mismatch is caught by the client', async () => {
@@ -156,12 +160,31 @@ test('a bad request body is PARSE_ERROR, a context that is not an object INVALID
   const badContext = await post('{"context": ["user-1"]}');
   assert.equal(badContext.status, 400);
   assert.equal((await failureOf(badContext)).errorCode, 'INVALID_CONTEXT');
+  // A JSON string holding a request is not parsed a second time.
+  const encoded = await post(JSON.stringify('{"context":{}}'));
+  assert.equal(encoded.status, 400);
+  const notObject = await failureOf(encoded);
+  assert.deepEqual([notObject.key, notObject.errorCode], ['max-items', 'INVALID_CONTEXT']);
+  assert.match(notObject.errorDetails, /is a JSON string, not a JSON object; .* not encoded as a string/);
+  // Keys that would reach a prototype through a later Object.assign are refused, as Fastify refuses them.
+  for (const poisoned of [
+    '{"context":{"__proto__":{"plan":"pro"}}}',
+    '{"context":{"a":{"constructor":{"prototype":{}}}}}',
+  ]) {
+    const res = await post(poisoned);
+    assert.equal(res.status, 400, poisoned);
+    const failure = await failureOf(res);
+    assert.equal(failure.errorCode, 'INVALID_CONTEXT');
+    assert.match(failure.errorDetails, /could reach an object's prototype/);
+  }
+  const harmless = await post('{"context":{"constructor":"ok","note":"__proto__"}}');
+  assert.equal(harmless.status, 200, 'the words alone are fine');
   const badBulk = await bulk('user-1');
   assert.equal(badBulk.status, 400);
   assert.equal((await failureOf(badBulk)).errorCode, 'INVALID_CONTEXT');
 });
 
-test('bulk: enabled flags with ETag; If-None-Match gets 304; another context gets another ETag', async () => {
+test('bulk: every flag with ETag, disabled ones as codeDefaultFlag; If-None-Match gets 304; another context gets another ETag', async () => {
   const first = await bulk({ targetingKey: 'user-42', plan: 'pro' });
   assert.equal(first.status, 200);
   const etag = first.headers.get('etag') ?? '';
@@ -170,9 +193,10 @@ test('bulk: enabled flags with ETag; If-None-Match gets 304; another context get
   assert.deepEqual(body.metadata, { app: 'shop' });
   assert.deepEqual(
     body.flags.map((f) => f.key),
-    ['new-checkout', 'banner-color', 'max-items', 'theme'],
-    'the disabled flag is left out',
+    ['new-checkout', 'banner-color', 'max-items', 'theme', 'payments'],
+    'every flag, the disabled one too',
   );
+  assert.deepEqual(body.flags[4], { key: 'payments', reason: 'DISABLED', metadata: { app: 'shop' } });
   assert.deepEqual(body.flags[1], {
     key: 'banner-color',
     value: '#00f',

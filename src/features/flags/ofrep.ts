@@ -1,9 +1,10 @@
-// The OpenFeature Remote Evaluation Protocol (OFREP v1) as pure functions: request body in, status and
-// JSON body out. Routes mount them at POST /ofrep/v1/evaluate/flags/{key} and /ofrep/v1/evaluate/flags
-// and send every body as application/json (the OFREP client refuses a 200 without that type).
+// The OpenFeature Remote Evaluation Protocol (OFREP v1) as pure functions: request body in (the raw
+// text, parsed here once), status and JSON body out. Routes mount them at POST
+// /ofrep/v1/evaluate/flags/{key} and /ofrep/v1/evaluate/flags and send every body as application/json
+// (the OFREP client refuses a 200 without that type).
 
 import { createHash } from 'node:crypto';
-import type { FlagEvaluator, ResolvedFlag } from './flag-evaluator.ts';
+import type { CodeDefaultFlag, FlagEvaluator, ResolvedFlag } from './flag-evaluator.ts';
 import { canonicalJson, type FlagMetadata, type VariantValue } from './flag-set.ts';
 
 export type OfrepErrorCode =
@@ -21,6 +22,17 @@ export interface OfrepSuccess {
   readonly metadata: FlagMetadata;
 }
 
+/**
+ * OFREP's codeDefaultFlag (ADR-0006): a success without `value`, so the client serves the default
+ * written in the application's code. Rewind sends it for a disabled flag (reason DISABLED) and for a
+ * flag without defaultVariant whose targeting fell through (reason DEFAULT), as flagd does.
+ */
+export interface OfrepCodeDefault {
+  readonly key: string;
+  readonly reason: 'DISABLED' | 'DEFAULT';
+  readonly metadata: FlagMetadata;
+}
+
 export interface OfrepFailure {
   readonly key: string;
   readonly errorCode: OfrepErrorCode;
@@ -33,13 +45,13 @@ export interface OfrepBulkFailure {
 }
 
 export interface OfrepBulkBody {
-  /** Disabled flags are left out, as flagd leaves them out; failed flags appear as OfrepFailure. */
-  readonly flags: readonly (OfrepSuccess | OfrepFailure)[];
+  /** Every flag of the set: disabled ones as OfrepCodeDefault, failed ones as OfrepFailure. */
+  readonly flags: readonly (OfrepSuccess | OfrepCodeDefault | OfrepFailure)[];
   readonly metadata: FlagMetadata;
 }
 
 export type OfrepSingleResponse =
-  | { readonly status: 200; readonly body: OfrepSuccess }
+  | { readonly status: 200; readonly body: OfrepSuccess | OfrepCodeDefault }
   | { readonly status: 400 | 404; readonly body: OfrepFailure };
 
 export type OfrepBulkResponse =
@@ -62,10 +74,7 @@ export function ofrepEvaluateSingle(
   const context = readContext(body);
   if ('errorCode' in context) return { status: 400, body: { key, ...context } };
   const resolution = evaluator.evaluate(key, context.value);
-  if (resolution.reason === 'DISABLED') {
-    // flagd's OFREP answer for a disabled flag: the client falls back to its code default.
-    return { status: 404, body: failure(key, 'FLAG_NOT_FOUND', `flag \`${key}\` is disabled`) };
-  }
+  if ('codeDefault' in resolution) return { status: 200, body: codeDefault(resolution) };
   if (resolution.reason === 'ERROR') {
     const code = resolution.errorCode === 'TYPE_MISMATCH' ? 'GENERAL' : resolution.errorCode;
     return {
@@ -101,10 +110,10 @@ export function ofrepEvaluateBulk(
 }
 
 function evaluateBulk(evaluator: FlagEvaluator, context: Context): OfrepBulkBody {
-  const flags: (OfrepSuccess | OfrepFailure)[] = [];
+  const flags: (OfrepSuccess | OfrepCodeDefault | OfrepFailure)[] = [];
   for (const resolution of evaluator.evaluateAll(context)) {
-    if (resolution.reason === 'DISABLED') continue;
-    if (resolution.reason === 'ERROR') {
+    if ('codeDefault' in resolution) flags.push(codeDefault(resolution));
+    else if (resolution.reason === 'ERROR') {
       const code = resolution.errorCode === 'TYPE_MISMATCH' ? 'GENERAL' : resolution.errorCode;
       flags.push(failure(resolution.key, code, resolution.errorDetails));
     } else {
@@ -118,11 +127,19 @@ function success(r: ResolvedFlag): OfrepSuccess {
   return { key: r.key, value: r.value, reason: r.reason, variant: r.variant, metadata: r.metadata };
 }
 
+function codeDefault(r: CodeDefaultFlag): OfrepCodeDefault {
+  return { key: r.key, reason: r.reason, metadata: r.metadata };
+}
+
 function failure(key: string, errorCode: OfrepErrorCode, errorDetails: string): OfrepFailure {
   return { key, errorCode, errorDetails };
 }
 
-/** The evaluation context from `{"context": {...}}`; a missing body or context is an empty one. */
+/**
+ * The evaluation context from `{"context": {...}}`; a missing body or context is an empty one. A
+ * string is the request's raw text and is parsed once: JSON that is not an object (a JSON string
+ * holding an object, say) is INVALID_CONTEXT, never parsed a second time.
+ */
 function readContext(body: unknown): { readonly value: Context } | RequestProblem {
   let request = body;
   if (typeof body === 'string') {
@@ -132,12 +149,20 @@ function readContext(body: unknown): { readonly value: Context } | RequestProble
       const reason = err instanceof Error ? err.message : String(err);
       return { errorCode: 'PARSE_ERROR', errorDetails: `the request body is not JSON: ${reason}` };
     }
+    const poisoned = POISON.test(body) ? poisonedKey(request) : undefined;
+    if (poisoned) {
+      return {
+        errorCode: 'INVALID_CONTEXT',
+        errorDetails: `the request body holds the key "${poisoned}", which could reach an object's prototype; rename it`,
+      };
+    }
   }
   if (request === undefined) return { value: {} };
   if (!isObject(request)) {
+    const kind = request === null ? 'null' : Array.isArray(request) ? 'an array' : `a JSON ${typeof request}`;
     return {
-      errorCode: 'PARSE_ERROR',
-      errorDetails: 'the request body must be a JSON object like {"context": {"targetingKey": "user-1"}}',
+      errorCode: 'INVALID_CONTEXT',
+      errorDetails: `the request body is ${kind}, not a JSON object; send {"context": {"targetingKey": "user-1"}}${typeof request === 'string' ? ' as the body itself, not encoded as a string' : ''}`,
     };
   }
   const context = request.context;
@@ -152,6 +177,27 @@ function readContext(body: unknown): { readonly value: Context } | RequestProble
     return { errorCode: 'INVALID_CONTEXT', errorDetails: 'context.targetingKey must be a string' };
   }
   return { value: context };
+}
+
+/** Cheap first look: only bodies that mention one of these keys are walked. */
+const POISON = /"(?:__proto__|constructor)"/;
+
+/**
+ * `__proto__`, or `constructor` holding `prototype`, anywhere in a parsed body: JSON.parse makes them
+ * plain keys, but an Object.assign or spread downstream (flagd-core copies the context) would set a
+ * prototype from them. Refused as Fastify's own JSON parser refuses them.
+ */
+function poisonedKey(value: unknown, depth = 0): string | undefined {
+  if (typeof value !== 'object' || value === null || depth > 64) return undefined;
+  for (const [key, v] of Object.entries(value)) {
+    if (key === '__proto__') return key;
+    if (key === 'constructor' && typeof v === 'object' && v !== null && Object.hasOwn(v, 'prototype')) {
+      return 'constructor.prototype';
+    }
+    const inner = poisonedKey(v, depth + 1);
+    if (inner) return inner;
+  }
+  return undefined;
 }
 
 function digest(text: string): string {

@@ -10,6 +10,7 @@ import { RewindError } from '../../shared/errors.ts';
 import { FailureBackoff } from '../../shared/failure-backoff.ts';
 import type { Logger } from '../../shared/logger.ts';
 import {
+  type NewRevision,
   type RevisionRecord,
   RolloutConflictError,
   type RolloutRecord,
@@ -667,22 +668,16 @@ export class Controller {
       ...copyRevisionSpec(parseRevisionSpec(target.spec), target.number),
       author: input.actor ?? null,
     };
-    const copy = await store.revisions.create({
-      app,
-      version: target.version,
-      spec,
-      copiedFrom: target.number,
-      reason,
-    });
-    mark('revision');
-    // What the last tick saw (at most a tick old) decides "warm"; a unit not seen ready there is
-    // looked for again, since it may have become ready since.
+    // The copy serves the target's unit (spec.unit): what the last tick saw (at most a tick old)
+    // decides "warm"; a unit not seen ready there is looked for again, since it may have become
+    // ready since.
+    const unit = spec.unit ?? target.number;
     const recent = ctx.observed && Date.now() - ctx.observed.at < 1000 ? ctx.observed.instances : null;
     let instances = recent ?? (await this.#deps.runtime.list(app));
-    let warm = this.#unitReady(instances, unitOf(copy), spec.instances);
+    let warm = this.#unitReady(instances, unit, spec.instances);
     if (!warm && recent) {
       instances = await this.#deps.runtime.list(app);
-      warm = this.#unitReady(instances, unitOf(copy), spec.instances);
+      warm = this.#unitReady(instances, unit, spec.instances);
     }
     mark('instances');
     let incident = input.automatic;
@@ -707,12 +702,21 @@ export class Controller {
       },
     });
     // A warm target with nothing to undo first: the rollout is journalled already switched and the
-    // table put in force at once; the journal, incident and flags follow.
+    // table put in force at once; the journal, incident and flags follow. The copy of the target
+    // and the rollout to it are one durable write.
     const switchNow = steps[0]?.name === 'switchTraffic';
-    const rollout = await this.#insertRollout(app, 'rollback', stable, copy, steps, reason, switchNow);
+    const { revision: copy, rollout } = await this.#insertRollout(
+      app,
+      'rollback',
+      stable,
+      { version: target.version, spec, copiedFrom: target.number },
+      steps,
+      reason,
+      switchNow,
+    );
     mark('journal');
     if (switchNow) {
-      await this.#applyRoutes(ctx, rollout, instances);
+      const { inForceAt } = await this.#applyRoutes(ctx, rollout, instances);
       mark('routes');
       const stagesMs = Object.fromEntries(
         marks.slice(1).map(([stage, at], i) => [stage, Math.round((at - marks[i]![1]) * 100) / 100]),
@@ -722,7 +726,7 @@ export class Controller {
         rolloutId: rollout.id,
         type: 'traffic.switched',
         message: `100% of traffic on revision ${copy.number}`,
-        data: { switchedAt: (rollout.state as RolloutState).switchedAt, stagesMs },
+        data: { switchedAt: (rollout.state as RolloutState).switchedAt, inForceAt, stagesMs },
       });
     }
     await this.#announceRollout(rollout, copy, steps, reason, incident, input.actor);
@@ -824,35 +828,50 @@ export class Controller {
     reason: string | undefined,
     actor?: string,
   ): Promise<RolloutRecord> {
-    const rollout = await this.#insertRollout(app, kind, from, to, steps, reason, false);
+    const { rollout } = await this.#insertRollout(app, kind, from, to, steps, reason, false);
     await this.#announceRollout(rollout, to, steps, reason, undefined, actor);
     return rollout;
   }
 
-  /** The rollout's first journal entry; `switched`: its first step (switchTraffic) is in force already. */
+  /**
+   * The rollout's first journal entry, to `to`: an existing revision, or a new one (a rollback's
+   * copy of its target) written in the same transaction. `switched`: its first step
+   * (switchTraffic) is in force already.
+   */
   async #insertRollout(
     app: string,
     kind: 'deploy' | 'rollback',
     from: number | null,
-    to: RevisionRecord,
+    to: RevisionRecord | Omit<NewRevision, 'app' | 'reason'>,
     steps: RolloutState['steps'],
     reason: string | undefined,
     switched: boolean,
-  ): Promise<RolloutRecord> {
+  ): Promise<{ revision: RevisionRecord; rollout: RolloutRecord }> {
     const initial = initialState(steps);
+    const { store } = this.#deps;
+    const rollout = {
+      id: randomUUID(),
+      kind,
+      strategy: rolloutSettings(this.context(app).spec).strategy,
+      fromRevision: from,
+      phase: switched ? ('Promoting' as const) : ('Pending' as const),
+      state: switched
+        ? { ...initial, weight: 100, stepStartedAt: Date.now(), switchedAt: Date.now() }
+        : initial,
+      reason: reason ?? null,
+    };
     try {
-      return await this.#deps.store.rollouts.create({
-        id: randomUUID(),
-        app,
-        kind,
-        strategy: rolloutSettings(this.context(app).spec).strategy,
-        fromRevision: from,
-        toRevision: to.number,
-        phase: switched ? 'Promoting' : 'Pending',
-        state: switched
-          ? { ...initial, weight: 100, stepStartedAt: Date.now(), switchedAt: Date.now() }
-          : initial,
-        reason: reason ?? null,
+      if ('number' in to) {
+        return {
+          revision: to,
+          rollout: await store.rollouts.create({ ...rollout, app, toRevision: to.number }),
+        };
+      }
+      // A rollback's journal need not wait for the disk before the switch: it is safe from a
+      // controller crash at once, and the switch event written after the switch (before anyone
+      // is answered) makes both durable (docs/adr/0003-rollback-journal-flush.md).
+      return await store.rollouts.createWithRevision({ ...to, app, reason: reason ?? null }, rollout, {
+        flush: 'next',
       });
     } catch (err) {
       if (err instanceof RolloutConflictError) throw conflict(app, err.activeRolloutId);
@@ -1090,12 +1109,12 @@ export class Controller {
     active: RolloutRecord | null,
     instances: Instance[],
     recent?: readonly RolloutRecord[],
-  ): Promise<{ keep: Set<number>; instances: Instance[] }> {
+  ): Promise<{ keep: Set<number>; instances: Instance[]; inForceAt?: number | null }> {
     const { intent, keep } = await this.#intent(ctx, active, recent);
     const table = composeRoutes(ctx.spec, intent, instances, (id) => this.#health.health(id), 0);
     const key = JSON.stringify(table.backends);
     if (key === ctx.lastTableKey) return { keep, instances };
-    await this.#deps.traffic.apply({ ...table, version: ++this.#tableVersion });
+    const { inForceAt } = await this.#deps.traffic.apply({ ...table, version: ++this.#tableVersion });
     ctx.lastTableKey = key;
     this.#deps.log.info(
       {
@@ -1104,7 +1123,7 @@ export class Controller {
       },
       'routes applied',
     );
-    return { keep, instances };
+    return { keep, instances, inForceAt };
   }
 
   /** Drain and stop the processes of units that nothing needs: not stable, not rolling, not warm. */

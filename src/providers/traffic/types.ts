@@ -3,8 +3,14 @@
 // idempotent. verify() reads back which table serves.
 import type { RouteTable } from '../../proxy/types.ts';
 
+/** What putting a table in force did. */
+export interface TrafficApplied {
+  /** When the table was in force everywhere (epoch ms), or null when the router cannot tell. */
+  readonly inForceAt: number | null;
+}
+
 export interface TrafficRouter {
-  apply(table: RouteTable): Promise<void>;
+  apply(table: RouteTable): Promise<TrafficApplied>;
   current(app: string): Promise<RouteTable | undefined>;
   remove(app: string): Promise<void>;
   /** Requests in flight to a revision, to know when it has drained. */

@@ -2,7 +2,7 @@
 // proxy worker at once.
 import type { AgentClient } from '../../../agent/agent-client.ts';
 import type { RouteTable } from '../../../proxy/types.ts';
-import type { TrafficRouter } from '../types.ts';
+import type { TrafficApplied, TrafficRouter } from '../types.ts';
 
 export class BuiltinTrafficRouter implements TrafficRouter {
   readonly #agent: AgentClient;
@@ -11,7 +11,7 @@ export class BuiltinTrafficRouter implements TrafficRouter {
     this.#agent = agent;
   }
 
-  apply(table: RouteTable): Promise<void> {
+  apply(table: RouteTable): Promise<TrafficApplied> {
     return this.#agent.setRoutes(table);
   }
 
