@@ -245,6 +245,18 @@ function healthPaths() {
   };
 }
 
+/** Each rule's phase at the last evaluation of a watch (post-deploy or steady-state). */
+const RULE_PHASES = {
+  rules: {
+    type: 'array',
+    items: {
+      type: 'object',
+      properties: { name: { type: 'string' }, phase: { type: 'string' }, message: { type: 'string' } },
+    },
+  },
+  evaluatedAt: { type: ['integer', 'null'] },
+} as const;
+
 export function openApiDocument(version: string) {
   return {
     openapi: '3.1.0',
@@ -504,18 +516,7 @@ export function openApiDocument(version: string) {
                         { type: 'null' },
                       ],
                     },
-                    rules: {
-                      type: 'array',
-                      items: {
-                        type: 'object',
-                        properties: {
-                          name: { type: 'string' },
-                          phase: { type: 'string' },
-                          message: { type: 'string' },
-                        },
-                      },
-                    },
-                    evaluatedAt: { type: ['integer', 'null'] },
+                    ...RULE_PHASES,
                   },
                 },
                 { type: 'null' },
@@ -529,18 +530,7 @@ export function openApiDocument(version: string) {
                   type: 'object',
                   properties: {
                     revision: { type: 'integer' },
-                    rules: {
-                      type: 'array',
-                      items: {
-                        type: 'object',
-                        properties: {
-                          name: { type: 'string' },
-                          phase: { type: 'string' },
-                          message: { type: 'string' },
-                        },
-                      },
-                    },
-                    evaluatedAt: { type: ['integer', 'null'] },
+                    ...RULE_PHASES,
                   },
                 },
                 { type: 'null' },
