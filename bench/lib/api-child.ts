@@ -9,6 +9,7 @@ import { AuditService } from '../../src/features/auth/audit-service.ts';
 import { OfrepTokens } from '../../src/features/auth/ofrep-tokens.ts';
 import { TokenService } from '../../src/features/auth/token-service.ts';
 import { DatabaseService } from '../../src/features/database/database-service.ts';
+import { DrillService } from '../../src/features/drills/drill-service.ts';
 import { FlagService } from '../../src/features/flags/flag-service.ts';
 import { IncidentService } from '../../src/features/incidents/incident-service.ts';
 import { Controller } from '../../src/features/rollouts/controller.ts';
@@ -54,6 +55,7 @@ const api = buildApp({
   runtime,
   metrics: async () => [],
   incidents,
+  drills: new DrillService({ store, controller, flags, log: silentLogger, notify: () => {} }),
   routes: async () => undefined,
   version: 'bench',
   security: {

@@ -48,7 +48,12 @@ export class ApiClient {
     );
   }
 
-  async #fetch(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<Response> {
+  async #fetch(
+    method: 'GET' | 'POST' | 'PUT',
+    path: string,
+    body?: unknown,
+    timeoutMs = 60_000,
+  ): Promise<Response> {
     const headers: Record<string, string> = {};
     if (this.#credentials.token) headers.authorization = `Bearer ${this.#credentials.token}`;
     // Every mutation carries a JSON body, {} when there is nothing to say: the server refuses
@@ -60,7 +65,7 @@ export class ApiClient {
         method,
         headers,
         body: payload,
-        signal: AbortSignal.timeout(60_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       throw this.#unreachable(err);
@@ -78,8 +83,13 @@ export class ApiClient {
     return new RewindError(code, message, e.details);
   }
 
-  async request<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
-    const res = await this.#fetch(method, path, body);
+  async request<T>(
+    method: 'GET' | 'POST' | 'PUT',
+    path: string,
+    body?: unknown,
+    options: { timeoutMs?: number } = {},
+  ): Promise<T> {
+    const res = await this.#fetch(method, path, body, options.timeoutMs);
     const text = await res.text();
     if (!res.ok) throw this.#error(method, path, res.status, text);
     return (text ? JSON.parse(text) : undefined) as T;
@@ -97,8 +107,9 @@ export class ApiClient {
     return this.request<T>('GET', path);
   }
 
-  post<T>(path: string, body: unknown = {}): Promise<T> {
-    return this.request<T>('POST', path, body);
+  /** timeoutMs: for the few calls that run long (a round trip of many migrations). */
+  post<T>(path: string, body: unknown = {}, options: { timeoutMs?: number } = {}): Promise<T> {
+    return this.request<T>('POST', path, body, options);
   }
 
   put<T>(path: string, body: unknown): Promise<T> {

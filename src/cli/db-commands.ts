@@ -2,9 +2,16 @@
 // `db lint --config FILE`, which reads the migrations locally so a CI job can lint a release
 // before anything is deployed.
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { migrationsDir } from '../features/database/database-spec.ts';
+import { databaseUrl, migrationsDir, resolveSqliteUrl } from '../features/database/database-spec.ts';
+import { dropLiveScratches } from '../features/database/engines/scratch.ts';
 import { lintMigrations } from '../features/database/lint.ts';
 import { loadMigrations } from '../features/database/migration-files.ts';
+import {
+  type RoundTripMigration,
+  type RoundTripProgress,
+  type RoundTripReport,
+  roundTrip,
+} from '../features/database/roundtrip.ts';
 import type { MigrationLint } from '../features/database/types.ts';
 import { RewindError } from '../shared/errors.ts';
 import { ApiClient } from './api-client.ts';
@@ -62,6 +69,60 @@ function printLint(lints: readonly MigrationLint[]): number {
   return errors;
 }
 
+/** An app's database as rewind.yaml declares it, for the commands that run without a server. */
+async function localDatabase(app: string, opts: { config: string; version?: string }) {
+  const { loadConfigFile } = await import('../features/apps/load-config.ts');
+  const loaded = loadConfigFile(opts.config);
+  const spec = loaded.config.apps.find((a) => a.name === app);
+  if (!spec) throw new RewindError('APP_NOT_FOUND', `no app named "${app}" in ${opts.config}`, { app });
+  if (!spec.database)
+    throw new RewindError('VALIDATION_FAILED', `app ${app} in ${opts.config} declares no database`, {
+      field: 'database',
+    });
+  if (!opts.version && spec.database.migrations.includes('${version}'))
+    throw new InvalidArgumentError('the migrations folder depends on ${version}: pass --version');
+  const version = opts.version ?? spec.initialVersion;
+  return {
+    spec: spec.database,
+    baseDir: loaded.baseDir,
+    version,
+    dir: migrationsDir(spec.database, loaded.baseDir, version),
+  };
+}
+
+/** One migration's outcome, and under it what to fix: each difference, or the failed statement. */
+function roundTripLines(m: RoundTripMigration): string[] {
+  const ms = `up ${m.ms.up} ms, down ${m.ms.down} ms, redo ${m.ms.redo} ms`;
+  const head = { passed: 'ok   ', failed: 'FAIL ', skipped: 'skip ', 'not run': '-    ' }[m.status];
+  const lines = [`${head} ${m.key}${m.status === 'passed' || m.status === 'failed' ? ` (${ms})` : ''}`];
+  if (m.note) lines.push(`        ${m.note}`);
+  if (m.downDifferences.length) {
+    lines.push('        the down did not restore the schema:');
+    for (const d of m.downDifferences) lines.push(`          ${d.message}`);
+  }
+  if (m.redoDifferences.length) {
+    lines.push('        up again (after the down) gave another schema than the first up:');
+    for (const d of m.redoDifferences) lines.push(`          ${d.message}`);
+  }
+  const f = m.failure;
+  if (f) {
+    const stage = { up: 'the up', down: 'the down', redo: 'up again after the down' }[f.stage];
+    const at = f.location && !f.message.includes(f.location) ? ` (${f.location})` : '';
+    lines.push(`        ${stage} failed${at}: ${f.message}`);
+    if (f.statement) lines.push(`          ${f.statement.replace(/\s+/g, ' ').slice(0, 200)}`);
+  }
+  return lines;
+}
+
+function roundTripSummary(r: RoundTripReport): string {
+  const count = (s: RoundTripMigration['status']) => r.migrations.filter((m) => m.status === s).length;
+  const parts = [`${count('passed')} passed`, `${count('failed')} failed`];
+  if (count('skipped')) parts.push(`${count('skipped')} skipped`);
+  if (count('not run')) parts.push(`${count('not run')} not run`);
+  const cleanup = r.cleanup ? `\nwarning: ${r.cleanup}` : '';
+  return `\n${r.migrations.length} pending migration(s) round-tripped from level ${r.levelBefore}: ${parts.join(', ')} (${(r.durationMs / 1000).toFixed(1)} s; ${r.engine} scratch ${r.scratch}, schema copied with ${r.copiedWith}, ${r.cleanup ? 'NOT dropped' : 'dropped'})${cleanup}`;
+}
+
 export function registerDbCommands(program: Command): void {
   const db = program
     .command('db')
@@ -109,18 +170,8 @@ export function registerDbCommands(program: Command): void {
     .action(async (app: string, opts) => {
       let lints: MigrationLint[];
       if (opts.config) {
-        const { loadConfigFile } = await import('../features/apps/load-config.ts');
-        const loaded = loadConfigFile(opts.config);
-        const spec = loaded.config.apps.find((a) => a.name === app);
-        if (!spec) throw new RewindError('APP_NOT_FOUND', `no app named "${app}" in ${opts.config}`, { app });
-        if (!spec.database)
-          throw new RewindError('VALIDATION_FAILED', `app ${app} in ${opts.config} declares no database`, {
-            field: 'database',
-          });
-        if (!opts.version && spec.database.migrations.includes('${version}'))
-          throw new InvalidArgumentError('the migrations folder depends on ${version}: pass --version');
-        const dir = migrationsDir(spec.database, loaded.baseDir, opts.version ?? spec.initialVersion);
-        lints = lintMigrations(await loadMigrations(dir, spec.database.engine), spec.database.engine);
+        const local = await localDatabase(app, opts);
+        lints = lintMigrations(await loadMigrations(local.dir, local.spec.engine), local.spec.engine);
       } else {
         lints = (
           await new ApiClient().get<{ migrations: MigrationLint[] }>(
@@ -132,6 +183,81 @@ export function registerDbCommands(program: Command): void {
       if (opts.json) json({ app, migrations: lints, errors });
       else printLint(lints);
       if (errors) process.exitCode = EXIT.ERROR;
+    });
+
+  db.command('roundtrip <app>')
+    .description(
+      "Prove each pending migration's down undoes its up: on a scratch copy of the app's schema, up, down, compare, up again (exit 1 on a failure)",
+    )
+    .option(
+      '--version <version>',
+      "the version's migrations (default: the stable revision's; with --config, the app's initialVersion)",
+    )
+    .option('--config <file>', 'run locally from this rewind.yaml, without a server (CI)')
+    .option('--json', 'print the report as JSON')
+    .addHelpText(
+      'after',
+      `
+The scratch is never the app's database: PostgreSQL, a temporary database on the same server
+filled by pg_dump --schema-only | psql (the user needs CREATEDB, and pg_dump of the server's
+major or newer: $REWIND_PG_BIN, /usr/lib/postgresql/N/bin or PATH); MariaDB/MySQL, a temporary
+database filled from SHOW CREATE; SQLite, a copy of the file (empty if there is none yet). Named rewind_rt_<app>_<random>,
+dropped at the end, on failure and on Ctrl-C. Differences are named (index, column type, default,
+not-null, position, constraint, view...); a failing statement is shown with its file:line.
+More: docs/database.md`,
+    )
+    .action(async (app: string, opts) => {
+      const tty = process.stderr.isTTY === true;
+      const onProgress = (p: RoundTripProgress) => {
+        if (tty) process.stderr.write(`\r\x1b[K[${p.index}/${p.total}] ${p.key}: ${p.stage}`);
+        if (p.stage !== 'done' || !p.result) return;
+        if (tty) process.stderr.write('\r\x1b[K');
+        if (!opts.json) for (const line of roundTripLines(p.result)) print(line);
+      };
+      let report: RoundTripReport;
+      if (opts.config) {
+        const local = await localDatabase(app, opts);
+        let url: string;
+        try {
+          url = databaseUrl(local.spec);
+        } catch (err) {
+          throw new RewindError('VALIDATION_FAILED', (err as Error).message, { field: 'database.urlEnv' });
+        }
+        if (local.spec.engine === 'sqlite') url = resolveSqliteUrl(url, local.baseDir);
+        const migrations = await loadMigrations(local.dir, local.spec.engine);
+        // Ctrl-C or a CI timeout: the scratch database is dropped before the process ends.
+        const stop = (signal: NodeJS.Signals) => {
+          if (tty) process.stderr.write('\r\x1b[K');
+          process.stderr.write(`${signal}: dropping the scratch database\n`);
+          void dropLiveScratches()
+            .then((failed) => {
+              for (const f of failed) process.stderr.write(`warning: ${f}\n`);
+            })
+            .finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        try {
+          report = await roundTrip({ app, engine: local.spec.engine, url, migrations, onProgress });
+        } finally {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+        }
+      } else {
+        report = await new ApiClient().post<RoundTripReport>(
+          path(app, '/roundtrip'),
+          opts.version ? { version: opts.version } : {},
+          { timeoutMs: 30 * 60_000 },
+        );
+        if (!opts.json) for (const m of report.migrations) for (const line of roundTripLines(m)) print(line);
+      }
+      if (opts.json) json(report);
+      else {
+        if (!report.migrations.length)
+          print(`no pending migration: ${app} is at level ${report.levelBefore}`);
+        print(roundTripSummary(report));
+      }
+      if (!report.passed) process.exitCode = EXIT.ERROR;
     });
 
   const step = (r: StepView, opts: { json?: boolean }) => (opts.json ? json(r) : print(r.detail));

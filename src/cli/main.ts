@@ -6,6 +6,7 @@ import type { RevisionRecord, RolloutRecord } from '../store/types.ts';
 import { ApiClient, cliSettings, DEFAULT_URL, UnreachableError } from './api-client.ts';
 import { registerConfigCommands } from './config-commands.ts';
 import { registerDbCommands } from './db-commands.ts';
+import { registerDrillCommands } from './drill-commands.ts';
 import { EXIT } from './exit-codes.ts';
 import { registerFlagCommands } from './flags-commands.ts';
 import { followRollout, json, keyValue, print } from './follow-rollout.ts';
@@ -161,11 +162,12 @@ for (const [verb, description] of [
 registerConfigCommands(program, timeoutOption);
 registerFlagCommands(program);
 registerDbCommands(program);
+registerDrillCommands(program);
 registerSecurityCommands(program);
 
 const incidentsCmd = program
   .command('incidents')
-  .description('Incidents, newest first; every rollback opens one')
+  .description('Incidents, newest first; every rollback opens one (a rollback drill excepted)')
   .option('--app <app>', 'only this app')
   .option('--json', 'print as JSON')
   .action(async (opts) => {
@@ -289,6 +291,12 @@ interface AppStatusView {
   stableRevision: number | null;
   stableVersion: string | null;
   activeRollout: RolloutRecord | null;
+  lastProvenDrill?: {
+    id: string;
+    startedAt: number;
+    msToTrafficRestored: number | null;
+    msToVerified: number | null;
+  } | null;
   watch?: {
     revision: number;
     previousRevision: number | null;
@@ -340,6 +348,9 @@ function renderStatus(s: AppStatusView): string {
       : 'rollout: none',
     ...watchLines(s.watch),
     ...steadyWatchLines(s.steadyWatch),
+    s.lastProvenDrill
+      ? `way back: proven by drill ${s.lastProvenDrill.id} ${ago(s.lastProvenDrill.startedAt)} (traffic restored in ${Math.round(s.lastProvenDrill.msToTrafficRestored ?? 0)}ms, verified in ${Math.round(s.lastProvenDrill.msToVerified ?? 0)}ms)`
+      : `way back: never proven by a drill (rewind drill ${s.name})`,
     `traffic: ${(s.traffic ?? []).map((t) => `revision ${t.revision} ${t.weight}% (${t.upstreams} up)`).join(', ') || 'none'}`,
     '',
     table(
@@ -355,11 +366,13 @@ try {
 } catch (err) {
   if (err instanceof RewindError) {
     process.stderr.write(`error: ${err.message}\n`);
-    process.exitCode = err.code === 'ROLLOUT_IN_PROGRESS' ? EXIT.CONFLICT : EXIT.ERROR;
+    process.exitCode =
+      err.code === 'ROLLOUT_IN_PROGRESS' || err.code === 'DRILL_IN_PROGRESS' ? EXIT.CONFLICT : EXIT.ERROR;
   } else if (
     err instanceof UnreachableError ||
     err instanceof CommanderError ||
-    (err as Error).name === 'MigrationFileError'
+    (err as Error).name === 'MigrationFileError' ||
+    (err as Error).name === 'ConfigError'
   ) {
     process.stderr.write(`error: ${(err as Error).message}\n`);
     process.exitCode = EXIT.ERROR;

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { dangerousEnvKeys } from '../features/auth/env-policy.ts';
 import { parseExpiry } from '../features/auth/token-service.ts';
 import type { DatabaseService } from '../features/database/database-service.ts';
+import type { DrillService } from '../features/drills/drill-service.ts';
 import type { FlagService } from '../features/flags/flag-service.ts';
 import type { IncidentService } from '../features/incidents/incident-service.ts';
 import { renderIncidentMarkdown } from '../features/incidents/render-markdown.ts';
@@ -40,6 +41,7 @@ import {
   tokenBody,
 } from './api-schemas.ts';
 import { registerDbRoutes } from './db-routes.ts';
+import { lastProven, registerDrillRoutes } from './drill-routes.ts';
 import { registerFlagRoutes } from './flags-routes.ts';
 import { createHealth, type Health } from './health.ts';
 import { openApiDocument } from './openapi.ts';
@@ -53,6 +55,8 @@ export interface AppServices {
   readonly metrics: (app: string, sinceSecond: number) => Promise<MetricsBucket[]>;
   readonly routes: (app: string) => Promise<RouteTable | undefined>;
   readonly incidents: IncidentService;
+  /** Rollback drills (features/drills). */
+  readonly drills: DrillService;
   readonly version: string;
   /** Tokens, audit trail, Host/Origin policy (api-guard.ts). */
   readonly security: GuardOptions;
@@ -158,6 +162,8 @@ export function buildApp(services: AppServices): FastifyInstance {
       activeRollout: active,
       watch: await controller.watchStatus(name),
       steadyWatch: await controller.steadyWatchStatus(name),
+      /** When the app's way back was last proven: its newest passed drill, or null. */
+      lastProvenDrill: await lastProven(store, name),
     };
   };
 
@@ -424,6 +430,7 @@ export function buildApp(services: AppServices): FastifyInstance {
     return { name: req.params.name, revoked: true };
   });
   registerDbRoutes(app, { database: services.database, controller, store, parse });
+  registerDrillRoutes(app, { drills: services.drills, controller, store, parse, intParam });
   registerFlagRoutes(app, {
     flags: services.flags,
     incidents: services.incidents,

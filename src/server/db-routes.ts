@@ -33,6 +33,12 @@ export const dbRestoreBody = z.strictObject({
   confirm: z.boolean().optional().describe('With overwrite: really delete the rows the preview listed'),
 });
 export const dbVerifyBody = z.strictObject({ level: z.number().int().min(0).optional() });
+export const dbRoundTripBody = z.strictObject({
+  version: z
+    .string()
+    .optional()
+    .describe("The version whose pending migrations to round-trip (default: the stable revision's)"),
+});
 
 export interface DbRouteDeps {
   readonly database: DatabaseService;
@@ -79,6 +85,19 @@ export function registerDbRoutes(app: FastifyInstance, deps: DbRouteDeps): void 
     const version = await versionOf(req);
     const lints = database.lint(ctx, await database.migrations(ctx, version));
     return { app: req.params.app, version, migrations: lints };
+  });
+  // A scratch copy, never the app's database: it changes nothing, so it needs what lint needs.
+  app.post('/api/v1/apps/:app/db/roundtrip', async (req: Req) => {
+    const body = parse(dbRoundTripBody, req.body);
+    const ctx = controller.context(req.params.app);
+    let version = body.version;
+    if (version !== undefined) checkVersion(version);
+    else {
+      const stable = await stableOf(req.params.app);
+      if (!stable) throw noStable(req.params.app);
+      version = stable.version;
+    }
+    return database.roundTrip(ctx, version);
   });
   app.get('/api/v1/apps/:app/db/backups', async (req: Req) =>
     database.backups(controller.context(req.params.app)),

@@ -14,6 +14,7 @@ import { AuditService } from '../features/auth/audit-service.ts';
 import { OfrepTokens } from '../features/auth/ofrep-tokens.ts';
 import { TokenService } from '../features/auth/token-service.ts';
 import { DatabaseService } from '../features/database/database-service.ts';
+import { DrillService } from '../features/drills/drill-service.ts';
 import { FlagService } from '../features/flags/flag-service.ts';
 import type { FlagSyncServer } from '../features/flags/flag-sync-server.ts';
 import { IncidentService } from '../features/incidents/incident-service.ts';
@@ -226,6 +227,16 @@ export async function runServer(options: ServerOptions): Promise<void> {
     notify: (n) => hub.publish(n),
   });
   for (const app of loaded.config.apps) await controller.register(app, loaded.baseDir);
+  const drills = new DrillService({
+    store,
+    controller,
+    flags,
+    log,
+    notify: (n) => hub.publish(n),
+    audit: (entry) => void audit.record(entry),
+  });
+  // Drills this data dir was running when its server stopped cannot go on: they fail, saying so.
+  await drills.recover();
   // A dead agent is started again at once; the controller then puts every app back on it.
   const agentWatch = new AgentWatch({
     dataDir,
@@ -249,6 +260,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
     runtime,
     metrics,
     incidents,
+    drills,
     routes: (app) => traffic.current(app),
     version: VERSION,
     health: createHealth({
@@ -314,12 +326,14 @@ export async function runServer(options: ServerOptions): Promise<void> {
   // From here on a signal stops everything this server started, even while the apps come up (a
   // resumed rollout may complete, and be seen through the API, before the loop below returns).
   let stopping = false;
+  let drillSchedule: NodeJS.Timeout | undefined;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
     // First: the agent's shutdown below must not look like a death to restart from.
     await agentWatch.stop();
+    clearInterval(drillSchedule);
     await controller.stop();
     await sync?.close();
     await api.close();
@@ -348,6 +362,13 @@ export async function runServer(options: ServerOptions): Promise<void> {
   }
   if (stopping) return;
   controller.start();
+  // drills.every: looked at once a minute (a drill in progress or a rollout postpones it).
+  const scheduleDrills = () =>
+    void drills
+      .scheduleTick(controller.appNames())
+      .catch((err) => log.error({ err }, 'drill schedule failed'));
+  drillSchedule = setInterval(scheduleDrills, 60_000);
+  scheduleDrills();
 
   if (!dbUrl) lockDownSqlite(dataDir);
   const apiUrl = `${https ? 'https' : 'http'}://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;

@@ -10,7 +10,15 @@ import {
   rotateKeyBody,
   tokenBody,
 } from './api-schemas.ts';
-import { dbBackupBody, dbMigrateBody, dbRestoreBody, dbRollbackBody, dbVerifyBody } from './db-routes.ts';
+import {
+  dbBackupBody,
+  dbMigrateBody,
+  dbRestoreBody,
+  dbRollbackBody,
+  dbRoundTripBody,
+  dbVerifyBody,
+} from './db-routes.ts';
+import { drillBody } from './drill-routes.ts';
 import { flagBody, flagChangeBody, flagRollbackBody, flagSetBody } from './flags-routes.ts';
 import { ROUTE_POLICIES } from './route-policy.ts';
 
@@ -18,6 +26,14 @@ const json = (schema: unknown) => ({ content: { 'application/json': { schema } }
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const appParam = { name: 'app', in: 'path', required: true, schema: { type: 'string' } };
 const errors = { '4XX': { description: 'Coded error', ...json(ref('Error')) } };
+
+/** What a drill and its list entry share. */
+const DRILL_HEAD = {
+  id: { type: 'string' },
+  app: { type: 'string' },
+  version: { type: 'string' },
+  status: { enum: ['Running', 'Passed', 'Failed'] },
+};
 
 const keyParam = { name: 'key', in: 'path', required: true, schema: { type: 'string' } };
 const versionQuery = { name: 'version', in: 'query', schema: { type: 'string' } };
@@ -112,6 +128,10 @@ function dbPaths() {
       appParam,
       versionQuery,
     ]),
+    '/apps/{app}/db/roundtrip': post(
+      "Round-trip a version's pending migrations on a scratch copy of the app's schema: up, down, compare (differences named), up again",
+      dbRoundTripBody,
+    ),
     '/apps/{app}/db/backups': get('Backups taken, newest first'),
     '/apps/{app}/db/migrate': post(
       "Run the stable revision's pending migrations (while no rollout runs)",
@@ -414,6 +434,45 @@ export function openApiDocument(version: string) {
             },
           },
         },
+        '/apps/{app}/drills': {
+          post: {
+            summary:
+              "Start a rollback drill: deploy the version with the app's strategy, roll it back on purpose once the deploy completed, verify the restored revision, switch each kill-switch flag off and on. No incident; 202 with the drill, which runs in the server (follow GET /drills/{id})",
+            parameters: [appParam],
+            requestBody: json(z.toJSONSchema(drillBody, { unrepresentable: 'any' })),
+            responses: { 202: json(ref('Drill')), ...errors },
+          },
+        },
+        '/drills': {
+          get: {
+            summary: 'Rollback drills, newest first: status and rollback times',
+            parameters: [
+              { name: 'app', in: 'query', schema: { type: 'string' } },
+              { name: 'limit', in: 'query', schema: { type: 'integer' } },
+            ],
+            responses: { 200: json({ type: 'array', items: ref('DrillSummary') }), ...errors },
+          },
+        },
+        '/drills/{id}': {
+          get: {
+            summary:
+              "One drill with its report (JSON), or the report with the runbook's checklist as Markdown (format=md)",
+            parameters: [
+              { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+              { name: 'format', in: 'query', schema: { type: 'string', enum: ['json', 'md'] } },
+            ],
+            responses: {
+              200: {
+                description: 'The drill',
+                content: {
+                  'application/json': { schema: ref('Drill') },
+                  'text/markdown': { schema: { type: 'string' } },
+                },
+              },
+              ...errors,
+            },
+          },
+        },
         '/rollouts/{id}': {
           get: {
             summary: 'One rollout',
@@ -490,10 +549,35 @@ export function openApiDocument(version: string) {
             error: { type: ['string', 'null'] },
           },
         },
+        Drill: {
+          type: 'object',
+          properties: {
+            ...DRILL_HEAD,
+            report: { type: 'object', description: 'The drill report (docs/drills.md)' },
+            createdAt: { type: 'integer' },
+            updatedAt: { type: 'integer' },
+            finishedAt: { type: ['integer', 'null'] },
+          },
+        },
+        DrillSummary: {
+          type: 'object',
+          properties: {
+            ...DRILL_HEAD,
+            startedAt: { type: 'integer' },
+            finishedAt: { type: ['integer', 'null'] },
+            msToTrafficRestored: { type: ['number', 'null'] },
+            msToVerified: { type: ['number', 'null'] },
+            failures: { type: 'array', items: { type: 'string' } },
+          },
+        },
         AppStatus: {
           type: 'object',
           properties: {
             name: { type: 'string' },
+            lastProvenDrill: {
+              description: "When the app's way back was last proven: its newest passed drill",
+              oneOf: [ref('DrillSummary'), { type: 'null' }],
+            },
             stableRevision: { type: ['integer', 'null'] },
             activeRollout: { oneOf: [ref('Rollout'), { type: 'null' }] },
             watch: {

@@ -53,6 +53,9 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   'GET /api/v1/rollouts/{id}/events': viewer('handler'),
   'GET /api/v1/incidents': viewer('handler'),
   'GET /api/v1/incidents/{id}': viewer('handler'),
+  'POST /api/v1/apps/{app}/drills': deployer,
+  'GET /api/v1/drills': viewer('handler'),
+  'GET /api/v1/drills/{id}': viewer('handler'),
   'GET /api/v1/apps/{app}/flags': viewer(),
   'PUT /api/v1/apps/{app}/flags': deployer,
   'GET /api/v1/apps/{app}/flags/history': viewer(),
@@ -66,6 +69,9 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   'POST /api/v1/apps/{app}/ofrep/v1/evaluate/flags': { role: 'ofrep', scope: 'app' },
   'GET /api/v1/apps/{app}/db/plan': viewer(),
   'GET /api/v1/apps/{app}/db/lint': viewer(),
+  // Runs on a scratch copy of the schema, never the app's database, but it creates and drops
+  // that scratch database on the app's server: a deployer's, like db verify.
+  'POST /api/v1/apps/{app}/db/roundtrip': deployer,
   'GET /api/v1/apps/{app}/db/backups': viewer(),
   'POST /api/v1/apps/{app}/db/migrate': deployer,
   'POST /api/v1/apps/{app}/db/backup': deployer,

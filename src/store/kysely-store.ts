@@ -9,6 +9,7 @@ import type {
   AppsTable,
   AuditLogTable,
   Database,
+  DrillsTable,
   EventsTable,
   FlagSetsTable,
   IncidentsTable,
@@ -21,12 +22,16 @@ import {
   type AppRecord,
   AUDIT_GENESIS,
   type AuditRecord,
+  type DrillPatch,
+  type DrillRecord,
+  type DrillStatus,
   type EventRecord,
   type FlagSetRecord,
   type IncidentPatch,
   type IncidentRecord,
   type IncidentSeverity,
   type IncidentStatus,
+  type NewDrill,
   type NewEvent,
   type NewFlagSet,
   type NewIncident,
@@ -175,6 +180,19 @@ function toIncident(row: Selectable<IncidentsTable>): IncidentRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     resolvedAt: row.resolved_at,
+  };
+}
+
+function toDrill(row: Selectable<DrillsTable>): DrillRecord {
+  return {
+    id: row.id,
+    app: row.app,
+    version: row.version,
+    status: row.status as DrillStatus,
+    report: fromJson(row.report),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    finishedAt: row.finished_at,
   };
 }
 
@@ -577,6 +595,66 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
           .executeTakeFirst();
         if (!row) throw new Error(`store: incident ${id} not found`);
         return toIncident(row);
+      },
+    },
+
+    drills: {
+      async create(input: NewDrill) {
+        const at = now();
+        try {
+          const row = await db
+            .insertInto('drills')
+            .values({
+              id: input.id,
+              app: input.app,
+              version: input.version,
+              status: 'Running',
+              report: toJson(input.report),
+              created_at: at,
+              updated_at: at,
+              finished_at: null,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          return toDrill(row);
+        } catch (err) {
+          if (isForeignKeyViolation(err)) throw unknownApp(input.app, err);
+          if (isUniqueViolation(err, UNIQUE_KEYS.drillId))
+            throw new Error(`store: drill id ${input.id} already exists`, { cause: err });
+          throw err;
+        }
+      },
+
+      async get(id) {
+        const row = await db.selectFrom('drills').selectAll().where('id', '=', id).executeTakeFirst();
+        return row && toDrill(row);
+      },
+
+      async list(filter = {}) {
+        let query = db.selectFrom('drills').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc');
+        if (filter.app !== undefined) query = query.where('app', '=', filter.app);
+        if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+        if (filter.limit !== undefined) query = query.limit(Math.max(0, filter.limit));
+        return (await query.execute()).map(toDrill);
+      },
+
+      async update(id, patch: DrillPatch) {
+        const at = now();
+        const row = await db
+          .updateTable('drills')
+          .set({
+            updated_at: at,
+            ...(patch.status !== undefined && {
+              status: patch.status,
+              finished_at: patch.status === 'Running' ? null : at,
+            }),
+            ...(patch.report !== undefined && { report: toJson(patch.report) }),
+          })
+          .where('id', '=', id)
+          .returningAll()
+          .executeTakeFirst();
+        if (!row) throw new Error(`store: drill ${id} not found`);
+        return toDrill(row);
       },
     },
 

@@ -73,6 +73,20 @@ export interface IncidentsTable {
   resolved_at: number | null;
 }
 
+/** Rollback drills (features/drills): one row per rehearsal; `report` is the drill report. */
+export interface DrillsTable {
+  id: string;
+  app: string;
+  version: string;
+  /** Running | Passed | Failed. */
+  status: string;
+  /** JSON text: the whole drill report (features/drills/drill-report.ts). */
+  report: string;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
 export interface FlagSetsTable {
   app: string;
   version: number;
@@ -143,6 +157,7 @@ export interface Database {
   rollouts: RolloutsTable;
   events: EventsTable;
   incidents: IncidentsTable;
+  drills: DrillsTable;
 }
 
 /**
@@ -154,6 +169,7 @@ export const UNIQUE_KEYS = {
   rolloutId: { name: 'rollouts_pkey', columns: 'rollouts.id' },
   activeRollout: { name: 'rollouts_one_active_per_app', columns: 'rollouts.app' },
   incidentId: { name: 'incidents_pkey', columns: 'incidents.id' },
+  drillId: { name: 'drills_pkey', columns: 'drills.id' },
   flagSetVersion: { name: 'flag_sets_pkey', columns: 'flag_sets.app, flag_sets.version' },
   activeTokenName: { name: 'api_tokens_one_active_name', columns: 'api_tokens.name' },
   auditPrevHash: { name: 'audit_log_prev_hash', columns: 'audit_log.prev_hash' },
@@ -400,6 +416,31 @@ function flagSetWarningsSchema(): Migration {
   };
 }
 
+/** Rollback drills, beside incidents: lists filter by app and status, newest first. */
+function drillsSchema(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('drills')
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('app', 'text', (c) => c.notNull().references('apps.name').onDelete('cascade'))
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('report', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('finished_at', 'bigint')
+        .addPrimaryKeyConstraint(UNIQUE_KEYS.drillId.name, ['id'])
+        .execute();
+      await db.schema.createIndex('drills_app_created').on('drills').columns(['app', 'created_at']).execute();
+      await db.schema.createIndex('drills_created').on('drills').column('created_at').execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropTable('drills').execute();
+    },
+  };
+}
+
 /** All migrations, in order (names sort alphabetically). Never edit one that has shipped: add another. */
 export function storeMigrations(dialect: StoreDialect): Record<string, Migration> {
   return {
@@ -409,6 +450,7 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     '0004_security': securitySchema(dialect),
     '0005_analysis_seconds': analysisSecondsSchema(),
     '0006_flag_set_warnings': flagSetWarningsSchema(),
+    '0007_drills': drillsSchema(),
   };
 }
 

@@ -828,6 +828,76 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    describe('drills', () => {
+      const drill = (app: string, id: string, version = 'v2') => ({
+        id,
+        app,
+        version,
+        report: { id, app, phases: [{ name: 'deploy', ms: 812.5 }], doc: awkwardJson },
+      });
+
+      test('create starts Running and round-trips the report', async () => {
+        const app = uniqueApp('drill');
+        await store.apps.upsert(app, {});
+        const created = await store.drills.create(drill(app, `${app}-d1`));
+        assert.equal(created.id, `${app}-d1`);
+        assert.equal(created.app, app);
+        assert.equal(created.version, 'v2');
+        assert.equal(created.status, 'Running');
+        assert.equal(created.finishedAt, null);
+        assert.equal(created.createdAt, created.updatedAt);
+        assert.deepEqual(created.report, drill(app, `${app}-d1`).report);
+        assert.deepEqual(await store.drills.get(created.id), created);
+        assert.equal(await store.drills.get(`${app}-missing`), undefined);
+      });
+
+      test('create rejects an unknown app and a duplicate id', async () => {
+        const app = uniqueApp('drill-bad');
+        await assert.rejects(store.drills.create(drill(app, `${app}-d1`)), /unknown app/);
+        await store.apps.upsert(app, {});
+        await store.drills.create(drill(app, `${app}-d1`));
+        await assert.rejects(store.drills.create(drill(app, `${app}-d1`)), /already exists/);
+        assert.equal((await store.drills.list({ app })).length, 1);
+      });
+
+      test('update patches the report, and a final status stamps finishedAt', async () => {
+        const app = uniqueApp('drill-up');
+        await store.apps.upsert(app, {});
+        const created = await store.drills.create(drill(app, `${app}-d1`));
+        const progressed = await store.drills.update(created.id, { report: { progress: ['deployed'] } });
+        assert.equal(progressed.status, 'Running');
+        assert.equal(progressed.finishedAt, null);
+        assert.deepEqual(progressed.report, { progress: ['deployed'] });
+        assert.ok(progressed.updatedAt > created.updatedAt);
+        const passed = await store.drills.update(created.id, { status: 'Passed' });
+        assert.equal(passed.status, 'Passed');
+        assert.equal(passed.finishedAt, passed.updatedAt);
+        assert.deepEqual(passed.report, { progress: ['deployed'] }, 'report untouched when not patched');
+        assert.deepEqual(await store.drills.get(created.id), passed);
+        await assert.rejects(store.drills.update(`${app}-missing`, { status: 'Failed' }), /not found/);
+      });
+
+      test('list is newest first, filters by app and status and limits', async () => {
+        const a = uniqueApp('drill-a');
+        const b = uniqueApp('drill-b');
+        await store.apps.upsert(a, {});
+        await store.apps.upsert(b, {});
+        for (let i = 0; i < 5; i++) {
+          const app = i % 2 ? b : a;
+          const d = await store.drills.create(drill(app, `${app}-d${i}`));
+          if (i !== 4) await store.drills.update(d.id, { status: i === 2 ? 'Failed' : 'Passed' });
+        }
+        const ids = (xs: { id: string }[]) => xs.map((x) => x.id);
+        assert.deepEqual(ids(await store.drills.list({ app: a })), [`${a}-d4`, `${a}-d2`, `${a}-d0`]);
+        assert.deepEqual(ids(await store.drills.list({ app: a, status: 'Passed' })), [`${a}-d0`]);
+        assert.deepEqual(ids(await store.drills.list({ app: a, status: 'Running' })), [`${a}-d4`]);
+        assert.deepEqual(ids(await store.drills.list({ app: b, limit: 1 })), [`${b}-d3`]);
+        const all = ids(await store.drills.list()).filter((id) => id.startsWith(a) || id.startsWith(b));
+        assert.deepEqual(all, [`${a}-d4`, `${b}-d3`, `${a}-d2`, `${b}-d1`, `${a}-d0`]);
+        assert.equal((await store.drills.list({ limit: 0 })).length, 0);
+      });
+    });
+
     describe('flag sets', () => {
       const doc = (on: boolean) => ({
         flags: {
@@ -1119,6 +1189,7 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    const UNDO_0007 = ['drop table drills', "delete from rewind_migration where name = '0007_drills'"];
     const UNDO_0006 = [
       'alter table flag_sets drop column warnings',
       "delete from rewind_migration where name = '0006_flag_set_warnings'",
@@ -1152,6 +1223,7 @@ for (const dialect of DIALECTS) {
       // Back to the schema of 0004: no analysis_seconds table, no record of its migration, and no
       // later migration (recorded without 0005 it would be out of order).
       await rawSql([
+        ...UNDO_0007,
         ...UNDO_0006,
         'drop table analysis_seconds',
         "delete from rewind_migration where name = '0005_analysis_seconds'",
@@ -1167,7 +1239,7 @@ for (const dialect of DIALECTS) {
       await store.apps.upsert(app, {});
       const v1 = await store.flagSets.create({ app, document: { flags: {} }, author: 'ana', diff: [] });
       await store.close();
-      await rawSql(UNDO_0006);
+      await rawSql([...UNDO_0007, ...UNDO_0006]);
       store = await open(fakeClock(1_760_000_000_000));
       assert.deepEqual(await store.flagSets.get(app, 1), v1);
       const v2 = await store.flagSets.create({
@@ -1178,6 +1250,24 @@ for (const dialect of DIALECTS) {
         warnings: [{ path: 'x', message: 'y' }],
       });
       assert.deepEqual(v2.warnings, [{ path: 'x', message: 'y' }]);
+    });
+
+    test('a database from before drills (0007) is migrated and keeps its data', async () => {
+      const app = uniqueApp('older-drills');
+      await store.apps.upsert(app, {});
+      const inc = await store.incidents.create({
+        id: `${app}-i1`,
+        app,
+        severity: 'P2',
+        title: 't',
+        data: {},
+      });
+      await store.close();
+      await rawSql(UNDO_0007);
+      store = await open(fakeClock(1_770_000_000_000));
+      assert.deepEqual(await store.incidents.get(inc.id), inc);
+      const drill = await store.drills.create({ id: `${app}-d1`, app, version: 'v1', report: { a: 1 } });
+      assert.deepEqual(await store.drills.get(drill.id), drill);
     });
 
     test('data survives close and reopen; migrations are idempotent', async () => {

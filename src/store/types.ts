@@ -147,6 +147,35 @@ export interface IncidentPatch {
   readonly resolvedAt?: number | null;
 }
 
+export type DrillStatus = 'Running' | 'Passed' | 'Failed';
+
+export interface DrillRecord {
+  readonly id: string;
+  readonly app: string;
+  /** The version the drill deployed and rolled back. */
+  readonly version: string;
+  readonly status: DrillStatus;
+  /** The drill report (features/drills/drill-report.ts), as JSON. */
+  readonly report: unknown;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** Set when the status leaves Running. */
+  readonly finishedAt: number | null;
+}
+
+export interface NewDrill {
+  /** Assigned by the caller (the drills feature); unique across the store. */
+  readonly id: string;
+  readonly app: string;
+  readonly version: string;
+  readonly report: unknown;
+}
+
+export interface DrillPatch {
+  readonly status?: DrillStatus;
+  readonly report?: unknown;
+}
+
 export interface FlagSetRecord {
   readonly app: string;
   /** 1, 2, 3... per app, assigned by the store. */
@@ -356,6 +385,15 @@ export interface Store {
      * resolvedAt (kept if already set) unless the patch gives resolvedAt itself.
      */
     update(id: string, patch: IncidentPatch): Promise<IncidentRecord>;
+  };
+  readonly drills: {
+    /** Starts Running. Throws if the app is unknown or the id is taken. */
+    create(input: NewDrill): Promise<DrillRecord>;
+    get(id: string): Promise<DrillRecord | undefined>;
+    /** Newest first; every app when `app` is absent, every status when `status` is. */
+    list(filter?: { app?: string; status?: DrillStatus; limit?: number }): Promise<DrillRecord[]>;
+    /** Applies the patch and bumps updatedAt; a status other than Running sets finishedAt. Throws if unknown. */
+    update(id: string, patch: DrillPatch): Promise<DrillRecord>;
   };
   readonly flagSets: {
     /** Assigns the next version atomically, even with concurrent callers. Throws if the app is unknown. */

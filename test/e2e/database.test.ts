@@ -118,6 +118,19 @@ test('the first deploy brings the schema to its level; status and lint say so', 
   );
   assert.ok(phases.includes('0003_add_email expand'));
   assert.ok(phases.includes('0005_drop_legacy_code contract'));
+  // Through the server: v3's pending migrations (a concurrent index among them) round-trip on a
+  // scratch copy; v4's up with a typo fails with its file and line. The app's schema stays.
+  const rt = await h.cli('db', 'roundtrip', 'shop', '--version', 'v3', '--json');
+  assert.equal(rt.code, 0, rt.stdout + rt.stderr);
+  assert.deepEqual(
+    JSON.parse(rt.stdout).migrations.map((m: { key: string; status: string }) => `${m.key} ${m.status}`),
+    ['0003_add_email passed', '0004_orders_item_index passed', '0005_drop_legacy_code passed'],
+  );
+  const bad = await h.cli('db', 'roundtrip', 'shop', '--version', 'v4');
+  assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+  assert.match(bad.stdout, /^FAIL {2}0003_add_email /m);
+  assert.match(bad.stdout, /the up failed: .*releases\/v4\/migrations\/0003_add_email\.up\.sql:2/);
+  assert.deepEqual(await columns('customers'), ['id', 'name']);
   const plan = JSON.parse((await h.cli('db', 'plan', 'shop', '--version', 'v3', '--json')).stdout);
   assert.deepEqual(
     plan.entries

@@ -7,6 +7,7 @@ import { cidrSchema } from '../../shared/cidr-schema.ts';
 import { durationSchema } from '../../shared/duration-schema.ts';
 import { analysisSpecSchema } from '../analysis/analysis-spec.ts';
 import { databaseSpecSchema } from '../database/database-spec.ts';
+import { drillSpecSchema } from '../drills/drill-spec.ts';
 import { notificationsSchema } from '../notifications/notification-spec.ts';
 import { hooksSchema } from '../rollouts/hooks.ts';
 import { type CanaryStepSpec, canaryStepsProblem } from '../rollouts/rollout-state.ts';
@@ -209,6 +210,8 @@ export const appSpecSchema = z.strictObject({
   /** The app's database, whose migrations roll out and back with its revisions. */
   database: databaseSpecSchema.optional(),
   hooks: hooksSchema,
+  /** Rollback drills on a schedule (features/drills/drill-spec.ts). */
+  drills: drillSpecSchema.optional(),
   history: z.number().int().min(2).max(1000).default(10),
 });
 

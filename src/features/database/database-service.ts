@@ -4,7 +4,7 @@
 // rare and short, and a connection held between them would only hold locks.
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute } from 'node:path';
 import { RewindError } from '../../shared/errors.ts';
 import type { VerificationCheck } from '../incidents/incident.ts';
 import type { AppContext } from '../rollouts/app-context.ts';
@@ -19,13 +19,14 @@ import {
   recordRemoved,
   restoreBackup,
 } from './backups.ts';
-import { type DatabaseSpec, databaseUrl, migrationsDir } from './database-spec.ts';
+import { type DatabaseSpec, databaseUrl, migrationsDir, resolveSqliteUrl } from './database-spec.ts';
 import { openDatabase, redactUrl } from './engines/registry.ts';
 import type { DatabaseEngine } from './engines/types.ts';
 import { lintMigrations } from './lint.ts';
 import { loadMigrations, MigrationFileError } from './migration-files.ts';
 import { createMigrator, levelOf, type MigrationResultSet, type MigrationStatus } from './migrator.ts';
 import type { DbStepResult, RevisionDb, RolloutDatabase, UndoScope } from './rollout-database.ts';
+import { type RoundTripReport, roundTrip } from './roundtrip.ts';
 import type { Migration, MigrationLint } from './types.ts';
 import { verifyDatabase } from './verify.ts';
 
@@ -57,6 +58,7 @@ const dbError = (message: string, details: Record<string, unknown> = {}) =>
 
 export class DatabaseService implements RolloutDatabase {
   readonly #env: NodeJS.ProcessEnv;
+  readonly #roundTrips = new Set<string>();
   /** Recorded in the ledger beside each migration this controller applies. */
   readonly controllerId: string;
 
@@ -77,15 +79,22 @@ export class DatabaseService implements RolloutDatabase {
     return spec;
   }
 
-  async #open(ctx: AppContext): Promise<DatabaseEngine> {
-    const spec = this.#spec(ctx);
+  /** The connection URL; a relative SQLite path resolved from rewind.yaml's folder. */
+  #url(ctx: AppContext, spec: DatabaseSpec): string {
     let url: string;
     try {
       url = databaseUrl(spec, this.#env);
     } catch (err) {
       throw dbError((err as Error).message, { field: 'database.urlEnv' });
     }
-    if (spec.engine === 'sqlite') url = sqliteUrlFrom(url, ctx.baseDir);
+    return spec.engine === 'sqlite' ? resolveSqliteUrl(url, ctx.baseDir) : url;
+  }
+
+  async #open(ctx: AppContext): Promise<DatabaseEngine> {
+    const spec = this.#spec(ctx);
+    const url = this.#url(ctx, spec);
+    // The first open creates the SQLite file, and its folder with it.
+    if (spec.engine === 'sqlite' && isAbsolute(url)) mkdirSync(dirname(url), { recursive: true });
     try {
       return await openDatabase(spec.engine, url);
     } catch (err) {
@@ -473,6 +482,31 @@ export class DatabaseService implements RolloutDatabase {
     });
   }
 
+  /**
+   * Round-trips the version's pending migrations on a scratch copy of the app's schema
+   * (roundtrip.ts); one at a time per app, so repeated calls cannot pile up scratch databases.
+   */
+  async roundTrip(ctx: AppContext, version: string): Promise<RoundTripReport> {
+    const spec = this.#spec(ctx);
+    const app = ctx.spec.name;
+    if (this.#roundTrips.has(app))
+      throw new RewindError(
+        'INVALID_STATE',
+        `a round trip of app ${app} is already running; wait for its report`,
+        {
+          app,
+        },
+      );
+    this.#roundTrips.add(app);
+    try {
+      const url = this.#url(ctx, spec);
+      const migrations = await this.migrations(ctx, version);
+      return await roundTrip({ app, engine: spec.engine, url, migrations });
+    } finally {
+      this.#roundTrips.delete(app);
+    }
+  }
+
   async verifyNow(ctx: AppContext, level: number) {
     const checks = await this.verify(ctx, level);
     return { level, passed: checks.every((c) => c.passed), checks };
@@ -483,14 +517,6 @@ export class DatabaseService implements RolloutDatabase {
 function crashNotes(results: MigrationResultSet['results']): string {
   const notes = results.flatMap((r) => (r.recovered ? [r.recovered] : []));
   return notes.length ? `; resumed after an interrupted run: ${notes.join('; ')}` : '';
-}
-
-/** A relative SQLite path is relative to rewind.yaml's folder; its folder is created. */
-function sqliteUrlFrom(url: string, baseDir: string): string {
-  if (url.startsWith('file:') || url.startsWith('sqlite:///')) return url;
-  const path = resolve(baseDir, url.replace(/^sqlite:(\/\/)?/i, ''));
-  mkdirSync(dirname(path), { recursive: true });
-  return path;
 }
 
 /**

@@ -1,5 +1,6 @@
 // The `database:` section of an app in rewind.yaml: which database the app's migrations run on,
 // where the migrations of each version live, and how carefully they are run.
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { durationSchema } from '../../shared/duration-schema.ts';
 
@@ -64,4 +65,10 @@ export function databaseUrl(spec: DatabaseSpec, env: NodeJS.ProcessEnv = process
 export function migrationsDir(spec: DatabaseSpec, baseDir: string, version: string): string {
   const dir = spec.migrations.replace(/\$\{version\}/g, version);
   return dir.startsWith('/') ? dir : `${baseDir.replace(/\/$/, '')}/${dir.replace(/^\.\//, '')}`;
+}
+
+/** A relative SQLite path (with or without `sqlite:`) is relative to rewind.yaml's folder. */
+export function resolveSqliteUrl(url: string, baseDir: string): string {
+  if (url.startsWith('file:') || url.startsWith('sqlite:///')) return url;
+  return resolve(baseDir, url.replace(/^sqlite:(\/\/)?/i, ''));
 }

@@ -544,7 +544,9 @@ export function createMigrator(db: DatabaseEngine, options: { readonly app: stri
         return db.transaction(async () => {
           for (const st of downs) {
             await db.exec(st.sql);
-            s.onProgress?.({ key: row.key, direction: 'down', done: ++at, total: downs.length });
+            // Counted outside the optional call: its arguments are not evaluated without a listener.
+            at++;
+            s.onProgress?.({ key: row.key, direction: 'down', done: at, total: downs.length });
           }
           const fields = await reverted();
           await updateRow(db, app, row.key, fields);

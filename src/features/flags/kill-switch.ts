@@ -3,7 +3,7 @@
 // force must answer the flag as disabled.
 
 import type { Store } from '../../store/types.ts';
-import type { IncidentTrigger } from '../incidents/incident.ts';
+import type { IncidentTrigger, VerificationCheck } from '../incidents/incident.ts';
 import type { IncidentService } from '../incidents/incident-service.ts';
 import type { FlagService } from './flag-service.ts';
 
@@ -24,16 +24,61 @@ export interface KillSwitchInput {
   readonly severity?: 'P0' | 'P1' | 'P2' | 'P3';
 }
 
-/** Disables the flag (a new flag-set version), opens the incident and records the verification. */
-export async function pullKillSwitch(deps: KillSwitchDeps, input: KillSwitchInput) {
-  const { flags, incidents, store } = deps;
+/** A flag switched to `state` and what the flag set in force answers for it afterwards. */
+export interface FlagSwitch {
+  readonly flag: string;
+  readonly state: 'ENABLED' | 'DISABLED';
+  readonly startedAt: number;
+  /** When the new flag-set version was stored (in force for OFREP clients from then on). */
+  readonly switchedAt: number;
+  readonly versionBefore: number;
+  readonly versionAfter: number;
+  readonly check: VerificationCheck;
+}
+
+/**
+ * Switches one flag off or on (a new flag-set version) and checks that the set in force answers it
+ * so: DISABLED when off, anything else when on. The partial rollback itself, without the incident.
+ */
+export async function switchFlag(
+  flags: FlagService,
+  input: { app: string; flag: string; state: 'ENABLED' | 'DISABLED'; author: string; reason: string },
+): Promise<FlagSwitch> {
   const startedAt = Date.now();
   const before = (await flags.current(input.app)).version;
-  const { record } = await flags.setState(input.app, input.flag, 'DISABLED', {
+  const { record } = await flags.setState(input.app, input.flag, input.state, {
     author: input.author,
     reason: input.reason,
   });
-  const disabledAt = Date.now();
+  const switchedAt = Date.now();
+  const now = await flags.current(input.app);
+  const answer = now.evaluator.evaluate(input.flag, { targetingKey: 'rewind-verification' });
+  const off = input.state === 'DISABLED';
+  const passed = now.version === record.version && (answer.reason === 'DISABLED') === off;
+  const name = off ? 'flag disabled in force' : 'flag enabled in force';
+  return {
+    flag: input.flag,
+    state: input.state,
+    startedAt,
+    switchedAt,
+    versionBefore: before,
+    versionAfter: record.version,
+    check: {
+      name,
+      passed,
+      detail: passed
+        ? off
+          ? `flag set version ${now.version} answers ${input.flag} as DISABLED; clients fall back to their code default`
+          : `flag set version ${now.version} answers ${input.flag} with reason ${answer.reason}`
+        : `flag set version ${now.version} answers ${input.flag} with reason ${answer.reason}`,
+    },
+  };
+}
+
+/** Disables the flag (a new flag-set version), opens the incident and records the verification. */
+export async function pullKillSwitch(deps: KillSwitchDeps, input: KillSwitchInput) {
+  const { flags, incidents, store } = deps;
+  const off = await switchFlag(flags, { ...input, state: 'DISABLED' });
   const appRecord = await store.apps.get(input.app);
   const stable =
     appRecord?.stableRevision != null
@@ -47,33 +92,23 @@ export async function pullKillSwitch(deps: KillSwitchDeps, input: KillSwitchInpu
     revisions: { from: ref, to: ref },
     trigger: input.trigger ?? { kind: 'manual', message: input.reason },
     title: `${input.app}: flag ${input.flag} disabled: ${input.reason}`,
-    at: startedAt,
-    partialRollback: { flag: input.flag, flagSetVersionBefore: before, flagSetVersionAfter: record.version },
+    at: off.startedAt,
+    partialRollback: {
+      flag: input.flag,
+      flagSetVersionBefore: off.versionBefore,
+      flagSetVersionAfter: off.versionAfter,
+    },
   });
   incident = await incidents.addAction(incident.id, {
-    at: disabledAt,
-    action: `disabled flag ${input.flag} (flag set version ${before} -> ${record.version})`,
+    at: off.switchedAt,
+    action: `disabled flag ${input.flag} (flag set version ${off.versionBefore} -> ${off.versionAfter})`,
     by: input.by,
     result: 'done',
   });
   await incidents.setRollback(incident.id, {
-    startedAt,
-    trafficRestoredAt: disabledAt,
-    completedAt: disabledAt,
+    startedAt: off.startedAt,
+    trafficRestoredAt: off.switchedAt,
+    completedAt: off.switchedAt,
   });
-  const now = await flags.current(input.app);
-  const answer = now.evaluator.evaluate(input.flag, { targetingKey: 'rewind-verification' });
-  const passed = now.version === record.version && answer.reason === 'DISABLED';
-  return incidents.setVerification(incident.id, {
-    passed,
-    checks: [
-      {
-        name: 'flag disabled in force',
-        passed,
-        detail: passed
-          ? `flag set version ${now.version} answers ${input.flag} as DISABLED; clients fall back to their code default`
-          : `flag set version ${now.version} answers ${input.flag} with reason ${answer.reason}`,
-      },
-    ],
-  });
+  return incidents.setVerification(incident.id, { passed: off.check.passed, checks: [off.check] });
 }

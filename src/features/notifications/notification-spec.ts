@@ -15,6 +15,9 @@ export const NOTIFICATION_EVENTS = [
   'incident.escalated',
   'incident.resolved',
   'flags.changed',
+  'drill.started',
+  'drill.passed',
+  'drill.failed',
 ] as const;
 
 export type NotificationEventType = (typeof NOTIFICATION_EVENTS)[number];

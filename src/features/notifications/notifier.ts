@@ -67,6 +67,9 @@ const TITLES: Readonly<Record<NotificationEventType, string>> = {
   'incident.escalated': 'Incident escalated',
   'incident.resolved': 'Incident resolved',
   'flags.changed': 'Flags changed',
+  'drill.started': 'Rollback drill started',
+  'drill.passed': 'Rollback drill passed',
+  'drill.failed': 'Rollback drill failed',
 };
 
 const EMOJI: Readonly<Record<NotificationEventType, string>> = {
@@ -80,6 +83,9 @@ const EMOJI: Readonly<Record<NotificationEventType, string>> = {
   'incident.escalated': ':fire:',
   'incident.resolved': ':large_green_circle:',
   'flags.changed': ':triangular_flag_on_post:',
+  'drill.started': ':fire_engine:',
+  'drill.passed': ':white_check_mark:',
+  'drill.failed': ':x:',
 };
 
 function facts(n: Notification): string[] {

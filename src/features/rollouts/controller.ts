@@ -21,7 +21,7 @@ import { type Severity, steadyStateRules } from '../analysis/index.ts';
 import { type AppSpec, rolloutSettings } from '../apps/app-spec.ts';
 import type { RolloutDatabase } from '../database/rollout-database.ts';
 import type { FlagService } from '../flags/flag-service.ts';
-import { pullKillSwitch } from '../flags/kill-switch.ts';
+import { pullKillSwitch, switchFlag } from '../flags/kill-switch.ts';
 import { HealthMonitor } from '../health/health-monitor.ts';
 import type { IncidentTrigger } from '../incidents/incident.ts';
 import type { IncidentService } from '../incidents/incident-service.ts';
@@ -150,13 +150,19 @@ export class Controller {
       envOf: (ctx, spec) => this.#envOf(ctx.spec.name, spec),
       database: deps.database,
       killSwitch: deps.flags
-        ? async (input) =>
-            (
+        ? async ({ drill, ...input }) => {
+            // A drill's rollout rehearses: the flag goes off like in earnest, with no incident.
+            if (drill) {
+              await switchFlag(deps.flags!, { ...input, state: 'DISABLED', author: 'rewind' });
+              return null;
+            }
+            return (
               await pullKillSwitch(
                 { flags: deps.flags!, incidents: deps.incidents, store: deps.store },
                 { ...input, by: 'rewind', author: 'rewind' },
               )
-            ).id
+            ).id;
+          }
         : undefined,
     });
   }
@@ -416,7 +422,14 @@ export class Controller {
 
   async deploy(
     app: string,
-    input: { version: string; env?: Record<string, string>; reason?: string; actor?: string },
+    input: {
+      version: string;
+      env?: Record<string, string>;
+      reason?: string;
+      actor?: string;
+      /** The drill this deploy rehearses (features/drills): no incident if it is rolled back. */
+      drill?: string;
+    },
   ): Promise<RolloutRecord> {
     const ctx = this.context(app);
     checkVersion(input.version);
@@ -472,6 +485,8 @@ export class Controller {
         database: dbPlan(ctx.spec),
       }),
       input.reason,
+      input.actor,
+      input.drill,
     );
     void this.kick(app);
     return rollout;
@@ -578,7 +593,7 @@ export class Controller {
    */
   async rollback(
     app: string,
-    input: { toRevision?: number; reason?: string; actor?: string },
+    input: { toRevision?: number; reason?: string; actor?: string; drill?: string },
   ): Promise<RolloutRecord> {
     const ctx = this.context(app);
     const { store } = this.#deps;
@@ -618,6 +633,8 @@ export class Controller {
       queuedAt?: number;
       /** Who asked (the token's name); the revision's author. */
       actor?: string;
+      /** The drill this rollback rehearses: no incident. */
+      drill?: string;
     },
   ): Promise<RolloutRecord> {
     const { store } = this.#deps;
@@ -713,6 +730,7 @@ export class Controller {
       steps,
       reason,
       switchNow,
+      input.drill,
     );
     mark('journal');
     if (switchNow) {
@@ -827,8 +845,9 @@ export class Controller {
     steps: RolloutState['steps'],
     reason: string | undefined,
     actor?: string,
+    drill?: string,
   ): Promise<RolloutRecord> {
-    const { rollout } = await this.#insertRollout(app, kind, from, to, steps, reason, false);
+    const { rollout } = await this.#insertRollout(app, kind, from, to, steps, reason, false, drill);
     await this.#announceRollout(rollout, to, steps, reason, undefined, actor);
     return rollout;
   }
@@ -846,8 +865,9 @@ export class Controller {
     steps: RolloutState['steps'],
     reason: string | undefined,
     switched: boolean,
+    drill?: string,
   ): Promise<{ revision: RevisionRecord; rollout: RolloutRecord }> {
-    const initial = initialState(steps);
+    const initial = { ...initialState(steps), ...(drill && { drill }) };
     const { store } = this.#deps;
     const rollout = {
       id: randomUUID(),
@@ -890,15 +910,17 @@ export class Controller {
   ): Promise<void> {
     const { store } = this.#deps;
     const { app, kind, fromRevision: from } = rollout;
+    const drill = (rollout.state as RolloutState).drill;
     await store.events.append({
       app,
       rolloutId: rollout.id,
       type: `${kind}.started`,
       message:
-        kind === 'deploy'
+        (drill ? `drill ${drill}: ` : '') +
+        (kind === 'deploy'
           ? `deploy of ${to.version} as revision ${to.number}${from === null ? '' : ` (from revision ${from})`}`
-          : `${automatic ? 'automatic ' : ''}rollback to revision ${to.copiedFrom} as revision ${to.number} (from revision ${from}): ${reason}`,
-      data: { from, to: to.number, version: to.version, steps },
+          : `${automatic ? 'automatic ' : ''}rollback to revision ${to.copiedFrom} as revision ${to.number} (from revision ${from}): ${reason}`),
+      data: { from, to: to.number, version: to.version, steps, ...(drill && { drill }) },
     });
     if (kind === 'deploy') {
       this.#reporter.notify(
@@ -957,12 +979,13 @@ export class Controller {
       const watching = await this.#watching(app, recent);
       let rolledBack = false;
       const rollBack =
-        (toRevision: number | undefined) =>
+        (toRevision: number | undefined, drill?: RolloutState['drill']) =>
         async (input: { reason: string; trigger: IncidentTrigger; severity: Severity }) => {
           await this.#startRollback(ctx, {
             toRevision,
             reason: input.reason,
             automatic: { trigger: input.trigger, severity: input.severity },
+            drill,
           });
           rolledBack = true;
         };
@@ -971,7 +994,7 @@ export class Controller {
           ctx,
           watching,
           instances,
-          rollBack(watching.fromRevision ?? undefined),
+          rollBack(watching.fromRevision ?? undefined, (watching.state as RolloutState).drill),
         );
       } else if (!after && recent[0]?.finishedAt != null) {
         // No rollout, no post-deploy watch: the rules marked `watch: always` watch the stable revision.

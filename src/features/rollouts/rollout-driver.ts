@@ -53,7 +53,9 @@ export interface DriverDeps {
     trigger: IncidentTrigger;
     rolloutId: string;
     severity: 'P0' | 'P1' | 'P2' | 'P3';
-  }) => Promise<string>;
+    /** A drill's rollout: the flag goes off, no incident opens. */
+    drill?: string;
+  }) => Promise<string | null>;
 }
 
 /** How long after a rollback the restored revision's error rate is watched before the verdict. */
@@ -531,6 +533,7 @@ export class RolloutDriver {
           trigger,
           rolloutId: rollout.id,
           severity,
+          drill: (rollout.state as RolloutState).drill,
         });
         watch.restart(rollout.id, Date.now());
         await this.#event(
@@ -854,7 +857,17 @@ export class RolloutDriver {
       const restored = rollout.kind === 'rollback' ? rollout.toRevision : rollout.fromRevision;
       if (restored !== null) {
         void this.#verify(ctx, done, restored)
-          .then((checks) => reporter.closeIncident(done, { passed: checks.every((c) => c.passed), checks }))
+          .then(async (checks) => {
+            const passed = checks.every((c) => c.passed);
+            // Journalled for whoever follows the rollback without an incident (a drill).
+            await this.#event(
+              done,
+              passed ? 'rollout.verified' : 'rollout.verify-failed',
+              `revision ${restored} ${passed ? 'verified' : 'failed its verification'}: ${checks.map((c) => `${c.name} ${c.notChecked ? 'not checked' : c.passed ? 'passed' : 'failed'}`).join(', ')}`,
+              { passed, checks },
+            );
+            await reporter.closeIncident(done, { passed, checks });
+          })
           .catch((err) => this.#deps.log.error({ err, app: rollout.app }, 'verification failed to run'));
       }
     }

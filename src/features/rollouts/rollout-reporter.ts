@@ -47,16 +47,32 @@ export class RolloutReporter {
     message: string,
     extra: Partial<NotificationInput> = {},
   ): void {
-    this.#deps.notify({ type, app: rollout.app, message, rolloutId: rollout.id, ...extra });
+    const drill = drillOf(rollout);
+    this.#deps.notify({
+      type,
+      app: rollout.app,
+      message: drill ? `drill ${drill}: ${message}` : message,
+      rolloutId: rollout.id,
+      ...extra,
+      ...(drill && { data: { ...(extra.data as object | undefined), drill } }),
+    });
   }
 
-  /** Opens the rollback's incident (once per rollout); returns its id. */
+  /**
+   * Opens the rollback's incident (once per rollout); returns its id. A drill's rollback opens
+   * none (it rehearses, nothing is wrong): people hear of it as a drill, and the drill report
+   * holds what an incident would.
+   */
   async openIncident(
     rollout: RolloutRecord,
     trigger: IncidentTrigger,
     severity: 'P0' | 'P1' | 'P2' | 'P3',
   ): Promise<string | null> {
     const { store, incidents, log } = this.#deps;
+    if (drillOf(rollout)) {
+      this.notify(rollout, 'rollout.rolledback', `rolling back ${rollout.app}: ${trigger.message}`);
+      return null;
+    }
     try {
       const existing = (await store.incidents.list({ app: rollout.app, limit: 20 })).find(
         (i) => i.rolloutId === rollout.id,
@@ -152,6 +168,11 @@ export class RolloutReporter {
   async #timeline(rollout: RolloutRecord): Promise<TimelineEntry[]> {
     return toTimeline(await this.#deps.store.events.list({ rolloutId: rollout.id, limit: 1000 }));
   }
+}
+
+/** The drill a rollout belongs to, if any. */
+export function drillOf(rollout: RolloutRecord): string | undefined {
+  return (rollout.state as { drill?: string } | null)?.drill;
 }
 
 function toTimeline(events: readonly EventRecord[]): TimelineEntry[] {

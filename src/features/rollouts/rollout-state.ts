@@ -82,6 +82,11 @@ export interface RolloutState {
   readonly analysis?: WatchMemory | null;
   /** Deploys only: set when the rollout completed. */
   readonly watch?: PostDeployWatch | null;
+  /**
+   * The id of the rollback drill this rollout rehearses (features/drills): it opens no incident,
+   * and its notifications and events say "drill".
+   */
+  readonly drill?: string;
   /** Set once a failure or an abort turned the rollout around. */
   readonly compensation: {
     /** Index of the next step to compensate, counting down; -1 when done. */

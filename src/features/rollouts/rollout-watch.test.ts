@@ -15,7 +15,7 @@ import { LATENCY_BUCKETS } from '../analysis/index.ts';
 import { appSpecSchema } from '../apps/app-spec.ts';
 import type { AppContext } from './app-context.ts';
 import { initialState, type RolloutState, type WatchMemory } from './rollout-state.ts';
-import { RolloutWatch, type SeriesStore } from './rollout-watch.ts';
+import { evaluationDue, RolloutWatch, type SeriesStore } from './rollout-watch.ts';
 
 const T0 = 1_800_000_000; // unix second the canary takes traffic
 const CANDIDATE = { revision: 2, unit: 2 };
@@ -318,4 +318,18 @@ test('the persisted series stays bounded to the longest window and goes when the
   for (let i = 0; i < 400 && (await store.analysis.load(rolloutId)).length > 0; i++)
     await new Promise((r) => setTimeout(r, 5));
   assert.deepEqual(await store.analysis.load(rolloutId), []);
+});
+
+test('evaluations fall in the first tick after each multiple of the interval', () => {
+  const cases: [last: number, now: number, interval: number, due: boolean][] = [
+    [0, 1_700_000_000_123, 1000, true], // never evaluated
+    [10_000, 10_999, 1000, false], // same second
+    [10_950, 11_010, 1000, true], // a second ended 60 ms ago: due, though 1 s has not passed
+    [10_010, 11_000, 1000, true],
+    [10_010, 10_990, 1000, false],
+    [10_100, 14_900, 5000, false], // one evaluation per 5 s window
+    [10_100, 15_050, 5000, true],
+  ];
+  for (const [last, now, interval, due] of cases)
+    assert.equal(evaluationDue(last, now, interval), due, `last ${last}, now ${now}, interval ${interval}`);
 });

@@ -138,10 +138,10 @@ export class RolloutWatch {
     });
   }
 
-  /** Whether an evaluation of this rollout is due at `now` (one every `interval` ms). */
+  /** Whether an evaluation of this rollout is due at `now` (one per `interval` ms). */
   due(rolloutId: string, now: number, interval: number): boolean {
     const w = this.#watched.get(rolloutId);
-    return !w || now - w.lastEvaluation >= interval;
+    return !w || evaluationDue(w.lastEvaluation, now, interval);
   }
 
   /** Record that a notification for this breach went out, so it is sent once. */
@@ -176,7 +176,7 @@ export class RolloutWatch {
       this.#dropped.delete(input.rolloutId);
       await this.#restore(input.rolloutId, w);
     }
-    if (now - w.lastEvaluation < spec.interval) return null;
+    if (!evaluationDue(w.lastEvaluation, now, spec.interval)) return null;
     w.lastEvaluation = now;
     let remember: WatchMemory | undefined;
     const firstTraffic = input.weight > 0 && w.since === null;
@@ -339,4 +339,14 @@ export class RolloutWatch {
   latest(rolloutId: string): WatchResult | null {
     return this.#watched.get(rolloutId)?.latest ?? null;
   }
+}
+
+/**
+ * One evaluation per interval, in the first tick after each multiple of the interval on the
+ * clock: the data plane's per-second counters close on the clock's seconds, so a second is judged
+ * about a tick after it ends, rather than up to an interval later when the evaluations drift out
+ * of phase with the seconds.
+ */
+export function evaluationDue(lastEvaluation: number, now: number, interval: number): boolean {
+  return Math.floor(now / interval) > Math.floor(lastEvaluation / interval);
 }
