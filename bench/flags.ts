@@ -3,7 +3,7 @@
 //     sem_ver, starts_with/ends_with, $ref, in, nested if) over 8 contexts: Rewind's evaluator
 //     (createFlagEvaluator) vs @openfeature/flagd-core's FlagdCore called directly.
 //  2. OFREP over real HTTP: a real `rewind server` (the e2e harness) with the flag set loaded through
-//     the API, and a minimal node:http server calling flagd-core directly (the "peer" floor, its own
+//     the API, asked on its OFREP port (the worker thread, ADR 0004) with the app's flag token, and a minimal node:http server calling flagd-core directly (the "peer" floor, its own
 //     process), each under the same open-loop load: request k is scheduled at start + k/rate and its
 //     latency runs from that scheduled time, so a stalled server (or a late timer) shows up as latency
 //     instead of as fewer requests (no coordinated omission). The load runs in this process over
@@ -24,15 +24,24 @@
 // --pacer: see openLoop. --health-interval: the shop's health probes, which run on the server's
 // event loop next to OFREP (the harness probes every 100 ms for fast tests; 1s is the default of a
 // real config). --eval-ms and --rounds size part 1. Everything it starts is stopped on exit.
-import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { EvaluationContext as FlagdContext, Logger } from '@openfeature/core';
 import { FlagdCore, MemoryStorage } from '@openfeature/flagd-core';
+import { OfrepTokens } from '../src/features/auth/ofrep-tokens.ts';
 import { createFlagEvaluator } from '../src/features/flags/flag-evaluator.ts';
 import { parseFlagSet } from '../src/features/flags/flag-set.ts';
 import { ofrepEvaluateBulk, ofrepEvaluateSingle } from '../src/features/flags/ofrep.ts';
 import { h2loadAvailable, h2loadPost } from './lib/h2load.ts';
+import {
+  ALL_KEYS,
+  APP,
+  CONTEXTS,
+  DOCUMENT,
+  KILL_FLAG,
+  OFREP_PATH,
+  startOfrepPeer,
+} from './lib/ofrep-flag-set.ts';
 import { processCpuMs } from './lib/proc-cpu.ts';
 import {
   benchConfig,
@@ -51,184 +60,7 @@ import {
 
 const OFREP_P99_TARGET_MS = 2;
 const PROPAGATION_TARGET_MS = 100;
-const APP = 'shop';
-const OFREP_PATH = `/api/v1/apps/${APP}/ofrep/v1/evaluate/flags`;
-const KILL_FLAG = 'checkout-v2';
-
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {} };
-const bool = { on: true, off: false };
-
-/** The flag set: 10 static flags, 10 targeted ones. Every context carries a targetingKey. */
-const DOCUMENT = {
-  $schema: 'https://flagd.dev/schema/v0/flags.json',
-  metadata: { owner: 'team-shop', flagSetId: 'bench' },
-  $evaluators: {
-    'pro-users': { in: [{ var: 'plan' }, ['pro', 'enterprise']] },
-  },
-  flags: {
-    // static
-    [KILL_FLAG]: { state: 'ENABLED', variants: bool, defaultVariant: 'on' },
-    'promo-enabled': { state: 'ENABLED', variants: bool, defaultVariant: 'on' },
-    'dark-mode': { state: 'ENABLED', variants: bool, defaultVariant: 'off' },
-    'max-items': { state: 'ENABLED', variants: { few: 10, many: 100 }, defaultVariant: 'many' },
-    'page-size': { state: 'ENABLED', variants: { small: 20, large: 50 }, defaultVariant: 'small' },
-    'banner-text': {
-      state: 'ENABLED',
-      variants: { sale: 'Winter sale', none: '' },
-      defaultVariant: 'sale',
-      metadata: { owner: 'marketing' },
-    },
-    'search-backend': {
-      state: 'ENABLED',
-      variants: { solr: 'solr', os: 'opensearch' },
-      defaultVariant: 'os',
-    },
-    'log-level': { state: 'ENABLED', variants: { info: 'info', debug: 'debug' }, defaultVariant: 'info' },
-    theme: {
-      state: 'ENABLED',
-      variants: { dark: { bg: '#000', fg: '#eee' }, light: { bg: '#fff', fg: '#111' } },
-      defaultVariant: 'light',
-    },
-    'retry-policy': {
-      state: 'ENABLED',
-      variants: { std: { retries: 3, backoffMs: 100 }, none: { retries: 0, backoffMs: 0 } },
-      defaultVariant: 'std',
-    },
-    // targeted
-    'new-checkout-split': {
-      state: 'ENABLED',
-      variants: bool,
-      defaultVariant: 'off',
-      targeting: {
-        fractional: [
-          ['on', 50],
-          ['off', 50],
-        ],
-      },
-    },
-    'button-color': {
-      state: 'ENABLED',
-      variants: { red: 'red', green: 'green', blue: 'blue' },
-      defaultVariant: 'red',
-      targeting: {
-        fractional: [
-          ['red', 10],
-          ['green', 20],
-          ['blue', 70],
-        ],
-      },
-    },
-    'by-email-split': {
-      state: 'ENABLED',
-      variants: bool,
-      defaultVariant: 'off',
-      targeting: { fractional: [{ var: 'email' }, ['on', 25], ['off', 75]] },
-    },
-    'new-api': {
-      state: 'ENABLED',
-      variants: bool,
-      defaultVariant: 'off',
-      targeting: { if: [{ sem_ver: [{ var: 'appVersion' }, '>=', '2.1.0'] }, 'on', 'off'] },
-    },
-    'same-major': {
-      state: 'ENABLED',
-      variants: bool,
-      defaultVariant: 'off',
-      targeting: { if: [{ sem_ver: [{ var: 'appVersion' }, '^', '3.0.0'] }, 'on', 'off'] },
-    },
-    'staff-tools': {
-      state: 'ENABLED',
-      variants: bool,
-      defaultVariant: 'off',
-      targeting: {
-        if: [
-          { or: [{ ends_with: [{ var: 'email' }, '@shop.io'] }, { starts_with: [{ var: 'email' }, 'qa+'] }] },
-          'on',
-          'off',
-        ],
-      },
-    },
-    'pro-banner': {
-      state: 'ENABLED',
-      variants: bool,
-      defaultVariant: 'off',
-      targeting: { if: [{ $ref: 'pro-users' }, 'on'] },
-    },
-    'eu-pricing': {
-      state: 'ENABLED',
-      variants: { eur: 'EUR', usd: 'USD' },
-      defaultVariant: 'usd',
-      targeting: { if: [{ in: [{ var: 'region' }, ['eu-west', 'eu-central', 'eu-north']] }, 'eur', 'usd'] },
-    },
-    'beta-program': {
-      state: 'ENABLED',
-      variants: { yes: 2, no: 0 },
-      defaultVariant: 'no',
-      targeting: {
-        if: [
-          { and: [{ '==': [{ var: 'beta' }, true] }, { sem_ver: [{ var: 'appVersion' }, '>=', '2.0.0'] }] },
-          'yes',
-          'no',
-        ],
-      },
-    },
-    'rollout-by-plan': {
-      state: 'ENABLED',
-      variants: bool,
-      defaultVariant: 'off',
-      targeting: {
-        if: [
-          { '==': [{ var: 'plan' }, 'enterprise'] },
-          {
-            fractional: [
-              ['on', 90],
-              ['off', 10],
-            ],
-          },
-          {
-            fractional: [
-              ['on', 20],
-              ['off', 80],
-            ],
-          },
-        ],
-      },
-    },
-  },
-};
-
-const CONTEXTS: Record<string, unknown>[] = [
-  {
-    targetingKey: 'user-1',
-    email: 'ann@shop.io',
-    appVersion: '2.3.1',
-    plan: 'pro',
-    region: 'eu-west',
-    beta: true,
-  },
-  { targetingKey: 'user-2', email: 'bob@example.com', appVersion: '1.9.0', plan: 'free', region: 'us-east' },
-  { targetingKey: 'user-3', email: 'qa+7@example.com', appVersion: 'v3.1.0', plan: 'enterprise', beta: true },
-  {
-    targetingKey: 'user-4',
-    email: 'cy@example.org',
-    appVersion: '3.0.0-rc.1',
-    plan: 'pro',
-    region: 'ap-south',
-  },
-  {
-    targetingKey: 'user-5',
-    email: 'di@shop.io',
-    appVersion: '2.0.0',
-    plan: 'free',
-    region: 'eu-north',
-    beta: false,
-  },
-  { targetingKey: 'user-6', appVersion: '4.2', plan: 'enterprise', region: 'eu-central' },
-  { targetingKey: 'user-7', email: 'ed@example.com', plan: 'team', region: 'us-west', beta: true },
-  { targetingKey: 'user-8', email: 'fi@example.net', appVersion: '2.1.0', plan: 'pro', region: 'eu-west' },
-];
-
-const ALL_KEYS = Object.keys(DOCUMENT.flags);
 const isTargeted = (key: string) => 'targeting' in (DOCUMENT.flags as Record<string, object>)[key]!;
 const STATIC_KEYS = ALL_KEYS.filter((k) => !isTargeted(k));
 const TARGETED_KEYS = ALL_KEYS.filter(isTargeted);
@@ -441,6 +273,8 @@ interface Reply {
 
 /** The admin token of the bench's rewind server (the peer ignores it). */
 let bearer = '';
+/** The OFREP worker's port and the app's flag token, which the worker checks off the API's loop. */
+const ofrepAuth = { port: 0, token: '' };
 
 function post(agent: http.Agent, port: number, path: string, body: string, method = 'POST'): Promise<Reply> {
   return new Promise((resolve) => {
@@ -460,7 +294,7 @@ function post(agent: http.Agent, port: number, path: string, body: string, metho
         headers: {
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(body),
-          ...(bearer && { authorization: `Bearer ${bearer}` }),
+          ...(bearer && { authorization: `Bearer ${port === ofrepAuth.port ? ofrepAuth.token : bearer}` }),
         },
       },
       (res) => {
@@ -718,6 +552,7 @@ interface Change {
 }
 
 async function propagation(
+  apiPort: number,
   port: number,
   cycles: number,
   pollers: number,
@@ -755,7 +590,7 @@ async function propagation(
       const t0 = nowMs();
       const r = await post(
         apiAgent,
-        port,
+        apiPort,
         `/api/v1/apps/${APP}/flags/${KILL_FLAG}/${action}`,
         JSON.stringify({ reason: `bench flags cycle ${i >> 1}` }),
       );
@@ -790,22 +625,6 @@ async function propagation(
 }
 
 // ---------- main ----------
-
-async function startPeer(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [import.meta.filename, '--peer-server'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /ready (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`peer server exited ${code}: ${out}`)));
-  });
-  return { child, port };
-}
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
@@ -844,7 +663,7 @@ async function main(): Promise<number> {
     return config.replace(probes, `health: { path: /healthz, interval: ${healthInterval}`);
   });
   bearer = h.token;
-  const peer = await startPeer();
+  const peer = await startOfrepPeer();
   const apiAgent = new http.Agent({ keepAlive: true, maxSockets: 2 });
   const targets: Target[] = [];
   try {
@@ -866,9 +685,12 @@ async function main(): Promise<number> {
     );
     if (put.status !== 200) throw new Error(`PUT flags -> ${put.status} ${put.body}`);
     const loadAgent = () => new http.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 64 });
+    // OFREP's own listener, in the server's worker thread (ADR 0004), with the app's flag token.
+    ofrepAuth.port = Number(new URL(h.ofrepUrl).port);
+    ofrepAuth.token = OfrepTokens.forDataDir(h.dataDir).tokenFor(APP);
     const rewind: Target = {
-      name: 'Rewind (rewind server)',
-      port: apiPort,
+      name: 'Rewind (rewind server, OFREP worker)',
+      port: ofrepAuth.port,
       pid: h.server.pid!,
       agent: loadAgent(),
     };
@@ -943,7 +765,7 @@ async function main(): Promise<number> {
             await h2loadPost(urls(t, kind), body, {
               rps,
               seconds: prime / 2,
-              headers: { authorization: `Bearer ${bearer}` },
+              headers: { authorization: `Bearer ${ofrepAuth.token}` },
             });
         const parts = new Map<Target, Awaited<ReturnType<typeof h2loadPost>>[]>([
           [rewind, []],
@@ -952,7 +774,7 @@ async function main(): Promise<number> {
         for (let i = 0; i < httpRounds; i++) {
           for (const t of i % 2 === 0 ? [rewind, floor] : [floor, rewind]) {
             const r = await h2loadPost(urls(t, kind), body, {
-              headers: { authorization: `Bearer ${bearer}` },
+              headers: { authorization: `Bearer ${ofrepAuth.token}` },
               rps,
               seconds: Math.max(1, Math.round(stretch)),
             });
@@ -983,7 +805,7 @@ async function main(): Promise<number> {
     }
 
     log(`3/3 propagation: ${cycles} x (disable, enable) of ${KILL_FLAG}, 2 pollers every ~1 ms`);
-    const prop = await propagation(apiPort, cycles, 2);
+    const prop = await propagation(apiPort, ofrepAuth.port, cycles, 2);
     const propOf = (action: string, f: (c: Change) => number) =>
       summarize(prop.changes.filter((c) => c.action === action).map(f));
     const disable = propOf('disable', (c) => c.propagationMs);

@@ -20,6 +20,7 @@ const ALL = [
   'lint',
   'flags',
   'flags-sync',
+  'ofrep',
   'guard',
   'auth',
   'recovery',

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 export interface H2loadRun {
   /** Per request, ms from its send to the end of its response. */
   readonly latencies: number[];
+  /** Per request (same order), when it was sent: ms since the epoch. */
+  readonly startsMs: number[];
   readonly ok: number;
   readonly errors: number;
   /** Requests per second over the run. */
@@ -38,6 +40,8 @@ export async function h2loadPost(
     readonly clients?: number;
     /** Extra request headers, e.g. authorization. */
     readonly headers?: Readonly<Record<string, string>>;
+    /** Statuses that count as ok; default [200]. */
+    readonly okStatuses?: readonly number[];
   },
 ): Promise<H2loadRun> {
   const clients = options.clients ?? 4;
@@ -71,6 +75,8 @@ export async function h2loadPost(
       ),
     );
     const latencies: number[] = [];
+    const startsMs: number[] = [];
+    const okStatuses = options.okStatuses ?? [200];
     let ok = 0;
     let errors = 0;
     let first = Number.POSITIVE_INFINITY;
@@ -79,13 +85,14 @@ export async function h2loadPost(
       if (!line) continue;
       const [startUs, status, durationUs] = line.split('\t').map(Number) as [number, number, number];
       latencies.push(durationUs / 1000);
-      if (status === 200) ok++;
+      startsMs.push(startUs / 1000);
+      if (okStatuses.includes(status)) ok++;
       else errors++;
       first = Math.min(first, startUs);
       last = Math.max(last, startUs + durationUs);
     }
     const seconds = (last - first) / 1e6;
-    return { latencies, ok, errors, achievedRps: seconds > 0 ? latencies.length / seconds : 0 };
+    return { latencies, startsMs, ok, errors, achievedRps: seconds > 0 ? latencies.length / seconds : 0 };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

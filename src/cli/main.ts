@@ -54,6 +54,12 @@ program
   )
   .addOption(new Option('--port <n>', 'API port').default(7070).argParser(int('--port')))
   .option('--host <host>', 'API address', '127.0.0.1')
+  .addOption(
+    new Option(
+      '--ofrep-port <n>',
+      "OFREP's own port, served by a worker thread off the API's event loop (default: --port + 1)",
+    ).argParser(int('--ofrep-port')),
+  )
   .option('--keep-apps', 'on stop, leave the agent and the apps running (a later server adopts them)')
   .option(
     '--insecure',
@@ -73,6 +79,7 @@ program
       host: opts.host,
       keepApps: Boolean(opts.keepApps),
       insecure: Boolean(opts.insecure),
+      ...(opts.ofrepPort !== undefined && { ofrepPort: opts.ofrepPort }),
     });
   });
 

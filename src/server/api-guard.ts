@@ -79,25 +79,63 @@ export function hostMatcher(
   };
 }
 
-/** The bearer token of a request, or null. */
-function bearer(req: FastifyRequest): string | null {
-  const header = req.headers.authorization;
+/** The bearer token of an Authorization header, or null. */
+export function bearerOf(header: string | undefined): string | null {
   if (!header) return null;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return m ? m[1]! : null;
 }
+
+/**
+ * The front door's refusals, one wording wherever a request is refused: here, and on the OFREP
+ * worker's own listener (ofrep-worker.ts), which admits requests by the same rules off this thread.
+ */
+export const refuse = {
+  host: (host: string) =>
+    new RewindError(
+      'HOST_NOT_ALLOWED',
+      `Host "${host}" is not this server's address; call it by its listen address or add the name to server.allowedHosts in rewind.yaml`,
+      { field: 'Host', host },
+    ),
+  origin: (origin: string) =>
+    new RewindError(
+      'ORIGIN_NOT_ALLOWED',
+      `Origin "${origin}" may not call this API; add it to server.allowedOrigins in rewind.yaml if its pages should`,
+      { field: 'Origin', origin },
+    ),
+  mediaType: (type: string) =>
+    new RewindError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `content-type: "${type}" is not application/json; send the body as JSON ({} when there is nothing to say)`,
+      { field: 'content-type' },
+    ),
+  noToken: () =>
+    new RewindError(
+      'UNAUTHENTICATED',
+      'no token: send Authorization: Bearer <token> (the CLI reads $REWIND_TOKEN, else <data dir>/admin.token)',
+      { field: 'Authorization' },
+    ),
+  badToken: (problem: string) =>
+    new RewindError('UNAUTHENTICATED', `${problem}; send a valid token (rewind tokens list)`, {
+      field: 'Authorization',
+    }),
+  otherApp: (p: Principal, app: string) =>
+    new RewindError(
+      'FORBIDDEN',
+      `token ${p.name} is scoped to app ${p.app} and may not act on app ${app}; use a token for ${app} or one without --app`,
+      { token: p.name, app },
+    ),
+};
+
+/** Whether a mutating request's content-type is JSON. */
+export const isJsonType = (type: string): boolean => /^application\/json\s*(;|$)/i.test(type);
 
 const appParam = (req: FastifyRequest) => (req.params as { app?: string } | undefined)?.app;
 
 /** Throws 403 unless the request's token may act on `app` (tokens scoped to another app may not). */
 export function requireApp(req: FastifyRequest, app: string): void {
   const p = req.principal;
-  if (p?.app && p.app !== app)
-    throw new RewindError(
-      'FORBIDDEN',
-      `token ${p.name} is scoped to app ${p.app} and may not act on app ${app}; use a token for ${app} or one without --app`,
-      { token: p.name, app },
-    );
+  if (p?.app && p.app !== app) throw refuse.otherApp(p, app);
 }
 
 /** Throws 403 unless the request's token has `role` (for what a request body asks beyond its route's role). */
@@ -141,14 +179,7 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
     const what = `${method} ${openApiPath(url)}`;
     const needed: Role = policy.role === 'ofrep' || policy.role === 'public' ? 'viewer' : policy.role;
     const authorize = (req: FastifyRequest, check: TokenCheck): void => {
-      if (!check.ok)
-        throw new RewindError(
-          'UNAUTHENTICATED',
-          `${check.problem}; send a valid token (rewind tokens list)`,
-          {
-            field: 'Authorization',
-          },
-        );
+      if (!check.ok) throw refuse.badToken(check.problem);
       const p = check.principal;
       req.principal = p;
       if (!roleAtLeast(p.role, needed)) requireRole(req, needed, what);
@@ -167,40 +198,20 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
       // checkers address servers by whatever name or address they know them by.
       if (policy.role === 'public') return undefined;
       const host = req.headers.host ?? '';
-      if (!hostAllowed(host))
-        throw new RewindError(
-          'HOST_NOT_ALLOWED',
-          `Host "${host}" is not this server's address; call it by its listen address or add the name to server.allowedHosts in rewind.yaml`,
-          { field: 'Host', host },
-        );
+      if (!hostAllowed(host)) throw refuse.host(host);
       const origin = req.headers.origin;
-      if (origin !== undefined && !origins.has(origin.toLowerCase()))
-        throw new RewindError(
-          'ORIGIN_NOT_ALLOWED',
-          `Origin "${origin}" may not call this API; add it to server.allowedOrigins in rewind.yaml if its pages should`,
-          { field: 'Origin', origin },
-        );
+      if (origin !== undefined && !origins.has(origin.toLowerCase())) throw refuse.origin(origin);
       if (mutating) {
         const type = req.headers['content-type'] ?? '';
-        if (!/^application\/json\s*(;|$)/i.test(type))
-          throw new RewindError(
-            'UNSUPPORTED_MEDIA_TYPE',
-            `content-type: "${type}" is not application/json; send the body as JSON ({} when there is nothing to say)`,
-            { field: 'content-type' },
-          );
+        if (!isJsonType(type)) throw refuse.mediaType(type);
       }
-      const token = bearer(req);
+      const token = bearerOf(req.headers.authorization);
       const app = appParam(req);
       if (policy.role === 'ofrep' && token && app && options.ofrep.matches(app, token)) {
         req.principal = { name: `ofrep:${app}`, role: 'viewer', app };
         return undefined;
       }
-      if (!token)
-        throw new RewindError(
-          'UNAUTHENTICATED',
-          'no token: send Authorization: Bearer <token> (the CLI reads $REWIND_TOKEN, else <data dir>/admin.token)',
-          { field: 'Authorization' },
-        );
+      if (!token) throw refuse.noToken();
       const cached = options.tokens.checkCached(token);
       if (cached) {
         authorize(req, cached);

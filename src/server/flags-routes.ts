@@ -7,6 +7,7 @@ import type { FlagService } from '../features/flags/flag-service.ts';
 import { warningsOf } from '../features/flags/flag-set.ts';
 import { pullKillSwitch } from '../features/flags/kill-switch.ts';
 import { ofrepEvaluateBulk, ofrepEvaluateSingle } from '../features/flags/ofrep.ts';
+import { ofrepErrorReply } from '../features/flags/ofrep-answers.ts';
 import type { IncidentService } from '../features/incidents/incident-service.ts';
 import type { Controller } from '../features/rollouts/controller.ts';
 import { RewindError } from '../shared/errors.ts';
@@ -132,11 +133,10 @@ export function registerFlagRoutes(app: FastifyInstance, deps: FlagRouteDeps): v
     ofrep.setErrorHandler((err, req: AppReq, reply) => {
       const status =
         err instanceof RewindError ? err.status : ((err as { statusCode?: number }).statusCode ?? 500);
-      const errorCode = status === 404 ? 'FLAG_NOT_FOUND' : status === 400 ? 'PARSE_ERROR' : 'GENERAL';
       // A single-flag error without `key` is a malformed response to the OFREP provider, which
       // would then hide the message (an unknown app: a mistyped baseUrl).
-      const key = req.params.key === undefined ? {} : { key: req.params.key };
-      return reply.status(status).send({ ...key, errorCode, errorDetails: (err as Error).message });
+      const r = ofrepErrorReply(status, (err as Error).message, req.params.key);
+      return reply.status(r.status).type('application/json; charset=utf-8').send(r.body);
     });
     ofrep.post('/api/v1/apps/:app/ofrep/v1/evaluate/flags/:key', async (req: AppReq, reply) => {
       controller.context(req.params.app);

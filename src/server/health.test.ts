@@ -78,3 +78,15 @@ test('a store that hangs counts as unreachable after the timeout', async () => {
     checks: { store: { ok: false, reason: 'the store does not answer' } },
   });
 });
+
+test('a dead OFREP worker makes /healthz degraded until it is restarted', async () => {
+  let ofrep: { ok: boolean; reason?: string; restarts: number } = {
+    ok: false,
+    reason: 'the OFREP worker is down; it is being restarted',
+    restarts: 0,
+  };
+  const h = createHealth({ pingStore: async () => [], appsWithoutRoutes: () => [], ofrep: () => ofrep });
+  assert.deepEqual(await h.health(), { status: 'degraded', checks: { store: { ok: true }, ofrep } });
+  ofrep = { ok: true, restarts: 1 };
+  assert.deepEqual(await h.health(), { status: 'ok', checks: { store: { ok: true }, ofrep } });
+});

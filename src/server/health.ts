@@ -3,7 +3,8 @@
 // to the server's log).
 //
 // - /healthz: is every part up? The store answers, the agent answers, every proxy worker serves.
-//   200 ok, or 503 degraded with the parts that are not.
+//   The OFREP worker serves (restarted when it dies). 200 ok, or 503 degraded with the parts that
+//   are not.
 // - /readyz: can this server act? The store answers, the agent answers, and every app's route
 //   table is in force on it (after a start or an agent restart, once the controller applied them).
 import type { AgentStatus } from '../agent/agent-watch.ts';
@@ -26,6 +27,8 @@ export interface HealthReport {
       readonly up?: number;
       readonly restarts?: number;
     };
+    /** Absent in a process that serves OFREP on the API's own loop only. */
+    readonly ofrep?: HealthCheck & { readonly restarts: number };
   };
 }
 
@@ -39,6 +42,8 @@ export interface HealthSources {
   readonly pingStore: () => Promise<unknown>;
   /** Absent: no data plane in this process, nothing to check but the store. */
   readonly agent?: () => AgentStatus;
+  /** The OFREP worker (ofrep-host.ts); absent: no worker in this process. */
+  readonly ofrep?: () => HealthCheck & { readonly restarts: number };
   /** Apps whose route table is not in force yet. */
   readonly appsWithoutRoutes: () => readonly string[];
   /** How long a store read may take before it counts as unreachable. Default 2000. */
@@ -71,6 +76,7 @@ export function createHealth(sources: HealthSources): Health {
       const checks = {
         store: await store(),
         ...(status && { agent: agentCheck(status), proxy: proxyCheck(status) }),
+        ...(sources.ofrep && { ofrep: sources.ofrep() }),
       };
       const ok = Object.values(checks).every((c) => c.ok);
       return { status: ok ? 'ok' : 'degraded', checks };

@@ -30,6 +30,7 @@ import { openStore, redactUrl, SQLITE_FILE_NAME } from '../store/open-store.ts';
 import { buildApp } from './build-app.ts';
 import { type DataDirLock, DataDirLocked, lockDataDir } from './data-dir-lock.ts';
 import { createHealth } from './health.ts';
+import { OfrepHost } from './ofrep-host.ts';
 
 export interface ServerOptions {
   readonly config: string;
@@ -40,6 +41,8 @@ export interface ServerOptions {
   readonly keepApps: boolean;
   /** Listen on a non-loopback address without TLS (behind a TLS-terminating proxy, say). */
   readonly insecure?: boolean;
+  /** The OFREP worker's port (ADR 0004); default: the API port + 1. */
+  readonly ofrepPort?: number;
 }
 
 /** Whether `host` is reachable only from this machine. */
@@ -160,8 +163,30 @@ export async function runServer(options: ServerOptions): Promise<void> {
       }),
   });
   const metrics = (app: string, since: number) => agent.metrics(app, since);
+  const tokens = new TokenService({ store });
+  const ofrepTokens = OfrepTokens.forDataDir(dataDir);
+  const ofrepPort = options.ofrepPort ?? options.port + 1;
+  if (ofrepPort === options.port && ofrepPort !== 0) {
+    await store.close();
+    if (!adopted) await agent.shutdown().catch(() => {});
+    return fail(
+      `--ofrep-port ${ofrepPort} is the API port; OFREP's worker needs a port of its own (default: the API port + 1)`,
+    );
+  }
+  // OFREP off this thread: a worker owns its listener and answers from the sets pushed to it.
+  const ofrep = new OfrepHost({
+    host: options.host,
+    port: ofrepPort,
+    ...(https && { https }),
+    flagTokenKey: ofrepTokens.key(),
+    allowedHosts: loaded.config.server.allowedHosts,
+    allowedOrigins: loaded.config.server.allowedOrigins,
+    checkToken: (token) => tokens.check(token),
+    log,
+  });
   const flags = new FlagService({
     store,
+    onInForce: (app, now) => ofrep.publish(app, now.version, now.set),
     onChange: (app, r) =>
       hub.publish({
         type: 'flags.changed',
@@ -179,6 +204,17 @@ export async function runServer(options: ServerOptions): Promise<void> {
         "lost the PostgreSQL LISTEN connection: other controllers' flag changes reach this one again once it reconnects (retried with backoff; everything is reloaded then)",
       ),
   );
+  // Started now and awaited before the API listens: a thread loads its modules afresh, seconds on
+  // a loaded box, which then overlap with the rest of the start.
+  const ofrepStarted = (async () => {
+    const sets = [];
+    for (const app of loaded.config.apps) {
+      const now = await flags.current(app.name);
+      sets.push({ app: app.name, version: now.version, document: now.set });
+    }
+    await ofrep.start(sets);
+  })();
+  ofrepStarted.catch(() => {}); // handled where it is awaited
   let secrets: SecretBox;
   try {
     secrets = createSecretBox(process.env[SECRETS_KEY_ENV] || undefined);
@@ -197,19 +233,19 @@ export async function runServer(options: ServerOptions): Promise<void> {
     if (!adopted) await agent.shutdown().catch(() => {});
     return fail(keyProblem);
   }
-  const tokens = new TokenService({ store });
   const audit = new AuditService({ store, log });
-  const ofrepTokens = OfrepTokens.forDataDir(dataDir);
   const adminToken = await ensureAdminToken(dataDir, tokens);
   const localHost = LOCAL_OF[options.host] ?? options.host;
-  const apiBase = `${https ? 'https' : 'http'}://${localHost.includes(':') ? `[${localHost}]` : localHost}:${options.port}/api/v1`;
+  const hostPart = localHost.includes(':') ? `[${localHost}]` : localHost;
+  // The port the worker listens on: the one asked for, or the free one it got for --ofrep-port 0.
+  const ofrepBase = () => `${https ? 'https' : 'http'}://${hostPart}:${ofrep.port()}/api/v1`;
   // Two servers on one host sharing an app database are told apart by their API port.
   const database = new DatabaseService({ controllerId: `${hostname()}:${options.port}` });
   const controller = new Controller({
     database,
     flags,
     secrets,
-    ofrepUrl: (app) => `${apiBase}/apps/${encodeURIComponent(app)}`,
+    ofrepUrl: (app) => `${ofrepBase()}/apps/${encodeURIComponent(app)}`,
     ofrepToken: (app) => ofrepTokens.tokenFor(app),
     ...(flagSync && {
       flagdSync: {
@@ -267,6 +303,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
       pingStore: () => store.apps.list(),
       agent: () => agentWatch.status(),
       appsWithoutRoutes: () => controller.appsWithoutRoutes(),
+      ofrep: () => ofrep.health(),
     }),
     security: {
       tokens,
@@ -286,9 +323,17 @@ export async function runServer(options: ServerOptions): Promise<void> {
     ...(https && { https }),
   });
   try {
+    await ofrepStarted;
+  } catch (err) {
+    await store.close();
+    if (!adopted) await agent.shutdown().catch(() => {});
+    return fail((err as Error).message);
+  }
+  try {
     await api.listen({ port: options.port, host: options.host });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    await ofrep.stop();
     await store.close();
     if (!adopted) await agent.shutdown().catch(() => {});
     return fail(
@@ -338,6 +383,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
     await sync?.close();
     await api.close();
     unfollowFlags();
+    await ofrep.stop();
     await audit.flush();
     await hub.flush(2000);
     hub.close();
@@ -377,6 +423,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
     `  config   ${loaded.file}`,
     `  state    ${dbUrl ? redactUrl(dbUrl) : `${dataDir}/rewind.db`}`,
     `  API      ${apiUrl}/api/v1  (OpenAPI: ${apiUrl}/api/v1/openapi.json)`,
+    `  OFREP    ${apiUrl.replace(/:\d+$/, `:${ofrep.port()}`)}/api/v1/apps/<app>  (own thread; also on the API port)`,
     ...(flagSync
       ? [
           `  flagd    ${flagSync.listen.host}:${flagSync.listen.port} (flagd.sync.v1 for in-process flagd providers; selector: the app's name; auth: ${flagSync.auth})`,

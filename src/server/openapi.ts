@@ -37,6 +37,8 @@ const DRILL_HEAD = {
 
 const keyParam = { name: 'key', in: 'path', required: true, schema: { type: 'string' } };
 const versionQuery = { name: 'version', in: 'query', schema: { type: 'string' } };
+const OFREP_PORT_NOTE =
+  "Also served, on the same path with the same admission and answers, on the OFREP port (rewind server --ofrep-port, default the API port + 1) by a worker thread off the controller's event loop; instances get that address as REWIND_OFREP_URL.";
 const post = (summary: string, body: z.ZodType | null, params: unknown[] = [appParam]) => ({
   post: {
     summary,
@@ -97,6 +99,7 @@ function flagPaths() {
     '/apps/{app}/ofrep/v1/evaluate/flags/{key}': {
       post: {
         summary: 'OFREP single-flag evaluation (OpenFeature Remote Evaluation Protocol v1)',
+        description: OFREP_PORT_NOTE,
         parameters: [appParam, keyParam],
         requestBody: json({ type: 'object', properties: { context: { type: 'object' } } }),
         responses: { 200: json({ type: 'object' }), ...ofrepErrors },
@@ -106,6 +109,7 @@ function flagPaths() {
       post: {
         summary:
           'OFREP bulk evaluation; ETag / If-None-Match (304) follow the flag-set version and the context',
+        description: OFREP_PORT_NOTE,
         parameters: [appParam, { name: 'If-None-Match', in: 'header', schema: { type: 'string' } }],
         requestBody: json({ type: 'object', properties: { context: { type: 'object' } } }),
         responses: {

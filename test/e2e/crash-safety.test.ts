@@ -54,7 +54,10 @@ describe('crash safety', () => {
     await sleep(300);
     const stats = await load.stop();
     assert.equal(stats.failed, 0, stats.errors.join('\n'));
-    assert.match(h.output(), /adopted running apps/);
+    // The banner comes after the apps are adopted, which may be after /healthz first answers.
+    await waitFor('the restarted server to say it adopted the apps', async () =>
+      /adopted running apps/.test(h.output()),
+    );
     assert.deepEqual(runningPids(await status()), before);
     assert.deepEqual(processesIn(h.dir), before);
   });

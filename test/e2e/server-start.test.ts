@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePort, ROOT, shopConfig } from '../support/rewind-harness.ts';
 
-function runServer(dir: string, config: string, apiPort: number): Promise<{ code: number; out: string }> {
+function runServer(
+  dir: string,
+  config: string,
+  apiPort: number,
+  extra: readonly string[] = [],
+): Promise<{ code: number; out: string }> {
   const file = join(dir, `rewind-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(file, config);
   return new Promise((res) => {
@@ -23,6 +28,7 @@ function runServer(dir: string, config: string, apiPort: number): Promise<{ code
         join(dir, 'data'),
         '--port',
         String(apiPort),
+        ...extra,
       ],
       {
         cwd: ROOT,
@@ -103,6 +109,22 @@ describe('rewind server start-up errors', () => {
     assert.match(
       r.out,
       new RegExp(`the API port 127.0.0.1:${heldPort} is in use; stop what holds it or pass --port N`),
+    );
+  });
+
+  test("OFREP's port in use, or the API's", async () => {
+    const api = await freePort();
+    const held = await runServer(dir, shopConfig(await freePort()), api, ['--ofrep-port', String(heldPort)]);
+    assert.equal(held.code, 1, held.out);
+    assert.match(
+      held.out,
+      new RegExp(`the OFREP port 127.0.0.1:${heldPort} is in use; stop what holds it or pass --ofrep-port N`),
+    );
+    const same = await runServer(dir, shopConfig(await freePort()), api, ['--ofrep-port', String(api)]);
+    assert.equal(same.code, 1, same.out);
+    assert.match(
+      same.out,
+      new RegExp(`--ofrep-port ${api} is the API port; OFREP's worker needs a port of its own`),
     );
   });
 });

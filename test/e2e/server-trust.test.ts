@@ -157,6 +157,27 @@ describe('rewind server: network and TLS', () => {
       const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
       assert.equal(await get('/api/v1/apps', token), 200);
       assert.equal(await get('/api/v1/apps'), 401);
+      // The OFREP worker's own port (the API port + 1 by default) speaks HTTPS too.
+      const ofrep = await new Promise<number>((res, rej) =>
+        https
+          .request(
+            {
+              host: '127.0.0.1',
+              port: port + 1,
+              path: '/api/v1/apps/shop/ofrep/v1/evaluate/flags',
+              method: 'POST',
+              rejectUnauthorized: false,
+              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            },
+            (r) => {
+              r.resume();
+              res(r.statusCode ?? 0);
+            },
+          )
+          .on('error', rej)
+          .end('{}'),
+      );
+      assert.equal(ofrep, 200);
     } finally {
       s.stop();
       await s.done;

@@ -29,6 +29,8 @@ export interface CliResult {
 export interface Harness {
   readonly dir: string;
   readonly apiUrl: string;
+  /** The OFREP worker's listener (--ofrep-port), e.g. http://127.0.0.1:PORT. */
+  readonly ofrepUrl: string;
   readonly appUrl: string;
   readonly appPort: number;
   readonly configFile: string;
@@ -105,6 +107,7 @@ export async function startRewind(
   const dir = mkdtempSync(join(tmpdir(), 'rewind-e2e-'));
   const appPort = await freePort();
   const apiPort = await freePort();
+  const ofrepPort = await freePort();
   const configFile = join(dir, 'rewind.yaml');
   writeFileSync(configFile, (options.config ?? shopConfig)(appPort));
   options.setup?.(dir);
@@ -114,7 +117,18 @@ export async function startRewind(
   const launch = async () => {
     const child = spawn(
       process.execPath,
-      [BIN, 'server', '--config', configFile, '--data-dir', dataDir, '--port', String(apiPort)],
+      [
+        BIN,
+        'server',
+        '--config',
+        configFile,
+        '--data-dir',
+        dataDir,
+        '--port',
+        String(apiPort),
+        '--ofrep-port',
+        String(ofrepPort),
+      ],
       {
         // Not `dir`: processesIn(dir) must find the app instances only.
         cwd: ROOT,
@@ -124,9 +138,9 @@ export async function startRewind(
     );
     child.stdout!.on('data', (d) => (log += d));
     child.stderr!.on('data', (d) => (log += d));
-    // The box running the tests may be loaded: a start gets 45 s. A server that misses it is
-    // stopped (with what it started), so that it cannot keep the test process alive forever.
-    const deadline = Date.now() + 45_000;
+    // A safety net, not a measure: a start takes seconds on a quiet box and can take tens of
+    // seconds on a box loaded by several test suites.
+    const deadline = Date.now() + 60_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`rewind server exited ${child.exitCode}:\n${log}`);
       const ok = await fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(2000) }).then(
@@ -135,12 +149,10 @@ export async function startRewind(
       );
       if (ok) break;
       if (Date.now() > deadline) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        await exited;
-        clearTimeout(force);
-        throw new Error(`rewind server did not answer within 45s:\n${log}`);
+        // Not left running: its pipes would keep the test process alive after the failure.
+        child.kill('SIGKILL');
+        stopAgentOf(dataDir);
+        throw new Error(`rewind server did not answer within 60s:\n${log}`);
       }
       await sleep(100);
     }
@@ -151,6 +163,7 @@ export async function startRewind(
   const h: Harness = {
     dir,
     apiUrl,
+    ofrepUrl: `http://127.0.0.1:${ofrepPort}`,
     appUrl: `http://127.0.0.1:${appPort}`,
     appPort,
     configFile,
@@ -186,17 +199,23 @@ export async function startRewind(
         clearTimeout(force);
       }
       // A server killed with SIGKILL leaves its agent serving: stop it through its pid file.
-      try {
-        const pid = Number(readFileSync(join(dir, 'data', 'agent.pid'), 'utf8'));
-        if (pid) {
-          process.kill(pid, 'SIGTERM');
-          for (let i = 0; i < 50 && alive(pid); i++) await sleep(100);
-        }
-      } catch {}
+      const pid = stopAgentOf(join(dir, 'data'));
+      for (let i = 0; pid && i < 50 && alive(pid); i++) await sleep(100);
       rmSync(dir, { recursive: true, force: true });
     },
   };
   return h;
+}
+
+/** Sends SIGTERM to the agent named by <dataDir>/agent.pid, if any; returns its pid (0: none). */
+function stopAgentOf(dataDir: string): number {
+  try {
+    const pid = Number(readFileSync(join(dataDir, 'agent.pid'), 'utf8'));
+    if (pid) process.kill(pid, 'SIGTERM');
+    return pid;
+  } catch {
+    return 0;
+  }
 }
 
 /** The CLI as a user runs it: no token given by hand, it reads <dataDir>/admin.token. */

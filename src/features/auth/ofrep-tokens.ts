@@ -24,6 +24,11 @@ export class OfrepTokens {
     return new OfrepTokens(Buffer.from(readFileSync(path, 'utf8').trim(), 'base64url'));
   }
 
+  /** The key itself, for the OFREP worker thread that checks flag tokens off the API's loop. */
+  key(): Buffer {
+    return this.#key;
+  }
+
   tokenFor(app: string): string {
     return `rwf_${createHmac('sha256', this.#key).update(`ofrep:${app}`).digest('base64url')}`;
   }

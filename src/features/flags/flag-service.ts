@@ -43,13 +43,24 @@ export class FlagService {
   readonly #inForce = new Map<string, FlagsInForce>();
   readonly #loading = new Map<string, Promise<FlagsInForce>>();
   readonly #onChange: (app: string, result: FlagChangeResult) => void;
+  readonly #inForceHook: (app: string, now: FlagsInForce) => Promise<void> | void;
   /** Per-app chain so that two changes never read the same base version. */
   readonly #writes = new Map<string, Promise<unknown>>();
   readonly #inForceListeners = new Set<(app: string, now: FlagsInForce) => void>();
 
-  constructor(deps: { store: Store; onChange?: (app: string, result: FlagChangeResult) => void }) {
+  constructor(deps: {
+    store: Store;
+    onChange?: (app: string, result: FlagChangeResult) => void;
+    /**
+     * Called whenever a set comes into force (first loaded, or changed), in version order per app; a
+     * change returns only once the promise settles, so its caller reads its write wherever this hook
+     * puts the set (the OFREP worker). Must not reject.
+     */
+    onInForce?: (app: string, now: FlagsInForce) => Promise<void> | void;
+  }) {
     this.#store = deps.store;
     this.#onChange = deps.onChange ?? (() => {});
+    this.#inForceHook = deps.onInForce ?? (() => {});
   }
 
   /** The flag set in force, cached; the first call per app reads the newest version from the store. */
@@ -62,7 +73,10 @@ export class FlagService {
         const loaded = record
           ? this.#toInForce(record)
           : { version: 0, set: EMPTY, evaluator: createFlagEvaluator(EMPTY) };
-        if (!this.#inForce.has(app)) this.#inForce.set(app, loaded);
+        if (!this.#inForce.has(app)) {
+          this.#inForce.set(app, loaded);
+          void this.#inForceHook(app, loaded);
+        }
         this.#loading.delete(app);
         return this.#inForce.get(app)!;
       });
@@ -110,7 +124,7 @@ export class FlagService {
     const held = this.#inForce.get(app);
     // Versions only grow: a slower reload never replaces a newer version already in force.
     if (!record || !held || held.version >= record.version) return;
-    this.#setInForce(app, this.#toInForce(record));
+    await this.#setInForce(app, this.#toInForce(record));
   }
 
   /** Replaces the whole flag set (a flagd document, as JSON text or a value). Throws FlagSetError. */
@@ -191,9 +205,11 @@ export class FlagService {
     });
   }
 
-  #setInForce(app: string, now: FlagsInForce): void {
+  /** Puts `now` in force: the listeners (sync streams) hear of it, and the hook (OFREP worker) gets it. */
+  #setInForce(app: string, now: FlagsInForce): Promise<void> | void {
     this.#inForce.set(app, now);
     for (const listener of this.#inForceListeners) listener(app, now);
+    return this.#inForceHook(app, now);
   }
 
   #toInForce(record: FlagSetRecord): FlagsInForce {
@@ -227,7 +243,7 @@ export class FlagService {
         warnings,
       });
       if ((this.#inForce.get(app)?.version ?? 0) < record.version)
-        this.#setInForce(app, { version: record.version, set: next, evaluator });
+        await this.#setInForce(app, { version: record.version, set: next, evaluator });
       const result = { record, changes, warnings };
       this.#onChange(app, result);
       return result;

@@ -205,6 +205,6 @@ function digest(text: string): string {
 }
 
 /** If-None-Match holds one or more entity tags, possibly weak (W/"..."); compared weakly, per RFC 9110. */
-function etagMatches(header: string, etag: string): boolean {
+export function etagMatches(header: string, etag: string): boolean {
   return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
 }
