@@ -74,6 +74,15 @@ test('a change through controller A is answered by controller B within 2 s', asy
   assert.equal(put.status, 200);
   const ms = await seenBy(b, 'checkout', (r) => r.value === 'v2');
   process.stdout.write(`# propagation A -> B: ${ms.toFixed(1)} ms after A answered\n`);
+  // B's OFREP worker (its own port) is given the set as well.
+  const fromWorker = async () => {
+    const r = await b.fetch(`${b.ofrepUrl}/api/v1/apps/shop/ofrep/v1/evaluate/flags/checkout`, {
+      method: 'POST',
+      body: JSON.stringify({ context: { targetingKey: 'u1' } }),
+    });
+    return ((await r.json()) as { value?: string }).value;
+  };
+  await waitFor("v2 on B's OFREP port", async () => (await fromWorker()) === 'v2', 2000);
 });
 
 test("a change through A reaches an in-process flagd provider on B's sync listener", async () => {
