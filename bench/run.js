@@ -19,6 +19,7 @@ const ALL = [
   'db-roundtrip',
   'lint',
   'flags',
+  'flags-sync',
   'ofrep',
   'guard',
   'auth',

@@ -212,7 +212,7 @@ export class SimulatedRollout {
     return this.watch.evaluate({
       ctx: this.ctx,
       rolloutId: this.id,
-      state: this.state,
+      weight: this.state.weight,
       candidate: { revision: CANARY_REVISION, unit: CANARY_REVISION },
       baseline: { revision: STABLE_REVISION, unit: STABLE_REVISION },
       instances: INSTANCES,

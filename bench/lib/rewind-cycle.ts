@@ -21,8 +21,9 @@ export function benchConfig(appPort: number): string {
 /** Starts rewind, and closes it on exit, SIGINT and SIGTERM (every process it started goes with it). */
 export async function startBenchRewind(
   config: (appPort: number) => string = benchConfig,
+  options: { env?: Record<string, string> } = {},
 ): Promise<Harness & { closeOnce(): Promise<void> }> {
-  const h = await startRewind({ config });
+  const h = await startRewind({ config, ...(options.env && { env: options.env }) });
   let closing: Promise<void> | null = null;
   const closeOnce = () => {
     closing ??= h.close().catch((err) => console.error('cleanup failed:', err));

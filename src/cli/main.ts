@@ -61,7 +61,10 @@ program
     ).argParser(int('--ofrep-port')),
   )
   .option('--keep-apps', 'on stop, leave the agent and the apps running (a later server adopts them)')
-  .option('--insecure', 'allow a non-loopback --host without server.tls (behind a TLS-terminating proxy)')
+  .option(
+    '--insecure',
+    'allow a non-loopback --host (or server.flagSync.listen) without server.tls (behind a TLS-terminating proxy)',
+  )
   .action(async (opts, cmd: Command) => {
     const { runServer } = await import('../server/main.ts');
     // `rewind --data-dir X server` means the same as `rewind server --data-dir X`.
@@ -309,6 +312,11 @@ interface AppStatusView {
     judgment: { verdict: string; message: string } | null;
     rules: { name: string; phase: string; message: string }[];
   } | null;
+  steadyWatch?: {
+    revision: number;
+    rules: { name: string; phase: string; message: string }[];
+    evaluatedAt: number | null;
+  } | null;
   traffic?: { revision: number; weight: number; upstreams: number }[];
   instances?: {
     id: string;
@@ -330,6 +338,14 @@ function watchLines(w: AppStatusView['watch']): string[] {
   ];
 }
 
+function steadyWatchLines(w: AppStatusView['steadyWatch']): string[] {
+  if (!w) return [];
+  return [
+    `steady-state watch: revision ${w.revision}, rules marked watch: always${w.evaluatedAt === null ? ' (not evaluated yet)' : ''}`,
+    ...w.rules.map((r) => `  rule ${r.name}: ${r.phase}: ${r.message}`),
+  ];
+}
+
 function renderStatus(s: AppStatusView): string {
   const lines = [
     `app ${s.name} on ${s.listen}`,
@@ -338,6 +354,7 @@ function renderStatus(s: AppStatusView): string {
       ? `rollout: ${s.activeRollout.kind} to revision ${s.activeRollout.toRevision}, ${s.activeRollout.phase}${s.activeRollout.error ? ` (${s.activeRollout.error})` : ''}`
       : 'rollout: none',
     ...watchLines(s.watch),
+    ...steadyWatchLines(s.steadyWatch),
     s.lastProvenDrill
       ? `way back: proven by drill ${s.lastProvenDrill.id} ${ago(s.lastProvenDrill.startedAt)} (traffic restored in ${Math.round(s.lastProvenDrill.msToTrafficRestored ?? 0)}ms, verified in ${Math.round(s.lastProvenDrill.msToVerified ?? 0)}ms)`
       : `way back: never proven by a drill (rewind drill ${s.name})`,

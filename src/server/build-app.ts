@@ -161,6 +161,7 @@ export function buildApp(services: AppServices): FastifyInstance {
       stableVersion: stable?.version ?? null,
       activeRollout: active,
       watch: await controller.watchStatus(name),
+      steadyWatch: await controller.steadyWatchStatus(name),
       /** When the app's way back was last proven: its newest passed drill, or null. */
       lastProvenDrill: await lastProven(store, name),
     };

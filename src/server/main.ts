@@ -1,11 +1,13 @@
 // The composition root: config -> store -> agent (data plane + processes) -> providers ->
 // controller -> HTTP API. Nothing else constructs services.
+
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ensureAgent } from '../agent/agent-client.ts';
 import { AgentWatch } from '../agent/agent-watch.ts';
+import { isLoopbackHost } from '../features/apps/app-spec.ts';
 import { loadConfigFile } from '../features/apps/load-config.ts';
 import { ensureAdminToken } from '../features/auth/admin-token.ts';
 import { AuditService } from '../features/auth/audit-service.ts';
@@ -14,6 +16,7 @@ import { TokenService } from '../features/auth/token-service.ts';
 import { DatabaseService } from '../features/database/database-service.ts';
 import { DrillService } from '../features/drills/drill-service.ts';
 import { FlagService } from '../features/flags/flag-service.ts';
+import type { FlagSyncServer } from '../features/flags/flag-sync-server.ts';
 import { IncidentService } from '../features/incidents/incident-service.ts';
 import { createNotificationHub } from '../features/notifications/notification-hub.ts';
 import { rotateSecretsKey } from '../features/revisions/rotate-secrets-key.ts';
@@ -43,9 +46,7 @@ export interface ServerOptions {
 }
 
 /** Whether `host` is reachable only from this machine. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
+export const isLoopback = isLoopbackHost;
 
 /** rewind.db and its WAL files: readable by the server's user only. */
 function lockDownSqlite(dataDir: string): void {
@@ -56,6 +57,8 @@ function lockDownSqlite(dataDir: string): void {
 }
 
 const VERSION = '0.1.0';
+/** Where a process on this host reaches a listener bound to every address. */
+const LOCAL_OF: Readonly<Record<string, string>> = { '0.0.0.0': '127.0.0.1', '::': '127.0.0.1' };
 
 /** Why host:port cannot be listened on (EADDRINUSE...), or null when it can. */
 function portProblem(host: string, port: number): Promise<string | null> {
@@ -81,6 +84,11 @@ export async function runServer(options: ServerOptions): Promise<void> {
     return fail((err as Error).message);
   }
   const tls = loaded.config.server.tls;
+  const flagSync = loaded.config.server.flagSync;
+  if (flagSync && !tls && !isLoopback(flagSync.listen.host) && !options.insecure)
+    return fail(
+      `server.flagSync.listen ${flagSync.listen.host}:${flagSync.listen.port} in ${loaded.file} is not a loopback address and there is no server.tls, so tokens and flags would cross the network in clear; set server.tls: { cert, key }, listen on 127.0.0.1, or pass --insecure`,
+    );
   if (!tls && !isLoopback(options.host) && !options.insecure)
     return fail(
       `the API would listen on ${options.host} without TLS, so tokens would cross the network in clear; set server.tls: { cert, key } in ${loaded.file}, listen on 127.0.0.1, or pass --insecure (behind a TLS-terminating proxy on this host)`,
@@ -186,6 +194,16 @@ export async function runServer(options: ServerOptions): Promise<void> {
         message: `${app}: flag set version ${r.record.version} by ${r.record.author}: ${r.changes.map((c) => `${c.change} ${c.flag}`).join(', ') || 'no change'}${r.record.reason ? ` (${r.record.reason})` : ''}`,
       }),
   });
+  // Versions written by other controllers on the same PostgreSQL store come into force here too.
+  const unfollowFlags = flags.follow(
+    (err, app) =>
+      log.warn({ err, app }, 'cannot load the flag set another controller wrote; next change retries'),
+    (reason) =>
+      log.warn(
+        { reason },
+        "lost the PostgreSQL LISTEN connection: other controllers' flag changes reach this one again once it reconnects (retried with backoff; everything is reloaded then)",
+      ),
+  );
   // Started now and awaited before the API listens: a thread loads its modules afresh, seconds on
   // a loaded box, which then overlap with the rest of the start.
   const ofrepStarted = (async () => {
@@ -217,7 +235,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
   }
   const audit = new AuditService({ store, log });
   const adminToken = await ensureAdminToken(dataDir, tokens);
-  const localHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  const localHost = LOCAL_OF[options.host] ?? options.host;
   const hostPart = localHost.includes(':') ? `[${localHost}]` : localHost;
   // The port the worker listens on: the one asked for, or the free one it got for --ofrep-port 0.
   const ofrepBase = () => `${https ? 'https' : 'http'}://${hostPart}:${ofrep.port()}/api/v1`;
@@ -229,6 +247,13 @@ export async function runServer(options: ServerOptions): Promise<void> {
     secrets,
     ofrepUrl: (app) => `${ofrepBase()}/apps/${encodeURIComponent(app)}`,
     ofrepToken: (app) => ofrepTokens.tokenFor(app),
+    ...(flagSync && {
+      flagdSync: {
+        host: LOCAL_OF[flagSync.listen.host] ?? flagSync.listen.host,
+        port: flagSync.listen.port,
+        tls: https !== undefined,
+      },
+    }),
     store,
     runtime,
     traffic,
@@ -317,6 +342,32 @@ export async function runServer(options: ServerOptions): Promise<void> {
         : `cannot listen on ${options.host}:${options.port}: ${(err as Error).message}`,
     );
   }
+  let sync: FlagSyncServer | null = null;
+  if (flagSync) {
+    // gRPC costs a few hundred ms of start-up to load: only servers that serve it pay.
+    const { bearerAuthorizer, createFlagSyncServer } = await import('../features/flags/flag-sync-server.ts');
+    sync = createFlagSyncServer({
+      flags,
+      apps: () => controller.appNames(),
+      authorize:
+        flagSync.auth === 'none'
+          ? async () => null
+          : bearerAuthorizer({
+              ofrepMatches: (app, token) => ofrepTokens.matches(app, token),
+              check: (token) => tokens.check(token),
+            }),
+    });
+    try {
+      await sync.listen(flagSync.listen.host, flagSync.listen.port, https);
+    } catch (err) {
+      await api.close();
+      await store.close();
+      if (!adopted) await agent.shutdown().catch(() => {});
+      return fail(
+        `server.flagSync.listen ${flagSync.listen.host}:${flagSync.listen.port} in ${loaded.file}: cannot listen (${(err as Error).message}); stop what holds the port or change server.flagSync.listen`,
+      );
+    }
+  }
   // From here on a signal stops everything this server started, even while the apps come up (a
   // resumed rollout may complete, and be seen through the API, before the loop below returns).
   let stopping = false;
@@ -329,7 +380,9 @@ export async function runServer(options: ServerOptions): Promise<void> {
     await agentWatch.stop();
     clearInterval(drillSchedule);
     await controller.stop();
+    await sync?.close();
     await api.close();
+    unfollowFlags();
     await ofrep.stop();
     await audit.flush();
     await hub.flush(2000);
@@ -371,6 +424,11 @@ export async function runServer(options: ServerOptions): Promise<void> {
     `  state    ${dbUrl ? redactUrl(dbUrl) : `${dataDir}/rewind.db`}`,
     `  API      ${apiUrl}/api/v1  (OpenAPI: ${apiUrl}/api/v1/openapi.json)`,
     `  OFREP    ${apiUrl.replace(/:\d+$/, `:${ofrep.port()}`)}/api/v1/apps/<app>  (own thread; also on the API port)`,
+    ...(flagSync
+      ? [
+          `  flagd    ${flagSync.listen.host}:${flagSync.listen.port} (flagd.sync.v1 for in-process flagd providers; selector: the app's name; auth: ${flagSync.auth})`,
+        ]
+      : []),
     `  token    ${adminToken.path} (admin token ${adminToken.name}${adminToken.created ? ', new' : ''}; the CLI reads it from there, or from $REWIND_TOKEN)`,
     ...loaded.config.apps.map((a) => `  app      ${a.name}: http://${a.listen.host}:${a.listen.port}`),
     '',

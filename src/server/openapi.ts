@@ -269,6 +269,18 @@ function healthPaths() {
   };
 }
 
+/** Each rule's phase at the last evaluation of a watch (post-deploy or steady-state). */
+const RULE_PHASES = {
+  rules: {
+    type: 'array',
+    items: {
+      type: 'object',
+      properties: { name: { type: 'string' }, phase: { type: 'string' }, message: { type: 'string' } },
+    },
+  },
+  evaluatedAt: { type: ['integer', 'null'] },
+} as const;
+
 export function openApiDocument(version: string) {
   return {
     openapi: '3.1.0',
@@ -592,18 +604,21 @@ export function openApiDocument(version: string) {
                         { type: 'null' },
                       ],
                     },
-                    rules: {
-                      type: 'array',
-                      items: {
-                        type: 'object',
-                        properties: {
-                          name: { type: 'string' },
-                          phase: { type: 'string' },
-                          message: { type: 'string' },
-                        },
-                      },
-                    },
-                    evaluatedAt: { type: ['integer', 'null'] },
+                    ...RULE_PHASES,
+                  },
+                },
+                { type: 'null' },
+              ],
+            },
+            steadyWatch: {
+              description:
+                'The steady-state watch of the stable revision (rules marked watch: always), once no rollout or post-deploy watch runs',
+              oneOf: [
+                {
+                  type: 'object',
+                  properties: {
+                    revision: { type: 'integer' },
+                    ...RULE_PHASES,
                   },
                 },
                 { type: 'null' },

@@ -3,6 +3,7 @@
 
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import { isForeignKeyViolation, isUniqueViolation } from './db-errors.ts';
+import type { ChangeFeed } from './pg-change-feed.ts';
 import type {
   ApiTokensTable,
   AppsTable,
@@ -53,6 +54,8 @@ export interface KyselyStoreOptions {
   readonly dialect: StoreDialect;
   /** Epoch milliseconds; defaults to Date.now. */
   readonly now?: () => number;
+  /** Changes between controllers sharing the database (PostgreSQL); none for SQLite. */
+  readonly changes?: ChangeFeed;
 }
 
 /** Retries for the rare races the database resolves with a unique violation. */
@@ -687,6 +690,7 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
             })
             .returningAll()
             .executeTakeFirstOrThrow();
+          await options.changes?.notify(trx, { app: row.app, version: row.version });
           return toFlagSet(row);
         };
         for (let attempt = 1; ; attempt++) {
@@ -724,6 +728,10 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
         let query = db.selectFrom('flag_sets').selectAll().where('app', '=', app).orderBy('version', 'desc');
         if (limit !== undefined) query = query.limit(Math.max(0, limit));
         return (await query.execute()).map(toFlagSet);
+      },
+
+      watch(listener) {
+        return options.changes?.watch(listener) ?? (() => {});
       },
     },
 
@@ -879,7 +887,7 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
     },
 
     close() {
-      closed ??= db.destroy();
+      closed ??= Promise.all([db.destroy(), options.changes?.close()]).then(() => {});
       return closed;
     },
   };

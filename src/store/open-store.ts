@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import { createKyselyStore } from './kysely-store.ts';
+import { type ChangeFeed, createPgChangeFeed } from './pg-change-feed.ts';
 import { createPostgresKysely } from './postgres-dialect.ts';
 import { type Database, migrateToLatest, type StoreDialect } from './schema.ts';
 import { createSqliteKysely } from './sqlite-dialect.ts';
@@ -47,7 +48,9 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     } catch {
       throw new Error(`store: malformed database URL "${redactUrl(url)}": ${URL_HELP}`);
     }
-    return open(createPostgresKysely(url), 'postgres', options, `PostgreSQL at ${redactUrl(url)}`);
+    return open(createPostgresKysely(url), 'postgres', options, `PostgreSQL at ${redactUrl(url)}`, () =>
+      createPgChangeFeed(url),
+    );
   }
   if (!options.dataDir) {
     throw new Error(
@@ -72,6 +75,7 @@ async function open(
   dialect: StoreDialect,
   options: OpenStoreOptions,
   where: string,
+  changeFeed?: () => ChangeFeed,
 ): Promise<Store> {
   try {
     await migrateToLatest(db, dialect);
@@ -83,5 +87,9 @@ async function open(
       dialect === 'postgres' ? ' (is PostgreSQL running, and are the URL, user and database right?)' : '';
     throw new Error(`store: cannot open ${where}: ${detail}${hint}`, { cause: err });
   }
-  return createKyselyStore(db, { dialect, ...(options.now && { now: options.now }) });
+  return createKyselyStore(db, {
+    dialect,
+    ...(options.now && { now: options.now }),
+    ...(changeFeed && { changes: changeFeed() }),
+  });
 }

@@ -976,6 +976,45 @@ for (const dialect of DIALECTS) {
           /unknown app/,
         );
       });
+
+      test('watch: PostgreSQL tells every store on the database of new versions; SQLite has no one to tell', async () => {
+        const app = uniqueApp('flags-watch');
+        await store.apps.upsert(app, {});
+        const heard: string[] = [];
+        let resyncs = 0;
+        let wake = () => {};
+        const other = await open();
+        const stop = other.flagSets.watch({
+          change: (a, version) => {
+            if (a === app) heard.push(`${a}@${version}`);
+            wake();
+          },
+          resync: () => {
+            resyncs++;
+            wake();
+          },
+        });
+        try {
+          if (dialect.name === 'sqlite') {
+            await store.flagSets.create({ app, document: doc(true), author: 'x', diff: [] });
+            assert.deepEqual([heard, resyncs], [[], 0], 'one process, one store: nothing to deliver');
+            return;
+          }
+          // Listening starts with a resync (anything written before it is reloaded).
+          while (resyncs === 0) await new Promise<void>((r) => (wake = r));
+          // A write that rolls back is never announced; a committed one is, to the writer's store too.
+          await assert.rejects(
+            store.flagSets.create({ app: uniqueApp('nope'), document: doc(true), author: 'x', diff: [] }),
+          );
+          await store.flagSets.create({ app, document: doc(true), author: 'x', diff: [] });
+          await store.flagSets.create({ app, document: doc(false), author: 'x', diff: [] });
+          while (heard.length < 2) await new Promise<void>((r) => (wake = r));
+          assert.deepEqual(heard, [`${app}@1`, `${app}@2`]);
+        } finally {
+          stop();
+          await other.close();
+        }
+      });
     });
 
     describe('revision specs rewritten', () => {

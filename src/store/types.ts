@@ -206,6 +206,22 @@ export interface NewFlagSet {
   readonly warnings?: readonly unknown[];
 }
 
+/** What a store tells about writes of other controllers that share its database. */
+export interface ChangeListener {
+  /** A flag-set version was created (by any controller, this one included). */
+  change(app: string, version: number): void;
+  /**
+   * Changes may have been missed (the store started listening, or its connection came back):
+   * reload everything held.
+   */
+  resync(): void;
+  /**
+   * The connection that listens was lost (or could not be opened); it is retried with backoff, and
+   * resync() follows once it is back. Called once per outage.
+   */
+  lost?(reason: string): void;
+}
+
 export interface TokenRecord {
   readonly id: string;
   readonly name: string;
@@ -386,6 +402,12 @@ export interface Store {
     latest(app: string): Promise<FlagSetRecord | undefined>;
     /** Newest first. */
     list(app: string, limit?: number): Promise<FlagSetRecord[]>;
+    /**
+     * Tells `listener` about versions created by every controller sharing this database, within
+     * milliseconds (PostgreSQL LISTEN/NOTIFY). SQLite is one process's store: nothing is delivered.
+     * Returns the function that stops watching.
+     */
+    watch(listener: ChangeListener): () => void;
   };
   readonly tokens: {
     /** Throws TokenNameTakenError when an unrevoked token has the name. */

@@ -1,16 +1,19 @@
 // The OpenFeature flagd testbed (3.9.0) against a real `rewind server`: every evaluation scenario
 // that applies to an OFREP server runs four ways, (1) raw OFREP single-flag requests, (2) raw OFREP
 // bulk requests, (3) the published @openfeature/server-sdk with @openfeature/ofrep-provider, (4) the
-// published @openfeature/web-sdk with @openfeature/ofrep-web-provider (bulk, ADR-0006 aware). The
+// published @openfeature/web-sdk with @openfeature/ofrep-web-provider (bulk, ADR-0006 aware), and a
+// fifth: (5) the published @openfeature/flagd-provider in in-process mode, fed by the server's flagd
+// sync listener (flagd.sync.v1), evaluating with flagd-core in this process. The
 // testbed's flag files are loaded with `rewind flags set`, as a user loads them. Scenarios about a
 // provider's connection, caching, events or sync stream are listed as skipped, each with its reason.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { FlagdProvider } from '@openfeature/flagd-provider';
 import { OFREPProvider } from '@openfeature/ofrep-provider';
 import { OFREPWebProvider } from '@openfeature/ofrep-web-provider';
-import { OpenFeature } from '@openfeature/server-sdk';
+import { OpenFeature, ProviderEvents } from '@openfeature/server-sdk';
 import { OpenFeature as WebOpenFeature } from '@openfeature/web-sdk';
 import {
   type FlagSource,
@@ -18,7 +21,7 @@ import {
   loadScenarios,
   type TestbedScenario,
 } from '../support/flagd-testbed.ts';
-import { type Harness, oneShopConfig, startRewind } from '../support/rewind-harness.ts';
+import { freePort, type Harness, oneShopConfig, startRewind } from '../support/rewind-harness.ts';
 import { type Details, type Evaluate, type EvaluationRequest, runSteps } from '../support/testbed-steps.ts';
 
 const APP = 'testbed';
@@ -31,8 +34,17 @@ let h: Harness;
 const refused = new Map<FlagSource, string>();
 let loaded: FlagSource | undefined;
 
+let syncPort: number;
+/** Resolves when the in-process provider has the set `load` put in force last (or at once if none). */
+let pushed: Promise<void> = Promise.resolve();
+let onPushed: () => void = () => {};
+
 before(async () => {
-  h = await startRewind({ config: (port) => oneShopConfig(port, '', APP) });
+  syncPort = await freePort();
+  h = await startRewind({
+    config: (port) =>
+      `${oneShopConfig(port, '', APP)}server:\n  flagSync: { listen: 127.0.0.1:${syncPort}, auth: none }\n`,
+  });
 });
 after(async () => {
   await OpenFeature.close();
@@ -49,7 +61,13 @@ async function load(source: FlagSource): Promise<void> {
   if (r.code === 0) refused.delete(source);
   else refused.set(source, r.stderr.trim() || r.stdout.trim());
   loaded = source;
+  // The in-process provider, once connected, hears of the new set on its sync stream.
+  if (r.code === 0 && inProcessReady)
+    pushed = new Promise<void>((resolve) => {
+      onPushed = resolve;
+    });
 }
+let inProcessReady = false;
 
 const ofrepUrl = () => `${h.apiUrl}/api/v1/apps/${APP}`;
 
@@ -167,14 +185,17 @@ const tallies = new Map<string, Tally>();
  */
 const PROVIDER_LIMIT =
   'the published @openfeature/ofrep-provider 0.1.3 (ofrep-core 0.1.4) refuses OFREP codeDefaultFlag answers (ADR-0006); the wire answer is checked above';
-const providerLimit = (details: Details | undefined) =>
-  details?.reason === 'ERROR' && /does not match the expected format/.test(details.errorMessage ?? '');
+const providerLimit = {
+  reason: PROVIDER_LIMIT,
+  applies: (details: Details | undefined) =>
+    details?.reason === 'ERROR' && /does not match the expected format/.test(details.errorMessage ?? ''),
+};
 
 function level(
   name: string,
   evaluate: Evaluate,
   setup?: () => Promise<void>,
-  knownLimit?: (details: Details | undefined) => boolean,
+  knownLimit?: { reason: string; applies: (details: Details | undefined) => boolean },
 ): void {
   const tally: Tally = { run: 0, passed: 0, failed: 0, todo: 0 };
   tallies.set(name, tally);
@@ -196,9 +217,9 @@ function level(
             await runSteps(scenario.pickle, seen);
             tally.passed++;
           } catch (err) {
-            if (knownLimit?.(last)) {
+            if (knownLimit?.applies(last)) {
               tally.todo++;
-              t.todo(PROVIDER_LIMIT);
+              t.todo(knownLimit.reason);
             } else tally.failed++;
             throw err;
           }
@@ -249,6 +270,45 @@ level('@openfeature/web-sdk + @openfeature/ofrep-web-provider', webProvider, asy
     }),
   );
 });
+
+const IN_PROCESS = `${APP}-in-process`;
+/**
+ * @openfeature/flagd-provider 0.16.1 in in-process mode adds `scope: <selector>` to every
+ * evaluation's metadata that lacks one (its InProcessService.evaluate), so "no metadata" scenarios
+ * see `{ scope: "testbed" }`: the provider's doing, with any sync source that needs a selector.
+ */
+const scopeLimit = {
+  reason:
+    '@openfeature/flagd-provider 0.16.1 (in-process) adds scope: <selector> to the metadata of every evaluation; Rewind sends none',
+  applies: (details: Details | undefined) =>
+    details !== undefined && JSON.stringify(details.metadata) === JSON.stringify({ scope: APP }),
+};
+/** Evaluates in this process, once the provider holds the set in force (each source is a new set). */
+const inProcess: Evaluate = async (request) => {
+  await Promise.race([pushed, new Promise((r) => setTimeout(r, 5000))]);
+  pushed = Promise.resolve();
+  return viaSdk(OpenFeature.getClient(IN_PROCESS) as never, request, request.context as never);
+};
+
+level(
+  '@openfeature/server-sdk + @openfeature/flagd-provider (in-process, flagd.sync.v1)',
+  inProcess,
+  async () => {
+    await OpenFeature.setProviderAndWait(
+      IN_PROCESS,
+      new FlagdProvider({
+        resolverType: 'in-process',
+        host: '127.0.0.1',
+        port: syncPort,
+        selector: APP,
+        deadlineMs: 10_000,
+      }),
+    );
+    OpenFeature.getClient(IN_PROCESS).addHandler(ProviderEvents.ConfigurationChanged, () => onPushed());
+    inProcessReady = true;
+  },
+  scopeLimit,
+);
 
 describe('scenarios that do not apply to an OFREP server', () => {
   for (const s of scenarios.filter((x: TestbedScenario) => x.skip !== undefined)) {

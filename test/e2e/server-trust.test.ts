@@ -82,6 +82,30 @@ describe('rewind server: network and TLS', () => {
     assert.match(r.out, /listen on 0\.0\.0\.0 without TLS.*server\.tls.*--insecure/);
   });
 
+  test("flagd's sync listener on a non-loopback address without TLS is refused unless --insecure", async () => {
+    const config = join(dir, 'rewind-sync.yaml');
+    const syncPort = await freePort();
+    writeFileSync(
+      config,
+      `${shopConfig(await freePort())}server:\n  flagSync: { listen: "0.0.0.0:${syncPort}" }\n`,
+    );
+    const r = await server([
+      '--config',
+      config,
+      '--data-dir',
+      join(dir, 'd-sync'),
+      '--port',
+      String(await freePort()),
+    ]).done;
+    assert.equal(r.code, 1);
+    assert.match(
+      r.out,
+      new RegExp(
+        `server\\.flagSync\\.listen 0\\.0\\.0\\.0:${syncPort} .* is not a loopback address and there is no server\\.tls.*--insecure`,
+      ),
+    );
+  });
+
   test('with server.tls the API speaks HTTPS and takes the admin token', async () => {
     execFileSync(
       'openssl',

@@ -143,7 +143,7 @@ export async function startRewind(
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`rewind server exited ${child.exitCode}:\n${log}`);
-      const ok = await fetch(`${apiUrl}/healthz`).then(
+      const ok = await fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(2000) }).then(
         (r) => r.ok,
         () => false,
       );

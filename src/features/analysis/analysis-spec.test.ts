@@ -7,6 +7,7 @@ import {
   requiredHistorySeconds,
   resolveRules,
   ruleSpecSchema,
+  steadyStateRules,
 } from './analysis-spec.ts';
 
 test('an empty analysis block gets its defaults and the seed-004 rules', () => {
@@ -238,3 +239,39 @@ for (const [what, input, message] of invalidBlocks) {
     assert.match(result.error!.issues.map((i) => i.message).join('\n'), message);
   });
 }
+
+test('watch: always marks the rules of the steady-state watch; a relative threshold cannot be one', () => {
+  const spec = analysisSpecSchema.parse({
+    rules: [
+      { name: 'recs', metric: 'errorRate', above: '10%', severity: 'P1', flag: 'recs', watch: 'always' },
+      { metric: 'latencyP99', above: '3x baseline', severity: 'P1' },
+      { metric: 'healthFailing', for: '5s', severity: 'P0', watch: 'always' },
+    ],
+  });
+  assert.deepEqual(
+    steadyStateRules(spec).map((r) => [r.name, r.watch]),
+    [
+      ['recs', 'always'],
+      ['health-failing', 'always'],
+    ],
+  );
+  assert.deepEqual(steadyStateRules(analysisSpecSchema.parse({})), [], 'the defaults stop with the watch');
+  const relative = ruleSpecSchema.safeParse({
+    metric: 'latencyP99',
+    above: '3x baseline',
+    severity: 'P1',
+    watch: 'always',
+  });
+  assert.equal(relative.success, false);
+  assert.deepEqual(relative.error?.issues[0]?.path, ['watch']);
+  assert.match(relative.error?.issues[0]?.message ?? '', /no baseline beside it.*"3x baseline".*absolute/);
+  const typo = ruleSpecSchema.safeParse({
+    metric: 'errorRate',
+    above: 0.1,
+    severity: 'P0',
+    watch: 'forever',
+  });
+  assert.equal(typo.success, false);
+  assert.deepEqual(typo.error?.issues[0]?.path, ['watch']);
+  assert.match(typo.error?.issues[0]?.message ?? '', /watch: "forever" is not a watch; write watch: always/);
+});

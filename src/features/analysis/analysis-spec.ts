@@ -48,6 +48,11 @@ export interface Rule {
    * instead of acting on the whole revision.
    */
   readonly flag?: string;
+  /**
+   * `always`: also judged on the stable revision once its rollout, bake and post-deploy watch are
+   * over (the steady-state watch), so that a breach that starts an hour later still acts.
+   */
+  readonly watch?: 'always';
 }
 
 const duration = (example: string) =>
@@ -130,6 +135,12 @@ const ruleInputSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a flag key is letters, digits, ., _ and -')
     .optional(),
+  watch: z
+    .enum(['always'], {
+      error: (i) =>
+        `watch: ${JSON.stringify(i.input)} is not a watch; write watch: always to keep judging the stable revision after its rollout and watch, or leave watch out`,
+    })
+    .optional(),
 });
 
 export const ruleSpecSchema = ruleInputSchema.transform((raw, ctx): Rule => {
@@ -159,6 +170,11 @@ export const ruleSpecSchema = ruleInputSchema.transform((raw, ctx): Rule => {
       `minSample does not apply to ${metric} (it is judged every second whatever the traffic); remove it`,
       ['minSample'],
     );
+  if (raw.watch === 'always' && threshold.kind === 'relative')
+    return issue(
+      `watch: always judges the stable revision alone, with no baseline beside it, so ${direction}: "${threshold.factor}x baseline" cannot be judged there; write an absolute threshold (such as "500ms" for a latency), or leave watch out`,
+      ['watch'],
+    );
   return {
     name: raw.name ?? kebab(metric),
     metric,
@@ -168,6 +184,7 @@ export const ruleSpecSchema = ruleInputSchema.transform((raw, ctx): Rule => {
     minSample: SAMPLED_METRICS.includes(metric) ? (raw.minSample ?? DEFAULT_MIN_SAMPLE) : 0,
     severity: raw.severity,
     ...(raw.flag !== undefined && { flag: raw.flag }),
+    ...(raw.watch !== undefined && { watch: raw.watch }),
   };
 });
 
@@ -287,6 +304,11 @@ export const DEFAULT_RULES: readonly Rule[] = [
 /** The rules an app is analysed with: its own, or the seed's defaults when it declares none. */
 export function resolveRules(spec: Pick<AnalysisSpec, 'rules'>): readonly Rule[] {
   return spec.rules.length > 0 ? spec.rules : DEFAULT_RULES;
+}
+
+/** The rules of the steady-state watch: those marked `watch: always` (none by default). */
+export function steadyStateRules(spec: Pick<AnalysisSpec, 'rules'>): readonly Rule[] {
+  return spec.rules.filter((r) => r.watch === 'always');
 }
 
 /** Widest window a rule looks back over to find enough requests (seconds). */

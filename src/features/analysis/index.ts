@@ -14,6 +14,7 @@ export {
   ruleSpecSchema,
   SEVERITIES,
   type Severity,
+  steadyStateRules,
   type Threshold,
 } from './analysis-spec.ts';
 export {

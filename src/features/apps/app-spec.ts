@@ -234,8 +234,37 @@ export const serverSpecSchema = z
     allowedOrigins: z.array(origin).default([]),
     /** PEM files, relative to rewind.yaml. */
     tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+    /** flagd's sync protocol (flagd.sync.v1, gRPC) for in-process flagd providers; off when absent. */
+    flagSync: z
+      .strictObject({
+        listen: hostPort,
+        /**
+         * token: every call sends `authorization: Bearer <token>` (the app's OFREP token or an API
+         * token that may read the app). none: no credentials, for providers that cannot send them
+         * (OpenFeature's Node flagd provider), allowed on a loopback address only.
+         */
+        auth: z
+          .enum(['token', 'none'], {
+            error: (i) => `auth: ${JSON.stringify(i.input)} is not token or none`,
+          })
+          .default('token'),
+      })
+      .superRefine((sync, ctx) => {
+        if (sync.auth === 'none' && !isLoopbackHost(sync.listen.host))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['auth'],
+            message: `auth: none lets anyone who reaches ${sync.listen.host}:${sync.listen.port} read every app's flags; listen on 127.0.0.1 (or ::1) for none, or use auth: token`,
+          });
+      })
+      .optional(),
   })
   .prefault({});
+
+/** Whether `host` is reachable only from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
 
 export const configSchema = z.strictObject({
   apps: z.array(appSpecSchema).min(1, 'declare at least one app under apps:'),

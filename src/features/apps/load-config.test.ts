@@ -192,3 +192,19 @@ test('proxy limits and force-header trust: defaults, overrides, and clear errors
     );
   }
 });
+
+test('server.flagSync: off by default; auth token by default; auth none only on loopback', () => {
+  assert.equal(parseConfig(minimal).server.flagSync, undefined);
+  const on = parseConfig(`${minimal}server:\n  flagSync: { listen: "8015" }\n`).server.flagSync;
+  assert.deepEqual(on, { listen: { host: '127.0.0.1', port: 8015 }, auth: 'token' });
+  const open = parseConfig(`${minimal}server:\n  flagSync: { listen: "127.0.0.1:8015", auth: none }\n`);
+  assert.equal(open.server.flagSync?.auth, 'none');
+  const exposed = problemsOf(`${minimal}server:\n  flagSync: { listen: "0.0.0.0:8015", auth: none }\n`);
+  assert.match(
+    exposed[0]!.message,
+    /auth: none lets anyone who reaches 0\.0\.0\.0:8015 read every app's flags/,
+  );
+  assert.match(exposed[0]!.path ?? '', /server\.flagSync\.auth/);
+  const typo = problemsOf(`${minimal}server:\n  flagSync: { listen: "8015", auth: basic }\n`);
+  assert.match(typo[0]!.message, /auth: "basic" is not token or none/);
+});

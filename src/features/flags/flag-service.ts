@@ -1,6 +1,7 @@
 // Flag sets per app: every change is a new immutable version in the store (who, when, why, the
 // diff), and the version in force is held in memory with its evaluator, so that OFREP answers
-// without touching the store and a change is served from the next request on.
+// without touching the store and a change is served from the next request on. Controllers that
+// share a PostgreSQL store follow each other's versions through the store's change feed (follow()).
 import { RewindError } from '../../shared/errors.ts';
 import type { FlagSetRecord, Store } from '../../store/types.ts';
 import { createFlagEvaluator, type FlagEvaluator } from './flag-evaluator.ts';
@@ -45,6 +46,7 @@ export class FlagService {
   readonly #inForceHook: (app: string, now: FlagsInForce) => Promise<void> | void;
   /** Per-app chain so that two changes never read the same base version. */
   readonly #writes = new Map<string, Promise<unknown>>();
+  readonly #inForceListeners = new Set<(app: string, now: FlagsInForce) => void>();
 
   constructor(deps: {
     store: Store;
@@ -81,6 +83,48 @@ export class FlagService {
       this.#loading.set(app, loading);
     }
     return loading;
+  }
+
+  /**
+   * Calls `listener` whenever an app's flag set in force changes: a change made here, or one made by
+   * another controller on the same store and picked up by follow(). Returns the unsubscribe.
+   */
+  onInForce(listener: (app: string, now: FlagsInForce) => void): () => void {
+    this.#inForceListeners.add(listener);
+    return () => this.#inForceListeners.delete(listener);
+  }
+
+  /**
+   * Follows the versions other controllers write to the shared store (a no-op on SQLite, which
+   * only this process writes). Returns the function that stops following.
+   */
+  follow(
+    onError: (err: unknown, app: string) => void = () => {},
+    onLost: (reason: string) => void = () => {},
+  ): () => void {
+    const reload = (app: string) => this.refresh(app).catch((err) => onError(err, app));
+    return this.#store.flagSets.watch({
+      lost: onLost,
+      change: (app, version) => {
+        if ((this.#inForce.get(app)?.version ?? 0) < version) void reload(app);
+      },
+      resync: () => {
+        for (const app of this.#inForce.keys()) void reload(app);
+      },
+    });
+  }
+
+  /**
+   * Puts the store's newest version of the app in force if it is newer than the one held. Apps not
+   * held yet are left alone: their first current() reads the newest version anyway.
+   */
+  async refresh(app: string): Promise<void> {
+    if (!this.#inForce.has(app)) return;
+    const record = await this.#store.flagSets.latest(app);
+    const held = this.#inForce.get(app);
+    // Versions only grow: a slower reload never replaces a newer version already in force.
+    if (!record || !held || held.version >= record.version) return;
+    await this.#setInForce(app, this.#toInForce(record));
   }
 
   /** Replaces the whole flag set (a flagd document, as JSON text or a value). Throws FlagSetError. */
@@ -161,6 +205,13 @@ export class FlagService {
     });
   }
 
+  /** Puts `now` in force: the listeners (sync streams) hear of it, and the hook (OFREP worker) gets it. */
+  #setInForce(app: string, now: FlagsInForce): Promise<void> | void {
+    this.#inForce.set(app, now);
+    for (const listener of this.#inForceListeners) listener(app, now);
+    return this.#inForceHook(app, now);
+  }
+
   #toInForce(record: FlagSetRecord): FlagsInForce {
     const set = parseFlagSet(record.document);
     return { version: record.version, set, evaluator: createFlagEvaluator(set) };
@@ -173,6 +224,9 @@ export class FlagService {
     copiedFrom: number | null = null,
   ): Promise<FlagChangeResult> {
     const run = async () => {
+      // Another controller on the same store may have written a version that has not reached
+      // this one yet: edit the newest.
+      await this.refresh(app);
       const base = await this.current(app);
       const next = edit(base.set);
       // Build the evaluator before storing: a set flagd cannot load never becomes a version.
@@ -188,9 +242,8 @@ export class FlagService {
         copiedFrom,
         warnings,
       });
-      const now = { version: record.version, set: next, evaluator };
-      this.#inForce.set(app, now);
-      await this.#inForceHook(app, now);
+      if ((this.#inForce.get(app)?.version ?? 0) < record.version)
+        await this.#setInForce(app, { version: record.version, set: next, evaluator });
       const result = { record, changes, warnings };
       this.#onChange(app, result);
       return result;

@@ -17,7 +17,7 @@ import {
   StaleWriteError,
   type Store,
 } from '../../store/types.ts';
-import type { Severity } from '../analysis/index.ts';
+import { type Severity, steadyStateRules } from '../analysis/index.ts';
 import { type AppSpec, rolloutSettings } from '../apps/app-spec.ts';
 import type { RolloutDatabase } from '../database/rollout-database.ts';
 import type { FlagService } from '../flags/flag-service.ts';
@@ -63,6 +63,11 @@ export interface ControllerDeps {
   readonly ofrepUrl?: (app: string) => string;
   /** The app's read-only flag token for OFREP (REWIND_OFREP_TOKEN), if served. */
   readonly ofrepToken?: (app: string) => string;
+  /**
+   * The flagd sync listener, if served: instances get the flagd providers' own FLAGD_* settings
+   * (in-process, this host and port, the app as selector), so `new FlagdProvider()` needs no options.
+   */
+  readonly flagdSync?: { readonly host: string; readonly port: number; readonly tls: boolean };
   readonly tickMs?: number;
 }
 
@@ -80,6 +85,14 @@ export interface WatchView {
   readonly leftMs: number;
   /** The judgment so far (before/after, or none when it cannot judge). */
   readonly judgment: { readonly verdict: string; readonly message: string } | null;
+  readonly rules: readonly { readonly name: string; readonly phase: string; readonly message: string }[];
+  readonly evaluatedAt: number | null;
+}
+
+/** The steady-state watch (rules marked `watch: always`) as `rewind status` shows it. */
+export interface SteadyWatchView {
+  readonly revision: number;
+  /** Each rule's phase at the last evaluation; empty before the first. */
   readonly rules: readonly { readonly name: string; readonly phase: string; readonly message: string }[];
   readonly evaluatedAt: number | null;
 }
@@ -166,6 +179,14 @@ export class Controller {
     if (this.#deps.ofrepUrl) env.REWIND_OFREP_URL ??= this.#deps.ofrepUrl(app);
     // Rewind's, not the revision's: a deploy --env cannot hand an app another app's flag token.
     if (this.#deps.ofrepToken) env.REWIND_OFREP_TOKEN = this.#deps.ofrepToken(app);
+    const sync = this.#deps.flagdSync;
+    if (sync) {
+      env.FLAGD_RESOLVER ??= 'in-process';
+      env.FLAGD_HOST ??= sync.host;
+      env.FLAGD_PORT ??= String(sync.port);
+      env.FLAGD_SOURCE_SELECTOR ??= app;
+      if (sync.tls) env.FLAGD_TLS ??= 'true';
+    }
     return env;
   }
 
@@ -784,6 +805,21 @@ export class Controller {
     };
   }
 
+  /**
+   * The steady-state watch of the app's stable revision: null while a rollout or the post-deploy
+   * watch runs, or when no rule is marked `watch: always`.
+   */
+  async steadyWatchStatus(app: string): Promise<SteadyWatchView | null> {
+    const ctx = this.context(app);
+    if (steadyStateRules(ctx.spec.analysis).length === 0) return null;
+    const { store } = this.#deps;
+    const stable = (await store.apps.get(app))?.stableRevision;
+    if (stable == null || (await store.rollouts.active(app)) || (await this.#watching(app))) return null;
+    const key = this.#driver.steadyKey(app);
+    const latest = key === undefined ? null : this.#watch.latest(key);
+    return { revision: stable, rules: latest?.rules ?? [], evaluatedAt: latest?.at ?? null };
+  }
+
   async instances(app: string): Promise<(Instance & { health: string })[]> {
     this.context(app);
     const list = await this.#deps.runtime.list(app);
@@ -941,30 +977,43 @@ export class Controller {
     if (!active || !after) {
       recent = await store.rollouts.list(app, 5);
       const watching = await this.#watching(app, recent);
-      if (watching) {
-        let rolledBack = false;
-        await this.#driver.watchStable(ctx, watching, instances, async ({ reason, trigger, severity }) => {
+      let rolledBack = false;
+      const rollBack =
+        (toRevision: number | undefined, drill?: RolloutState['drill']) =>
+        async (input: { reason: string; trigger: IncidentTrigger; severity: Severity }) => {
           await this.#startRollback(ctx, {
-            toRevision: watching.fromRevision ?? undefined,
-            reason,
-            automatic: { trigger, severity },
-            drill: (watching.state as RolloutState).drill,
+            toRevision,
+            reason: input.reason,
+            automatic: { trigger: input.trigger, severity: input.severity },
+            drill,
           });
           rolledBack = true;
-        });
-        // Only a rollback changes what the table is derived from (the watch's own writes do not):
-        // the other ticks of the watch, most of them, read nothing more.
-        if (rolledBack) {
+        };
+      if (watching) {
+        await this.#driver.watchStable(
+          ctx,
+          watching,
+          instances,
+          rollBack(watching.fromRevision ?? undefined, (watching.state as RolloutState).drill),
+        );
+      } else if (!after && recent[0]?.finishedAt != null) {
+        // No rollout, no post-deploy watch: the rules marked `watch: always` watch the stable revision.
+        await this.#driver.watchSteady(ctx, recent[0], instances, rollBack(undefined));
+      }
+      // Only a rollback changes what the table is derived from (the watch's own writes do not):
+      // the other ticks of the watch, most of them, read nothing more.
+      if (rolledBack) {
+        after = (await store.rollouts.active(app)) ?? null;
+        recent = undefined;
+        if (after) {
+          // The switch back is the point: drive it now rather than on the next tick.
+          await this.#driver.drive(ctx, after, observe);
+          instances = await runtime.list(app);
           after = (await store.rollouts.active(app)) ?? null;
-          recent = undefined;
-          if (after) {
-            // The switch back is the point: drive it now rather than on the next tick.
-            await this.#driver.drive(ctx, after, observe);
-            instances = await runtime.list(app);
-            after = (await store.rollouts.active(app)) ?? null;
-          }
         }
       }
+    } else {
+      this.#driver.endSteady(app);
     }
     // One look at the store and the agent serves the routes, the stable check and the retirement.
     const observed = await this.#applyRoutes(ctx, after, instances, recent);

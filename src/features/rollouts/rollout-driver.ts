@@ -8,7 +8,7 @@ import type { MetricsBucket } from '../../proxy/types.ts';
 import { formatDuration } from '../../shared/duration.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { RolloutRecord, Store } from '../../store/types.ts';
-import type { Decision, Severity } from '../analysis/index.ts';
+import { type Decision, type Severity, steadyStateRules } from '../analysis/index.ts';
 import { type AppSpec, forceValue, rolloutSettings } from '../apps/app-spec.ts';
 import type { DbStepResult, RolloutDatabase } from '../database/rollout-database.ts';
 import type { HealthMonitor } from '../health/health-monitor.ts';
@@ -80,6 +80,8 @@ export class RolloutDriver {
    * (#finish opens one from the journal if a restart lost this.)
    */
   readonly #pendingIncidents = new Map<string, { trigger: IncidentTrigger; severity: Severity }>();
+  /** Per app, the rollout whose id keys the steady-state watch of its stable revision. */
+  readonly #steady = new Map<string, string>();
 
   constructor(deps: DriverDeps) {
     this.#deps = deps;
@@ -257,7 +259,7 @@ export class RolloutDriver {
     const state = rollout.state as RolloutState;
     const watchState = state.watch;
     if (watchState?.status !== 'Watching') return;
-    const { store, watch, reporter } = this.#deps;
+    const { store, watch } = this.#deps;
     const now = Date.now();
     if (now >= watchState.until) {
       // Say what was judged, not "passed": a watch without traffic judged nothing.
@@ -303,16 +305,110 @@ export class RolloutDriver {
       return;
     }
     if (decision.action === 'pause' && decision.notify) {
-      await this.#event(rollout, 'analysis.breach', `${severity}: ${decision.reason}`, { severity, trigger });
-      reporter.notify(
-        rollout,
-        'analysis.breach',
-        `${rollout.app}: ${severity}: ${decision.reason}; revision ${rollout.toRevision} is stable already: decide with rewind rollback ${rollout.app}`,
-        { severity },
-      );
+      await this.#stableBreach(rollout, decision, trigger, rollout.toRevision);
       return;
     }
     await this.#actOnBreach(rollout, decision, trigger, target);
+  }
+
+  /**
+   * The steady-state watch: once an app has no rollout in progress and no post-deploy watch, the
+   * rules marked `watch: always` go on judging the stable revision (alone: no baseline). A kill
+   * switch acts as during a rollout; a rollback decision asks `rollBack` for a rollback to the
+   * previous revision (warm, or started again) and, when there is none, notifies instead. The
+   * judgment is kept under `rollout`, the app's newest one (finished), for its journal.
+   */
+  async watchSteady(
+    ctx: AppContext,
+    rollout: RolloutRecord,
+    instances: Instance[],
+    rollBack: (input: { reason: string; trigger: IncidentTrigger; severity: Severity }) => Promise<void>,
+  ): Promise<void> {
+    const { store, watch, reporter } = this.#deps;
+    const rules = steadyStateRules(ctx.spec.analysis);
+    const app = ctx.spec.name;
+    const previous = this.#steady.get(app);
+    if (previous !== undefined && previous !== rollout.id) this.endSteady(app);
+    if (rules.length === 0) return;
+    const now = Date.now();
+    if (!watch.due(rollout.id, now, ctx.spec.analysis.interval)) return;
+    const stable = (await store.apps.get(app))?.stableRevision;
+    const rev = stable == null ? undefined : await store.revisions.get(app, stable);
+    if (!rev) return;
+    this.#steady.set(app, rollout.id);
+    const target: Target = { number: rev.number, unit: unitOf(rev), spec: parseRevisionSpec(rev.spec) };
+    const result = await watch.evaluate({
+      ctx,
+      rolloutId: rollout.id,
+      weight: 100,
+      candidate: { revision: target.number, unit: target.unit },
+      baseline: null,
+      instances,
+      health: (id) => this.#deps.health.health(id),
+      now,
+      rules,
+    });
+    if (!result) return;
+    const { decision, summary } = result;
+    if (decision.key) watch.notified(rollout.id, decision.key);
+    const severity = decision.severity ?? 'P0';
+    const trigger = toTrigger(decision, `during the steady-state watch of revision ${target.number}`);
+    if (decision.action === 'rollback') {
+      const reason = decision.reason.startsWith(severity)
+        ? decision.reason
+        : `${severity}: ${decision.reason}`;
+      await this.#event(
+        rollout,
+        'analysis.decision',
+        `rolling back stable revision ${target.number} (steady-state watch): ${decision.reason}`,
+        { severity, trigger, summary },
+      );
+      this.endSteady(app);
+      try {
+        await rollBack({ reason, trigger, severity });
+      } catch (err) {
+        // No earlier revision (or none left): a person decides, and is told so.
+        const message = `${severity}: ${decision.reason}; cannot roll back revision ${target.number}: ${(err as Error).message}`;
+        await this.#event(rollout, 'analysis.breach', message, { severity, trigger });
+        reporter.notify(rollout, 'analysis.breach', `${app}: ${message}`, { severity });
+      }
+      return;
+    }
+    if (decision.action === 'pause' && decision.notify) {
+      await this.#stableBreach(rollout, decision, trigger, target.number);
+      return;
+    }
+    await this.#actOnBreach(rollout, decision, trigger, target);
+  }
+
+  /** A P2 breach of a stable revision: nothing to pause, so a person is told to decide. */
+  async #stableBreach(
+    rollout: RolloutRecord,
+    decision: Decision,
+    trigger: IncidentTrigger,
+    revision: number,
+  ): Promise<void> {
+    const severity = decision.severity ?? 'P0';
+    await this.#event(rollout, 'analysis.breach', `${severity}: ${decision.reason}`, { severity, trigger });
+    this.#deps.reporter.notify(
+      rollout,
+      'analysis.breach',
+      `${rollout.app}: ${severity}: ${decision.reason}; revision ${revision} is stable already: decide with rewind rollback ${rollout.app}`,
+      { severity },
+    );
+  }
+
+  /** The id that keys the app's steady-state watch, once it has judged. */
+  steadyKey(app: string): string | undefined {
+    return this.#steady.get(app);
+  }
+
+  /** Ends the app's steady-state watch (a rollout started, or it rolled back): its memory goes. */
+  endSteady(app: string): void {
+    const id = this.#steady.get(app);
+    if (id === undefined) return;
+    this.#steady.delete(app);
+    this.#deps.watch.forget(id);
   }
 
   /**
@@ -401,7 +497,7 @@ export class RolloutDriver {
     const result = await watch.evaluate({
       ctx,
       rolloutId: rollout.id,
-      state,
+      weight: state.weight,
       candidate: { revision: target.number, unit: target.unit },
       baseline,
       instances,

@@ -198,7 +198,7 @@ async function run(
     const result = await watch.evaluate({
       ctx,
       rolloutId,
-      state: STATE,
+      weight: STATE.weight,
       candidate: CANDIDATE,
       baseline: BASELINE,
       instances,
@@ -299,7 +299,7 @@ test('the persisted series stays bounded to the longest window and goes when the
     await watch.evaluate({
       ctx,
       rolloutId,
-      state: STATE,
+      weight: STATE.weight,
       candidate: CANDIDATE,
       baseline: BASELINE,
       instances: [],

@@ -22,6 +22,7 @@ import {
   pointFromJson,
   pointsFromBuckets,
   pointToJson,
+  type Rule,
   referencePoints,
   requiredHistorySeconds,
   resolveRules,
@@ -32,7 +33,7 @@ import {
 } from '../analysis/index.ts';
 import type { InstanceHealth } from '../health/health-monitor.ts';
 import type { AppContext } from './app-context.ts';
-import type { RolloutState, WatchMemory } from './rollout-state.ts';
+import type { WatchMemory } from './rollout-state.ts';
 
 interface Watched {
   readonly candidateRevision: number;
@@ -55,7 +56,8 @@ interface Watched {
 export interface WatchInput {
   readonly ctx: AppContext;
   readonly rolloutId: string;
-  readonly state: RolloutState;
+  /** The candidate's share of traffic, 0..100 (100 once switched, and for the stable revision). */
+  readonly weight: number;
   /** Processes of the candidate and of the baseline (their units). */
   readonly candidate: { readonly revision: number; readonly unit: number };
   readonly baseline: { readonly revision: number; readonly unit: number } | null;
@@ -64,6 +66,8 @@ export interface WatchInput {
   readonly now: number;
   /** What an earlier controller recorded (from the rollout's state), if anything. */
   readonly memory?: WatchMemory | null;
+  /** The rules to judge; default: the app's (resolveRules). The steady-state watch passes its own. */
+  readonly rules?: readonly Rule[];
 }
 
 export interface WatchResult {
@@ -175,7 +179,7 @@ export class RolloutWatch {
     if (!evaluationDue(w.lastEvaluation, now, spec.interval)) return null;
     w.lastEvaluation = now;
     let remember: WatchMemory | undefined;
-    const firstTraffic = input.state.weight > 0 && w.since === null;
+    const firstTraffic = input.weight > 0 && w.since === null;
     if (firstTraffic) w.since = now;
 
     const flags = (unit: number): HealthState => {
@@ -224,7 +228,7 @@ export class RolloutWatch {
 
     const candidate: readonly Point[] = w.candidate.points();
     let baseline: readonly Point[] = w.baseline.points();
-    if (input.state.weight === 100 && w.before && w.since !== null) {
+    if (input.weight === 100 && w.before && w.since !== null) {
       // All traffic on the release: the baseline of relative rules is the minutes before the switch.
       const switchSecond = Math.floor(w.since / 1000);
       baseline = [
@@ -232,7 +236,7 @@ export class RolloutWatch {
         ...referencePoints(w.before, switchSecond, current),
       ];
     }
-    const rules = resolveRules(spec);
+    const rules = input.rules ?? resolveRules(spec);
     const verdicts = [
       ...serviceDownVerdicts(rules, candidate, now, spec.serviceDown),
       ...rules.map((rule) =>
@@ -241,17 +245,12 @@ export class RolloutWatch {
     ];
     // Side by side while both serve; after a full switch the release is compared with what the
     // previous revision did before it.
-    const sideBySide = input.state.weight > 0 && input.state.weight < 100 && input.baseline !== null;
+    const sideBySide = input.weight > 0 && input.weight < 100 && input.baseline !== null;
     const judged = { confidence: spec.canaryJudgment.confidence, minSample: spec.canaryJudgment.minSample };
     let judgment: CanaryJudgment | null = null;
     if (spec.canaryJudgment.enabled && sideBySide)
       judgment = judgeCanary(candidate, baseline, { ...judged, since: w.since ?? now, now });
-    else if (
-      spec.beforeAfter.enabled &&
-      input.state.weight === 100 &&
-      input.baseline !== null &&
-      w.since !== null
-    )
+    else if (spec.beforeAfter.enabled && input.weight === 100 && input.baseline !== null && w.since !== null)
       judgment = judgeBeforeAfter(w.before, candidate, {
         ...judged,
         minBefore: spec.beforeAfter.minBefore,
