@@ -67,7 +67,7 @@ const apply = (push: FlagSetPush): void => {
   const now = answers.get(push.app);
   if (now && now.version > push.version) return;
   try {
-    answers.set(push.app, new OfrepAnswers(push.version, push.document));
+    answers.set(push.app, new OfrepAnswers(push.version, push.document, now));
   } catch (err) {
     parent.postMessage({
       op: 'set-failed',

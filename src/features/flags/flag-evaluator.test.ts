@@ -302,3 +302,27 @@ test('a rule flagd-core cannot compile evaluates to PARSE_ERROR; a variant the f
   assert.equal((broken.evaluate('typo', {}) as { errorCode?: string }).errorCode, 'PARSE_ERROR');
   assert.equal((broken.evaluate('ghost', {}) as { errorCode?: string }).errorCode, 'GENERAL');
 });
+
+test('built from the evaluator in force, only the flags that changed are loaded again, with the same answers', () => {
+  const first = createFlagEvaluator(set);
+  assert.equal(first.reused, 0);
+  const edited = parseFlagSet({
+    ...set,
+    flags: { ...set.flags, 'pro-banner': { ...set.flags['pro-banner']!, defaultVariant: 'on' } },
+  });
+  const next = createFlagEvaluator(edited, first);
+  assert.equal(next.reused, Object.keys(set.flags).length - 1);
+  const fresh = createFlagEvaluator(edited);
+  for (const context of [{}, { plan: 'pro' }, { targetingKey: 'u-1' }, { targetingKey: 'u-2', plan: 'free' }])
+    assert.deepEqual(next.evaluateAll(context), fresh.evaluateAll(context), JSON.stringify(context));
+  assert.equal(next.evaluate('pro-banner', { plan: 'free' }).reason, 'DEFAULT');
+  // Shared rules or set metadata changed: every flag is loaded again.
+  const rules = parseFlagSet({
+    ...edited,
+    $evaluators: { 'pro-users': { '==': [{ var: 'plan' }, 'gold'] } },
+  });
+  const again = createFlagEvaluator(rules, next);
+  assert.equal(again.reused, 0);
+  assert.equal((again.evaluate('pro-banner', { plan: 'gold' }) as { value?: unknown }).value, true);
+  assert.equal(createFlagEvaluator(parseFlagSet({ ...edited, metadata: { owner: 'x' } }), next).reused, 0);
+});

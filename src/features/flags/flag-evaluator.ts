@@ -53,6 +53,8 @@ export interface FlagEvaluator {
   readonly flagSet: FlagSet;
   /** True when some rule reads $flagd.timestamp, so results can change without a new version. */
   readonly timeDependent: boolean;
+  /** Flags taken over, unchanged, from the evaluator this one was built from (none were parsed again). */
+  readonly reused: number;
   /** Never throws; an unknown key resolves to FLAG_NOT_FOUND. */
   evaluate(key: string, context: EvaluationContext, expectedType?: FlagValueType): FlagResolution;
   /** Every flag of the set, in the set's order, disabled ones included. */
@@ -65,9 +67,44 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 const typeOf = (value: unknown): string =>
   isObject(value) ? 'object' : Array.isArray(value) ? 'array' : typeof value;
 
-/** `set` must come from parseFlagSet; flagd-core loads it as flagd does, leniently. */
-export function createFlagEvaluator(set: FlagSet): FlagEvaluator {
-  const core = new FlagdCore(loadFlagdStorage(JSON.stringify(set)), silentFlagdLogger);
+/** One flag loaded by flagd-core, with the JSON it was loaded from (to know when it changed). */
+interface LoadedFlag {
+  readonly source: string;
+  readonly core: FlagdCore;
+}
+
+/** What an evaluator loaded, so that the next one built from it reloads only what changed. */
+const loadedBy = new WeakMap<FlagEvaluator, { shared: string; flags: Map<string, LoadedFlag> }>();
+
+/**
+ * `set` must come from parseFlagSet; flagd-core loads it as flagd does, leniently. Each flag is
+ * loaded on its own, with the set's `$evaluators` and `metadata` (flagd-core parses flags
+ * independently, so the result is the same); given the evaluator in force, a flag whose
+ * definition, `$evaluators` and `metadata` did not change is taken over rather than parsed again,
+ * so a change to one flag costs one flag's parse in the thread that serves the answers.
+ */
+export function createFlagEvaluator(set: FlagSet, previous?: FlagEvaluator): FlagEvaluator {
+  const shared = JSON.stringify([set.$evaluators ?? null, set.metadata ?? null]);
+  const before = previous && loadedBy.get(previous);
+  const reusable = before?.shared === shared ? before.flags : undefined;
+  const flags = new Map<string, LoadedFlag>();
+  let reused = 0;
+  for (const [key, definition] of Object.entries(set.flags)) {
+    const source = JSON.stringify(definition);
+    const known = reusable?.get(key);
+    if (known?.source === source) {
+      flags.set(key, known);
+      reused++;
+      continue;
+    }
+    const document = JSON.stringify({
+      ...(set.$evaluators && { $evaluators: set.$evaluators }),
+      ...(set.metadata && { metadata: set.metadata }),
+      flags: { [key]: definition },
+    });
+    flags.set(key, { source, core: new FlagdCore(loadFlagdStorage(document), silentFlagdLogger) });
+  }
+  const setMetadata = (set.metadata ?? {}) as FlagMetadata;
   const evaluators = set.$evaluators ?? {};
   const needsTargetingKey = new Set(
     Object.entries(set.flags)
@@ -80,9 +117,9 @@ export function createFlagEvaluator(set: FlagSet): FlagEvaluator {
     context: EvaluationContext,
     expectedType?: FlagValueType,
   ): FlagResolution => {
-    const flag = core.getFlag(key);
+    const flag = flags.get(key)?.core.getFlag(key);
     if (flag === undefined) {
-      return fail(key, core.getFlagSetMetadata(), 'FLAG_NOT_FOUND', `flag "${key}" does not exist`);
+      return fail(key, setMetadata, 'FLAG_NOT_FOUND', `flag "${key}" does not exist`);
     }
     const metadata = flag.metadata;
     if (flag.state === 'DISABLED') return { key, reason: 'DISABLED', codeDefault: true, metadata };
@@ -125,12 +162,15 @@ export function createFlagEvaluator(set: FlagSet): FlagEvaluator {
     return { key, reason, value, variant: raw.variant, metadata };
   };
 
-  return {
+  const evaluator: FlagEvaluator = {
     flagSet: set,
     timeDependent: JSON.stringify(set).includes('$flagd.timestamp'),
+    reused,
     evaluate,
     evaluateAll: (context) => Object.keys(set.flags).map((key) => evaluate(key, context)),
   };
+  loadedBy.set(evaluator, { shared, flags });
+  return evaluator;
 }
 
 function fail(

@@ -230,7 +230,7 @@ export class FlagService {
       const base = await this.current(app);
       const next = edit(base.set);
       // Build the evaluator before storing: a set flagd cannot load never becomes a version.
-      const evaluator = createFlagEvaluator(next);
+      const evaluator = createFlagEvaluator(next, base.evaluator);
       const changes = diffFlagSets(base.set, next);
       const warnings = warningsOf(next);
       const record = await this.#store.flagSets.create({

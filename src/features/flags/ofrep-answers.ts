@@ -32,9 +32,10 @@ export class OfrepAnswers {
   readonly evaluator: FlagEvaluator;
   readonly #bulk = new Map<string, BulkEntry>();
 
-  constructor(version: number, set: FlagSet) {
+  /** `previous`: the answers in force, whose unchanged flags are taken over rather than parsed again. */
+  constructor(version: number, set: FlagSet, previous?: OfrepAnswers) {
     this.version = version;
-    this.evaluator = createFlagEvaluator(set);
+    this.evaluator = createFlagEvaluator(set, previous?.evaluator);
   }
 
   /** POST .../evaluate/flags/{key}; `body` is the request body as received. */
