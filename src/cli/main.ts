@@ -369,7 +369,14 @@ function renderStatus(s: AppStatusView): string {
 }
 
 try {
-  await program.parseAsync(process.argv);
+  // An unknown command fails whatever follows it. Otherwise commander acts on the program's own
+  // options after it: `rewind deplyo shop --version v2` printed the version and exited 0.
+  const word = process.argv[2];
+  const known = (name: string) =>
+    name === 'help' || program.commands.some((c) => c.name() === name || c.aliases().includes(name));
+  if (word !== undefined && !word.startsWith('-') && !known(word))
+    await program.parseAsync(process.argv.slice(0, 3));
+  else await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof RewindError) {
     process.stderr.write(`error: ${err.message}\n`);
