@@ -274,9 +274,15 @@ test('OFREP answers while the main thread is blocked for 200 ms at a time', asyn
   const during = samples.filter(([start]) => blocks.some(([a, b]) => start >= a && start < b));
   assert.ok(during.length >= 10, `requests answered while the main thread was blocked: ${during.length}`);
   assert.ok(during.every(([, , status]) => status === 200));
-  const worst = Math.max(...during.map(([, latency]) => latency));
-  // A worker on the blocked loop would show 200 ms; the loaded box allows some tail.
-  assert.ok(worst < 100, `slowest answer while blocked: ${worst.toFixed(1)} ms`);
+  // Answered before the block ended: impossible for a server on the blocked loop, whatever the
+  // machine's load (a latency bound would depend on it).
+  for (const [a, b] of blocks) {
+    const inside = samples.filter(([start, latency]) => start >= a && start + latency < b);
+    assert.ok(
+      inside.length >= 1,
+      `no answer both asked and received while the main thread was blocked (${a}-${b})`,
+    );
+  }
 });
 
 test('a set the worker cannot load leaves the previous one in force, and the worker up', async () => {
