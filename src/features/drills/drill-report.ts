@@ -175,7 +175,8 @@ export function databaseProblems(d: DatabaseRollback): string[] {
     ...(left.length ? [`left applied: ${left.join(', ')}`] : []),
     ...d.failures,
     ...d.checks.filter((c) => !c.passed && !c.notChecked).map((c) => `${c.name}: ${c.detail}`),
-    ...(d.checks.length === 0 ? ['the schema was not compared (no database check ran)'] : []),
+    // A database line passes on a check that ran, never on checks that were all "not checked".
+    ...(d.checks.every((c) => c.notChecked) ? ['the schema was not compared (no database check ran)'] : []),
   ];
 }
 
