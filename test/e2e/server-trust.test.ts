@@ -2,7 +2,7 @@
 // TLS, and with a secrets key that cannot open the secrets it holds. With server.tls it speaks
 // HTTPS only.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -18,6 +18,7 @@ import {
   startRewind,
   waitFor,
 } from '../support/rewind-harness.ts';
+import { selfSignedCert } from '../support/self-signed.ts';
 
 const BIN = join(ROOT, 'bin/rewind.js');
 
@@ -107,25 +108,7 @@ describe('rewind server: network and TLS', () => {
   });
 
   test('with server.tls the API speaks HTTPS and takes the admin token', async () => {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
+    selfSignedCert(dir);
     const config = join(dir, 'tls.yaml');
     writeFileSync(
       config,

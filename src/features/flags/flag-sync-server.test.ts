@@ -3,7 +3,6 @@
 // OFREP token or an API token that reaches the app, SyncFlags pushes the set on connect and on every
 // change, FetchAllFlags and GetMetadata answer once.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { FlagdProvider } from '@openfeature/flagd-provider';
 import { OpenFeature } from '@openfeature/server-sdk';
+import { selfSignedCert } from '../../../test/support/self-signed.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { Store } from '../../store/types.ts';
 import { OfrepTokens } from '../auth/ofrep-tokens.ts';
@@ -178,27 +178,7 @@ test('SyncFlags pushes the set in force on connect and on every change, until th
 });
 
 test('with TLS credentials the published flagd provider connects with tls: true and certPath', async () => {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
+  selfSignedCert(dir);
   const tls = createFlagSyncServer({ flags, apps: () => ['shop'], authorize: async () => null });
   const port = await tls.listen('127.0.0.1', 0, {
     cert: readFileSync(join(dir, 'cert.pem')),
