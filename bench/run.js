@@ -21,6 +21,7 @@ const ALL = [
   'flags',
   'flags-sync',
   'ofrep',
+  'flag-reload',
   'guard',
   'auth',
   'recovery',
