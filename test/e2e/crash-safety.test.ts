@@ -220,7 +220,15 @@ describe("crash safety of the analysis: a rule's `for` window survives a SIGKILL
     await h.restart();
     const restartedAt = Date.now();
     const decided = await waitFor('the rollback decision', () => decision(rolloutId), 90_000);
-    await waitFor('the previous revision back', async () => (await status()).stableVersion === 'v1', 30_000);
+    // The stable version never left v1 during the canary: wait for the rollback itself to finish.
+    await waitFor(
+      'the rollback to finish on v1',
+      async () => {
+        const s = await status();
+        return s.stableVersion === 'v1' && s.activeRollout === null;
+      },
+      30_000,
+    );
     return { killedAt, restartedAt, decided };
   }
 
