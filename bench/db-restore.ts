@@ -22,11 +22,11 @@ import {
   mergeBackups,
   recordRemoved,
 } from '../src/features/database/backups.ts';
-import { createTarget, type TestTarget } from '../src/features/database/db-test-targets.ts';
 import { openDatabase } from '../src/features/database/engines/registry.ts';
 import type { DatabaseEngine } from '../src/features/database/engines/types.ts';
 import { loadMigrations } from '../src/features/database/migration-files.ts';
 import { createMigrator, type MigrationResultSet } from '../src/features/database/migrator.ts';
+import { createTarget, type TestTarget } from '../test/support/db-targets.ts';
 import { heldMs, LockPoller, runTimed, Writer } from './lib/pg-load.ts';
 import { commandLine, intFlag, machine, machineLine, round, sleep, table } from './lib/rewind-cycle.ts';
 

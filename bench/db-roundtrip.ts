@@ -20,15 +20,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import {
-  createTarget,
-  POSTGRES_ADMIN_URL,
-  type TestTarget,
-} from '../src/features/database/db-test-targets.ts';
 import { openDatabase } from '../src/features/database/engines/registry.ts';
 import { loadMigrations } from '../src/features/database/migration-files.ts';
 import { createMigrator } from '../src/features/database/migrator.ts';
 import { type RoundTripReport, roundTrip } from '../src/features/database/roundtrip.ts';
+import { createTarget, POSTGRES_ADMIN_URL, type TestTarget } from '../test/support/db-targets.ts';
 import { commandLine, intFlag, machine, machineLine, round, summarize, table } from './lib/rewind-cycle.ts';
 
 const args = process.argv.slice(2);

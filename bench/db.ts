@@ -25,13 +25,13 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createTarget, type TestTarget } from '../src/features/database/db-test-targets.ts';
 import { openDatabase } from '../src/features/database/engines/registry.ts';
 import type { DatabaseEngine } from '../src/features/database/engines/types.ts';
 import { lintMigration } from '../src/features/database/lint.ts';
 import { loadMigrations } from '../src/features/database/migration-files.ts';
 import { createMigrator, type MigrationResultSet } from '../src/features/database/migrator.ts';
 import type { Migration } from '../src/features/database/types.ts';
+import { createTarget, type TestTarget } from '../test/support/db-targets.ts';
 import { heldMs, type LockEpisode, LockPoller, runTimed, Writer } from './lib/pg-load.ts';
 import {
   commandLine,

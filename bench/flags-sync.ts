@@ -21,9 +21,9 @@ import http from 'node:http';
 import { FlagdProvider } from '@openfeature/flagd-provider';
 import { OFREPProvider } from '@openfeature/ofrep-provider';
 import { type Client, OpenFeature } from '@openfeature/server-sdk';
-import { createTarget } from '../src/features/database/db-test-targets.ts';
 import { FlagService } from '../src/features/flags/flag-service.ts';
 import { openStore } from '../src/store/open-store.ts';
+import { createTarget } from '../test/support/db-targets.ts';
 import { freePort, type Harness, oneShopConfig } from '../test/support/rewind-harness.ts';
 import {
   commandLine,

@@ -9,6 +9,7 @@ if (files.length === 0) {
   for (const [cmd, args] of [
     ['npx', ['biome', 'check', '.']],
     ['npx', ['tsc', '--noEmit']],
+    ['npx', ['depcruise', '--config', '.dependency-cruiser.cjs', '--output-type', 'err', 'src']],
   ]) {
     const status = run(cmd, args);
     if (status !== 0) process.exit(status);

@@ -2,7 +2,6 @@
 // `db lint --config FILE`, which reads the migrations locally so a CI job can lint a release
 // before anything is deployed.
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { databaseUrl, migrationsDir, resolveSqliteUrl } from '../features/database/database-spec.ts';
 import { dropLiveScratches } from '../features/database/engines/scratch.ts';
 import { lintMigrations } from '../features/database/lint.ts';
 import { loadMigrations } from '../features/database/migration-files.ts';
@@ -14,6 +13,7 @@ import {
 } from '../features/database/roundtrip.ts';
 import type { MigrationLint } from '../features/database/types.ts';
 import { RewindError } from '../shared/errors.ts';
+import { databaseUrl, migrationsDir, resolveSqliteUrl } from '../spec/database-spec.ts';
 import { ApiClient } from './api-client.ts';
 import { EXIT } from './exit-codes.ts';
 import { json, print } from './follow-rollout.ts';

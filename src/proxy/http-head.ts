@@ -8,17 +8,9 @@
 // Host) must be unambiguous. The scan records where each field is; the semantic checks then only
 // look at the recorded offsets of the few fields that matter (no regex, no second pass over bytes).
 
-export interface HeadLimits {
-  /** Longest request line (method, target, version) in bytes; longer -> 414. */
-  readonly requestLine: number;
-  /** Longest header field line in bytes; longer -> 431. */
-  readonly headerLine: number;
-  /** Longest head (request line, fields and the final CRLF); longer -> 431. */
-  readonly head: number;
-}
+import { DEFAULT_LIMITS, type HeadLimits } from '../spec/proxy-spec.ts';
 
-/** Like nginx's large_client_header_buffers (8 KB lines) and HAProxy's tune.bufsize order of size. */
-export const DEFAULT_LIMITS: HeadLimits = { requestLine: 8192, headerLine: 8192, head: 65536 };
+export { DEFAULT_LIMITS, type HeadLimits };
 
 export const HEAD_INCOMPLETE = -1;
 export const HEAD_INVALID = -2;

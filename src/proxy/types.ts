@@ -1,7 +1,9 @@
 // The data plane's contract with the rest of Rewind. The proxy holds no control logic: the
 // controller (through the agent) hands it whole routing tables, and reads back its counters.
 
-import type { HeadLimits } from './http-head.ts';
+import type { HeadLimits, ProxyTimeouts } from '../spec/proxy-spec.ts';
+
+export { DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUTS, type ProxyTimeouts } from '../spec/proxy-spec.ts';
 
 export interface Upstream {
   readonly host: string;
@@ -45,35 +47,6 @@ export interface RouteTable {
   /** Request head limits (default DEFAULT_LIMITS in http-head.ts). */
   readonly limits?: HeadLimits | undefined;
 }
-
-/** How long the proxy waits for each party, in ms (see docs/configuration.md, `proxy.timeouts`). */
-export interface ProxyTimeouts {
-  /** TCP connect to an upstream; then the request is retried once elsewhere, else 502. */
-  readonly connect: number;
-  /** The upstream's response head after the request was sent, and each read after it; else 504. */
-  readonly response: number;
-  /** A client's whole request head (and each pause in its request body); else 408 and close. */
-  readonly clientHeader: number;
-  /** A keep-alive client connection with no request in flight; then closed. */
-  readonly idle: number;
-  /** A peer that stops reading what the proxy writes to it (response, tunnel); then both sockets close. */
-  readonly send: number;
-}
-
-/**
- * nginx's defaults (proxy_read_timeout, client_header_timeout, send_timeout 60 s, keepalive_timeout
- * 75 s) except connect: 5 s rather than 60 s, since upstreams are local processes.
- */
-export const DEFAULT_TIMEOUTS: ProxyTimeouts = {
-  connect: 5000,
-  response: 60_000,
-  clientHeader: 60_000,
-  idle: 75_000,
-  send: 60_000,
-};
-
-/** Client connections per app per worker thread; one more is answered 503 with Retry-After. */
-export const DEFAULT_MAX_CONNECTIONS = 10_000;
 
 /** Counters of one revision over one one-second bucket (or a sum of buckets). */
 export interface RevisionCounters {

@@ -4,7 +4,6 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { z } from 'zod';
 import { dangerousEnvKeys } from '../features/auth/env-policy.ts';
-import { parseExpiry } from '../features/auth/token-service.ts';
 import type { DatabaseService } from '../features/database/database-service.ts';
 import type { DrillService } from '../features/drills/drill-service.ts';
 import type { FlagService } from '../features/flags/flag-service.ts';
@@ -19,7 +18,7 @@ import type { RotationResult } from '../features/revisions/rotate-secrets-key.ts
 import type { Controller } from '../features/rollouts/controller.ts';
 import type { Runtime } from '../providers/runtimes/types.ts';
 import type { MetricsBucket, RouteTable } from '../proxy/types.ts';
-import { parseDuration } from '../shared/duration.ts';
+import { parseDuration, parseExpiry } from '../shared/duration.ts';
 import { RewindError } from '../shared/errors.ts';
 import type { Store } from '../store/types.ts';
 import {

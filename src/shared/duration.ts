@@ -27,3 +27,10 @@ export function formatDuration(ms: number): string {
   const s = total % 60;
   return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`;
 }
+
+/** 30d, 2w, or anything parseDuration reads (12h, 90m); undefined when unreadable or not positive. */
+export function parseExpiry(text: string): number | undefined {
+  const m = /^(\d+)([dw])$/.exec(text.trim());
+  const ms = m ? Number(m[1]) * (m[2] === 'w' ? 7 : 1) * 86_400_000 : parseDuration(text);
+  return ms !== undefined && ms > 0 ? ms : undefined;
+}

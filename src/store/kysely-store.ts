@@ -2,6 +2,7 @@
 // setup (sqlite-dialect.ts, postgres-dialect.ts) knows which database it is.
 
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import type { Severity } from '../spec/severity.ts';
 import { isForeignKeyViolation, isUniqueViolation } from './db-errors.ts';
 import type { ChangeFeed } from './pg-change-feed.ts';
 import type {
@@ -29,7 +30,6 @@ import {
   type FlagSetRecord,
   type IncidentPatch,
   type IncidentRecord,
-  type IncidentSeverity,
   type IncidentStatus,
   type NewDrill,
   type NewEvent,
@@ -173,7 +173,7 @@ function toIncident(row: Selectable<IncidentsTable>): IncidentRecord {
     id: row.id,
     app: row.app,
     rolloutId: row.rollout_id,
-    severity: row.severity as IncidentSeverity,
+    severity: row.severity as Severity,
     status: row.status as IncidentStatus,
     title: row.title,
     data: fromJson(row.data),

@@ -408,7 +408,7 @@ for (const dialect of DIALECTS) {
         );
         assert.equal((await store.revisions.list(later)).length, 1);
         // The next write is an ordinary durable one.
-        await store.events.append({ app: later, type: 'test', message: 'after' });
+        await store.events.append({ app: later, type: 'step.started', message: 'after' });
         await assert.rejects(
           store.rollouts.createWithRevision(
             { app: uniqueApp('ghost'), version: 'v1', spec: {} },
@@ -635,12 +635,12 @@ for (const dialect of DIALECTS) {
     describe('events', () => {
       test('append assigns increasing ids and defaults', async () => {
         const app = uniqueApp('ev');
-        const e1 = await store.events.append({ app, type: 'rollout.started', message: 'started' });
+        const e1 = await store.events.append({ app, type: 'deploy.started', message: 'started' });
         const e2 = await store.events.append({
           app,
           rolloutId: `${app}-r1`,
           at: 42,
-          type: 'step',
+          type: 'step.started',
           message: 'weight 10%',
           data: awkwardJson,
         });
@@ -665,7 +665,7 @@ for (const dialect of DIALECTS) {
             await store.events.append({
               app: i % 2 ? b : a,
               rolloutId: i < 4 ? `${a}-r${i % 2}` : null,
-              type: 't',
+              type: 'step.started',
               message: `m${i}`,
               data: { i },
             }),
@@ -698,7 +698,7 @@ for (const dialect of DIALECTS) {
           }
         };
         for (let i = 0; i < 10; i++) {
-          await store.events.append({ app, type: 'tick', message: `tick ${i}`, data: { i } });
+          await store.events.append({ app, type: 'step.started', message: `tick ${i}`, data: { i } });
           if (i % 3 === 0) await poll();
         }
         for (let i = 0; i < 5; i++) await poll();
@@ -711,7 +711,9 @@ for (const dialect of DIALECTS) {
       test('concurrent appends get distinct ids', async () => {
         const app = uniqueApp('ev-race');
         const events = await Promise.all(
-          Array.from({ length: 25 }, (_, i) => store.events.append({ app, type: 't', message: `m${i}` })),
+          Array.from({ length: 25 }, (_, i) =>
+            store.events.append({ app, type: 'step.started', message: `m${i}` }),
+          ),
         );
         assert.equal(new Set(events.map((e) => e.id)).size, 25);
         assert.equal((await store.events.list({ app })).length, 25);
@@ -1278,7 +1280,13 @@ for (const dialect of DIALECTS) {
       const ro = await store.rollouts.create(
         rollout(app, `${app}-r1`, { toRevision: 1, fromRevision: null }),
       );
-      const ev = await store.events.append({ app, rolloutId: ro.id, type: 't', message: 'm', data: [1] });
+      const ev = await store.events.append({
+        app,
+        rolloutId: ro.id,
+        type: 'step.started',
+        message: 'm',
+        data: [1],
+      });
       const inc = await store.incidents.create({
         id: `${app}-i1`,
         app,
@@ -1301,7 +1309,7 @@ for (const dialect of DIALECTS) {
       // Numbering and the active-rollout rule carry on across the reopen.
       assert.equal((await store.revisions.create({ app, version: 'v2', spec: {} })).number, 2);
       await assert.rejects(store.rollouts.create(rollout(app, `${app}-r2`)), RolloutConflictError);
-      const next = await store.events.append({ app, type: 't', message: 'after reopen' });
+      const next = await store.events.append({ app, type: 'step.started', message: 'after reopen' });
       assert.ok(next.id > ev.id);
     });
 

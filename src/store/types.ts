@@ -3,6 +3,9 @@
 // suite runs against both. Every write is durable when its promise resolves: the controller
 // journals a transition before it acts on it.
 
+import type { EventType } from '../spec/events.ts';
+import type { Severity } from '../spec/severity.ts';
+
 export type RolloutPhase =
   | 'Pending'
   | 'Progressing'
@@ -102,14 +105,10 @@ export interface NewEvent {
   readonly app: string;
   readonly rolloutId?: string | null;
   readonly at?: number;
-  readonly type: string;
+  readonly type: EventType;
   readonly message: string;
   readonly data?: unknown;
 }
-
-export type IncidentSeverity = 'P0' | 'P1' | 'P2' | 'P3';
-
-export const INCIDENT_SEVERITIES: readonly IncidentSeverity[] = ['P0', 'P1', 'P2', 'P3'];
 
 export type IncidentStatus = 'Open' | 'Resolved' | 'Escalated';
 
@@ -117,7 +116,7 @@ export interface IncidentRecord {
   readonly id: string;
   readonly app: string;
   readonly rolloutId: string | null;
-  readonly severity: IncidentSeverity;
+  readonly severity: Severity;
   readonly status: IncidentStatus;
   readonly title: string;
   /** The whole incident document (features/incidents/incident.ts), as JSON. */
@@ -133,14 +132,14 @@ export interface NewIncident {
   readonly id: string;
   readonly app: string;
   readonly rolloutId?: string | null;
-  readonly severity: IncidentSeverity;
+  readonly severity: Severity;
   readonly status?: IncidentStatus;
   readonly title: string;
   readonly data: unknown;
 }
 
 export interface IncidentPatch {
-  readonly severity?: IncidentSeverity;
+  readonly severity?: Severity;
   readonly status?: IncidentStatus;
   readonly title?: string;
   readonly data?: unknown;

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { createTarget, type TestTarget } from '../../src/features/database/db-test-targets.ts';
+import { createTarget, type TestTarget } from '../support/db-targets.ts';
 import { type Harness, shopConfig, startLoad, startRewind, waitFor } from '../support/rewind-harness.ts';
 
 let h: Harness;

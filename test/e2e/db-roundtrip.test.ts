@@ -9,11 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import {
-  createTarget,
-  POSTGRES_ADMIN_URL,
-  type TestTarget,
-} from '../../src/features/database/db-test-targets.ts';
+import { createTarget, POSTGRES_ADMIN_URL, type TestTarget } from '../support/db-targets.ts';
 import { ROOT, waitFor } from '../support/rewind-harness.ts';
 
 const BIN = join(ROOT, 'bin/rewind.js');

@@ -8,8 +8,8 @@ import { after, before, test } from 'node:test';
 import { FlagdProvider } from '@openfeature/flagd-provider';
 import { OpenFeature } from '@openfeature/server-sdk';
 import pg from 'pg';
-import { createTarget, type TestTarget } from '../../src/features/database/db-test-targets.ts';
 import { FLAG_SETS_CHANNEL } from '../../src/store/pg-change-feed.ts';
+import { createTarget, type TestTarget } from '../support/db-targets.ts';
 import { freePort, type Harness, oneShopConfig, startRewind, waitFor } from '../support/rewind-harness.ts';
 
 let db: TestTarget;

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Rule, ruleSpecSchema } from './analysis-spec.ts';
+import { points, repeat, type SecondSpec } from '../../../test/support/analysis-fixtures.ts';
+import { type Rule, ruleSpecSchema } from '../../spec/analysis-spec.ts';
 import { assessRule, type RulePhase } from './assess-rule.ts';
 import type { Point } from './series.ts';
-import { points, repeat, type SecondSpec } from './test-helpers.ts';
 
 const S = 1_700_000_000; // first second of every scenario
 const rule = (input: Record<string, unknown>): Rule => ruleSpecSchema.parse({ severity: 'P0', ...input });

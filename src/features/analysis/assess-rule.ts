@@ -2,7 +2,12 @@
 // Pure and stateless: the breach's start is found again from the series on every call, so a
 // restarted controller reaches the same verdict.
 import { formatDuration } from '../../shared/duration.ts';
-import { HEALTH_METRICS, MAX_SAMPLE_WINDOW_SECONDS, type Metric, type Rule } from './analysis-spec.ts';
+import {
+  HEALTH_METRICS,
+  MAX_SAMPLE_WINDOW_SECONDS,
+  type Metric,
+  type Rule,
+} from '../../spec/analysis-spec.ts';
 import { errorRate, type Point, quantile, requestRate, SeriesIndex, type WindowSum } from './series.ts';
 
 export type RulePhase = 'Pass' | 'Breach' | 'Pending' | 'Inconclusive' | 'Error';

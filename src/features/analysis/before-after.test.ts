@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import {
+  binomial,
+  lognormalHistogram,
+  points,
+  prng,
+  repeat,
+} from '../../../test/support/analysis-fixtures.ts';
 import { judgeBeforeAfter, referencePoints, summarizeBefore } from './before-after.ts';
 import { emptyPoint, type Point, quantile } from './series.ts';
-import { binomial, lognormalHistogram, points, prng, repeat } from './test-helpers.ts';
 
 const SWITCH = 1_000_000; // the second of the switch
 

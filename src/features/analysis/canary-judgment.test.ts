@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
+import { points, prng, repeat, simulateCanary } from '../../../test/support/analysis-fixtures.ts';
 import {
   judgeCanary,
   judgeErrorRate,
@@ -8,7 +9,6 @@ import {
   normalUpperTail,
 } from './canary-judgment.ts';
 import { LATENCY_BUCKETS } from './series.ts';
-import { points, prng, repeat, simulateCanary } from './test-helpers.ts';
 
 const S = 1_700_000_000;
 

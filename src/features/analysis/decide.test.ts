@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Rule, ruleSpecSchema, type Severity } from './analysis-spec.ts';
+import { type Rule, ruleSpecSchema, type Severity } from '../../spec/analysis-spec.ts';
 import type { RulePhase, RuleVerdict } from './assess-rule.ts';
 import type { CanaryJudgment } from './canary-judgment.ts';
 import { type Action, breachKey, decideAction, decideAll } from './decide.ts';

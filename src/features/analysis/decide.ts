@@ -10,7 +10,8 @@
 //                           rule: the watch then judges afresh on what follows the switch, and
 //                           rolls back if the revision still misbehaves without the feature.
 import { formatDuration } from '../../shared/duration.ts';
-import type { Severity } from './analysis-spec.ts';
+import type { Severity } from '../../spec/analysis-spec.ts';
+import { severityRank } from '../../spec/severity.ts';
 import type { RuleVerdict } from './assess-rule.ts';
 import type { CanaryJudgment } from './canary-judgment.ts';
 
@@ -40,7 +41,6 @@ export interface Decision {
 }
 
 const RANK: Readonly<Record<Action, number>> = { disableFlag: 4, rollback: 3, pause: 2, notify: 1, none: 0 };
-const SEVERITY_RANK: Readonly<Record<Severity, number>> = { P0: 0, P1: 1, P2: 2, P3: 3 };
 
 /** The key of a rule's current breach (or error): stable while the breach lasts. */
 export function breachKey(verdict: RuleVerdict): string {
@@ -142,7 +142,7 @@ export function decideAll(input: DecisionInput): Decision[] {
   return out.sort(
     (a, b) =>
       RANK[b.action] - RANK[a.action] ||
-      SEVERITY_RANK[a.severity ?? 'P3'] - SEVERITY_RANK[b.severity ?? 'P3'] ||
+      severityRank(a.severity ?? 'P3') - severityRank(b.severity ?? 'P3') ||
       (since.get(a) ?? Number.NEGATIVE_INFINITY) - (since.get(b) ?? Number.NEGATIVE_INFINITY),
   );
 }

@@ -16,7 +16,7 @@ export {
   type Severity,
   steadyStateRules,
   type Threshold,
-} from './analysis-spec.ts';
+} from '../../spec/analysis-spec.ts';
 export {
   type AssessOptions,
   assessRule,

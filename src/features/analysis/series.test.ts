@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { bucketOf, histogramAt, points, prng, repeat } from '../../../test/support/analysis-fixtures.ts';
 import { LATENCY_BOUNDS_MS, type MetricsBucket } from '../../proxy/types.ts';
 import {
   emptyPoint,
@@ -16,7 +17,6 @@ import {
   sumWindow,
   UNKNOWN_HEALTH,
 } from './series.ts';
-import { bucketOf, histogramAt, points, prng, repeat } from './test-helpers.ts';
 
 const hist = (entries: Record<number, number>) => {
   const h = new Array<number>(LATENCY_BUCKETS).fill(0);

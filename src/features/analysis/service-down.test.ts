@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_RULES, type Rule } from './analysis-spec.ts';
+import { points, repeat, type SecondSpec } from '../../../test/support/analysis-fixtures.ts';
+import { DEFAULT_RULES, type Rule } from '../../spec/analysis-spec.ts';
 import { decideAction } from './decide.ts';
 import { serviceDownVerdicts } from './service-down.ts';
-import { points, repeat, type SecondSpec } from './test-helpers.ts';
 
 const T = 2_000_000;
 const now = (T + 10) * 1000;

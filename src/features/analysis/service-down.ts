@@ -3,7 +3,7 @@
 // runbook's "service down": P0, roll back at once. For every rollback rule (P0 or P1, not a kill
 // switch) on the error rate with an absolute threshold, or on `unavailable`, this finds such a
 // breach over the last few seconds and turns it into an immediate P0 verdict.
-import type { Rule } from './analysis-spec.ts';
+import type { Rule } from '../../spec/analysis-spec.ts';
 import { formatValue, type RuleVerdict } from './assess-rule.ts';
 import { wilsonLower } from './canary-judgment.ts';
 import { type Point, sumWindow } from './series.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { forceValue, rolloutSettings } from './app-spec.ts';
+import { forceValue, rolloutSettings } from '../../spec/app-spec.ts';
 import { ConfigError, parseConfig } from './load-config.ts';
 
 const minimal = `

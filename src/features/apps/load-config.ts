@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type RewindConfig } from './app-spec.ts';
+import { configSchema, type RewindConfig } from '../../spec/app-spec.ts';
 
 export interface ConfigProblem {
   readonly path: string;

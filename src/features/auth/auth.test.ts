@@ -5,6 +5,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { parseExpiry } from '../../shared/duration.ts';
 import { openStore } from '../../store/open-store.ts';
 import { AUDIT_GENESIS, type AuditRecord, type NewAuditEntry, type Store } from '../../store/types.ts';
 import { ensureAdminToken } from './admin-token.ts';
@@ -12,7 +13,7 @@ import { auditHash, verifyAuditChain } from './audit-chain.ts';
 import { dangerousEnvKeys, isDangerousEnvKey } from './env-policy.ts';
 import { OfrepTokens } from './ofrep-tokens.ts';
 import { roleAtLeast } from './roles.ts';
-import { parseExpiry, TokenService } from './token-service.ts';
+import { TokenService } from './token-service.ts';
 
 describe('roles', () => {
   test('each role can do what the weaker ones can, and no more', () => {

@@ -1,7 +1,7 @@
 // API tokens: 256 random bits, shown once, kept only as their sha256. A token has a name, a role,
 // an optional app scope and an optional expiry, and can be revoked.
 import { hash, randomBytes, randomUUID } from 'node:crypto';
-import { parseDuration } from '../../shared/duration.ts';
+import { parseExpiry } from '../../shared/duration.ts';
 import { RewindError } from '../../shared/errors.ts';
 import { type Store, TokenNameTakenError, type TokenRecord } from '../../store/types.ts';
 import { isRole, ROLES, type Role } from './roles.ts';
@@ -32,13 +32,6 @@ export interface NewTokenInput {
 
 export function hashToken(token: string): string {
   return hash('sha256', token, 'hex');
-}
-
-/** 30d, 2w, or anything parseDuration reads (12h, 90m); undefined when unreadable or not positive. */
-export function parseExpiry(text: string): number | undefined {
-  const m = /^(\d+)([dw])$/.exec(text.trim());
-  const ms = m ? Number(m[1]) * (m[2] === 'w' ? 7 : 1) * 86_400_000 : parseDuration(text);
-  return ms !== undefined && ms > 0 ? ms : undefined;
 }
 
 export class TokenService {

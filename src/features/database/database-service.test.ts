@@ -5,10 +5,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { appSpecSchema } from '../apps/app-spec.ts';
+import { createTarget, TARGETS, type TestTarget } from '../../../test/support/db-targets.ts';
+import { appSpecSchema } from '../../spec/app-spec.ts';
 import type { AppContext } from '../rollouts/app-context.ts';
 import { DatabaseService } from './database-service.ts';
-import { createTarget, TARGETS, type TestTarget } from './db-test-targets.ts';
 import { openDatabase } from './engines/registry.ts';
 import type { DatabaseEngineName } from './types.ts';
 

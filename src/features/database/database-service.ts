@@ -6,8 +6,8 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute } from 'node:path';
 import { RewindError } from '../../shared/errors.ts';
+import { type DatabaseSpec, databaseUrl, migrationsDir, resolveSqliteUrl } from '../../spec/database-spec.ts';
 import type { VerificationCheck } from '../incidents/incident.ts';
-import type { AppContext } from '../rollouts/app-context.ts';
 import {
   backupForMigration,
   describeMerge,
@@ -19,13 +19,12 @@ import {
   recordRemoved,
   restoreBackup,
 } from './backups.ts';
-import { type DatabaseSpec, databaseUrl, migrationsDir, resolveSqliteUrl } from './database-spec.ts';
 import { openDatabase, redactUrl } from './engines/registry.ts';
 import type { DatabaseEngine } from './engines/types.ts';
 import { lintMigrations } from './lint.ts';
 import { loadMigrations, MigrationFileError } from './migration-files.ts';
 import { createMigrator, levelOf, type MigrationResultSet, type MigrationStatus } from './migrator.ts';
-import type { DbStepResult, RevisionDb, RolloutDatabase, UndoScope } from './rollout-database.ts';
+import type { AppEntry, DbStepResult, RevisionDb, RolloutDatabase, UndoScope } from './rollout-database.ts';
 import { type RoundTripReport, roundTrip } from './roundtrip.ts';
 import type { Migration, MigrationLint } from './types.ts';
 import { verifyDatabase } from './verify.ts';
@@ -67,7 +66,7 @@ export class DatabaseService implements RolloutDatabase {
     this.controllerId = options.controllerId ?? hostname();
   }
 
-  #spec(ctx: AppContext): DatabaseSpec {
+  #spec(ctx: AppEntry): DatabaseSpec {
     const spec = ctx.spec.database;
     if (!spec)
       throw dbError(
@@ -80,7 +79,7 @@ export class DatabaseService implements RolloutDatabase {
   }
 
   /** The connection URL; a relative SQLite path resolved from rewind.yaml's folder. */
-  #url(ctx: AppContext, spec: DatabaseSpec): string {
+  #url(ctx: AppEntry, spec: DatabaseSpec): string {
     let url: string;
     try {
       url = databaseUrl(spec, this.#env);
@@ -90,7 +89,7 @@ export class DatabaseService implements RolloutDatabase {
     return spec.engine === 'sqlite' ? resolveSqliteUrl(url, ctx.baseDir) : url;
   }
 
-  async #open(ctx: AppContext): Promise<DatabaseEngine> {
+  async #open(ctx: AppEntry): Promise<DatabaseEngine> {
     const spec = this.#spec(ctx);
     const url = this.#url(ctx, spec);
     // The first open creates the SQLite file, and its folder with it.
@@ -106,7 +105,7 @@ export class DatabaseService implements RolloutDatabase {
     }
   }
 
-  async #with<T>(ctx: AppContext, fn: (db: DatabaseEngine) => Promise<T>): Promise<T> {
+  async #with<T>(ctx: AppEntry, fn: (db: DatabaseEngine) => Promise<T>): Promise<T> {
     const db = await this.#open(ctx);
     try {
       return await fn(db);
@@ -116,7 +115,7 @@ export class DatabaseService implements RolloutDatabase {
   }
 
   /** The migrations of `version`'s folder; a malformed folder is a clear VALIDATION_FAILED. */
-  async migrations(ctx: AppContext, version: string): Promise<Migration[]> {
+  async migrations(ctx: AppEntry, version: string): Promise<Migration[]> {
     const spec = this.#spec(ctx);
     const dir = migrationsDir(spec, ctx.baseDir, version);
     try {
@@ -128,7 +127,7 @@ export class DatabaseService implements RolloutDatabase {
     }
   }
 
-  lint(ctx: AppContext, migrations: readonly Migration[]): MigrationLint[] {
+  lint(ctx: AppEntry, migrations: readonly Migration[]): MigrationLint[] {
     return lintMigrations(migrations, this.#spec(ctx).engine);
   }
 
@@ -137,7 +136,7 @@ export class DatabaseService implements RolloutDatabase {
    * (a missing down, a wrong phase declaration, mixed phases), and a contract migration has a
    * backup to go with it. Returns the version's migration level.
    */
-  async prepare(ctx: AppContext, version: string): Promise<number> {
+  async prepare(ctx: AppEntry, version: string): Promise<number> {
     const spec = this.#spec(ctx);
     const migrations = await this.migrations(ctx, version);
     const lints = this.lint(ctx, migrations);
@@ -171,7 +170,7 @@ export class DatabaseService implements RolloutDatabase {
     };
   }
 
-  async plan(ctx: AppContext, version: string): Promise<DbPlan> {
+  async plan(ctx: AppEntry, version: string): Promise<DbPlan> {
     const spec = this.#spec(ctx);
     const migrations = await this.migrations(ctx, version);
     const lints = new Map(this.lint(ctx, migrations).map((l) => [l.migration, l]));
@@ -182,7 +181,7 @@ export class DatabaseService implements RolloutDatabase {
   }
 
   #toPlan(
-    ctx: AppContext,
+    ctx: AppEntry,
     spec: DatabaseSpec,
     version: string,
     migrations: readonly Migration[],
@@ -232,17 +231,17 @@ export class DatabaseService implements RolloutDatabase {
     };
   }
 
-  async expand(ctx: AppContext, revision: RevisionDb, rolloutId: string): Promise<DbStepResult> {
+  async expand(ctx: AppEntry, revision: RevisionDb, rolloutId: string): Promise<DbStepResult> {
     return this.#up(ctx, revision, 'expand', rolloutId);
   }
 
-  async contract(ctx: AppContext, revision: RevisionDb, rolloutId: string): Promise<DbStepResult> {
+  async contract(ctx: AppEntry, revision: RevisionDb, rolloutId: string): Promise<DbStepResult> {
     return this.#up(ctx, revision, 'contract', rolloutId);
   }
 
   /** Runs `version`'s pending migrations: expand ones only, or (contract) all that remain, each contract one after a backup. */
   async migrate(
-    ctx: AppContext,
+    ctx: AppEntry,
     revision: RevisionDb,
     phase: 'expand' | 'contract' | 'all',
   ): Promise<DbStepResult> {
@@ -250,7 +249,7 @@ export class DatabaseService implements RolloutDatabase {
   }
 
   async #up(
-    ctx: AppContext,
+    ctx: AppEntry,
     revision: RevisionDb,
     phase: 'expand' | 'contract' | 'all',
     rolloutId: string,
@@ -335,7 +334,7 @@ export class DatabaseService implements RolloutDatabase {
   }
 
   async undo(
-    ctx: AppContext,
+    ctx: AppEntry,
     toLevel: number,
     only: 'contract' | 'all',
     rolloutId: string,
@@ -401,7 +400,7 @@ export class DatabaseService implements RolloutDatabase {
     }
   }
 
-  async verify(ctx: AppContext, level: number): Promise<VerificationCheck[]> {
+  async verify(ctx: AppEntry, level: number): Promise<VerificationCheck[]> {
     try {
       return await this.#with(ctx, async (db) => {
         const baseline = await createMigrator(db, { app: ctx.spec.name }).baseline(level);
@@ -428,7 +427,7 @@ export class DatabaseService implements RolloutDatabase {
   }
 
   async backup(
-    ctx: AppContext,
+    ctx: AppEntry,
     tables: readonly string[] | null,
     revision: number | null,
   ): Promise<{ backupId: string; tables: string[] }> {
@@ -448,7 +447,7 @@ export class DatabaseService implements RolloutDatabase {
     });
   }
 
-  backups(ctx: AppContext) {
+  backups(ctx: AppEntry) {
     return this.#with(ctx, (db) => listBackups(db, ctx.spec.name));
   }
 
@@ -456,7 +455,7 @@ export class DatabaseService implements RolloutDatabase {
    * Merges back what revision `revision`'s contract migrations removed (backups.ts); with
    * `overwrite`, the backup's rows exactly, deleting rows written since (dryRun first shows which).
    */
-  async restore(ctx: AppContext, revision: number, options: MergeOptions = {}) {
+  async restore(ctx: AppEntry, revision: number, options: MergeOptions = {}) {
     return this.#with(ctx, async (db) => {
       const backups = (await listBackups(db, ctx.spec.name)).filter((b) => b.revision === revision);
       if (!backups.length) {
@@ -486,7 +485,7 @@ export class DatabaseService implements RolloutDatabase {
    * Round-trips the version's pending migrations on a scratch copy of the app's schema
    * (roundtrip.ts); one at a time per app, so repeated calls cannot pile up scratch databases.
    */
-  async roundTrip(ctx: AppContext, version: string): Promise<RoundTripReport> {
+  async roundTrip(ctx: AppEntry, version: string): Promise<RoundTripReport> {
     const spec = this.#spec(ctx);
     const app = ctx.spec.name;
     if (this.#roundTrips.has(app))
@@ -507,7 +506,7 @@ export class DatabaseService implements RolloutDatabase {
     }
   }
 
-  async verifyNow(ctx: AppContext, level: number) {
+  async verifyNow(ctx: AppEntry, level: number) {
     const checks = await this.verify(ctx, level);
     return { level, passed: checks.every((c) => c.passed), checks };
   }

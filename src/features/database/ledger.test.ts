@@ -1,7 +1,7 @@
 // The ledger's state machine: a write the table does not list is refused and changes nothing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openTarget } from './db-test-targets.ts';
+import { openTarget } from '../../../test/support/db-targets.ts';
 import {
   ensureLedger,
   LEDGER_TRANSITIONS,

@@ -10,14 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { openTarget } from './db-test-targets.ts';
+import { openTarget } from '../../../test/support/db-targets.ts';
 import { openDatabase } from './engines/registry.ts';
 import type { DatabaseEngine } from './engines/types.ts';
 import { loadMigrations } from './migration-files.ts';
 import { createMigrator } from './migrator.ts';
 import type { DatabaseEngineName } from './types.ts';
 
-const CHILD = fileURLToPath(new URL('./migrator-crash-child.ts', import.meta.url));
+const CHILD = fileURLToPath(new URL('../../../test/support/migrator-crash-child.ts', import.meta.url));
 const root = await mkdtemp(join(tmpdir(), 'rewind-crash-'));
 after(() => rm(root, { recursive: true, force: true }));
 

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { holdTableLock, openTarget, TARGETS } from './db-test-targets.ts';
+import { holdTableLock, openTarget, TARGETS } from '../../../test/support/db-targets.ts';
 import { openDatabase } from './engines/registry.ts';
 import type { DatabaseEngine } from './engines/types.ts';
 import { loadMigrations } from './migration-files.ts';

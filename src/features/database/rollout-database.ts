@@ -1,7 +1,14 @@
 // What a rollout asks of an app's database, in the words of its steps. Implemented by
 // DatabaseService; the driver sees only this. Failures are data: { ok: false, reason }.
+import type { AppSpec } from '../../spec/app-spec.ts';
 import type { VerificationCheck } from '../incidents/incident.ts';
-import type { AppContext } from '../rollouts/app-context.ts';
+
+/** The app as the database feature needs it: its spec and where its rewind.yaml lives. */
+export interface AppEntry {
+  readonly spec: AppSpec;
+  /** Directory of rewind.yaml: relative paths resolve against it. */
+  readonly baseDir: string;
+}
 
 export interface RevisionDb {
   readonly number: number;
@@ -28,20 +35,20 @@ export type UndoScope = 'rollout' | 'controller';
 
 export interface RolloutDatabase {
   /** Pending expand migrations of the revision's version, under the app's advisory lock. */
-  expand(ctx: AppContext, revision: RevisionDb, rolloutId: string): Promise<DbStepResult>;
+  expand(ctx: AppEntry, revision: RevisionDb, rolloutId: string): Promise<DbStepResult>;
   /** Pending contract migrations, each after a backup of the tables it touches. */
-  contract(ctx: AppContext, revision: RevisionDb, rolloutId: string): Promise<DbStepResult>;
+  contract(ctx: AppEntry, revision: RevisionDb, rolloutId: string): Promise<DbStepResult>;
   /**
    * Undo applied migrations above `toLevel`, newest first, using the down files recorded when they
    * were applied. `only: 'contract'` stops at the first expand migration.
    */
   undo(
-    ctx: AppContext,
+    ctx: AppEntry,
     toLevel: number,
     only: 'contract' | 'all',
     rolloutId: string,
     scope?: UndoScope,
   ): Promise<DbStepResult>;
   /** Verification of the schema at `level` after a rollback: fingerprint, unchanged data, foreign keys. */
-  verify(ctx: AppContext, level: number): Promise<VerificationCheck[]>;
+  verify(ctx: AppEntry, level: number): Promise<VerificationCheck[]>;
 }

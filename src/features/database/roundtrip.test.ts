@@ -10,7 +10,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { MYSQL_ADMIN_URL, openTarget, POSTGRES_ADMIN_URL, TARGETS } from './db-test-targets.ts';
+import {
+  MYSQL_ADMIN_URL,
+  openTarget,
+  POSTGRES_ADMIN_URL,
+  TARGETS,
+} from '../../../test/support/db-targets.ts';
 import { openDatabase } from './engines/registry.ts';
 import type { DatabaseEngine } from './engines/types.ts';
 import { loadMigrations } from './migration-files.ts';

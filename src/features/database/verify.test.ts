@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { openTarget, TARGETS } from './db-test-targets.ts';
+import { openTarget, TARGETS } from '../../../test/support/db-targets.ts';
 import type { DatabaseEngine, TableStats } from './engines/types.ts';
 import type { DatabaseEngineName } from './types.ts';
 import { type DatabaseCheckName, verifyDatabase } from './verify.ts';

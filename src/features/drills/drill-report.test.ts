@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { drillDue } from '../../spec/drill-spec.ts';
 import { parseConfig } from '../apps/load-config.ts';
 import {
   compareRollbackTime,
@@ -8,7 +9,6 @@ import {
   drillChecklist,
   drillPassed,
 } from './drill-report.ts';
-import { drillDue } from './drill-spec.ts';
 import { renderDrillMarkdown } from './render-drill-markdown.ts';
 
 const check = (name: string, passed: boolean, notChecked = false) => ({

@@ -7,8 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import { RewindError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { type AppSpec, rolloutSettings } from '../../spec/app-spec.ts';
+import { drillDue } from '../../spec/drill-spec.ts';
 import type { DrillRecord, EventRecord, NewAuditEntry, RolloutRecord, Store } from '../../store/types.ts';
-import { type AppSpec, rolloutSettings } from '../apps/app-spec.ts';
 import type { FlagService } from '../flags/flag-service.ts';
 import { switchFlag } from '../flags/kill-switch.ts';
 import type { VerificationCheck } from '../incidents/incident.ts';
@@ -22,7 +23,6 @@ import {
   type PartialRollback,
   type PreviousDrill,
 } from './drill-report.ts';
-import { drillDue } from './drill-spec.ts';
 
 /** What a drill needs of the controller: the same commands a person gives. */
 export interface DrillController {

@@ -2,6 +2,7 @@
 // stays. Like every rollback it opens an incident, which says so, and is verified: the flag set in
 // force must answer the flag as disabled.
 
+import type { Severity } from '../../spec/severity.ts';
 import type { Store } from '../../store/types.ts';
 import type { IncidentTrigger, VerificationCheck } from '../incidents/incident.ts';
 import type { IncidentService } from '../incidents/incident-service.ts';
@@ -21,7 +22,7 @@ export interface KillSwitchInput {
   readonly author: string;
   readonly trigger?: IncidentTrigger;
   readonly rolloutId?: string | null;
-  readonly severity?: 'P0' | 'P1' | 'P2' | 'P3';
+  readonly severity?: Severity;
 }
 
 /** A flag switched to `state` and what the flag set in force answers for it afterwards. */

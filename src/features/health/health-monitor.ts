@@ -3,7 +3,7 @@
 // waiting for a probe.
 
 import type { Instance } from '../../providers/runtimes/types.ts';
-import type { AppSpec } from '../apps/app-spec.ts';
+import type { AppSpec } from '../../spec/app-spec.ts';
 import { probeHttp } from './probe.ts';
 
 export type InstanceHealth = 'Unknown' | 'Healthy' | 'Unhealthy';

@@ -1,7 +1,7 @@
 // One HTTP probe or one command check. Never throws: the outcome is data.
 import { spawn } from 'node:child_process';
 import { childEnv } from '../../shared/child-env.ts';
-import type { Check } from '../apps/app-spec.ts';
+import type { Check } from '../../spec/app-spec.ts';
 
 export interface ProbeResult {
   readonly ok: boolean;

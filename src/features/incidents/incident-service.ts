@@ -3,7 +3,8 @@
 // setVerification at the end (which resolves or escalates). Every change is one store write.
 
 import { randomBytes } from 'node:crypto';
-import type { IncidentRecord, IncidentSeverity, Store } from '../../store/types.ts';
+import type { Severity } from '../../spec/severity.ts';
+import type { IncidentRecord, Store } from '../../store/types.ts';
 import {
   type ActionBy,
   EMPTY_IMPACT,
@@ -36,7 +37,7 @@ export interface IncidentServiceOptions {
 export interface OpenIncident {
   readonly app: string;
   readonly rolloutId?: string | null;
-  readonly severity: IncidentSeverity;
+  readonly severity: Severity;
   readonly revisions: { readonly from: RevisionRef | null; readonly to: RevisionRef };
   readonly trigger: IncidentTrigger;
   /** Defaults to "<app>: rolled back <bad version>: <trigger message>". */

@@ -1,9 +1,10 @@
 // The incident document: what one rollback leaves behind. Pure data, stored whole as the `data`
 // of an IncidentRecord and rendered as Markdown and JSON. Times are epoch milliseconds.
 
-import type { IncidentSeverity, IncidentStatus } from '../../store/types.ts';
+import type { Severity } from '../../spec/severity.ts';
+import type { IncidentStatus } from '../../store/types.ts';
 
-export type { IncidentSeverity, IncidentStatus };
+export type { IncidentStatus, Severity };
 
 export interface RevisionRef {
   readonly number: number;
@@ -105,7 +106,7 @@ export interface Incident {
   readonly id: string;
   readonly app: string;
   readonly rolloutId: string | null;
-  readonly severity: IncidentSeverity;
+  readonly severity: Severity;
   readonly status: IncidentStatus;
   readonly title: string;
   readonly openedAt: number;

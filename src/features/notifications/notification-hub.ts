@@ -4,7 +4,7 @@
 // holds up the others. Outcomes are reported as DeliveryResults.
 
 import { randomUUID } from 'node:crypto';
-import type { NotificationEventType, NotifierSpec } from './notification-spec.ts';
+import type { NotificationEventType, NotifierSpec } from '../../spec/notification-spec.ts';
 import {
   createNotifier,
   type Notification,

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_SIGNATURE_HEADER, NOTIFICATION_EVENTS, notificationsSchema } from './notification-spec.ts';
+import {
+  DEFAULT_SIGNATURE_HEADER,
+  NOTIFICATION_EVENTS,
+  notificationsSchema,
+} from '../../spec/notification-spec.ts';
 
 const messages = (input: unknown) => {
   const result = notificationsSchema.safeParse(input);

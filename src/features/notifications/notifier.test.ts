@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { test } from 'node:test';
-import { notificationsSchema } from './notification-spec.ts';
+import { notificationsSchema } from '../../spec/notification-spec.ts';
 import {
   createNotifier,
   createSlackNotifier,

@@ -5,8 +5,12 @@
 import { createHmac } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { IncidentSeverity } from '../../store/types.ts';
-import type { NotificationEventType, NotifierSpec, WebhookNotifierSpec } from './notification-spec.ts';
+import type {
+  NotificationEventType,
+  NotifierSpec,
+  WebhookNotifierSpec,
+} from '../../spec/notification-spec.ts';
+import type { Severity } from '../../spec/severity.ts';
 
 export interface Notification {
   /** Unique per publish; receivers can use it to ignore a retried delivery they already have. */
@@ -17,7 +21,7 @@ export interface Notification {
   readonly at: number;
   /** One sentence for people: "rolled back v2.0 to v1.0: error rate 12% > 5% for 30s". */
   readonly message: string;
-  readonly severity?: IncidentSeverity | null;
+  readonly severity?: Severity | null;
   readonly rolloutId?: string | null;
   readonly incidentId?: string | null;
   /** A link for people (dashboard, incident report). */

@@ -1,7 +1,7 @@
 // What a revision freezes: everything that is deployed together. Built from the app's spec, the
 // version and the deploy's env overrides; a rollback copies it unchanged.
 import { z } from 'zod';
-import type { AppSpec } from '../apps/app-spec.ts';
+import type { AppSpec } from '../../spec/app-spec.ts';
 
 export const revisionSpecSchema = z.object({
   version: z.string(),

@@ -1,7 +1,7 @@
 // What the controller knows about one app between ticks. Everything here can be rebuilt from the
 // store and the runtime, so a restarted controller loses nothing by starting empty.
 import type { Instance } from '../../providers/runtimes/types.ts';
-import type { AppSpec } from '../apps/app-spec.ts';
+import type { AppSpec } from '../../spec/app-spec.ts';
 
 export interface AppContext {
   readonly spec: AppSpec;

@@ -3,7 +3,7 @@
 
 import type { Instance } from '../../providers/runtimes/types.ts';
 import type { Backend, RouteTable } from '../../proxy/types.ts';
-import { type AppSpec, forceSecret } from '../apps/app-spec.ts';
+import { type AppSpec, forceSecret } from '../../spec/app-spec.ts';
 import type { InstanceHealth } from '../health/health-monitor.ts';
 
 export interface RevisionRef {

@@ -1,6 +1,7 @@
 // The reconcile loop. On every tick, per app: observe instances, probe health, drive the active
 // rollout one idempotent step at a time (journalling each transition before acting on it), put
 // the derived routing table in force, and retire processes nothing needs any more.
+
 import { randomUUID } from 'node:crypto';
 import type { Instance, Runtime } from '../../providers/runtimes/types.ts';
 import type { TrafficRouter } from '../../providers/traffic/types.ts';
@@ -9,6 +10,8 @@ import { formatDuration } from '../../shared/duration.ts';
 import { RewindError } from '../../shared/errors.ts';
 import { FailureBackoff } from '../../shared/failure-backoff.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { type AppSpec, rolloutSettings } from '../../spec/app-spec.ts';
+import type { EventType } from '../../spec/events.ts';
 import {
   type NewRevision,
   type RevisionRecord,
@@ -18,7 +21,6 @@ import {
   type Store,
 } from '../../store/types.ts';
 import { type Severity, steadyStateRules } from '../analysis/index.ts';
-import { type AppSpec, rolloutSettings } from '../apps/app-spec.ts';
 import type { RolloutDatabase } from '../database/rollout-database.ts';
 import type { FlagService } from '../flags/flag-service.ts';
 import { pullKillSwitch, switchFlag } from '../flags/kill-switch.ts';
@@ -41,6 +43,14 @@ import { RolloutDriver } from './rollout-driver.ts';
 import { RolloutReporter } from './rollout-reporter.ts';
 import { failAt, initialState, planSteps, promote, type RolloutState } from './rollout-state.ts';
 import { RolloutWatch } from './rollout-watch.ts';
+
+/** The event each command writes. */
+const COMMAND_EVENTS = {
+  promote: 'rollout.promoted',
+  pause: 'rollout.paused',
+  resume: 'rollout.resumed',
+  abort: 'rollout.aborted',
+} as const satisfies Record<string, EventType>;
 
 export interface ControllerDeps {
   readonly store: Store;
@@ -330,7 +340,7 @@ export class Controller {
   /** Applies a pure change to the app's active rollout (promote, pause, resume, abort) and reconciles. */
   async #command(
     app: string,
-    verb: string,
+    verb: keyof typeof COMMAND_EVENTS,
     change: (
       rollout: RolloutRecord,
       now: number,
@@ -359,7 +369,7 @@ export class Controller {
       await this.#deps.store.events.append({
         app,
         rolloutId: active.id,
-        type: `rollout.${verb}`,
+        type: COMMAND_EVENTS[verb],
         message: outcome.message,
       });
       return updated;

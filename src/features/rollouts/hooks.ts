@@ -1,35 +1,10 @@
 // Hooks before promotion, after promotion and after a rollback: a command or a webhook, like
 // Flagger's webhooks and Argo Rollouts' web analysis. A failing pre-promotion hook aborts the
 // rollout; the others are recorded.
-import { z } from 'zod';
-import { durationSchema } from '../../shared/duration-schema.ts';
+import { type Hook, type HookPhase, hookName } from '../../spec/hooks-spec.ts';
 import { type ProbeResult, runCommand } from '../health/probe.ts';
 
-const timeout = durationSchema('10s').default(10_000);
-
-const httpUrl = z.string().refine((u) => /^https?:\/\/[^\s/]+/.test(u), {
-  message: 'is not an http(s) URL; write for example http://127.0.0.1:9000/hooks/rewind',
-});
-
-export const hookSchema = z.union([
-  z.strictObject({ name: z.string().optional(), command: z.string().min(1), timeout }),
-  z.strictObject({
-    name: z.string().optional(),
-    webhook: z.strictObject({ url: httpUrl, headers: z.record(z.string(), z.string()).default({}) }),
-    timeout,
-  }),
-]);
-
-export const hooksSchema = z
-  .strictObject({
-    prePromotion: z.array(hookSchema).default([]),
-    postPromotion: z.array(hookSchema).default([]),
-    postRollback: z.array(hookSchema).default([]),
-  })
-  .prefault({});
-
-export type Hook = z.output<typeof hookSchema>;
-export type HookPhase = 'prePromotion' | 'postPromotion' | 'postRollback';
+export { type Hook, type HookPhase, hookName };
 
 export interface HookContext {
   readonly phase: HookPhase;
@@ -40,10 +15,6 @@ export interface HookContext {
   readonly previousRevision: number | null;
   readonly cwd: string;
   readonly env: Record<string, string>;
-}
-
-export function hookName(hook: Hook): string {
-  return hook.name ?? ('command' in hook ? hook.command : `POST ${hook.webhook.url}`);
 }
 
 /** Runs one hook; never throws. A webhook passes with a 2xx answer, a command with exit 0. */

@@ -7,9 +7,10 @@ import type { Instance, Runtime } from '../../providers/runtimes/types.ts';
 import type { MetricsBucket } from '../../proxy/types.ts';
 import { formatDuration } from '../../shared/duration.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { type AppSpec, forceValue, rolloutSettings } from '../../spec/app-spec.ts';
+import { type EventType, rolloutPhaseEvent } from '../../spec/events.ts';
 import type { RolloutRecord, Store } from '../../store/types.ts';
 import { type Decision, type Severity, steadyStateRules } from '../analysis/index.ts';
-import { type AppSpec, forceValue, rolloutSettings } from '../apps/app-spec.ts';
 import type { DbStepResult, RolloutDatabase } from '../database/rollout-database.ts';
 import type { HealthMonitor } from '../health/health-monitor.ts';
 import { checkName, probeHttp, runCheck } from '../health/probe.ts';
@@ -52,7 +53,7 @@ export interface DriverDeps {
     reason: string;
     trigger: IncidentTrigger;
     rolloutId: string;
-    severity: 'P0' | 'P1' | 'P2' | 'P3';
+    severity: Severity;
     /** A drill's rollout: the flag goes off, no incident opens. */
     drill?: string;
   }) => Promise<string | null>;
@@ -420,7 +421,7 @@ export class RolloutDriver {
     ctx: AppContext,
     rollout: RolloutRecord,
     failure: Failure,
-    eventType: string,
+    eventType: EventType,
     message: string,
     data: unknown,
   ): Promise<RolloutRecord> {
@@ -748,13 +749,8 @@ export class RolloutDriver {
     }
   }
 
-  async #dbEvent(rollout: RolloutRecord, type: string, r: DbStepResult): Promise<void> {
-    await this.#event(
-      rollout,
-      r.ok ? type : `${type.replace(/\.\w+$/, '')}.failed`,
-      r.ok ? r.detail : r.reason,
-      r.data,
-    );
+  async #dbEvent(rollout: RolloutRecord, type: EventType, r: DbStepResult): Promise<void> {
+    await this.#event(rollout, r.ok ? type : 'database.failed', r.ok ? r.detail : r.reason, r.data);
   }
 
   /** Compensation of migrateExpand: back to the level before the rollout. */
@@ -826,7 +822,7 @@ export class RolloutDriver {
     await this.#save(
       rollout,
       { phase, finishedAt: now, ...(watch ? { state: { ...state, watch } } : {}) },
-      `rollout.${phase.toLowerCase()}`,
+      rolloutPhaseEvent(phase),
       message,
       state.compensation?.failure,
     );
@@ -975,7 +971,7 @@ export class RolloutDriver {
   async #save(
     rollout: RolloutRecord,
     patch: Parameters<Store['rollouts']['update']>[1],
-    eventType?: string,
+    eventType?: EventType,
     message?: string,
     data?: unknown,
   ): Promise<RolloutRecord> {
@@ -984,7 +980,7 @@ export class RolloutDriver {
     return updated;
   }
 
-  async #event(rollout: RolloutRecord, type: string, message: string, data?: unknown): Promise<void> {
+  async #event(rollout: RolloutRecord, type: EventType, message: string, data?: unknown): Promise<void> {
     await this.#deps.store.events.append({ app: rollout.app, rolloutId: rollout.id, type, message, data });
     this.#deps.log.info({ app: rollout.app, rollout: rollout.id, type }, message);
   }

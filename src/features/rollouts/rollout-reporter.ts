@@ -1,7 +1,9 @@
 // What people hear about rollouts: notifications at each turn, and an incident for every
 // rollback, automatic or manual, with its timeline, impact and verification.
+
 import type { MetricsBucket } from '../../proxy/types.ts';
 import type { Logger } from '../../shared/logger.ts';
+import type { Severity } from '../../spec/severity.ts';
 import type { EventRecord, RolloutRecord, Store } from '../../store/types.ts';
 import type { IncidentTrigger, TimelineEntry, VerificationCheck } from '../incidents/incident.ts';
 import { computeImpact, type IncidentService, type WeightPoint } from '../incidents/incident-service.ts';
@@ -66,7 +68,7 @@ export class RolloutReporter {
   async openIncident(
     rollout: RolloutRecord,
     trigger: IncidentTrigger,
-    severity: 'P0' | 'P1' | 'P2' | 'P3',
+    severity: Severity,
   ): Promise<string | null> {
     const { store, incidents, log } = this.#deps;
     if (drillOf(rollout)) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { canaryStepsProblem } from '../../spec/strategy-spec.ts';
 import {
-  canaryStepsProblem,
   compensationDone,
   decideNextStep,
   failAt,

@@ -1,4 +1,6 @@
 // The persisted state machine of one rollout, and the pure decisions of what to do next.
+
+import type { CanaryStepSpec } from '../../spec/strategy-spec.ts';
 import type { RolloutKind, RolloutPhase } from '../../store/types.ts';
 import type { BeforeSummary } from '../analysis/index.ts';
 
@@ -103,11 +105,6 @@ export type NextStep =
   | { readonly type: 'finish'; readonly phase: 'Completed' | 'Failed' | 'RolledBack' };
 
 const step = (name: StepName, extra: Omit<Step, 'name'> = {}): Step => ({ name, ...extra });
-
-export type CanaryStepSpec =
-  | { readonly setWeight: number }
-  | { readonly pause: number | null }
-  | { readonly analysis: number };
 
 /**
  * The steps of a rollout. With a database, expand migrations run before the new revision starts
@@ -275,16 +272,4 @@ export function promote(state: RolloutState, full: boolean, now: number): Promot
     ok: false,
     reason: `the rollout is not paused (it is at step ${current.name}); use --full to skip to 100%`,
   };
-}
-
-/** Checks canary steps: weights in 0..100, never decreasing, ending at 100. Returns a problem or null. */
-export function canaryStepsProblem(steps: readonly CanaryStepSpec[]): string | null {
-  let last = 0;
-  for (const [i, s] of steps.entries()) {
-    if (!('setWeight' in s)) continue;
-    if (s.setWeight < last)
-      return `steps.${i}: setWeight ${s.setWeight} is below the previous ${last}; weights only grow`;
-    last = s.setWeight;
-  }
-  return last === 100 ? null : `the steps end at ${last}% and never reach 100%; add "- setWeight: 100"`;
 }

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { holdTableLock, openTarget, TARGETS } from '../db-test-targets.ts';
+import { holdTableLock, openTarget, TARGETS } from '../../../../test/support/db-targets.ts';
 import type { DatabaseEngineName } from '../types.ts';
 import { openDatabase } from './registry.ts';
 import type { DatabaseEngine } from './types.ts';

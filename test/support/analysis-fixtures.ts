@@ -1,6 +1,7 @@
 // Deterministic builders and simulators for the analysis tests.
-import { LATENCY_BOUNDS_MS } from '../../proxy/types.ts';
-import { emptyPoint, LATENCY_BUCKETS, type Point } from './series.ts';
+
+import { emptyPoint, LATENCY_BUCKETS, type Point } from '../../src/features/analysis/series.ts';
+import { LATENCY_BOUNDS_MS } from '../../src/proxy/types.ts';
 
 /** mulberry32: a small seeded PRNG, uniform in [0, 1). */
 export function prng(seed: number): () => number {

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { openDatabase, redactUrl } from './engines/registry.ts';
-import type { DatabaseEngine } from './engines/types.ts';
-import type { DatabaseEngineName } from './types.ts';
+import { openDatabase, redactUrl } from '../../src/features/database/engines/registry.ts';
+import type { DatabaseEngine } from '../../src/features/database/engines/types.ts';
+import type { DatabaseEngineName } from '../../src/features/database/types.ts';
 
 export const TARGETS: readonly DatabaseEngineName[] = ['postgres', 'mysql', 'sqlite'];
 

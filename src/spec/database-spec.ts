@@ -2,7 +2,7 @@
 // where the migrations of each version live, and how carefully they are run.
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { durationSchema } from '../../shared/duration-schema.ts';
+import { durationSchema } from '../shared/duration-schema.ts';
 
 export const databaseSpecSchema = z
   .strictObject({

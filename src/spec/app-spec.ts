@@ -1,16 +1,19 @@
 // The schema of rewind.yaml. One place for every option, its default and its check.
 import { z } from 'zod';
-import { DEFAULT_LIMITS } from '../../proxy/http-head.ts';
-import { DEFAULT_TRUSTED_SOURCES } from '../../proxy/trusted-sources.ts';
-import { DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUTS } from '../../proxy/types.ts';
-import { cidrSchema } from '../../shared/cidr-schema.ts';
-import { durationSchema } from '../../shared/duration-schema.ts';
-import { analysisSpecSchema } from '../analysis/analysis-spec.ts';
-import { databaseSpecSchema } from '../database/database-spec.ts';
-import { drillSpecSchema } from '../drills/drill-spec.ts';
-import { notificationsSchema } from '../notifications/notification-spec.ts';
-import { hooksSchema } from '../rollouts/hooks.ts';
-import { type CanaryStepSpec, canaryStepsProblem } from '../rollouts/rollout-state.ts';
+import { cidrSchema } from '../shared/cidr-schema.ts';
+import { durationSchema } from '../shared/duration-schema.ts';
+import { analysisSpecSchema } from './analysis-spec.ts';
+import { databaseSpecSchema } from './database-spec.ts';
+import { drillSpecSchema } from './drill-spec.ts';
+import { hooksSchema } from './hooks-spec.ts';
+import { notificationsSchema } from './notification-spec.ts';
+import {
+  DEFAULT_LIMITS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_TIMEOUTS,
+  DEFAULT_TRUSTED_SOURCES,
+} from './proxy-spec.ts';
+import { type CanaryStepSpec, canaryStepsProblem } from './strategy-spec.ts';
 
 const duration = (example: string) => durationSchema(example);
 

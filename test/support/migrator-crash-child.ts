@@ -4,10 +4,10 @@
 // session of this process holds, until the test kills the process.
 // argv: engine url folder crashAt ['hang']
 
-import { openDatabase } from './engines/registry.ts';
-import { loadMigrations } from './migration-files.ts';
-import { createMigrator } from './migrator.ts';
-import type { DatabaseEngineName } from './types.ts';
+import { openDatabase } from '../../src/features/database/engines/registry.ts';
+import { loadMigrations } from '../../src/features/database/migration-files.ts';
+import { createMigrator } from '../../src/features/database/migrator.ts';
+import type { DatabaseEngineName } from '../../src/features/database/types.ts';
 
 const [engine, url, folder, crashAt, hang] = process.argv.slice(2) as [
   DatabaseEngineName,

@@ -2,7 +2,7 @@
 // every option, its default and its check; the config loader includes notificationsSchema.
 
 import { z } from 'zod';
-import { parseDuration } from '../../shared/duration.ts';
+import { parseDuration } from '../shared/duration.ts';
 
 export const NOTIFICATION_EVENTS = [
   'rollout.started',

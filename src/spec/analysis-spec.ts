@@ -1,8 +1,11 @@
 // The `analysis` block of an app in rewind.yaml: rules evaluated on per-second metrics, the
 // monitoring window of P1 breaches, and the fast canary-vs-baseline judgment.
 import { z } from 'zod';
-import { parseDuration } from '../../shared/duration.ts';
-import { durationSchema } from '../../shared/duration-schema.ts';
+import { parseDuration } from '../shared/duration.ts';
+import { durationSchema } from '../shared/duration-schema.ts';
+import { SEVERITIES, type Severity } from './severity.ts';
+
+export { SEVERITIES, type Severity };
 
 export const METRICS = [
   'errorRate',
@@ -14,9 +17,6 @@ export const METRICS = [
   'unavailable',
 ] as const;
 export type Metric = (typeof METRICS)[number];
-
-export const SEVERITIES = ['P0', 'P1', 'P2', 'P3'] as const;
-export type Severity = (typeof SEVERITIES)[number];
 
 /** Boolean metrics: their value in a window is the share of seconds flagged (0..1). */
 export const HEALTH_METRICS: readonly Metric[] = ['healthFailing', 'unavailable'];

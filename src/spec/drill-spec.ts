@@ -6,8 +6,7 @@
 // checks the schema's fingerprint. Name the release you are about to ship (or have CI call the
 // API with it) to rehearse its migrations' way back too.
 import { z } from 'zod';
-import { formatDuration } from '../../shared/duration.ts';
-import { parseExpiry } from '../auth/token-service.ts';
+import { formatDuration, parseExpiry } from '../shared/duration.ts';
 
 const MIN_EVERY_MS = 60_000;
 

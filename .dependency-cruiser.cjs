@@ -1,0 +1,87 @@
+// The layering of src/, checked by `npm test` (docs/architecture.md explains it). From the top:
+//   cli -> server -> api -> features -> providers -> store -> spec -> shared
+// A layer imports only the layers below it. Inside features/, a slice imports only slices of a
+// lower rank (FEATURE_RANKS). Tests may import anything: they are not cruised.
+
+/** Features by rank: a slice may import slices of a lower rank, never its own rank or above. */
+const FEATURE_RANKS = [
+  ['analysis', 'apps', 'auth', 'health', 'incidents', 'notifications', 'revisions'],
+  ['database', 'flags'],
+  ['rollouts'],
+  ['drills'],
+];
+
+/** Each layer and the folders of src/ it may import besides its own. */
+const LAYERS = [
+  { name: 'shared', path: 'shared', may: [] },
+  { name: 'spec', path: 'spec', may: ['shared'] },
+  { name: 'store', path: 'store', may: ['spec', 'shared'] },
+  {
+    name: 'providers',
+    path: '(providers|agent|proxy)',
+    may: ['providers', 'agent', 'proxy', 'spec', 'shared'],
+  },
+  // proxy: until the analysis reads a MetricsSource and rollouts a TrafficPlan (issue 12).
+  { name: 'features', path: 'features', may: ['features', 'providers', 'proxy', 'store', 'spec', 'shared'] },
+  { name: 'api', path: 'api', may: ['spec', 'shared'] },
+  {
+    name: 'server',
+    path: 'server',
+    may: ['api', 'features', 'providers', 'agent', 'proxy', 'store', 'spec', 'shared'],
+  },
+  {
+    name: 'cli',
+    path: 'cli',
+    may: ['server', 'api', 'features', 'providers', 'agent', 'proxy', 'store', 'spec', 'shared'],
+  },
+];
+
+const layerRules = LAYERS.map((layer) => ({
+  name: `layer-${layer.name}`,
+  comment: `src/${layer.name} may import only ${layer.may.length ? layer.may.join(', ') : 'nothing else in src/'}: a lower layer never reaches up`,
+  severity: 'error',
+  from: { path: `^src/${layer.path}/` },
+  to: { path: '^src/', pathNot: `^src/(${[layer.path, ...layer.may].join('|')})/` },
+}));
+
+const featureRules = FEATURE_RANKS.flatMap((slices, rank) =>
+  slices.map((slice) => ({
+    name: `feature-${slice}`,
+    comment: `features/${slice} may import only the slices ranked below it: ${FEATURE_RANKS.slice(0, rank).flat().join(', ') || 'none'}`,
+    severity: 'error',
+    from: { path: `^src/features/${slice}/` },
+    to: {
+      path: '^src/features/',
+      pathNot: `^src/features/(${[slice, ...FEATURE_RANKS.slice(0, rank).flat()].join('|')})/`,
+    },
+  })),
+);
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      comment: 'a cycle makes two modules one: neither can change or be tested alone',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'no-test-code-in-src',
+      comment: 'test helpers live in test/support/, not in what ships',
+      severity: 'error',
+      // http-fuzz moves to test/support/ with the proxy's move under providers/builtin/.
+      from: { path: '^src/', pathNot: '(\\.test\\.ts|http-fuzz\\.ts)$' },
+      to: { path: '^test/' },
+    },
+    ...layerRules,
+    ...featureRules,
+  ],
+  options: {
+    // TypeScript 7 has no compiler API yet: swc parses the sources, type-only imports included.
+    parser: 'swc',
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '\\.test\\.ts$' },
+  },
+};
