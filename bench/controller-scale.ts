@@ -67,7 +67,7 @@ async function measure(n: number, store: Store | null): Promise<Result> {
         fromRevision: 1,
         toRevision: 2,
         phase: 'Progressing',
-        state: {},
+        state: { steps: [], index: 0, stepStartedAt: null, weight: 100, compensation: null },
       });
       await store.rollouts.update(ro.id, { phase: 'Completed' });
     }

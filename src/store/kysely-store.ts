@@ -2,6 +2,7 @@
 // setup (sqlite-dialect.ts, postgres-dialect.ts) knows which database it is.
 
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import { type RolloutState, rolloutStateSchema } from '../spec/rollout-state.ts';
 import type { Severity } from '../spec/severity.ts';
 import { isForeignKeyViolation, isUniqueViolation } from './db-errors.ts';
 import type { ChangeFeed } from './pg-change-feed.ts';
@@ -137,6 +138,16 @@ function toRevision(row: Selectable<RevisionsTable>): RevisionRecord {
   };
 }
 
+/** A rollout's journal, checked: a state the step machine cannot read stops here, named. */
+function parseState(id: string, text: string): RolloutState {
+  const parsed = rolloutStateSchema.safeParse(JSON.parse(text));
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new Error(
+    `rollout ${id}: its stored state is not a rollout state (${issue ? `${issue.path.join('.') || 'state'}: ${issue.message}` : 'unreadable'}); the store was written by something else or edited by hand`,
+  );
+}
+
 function toRollout(row: Selectable<RolloutsTable>): RolloutRecord {
   return {
     id: row.id,
@@ -146,7 +157,7 @@ function toRollout(row: Selectable<RolloutsTable>): RolloutRecord {
     fromRevision: row.from_revision,
     toRevision: row.to_revision,
     phase: row.phase as RolloutPhase,
-    state: fromJson(row.state),
+    state: parseState(row.id, row.state),
     reason: row.reason,
     error: row.error,
     generation: row.generation,

@@ -4,6 +4,7 @@
 // journals a transition before it acts on it.
 
 import type { EventType } from '../spec/events.ts';
+import type { RolloutState } from '../spec/rollout-state.ts';
 import type { Severity } from '../spec/severity.ts';
 
 export type RolloutPhase =
@@ -60,8 +61,8 @@ export interface RolloutRecord {
   readonly fromRevision: number | null;
   readonly toRevision: number;
   readonly phase: RolloutPhase;
-  /** Step-machine state owned by the rollouts feature (current step, completed steps, timers). */
-  readonly state: unknown;
+  /** The step machine's journal (spec/rollout-state.ts), checked on every read. */
+  readonly state: RolloutState;
   readonly reason: string | null;
   readonly error: string | null;
   /** Optimistic-concurrency counter, bumped by every update. */
@@ -79,13 +80,13 @@ export interface NewRollout {
   readonly fromRevision: number | null;
   readonly toRevision: number;
   readonly phase: RolloutPhase;
-  readonly state: unknown;
+  readonly state: RolloutState;
   readonly reason?: string | null;
 }
 
 export interface RolloutPatch {
   readonly phase?: RolloutPhase;
-  readonly state?: unknown;
+  readonly state?: RolloutState;
   readonly error?: string | null;
   readonly finishedAt?: number | null;
 }

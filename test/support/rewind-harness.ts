@@ -49,7 +49,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** rewind.yaml for examples/shop on `appPort`: fast health checks, a short bake, one pre-promotion check. */
+/**
+ * rewind.yaml for examples/shop on `appPort`: fast health checks, a short bake, one pre-promotion check.
+ * The probe timeout is generous: on a loaded box a healthy process can take over 500 ms to answer.
+ */
 export function shopConfig(appPort: number, options: { checks?: boolean; bake?: string } = {}): string {
   const checks = options.checks === false ? '[]' : '\n          - http: { path: /products }';
   return `apps:
@@ -60,7 +63,7 @@ export function shopConfig(appPort: number, options: { checks?: boolean; bake?: 
       env: { SHOP_VERSION: "\${version}" }
       instances: 2
       stopTimeout: 2s
-    health: { path: /healthz, interval: 100ms, timeout: 500ms, startTimeout: 5s }
+    health: { path: /healthz, interval: 100ms, timeout: 2s, startTimeout: 5s }
     routing: { stickyHeader: x-user-id }
     strategy:
       blueGreen:
@@ -92,7 +95,7 @@ export function oneShopConfig(appPort: number, rest = '', name = 'shop'): string
       env: { SHOP_VERSION: "\${version}" }
       instances: 1
       stopTimeout: 2s
-    health: { path: /healthz, interval: 100ms, timeout: 500ms, startTimeout: 5s }
+    health: { path: /healthz, interval: 100ms, timeout: 2s, startTimeout: 5s }
 ${rest}`;
 }
 

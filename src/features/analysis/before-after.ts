@@ -19,19 +19,14 @@
 // surge, a slow dependency or a bad client arriving together with the release looks like the
 // release. The margins keep small shifts from counting; the rules still judge on their own.
 
+import type { BeforeSummary } from '../../spec/rollout-state.ts';
 import { formatValue } from './assess-rule.ts';
+
+export type { BeforeSummary };
+
 import type { CanaryJudgment, CanaryJudgmentOptions, JudgmentVerdict } from './canary-judgment.ts';
 import { compareLatency, fmtEvidence, logMixture, wilsonLower } from './canary-judgment.ts';
 import { addHistogram, LATENCY_BUCKETS, type Point, sumWindow } from './series.ts';
-
-/** What the previous revision did before the switch: sums over seconds from..to (inclusive). */
-export interface BeforeSummary {
-  readonly from: number;
-  readonly to: number;
-  readonly requests: number;
-  readonly errors: number;
-  readonly latency: readonly number[];
-}
 
 export interface BeforeAfterOptions extends CanaryJudgmentOptions {
   /** Requests the reference needs before any judgment (default 100). */

@@ -14,7 +14,6 @@ import type { FlagService } from '../flags/flag-service.ts';
 import { switchFlag } from '../flags/kill-switch.ts';
 import type { VerificationCheck } from '../incidents/incident.ts';
 import type { NotificationInput } from '../notifications/notification-hub.ts';
-import type { RolloutState } from '../rollouts/rollout-state.ts';
 import {
   type DrillReport,
   databaseProblems,
@@ -500,7 +499,7 @@ class DrillRun {
       const now = await store.rollouts.get(rollout.id);
       if (!now) throw new Error(`rollout ${rollout.id} is gone`);
       if (FINISHED.has(now.phase)) return now;
-      const state = now.state as RolloutState;
+      const state = now.state;
       const step = state.steps[state.index];
       if (promotePauses && step?.name === 'pause' && step.durationMs == null && promoted !== state.index) {
         promoted = state.index;

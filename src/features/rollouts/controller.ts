@@ -380,7 +380,7 @@ export class Controller {
 
   promote(app: string, full: boolean): Promise<RolloutRecord> {
     return this.#command(app, 'promote', (r, now) => {
-      const p = promote(r.state as RolloutState, full, now);
+      const p = promote(r.state, full, now);
       return p.ok
         ? { state: p.state, message: full ? 'promoted to 100% by hand' : 'promoted by hand: next step' }
         : p.reason;
@@ -389,7 +389,7 @@ export class Controller {
 
   pause(app: string, reason = 'paused by hand'): Promise<RolloutRecord> {
     return this.#command(app, 'pause', (r, now) => {
-      const state = r.state as RolloutState;
+      const state = r.state;
       if (state.compensation) return 'the rollout is rolling back';
       if (state.paused) return 'the rollout is paused already';
       return { state: { ...state, paused: { at: now, reason } }, phase: 'Paused', message: reason };
@@ -398,7 +398,7 @@ export class Controller {
 
   resume(app: string): Promise<RolloutRecord> {
     return this.#command(app, 'resume', (r) => {
-      const state = r.state as RolloutState;
+      const state = r.state;
       if (!state.paused) return 'the rollout is not paused';
       return { state: { ...state, paused: null }, message: 'resumed by hand' };
     });
@@ -406,7 +406,7 @@ export class Controller {
 
   async abort(app: string, reason = 'aborted by hand', actor?: string): Promise<RolloutRecord> {
     const rollout = await this.#command(app, 'abort', (r, now) => {
-      const state = r.state as RolloutState;
+      const state = r.state;
       if (state.compensation) return 'the rollout is rolling back already';
       const step = state.steps[Math.min(state.index, state.steps.length - 1)]!.name;
       const failed = failAt(state, { step, reason: `aborted: ${reason}` }, now);
@@ -754,7 +754,7 @@ export class Controller {
         rolloutId: rollout.id,
         type: 'traffic.switched',
         message: `100% of traffic on revision ${copy.number}`,
-        data: { switchedAt: (rollout.state as RolloutState).switchedAt, inForceAt, stagesMs },
+        data: { switchedAt: rollout.state.switchedAt, inForceAt, stagesMs },
       });
     }
     await this.#announceRollout(rollout, copy, steps, reason, incident, input.actor);
@@ -775,7 +775,7 @@ export class Controller {
     const last = (recent ?? (await this.#deps.store.rollouts.list(app, 5))).find(
       (r) => r.phase === 'Completed',
     );
-    const watch = (last?.state as RolloutState | undefined)?.watch;
+    const watch = last?.state?.watch;
     return last?.kind === 'deploy' && watch?.status === 'Watching' ? last : undefined;
   }
 
@@ -799,7 +799,7 @@ export class Controller {
     this.context(app);
     const rollout = await this.#watching(app);
     if (!rollout) return null;
-    const watch = (rollout.state as RolloutState).watch!;
+    const watch = rollout.state.watch!;
     const latest = this.#watch.latest(rollout.id);
     return {
       rolloutId: rollout.id,
@@ -920,7 +920,7 @@ export class Controller {
   ): Promise<void> {
     const { store } = this.#deps;
     const { app, kind, fromRevision: from } = rollout;
-    const drill = (rollout.state as RolloutState).drill;
+    const drill = rollout.state.drill;
     await store.events.append({
       app,
       rolloutId: rollout.id,
@@ -1004,7 +1004,7 @@ export class Controller {
           ctx,
           watching,
           instances,
-          rollBack(watching.fromRevision ?? undefined, (watching.state as RolloutState).drill),
+          rollBack(watching.fromRevision ?? undefined, watching.state.drill),
         );
       } else if (!after && recent[0]?.finishedAt != null) {
         // No rollout, no post-deploy watch: the rules marked `watch: always` watch the stable revision.
@@ -1110,7 +1110,7 @@ export class Controller {
     const keep = new Set<number>();
     let intent: TrafficIntent;
     if (active) {
-      const state = active.state as RolloutState;
+      const state = active.state;
       const from = await ref(active.fromRevision);
       const to = await ref(active.toRevision);
       intent = { current: from, next: to ? { ref: to, weight: state.weight } : null, standby };

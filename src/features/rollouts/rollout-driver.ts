@@ -95,7 +95,7 @@ export class RolloutDriver {
     const target: Target = { number: to.number, unit: unitOf(to), spec: parseRevisionSpec(to.spec) };
     rollout = await this.#analyse(ctx, rollout, target, await observe());
     for (let guard = 0; guard < 50; guard++) {
-      const state = rollout.state as RolloutState;
+      const state = rollout.state;
       const next = decideNextStep(state);
       const now = Date.now();
       if (next.type === 'finish') {
@@ -142,15 +142,15 @@ export class RolloutDriver {
           describeStep(next.step, ctx, target),
         );
       }
-      const weight = weightOfStep(rollout.state as RolloutState);
-      if (weight !== (rollout.state as RolloutState).weight) {
+      const weight = weightOfStep(rollout.state);
+      if (weight !== rollout.state.weight) {
         // Journal the new weight first: a controller restarted mid-switch recomputes this table.
-        rollout = await this.#save(rollout, { state: { ...(rollout.state as RolloutState), weight } });
+        rollout = await this.#save(rollout, { state: { ...rollout.state, weight } });
         await this.#deps.applyRoutes(ctx, rollout);
       }
       const outcome = await this.#run(next.step, ctx, rollout, target, await observe());
       if (outcome.status === 'pending') return;
-      const current = rollout.state as RolloutState;
+      const current = rollout.state;
       if (outcome.status === 'failed') {
         const f = outcome.failure;
         if (current.weight > 0)
@@ -184,7 +184,7 @@ export class RolloutDriver {
     target: Target,
     instances: Instance[],
   ): Promise<RolloutRecord> {
-    const state = rollout.state as RolloutState;
+    const state = rollout.state;
     const { watch, reporter } = this.#deps;
     if (rollout.kind !== 'deploy' || state.compensation) {
       watch.forget(rollout.id);
@@ -225,7 +225,7 @@ export class RolloutDriver {
           phase: 'Paused',
           // The state as evaluated (it may have recorded the analysis' memory just now).
           state: {
-            ...(rollout.state as RolloutState),
+            ...rollout.state,
             paused: { at: Date.now(), reason: `${severity}: ${decision.reason}` },
           },
         },
@@ -257,7 +257,7 @@ export class RolloutDriver {
     instances: Instance[],
     rollBack: (input: { reason: string; trigger: IncidentTrigger; severity: Severity }) => Promise<void>,
   ): Promise<void> {
-    const state = rollout.state as RolloutState;
+    const state = rollout.state;
     const watchState = state.watch;
     if (watchState?.status !== 'Watching') return;
     const { store, watch } = this.#deps;
@@ -284,7 +284,7 @@ export class RolloutDriver {
     rollout = evaluated.rollout;
     const { decision, summary } = evaluated.result;
     const severity = decision.severity ?? 'P0';
-    const since = (rollout.state as RolloutState).analysis?.since ?? rollout.finishedAt ?? now;
+    const since = rollout.state.analysis?.since ?? rollout.finishedAt ?? now;
     const trigger = toTrigger(
       decision,
       `during the post-deploy watch, ${formatDuration(Math.max(0, now - since))} after the switch`,
@@ -293,7 +293,7 @@ export class RolloutDriver {
       const reason = decision.reason.startsWith(severity)
         ? decision.reason
         : `${severity}: ${decision.reason}`;
-      const current = rollout.state as RolloutState;
+      const current = rollout.state;
       const ended = await this.#save(
         rollout,
         { state: { ...current, watch: { ...watchState, status: 'RolledBack', endedAt: now, reason } } },
@@ -426,7 +426,7 @@ export class RolloutDriver {
     data: unknown,
   ): Promise<RolloutRecord> {
     const now = Date.now();
-    const failed = failAt(rollout.state as RolloutState, failure, now);
+    const failed = failAt(rollout.state, failure, now);
     const next = decideNextStep(failed);
     const back = next.type === 'compensate' && next.action === 'switchBack';
     const updated = await this.#save(
@@ -461,7 +461,7 @@ export class RolloutDriver {
 
   /** Ends a deploy's post-deploy watch, if it is still watching (a write, an event, its memory dropped). */
   async endWatch(rollout: RolloutRecord, reason: string): Promise<void> {
-    const state = rollout.state as RolloutState;
+    const state = rollout.state;
     if (state.watch?.status !== 'Watching') return;
     await this.#save(
       rollout,
@@ -488,7 +488,7 @@ export class RolloutDriver {
     instances: Instance[],
   ): Promise<{ rollout: RolloutRecord; result: WatchResult } | null> {
     const { watch, store } = this.#deps;
-    const state = rollout.state as RolloutState;
+    const state = rollout.state;
     if (!watch.due(rollout.id, Date.now(), ctx.spec.analysis.interval)) return null;
     let baseline: { revision: number; unit: number } | null = null;
     if (rollout.fromRevision !== null) {
@@ -534,7 +534,7 @@ export class RolloutDriver {
           trigger,
           rolloutId: rollout.id,
           severity,
-          drill: (rollout.state as RolloutState).drill,
+          drill: rollout.state.drill,
         });
         watch.restart(rollout.id, Date.now());
         await this.#event(
@@ -570,7 +570,7 @@ export class RolloutDriver {
   ): Promise<Outcome> {
     const { runtime, health } = this.#deps;
     const app = ctx.spec;
-    const state = rollout.state as RolloutState;
+    const state = rollout.state;
     const elapsed = Date.now() - (state.stepStartedAt ?? Date.now());
     const mine = instances.filter((i) => i.revision === target.unit);
     const failed = mine.find((i) => i.phase === 'Failed');
@@ -794,7 +794,7 @@ export class RolloutDriver {
   ): Promise<void> {
     const { store } = this.#deps;
     if (phase === 'Completed') await store.apps.setStableRevision(rollout.app, rollout.toRevision);
-    const state = rollout.state as RolloutState;
+    const state = rollout.state;
     const reason = state.compensation?.failure.reason;
     if (phase === 'RolledBack' && rollout.kind === 'deploy') {
       if (!this.#pendingIncidents.has(rollout.id))

@@ -174,7 +174,7 @@ export class RolloutReporter {
 
 /** The drill a rollout belongs to, if any. */
 export function drillOf(rollout: RolloutRecord): string | undefined {
-  return (rollout.state as { drill?: string } | null)?.drill;
+  return rollout.state.drill;
 }
 
 function toTimeline(events: readonly EventRecord[]): TimelineEntry[] {

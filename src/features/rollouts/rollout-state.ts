@@ -1,33 +1,18 @@
 // The persisted state machine of one rollout, and the pure decisions of what to do next.
 
+import type { CompensationAction, Failure, RolloutState, Step, StepName } from '../../spec/rollout-state.ts';
 import type { CanaryStepSpec } from '../../spec/strategy-spec.ts';
 import type { RolloutKind, RolloutPhase } from '../../store/types.ts';
-import type { BeforeSummary } from '../analysis/index.ts';
 
-export type StepName =
-  | 'startRevision'
-  | 'waitHealthy'
-  | 'prePromotionChecks'
-  | 'setWeight'
-  | 'pause'
-  | 'analysis'
-  | 'switchTraffic'
-  | 'bake'
-  | 'verify'
-  | 'migrateExpand'
-  | 'migrateContract'
-  | 'undoContract'
-  | 'undoExpand';
-
-export interface Step {
-  readonly name: StepName;
-  /** setWeight: share of traffic on the new revision, 0..100. */
-  readonly weight?: number;
-  /** pause, analysis: how long; null for a pause that waits for `promote`. */
-  readonly durationMs?: number | null;
-}
-
-export type CompensationAction = 'stopRevision' | 'switchBack' | 'undoMigrations';
+export type {
+  CompensationAction,
+  Failure,
+  PostDeployWatch,
+  RolloutState,
+  Step,
+  StepName,
+  WatchMemory,
+} from '../../spec/rollout-state.ts';
 
 /**
  * Steps that change something outside and how each is undone. Steps absent here only observe,
@@ -40,63 +25,6 @@ export const COMPENSATIONS: Partial<Record<StepName, CompensationAction>> = {
   setWeight: 'switchBack',
   switchTraffic: 'switchBack',
 };
-
-export interface Failure {
-  readonly step: StepName;
-  readonly reason: string;
-  /** Last lines the revision printed, when they explain the failure. */
-  readonly logs?: readonly string[];
-}
-
-/** What the analysis must judge the same way after a controller restart. */
-export interface WatchMemory {
-  /** When traffic first reached the new revision, unix ms. */
-  readonly since: number;
-  /** The previous revision before that moment: the before/after judgment's reference. */
-  readonly before: BeforeSummary | null;
-}
-
-/**
- * The watch after a deploy completed: the revision is stable, the previous one stays warm, and the
- * rules and the before/after judgment go on until `until`. A breach rolls back automatically.
- */
-export interface PostDeployWatch {
-  readonly until: number;
-  readonly status: 'Watching' | 'Passed' | 'RolledBack' | 'Ended';
-  readonly endedAt?: number;
-  /** Why it ended: the breach that rolled back, or what superseded it. */
-  readonly reason?: string;
-}
-
-export interface RolloutState {
-  readonly steps: readonly Step[];
-  /** The step being run; equal to steps.length when all are done. */
-  readonly index: number;
-  readonly stepStartedAt: number | null;
-  /** Share of traffic on the new revision, 0..100. */
-  readonly weight: number;
-  /** Migration level before the rollout's expand migrations ran; their compensation returns to it. */
-  readonly levelBefore?: number;
-  /** Paused by a person (rewind pause) or by a P2 breach; resume or promote continues. */
-  readonly paused?: { readonly at: number; readonly reason: string } | null;
-  /** A rollback journalled already switched (a warm target): when its table was put in force. */
-  readonly switchedAt?: number;
-  readonly analysis?: WatchMemory | null;
-  /** Deploys only: set when the rollout completed. */
-  readonly watch?: PostDeployWatch | null;
-  /**
-   * The id of the rollback drill this rollout rehearses (features/drills): it opens no incident,
-   * and its notifications and events say "drill".
-   */
-  readonly drill?: string;
-  /** Set once a failure or an abort turned the rollout around. */
-  readonly compensation: {
-    /** Index of the next step to compensate, counting down; -1 when done. */
-    readonly index: number;
-    readonly failure: Failure;
-    readonly outcome: 'Failed' | 'RolledBack';
-  } | null;
-}
 
 export type NextStep =
   | { readonly type: 'run'; readonly step: Step; readonly phase: RolloutPhase }
