@@ -142,7 +142,7 @@ describe('blue-green with examples/shop', () => {
   test('when v4 never passes its health check, then the deploy fails and traffic never moved', async () => {
     const r = await h.cli('deploy', 'shop', '--version', 'v4', '--env', 'SHOP_HEALTH_FAIL=1', '--wait');
     assert.equal(r.code, 3, r.stderr + r.stdout);
-    assert.match(r.stdout, /not healthy within 5s/);
+    assert.match(r.stdout, /not healthy within 15s/);
     assert.equal(await versionServed(), 'v1');
   });
 

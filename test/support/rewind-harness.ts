@@ -51,7 +51,8 @@ export interface Harness {
 
 /**
  * rewind.yaml for examples/shop on `appPort`: fast health checks, a short bake, one pre-promotion check.
- * The probe timeout is generous: on a loaded box a healthy process can take over 500 ms to answer.
+ * The probe and start timeouts are generous: on a loaded box a healthy process can take over 500 ms
+ * to answer, and a test that acts on a deploy while it waits for health needs the wait to last.
  */
 export function shopConfig(appPort: number, options: { checks?: boolean; bake?: string } = {}): string {
   const checks = options.checks === false ? '[]' : '\n          - http: { path: /products }';
@@ -63,7 +64,7 @@ export function shopConfig(appPort: number, options: { checks?: boolean; bake?: 
       env: { SHOP_VERSION: "\${version}" }
       instances: 2
       stopTimeout: 2s
-    health: { path: /healthz, interval: 100ms, timeout: 2s, startTimeout: 5s }
+    health: { path: /healthz, interval: 100ms, timeout: 2s, startTimeout: 15s }
     routing: { stickyHeader: x-user-id }
     strategy:
       blueGreen:
