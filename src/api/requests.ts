@@ -144,3 +144,21 @@ export type RollbackBody = z.input<typeof rollbackBody>;
 export type ConfigBody = z.input<typeof configBody>;
 export type TokenBody = z.input<typeof tokenBody>;
 export type DrillBody = z.input<typeof drillBody>;
+
+export const appParams = z.object({ app: z.string() });
+export const idParams = z.object({ id: z.string() });
+export const flagParams = appParams.extend({ key: z.string() });
+export const limitQuery = z.object({ limit: intParam() });
+/** Lists that may be narrowed to one app (a token scoped to an app sees only that one). */
+export const appListQuery = z.object({ app: z.string().optional(), limit: intParam() });
+export const afterQuery = z.object({ after: intParam() });
+export const versionQuery = z.object({ version: z.string().optional() });
+export const auditQuery = z.object({
+  app: z.string().optional(),
+  since: z
+    .string()
+    .optional()
+    .meta({ examples: ['1h', '7d'] }),
+  limit: intParam(),
+  verify: z.string().optional().describe('true or 1: check the hash chain'),
+});

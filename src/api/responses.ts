@@ -4,13 +4,15 @@
 import { z } from 'zod';
 import { ERROR_STATUS, type ErrorCode } from '../shared/errors.ts';
 
-/** The schemas published under components/schemas of the OpenAPI document, by name. */
-export const apiRegistry = z.registry<{ id: string; description?: string }>();
+/** A schema published under components/schemas of the OpenAPI document, by name. */
+const named = <T extends z.ZodType>(id: string, schema: T): T => schema.meta({ id }) as T;
 
-const named = <T extends z.ZodType>(id: string, schema: T): T => {
-  apiRegistry.add(schema, { id });
-  return schema;
-};
+/**
+ * An object whose shape its feature owns and documents (a migration plan, a flag definition...):
+ * typed `unknown` here, an object in the OpenAPI document.
+ */
+export const anObject = (description?: string) =>
+  z.unknown().meta({ type: 'object', ...(description && { description }) });
 
 /** The codes of the catalogue (shared/errors.ts), each with its HTTP status there. */
 export const ERROR_CODES = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]];
@@ -110,7 +112,7 @@ export const drillSummary = named(
 );
 
 const rulePhases = {
-  rules: z.array(z.object({ name: z.string(), phase: z.string(), message: z.string() })),
+  rules: z.array(z.object({ name: z.string(), phase: z.string(), message: z.string() })).readonly(),
   evaluatedAt: z.number().int().nullable(),
 };
 
@@ -150,13 +152,20 @@ export const appStatus = named(
 export const appDetail = appStatus.extend({
   traffic: z.array(z.object({ revision: z.number().int(), weight: z.number(), upstreams: z.number().int() })),
   instances: z.array(
-    z.looseObject({
+    z.object({
       id: z.string(),
+      app: z.string(),
       revision: z.number().int(),
+      index: z.number().int(),
       phase: z.string(),
       pid: z.number().int().nullable(),
       port: z.number().int(),
       restarts: z.number().int(),
+      startedAt: z.number().int().nullable(),
+      lastExit: z
+        .object({ code: z.number().int().nullable(), signal: z.string().nullable(), at: z.number().int() })
+        .nullable(),
+      reason: z.string().nullable(),
       health: z.string(),
     }),
   ),
@@ -176,19 +185,16 @@ export const configView = z.object({
   secrets: z.array(z.string()).describe('Names only: values are never shown'),
 });
 
-export const logLine = z.looseObject({
+export const logLine = z.object({
   at: z.number(),
   instance: z.string(),
   stream: z.string(),
   line: z.string(),
 });
 
-export const incident = z.looseObject({
-  id: z.string(),
-  app: z.string(),
-  status: z.string(),
-  severity: z.string(),
-});
+export const incident = anObject(
+  'An incident: trigger, timeline, impact, actions, verification (docs/incidents.md)',
+);
 
 export const token = z.object({
   id: z.string(),
@@ -255,3 +261,25 @@ export type TokenCreated = z.output<typeof tokenCreated>;
 export type AuditEntry = z.output<typeof auditEntry>;
 export type AuditAnswer = z.output<typeof auditAnswer>;
 export type FlagChange = z.output<typeof flagChange>;
+
+const healthCheck = z.object({ ok: z.boolean(), reason: z.string().optional() });
+
+/** /healthz: whether every part is up; public, so reasons in words that give nothing away. */
+export const healthReport = z.object({
+  status: z.enum(['ok', 'degraded']),
+  checks: z.object({
+    store: healthCheck,
+    agent: healthCheck.optional(),
+    proxy: healthCheck
+      .extend({
+        workers: z.number().int().optional(),
+        up: z.number().int().optional(),
+        restarts: z.number().int().optional(),
+      })
+      .optional(),
+    ofrep: healthCheck.extend({ restarts: z.number().int() }).optional(),
+  }),
+});
+
+/** /readyz: whether this server can act. */
+export const readyReport = z.object({ ready: z.boolean(), reasons: z.array(z.string()).readonly() });
