@@ -22,7 +22,7 @@ export const intParam = () =>
       return z.NEVER;
     })
     .pipe(z.number().int().optional())
-    .meta({ type: 'integer' } as Record<string, unknown>);
+    .meta({ type: 'integer' });
 
 /** `?format=json|md` of a report: JSON by default, Markdown for people. */
 export const formatQuery = z
@@ -32,7 +32,7 @@ export const formatQuery = z
     error: (issue) => `"${String(issue.input)}" is not md or json`,
   })
   .transform((f) => (f ?? 'json') as 'json' | 'md')
-  .meta({ enum: ['json', 'md'] } as Record<string, unknown>);
+  .meta({ enum: ['json', 'md'] });
 
 const reason = z.string().max(500).optional();
 

@@ -2,6 +2,7 @@
 // makes a new revision that is rolled out like any other, and a rollback restores them.
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { ConfigBody } from '../api/requests.ts';
 import type { Rollout } from '../api/responses.ts';
 import { ApiClient } from './api-client.ts';
 import { followRollout, json, print } from './follow-rollout.ts';
@@ -83,7 +84,7 @@ export function registerConfigCommands(program: Command, timeoutOption: () => Op
         const rollout = await api.post<Rollout>(`/apps/${encodeURIComponent(app)}/config`, {
           [field]: changesOf(pairs, opts.unset),
           reason: opts.reason,
-        });
+        } satisfies ConfigBody);
         await followRollout(api, rollout, opts);
       });
 

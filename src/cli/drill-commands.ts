@@ -2,6 +2,7 @@
 // reports. The drill runs in the server; the command follows it line by line and exits 0 when it
 // passed, 1 when it failed (4 when --timeout gave up first: the drill goes on).
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { DrillBody } from '../api/requests.ts';
 import type { Drill, DrillSummary } from '../api/responses.ts';
 import type { DrillReport } from '../features/drills/drill-report.ts';
 import { drillChecklist } from '../features/drills/drill-report.ts';
@@ -38,7 +39,7 @@ export function registerDrillCommands(program: Command): void {
       const api = new ApiClient();
       let drill = await api.post<Drill>(`/apps/${encodeURIComponent(appName)}/drills`, {
         version: opts.version,
-      });
+      } satisfies DrillBody);
       if (!opts.json) print(`drill ${drill.id}: ${appName}, version ${drill.version}`);
       const deadline = Date.now() + opts.timeout * 1000;
       let shown = 0;

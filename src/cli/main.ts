@@ -1,5 +1,6 @@
 // `rewind`: the command line. A thin client of the HTTP API, except `rewind server`, which runs it.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { DeployBody, RollbackBody } from '../api/requests.ts';
 import type { AppDetail, AppStatus, Revision, Rollout } from '../api/responses.ts';
 import { formatDuration } from '../shared/duration.ts';
 import { RewindError } from '../shared/errors.ts';
@@ -112,7 +113,7 @@ program
       version: opts.version,
       env: opts.env,
       reason: opts.reason,
-    });
+    } satisfies DeployBody);
     await followRollout(api, rollout, opts);
   });
 
@@ -129,7 +130,7 @@ program
     const rollout = await api.post<Rollout>(`/apps/${encodeURIComponent(appName)}/rollback`, {
       toRevision: opts.toRevision,
       reason: opts.reason,
-    });
+    } satisfies RollbackBody);
     // A rollback during a deploy aborts it: that rollout ending RolledBack is this command's success.
     await followRollout(api, rollout, { ...opts, rolledBackIsSuccess: rollout.kind === 'deploy' });
   });

@@ -1,5 +1,6 @@
 // `rewind tokens` and `rewind audit`: who may call the API, and what was asked of it.
 import { type Command, Option } from 'commander';
+import type { TokenBody } from '../api/requests.ts';
 import type { AuditAnswer, Token, TokenCreated } from '../api/responses.ts';
 import { ApiClient } from './api-client.ts';
 import { EXIT } from './exit-codes.ts';
@@ -31,7 +32,7 @@ export function registerSecurityCommands(program: Command): void {
         role: opts.role,
         app: opts.app,
         expires: opts.expires,
-      });
+      } satisfies TokenBody);
       if (opts.json) return json(t);
       print(t.token);
       process.stderr.write(
