@@ -32,7 +32,9 @@ const LAYERS = [
   {
     name: 'cli',
     path: 'cli',
-    may: ['server', 'api', 'features', 'providers', 'agent', 'proxy', 'store', 'spec', 'shared'],
+    // A client of the API: its types come from api/, never from the store. It starts the server
+    // (`rewind server`) and runs the database commands that work on files locally (features).
+    may: ['server', 'api', 'features', 'spec', 'shared'],
   },
 ];
 

@@ -2,7 +2,8 @@
 // makes a new revision that is rolled out like any other, and a rollback restores them.
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { RolloutRecord } from '../store/types.ts';
+import type { ConfigBody } from '../api/requests.ts';
+import type { Rollout } from '../api/responses.ts';
 import { ApiClient } from './api-client.ts';
 import { followRollout, json, print } from './follow-rollout.ts';
 import { table } from './format.ts';
@@ -80,10 +81,10 @@ export function registerConfigCommands(program: Command, timeoutOption: () => Op
       .option('--json', 'print the result as JSON')
       .action(async (app: string, pairs: string[], opts) => {
         const api = new ApiClient();
-        const rollout = await api.post<RolloutRecord>(`/apps/${encodeURIComponent(app)}/config`, {
+        const rollout = await api.post<Rollout>(`/apps/${encodeURIComponent(app)}/config`, {
           [field]: changesOf(pairs, opts.unset),
           reason: opts.reason,
-        });
+        } satisfies ConfigBody);
         await followRollout(api, rollout, opts);
       });
 

@@ -2,25 +2,14 @@
 // reports. The drill runs in the server; the command follows it line by line and exits 0 when it
 // passed, 1 when it failed (4 when --timeout gave up first: the drill goes on).
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { DrillBody } from '../api/requests.ts';
+import type { Drill, DrillSummary } from '../api/responses.ts';
 import type { DrillReport } from '../features/drills/drill-report.ts';
 import { drillChecklist } from '../features/drills/drill-report.ts';
-import type { DrillRecord } from '../store/types.ts';
 import { ApiClient } from './api-client.ts';
 import { EXIT } from './exit-codes.ts';
 import { json, print } from './follow-rollout.ts';
 import { ago, clock, table } from './format.ts';
-
-interface DrillSummary {
-  id: string;
-  app: string;
-  version: string;
-  status: string;
-  startedAt: number;
-  finishedAt: number | null;
-  msToTrafficRestored: number | null;
-  msToVerified: number | null;
-  failures: string[];
-}
 
 const seconds = (value: string) => {
   const n = Number(value);
@@ -48,14 +37,14 @@ export function registerDrillCommands(program: Command): void {
     .option('--json', 'print the finished drill (its report) as JSON')
     .action(async (appName: string, opts) => {
       const api = new ApiClient();
-      let drill = await api.post<DrillRecord>(`/apps/${encodeURIComponent(appName)}/drills`, {
+      let drill = await api.post<Drill>(`/apps/${encodeURIComponent(appName)}/drills`, {
         version: opts.version,
-      });
+      } satisfies DrillBody);
       if (!opts.json) print(`drill ${drill.id}: ${appName}, version ${drill.version}`);
       const deadline = Date.now() + opts.timeout * 1000;
       let shown = 0;
       for (;;) {
-        drill = await api.get<DrillRecord>(`/drills/${encodeURIComponent(drill.id)}`);
+        drill = await api.get<Drill>(`/drills/${encodeURIComponent(drill.id)}`);
         const progress = (drill.report as DrillReport).progress;
         if (!opts.json) for (const p of progress.slice(shown)) print(`${clock(p.at)}  ${p.message}`);
         shown = progress.length;

@@ -1,7 +1,7 @@
 // Shared by the commands that start a rollout: follow it to its end and exit with a code a CI
 // pipeline can act on; and the small printing helpers every command uses.
 import { InvalidArgumentError } from 'commander';
-import type { EventRecord, RolloutRecord } from '../store/types.ts';
+import type { Event, Rollout } from '../api/responses.ts';
 import type { ApiClient } from './api-client.ts';
 import { EXIT } from './exit-codes.ts';
 import { clock } from './format.ts';
@@ -20,7 +20,7 @@ export const json = (data: unknown): void => print(JSON.stringify(data, null, 2)
 
 export async function followRollout(
   api: ApiClient,
-  rollout: RolloutRecord,
+  rollout: Rollout,
   opts: { wait?: boolean; watch?: boolean; json?: boolean; timeout: number; rolledBackIsSuccess?: boolean },
 ) {
   if (!opts.wait && !opts.watch) {
@@ -34,16 +34,16 @@ export async function followRollout(
   let current = rollout;
   /** Prints new events and polls the rollout until `done`; false when `until` passed first. */
   const printNew = async () => {
-    const events = await api.get<EventRecord[]>(`/rollouts/${current.id}/events?after=${after}`);
+    const events = await api.get<Event[]>(`/rollouts/${current.id}/events?after=${after}`);
     for (const e of events) {
       after = e.id;
       if (!opts.json) print(`${clock(e.at)}  ${e.message}`);
     }
   };
-  const follow = async (done: (r: RolloutRecord) => boolean, until: number, pollMs: number) => {
+  const follow = async (done: (r: Rollout) => boolean, until: number, pollMs: number) => {
     for (;;) {
       await printNew();
-      current = await api.get<RolloutRecord>(`/rollouts/${current.id}`);
+      current = await api.get<Rollout>(`/rollouts/${current.id}`);
       if (done(current)) {
         // What was journalled between the events read above and this end.
         await printNew();
@@ -85,7 +85,7 @@ export async function followRollout(
       `${current.phase}: revision ${current.phase === 'Completed' ? current.toRevision : current.fromRevision} serves (${took.toFixed(1)}s)`,
     );
     if (current.phase === 'Failed') {
-      const failed = (await api.get<EventRecord[]>(`/rollouts/${current.id}/events`)).findLast(
+      const failed = (await api.get<Event[]>(`/rollouts/${current.id}/events`)).findLast(
         (e) => e.type === 'step.failed',
       );
       const logs = (failed?.data as { logs?: string[] } | undefined)?.logs ?? [];
@@ -104,6 +104,6 @@ interface WatchState {
   reason?: string;
 }
 
-function watchOf(rollout: RolloutRecord): WatchState | null {
+function watchOf(rollout: Rollout): WatchState | null {
   return ((rollout.state as { watch?: WatchState } | null)?.watch ?? null) as WatchState | null;
 }

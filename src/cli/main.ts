@@ -1,8 +1,9 @@
 // `rewind`: the command line. A thin client of the HTTP API, except `rewind server`, which runs it.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { DeployBody, RollbackBody } from '../api/requests.ts';
+import type { AppDetail, AppStatus, Revision, Rollout } from '../api/responses.ts';
 import { formatDuration } from '../shared/duration.ts';
 import { RewindError } from '../shared/errors.ts';
-import type { RevisionRecord, RolloutRecord } from '../store/types.ts';
 import { ApiClient, cliSettings, DEFAULT_URL, UnreachableError } from './api-client.ts';
 import { registerConfigCommands } from './config-commands.ts';
 import { registerDbCommands } from './db-commands.ts';
@@ -108,11 +109,11 @@ program
   .option('--json', 'print the result as JSON')
   .action(async (appName: string, opts) => {
     const api = new ApiClient();
-    const rollout = await api.post<RolloutRecord>(`/apps/${encodeURIComponent(appName)}/deploy`, {
+    const rollout = await api.post<Rollout>(`/apps/${encodeURIComponent(appName)}/deploy`, {
       version: opts.version,
       env: opts.env,
       reason: opts.reason,
-    });
+    } satisfies DeployBody);
     await followRollout(api, rollout, opts);
   });
 
@@ -126,10 +127,10 @@ program
   .option('--json', 'print the result as JSON')
   .action(async (appName: string, opts) => {
     const api = new ApiClient();
-    const rollout = await api.post<RolloutRecord>(`/apps/${encodeURIComponent(appName)}/rollback`, {
+    const rollout = await api.post<Rollout>(`/apps/${encodeURIComponent(appName)}/rollback`, {
       toRevision: opts.toRevision,
       reason: opts.reason,
-    });
+    } satisfies RollbackBody);
     // A rollback during a deploy aborts it: that rollout ending RolledBack is this command's success.
     await followRollout(api, rollout, { ...opts, rolledBackIsSuccess: rollout.kind === 'deploy' });
   });
@@ -140,7 +141,7 @@ program
   .option('--full', 'skip every remaining step')
   .option('--json', 'print the rollout as JSON')
   .action(async (appName: string, opts) => {
-    const r = await new ApiClient().post<RolloutRecord>(`/apps/${encodeURIComponent(appName)}/promote`, {
+    const r = await new ApiClient().post<Rollout>(`/apps/${encodeURIComponent(appName)}/promote`, {
       full: Boolean(opts.full),
     });
     if (opts.json) return json(r);
@@ -157,7 +158,7 @@ for (const [verb, description] of [
   const cmd = program.command(`${verb} <app>`).description(description);
   if (verb !== 'resume') cmd.option('--reason <text>', 'why; recorded in the rollout and its incident');
   cmd.option('--json', 'print the rollout as JSON').action(async (appName: string, opts) => {
-    const r = await new ApiClient().post<RolloutRecord>(
+    const r = await new ApiClient().post<Rollout>(
       `/apps/${encodeURIComponent(appName)}/${verb}`,
       opts.reason ? { reason: opts.reason } : {},
     );
@@ -234,7 +235,7 @@ program
   .action(async (appName: string, opts) => {
     const api = new ApiClient();
     const [revisions, status] = await Promise.all([
-      api.get<RevisionRecord[]>(`/apps/${encodeURIComponent(appName)}/revisions`),
+      api.get<Revision[]>(`/apps/${encodeURIComponent(appName)}/revisions`),
       api.get<AppStatusView>(`/apps/${encodeURIComponent(appName)}`),
     ]);
     if (opts.json) return json(revisions);
@@ -292,42 +293,8 @@ program
       print(`${clock(l.at)} ${l.instance} ${l.stream === 'stderr' ? '!' : ' '} ${l.line}`);
   });
 
-interface AppStatusView {
-  name: string;
-  listen: string;
-  stableRevision: number | null;
-  stableVersion: string | null;
-  activeRollout: RolloutRecord | null;
-  lastProvenDrill?: {
-    id: string;
-    startedAt: number;
-    msToTrafficRestored: number | null;
-    msToVerified: number | null;
-  } | null;
-  watch?: {
-    revision: number;
-    previousRevision: number | null;
-    until: number;
-    leftMs: number;
-    judgment: { verdict: string; message: string } | null;
-    rules: { name: string; phase: string; message: string }[];
-  } | null;
-  steadyWatch?: {
-    revision: number;
-    rules: { name: string; phase: string; message: string }[];
-    evaluatedAt: number | null;
-  } | null;
-  traffic?: { revision: number; weight: number; upstreams: number }[];
-  instances?: {
-    id: string;
-    revision: number;
-    phase: string;
-    pid: number | null;
-    port: number;
-    restarts: number;
-    health: string;
-  }[];
-}
+/** /apps answers the status alone; /apps/:app adds traffic and instances. */
+type AppStatusView = AppStatus & Partial<Pick<AppDetail, 'traffic' | 'instances'>>;
 
 function watchLines(w: AppStatusView['watch']): string[] {
   if (!w) return [];

@@ -1,19 +1,13 @@
 // `rewind tokens` and `rewind audit`: who may call the API, and what was asked of it.
 import { type Command, Option } from 'commander';
-import type { AuditRecord, TokenRecord } from '../store/types.ts';
+import type { TokenBody } from '../api/requests.ts';
+import type { AuditAnswer, Token, TokenCreated } from '../api/responses.ts';
 import { ApiClient } from './api-client.ts';
 import { EXIT } from './exit-codes.ts';
 import { json, print } from './follow-rollout.ts';
 import { ago, table } from './format.ts';
 
-type TokenView = Omit<TokenRecord, 'hash'>;
-
-interface AuditAnswer {
-  entries: AuditRecord[];
-  verify: { ok: boolean; entries: number; id?: number; problem?: string } | null;
-}
-
-const stateOf = (t: TokenView, now = Date.now()) =>
+const stateOf = (t: Token, now = Date.now()) =>
   t.revokedAt ? 'revoked' : t.expiresAt !== null && t.expiresAt <= now ? 'expired' : 'active';
 
 export function registerSecurityCommands(program: Command): void {
@@ -33,12 +27,12 @@ export function registerSecurityCommands(program: Command): void {
     .option('--expires <duration>', 'lifetime: 30d, 12h, 90m (default: no expiry)')
     .option('--json', 'print as JSON')
     .action(async (name: string, opts) => {
-      const t = await new ApiClient().post<TokenView & { token: string }>('/tokens', {
+      const t = await new ApiClient().post<TokenCreated>('/tokens', {
         name,
         role: opts.role,
         app: opts.app,
         expires: opts.expires,
-      });
+      } satisfies TokenBody);
       if (opts.json) return json(t);
       print(t.token);
       process.stderr.write(
@@ -51,7 +45,7 @@ export function registerSecurityCommands(program: Command): void {
     .description('Every token (never the token itself): name, role, app, state')
     .option('--json', 'print as JSON')
     .action(async (opts) => {
-      const list = await new ApiClient().get<TokenView[]>('/tokens');
+      const list = await new ApiClient().get<Token[]>('/tokens');
       if (opts.json) return json(list);
       print(
         table(

@@ -46,6 +46,7 @@ import {
   type RolloutRecord,
   StaleWriteError,
   type Store,
+  StoreNotFoundError,
   TERMINAL_PHASES,
   TokenNameTakenError,
   type TokenRecord,
@@ -212,7 +213,7 @@ function isTerminal(phase: RolloutPhase): boolean {
 }
 
 function unknownApp(app: string, cause?: unknown): Error {
-  return new Error(`store: unknown app ${app}; call apps.upsert first`, { cause });
+  return new StoreNotFoundError('app', app, `store: unknown app ${app}; call apps.upsert first`, cause);
 }
 
 export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOptions): Store {
@@ -508,7 +509,7 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
         }
         if (row) return toRollout(row);
         const exists = await db.selectFrom('rollouts').select('id').where('id', '=', id).executeTakeFirst();
-        if (!exists) throw new Error(`store: rollout ${id} not found`);
+        if (!exists) throw new StoreNotFoundError('rollout', id, `store: rollout ${id} not found`);
         throw new StaleWriteError(id, expectedGeneration ?? Number.NaN);
       },
     },
@@ -604,7 +605,7 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
           .where('id', '=', id)
           .returningAll()
           .executeTakeFirst();
-        if (!row) throw new Error(`store: incident ${id} not found`);
+        if (!row) throw new StoreNotFoundError('incident', id, `store: incident ${id} not found`);
         return toIncident(row);
       },
     },
@@ -664,7 +665,7 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
           .where('id', '=', id)
           .returningAll()
           .executeTakeFirst();
-        if (!row) throw new Error(`store: drill ${id} not found`);
+        if (!row) throw new StoreNotFoundError('drill', id, `store: drill ${id} not found`);
         return toDrill(row);
       },
     },
@@ -874,7 +875,7 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
           });
         } catch (err) {
           if (isForeignKeyViolation(err))
-            throw new Error(`store: unknown rollout ${rolloutId}`, { cause: err });
+            throw new StoreNotFoundError('rollout', rolloutId, `store: unknown rollout ${rolloutId}`, err);
           throw err;
         }
       },

@@ -21,6 +21,7 @@ import {
   type RolloutPhase,
   StaleWriteError,
   type Store,
+  StoreNotFoundError,
   TERMINAL_PHASES,
   TokenNameTakenError,
 } from './types.ts';
@@ -193,6 +194,11 @@ for (const dialect of DIALECTS) {
         await store.apps.setStableRevision(name, null);
         assert.equal((await store.apps.get(name))?.stableRevision, null);
         await assert.rejects(store.apps.setStableRevision(uniqueApp('ghost'), 1), /unknown app/);
+        // A "not found" the API can tell from a failure of the store (a 404, not a 500).
+        await assert.rejects(
+          store.apps.setStableRevision(uniqueApp('ghost'), 1),
+          (err: unknown) => err instanceof StoreNotFoundError && err.kind === 'app',
+        );
       });
 
       test('list returns every app ordered by name', async () => {
@@ -570,6 +576,7 @@ for (const dialect of DIALECTS) {
           store.rollouts.update('no-such-rollout', { phase: 'Failed' }, 1),
           (err: unknown) => {
             assert.ok(!(err instanceof StaleWriteError));
+            assert.ok(err instanceof StoreNotFoundError && err.kind === 'rollout');
             return true;
           },
         );
@@ -833,7 +840,11 @@ for (const dialect of DIALECTS) {
         assert.equal(explicit.resolvedAt, 1234);
         assert.deepEqual(await store.incidents.get(created.id), explicit);
 
-        await assert.rejects(store.incidents.update(`${app}-missing`, { status: 'Resolved' }), /not found/);
+        await assert.rejects(
+          store.incidents.update(`${app}-missing`, { status: 'Resolved' }),
+          (err: unknown) =>
+            err instanceof StoreNotFoundError && err.kind === 'incident' && /not found/.test(err.message),
+        );
       });
 
       test('concurrent creates all land', async () => {

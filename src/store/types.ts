@@ -292,6 +292,21 @@ export const AUDIT_GENESIS = '0'.repeat(64);
 
 export type NewAuditEntry = Omit<AuditRecord, 'id' | 'prevHash' | 'hash'>;
 
+/**
+ * Thrown by a write that names a record the store does not have (an app, a rollout, an incident, a
+ * drill), so that callers can tell "not found" from a failure of the store itself.
+ */
+export class StoreNotFoundError extends Error {
+  readonly kind: 'app' | 'rollout' | 'incident' | 'drill';
+  readonly key: string;
+  constructor(kind: StoreNotFoundError['kind'], key: string, message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = 'StoreNotFoundError';
+    this.kind = kind;
+    this.key = key;
+  }
+}
+
 /** Thrown by rollouts.create when the app already has a rollout that is not finished. */
 export class RolloutConflictError extends Error {
   readonly app: string;
