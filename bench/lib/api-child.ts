@@ -37,7 +37,7 @@ const controller = new Controller({
   runtime,
   traffic,
   log: silentLogger,
-  metrics: async () => [],
+  metrics: { read: async () => ({ phase: 'Successful', samples: [] }) },
   incidents,
   notify: () => {},
   flags,

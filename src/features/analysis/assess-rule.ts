@@ -3,7 +3,8 @@
 // restarted controller reaches the same verdict.
 import { formatDuration } from '../../shared/duration.ts';
 import { HEALTH_METRICS, MAX_SAMPLE_WINDOW_SECONDS, type Metric, type Rule } from './analysis-spec.ts';
-import { errorRate, type Point, quantile, requestRate, SeriesIndex, type WindowSum } from './series.ts';
+import { quantile } from './histogram.ts';
+import { errorRate, type Point, requestRate, SeriesIndex, type WindowSum } from './series.ts';
 
 export type RulePhase = 'Pass' | 'Breach' | 'Pending' | 'Inconclusive' | 'Error';
 

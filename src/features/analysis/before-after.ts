@@ -19,10 +19,13 @@
 // surge, a slow dependency or a bad client arriving together with the release looks like the
 // release. The margins keep small shifts from counting; the rules still judge on their own.
 
+import { BUILTIN_LATENCY_BOUNDS_MS } from '../../providers/builtin-metrics-source.ts';
+import type { LatencyHistogram } from '../../providers/metrics-source.ts';
 import { formatValue } from './assess-rule.ts';
 import type { CanaryJudgment, CanaryJudgmentOptions, JudgmentVerdict } from './canary-judgment.ts';
 import { compareLatency, fmtEvidence, logMixture, wilsonLower } from './canary-judgment.ts';
-import { addHistogram, LATENCY_BUCKETS, type Point, sumWindow } from './series.ts';
+import { addHistogram, emptyHistogram, sameBounds } from './histogram.ts';
+import { failedRequests, type Point, sumWindow } from './series.ts';
 
 /** What the previous revision did before the switch: sums over seconds from..to (inclusive). */
 export interface BeforeSummary {
@@ -30,7 +33,18 @@ export interface BeforeSummary {
   readonly to: number;
   readonly requests: number;
   readonly errors: number;
+  /** Counts per latency bucket: this summary is kept in the rollout's state as it is (WatchMemory). */
   readonly latency: readonly number[];
+  /**
+   * The buckets' bounds, ms, when not the built-in proxy's: a summary kept before samples carried
+   * their bounds has none, and was counted in the built-in proxy's.
+   */
+  readonly latencyBoundsMs?: readonly number[];
+}
+
+/** The reference's latency histogram, with its bounds. */
+export function beforeLatency(before: BeforeSummary): LatencyHistogram {
+  return { boundsMs: before.latencyBoundsMs ?? BUILTIN_LATENCY_BOUNDS_MS, counts: before.latency };
 }
 
 export interface BeforeAfterOptions extends CanaryJudgmentOptions {
@@ -83,8 +97,11 @@ export function summarizeBefore(
     from: sum.from,
     to: sum.to,
     requests: sum.requests,
-    errors: Math.min(sum.requests, sum.errors5xx + sum.connectFailures),
-    latency: sum.latency,
+    errors: failedRequests(sum),
+    latency: sum.latency.counts,
+    ...(sameBounds(sum.latency.boundsMs, BUILTIN_LATENCY_BOUNDS_MS)
+      ? {}
+      : { latencyBoundsMs: sum.latency.boundsMs }),
   };
 }
 
@@ -122,7 +139,7 @@ export function judgeErrorsBeforeAfter(
     .filter((p) => p.second >= first && p.second <= last)
     .sort((a, b) => a.second - b.second);
   for (const p of seconds) {
-    const pe = Math.min(p.requests, p.errors5xx + p.connectFailures);
+    const pe = failedRequests(p);
     n += p.requests;
     e += pe;
     if (decidedAt !== null) continue;
@@ -203,16 +220,18 @@ export function judgeLatencyBeforeAfter(
   const first = Math.ceil(options.since / 1000) + Math.ceil((options.latencyWarmup ?? 10_000) / 1000);
   const last = Math.floor(options.now / 1000) - 1;
   const persist = Math.max(1, Math.round((options.latencyFor ?? 20_000) / 1000));
-  const bySecond = new Map<number, readonly number[]>();
+  const bySecond = new Map<number, LatencyHistogram>();
   for (const p of after) if (p.second >= first && p.second <= last) bySecond.set(p.second, p.latency);
   const labels = { ...options, labels: ['release', 'before the switch'] as const };
+  const reference = beforeLatency(before);
+  // The release's windows are summed over the reference's bounds: Mann-Whitney compares buckets.
   const windowAt = (end: number) => {
-    const h = new Array<number>(LATENCY_BUCKETS).fill(0);
+    const h = emptyHistogram(reference.boundsMs);
     for (let t = Math.max(first, end - LATENCY_WINDOW_SECONDS + 1); t <= end; t++) {
       const l = bySecond.get(t);
       if (l) addHistogram(h, l);
     }
-    return compareLatency(h, before.latency, labels);
+    return compareLatency(h, reference, labels);
   };
   const latest = windowAt(last);
   const needed = LATENCY_WINDOW_SECONDS + persist - 1;
@@ -271,7 +290,8 @@ export function judgeBeforeAfter(
  */
 export function referencePoints(before: BeforeSummary, from: number, to: number): Point[] {
   const seconds = Math.max(1, before.to - before.from + 1);
-  const latency = before.latency.map((c) => c / seconds);
+  const reference = beforeLatency(before);
+  const latency = { boundsMs: reference.boundsMs, counts: reference.counts.map((c) => c / seconds) };
   const out: Point[] = [];
   for (let second = from; second <= to; second++)
     out.push({
