@@ -1,6 +1,6 @@
 // Simulated per-second traffic of a canary beside its stable revision, replayed through the
 // controller's own analysis: the RolloutWatch of src/features/rollouts/rollout-watch.ts (which calls
-// pointsFromBuckets, SeriesBuffer, assessRule with the default rules, judgeCanary and decideAction)
+// pointsFromSamples, SeriesBuffer, assessRule with the default rules, judgeCanary and decideAction)
 // is fed these buckets through its metrics function and evaluated every simulated interval, as the
 // rollout driver does on its 100 ms reconcile tick. Used by bench/false-alarms.ts,
 // bench/judge-compare.ts and bench/controller-scale.ts.

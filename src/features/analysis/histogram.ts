@@ -73,22 +73,6 @@ export function histogramCount(h: LatencyHistogram): number {
 }
 
 /**
- * The bounds of the first histogram in `histograms` that holds a count (else of the first one,
- * else `fallback`): where a window is summed, its histograms are summed over these.
- */
-export function boundsOf(
-  histograms: Iterable<LatencyHistogram>,
-  fallback: readonly number[],
-): readonly number[] {
-  let first: readonly number[] | null = null;
-  for (const h of histograms) {
-    first ??= h.boundsMs;
-    for (const c of h.counts) if (c > 0) return h.boundsMs;
-  }
-  return first ?? fallback;
-}
-
-/**
  * The q-quantile (0..1) of a latency histogram in ms, interpolated linearly within its bucket (as
  * Prometheus' histogram_quantile does; the first bucket starts at 0), with the histogram's own
  * bounds. A quantile that falls in the open last bucket is reported as the last bound: "at least
