@@ -19,8 +19,8 @@ export interface RequestCounts {
 /**
  * Failed requests: 5xx responses plus connections to the revision that failed, at most the
  * requests. A failed connection counts against the revision it failed on even when the proxy
- * retried the request elsewhere (that revision did fail it), and the cap keeps one request that
- * failed twice from counting more than once overall.
+ * retried the request elsewhere (that revision did fail it). A request whose connection failed and
+ * that was then answered 502 counts twice; the cap keeps the rate at most 1.
  */
 export function failedRequests(c: RequestCounts): number {
   return Math.min(c.requests, c.errors5xx + c.connectFailures);
