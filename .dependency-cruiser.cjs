@@ -5,7 +5,8 @@
 
 /** Features by rank: a slice may import slices of a lower rank, never its own rank or above. */
 const FEATURE_RANKS = [
-  ['analysis', 'apps', 'auth', 'health', 'incidents', 'notifications', 'revisions'],
+  ['analysis', 'apps', 'auth', 'health', 'notifications', 'revisions'],
+  ['incidents'],
   ['database', 'flags'],
   ['rollouts'],
   ['drills'],

@@ -1,6 +1,6 @@
 // Controller scale: CPU time of the analysis of one rollout per evaluation, and how many rollouts
 // analysed every second fit in one core. N simulated canaries (healthy, so they are never decided
-// and stay under watch) each get the controller's own RolloutWatch evaluation (pointsFromBuckets,
+// and stay under watch) each get the controller's own RolloutWatch evaluation (pointsFromSamples,
 // SeriesBuffer, assessRule on the seed default rules, judgeCanary, decideAction) once per simulated
 // second, in one process, one after the other. Each watch is first filled with a full history
 // (the SeriesBuffer's capacity: the longest rule window plus a minute), the steady state of a long

@@ -89,7 +89,7 @@ async function main(): Promise<number> {
     for (const b of buckets)
       for (const r of b.revisions)
         for (let i = 0; i < histogram.length; i++) histogram[i]! += r.latency[i] ?? 0;
-    const proxyMedian = quantile(histogram, 0.5) ?? 1;
+    const proxyMedian = quantile({ boundsMs: LATENCY_BOUNDS_MS, counts: histogram }, 0.5) ?? 1;
     // SHOP_LATENCY_MS is added to what the stable takes: 2x its median makes the canary about 3x,
     // but the shop's timer has a 1 ms floor.
     // Every revision takes BASE_LATENCY_MS on purpose (a service that does some work); the latency

@@ -12,7 +12,7 @@
 // rate over the last minute): the first measurement one interval after the canary's start
 // (initialDelay 1m, so the query's window holds canary traffic); the run fails, and the rollout
 // aborts, at the measurement that makes failed > failureLimit. No latency metric.
-import { quantile } from '../../src/features/analysis/index.ts';
+import { errorRate, quantile } from '../../src/features/analysis/index.ts';
 import { LATENCY_BOUNDS_MS } from '../../src/proxy/types.ts';
 import type { SimulatedTraffic } from './canary-sim.ts';
 
@@ -29,16 +29,22 @@ function lastMinute(traffic: SimulatedTraffic, at: number, intervalMs: number) {
   const to = Math.floor(at / 1000) - 1; // the last complete second
   const from = to - Math.round(intervalMs / 1000) + 1;
   let requests = 0;
-  let errors = 0;
+  let errors5xx = 0;
+  let connectFailures = 0;
   const latency = new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0);
   for (let s = from; s <= to; s++) {
     const c = traffic.counts(s).canary;
     if (!c) continue;
     requests += c.requests;
-    errors += c.errors5xx + c.connectFailures;
+    errors5xx += c.errors5xx;
+    connectFailures += c.connectFailures;
     for (let i = 0; i < latency.length; i++) latency[i]! += c.latency[i] ?? 0;
   }
-  return { requests, errorRate: requests > 0 ? errors / requests : null, p99: quantile(latency, 0.99) };
+  return {
+    requests,
+    errorRate: errorRate({ requests, errors5xx, connectFailures }),
+    p99: quantile({ boundsMs: LATENCY_BOUNDS_MS, counts: latency }, 0.99),
+  };
 }
 
 export function flaggerStyle(

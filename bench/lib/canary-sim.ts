@@ -1,6 +1,6 @@
 // Simulated per-second traffic of a canary beside its stable revision, replayed through the
 // controller's own analysis: the RolloutWatch of src/features/rollouts/rollout-watch.ts (which calls
-// pointsFromBuckets, SeriesBuffer, assessRule with the default rules, judgeCanary and decideAction)
+// pointsFromSamples, SeriesBuffer, assessRule with the default rules, judgeCanary and decideAction)
 // is fed these buckets through its metrics function and evaluated every simulated interval, as the
 // rollout driver does on its 100 ms reconcile tick. Used by bench/false-alarms.ts,
 // bench/judge-compare.ts and bench/controller-scale.ts.
@@ -13,6 +13,7 @@ import {
   type SeriesStore,
   type WatchResult,
 } from '../../src/features/rollouts/rollout-watch.ts';
+import { BuiltinMetricsSource } from '../../src/providers/builtin-metrics-source.ts';
 import type { Instance } from '../../src/providers/runtimes/types.ts';
 import { latencyBucket } from '../../src/proxy/shared.ts';
 import { LATENCY_BOUNDS_MS, type MetricsBucket, type RevisionCounters } from '../../src/proxy/types.ts';
@@ -200,7 +201,7 @@ export class SimulatedRollout {
     this.traffic = traffic;
     this.id = id;
     this.watch = new RolloutWatch(
-      async (_app, since) => this.traffic.metrics(since, this.#now),
+      new BuiltinMetricsSource(async (_app, since) => this.traffic.metrics(since, this.#now)),
       series ? { series } : {},
     );
     this.ctx = { spec: { name: 'shop', analysis: spec } } as unknown as AppContext;

@@ -22,6 +22,7 @@ import { rotateSecretsKey } from '../features/revisions/rotate-secrets-key.ts';
 import { createSecretBox, SECRETS_KEY_ENV, type SecretBox } from '../features/revisions/secret-box.ts';
 import { secretsKeyProblem } from '../features/revisions/secrets-key-check.ts';
 import { Controller } from '../features/rollouts/controller.ts';
+import { BuiltinMetricsSource } from '../providers/builtin-metrics-source.ts';
 import { runtimes } from '../providers/runtimes/registry.ts';
 import { trafficRouters } from '../providers/traffic/registry.ts';
 import { createLogger } from '../shared/logger.ts';
@@ -163,6 +164,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
       }),
   });
   const metrics = (app: string, since: number) => agent.metrics(app, since);
+  const metricsSource = new BuiltinMetricsSource(metrics);
   const tokens = new TokenService({ store });
   const ofrepTokens = OfrepTokens.forDataDir(dataDir);
   const ofrepPort = options.ofrepPort ?? options.port + 1;
@@ -258,7 +260,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
     runtime,
     traffic,
     log,
-    metrics,
+    metrics: metricsSource,
     incidents,
     notify: (n) => hub.publish(n),
   });

@@ -42,7 +42,13 @@ export interface BeforeSummary {
   readonly to: number;
   readonly requests: number;
   readonly errors: number;
+  /** Counts per latency bucket: this summary is kept in the rollout's state as it is (WatchMemory). */
   readonly latency: readonly number[];
+  /**
+   * The buckets' bounds, ms, when not the built-in proxy's: a summary kept before samples carried
+   * their bounds has none, and was counted in the built-in proxy's.
+   */
+  readonly latencyBoundsMs?: readonly number[];
 }
 
 /** What the analysis must judge the same way after a controller restart. */
@@ -129,6 +135,7 @@ const beforeSummarySchema = z.looseObject({
   requests: z.number(),
   errors: z.number(),
   latency: z.array(z.number()),
+  latencyBoundsMs: z.array(z.number()).optional(),
 });
 
 /** A rollout's state as the store holds it; parse() names the field that is wrong. */

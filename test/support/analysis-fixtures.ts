@@ -1,7 +1,8 @@
 // Deterministic builders and simulators for the analysis tests.
 
-import { emptyPoint, LATENCY_BUCKETS, type Point } from '../../src/features/analysis/series.ts';
-import { LATENCY_BOUNDS_MS } from '../../src/proxy/types.ts';
+import { bucketIndex, emptyHistogram, type HistogramSum } from '../../src/features/analysis/histogram.ts';
+import { emptyPoint, type Point } from '../../src/features/analysis/series.ts';
+import { BUILTIN_LATENCY_BOUNDS_MS } from '../../src/providers/builtin-metrics-source.ts';
 
 /** mulberry32: a small seeded PRNG, uniform in [0, 1). */
 export function prng(seed: number): () => number {
@@ -33,27 +34,31 @@ export function binomial(random: () => number, n: number, p: number): number {
   return k;
 }
 
-/** Index of the latency bucket holding ms. */
+/** Index of the built-in proxy's latency bucket holding ms. */
 export function bucketOf(ms: number): number {
-  for (let i = 0; i < LATENCY_BOUNDS_MS.length; i++) if (ms <= LATENCY_BOUNDS_MS[i]!) return i;
-  return LATENCY_BUCKETS - 1;
+  return bucketIndex(BUILTIN_LATENCY_BOUNDS_MS, ms);
 }
 
-/** A histogram of n log-normal latencies with the given median (ms) and log-sd. */
-export function lognormalHistogram(random: () => number, n: number, median: number, sigma = 0.5): number[] {
-  const h = new Array<number>(LATENCY_BUCKETS).fill(0);
+/** A histogram (built-in bounds) of n log-normal latencies with the given median (ms) and log-sd. */
+export function lognormalHistogram(
+  random: () => number,
+  n: number,
+  median: number,
+  sigma = 0.5,
+): HistogramSum {
+  const h = emptyHistogram(BUILTIN_LATENCY_BOUNDS_MS);
   for (let i = 0; i < n; i++) {
     const u1 = Math.max(random(), 1e-12);
     const z = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * random());
-    h[bucketOf(median * Math.exp(sigma * z))]!++;
+    h.counts[bucketOf(median * Math.exp(sigma * z))]!++;
   }
   return h;
 }
 
-/** A histogram with every request in the bucket of ms. */
-export function histogramAt(ms: number, n: number): number[] {
-  const h = new Array<number>(LATENCY_BUCKETS).fill(0);
-  h[bucketOf(ms)] = n;
+/** A histogram (built-in bounds) with every request in the bucket of ms. */
+export function histogramAt(ms: number, n: number): HistogramSum {
+  const h = emptyHistogram(BUILTIN_LATENCY_BOUNDS_MS);
+  h.counts[bucketOf(ms)] = n;
   return h;
 }
 

@@ -52,7 +52,7 @@ export async function inProcessApi(options: {
     runtime,
     traffic,
     log: silentLogger,
-    metrics: async () => [],
+    metrics: { read: async () => ({ phase: 'Successful', samples: [] }) },
     incidents,
     notify: () => {},
     flags,

@@ -8,7 +8,8 @@ import {
   type Metric,
   type Rule,
 } from '../../spec/analysis-spec.ts';
-import { errorRate, type Point, quantile, requestRate, SeriesIndex, type WindowSum } from './series.ts';
+import { quantile } from './histogram.ts';
+import { errorRate, type Point, requestRate, SeriesIndex, type WindowSum } from './series.ts';
 
 export type RulePhase = 'Pass' | 'Breach' | 'Pending' | 'Inconclusive' | 'Error';
 

@@ -7,8 +7,9 @@ import {
   prng,
   repeat,
 } from '../../../test/support/analysis-fixtures.ts';
-import { judgeBeforeAfter, referencePoints, summarizeBefore } from './before-after.ts';
-import { emptyPoint, type Point, quantile } from './series.ts';
+import { beforeLatency, judgeBeforeAfter, referencePoints, summarizeBefore } from './before-after.ts';
+import { addHistogram, emptyHistogram, quantile } from './histogram.ts';
+import { emptyPoint, type Point } from './series.ts';
 
 const SWITCH = 1_000_000; // the second of the switch
 
@@ -152,5 +153,32 @@ test('after a full switch, relative rules compare with the reference second by s
       [SWITCH + 2, 50, 1],
     ],
   );
-  assert.equal(quantile(ref[0]!.latency, 0.99), quantile(before.latency, 0.99));
+  assert.equal(quantile(ref[0]!.latency, 0.99), quantile(beforeLatency(before), 0.99));
+});
+
+test('a reference kept by the code before samples carried bounds judges the same; one in other bounds keeps them', () => {
+  const random = prng(12);
+  const before = series(random, { start: SWITCH - 100, seconds: 100, rps: 100, errorRate: 0, median: 5 });
+  const after = series(random, { start: SWITCH, seconds: 40, rps: 100, errorRate: 0, median: 20 });
+  const summary = summarizeBefore(before, SWITCH)!;
+  assert.equal('latencyBoundsMs' in summary, false, 'built-in bounds: kept as counts, as before');
+  const options = { since: SWITCH * 1000, now: (SWITCH + 40) * 1000 };
+  const kept = JSON.parse(JSON.stringify(summary));
+  assert.deepEqual(judgeBeforeAfter(kept, after, options), judgeBeforeAfter(summary, after, options));
+  assert.equal(judgeBeforeAfter(kept, after, options).metric, 'latency');
+
+  const bounds = [1, 2, 5, 10, 20, 50, 100];
+  const coarse: Point[] = before.map((p) => {
+    const h = emptyHistogram(bounds);
+    addHistogram(h, p.latency);
+    return { ...p, latency: h };
+  });
+  const other = summarizeBefore(coarse, SWITCH)!;
+  assert.deepEqual(other.latencyBoundsMs, bounds);
+  assert.deepEqual(beforeLatency(JSON.parse(JSON.stringify(other))).boundsMs, bounds);
+  assert.equal(
+    judgeBeforeAfter(other, after, options).metric,
+    'latency',
+    'the release is re-binned onto them',
+  );
 });

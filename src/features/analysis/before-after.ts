@@ -19,6 +19,8 @@
 // surge, a slow dependency or a bad client arriving together with the release looks like the
 // release. The margins keep small shifts from counting; the rules still judge on their own.
 
+import { BUILTIN_LATENCY_BOUNDS_MS } from '../../providers/builtin-metrics-source.ts';
+import type { LatencyHistogram } from '../../providers/metrics-source.ts';
 import type { BeforeSummary } from '../../spec/rollout-state.ts';
 import { formatValue } from './assess-rule.ts';
 
@@ -26,7 +28,13 @@ export type { BeforeSummary };
 
 import type { CanaryJudgment, CanaryJudgmentOptions, JudgmentVerdict } from './canary-judgment.ts';
 import { compareLatency, fmtEvidence, logMixture, wilsonLower } from './canary-judgment.ts';
-import { addHistogram, LATENCY_BUCKETS, type Point, sumWindow } from './series.ts';
+import { addHistogram, emptyHistogram, sameBounds } from './histogram.ts';
+import { failedRequests, type Point, sumWindow } from './series.ts';
+
+/** The reference's latency histogram, with its bounds. */
+export function beforeLatency(before: BeforeSummary): LatencyHistogram {
+  return { boundsMs: before.latencyBoundsMs ?? BUILTIN_LATENCY_BOUNDS_MS, counts: before.latency };
+}
 
 export interface BeforeAfterOptions extends CanaryJudgmentOptions {
   /** Requests the reference needs before any judgment (default 100). */
@@ -78,8 +86,11 @@ export function summarizeBefore(
     from: sum.from,
     to: sum.to,
     requests: sum.requests,
-    errors: Math.min(sum.requests, sum.errors5xx + sum.connectFailures),
-    latency: sum.latency,
+    errors: failedRequests(sum),
+    latency: sum.latency.counts,
+    ...(sameBounds(sum.latency.boundsMs, BUILTIN_LATENCY_BOUNDS_MS)
+      ? {}
+      : { latencyBoundsMs: sum.latency.boundsMs }),
   };
 }
 
@@ -117,7 +128,7 @@ export function judgeErrorsBeforeAfter(
     .filter((p) => p.second >= first && p.second <= last)
     .sort((a, b) => a.second - b.second);
   for (const p of seconds) {
-    const pe = Math.min(p.requests, p.errors5xx + p.connectFailures);
+    const pe = failedRequests(p);
     n += p.requests;
     e += pe;
     if (decidedAt !== null) continue;
@@ -198,16 +209,18 @@ export function judgeLatencyBeforeAfter(
   const first = Math.ceil(options.since / 1000) + Math.ceil((options.latencyWarmup ?? 10_000) / 1000);
   const last = Math.floor(options.now / 1000) - 1;
   const persist = Math.max(1, Math.round((options.latencyFor ?? 20_000) / 1000));
-  const bySecond = new Map<number, readonly number[]>();
+  const bySecond = new Map<number, LatencyHistogram>();
   for (const p of after) if (p.second >= first && p.second <= last) bySecond.set(p.second, p.latency);
   const labels = { ...options, labels: ['release', 'before the switch'] as const };
+  const reference = beforeLatency(before);
+  // The release's windows are summed over the reference's bounds: Mann-Whitney compares buckets.
   const windowAt = (end: number) => {
-    const h = new Array<number>(LATENCY_BUCKETS).fill(0);
+    const h = emptyHistogram(reference.boundsMs);
     for (let t = Math.max(first, end - LATENCY_WINDOW_SECONDS + 1); t <= end; t++) {
       const l = bySecond.get(t);
       if (l) addHistogram(h, l);
     }
-    return compareLatency(h, before.latency, labels);
+    return compareLatency(h, reference, labels);
   };
   const latest = windowAt(last);
   const needed = LATENCY_WINDOW_SECONDS + persist - 1;
@@ -266,7 +279,8 @@ export function judgeBeforeAfter(
  */
 export function referencePoints(before: BeforeSummary, from: number, to: number): Point[] {
   const seconds = Math.max(1, before.to - before.from + 1);
-  const latency = before.latency.map((c) => c / seconds);
+  const reference = beforeLatency(before);
+  const latency = { boundsMs: reference.boundsMs, counts: reference.counts.map((c) => c / seconds) };
   const out: Point[] = [];
   for (let second = from; second <= to; second++)
     out.push({

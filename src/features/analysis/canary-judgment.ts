@@ -16,9 +16,10 @@
 // least latencyRatio x the baseline's and at least latencyMinIncreaseMs slower: a freshly
 // started process answers in 0.5 ms where a warm one takes 0.25 ms, a 2x that nobody feels and
 // that rolled back every healthy canary before this floor existed (bench/false-alarms.ts).
-import { LATENCY_BOUNDS_MS } from '../../proxy/types.ts';
+import type { LatencyHistogram } from '../../providers/metrics-source.ts';
 import { formatValue } from './assess-rule.ts';
-import { addHistogram, histogramCount, LATENCY_BUCKETS, type Point, quantile } from './series.ts';
+import { addHistogram, emptyHistogram, histogramCount, quantile, rebin } from './histogram.ts';
+import { failedRequests, type Point, seriesBounds } from './series.ts';
 
 export type JudgmentVerdict = 'Worse' | 'NotWorse' | 'Continue';
 
@@ -83,19 +84,14 @@ function align(candidate: readonly Point[], baseline: readonly Point[]): Second[
   for (const p of candidate) {
     const s = at(p.second);
     s.nc += p.requests;
-    s.ec += p.errors5xx + p.connectFailures;
+    s.ec += failedRequests(p);
   }
   for (const p of baseline) {
     const s = at(p.second);
     s.nb += p.requests;
-    s.eb += p.errors5xx + p.connectFailures;
+    s.eb += failedRequests(p);
   }
-  const seconds = [...bySecond.values()].sort((a, b) => a.second - b.second);
-  for (const s of seconds) {
-    s.ec = Math.min(s.ec, s.nc);
-    s.eb = Math.min(s.eb, s.nb);
-  }
-  return seconds;
+  return [...bySecond.values()].sort((a, b) => a.second - b.second);
 }
 
 /** One-sided 95% Wilson lower bound of a proportion: the practical margin is not met by noise. */
@@ -247,10 +243,12 @@ export interface MannWhitney {
   readonly pValue: number;
 }
 
-/** Mann-Whitney U of two histograms over the same buckets, ties as bucket mid-ranks. */
+/** Mann-Whitney U of two histograms' counts over the same buckets, ties as bucket mid-ranks. */
 export function mannWhitney(first: readonly number[], second: readonly number[]): MannWhitney {
-  const n1 = histogramCount(first);
-  const n2 = histogramCount(second);
+  let n1 = 0;
+  let n2 = 0;
+  for (const c of first) n1 += c;
+  for (const c of second) n2 += c;
   const n = n1 + n2;
   if (n1 === 0 || n2 === 0) return { u: 0, z: 0, pValue: 1 };
   let below = 0;
@@ -278,20 +276,25 @@ export function judgeLatency(
   baseline: readonly Point[],
   options: CanaryJudgmentOptions = {},
 ): CanaryJudgment {
-  const c = new Array<number>(LATENCY_BUCKETS).fill(0);
-  const b = new Array<number>(LATENCY_BUCKETS).fill(0);
-  for (const p of window(candidate, options)) addHistogram(c, p.latency);
-  for (const p of window(baseline, options)) addHistogram(b, p.latency);
+  const cw = window(candidate, options);
+  const bw = window(baseline, options);
+  // Both over the same buckets (the baseline's, else the canary's): Mann-Whitney compares buckets.
+  const bounds = seriesBounds(bw.length ? bw : cw);
+  const c = emptyHistogram(bounds);
+  const b = emptyHistogram(bounds);
+  for (const p of cw) addHistogram(c, p.latency);
+  for (const p of bw) addHistogram(b, p.latency);
   return compareLatency(c, b, options);
 }
 
 /**
  * The latency comparison on two histograms: `candidate` against `reference` (the stable revision
- * beside it, or the previous revision before the switch). Labels say "canary" and "baseline".
+ * beside it, or the previous revision before the switch). Labels say "canary" and "baseline". The
+ * candidate is re-binned onto the reference's bounds if it was counted in others.
  */
 export function compareLatency(
-  c: readonly number[],
-  b: readonly number[],
+  candidate: LatencyHistogram,
+  b: LatencyHistogram,
   options: CanaryJudgmentOptions & { readonly labels?: readonly [string, string] } = {},
 ): CanaryJudgment {
   const minSample = options.minSample ?? 50;
@@ -299,12 +302,15 @@ export function compareLatency(
   const ratio = options.latencyRatio ?? 1.5;
   const minIncrease = options.latencyMinIncreaseMs ?? 5;
   const [cl, bl] = options.labels ?? ['canary', 'baseline'];
+  const c = rebin(candidate, b.boundsMs);
   const nc = histogramCount(c);
   const nb = histogramCount(b);
   const cm = quantile(c, 0.5);
   const bm = quantile(b, 0.5);
-  const medianRatio = cm !== null && bm !== null ? cm / Math.max(bm, LATENCY_BOUNDS_MS[0] / 2) : null;
-  const mw = mannWhitney(c, b);
+  // A median in the first bucket is at least half its bound: no ratio against a 0 ms baseline.
+  const floor = (b.boundsMs[0] ?? 1) / 2;
+  const medianRatio = cm !== null && bm !== null ? cm / Math.max(bm, floor) : null;
+  const mw = mannWhitney(c.counts, b.counts);
   const stats = {
     canaryCount: nc,
     baselineCount: nb,

@@ -1,22 +1,53 @@
-// Per-second observations of one revision, and the arithmetic the rules and the canary judgment
-// need over them: window sums, histogram quantiles, error and request rates.
-import { LATENCY_BOUNDS_MS, type MetricsBucket } from '../../proxy/types.ts';
+// Per-second observations of one revision, and the arithmetic the rules, the canary judgment,
+// the watch, the verification and the incident's impact need over them: window sums, THE error
+// rate, request rates (histogram quantiles are in histogram.ts).
 
-/** Number of latency buckets: one per bound plus the open bucket above the last bound. */
-export const LATENCY_BUCKETS = LATENCY_BOUNDS_MS.length + 1;
+import { BUILTIN_LATENCY_BOUNDS_MS } from '../../providers/builtin-metrics-source.ts';
+import type { LatencyHistogram, MetricsSample } from '../../providers/metrics-source.ts';
+import { addCounts, addHistogram, emptyHistogram, sameBounds } from './histogram.ts';
 
 /** Seconds of history a SeriesBuffer keeps unless told otherwise (15 minutes). */
 export const DEFAULT_SERIES_SECONDS = 900;
 
-/** What one revision did in one second. */
-export interface Point {
-  /** Unix time in whole seconds at the start of the second. */
-  readonly second: number;
+/** The counters the error rate is defined over: one second, or a sum over a window. */
+export interface RequestCounts {
   readonly requests: number;
   readonly errors5xx: number;
   readonly connectFailures: number;
-  /** Counts per latency bucket (bounds in LATENCY_BOUNDS_MS, last bucket above the last bound). */
-  readonly latency: readonly number[];
+}
+
+/**
+ * Failed requests: 5xx responses plus connections to the revision that failed, at most the
+ * requests. A failed connection counts against the revision it failed on even when the proxy
+ * retried the request elsewhere (that revision did fail it). A request whose connection failed and
+ * that was then answered 502 counts twice; the cap keeps the rate at most 1.
+ */
+export function failedRequests(c: RequestCounts): number {
+  return Math.min(c.requests, c.errors5xx + c.connectFailures);
+}
+
+/**
+ * THE error rate, as the runbook's checks mean it ("error rate > 5%"): failed requests over all
+ * the requests of the window, 0..1; null without requests. The rules, the service-down check, the
+ * before/after reference, the verification after a rollback and the incident's impact use this
+ * one (the canary judgment's sequential test counts failedRequests second by second).
+ */
+export function errorRate(c: RequestCounts): number | null {
+  if (c.requests <= 0) return null;
+  return failedRequests(c) / c.requests;
+}
+
+/** Requests per second over the window. */
+export function requestRate(sum: { readonly requests: number; readonly seconds: number }): number {
+  return sum.seconds > 0 ? sum.requests / sum.seconds : 0;
+}
+
+/** What one revision did in one second. */
+export interface Point extends RequestCounts {
+  /** Unix time in whole seconds at the start of the second. */
+  readonly second: number;
+  /** With the bounds the source counted it in. */
+  readonly latency: LatencyHistogram;
   /** Health checks of the revision were failing during this second. */
   readonly healthFailing: boolean;
   /** The revision had no healthy instance during this second. */
@@ -29,7 +60,7 @@ export interface Point {
 }
 
 /** Sums over the seconds from..to (both inclusive). */
-export interface WindowSum {
+export interface WindowSum extends RequestCounts {
   readonly from: number;
   readonly to: number;
   /** Seconds covered by the window (to - from + 1). */
@@ -38,29 +69,47 @@ export interface WindowSum {
   readonly knownSeconds: number;
   /** Seconds of the window whose health was seen (the share of health metrics is over these). */
   readonly healthKnownSeconds: number;
-  readonly requests: number;
-  readonly errors5xx: number;
-  readonly connectFailures: number;
-  readonly latency: readonly number[];
+  /** Over the bounds of the window's first histogram with a count (others re-binned onto them). */
+  readonly latency: LatencyHistogram;
   readonly healthFailingSeconds: number;
   readonly unavailableSeconds: number;
 }
 
-export function emptyPoint(second: number): Point {
+/** A second without traffic (its histogram over `boundsMs`, the built-in proxy's by default). */
+export function emptyPoint(second: number, boundsMs: readonly number[] = BUILTIN_LATENCY_BOUNDS_MS): Point {
   return {
     second,
     requests: 0,
     errors5xx: 0,
     connectFailures: 0,
-    latency: new Array<number>(LATENCY_BUCKETS).fill(0),
+    latency: emptyHistogram(boundsMs),
     healthFailing: false,
     unavailable: false,
   };
 }
 
+/**
+ * The bounds a window's histograms are summed over: those of its first point with a latency count
+ * (else of its first point, else the built-in proxy's). A series has one source, so normally all
+ * its points share them; a point counted in other bounds is re-binned onto these.
+ */
+export function seriesBounds(
+  points: readonly Point[],
+  from = Number.NEGATIVE_INFINITY,
+  to = Number.POSITIVE_INFINITY,
+): readonly number[] {
+  let first: readonly number[] | null = null;
+  for (const p of points) {
+    if (p.second < from || p.second > to) continue;
+    first ??= p.latency.boundsMs;
+    for (const c of p.latency.counts) if (c > 0) return p.latency.boundsMs;
+  }
+  return first ?? BUILTIN_LATENCY_BOUNDS_MS;
+}
+
 /** Sums the points whose second lies in from..to (inclusive); points need not be sorted. */
 export function sumWindow(points: readonly Point[], from: number, to: number): WindowSum {
-  const latency = new Array<number>(LATENCY_BUCKETS).fill(0);
+  const latency = emptyHistogram(seriesBounds(points, from, to));
   let requests = 0;
   let errors5xx = 0;
   let connectFailures = 0;
@@ -96,50 +145,6 @@ export function sumWindow(points: readonly Point[], from: number, to: number): W
   };
 }
 
-export function addHistogram(into: number[], add: readonly number[]): void {
-  for (let i = 0; i < LATENCY_BUCKETS; i++) into[i] = (into[i] ?? 0) + (add[i] ?? 0);
-}
-
-export function histogramCount(histogram: readonly number[]): number {
-  let n = 0;
-  for (const c of histogram) n += c;
-  return n;
-}
-
-/**
- * The q-quantile (0..1) of a latency histogram in ms, interpolated linearly within its bucket (as
- * Prometheus' histogram_quantile does; the first bucket starts at 0). A quantile that falls in the
- * open last bucket is reported as the last bound: "at least that". Null for an empty histogram.
- */
-export function quantile(histogram: readonly number[], q: number): number | null {
-  const total = histogramCount(histogram);
-  if (total <= 0) return null;
-  const target = Math.min(1, Math.max(0, q)) * total;
-  let cumulative = 0;
-  for (let i = 0; i < LATENCY_BUCKETS; i++) {
-    const count = histogram[i] ?? 0;
-    if (count > 0 && cumulative + count >= target) {
-      if (i >= LATENCY_BOUNDS_MS.length) return LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1]!;
-      const lower = i === 0 ? 0 : LATENCY_BOUNDS_MS[i - 1]!;
-      const upper = LATENCY_BOUNDS_MS[i]!;
-      return lower + ((upper - lower) * (target - cumulative)) / count;
-    }
-    cumulative += count;
-  }
-  return LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1]!;
-}
-
-/** Failed requests (5xx and connect failures) over requests, at most 1; null without requests. */
-export function errorRate(sum: Pick<WindowSum, 'requests' | 'errors5xx' | 'connectFailures'>): number | null {
-  if (sum.requests <= 0) return null;
-  return Math.min(1, (sum.errors5xx + sum.connectFailures) / sum.requests);
-}
-
-/** Requests per second over the window. */
-export function requestRate(sum: Pick<WindowSum, 'requests' | 'seconds'>): number {
-  return sum.seconds > 0 ? sum.requests / sum.seconds : 0;
-}
-
 /** Health of a revision in one second, as the controller's health monitor saw it. */
 export interface HealthState {
   readonly healthFailing: boolean;
@@ -158,16 +163,16 @@ function healthOf(
   return { healthFailing: health?.healthFailing ?? false, unavailable: health?.unavailable ?? false };
 }
 
-export interface PointsFromBucketsOptions {
+export interface PointsFromSamplesOptions {
   /** Revisions that get a point every second even without traffic (so their health is recorded). */
   readonly revisions?: readonly number[];
   readonly health?: (revision: number, second: number) => HealthState | undefined;
 }
 
-/** Splits the data plane's buckets into per-revision points, oldest first. */
-export function pointsFromBuckets(
-  buckets: readonly MetricsBucket[],
-  options: PointsFromBucketsOptions = {},
+/** Splits a metrics source's samples into per-revision points, oldest first. */
+export function pointsFromSamples(
+  samples: readonly MetricsSample[],
+  options: PointsFromSamplesOptions = {},
 ): Map<number, Point[]> {
   const out = new Map<number, Point[]>();
   const push = (revision: number, point: Point) => {
@@ -175,27 +180,25 @@ export function pointsFromBuckets(
     if (list) list.push(point);
     else out.set(revision, [point]);
   };
-  const sorted = [...buckets].sort((a, b) => a.second - b.second);
-  for (const bucket of sorted) {
+  const sorted = [...samples].sort((a, b) => a.second - b.second);
+  for (const sample of sorted) {
     const seen = new Set<number>();
-    for (const c of bucket.revisions) {
+    for (const c of sample.revisions) {
       seen.add(c.revision);
-      const latency = new Array<number>(LATENCY_BUCKETS).fill(0);
-      addHistogram(latency, c.latency);
       push(c.revision, {
-        second: bucket.second,
+        second: sample.second,
         requests: c.requests,
         errors5xx: c.errors5xx,
         connectFailures: c.connectFailures,
-        latency,
-        ...healthOf(options.health?.(c.revision, bucket.second)),
+        latency: c.latency,
+        ...healthOf(options.health?.(c.revision, sample.second)),
       });
     }
     for (const revision of options.revisions ?? []) {
       if (seen.has(revision)) continue;
       push(revision, {
-        ...emptyPoint(bucket.second),
-        ...healthOf(options.health?.(revision, bucket.second)),
+        ...emptyPoint(sample.second),
+        ...healthOf(options.health?.(revision, sample.second)),
       });
     }
   }
@@ -273,6 +276,9 @@ export class SeriesBuffer {
 export class SeriesIndex {
   readonly first: number;
   readonly last: number;
+  /** The bounds of every window's histogram (seriesBounds of the indexed points). */
+  readonly boundsMs: readonly number[];
+  readonly #buckets: number;
   readonly #requests: Float64Array;
   readonly #errors: Float64Array;
   readonly #known: Float64Array;
@@ -286,20 +292,24 @@ export class SeriesIndex {
     this.first = first;
     this.last = Math.max(first - 1, last);
     const n = this.last - first + 1;
+    const bounds = seriesBounds(points, first, this.last);
+    const B = bounds.length + 1;
+    this.boundsMs = bounds;
+    this.#buckets = B;
     this.#requests = new Float64Array(n + 1);
     this.#errors = new Float64Array(n + 1);
     this.#known = new Float64Array(n + 1);
     this.#healthKnown = new Float64Array(n + 1);
     this.#failing = new Float64Array(n + 1);
     this.#unavailable = new Float64Array(n + 1);
-    this.#latency = new Float64Array((n + 1) * LATENCY_BUCKETS);
+    this.#latency = new Float64Array((n + 1) * B);
     const req = new Float64Array(n);
     const err = new Float64Array(n);
     const known = new Float64Array(n);
     const healthKnown = new Float64Array(n);
     const failing = new Float64Array(n);
     const unavailable = new Float64Array(n);
-    const lat = new Float64Array(n * LATENCY_BUCKETS);
+    const lat = new Float64Array(n * B);
     for (const p of points) {
       const i = p.second - first;
       if (i < 0 || i >= n) continue;
@@ -311,7 +321,7 @@ export class SeriesIndex {
         if (p.healthFailing) failing[i] = 1;
         if (p.unavailable) unavailable[i] = 1;
       }
-      for (let b = 0; b < LATENCY_BUCKETS; b++) lat[i * LATENCY_BUCKETS + b]! += p.latency[b] ?? 0;
+      addCounts(lat, i * B, bounds, p.latency);
     }
     for (let i = 0; i < n; i++) {
       this.#requests[i + 1] = this.#requests[i]! + req[i]!;
@@ -320,9 +330,8 @@ export class SeriesIndex {
       this.#healthKnown[i + 1] = this.#healthKnown[i]! + healthKnown[i]!;
       this.#failing[i + 1] = this.#failing[i]! + failing[i]!;
       this.#unavailable[i + 1] = this.#unavailable[i]! + unavailable[i]!;
-      for (let b = 0; b < LATENCY_BUCKETS; b++)
-        this.#latency[(i + 1) * LATENCY_BUCKETS + b] =
-          this.#latency[i * LATENCY_BUCKETS + b]! + lat[i * LATENCY_BUCKETS + b]!;
+      for (let b = 0; b < B; b++)
+        this.#latency[(i + 1) * B + b] = this.#latency[i * B + b]! + lat[i * B + b]!;
     }
   }
 
@@ -340,9 +349,9 @@ export class SeriesIndex {
   /** Sums over from..to (inclusive); errors5xx holds 5xx and connect failures together. */
   sum(from: number, to: number): WindowSum {
     const [a, b] = this.#range(from, to);
-    const latency = new Array<number>(LATENCY_BUCKETS);
-    for (let k = 0; k < LATENCY_BUCKETS; k++)
-      latency[k] = this.#latency[b * LATENCY_BUCKETS + k]! - this.#latency[a * LATENCY_BUCKETS + k]!;
+    const B = this.#buckets;
+    const counts = new Array<number>(B);
+    for (let k = 0; k < B; k++) counts[k] = this.#latency[b * B + k]! - this.#latency[a * B + k]!;
     return {
       from,
       to,
@@ -352,7 +361,7 @@ export class SeriesIndex {
       requests: this.#requests[b]! - this.#requests[a]!,
       errors5xx: this.#errors[b]! - this.#errors[a]!,
       connectFailures: 0,
-      latency,
+      latency: { boundsMs: this.boundsMs, counts },
       healthFailingSeconds: this.#failing[b]! - this.#failing[a]!,
       unavailableSeconds: this.#unavailable[b]! - this.#unavailable[a]!,
     };
@@ -361,22 +370,41 @@ export class SeriesIndex {
 
 /**
  * A point as the store keeps it (the rollout's analysis series): everything but its second, which
- * the store holds in its own column.
+ * the store holds in its own column. The histogram's counts are kept as `latency`, as before
+ * samples carried their bounds; `latencyBoundsMs` only when they are not the built-in proxy's, so
+ * the rows of the built-in source are what they were.
  */
 export function pointToJson(point: Point): unknown {
-  const { second: _, ...rest } = point;
-  return rest;
+  const { second: _, latency, ...rest } = point;
+  return {
+    ...rest,
+    latency: latency.counts,
+    ...(sameBoundsAsBuiltin(latency.boundsMs) ? {} : { latencyBoundsMs: latency.boundsMs }),
+  };
 }
 
-/** A point read back from the store; null for data this version cannot read (it is skipped). */
+const sameBoundsAsBuiltin = (bounds: readonly number[]) => sameBounds(bounds, BUILTIN_LATENCY_BOUNDS_MS);
+
+/**
+ * A point read back from the store; null for data this version cannot read (it is skipped). A row
+ * without `latencyBoundsMs` was counted in the built-in proxy's bounds (all rows written before
+ * samples carried their bounds were).
+ */
 export function pointFromJson(second: number, data: unknown): Point | null {
   if (typeof data !== 'object' || data === null) return null;
   const d = data as Record<string, unknown>;
   const count = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
   if (!count(d.requests) || !count(d.errors5xx) || !count(d.connectFailures)) return null;
   if (!Array.isArray(d.latency) || !d.latency.every(count)) return null;
-  const latency = new Array<number>(LATENCY_BUCKETS).fill(0);
-  addHistogram(latency, d.latency as number[]);
+  let boundsMs = BUILTIN_LATENCY_BOUNDS_MS;
+  if (d.latencyBoundsMs !== undefined) {
+    const b = d.latencyBoundsMs;
+    if (!Array.isArray(b) || !b.every((x, i) => count(x) && (i === 0 || x > b[i - 1]))) return null;
+    if (!sameBoundsAsBuiltin(b)) boundsMs = b as number[];
+  }
+  const latency = emptyHistogram(boundsMs);
+  for (let i = 0; i < latency.counts.length; i++)
+    latency.counts[i] = (d.latency[i] as number | undefined) ?? 0;
   return {
     second,
     requests: d.requests as number,

@@ -6,7 +6,7 @@
 import type { Rule } from '../../spec/analysis-spec.ts';
 import { formatValue, type RuleVerdict } from './assess-rule.ts';
 import { wilsonLower } from './canary-judgment.ts';
-import { type Point, sumWindow } from './series.ts';
+import { failedRequests, type Point, sumWindow } from './series.ts';
 
 export interface ServiceDownSpec {
   readonly enabled: boolean;
@@ -52,7 +52,7 @@ export function serviceDownVerdicts(
       const n = sum.requests;
       // The whole window, not a first busy second: a blip is for the rule's own window.
       if (sum.knownSeconds < seconds || n < Math.max(1, rule.minSample)) continue;
-      const failed = Math.min(n, sum.errors5xx + sum.connectFailures);
+      const failed = failedRequests(sum);
       const level = Math.min(spec.errorRate, spec.factor * rule.threshold.value);
       if (level <= rule.threshold.value || wilsonLower(failed, n) < level) continue;
       const observed = failed / n;

@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { MetricsBucket } from '../../proxy/types.ts';
+import type { MetricsSample } from '../../providers/metrics-source.ts';
 import { computeImpact, type WeightPoint } from './compute-impact.ts';
 
 const T0 = 1_700_000_000; // seconds
-const bucket = (offset: number, ...revs: [number, number, number, number][]): MetricsBucket => ({
+const bucket = (offset: number, ...revs: [number, number, number, number][]): MetricsSample => ({
   second: T0 + offset,
   revisions: revs.map(([revision, requests, errors5xx, connectFailures]) => ({
     revision,
     requests,
     errors5xx,
     connectFailures,
-    latency: [],
+    latency: { boundsMs: [], counts: [] },
   })),
 });
 const at = (offsetSeconds: number) => (T0 + offsetSeconds) * 1000;
@@ -23,7 +23,7 @@ const weights = (offsetSeconds: number, stable: number, bad: number): WeightPoin
   ],
 });
 
-test('sums the bad revision: served, 5xx + connect failures, error rate, stable rate beside it', () => {
+test('sums the bad revision: served, 5xx + connect failures, the analysis error rate, stable rate beside it', () => {
   const impact = computeImpact(
     [
       bucket(0, [1, 90, 0, 0], [2, 10, 1, 0]),
@@ -34,10 +34,10 @@ test('sums the bad revision: served, 5xx + connect failures, error rate, stable 
     1,
     [weights(0, 80, 20), weights(2, 100, 0)],
   );
-  assert.equal(impact.requestsServed, 30); // 10 + 18 answered + 2 connection attempts
+  assert.equal(impact.requestsServed, 28); // 10 + 18 answered (failed connections are not requests)
   assert.equal(impact.requestsFailed, 6); // 1 + 3 5xx + 2 connect failures
   assert.equal(impact.connectFailures, 2);
-  assert.equal(impact.errorRate, 0.2);
+  assert.equal(impact.errorRate, 6 / 28); // errorRate: failed over all requests, as the rules judge
   assert.equal(impact.stableErrorRate, 1 / 270);
   assert.equal(impact.trafficShare, 0.2);
   assert.equal(impact.exposureMs, 2000);
@@ -121,4 +121,14 @@ test('no traffic at all: zeros and null bounds', () => {
       to: null,
     },
   );
+});
+
+test('the impact uses the analysis error rate: failed at most the requests, connection failures alone are no requests', () => {
+  const impact = computeImpact([bucket(0, [1, 50, 0, 0], [2, 4, 3, 2]), bucket(1, [2, 0, 0, 5])], 2, 1, []);
+  assert.equal(impact.requestsServed, 4);
+  assert.equal(impact.requestsFailed, 4, '3 5xx + 7 connect failures, capped at the 4 requests');
+  assert.equal(impact.connectFailures, 7);
+  assert.equal(impact.errorRate, 1);
+  assert.equal(impact.to, at(2), 'a second with only failed connections still exposed it');
+  assert.equal(impact.trafficShare, 4 / 54);
 });

@@ -1,7 +1,8 @@
-// The impact of a bad revision, from the data plane's one-second buckets and the weights the
+// The impact of a bad revision, from the metrics source's one-second samples and the weights the
 // controller set over time. Pure: the controller gathers the inputs, this only counts.
 
-import type { MetricsBucket, RevisionCounters } from '../../proxy/types.ts';
+import type { MetricsSample } from '../../providers/metrics-source.ts';
+import { errorRate, failedRequests } from '../analysis/index.ts';
 import type { IncidentImpact } from './incident.ts';
 
 /** The weights in force from `at` (epoch ms) until the next point; like RouteTable backends. */
@@ -27,17 +28,15 @@ function shareOf(point: WeightPoint, revision: number): number {
   return total > 0 ? bad / total : 0;
 }
 
-const attempts = (c: RevisionCounters) => c.requests + c.connectFailures;
-
 /**
- * Requests the bad revision served and failed (5xx + connection failures), its error rate next to
- * the stable revision's, the largest share of traffic it had (from `weights`; from the buckets when
- * no weights are given) and how long it had traffic. Sticky users pinned to the bad revision keep
- * reaching it after its weight drops to 0, so bucket traffic after the last weight period extends
- * the exposure.
+ * Requests the bad revision served and failed, its error rate next to the stable revision's (both
+ * the analysis' errorRate: failed over all requests), the largest share of traffic it had (from
+ * `weights`; from the samples when no weights are given) and how long it had traffic. Sticky users
+ * pinned to the bad revision keep reaching it after its weight drops to 0, so traffic after the
+ * last weight period extends the exposure.
  */
 export function computeImpact(
-  buckets: readonly MetricsBucket[],
+  buckets: readonly MetricsSample[],
   badRevision: number,
   stableRevision: number | null,
   weights: readonly WeightPoint[],
@@ -47,25 +46,28 @@ export function computeImpact(
   let errors5xx = 0;
   let connectFailures = 0;
   let stableServed = 0;
-  let stableFailed = 0;
-  let allAttempts = 0;
+  let stableErrors5xx = 0;
+  let stableConnectFailures = 0;
+  let allRequests = 0;
   let firstBad: number | null = null;
   let lastBadEnd: number | null = null;
   for (const bucket of buckets) {
     for (const c of bucket.revisions) {
-      allAttempts += attempts(c);
+      allRequests += c.requests;
       if (c.revision === badRevision) {
-        served += attempts(c);
+        served += c.requests;
         errors5xx += c.errors5xx;
         connectFailures += c.connectFailures;
-        if (attempts(c) > 0) {
+        // A connection that failed reached it too (the request may have been served elsewhere).
+        if (c.requests + c.connectFailures > 0) {
           const start = bucket.second * 1000;
           firstBad = firstBad === null ? start : Math.min(firstBad, start);
           lastBadEnd = lastBadEnd === null ? start + 1000 : Math.max(lastBadEnd, start + 1000);
         }
       } else if (c.revision === stableRevision) {
-        stableServed += attempts(c);
-        stableFailed += c.errors5xx + c.connectFailures;
+        stableServed += c.requests;
+        stableErrors5xx += c.errors5xx;
+        stableConnectFailures += c.connectFailures;
       }
     }
   }
@@ -99,7 +101,7 @@ export function computeImpact(
     from = firstBad;
     to = lastBadEnd;
     exposureMs = from !== null && to !== null ? to - from : 0;
-    maxShare = allAttempts > 0 ? served / allAttempts : 0;
+    maxShare = allRequests > 0 ? served / allRequests : 0;
   } else if (firstBad !== null && lastBadEnd !== null && (to === null || lastBadEnd - 1000 >= to)) {
     // Traffic in a bucket that began after the last weighted period (or with no weighted period):
     // pinned users or testers still reached it. A bucket straddling the end is not counted twice.
@@ -108,13 +110,18 @@ export function computeImpact(
     to = lastBadEnd;
   }
 
-  const failed = errors5xx + connectFailures;
+  const bad = { requests: served, errors5xx, connectFailures };
+  const stable = {
+    requests: stableServed,
+    errors5xx: stableErrors5xx,
+    connectFailures: stableConnectFailures,
+  };
   return {
     requestsServed: served,
-    requestsFailed: failed,
+    requestsFailed: failedRequests(bad),
     connectFailures,
-    errorRate: served > 0 ? failed / served : 0,
-    stableErrorRate: stableRevision !== null && stableServed > 0 ? stableFailed / stableServed : null,
+    errorRate: errorRate(bad) ?? 0,
+    stableErrorRate: stableRevision === null ? null : errorRate(stable),
     trafficShare: maxShare,
     stickyUsersExposed: options.stickyUsersExposed ?? null,
     exposureMs,

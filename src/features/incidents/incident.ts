@@ -44,13 +44,13 @@ export interface TimelineEntry {
 
 /** What the bad revision did to users while it had traffic. See computeImpact. */
 export interface IncidentImpact {
-  /** Requests routed to the bad revision (answered, plus connection attempts that failed). */
+  /** Requests the bad revision answered (its 502/504s from the proxy included). */
   readonly requestsServed: number;
-  /** 5xx answers plus failed connection attempts of the bad revision. */
+  /** 5xx answers plus failed connections of the bad revision, at most requestsServed (failedRequests). */
   readonly requestsFailed: number;
-  /** Of requestsFailed, the connection failures (most were retried on another revision). */
+  /** Connections to the bad revision that failed (most were retried on another revision). */
   readonly connectFailures: number;
-  /** requestsFailed / requestsServed, 0..1 (0 when nothing was served). */
+  /** requestsFailed / requestsServed, 0..1 (0 when nothing was served): the analysis' errorRate. */
   readonly errorRate: number;
   /** The stable revision's error rate over the same buckets, for comparison; null if it had no traffic. */
   readonly stableErrorRate: number | null;

@@ -3,9 +3,9 @@
 // the derived routing table in force, and retire processes nothing needs any more.
 
 import { randomUUID } from 'node:crypto';
+import type { MetricsSource } from '../../providers/metrics-source.ts';
 import type { Instance, Runtime } from '../../providers/runtimes/types.ts';
 import type { TrafficRouter } from '../../providers/traffic/types.ts';
-import type { MetricsBucket } from '../../proxy/types.ts';
 import { formatDuration } from '../../shared/duration.ts';
 import { RewindError } from '../../shared/errors.ts';
 import { FailureBackoff } from '../../shared/failure-backoff.ts';
@@ -57,7 +57,8 @@ export interface ControllerDeps {
   readonly runtime: Runtime;
   readonly traffic: TrafficRouter;
   readonly log: Logger;
-  readonly metrics: (app: string, sinceSecond: number) => Promise<MetricsBucket[]>;
+  /** Per-second traffic counters of each revision (the built-in proxy's by default). */
+  readonly metrics: MetricsSource;
   readonly incidents: IncidentService;
   readonly notify: (n: NotificationInput) => void;
   /** Migrations of apps that declare a database. */

@@ -3,14 +3,14 @@
 // transition is journalled (state + event) before its action runs, and every action is
 // idempotent, so a controller killed at any instant resumes where it was.
 
+import type { MetricsSource } from '../../providers/metrics-source.ts';
 import type { Instance, Runtime } from '../../providers/runtimes/types.ts';
-import type { MetricsBucket } from '../../proxy/types.ts';
 import { formatDuration } from '../../shared/duration.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { type AppSpec, forceValue, rolloutSettings } from '../../spec/app-spec.ts';
 import { type EventType, rolloutPhaseEvent } from '../../spec/events.ts';
 import type { RolloutRecord, Store } from '../../store/types.ts';
-import { type Decision, type Severity, steadyStateRules } from '../analysis/index.ts';
+import { type Decision, errorRate, type Severity, steadyStateRules } from '../analysis/index.ts';
 import type { DbStepResult, RolloutDatabase } from '../database/rollout-database.ts';
 import type { HealthMonitor } from '../health/health-monitor.ts';
 import { checkName, probeHttp, runCheck } from '../health/probe.ts';
@@ -41,7 +41,7 @@ export interface DriverDeps {
   readonly applyRoutes: (ctx: AppContext, rollout: RolloutRecord | null) => Promise<void>;
   readonly reporter: RolloutReporter;
   readonly watch: RolloutWatch;
-  readonly metrics: (app: string, sinceSecond: number) => Promise<MetricsBucket[]>;
+  readonly metrics: MetricsSource;
   /** The environment an instance of the revision runs with (config, opened secrets, Rewind's own). Throws when a secret cannot be opened. */
   readonly envOf: (ctx: AppContext, spec: RevisionSpec) => Record<string, string>;
   /** Migrations of apps that declare a database. */
@@ -938,20 +938,24 @@ export class RolloutDriver {
       const r = await runCheck(check, checkTarget(app, restored, spec));
       checks.push({ name: checkName(check), passed: r.ok, detail: r.ok ? 'passed' : r.detail });
     }
-    const buckets = await metrics(rollout.app, Math.floor(rollout.createdAt / 1000) - 60).catch(() => []);
+    // A failed read is no traffic on either side (0% against 0%), as when the read threw before
+    // reads returned their failure; saying "not checked" instead would change the verdict.
+    const { samples } = await metrics.read(rollout.app, Math.floor(rollout.createdAt / 1000) - 60);
     const rate = (from: number, to: number) => {
       let requests = 0;
-      let errors = 0;
-      for (const b of buckets) {
+      let errors5xx = 0;
+      let connectFailures = 0;
+      for (const b of samples) {
         if (b.second < from || b.second >= to) continue;
         for (const c of b.revisions) {
           if (c.revision !== restored && !(rollout.kind === 'rollback' && c.revision === rev.copiedFrom))
             continue;
           requests += c.requests;
-          errors += c.errors5xx + c.connectFailures;
+          errors5xx += c.errors5xx;
+          connectFailures += c.connectFailures;
         }
       }
-      return { requests, errors, rate: requests ? errors / requests : 0 };
+      return { requests, rate: errorRate({ requests, errors5xx, connectFailures }) ?? 0 };
     };
     const startSecond = Math.floor(rollout.createdAt / 1000);
     const before = rate(startSecond - 60, startSecond);

@@ -1,7 +1,6 @@
 // What people hear about rollouts: notifications at each turn, and an incident for every
 // rollback, automatic or manual, with its timeline, impact and verification.
-
-import type { MetricsBucket } from '../../proxy/types.ts';
+import type { MetricsSource } from '../../providers/metrics-source.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { Severity } from '../../spec/severity.ts';
 import type { EventRecord, RolloutRecord, Store } from '../../store/types.ts';
@@ -13,7 +12,7 @@ export interface ReporterDeps {
   readonly store: Store;
   readonly incidents: IncidentService;
   readonly notify: (n: NotificationInput) => void;
-  readonly metrics: (app: string, sinceSecond: number) => Promise<MetricsBucket[]>;
+  readonly metrics: MetricsSource;
   readonly log: Logger;
 }
 
@@ -155,10 +154,13 @@ export class RolloutReporter {
           ? [rollout.fromRevision, rollout.toRevision]
           : [rollout.toRevision, rollout.fromRevision];
       if (bad !== null) {
-        const buckets = await metrics(rollout.app, Math.floor(rollout.createdAt / 1000) - 1).catch(() => []);
+        // A failed read leaves the impact at zero, as before: the incident is still completed.
+        const read = await metrics.read(rollout.app, Math.floor(rollout.createdAt / 1000) - 1);
+        if (read.phase === 'Error')
+          log.warn({ app: rollout.app, error: read.error }, 'no metrics for the impact');
         await incidents.setImpact(
           record.id,
-          computeImpact(buckets, bad, good, weightHistory(rollout, events, bad, good)),
+          computeImpact(read.samples, bad, good, weightHistory(rollout, events, bad, good)),
         );
       }
       await incidents.setVerification(record.id, verification);

@@ -6,13 +6,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { BUILTIN_LATENCY_BOUNDS_MS, BuiltinMetricsSource } from '../../providers/builtin-metrics-source.ts';
+import type { MetricsSource } from '../../providers/metrics-source.ts';
 import type { Instance } from '../../providers/runtimes/types.ts';
 import { HISTORY_SECONDS } from '../../proxy/shared.ts';
 import type { MetricsBucket } from '../../proxy/types.ts';
 import { appSpecSchema } from '../../spec/app-spec.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { Store } from '../../store/types.ts';
-import { LATENCY_BUCKETS } from '../analysis/index.ts';
 import type { AppContext } from './app-context.ts';
 import { initialState, type RolloutState, type WatchMemory } from './rollout-state.ts';
 import { evaluationDue, RolloutWatch, type SeriesStore } from './rollout-watch.ts';
@@ -132,7 +133,7 @@ function contextOf(rule: Record<string, unknown>, analysis: Record<string, unkno
 }
 
 function latency(requests: number): number[] {
-  const l = new Array<number>(LATENCY_BUCKETS).fill(0);
+  const l = new Array<number>(BUILTIN_LATENCY_BOUNDS_MS.length + 1).fill(0);
   l[5] = requests;
   return l;
 }
@@ -144,14 +145,15 @@ function latency(requests: number): number[] {
  */
 async function run(
   c: Case,
-  options: { restart: boolean; persist: boolean },
+  options: { restart: boolean; persist: boolean; failReads?: (t: number) => boolean },
 ): Promise<{ decidedAt: number; breachingSince: number | null; reason: string }> {
   const rolloutId = await newRollout();
   const ctx = contextOf(c.rule, c.analysis);
   let nowMs = 0;
   let agentFrom = Number.NEGATIVE_INFINITY;
-  const metrics = async (_app: string, since: number): Promise<MetricsBucket[]> => {
+  const buckets = async (_app: string, since: number): Promise<MetricsBucket[]> => {
     const now = Math.floor(nowMs / 1000);
+    if (options.failReads?.(now - T0)) throw new Error('connect ECONNREFUSED (agent)');
     const out: MetricsBucket[] = [];
     for (let s = Math.max(since, now - HISTORY_SECONDS, agentFrom); s < now; s++) {
       const bad = c.fault === 'errors' && s >= T0 + c.badFrom;
@@ -185,6 +187,7 @@ async function run(
     reason: null,
   });
   const instances = [instance('b', BASELINE.unit), instance('c', CANDIDATE.unit)];
+  const metrics: MetricsSource = new BuiltinMetricsSource(buckets);
   const series: SeriesStore | undefined = options.persist ? store.analysis : undefined;
   let watch = new RolloutWatch(metrics, series ? { series } : {});
   let memory: WatchMemory | null = null;
@@ -247,6 +250,24 @@ for (const c of CASES) {
   });
 }
 
+test('a failed metrics read is data, not an exception: reads failing for 5s of the breach decide at the same second', async () => {
+  const c = CASES[0]!;
+  const straight = await run(c, { restart: false, persist: false });
+  let failed = 0;
+  const failing = await run(c, {
+    restart: false,
+    persist: false,
+    failReads: (t) => {
+      const fails = t >= 10 && t < 15;
+      if (fails) failed++;
+      return fails;
+    },
+  });
+  assert.ok(failed >= 5, 'the reads failed');
+  assert.equal(failing.decidedAt, straight.decidedAt);
+  assert.equal(failing.breachingSince, straight.breachingSince);
+});
+
 test('the canary judgment resumes with its evidence: killed halfway to its decision, after an agent restart too', async () => {
   const base: Case = {
     name: 'judgment',
@@ -293,7 +314,7 @@ test('the persisted series stays bounded to the longest window and goes when the
       });
     return out;
   };
-  const watch = new RolloutWatch(metrics, { series: store.analysis });
+  const watch = new RolloutWatch(new BuiltinMetricsSource(metrics), { series: store.analysis });
   for (let t = 0; t < 300; t += 1) {
     nowMs = (T0 + t) * 1000 + 500;
     await watch.evaluate({

@@ -4,8 +4,9 @@
 // both revisions serve side by side). The series it judges on are persisted with the rollout,
 // once per evaluation, so that a restarted controller resumes its windows and judgment with the
 // same evidence; the data plane's own two minutes fill in the seconds the controller was down.
+
+import type { MetricsSource } from '../../providers/metrics-source.ts';
 import type { Instance } from '../../providers/runtimes/types.ts';
-import type { MetricsBucket } from '../../proxy/types.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { AnalysisSecond, Store } from '../../store/types.ts';
 import {
@@ -20,7 +21,7 @@ import {
   judgeCanary,
   type Point,
   pointFromJson,
-  pointsFromBuckets,
+  pointsFromSamples,
   pointToJson,
   type Rule,
   referencePoints,
@@ -88,14 +89,14 @@ export type SeriesStore = Store['analysis'];
 
 export class RolloutWatch {
   readonly #watched = new Map<string, Watched>();
-  readonly #metrics: (app: string, sinceSecond: number) => Promise<MetricsBucket[]>;
+  readonly #metrics: MetricsSource;
   readonly #series: SeriesStore | null;
   readonly #log: Logger | null;
   /** Rollouts whose persisted series this process dropped already (forget runs on every tick of some). */
   readonly #dropped = new Set<string>();
 
   constructor(
-    metrics: (app: string, sinceSecond: number) => Promise<MetricsBucket[]>,
+    metrics: MetricsSource,
     options: { readonly series?: SeriesStore; readonly log?: Logger } = {},
   ) {
     this.#metrics = metrics;
@@ -196,12 +197,14 @@ export class RolloutWatch {
     };
     const candidateFlags = flags(input.candidate.unit);
     const baselineFlags = input.baseline ? flags(input.baseline.unit) : null;
-    const buckets = await this.#metrics(ctx.spec.name, w.nextSecond).catch(() => []);
+    // A failed read is no seconds: they are read again next time (nextSecond stays), and the
+    // data plane keeps two minutes of them.
+    const { samples } = await this.#metrics.read(ctx.spec.name, w.nextSecond);
     const revisions = [input.candidate.revision, ...(input.baseline ? [input.baseline.revision] : [])];
     const current = Math.floor(now / 1000);
     const observedFrom = current - Math.ceil(spec.interval / 1000) - 1;
     const watched = w;
-    const points = pointsFromBuckets(buckets, {
+    const points = pointsFromSamples(samples, {
       revisions,
       health: (revision, second): HealthState | undefined => {
         // Health is observed now; it stands for the seconds read in this evaluation.
@@ -217,7 +220,7 @@ export class RolloutWatch {
     });
     w.candidate.appendAll(points.get(input.candidate.revision) ?? []);
     if (input.baseline) w.baseline.appendAll(points.get(input.baseline.revision) ?? []);
-    const last = buckets.reduce((m, b) => Math.max(m, b.second), w.nextSecond - 1);
+    const last = samples.reduce((m, b) => Math.max(m, b.second), w.nextSecond - 1);
     w.nextSecond = last + 1;
     await this.#persist(input.rolloutId, w, points);
     if (firstTraffic && w.since !== null) {
