@@ -13,9 +13,13 @@ import {
   type SeriesStore,
   type WatchResult,
 } from '../../src/features/rollouts/rollout-watch.ts';
+import { latencyBucket } from '../../src/providers/builtin/proxy/shared.ts';
+import {
+  LATENCY_BOUNDS_MS,
+  type MetricsBucket,
+  type RevisionCounters,
+} from '../../src/providers/builtin/proxy/types.ts';
 import type { Instance } from '../../src/providers/runtimes/types.ts';
-import { latencyBucket } from '../../src/proxy/shared.ts';
-import { LATENCY_BOUNDS_MS, type MetricsBucket, type RevisionCounters } from '../../src/proxy/types.ts';
 
 export const STABLE_REVISION = 1;
 export const CANARY_REVISION = 2;

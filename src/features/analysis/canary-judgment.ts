@@ -16,7 +16,7 @@
 // least latencyRatio x the baseline's and at least latencyMinIncreaseMs slower: a freshly
 // started process answers in 0.5 ms where a warm one takes 0.25 ms, a 2x that nobody feels and
 // that rolled back every healthy canary before this floor existed (bench/false-alarms.ts).
-import { LATENCY_BOUNDS_MS } from '../../proxy/types.ts';
+import { LATENCY_BOUNDS_MS } from '../../providers/builtin/proxy/types.ts';
 import { formatValue } from './assess-rule.ts';
 import { addHistogram, histogramCount, LATENCY_BUCKETS, type Point, quantile } from './series.ts';
 

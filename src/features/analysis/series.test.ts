@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LATENCY_BOUNDS_MS, type MetricsBucket } from '../../proxy/types.ts';
+import { LATENCY_BOUNDS_MS, type MetricsBucket } from '../../providers/builtin/proxy/types.ts';
 import {
   emptyPoint,
   errorRate,

@@ -1,6 +1,6 @@
 // Per-second observations of one revision, and the arithmetic the rules and the canary judgment
 // need over them: window sums, histogram quantiles, error and request rates.
-import { LATENCY_BOUNDS_MS, type MetricsBucket } from '../../proxy/types.ts';
+import { LATENCY_BOUNDS_MS, type MetricsBucket } from '../../providers/builtin/proxy/types.ts';
 
 /** Number of latency buckets: one per bound plus the open bucket above the last bound. */
 export const LATENCY_BUCKETS = LATENCY_BOUNDS_MS.length + 1;

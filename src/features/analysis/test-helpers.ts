@@ -1,5 +1,5 @@
 // Deterministic builders and simulators for the analysis tests.
-import { LATENCY_BOUNDS_MS } from '../../proxy/types.ts';
+import { LATENCY_BOUNDS_MS } from '../../providers/builtin/proxy/types.ts';
 import { emptyPoint, LATENCY_BUCKETS, type Point } from './series.ts';
 
 /** mulberry32: a small seeded PRNG, uniform in [0, 1). */

@@ -1,8 +1,8 @@
 // The schema of rewind.yaml. One place for every option, its default and its check.
 import { z } from 'zod';
-import { DEFAULT_LIMITS } from '../../proxy/http-head.ts';
-import { DEFAULT_TRUSTED_SOURCES } from '../../proxy/trusted-sources.ts';
-import { DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUTS } from '../../proxy/types.ts';
+import { DEFAULT_LIMITS } from '../../providers/builtin/proxy/http-head.ts';
+import { DEFAULT_TRUSTED_SOURCES } from '../../providers/builtin/proxy/trusted-sources.ts';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUTS } from '../../providers/builtin/proxy/types.ts';
 import { cidrSchema } from '../../shared/cidr-schema.ts';
 import { durationSchema } from '../../shared/duration-schema.ts';
 import { analysisSpecSchema } from '../analysis/analysis-spec.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { MetricsBucket } from '../../proxy/types.ts';
+import type { MetricsBucket } from '../../providers/builtin/proxy/types.ts';
 import { computeImpact, type WeightPoint } from './compute-impact.ts';
 
 const T0 = 1_700_000_000; // seconds

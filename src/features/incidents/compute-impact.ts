@@ -1,7 +1,7 @@
 // The impact of a bad revision, from the data plane's one-second buckets and the weights the
 // controller set over time. Pure: the controller gathers the inputs, this only counts.
 
-import type { MetricsBucket, RevisionCounters } from '../../proxy/types.ts';
+import type { MetricsBucket, RevisionCounters } from '../../providers/builtin/proxy/types.ts';
 import type { IncidentImpact } from './incident.ts';
 
 /** The weights in force from `at` (epoch ms) until the next point; like RouteTable backends. */

@@ -1,8 +1,8 @@
 // The routing table an app should have, derived from persisted state and observed instances.
 // Pure, so that a restarted controller computes the very table the agent still serves.
 
+import type { Backend, RouteTable } from '../../providers/builtin/proxy/types.ts';
 import type { Instance } from '../../providers/runtimes/types.ts';
-import type { Backend, RouteTable } from '../../proxy/types.ts';
 import { type AppSpec, forceSecret } from '../apps/app-spec.ts';
 import type { InstanceHealth } from '../health/health-monitor.ts';
 

@@ -2,9 +2,9 @@
 // rollout one idempotent step at a time (journalling each transition before acting on it), put
 // the derived routing table in force, and retire processes nothing needs any more.
 import { randomUUID } from 'node:crypto';
+import type { MetricsBucket } from '../../providers/builtin/proxy/types.ts';
 import type { Instance, Runtime } from '../../providers/runtimes/types.ts';
 import type { TrafficRouter } from '../../providers/traffic/types.ts';
-import type { MetricsBucket } from '../../proxy/types.ts';
 import { formatDuration } from '../../shared/duration.ts';
 import { RewindError } from '../../shared/errors.ts';
 import { FailureBackoff } from '../../shared/failure-backoff.ts';

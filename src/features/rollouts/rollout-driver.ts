@@ -3,8 +3,8 @@
 // transition is journalled (state + event) before its action runs, and every action is
 // idempotent, so a controller killed at any instant resumes where it was.
 
+import type { MetricsBucket } from '../../providers/builtin/proxy/types.ts';
 import type { Instance, Runtime } from '../../providers/runtimes/types.ts';
-import type { MetricsBucket } from '../../proxy/types.ts';
 import { formatDuration } from '../../shared/duration.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { RolloutRecord, Store } from '../../store/types.ts';

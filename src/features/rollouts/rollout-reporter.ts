@@ -1,6 +1,6 @@
 // What people hear about rollouts: notifications at each turn, and an incident for every
 // rollback, automatic or manual, with its timeline, impact and verification.
-import type { MetricsBucket } from '../../proxy/types.ts';
+import type { MetricsBucket } from '../../providers/builtin/proxy/types.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { EventRecord, RolloutRecord, Store } from '../../store/types.ts';
 import type { IncidentTrigger, TimelineEntry, VerificationCheck } from '../incidents/incident.ts';

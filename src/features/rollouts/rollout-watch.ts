@@ -4,8 +4,9 @@
 // both revisions serve side by side). The series it judges on are persisted with the rollout,
 // once per evaluation, so that a restarted controller resumes its windows and judgment with the
 // same evidence; the data plane's own two minutes fill in the seconds the controller was down.
+
+import type { MetricsBucket } from '../../providers/builtin/proxy/types.ts';
 import type { Instance } from '../../providers/runtimes/types.ts';
-import type { MetricsBucket } from '../../proxy/types.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { AnalysisSecond, Store } from '../../store/types.ts';
 import {

@@ -1,6 +1,6 @@
 // Traffic routers by name, picked from rewind.yaml (the built-in proxy by default).
-import type { AgentClient } from '../../agent/agent-client.ts';
-import { BuiltinTrafficRouter } from './builtin/builtin-traffic-router.ts';
+import type { AgentClient } from '../builtin/agent/agent-client.ts';
+import { BuiltinTrafficRouter } from '../builtin/traffic-router/builtin-traffic-router.ts';
 import type { TrafficRouter } from './types.ts';
 
 export const trafficRouters: Record<string, (deps: { agent: AgentClient }) => TrafficRouter> = {

@@ -1,7 +1,7 @@
 // TrafficRouter: puts an app's routing table in force. apply() replaces the whole table at once
 // (never one backend at a time: zeroing the old one before raising the new leaves a gap) and is
 // idempotent. verify() reads back which table serves.
-import type { RouteTable } from '../../proxy/types.ts';
+import type { RouteTable } from '../builtin/proxy/types.ts';
 
 /** What putting a table in force did. */
 export interface TrafficApplied {

@@ -1,9 +1,9 @@
 // Validation of the agent API's request bodies and query parameters.
 
 import { z } from 'zod';
-import type { InstanceSpec } from '../providers/runtimes/types.ts';
+import { cidrSchema } from '../../../shared/cidr-schema.ts';
+import type { InstanceSpec } from '../../runtimes/types.ts';
 import type { RouteTable } from '../proxy/types.ts';
-import { cidrSchema } from '../shared/cidr-schema.ts';
 
 const appName = z
   .string()

@@ -1,8 +1,9 @@
 // The built-in proxy as a TrafficRouter: tables go to the agent, which swaps them into every
 // proxy worker at once.
-import type { AgentClient } from '../../../agent/agent-client.ts';
-import type { RouteTable } from '../../../proxy/types.ts';
-import type { TrafficApplied, TrafficRouter } from '../types.ts';
+
+import type { TrafficApplied, TrafficRouter } from '../../traffic/types.ts';
+import type { AgentClient } from '../agent/agent-client.ts';
+import type { RouteTable } from '../proxy/types.ts';
 
 export class BuiltinTrafficRouter implements TrafficRouter {
   readonly #agent: AgentClient;

@@ -16,7 +16,7 @@
 // - HTTP versions other than 1.0 and 1.1 (505).
 
 import { createRequire } from 'node:module';
-import { prng } from '../features/analysis/test-helpers.ts';
+import { prng } from '../../../features/analysis/test-helpers.ts';
 import { CHUNKED_ERROR, CHUNKED_NEED_MORE, ChunkScanner } from './chunked.ts';
 import { DEFAULT_LIMITS, HEAD_INCOMPLETE, HEAD_INVALID, Head, type HeadLimits } from './http-head.ts';
 

@@ -1,4 +1,4 @@
-// The agent process: `node src/agent/main.ts --data-dir DIR [--workers N]`.
+// The agent process: `node src/providers/builtin/agent/main.ts --data-dir DIR [--workers N]`.
 // Normally spawned detached by ensureAgent() with stdout/stderr in <dataDir>/agent.log.
 // Exit codes: 0 after a shutdown, 1 on a fatal error, 2 on bad arguments, 3 if another agent
 // already owns the data dir.

@@ -5,9 +5,9 @@
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import { ProcessSupervisor, type SupervisorOptions } from '../providers/runtimes/process/supervisor.ts';
+import { pidAlive } from '../../../shared/pid-alive.ts';
+import { ProcessSupervisor, type SupervisorOptions } from '../process-runtime/supervisor.ts';
 import type { DataPlane, DataPlaneHealth, RouteTable } from '../proxy/types.ts';
-import { pidAlive } from '../shared/pid-alive.ts';
 import { AGENT_VERSION, type AgentPaths, agentPaths } from './paths.ts';
 import {
   BadRequest,
@@ -32,7 +32,7 @@ export interface AgentInfo {
 
 export interface AgentServerOptions {
   readonly dataDir: string;
-  /** A ready data plane (tests). Default: createDataPlane() from src/proxy/data-plane.ts, loaded lazily. */
+  /** A ready data plane (tests). Default: createDataPlane() from ../proxy/data-plane.ts, loaded lazily. */
   readonly dataPlane?: DataPlane;
   /** How to create the data plane when none is given. */
   readonly loadDataPlane?: () => Promise<DataPlane>;
@@ -79,7 +79,7 @@ export async function loadBuiltinDataPlane(
   workers?: number,
   log?: (message: string) => void,
 ): Promise<DataPlane> {
-  // Resolved at run time so that this file type-checks and loads before src/proxy/ exists.
+  // Resolved at run time so that this file type-checks and loads before the proxy (../proxy/) exists.
   const specifier = new URL('../proxy/data-plane.ts', import.meta.url).href;
   const mod = (await import(specifier)) as {
     createDataPlane?: (options?: { workers?: number; log?: (message: string) => void }) => Promise<DataPlane>;

@@ -1,10 +1,10 @@
 // The `process` runtime provider, controller side: app instances are child processes of the
-// node agent (src/agent/), reached over its Unix socket. The controller can die and restart at
+// node agent (../agent/), reached over its Unix socket. The controller can die and restart at
 // any time; the agent and the instances keep running and are adopted by the next controller.
 
 import path from 'node:path';
-import { type AgentClient, type EnsureAgentOptions, ensureAgent } from '../../../agent/agent-client.ts';
-import type { Instance, InstanceSpec, LogLine, Runtime } from '../types.ts';
+import type { Instance, InstanceSpec, LogLine, Runtime } from '../../runtimes/types.ts';
+import { type AgentClient, type EnsureAgentOptions, ensureAgent } from '../agent/agent-client.ts';
 
 export class ProcessRuntime implements Runtime {
   readonly client: AgentClient;

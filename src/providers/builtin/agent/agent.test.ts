@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { InstanceSpec } from '../../runtimes/types.ts';
 import {
   httpGet,
   processCmdline,
@@ -11,9 +12,8 @@ import {
   tempDir,
   waitFor,
   writeApps,
-} from '../providers/runtimes/process/fixtures.ts';
-import { ProcessRuntime } from '../providers/runtimes/process/process-runtime.ts';
-import type { InstanceSpec } from '../providers/runtimes/types.ts';
+} from '../process-runtime/fixtures.ts';
+import { ProcessRuntime } from '../process-runtime/process-runtime.ts';
 import { type AgentClient, AgentError } from './agent-client.ts';
 import { agentPaths } from './paths.ts';
 

@@ -25,7 +25,7 @@ export function agentPaths(dataDir: string): AgentPaths {
 /** Rewind's version, from package.json. */
 export const AGENT_VERSION: string = (() => {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as {
       version?: unknown;
     };
     return typeof pkg.version === 'string' ? pkg.version : '0.0.0';

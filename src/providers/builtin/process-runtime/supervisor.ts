@@ -29,7 +29,7 @@ import {
 import net from 'node:net';
 import path from 'node:path';
 import { childEnv } from '../../../shared/child-env.ts';
-import type { Instance, InstancePhase, InstanceSpec, LogLine, Runtime } from '../types.ts';
+import type { Instance, InstancePhase, InstanceSpec, LogLine, Runtime } from '../../runtimes/types.ts';
 import { commandName, shellScript } from './shell.ts';
 
 export const SETPRIV = '/usr/bin/setpriv';

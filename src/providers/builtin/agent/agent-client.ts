@@ -5,9 +5,9 @@ import { spawn } from 'node:child_process';
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
-import type { Instance, InstanceSpec, LogLine } from '../providers/runtimes/types.ts';
+import { childEnv } from '../../../shared/child-env.ts';
+import type { Instance, InstanceSpec, LogLine } from '../../runtimes/types.ts';
 import type { AppliedTable, MetricsBucket, RouteTable } from '../proxy/types.ts';
-import { childEnv } from '../shared/child-env.ts';
 import type { AgentInfo } from './agent-server.ts';
 import { agentPaths, tailFile } from './paths.ts';
 

@@ -6,9 +6,9 @@
 // with it (they run under pdeathsig).
 
 import { readFileSync } from 'node:fs';
-import { FailureBackoff } from '../shared/failure-backoff.ts';
-import type { Logger } from '../shared/logger.ts';
-import { pidAlive } from '../shared/pid-alive.ts';
+import { FailureBackoff } from '../../../shared/failure-backoff.ts';
+import type { Logger } from '../../../shared/logger.ts';
+import { pidAlive } from '../../../shared/pid-alive.ts';
 import { type AgentClient, type AgentInfo, type EnsureAgentOptions, ensureAgent } from './agent-client.ts';
 
 export interface AgentStatus {
