@@ -13,8 +13,9 @@ import { DrillService } from '../../src/features/drills/drill-service.ts';
 import { FlagService } from '../../src/features/flags/flag-service.ts';
 import { IncidentService } from '../../src/features/incidents/incident-service.ts';
 import { Controller } from '../../src/features/rollouts/controller.ts';
-import type { Runtime } from '../../src/providers/runtimes/types.ts';
-import type { TrafficRouter } from '../../src/providers/traffic/types.ts';
+import type { HealthSource } from '../../src/providers/health-source.ts';
+import type { Runtime } from '../../src/providers/runtime.ts';
+import type { TrafficRouter } from '../../src/providers/traffic-router.ts';
 import { buildApp } from '../../src/server/build-app.ts';
 import { silentLogger } from '../../src/shared/logger.ts';
 import { openStore } from '../../src/store/open-store.ts';
@@ -32,10 +33,9 @@ const runtime = { list: async () => [] } as unknown as Runtime;
 const traffic = { current: async () => undefined } as unknown as TrafficRouter;
 const incidents = new IncidentService({ store });
 const flags = new FlagService({ store });
+const health = { observe: () => {}, verdict: () => 'Unknown', detail: () => '' } as unknown as HealthSource;
 const controller = new Controller({
   store,
-  runtime,
-  traffic,
   log: silentLogger,
   metrics: async () => [],
   incidents,
@@ -43,7 +43,8 @@ const controller = new Controller({
   flags,
 });
 const loaded = loadConfigFile(join(ROOT, 'examples/shop/rewind.yaml'));
-for (const app of loaded.config.apps) await controller.register(app, loaded.baseDir);
+for (const app of loaded.config.apps)
+  await controller.register(app, loaded.baseDir, { runtime, traffic, health });
 const tokens = new TokenService({ store });
 const { token } = await tokens.create({ name: 'bench', role: 'viewer' });
 const port = await freePort();

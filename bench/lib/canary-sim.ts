@@ -19,7 +19,7 @@ import {
   type MetricsBucket,
   type RevisionCounters,
 } from '../../src/providers/builtin/proxy/types.ts';
-import type { Instance } from '../../src/providers/runtimes/types.ts';
+import type { Instance } from '../../src/providers/runtime.ts';
 
 export const STABLE_REVISION = 1;
 export const CANARY_REVISION = 2;
@@ -176,6 +176,7 @@ const INSTANCES: Instance[] = [STABLE_REVISION, CANARY_REVISION].map((revision) 
   phase: 'Running',
   pid: null,
   port: 0,
+  address: { host: '127.0.0.1', port: 0 },
   restarts: 0,
   startedAt: 0,
   lastExit: null,

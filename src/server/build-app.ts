@@ -18,7 +18,7 @@ import {
 import type { RotationResult } from '../features/revisions/rotate-secrets-key.ts';
 import type { Controller } from '../features/rollouts/controller.ts';
 import type { MetricsBucket, RouteTable } from '../providers/builtin/proxy/types.ts';
-import type { Runtime } from '../providers/runtimes/types.ts';
+import type { Runtime } from '../providers/runtime.ts';
 import { parseDuration } from '../shared/duration.ts';
 import { RewindError } from '../shared/errors.ts';
 import type { Store } from '../store/types.ts';

@@ -11,6 +11,7 @@ import { drillSpecSchema } from '../drills/drill-spec.ts';
 import { notificationsSchema } from '../notifications/notification-spec.ts';
 import { hooksSchema } from '../rollouts/hooks.ts';
 import { type CanaryStepSpec, canaryStepsProblem } from '../rollouts/rollout-state.ts';
+import { healthSourceType, runtimeSpecSchema, trafficSpecSchema } from './provider-spec.ts';
 
 const duration = (example: string) => durationSchema(example);
 
@@ -168,8 +169,14 @@ export const appSpecSchema = z.strictObject({
       .array(z.string().regex(envName, 'an environment variable name: letters, digits and _'))
       .default([]),
   }),
+  /** Where instances run (provider-spec.ts). */
+  runtime: runtimeSpecSchema,
+  /** What routes traffic to them (provider-spec.ts). */
+  traffic: trafficSpecSchema,
   health: z
     .strictObject({
+      /** Who judges health (provider-spec.ts); the other keys are the built-in prober's. */
+      type: healthSourceType,
       path: z.string().startsWith('/', 'the path starts with /').default('/healthz'),
       interval: duration('1s').default(1000),
       timeout: duration('1s').default(1000),

@@ -1,12 +1,13 @@
-// Probes every running instance of the revisions the controller cares about, at the app's health
-// interval, and keeps consecutive pass/fail counts. Readers get a verdict per instance without
-// waiting for a probe.
+// The built-in HealthSource (`health: { type: probe }`): probes every running instance of one app
+// at its address, at the app's health interval, and keeps consecutive pass/fail counts. Readers
+// get a verdict per instance without waiting for a probe.
 
-import type { Instance } from '../../providers/runtimes/types.ts';
+import type { HealthCheckResult, HealthSource, InstanceHealth } from '../../providers/health-source.ts';
+import type { Address, Instance } from '../../providers/runtime.ts';
 import type { AppSpec } from '../apps/app-spec.ts';
 import { probeHttp } from './probe.ts';
 
-export type InstanceHealth = 'Unknown' | 'Healthy' | 'Unhealthy';
+export type { InstanceHealth } from '../../providers/health-source.ts';
 
 interface Tracked {
   passes: number;
@@ -18,11 +19,23 @@ interface Tracked {
   inFlight: boolean;
 }
 
-export class HealthMonitor {
+/** The URL of the app's health path on an instance (an IPv6 host in brackets). */
+export function healthUrl(app: AppSpec, address: Address): string {
+  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
+  return `http://${host}:${address.port}${app.health.path}`;
+}
+
+export class HealthMonitor implements HealthSource {
+  readonly #app: AppSpec;
   readonly #tracked = new Map<string, Tracked>();
 
+  constructor(app: AppSpec) {
+    this.#app = app;
+  }
+
   /** Probe the instances that are due. Call it often; it probes each at most once per interval. */
-  tick(app: AppSpec, instances: readonly Instance[], now = Date.now()): void {
+  observe(instances: readonly Instance[], now = Date.now()): void {
+    const app = this.#app;
     const seen = new Set<string>();
     for (const inst of instances) {
       if (inst.app !== app.name) continue;
@@ -45,9 +58,7 @@ export class HealthMonitor {
       t.inFlight = true;
       t.lastProbeAt = now;
       const tracked = t;
-      void probeHttp(`http://127.0.0.1:${inst.port}${app.health.path}`, {
-        timeoutMs: app.health.timeout,
-      }).then((r) => {
+      void probeHttp(healthUrl(app, inst.address), { timeoutMs: app.health.timeout }).then((r) => {
         tracked.inFlight = false;
         tracked.lastDetail = r.detail;
         if (r.ok) {
@@ -61,15 +72,21 @@ export class HealthMonitor {
         }
       });
     }
-    for (const id of this.#tracked.keys())
-      if (id.startsWith(`${app.name}/`) && !seen.has(id)) this.#tracked.delete(id);
+    for (const id of this.#tracked.keys()) if (!seen.has(id)) this.#tracked.delete(id);
   }
 
-  health(instanceId: string): InstanceHealth {
+  verdict(instanceId: string): InstanceHealth {
     return this.#tracked.get(instanceId)?.verdict ?? 'Unknown';
   }
 
-  lastDetail(instanceId: string): string {
+  detail(instanceId: string): string {
     return this.#tracked.get(instanceId)?.lastDetail ?? '';
+  }
+
+  async check(instance: Instance): Promise<HealthCheckResult> {
+    const { ok, detail } = await probeHttp(healthUrl(this.#app, instance.address), {
+      timeoutMs: this.#app.health.timeout,
+    });
+    return { ok, detail };
   }
 }

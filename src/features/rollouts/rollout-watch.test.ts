@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { HISTORY_SECONDS } from '../../providers/builtin/proxy/shared.ts';
 import type { MetricsBucket } from '../../providers/builtin/proxy/types.ts';
-import type { Instance } from '../../providers/runtimes/types.ts';
+import type { Instance } from '../../providers/runtime.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { Store } from '../../store/types.ts';
 import { LATENCY_BUCKETS } from '../analysis/index.ts';
@@ -179,6 +179,7 @@ async function run(
     phase: 'Running',
     pid: 1,
     port: 1,
+    address: { host: '127.0.0.1', port: 1 },
     restarts: 0,
     startedAt: 0,
     lastExit: null,

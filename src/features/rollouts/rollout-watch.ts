@@ -6,7 +6,7 @@
 // same evidence; the data plane's own two minutes fill in the seconds the controller was down.
 
 import type { MetricsBucket } from '../../providers/builtin/proxy/types.ts';
-import type { Instance } from '../../providers/runtimes/types.ts';
+import type { Instance } from '../../providers/runtime.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { AnalysisSecond, Store } from '../../store/types.ts';
 import {

@@ -6,7 +6,7 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { childEnv } from '../../../shared/child-env.ts';
-import type { Instance, InstanceSpec, LogLine } from '../../runtimes/types.ts';
+import type { Instance, InstanceSpec, LogLine } from '../../runtime.ts';
 import type { AppliedTable, MetricsBucket, RouteTable } from '../proxy/types.ts';
 import type { AgentInfo } from './agent-server.ts';
 import { agentPaths, tailFile } from './paths.ts';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { InstanceSpec } from '../../runtimes/types.ts';
+import type { InstanceSpec } from '../../runtime.ts';
 import {
   httpGet,
   processCmdline,

@@ -2,7 +2,7 @@
 
 import { z } from 'zod';
 import { cidrSchema } from '../../../shared/cidr-schema.ts';
-import type { InstanceSpec } from '../../runtimes/types.ts';
+import type { InstanceSpec } from '../../runtime.ts';
 import type { RouteTable } from '../proxy/types.ts';
 
 const appName = z

@@ -3,8 +3,9 @@
 // any time; the agent and the instances keep running and are adopted by the next controller.
 
 import path from 'node:path';
-import type { Instance, InstanceSpec, LogLine, Runtime } from '../../runtimes/types.ts';
+import type { Instance, InstanceSpec, LogLine, Runtime } from '../../runtime.ts';
 import { type AgentClient, type EnsureAgentOptions, ensureAgent } from '../agent/agent-client.ts';
+import { LOCAL_HOST } from './local-host.ts';
 
 export class ProcessRuntime implements Runtime {
   readonly client: AgentClient;
@@ -24,7 +25,7 @@ export class ProcessRuntime implements Runtime {
 
   start(spec: InstanceSpec): Promise<Instance> {
     // The agent's cwd is its data dir: resolve relative paths here, against the controller's.
-    return this.client.startInstance({ ...spec, cwd: path.resolve(spec.cwd) });
+    return this.client.startInstance({ ...spec, cwd: path.resolve(spec.cwd) }).then(withAddress);
   }
 
   stopRevision(app: string, revision: number): Promise<void> {
@@ -32,7 +33,7 @@ export class ProcessRuntime implements Runtime {
   }
 
   list(app?: string): Promise<Instance[]> {
-    return this.client.listInstances(app);
+    return this.client.listInstances(app).then(withAddresses);
   }
 
   logs(app: string, options: { revision?: number; tail?: number }): Promise<LogLine[]> {
@@ -43,6 +44,15 @@ export class ProcessRuntime implements Runtime {
   close(): void {
     this.client.close();
   }
+}
+
+/** An agent started by an older Rewind (adopted across an upgrade) sends no address: loopback. */
+function withAddress(i: Instance): Instance {
+  return i.address ? i : { ...i, address: { host: LOCAL_HOST, port: i.port } };
+}
+
+function withAddresses(list: Instance[]): Instance[] {
+  return list.every((i) => i.address) ? list : list.map(withAddress);
 }
 
 export function createProcessRuntime(client: AgentClient): ProcessRuntime {

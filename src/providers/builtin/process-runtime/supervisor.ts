@@ -29,7 +29,8 @@ import {
 import net from 'node:net';
 import path from 'node:path';
 import { childEnv } from '../../../shared/child-env.ts';
-import type { Instance, InstancePhase, InstanceSpec, LogLine, Runtime } from '../../runtimes/types.ts';
+import type { Instance, InstancePhase, InstanceSpec, LogLine, Runtime } from '../../runtime.ts';
+import { LOCAL_HOST } from './local-host.ts';
 import { commandName, shellScript } from './shell.ts';
 
 export const SETPRIV = '/usr/bin/setpriv';
@@ -588,6 +589,7 @@ function snapshot(slot: Slot): Instance {
     phase: slot.phase,
     pid: slot.pid,
     port: slot.port,
+    address: { host: LOCAL_HOST, port: slot.port },
     restarts: slot.restarts,
     startedAt: slot.startedAt,
     lastExit: slot.lastExit ? { ...slot.lastExit } : null,

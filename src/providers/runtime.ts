@@ -1,7 +1,15 @@
-// Runtime: starts, stops and lists the instances of a revision. Implementations must be
-// idempotent: starting an instance that runs returns it; stopping one that is gone succeeds.
-// Failures to start are data (an instance in phase Failed with its reason), not exceptions,
-// except for calls the runtime cannot understand at all.
+// Runtime: starts, stops and lists the instances of a revision, wherever they run (child processes
+// of the built-in agent, pods, VMs). Implementations must be idempotent: starting an instance that
+// runs returns it; stopping one that is gone succeeds. Failures to start are data (an instance in
+// phase Failed with its reason), not exceptions, except for calls the runtime cannot understand at
+// all. Every instance says where it is reached (`address`): nothing else in Rewind assumes a host.
+// Registered by type in ./registry.ts; chosen per app with `runtime: { type }` in rewind.yaml.
+
+/** Where an instance (or a listener) is reached. */
+export interface Address {
+  readonly host: string;
+  readonly port: number;
+}
 
 export interface InstanceSpec {
   readonly app: string;
@@ -27,8 +35,15 @@ export interface Instance {
   readonly index: number;
   readonly phase: InstancePhase;
   readonly pid: number | null;
-  /** The port passed as PORT; stable across restarts of the instance. */
+  /** The port passed as PORT; stable across restarts of the instance (the port of `address`). */
   readonly port: number;
+  /** Where the instance serves: the traffic router sends to it, the health source probes it. */
+  readonly address: Address;
+  /**
+   * Readiness as the runtime itself judges it (a platform's readiness probe); undefined when the
+   * runtime has no such notion (the process runtime: Rewind's own probes decide).
+   */
+  readonly ready?: boolean | undefined;
   readonly restarts: number;
   readonly startedAt: number | null;
   /** Last exit, if it ever exited: code or signal, and when. */
@@ -48,11 +63,18 @@ export interface LogLine {
   readonly line: string;
 }
 
+/**
+ * One app's instances. `revision` here is the unit whose instances serve a revision (a rollback's
+ * copy is served by the instances of the revision it copies). Scaling is starting the missing
+ * indexes and stopping the revision: the controller decides how many, the runtime only does it.
+ */
 export interface Runtime {
+  /** Starts instance `spec.index` of a revision, or returns it when it runs already. */
   start(spec: InstanceSpec): Promise<Instance>;
   /** Stops every instance of the revision: SIGTERM, then SIGKILL after stopTimeoutMs. Resolves when all exited. */
   stopRevision(app: string, revision: number): Promise<void>;
+  /** The instances it knows, with their phase now. Called every tick: keep it to one round trip. */
   list(app?: string): Promise<Instance[]>;
-  /** The newest `tail` lines, oldest first. */
+  /** The newest `tail` lines, oldest first (empty when the runtime keeps none). */
   logs(app: string, options: { revision?: number; tail?: number }): Promise<LogLine[]>;
 }
