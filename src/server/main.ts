@@ -1,5 +1,6 @@
-// The composition root: config -> store -> agent (data plane + processes) -> providers ->
-// controller -> HTTP API. Nothing else constructs services.
+// The composition root: config -> store -> each app's providers (the built-in agent, data plane
+// and processes, when a built-in provider asks) -> controller -> HTTP API. Nothing else
+// constructs services.
 
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -21,8 +22,7 @@ import { rotateSecretsKey } from '../features/revisions/rotate-secrets-key.ts';
 import { createSecretBox, SECRETS_KEY_ENV, type SecretBox } from '../features/revisions/secret-box.ts';
 import { secretsKeyProblem } from '../features/revisions/secrets-key-check.ts';
 import { Controller } from '../features/rollouts/controller.ts';
-import type { AgentClient } from '../providers/builtin/agent/agent-client.ts';
-import { ensureAgent } from '../providers/builtin/agent/agent-client.ts';
+import { type AgentClient, ensureAgent } from '../providers/builtin/agent/agent-client.ts';
 import { AgentWatch } from '../providers/builtin/agent/agent-watch.ts';
 import type { RouteTable } from '../providers/builtin/proxy/types.ts';
 import { BuiltinTrafficRouter } from '../providers/builtin/traffic-router/builtin-traffic-router.ts';

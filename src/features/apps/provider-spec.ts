@@ -1,5 +1,5 @@
 // The providers an app runs on, chosen by type in rewind.yaml (`runtime:`, `traffic:`, and
-// `health.type`). The schema checks the shape only: which types exist is known to the registry
+// `health.type`; a `metrics:` source belongs beside them). The schema checks the shape only: which types exist is known to the registry
 // (src/providers/registry.ts), and loadConfigFile checks the names against it when it is given the
 // list, so that this layer imports no provider.
 import { z } from 'zod';
