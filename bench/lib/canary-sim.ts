@@ -5,7 +5,6 @@
 // rollout driver does on its 100 ms reconcile tick. Used by bench/false-alarms.ts,
 // bench/judge-compare.ts and bench/controller-scale.ts.
 import { type AnalysisSpec, analysisSpecSchema } from '../../src/features/analysis/index.ts';
-import type { InstanceHealth } from '../../src/features/health/health-monitor.ts';
 import type { AppContext } from '../../src/features/rollouts/app-context.ts';
 import type { RolloutState } from '../../src/features/rollouts/rollout-state.ts';
 import {
@@ -19,6 +18,7 @@ import {
   type MetricsBucket,
   type RevisionCounters,
 } from '../../src/providers/builtin/proxy/types.ts';
+import type { InstanceHealth } from '../../src/providers/health-source.ts';
 import type { Instance } from '../../src/providers/runtime.ts';
 
 export const STABLE_REVISION = 1;

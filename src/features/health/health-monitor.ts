@@ -7,8 +7,6 @@ import type { Address, Instance } from '../../providers/runtime.ts';
 import type { AppSpec } from '../apps/app-spec.ts';
 import { probeHttp } from './probe.ts';
 
-export type { InstanceHealth } from '../../providers/health-source.ts';
-
 interface Tracked {
   passes: number;
   fails: number;

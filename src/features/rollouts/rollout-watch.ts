@@ -6,6 +6,7 @@
 // same evidence; the data plane's own two minutes fill in the seconds the controller was down.
 
 import type { MetricsBucket } from '../../providers/builtin/proxy/types.ts';
+import type { InstanceHealth } from '../../providers/health-source.ts';
 import type { Instance } from '../../providers/runtime.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { AnalysisSecond, Store } from '../../store/types.ts';
@@ -32,7 +33,6 @@ import {
   summarizeBefore,
   UNKNOWN_HEALTH,
 } from '../analysis/index.ts';
-import type { InstanceHealth } from '../health/health-monitor.ts';
 import type { AppContext } from './app-context.ts';
 import type { WatchMemory } from './rollout-state.ts';
 
