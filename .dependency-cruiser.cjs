@@ -17,18 +17,13 @@ const LAYERS = [
   { name: 'shared', path: 'shared', may: [] },
   { name: 'spec', path: 'spec', may: ['shared'] },
   { name: 'store', path: 'store', may: ['spec', 'shared'] },
-  {
-    name: 'providers',
-    path: '(providers|agent|proxy)',
-    may: ['providers', 'agent', 'proxy', 'spec', 'shared'],
-  },
-  // proxy: until the analysis reads a MetricsSource and rollouts a TrafficPlan (issue 12).
-  { name: 'features', path: 'features', may: ['features', 'providers', 'proxy', 'store', 'spec', 'shared'] },
+  { name: 'providers', path: 'providers', may: ['providers', 'spec', 'shared'] },
+  { name: 'features', path: 'features', may: ['features', 'providers', 'store', 'spec', 'shared'] },
   { name: 'api', path: 'api', may: ['spec', 'shared'] },
   {
     name: 'server',
     path: 'server',
-    may: ['api', 'features', 'providers', 'agent', 'proxy', 'store', 'spec', 'shared'],
+    may: ['api', 'features', 'providers', 'store', 'spec', 'shared'],
   },
   {
     name: 'cli',
@@ -74,9 +69,16 @@ module.exports = {
       name: 'no-test-code-in-src',
       comment: 'test helpers live in test/support/, not in what ships',
       severity: 'error',
-      // http-fuzz moves to test/support/ with the proxy's move under providers/builtin/.
-      from: { path: '^src/', pathNot: '(\\.test\\.ts|http-fuzz\\.ts)$' },
+      from: { path: '^src/', pathNot: '\\.test\\.ts$' },
       to: { path: '^test/' },
+    },
+    {
+      name: 'features-see-interfaces',
+      comment:
+        'features/ talk to providers through the interfaces in src/providers/*.ts, never to an implementation: a second runtime or router must not need a change in features/',
+      severity: 'error',
+      from: { path: '^src/features/' },
+      to: { path: '^src/providers/[^/]+/' },
     },
     ...layerRules,
     ...featureRules,

@@ -10,7 +10,7 @@
 // --weight 100: a blue-green switch with the default analysis (the before/after judgment) instead.
 
 import { quantile } from '../src/features/analysis/index.ts';
-import { LATENCY_BOUNDS_MS, type MetricsBucket } from '../src/proxy/types.ts';
+import { LATENCY_BOUNDS_MS, type MetricsBucket } from '../src/providers/builtin/proxy/types.ts';
 import { type CanaryRun, canaryConfig, runCanary, startCanaryRewind } from './lib/canary-rewind.ts';
 import { OpenLoop, ok } from './lib/open-loop.ts';
 import {

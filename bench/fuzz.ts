@@ -1,13 +1,13 @@
 // Differential fuzzing, the long run: generated and mutated pipelined requests framed by Rewind's
 // proxy parser and by llhttp (Node's http parser), compared message by message (see
-// src/proxy/http-fuzz.ts for the rules and the differences allowed on purpose).
+// test/support/http-fuzz.ts for the rules and the differences allowed on purpose).
 //
 //   node bench/fuzz.ts [--seconds 60] [--seed 1]
 //
 // Prints messages per second, the count run and any input framed differently (exit 1 then).
 
 import { availableParallelism } from 'node:os';
-import { fuzz } from '../src/proxy/http-fuzz.ts';
+import { fuzz } from '../test/support/http-fuzz.ts';
 
 const argv = process.argv.slice(2);
 const flag = (name: string, fallback: number): number => {

@@ -141,7 +141,7 @@ export const REFERENCES: readonly Reference[] = [
     toleranceText: '-10%',
     source: `${DOC} "Proxy: built-in data plane vs nginx and HAProxy" (Rewind row, c50, vs nginx)`,
     recorded: { commit: '256145f', date: '2026-11-22' },
-    code: ['src/proxy'],
+    code: ['src/proxy', 'src/providers/builtin/proxy'],
   },
   {
     id: 'ofrep-p99-node',

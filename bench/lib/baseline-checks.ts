@@ -13,7 +13,7 @@
 // (initialDelay 1m, so the query's window holds canary traffic); the run fails, and the rollout
 // aborts, at the measurement that makes failed > failureLimit. No latency metric.
 import { errorRate, quantile } from '../../src/features/analysis/index.ts';
-import { LATENCY_BOUNDS_MS } from '../../src/proxy/types.ts';
+import { LATENCY_BOUNDS_MS } from '../../src/providers/builtin/proxy/types.ts';
 import type { SimulatedTraffic } from './canary-sim.ts';
 
 export interface CheckOutcome {

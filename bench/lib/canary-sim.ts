@@ -5,7 +5,6 @@
 // rollout driver does on its 100 ms reconcile tick. Used by bench/false-alarms.ts,
 // bench/judge-compare.ts and bench/controller-scale.ts.
 import { type AnalysisSpec, analysisSpecSchema } from '../../src/features/analysis/index.ts';
-import type { InstanceHealth } from '../../src/features/health/health-monitor.ts';
 import type { AppContext } from '../../src/features/rollouts/app-context.ts';
 import type { RolloutState } from '../../src/features/rollouts/rollout-state.ts';
 import {
@@ -13,10 +12,15 @@ import {
   type SeriesStore,
   type WatchResult,
 } from '../../src/features/rollouts/rollout-watch.ts';
-import { BuiltinMetricsSource } from '../../src/providers/builtin-metrics-source.ts';
-import type { Instance } from '../../src/providers/runtimes/types.ts';
-import { latencyBucket } from '../../src/proxy/shared.ts';
-import { LATENCY_BOUNDS_MS, type MetricsBucket, type RevisionCounters } from '../../src/proxy/types.ts';
+import { BuiltinMetricsSource } from '../../src/providers/builtin/metrics/builtin-metrics-source.ts';
+import { latencyBucket } from '../../src/providers/builtin/proxy/shared.ts';
+import {
+  LATENCY_BOUNDS_MS,
+  type MetricsBucket,
+  type RevisionCounters,
+} from '../../src/providers/builtin/proxy/types.ts';
+import type { InstanceHealth } from '../../src/providers/health-source.ts';
+import type { Instance } from '../../src/providers/runtime.ts';
 
 export const STABLE_REVISION = 1;
 export const CANARY_REVISION = 2;
@@ -173,6 +177,7 @@ const INSTANCES: Instance[] = [STABLE_REVISION, CANARY_REVISION].map((revision) 
   phase: 'Running',
   pid: null,
   port: 0,
+  address: { host: '127.0.0.1', port: 0 },
   restarts: 0,
   startedAt: 0,
   lastExit: null,

@@ -2,7 +2,7 @@
 // Usage: node bench/lib/rewind-child.ts LISTEN_PORT PORT_A PORT_B [WORKERS]
 // Prints "ready PORT" once every worker serves the 90/10 table.
 
-import { createDataPlane } from '../../src/proxy/data-plane.ts';
+import { createDataPlane } from '../../src/providers/builtin/proxy/data-plane.ts';
 
 const [listen, a, b, workers] = process.argv.slice(2).map(Number);
 const dp = await createDataPlane(workers ? { workers } : {});

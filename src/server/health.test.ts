@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { AgentStatus } from '../agent/agent-watch.ts';
+import type { AgentStatus } from '../providers/builtin/agent/agent-watch.ts';
 import { createHealth } from './health.ts';
 
 const agent = (change: Partial<AgentStatus> = {}): AgentStatus => ({

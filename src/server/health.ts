@@ -7,8 +7,8 @@
 //   are not.
 // - /readyz: can this server act? The store answers, the agent answers, and every app's route
 //   table is in force on it (after a start or an agent restart, once the controller applied them).
-import type { AgentStatus } from '../agent/agent-watch.ts';
-import type { DataPlaneHealth } from '../proxy/types.ts';
+import type { AgentStatus } from '../providers/builtin/agent/agent-watch.ts';
+import type { DataPlaneHealth } from '../providers/builtin/proxy/types.ts';
 
 export interface HealthCheck {
   readonly ok: boolean;

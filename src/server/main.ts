@@ -1,12 +1,11 @@
-// The composition root: config -> store -> agent (data plane + processes) -> providers ->
-// controller -> HTTP API. Nothing else constructs services.
+// The composition root: config -> store -> each app's providers (the built-in agent, data plane
+// and processes, when a built-in provider asks) -> controller -> HTTP API. Nothing else
+// constructs services.
 
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ensureAgent } from '../agent/agent-client.ts';
-import { AgentWatch } from '../agent/agent-watch.ts';
 import { loadConfigFile } from '../features/apps/load-config.ts';
 import { ensureAdminToken } from '../features/auth/admin-token.ts';
 import { AuditService } from '../features/auth/audit-service.ts';
@@ -22,9 +21,13 @@ import { rotateSecretsKey } from '../features/revisions/rotate-secrets-key.ts';
 import { createSecretBox, SECRETS_KEY_ENV, type SecretBox } from '../features/revisions/secret-box.ts';
 import { secretsKeyProblem } from '../features/revisions/secrets-key-check.ts';
 import { Controller } from '../features/rollouts/controller.ts';
-import { BuiltinMetricsSource } from '../providers/builtin-metrics-source.ts';
-import { runtimes } from '../providers/runtimes/registry.ts';
-import { trafficRouters } from '../providers/traffic/registry.ts';
+import { type AgentClient, ensureAgent } from '../providers/builtin/agent/agent-client.ts';
+import { AgentWatch } from '../providers/builtin/agent/agent-watch.ts';
+import { BuiltinMetricsSource } from '../providers/builtin/metrics/builtin-metrics-source.ts';
+import type { RouteTable } from '../providers/builtin/proxy/types.ts';
+import { BuiltinTrafficRouter } from '../providers/builtin/traffic-router/builtin-traffic-router.ts';
+import { type AppProviders, createAppProviders, providerTypes } from '../providers/registry.ts';
+import type { Runtime } from '../providers/runtime.ts';
 import { createLogger } from '../shared/logger.ts';
 import { isLoopbackHost } from '../spec/app-spec.ts';
 import { openStore, redactUrl, SQLITE_FILE_NAME } from '../store/open-store.ts';
@@ -80,7 +83,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
   };
   let loaded: ReturnType<typeof loadConfigFile>;
   try {
-    loaded = loadConfigFile(options.config);
+    loaded = loadConfigFile(options.config, { providerTypes: providerTypes() });
   } catch (err) {
     return fail((err as Error).message);
   }
@@ -126,26 +129,78 @@ export async function runServer(options: ServerOptions): Promise<void> {
   const dbUrl = process.env.REWIND_DATABASE_URL;
   const store = await openStore({ url: dbUrl, dataDir }).catch((err: Error) => fail(err.message));
   if (!dbUrl) lockDownSqlite(dataDir);
-  const { client: agent, adopted } = await ensureAgent(dataDir).catch((err: Error) =>
-    fail(`cannot start the agent: ${err.message}`),
-  );
-  const agentInfo = await agent
-    .info()
-    .catch((err: Error) => fail(`the agent does not answer: ${err.message}`));
-  const held = new Set((await agent.allRoutes().catch(() => [])).map((t) => t.app));
+  // The built-in agent (processes and proxy), started or adopted when a built-in provider first asks.
+  let agentStart: Promise<{ client: AgentClient; adopted: boolean }> | undefined;
+  const agentOf = async () => {
+    agentStart ??= ensureAgent(dataDir).catch((err: Error) => fail(`cannot start the agent: ${err.message}`));
+    return (await agentStart).client;
+  };
+  const providers = new Map<string, AppProviders>();
+  for (const app of loaded.config.apps) {
+    const built = await createAppProviders({
+      app,
+      baseDir: loaded.baseDir,
+      dataDir,
+      log,
+      agent: agentOf,
+    }).catch((err: Error) => fail(err.message));
+    providers.set(app.name, built);
+  }
+  const started = agentStart ? await agentStart : null;
+  const agent = started?.client ?? null;
+  const adopted = started?.adopted ?? false;
+  /** On a failed start: an agent this server started goes with it (an adopted one keeps serving). */
+  const dropAgent = async () => {
+    if (agent && !adopted) await agent.shutdown().catch(() => {});
+  };
+  const agentInfo = agent
+    ? await agent.info().catch((err: Error) => fail(`the agent does not answer: ${err.message}`))
+    : null;
+  const held = new Set((agent ? await agent.allRoutes().catch(() => []) : []).map((t) => t.app));
   for (const [i, app] of loaded.config.apps.entries()) {
-    if (held.has(app.name)) continue;
+    // Only the built-in proxy listens on the app's address from this host.
+    if (held.has(app.name) || !(providers.get(app.name)!.traffic instanceof BuiltinTrafficRouter)) continue;
     const problem = await portProblem(app.listen.host, app.listen.port);
     if (problem) {
       await store.close();
-      if (!adopted) await agent.shutdown().catch(() => {});
+      await dropAgent();
       return fail(
         `app ${app.name}: cannot listen on ${app.listen.host}:${app.listen.port} (${problem}); stop what holds it or change apps.${i}.listen in ${loaded.file}`,
       );
     }
   }
-  const runtime = runtimes.process!({ agent });
-  const traffic = trafficRouters.builtin!({ agent });
+  const providersOf = (app: string) => {
+    const p = providers.get(app);
+    if (!p) throw new Error(`no app named "${app}"`);
+    return p;
+  };
+  // The API reads instances and logs of any app through one Runtime: each app's own.
+  const runtime: Runtime = {
+    start: (spec) => providersOf(spec.app).runtime.start(spec),
+    stopRevision: (app, revision) => providersOf(app).runtime.stopRevision(app, revision),
+    list: async (app) =>
+      app === undefined
+        ? (await Promise.all([...providers].map(([name, p]) => p.runtime.list(name)))).flat()
+        : providersOf(app).runtime.list(app),
+    logs: (app, o) => providersOf(app).runtime.logs(app, o),
+  };
+  /** The API's traffic view: the built-in proxy's table, or what another router can say in the same shape. */
+  const routesOf = async (app: string): Promise<RouteTable | undefined> => {
+    const traffic = providersOf(app).traffic;
+    if (traffic instanceof BuiltinTrafficRouter) return traffic.table(app);
+    const now = await traffic.current(app);
+    // The API reads the backends' revision, weight and upstream count only.
+    return (
+      now &&
+      ({
+        backends: now.revisions.map((r) => ({
+          revision: r.revision,
+          weight: r.weight,
+          upstreams: Array.from({ length: r.instances ?? 0 }, () => ({ host: '', port: 0 })),
+        })),
+      } as unknown as RouteTable)
+    );
+  };
   const hub = createNotificationHub(
     loaded.config.notifications.length ? loaded.config.notifications : [{ type: 'console' }],
     {},
@@ -163,14 +218,14 @@ export async function runServer(options: ServerOptions): Promise<void> {
         rolloutId: incident.rolloutId,
       }),
   });
-  const metrics = (app: string, since: number) => agent.metrics(app, since);
+  const metrics = (app: string, since: number) => (agent ? agent.metrics(app, since) : Promise.resolve([]));
   const metricsSource = new BuiltinMetricsSource(metrics);
   const tokens = new TokenService({ store });
   const ofrepTokens = OfrepTokens.forDataDir(dataDir);
   const ofrepPort = options.ofrepPort ?? options.port + 1;
   if (ofrepPort === options.port && ofrepPort !== 0) {
     await store.close();
-    if (!adopted) await agent.shutdown().catch(() => {});
+    await dropAgent();
     return fail(
       `--ofrep-port ${ofrepPort} is the API port; OFREP's worker needs a port of its own (default: the API port + 1)`,
     );
@@ -222,7 +277,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
     secrets = createSecretBox(process.env[SECRETS_KEY_ENV] || undefined);
   } catch (err) {
     await store.close();
-    if (!adopted) await agent.shutdown().catch(() => {});
+    await dropAgent();
     return fail((err as Error).message);
   }
   const keyProblem = await secretsKeyProblem(
@@ -232,7 +287,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
   );
   if (keyProblem) {
     await store.close();
-    if (!adopted) await agent.shutdown().catch(() => {});
+    await dropAgent();
     return fail(keyProblem);
   }
   const audit = new AuditService({ store, log });
@@ -257,14 +312,12 @@ export async function runServer(options: ServerOptions): Promise<void> {
       },
     }),
     store,
-    runtime,
-    traffic,
     log,
     metrics: metricsSource,
     incidents,
     notify: (n) => hub.publish(n),
   });
-  for (const app of loaded.config.apps) await controller.register(app, loaded.baseDir);
+  for (const app of loaded.config.apps) await controller.register(app, loaded.baseDir, providersOf(app.name));
   const drills = new DrillService({
     store,
     controller,
@@ -276,19 +329,22 @@ export async function runServer(options: ServerOptions): Promise<void> {
   // Drills this data dir was running when its server stopped cannot go on: they fail, saying so.
   await drills.recover();
   // A dead agent is started again at once; the controller then puts every app back on it.
-  const agentWatch = new AgentWatch({
-    dataDir,
-    client: agent,
-    info: agentInfo,
-    log,
-    onLost: () => controller.dataPlaneLost(),
-    onRestarted: async () => {
-      await controller.dataPlaneRestarted();
-      const pending = controller.appsWithoutRoutes();
-      if (pending.length === 0) log.info({ apps: controller.appNames() }, 'routes restored');
-      else log.warn({ apps: pending }, 'routes not restored yet; the reconcile loop retries');
-    },
-  });
+  const agentWatch =
+    agent &&
+    agentInfo &&
+    new AgentWatch({
+      dataDir,
+      client: agent,
+      info: agentInfo,
+      log,
+      onLost: () => controller.dataPlaneLost(),
+      onRestarted: async () => {
+        await controller.dataPlaneRestarted();
+        const pending = controller.appsWithoutRoutes();
+        if (pending.length === 0) log.info({ apps: controller.appNames() }, 'routes restored');
+        else log.warn({ apps: pending }, 'routes not restored yet; the reconcile loop retries');
+      },
+    });
 
   const api = buildApp({
     controller,
@@ -299,11 +355,11 @@ export async function runServer(options: ServerOptions): Promise<void> {
     metrics,
     incidents,
     drills,
-    routes: (app) => traffic.current(app),
+    routes: routesOf,
     version: VERSION,
     health: createHealth({
       pingStore: () => store.apps.list(),
-      agent: () => agentWatch.status(),
+      ...(agentWatch && { agent: () => agentWatch.status() }),
       appsWithoutRoutes: () => controller.appsWithoutRoutes(),
       ofrep: () => ofrep.health(),
     }),
@@ -328,7 +384,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
     await ofrepStarted;
   } catch (err) {
     await store.close();
-    if (!adopted) await agent.shutdown().catch(() => {});
+    await dropAgent();
     return fail((err as Error).message);
   }
   try {
@@ -337,7 +393,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
     const code = (err as NodeJS.ErrnoException).code;
     await ofrep.stop();
     await store.close();
-    if (!adopted) await agent.shutdown().catch(() => {});
+    await dropAgent();
     return fail(
       code === 'EADDRINUSE'
         ? `the API port ${options.host}:${options.port} is in use; stop what holds it or pass --port N`
@@ -364,7 +420,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
     } catch (err) {
       await api.close();
       await store.close();
-      if (!adopted) await agent.shutdown().catch(() => {});
+      await dropAgent();
       return fail(
         `server.flagSync.listen ${flagSync.listen.host}:${flagSync.listen.port} in ${loaded.file}: cannot listen (${(err as Error).message}); stop what holds the port or change server.flagSync.listen`,
       );
@@ -379,7 +435,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
     stopping = true;
     log.info({ signal }, 'stopping');
     // First: the agent's shutdown below must not look like a death to restart from.
-    await agentWatch.stop();
+    await agentWatch?.stop();
     clearInterval(drillSchedule);
     await controller.stop();
     await sync?.close();
@@ -390,20 +446,20 @@ export async function runServer(options: ServerOptions): Promise<void> {
     await hub.flush(2000);
     hub.close();
     if (!options.keepApps)
-      await agent.shutdown().catch((err: Error) => log.warn({ err }, 'agent shutdown failed'));
+      await agent?.shutdown().catch((err: Error) => log.warn({ err }, 'agent shutdown failed'));
     await store.close();
     lock.release();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
-  agentWatch.start();
+  agentWatch?.start();
   // Put each app's listener up before saying we are ready, so a port in use is reported now.
   for (const app of loaded.config.apps) {
     if (stopping) return;
     try {
       await controller.kick(app.name);
-      await traffic.current(app.name);
+      await providersOf(app.name).traffic.current(app.name);
     } catch (err) {
       log.error({ err, app: app.name }, 'app listener failed');
     }

@@ -7,6 +7,7 @@ import { databaseSpecSchema } from './database-spec.ts';
 import { drillSpecSchema } from './drill-spec.ts';
 import { hooksSchema } from './hooks-spec.ts';
 import { notificationsSchema } from './notification-spec.ts';
+import { healthSourceType, runtimeSpecSchema, trafficSpecSchema } from './provider-spec.ts';
 import {
   DEFAULT_LIMITS,
   DEFAULT_MAX_CONNECTIONS,
@@ -171,8 +172,14 @@ export const appSpecSchema = z.strictObject({
       .array(z.string().regex(envName, 'an environment variable name: letters, digits and _'))
       .default([]),
   }),
+  /** Where instances run (provider-spec.ts). */
+  runtime: runtimeSpecSchema,
+  /** What routes traffic to them (provider-spec.ts). */
+  traffic: trafficSpecSchema,
   health: z
     .strictObject({
+      /** Who judges health (provider-spec.ts); the other keys are the built-in prober's. */
+      type: healthSourceType,
       path: z.string().startsWith('/', 'the path starts with /').default('/healthz'),
       interval: duration('1s').default(1000),
       timeout: duration('1s').default(1000),

@@ -44,3 +44,11 @@ export const DEFAULT_MAX_CONNECTIONS = 10_000;
 
 /** Loopback: the rollout driver's own checks come from here. */
 export const DEFAULT_TRUSTED_SOURCES: readonly string[] = ['127.0.0.0/8', '::1/128'];
+
+/**
+ * The bounds of the proxy's latency histogram, ms (the last bucket is above the last bound). Also
+ * the bounds of stored analysis data written before histograms carried their own.
+ */
+export const LATENCY_BOUNDS_MS = [
+  0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000,
+] as const;

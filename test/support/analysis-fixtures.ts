@@ -2,7 +2,7 @@
 
 import { bucketIndex, emptyHistogram, type HistogramSum } from '../../src/features/analysis/histogram.ts';
 import { emptyPoint, type Point } from '../../src/features/analysis/series.ts';
-import { BUILTIN_LATENCY_BOUNDS_MS } from '../../src/providers/builtin-metrics-source.ts';
+import { BUILTIN_LATENCY_BOUNDS_MS } from '../../src/providers/builtin/metrics/builtin-metrics-source.ts';
 
 /** mulberry32: a small seeded PRNG, uniform in [0, 1). */
 export function prng(seed: number): () => number {

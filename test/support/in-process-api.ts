@@ -15,8 +15,9 @@ import { DrillService } from '../../src/features/drills/drill-service.ts';
 import { FlagService } from '../../src/features/flags/flag-service.ts';
 import { IncidentService } from '../../src/features/incidents/incident-service.ts';
 import { Controller } from '../../src/features/rollouts/controller.ts';
-import type { Runtime } from '../../src/providers/runtimes/types.ts';
-import type { TrafficRouter } from '../../src/providers/traffic/types.ts';
+import type { HealthSource } from '../../src/providers/health-source.ts';
+import type { Runtime } from '../../src/providers/runtime.ts';
+import type { TrafficRouter } from '../../src/providers/traffic-router.ts';
 import { buildApp } from '../../src/server/build-app.ts';
 import { silentLogger } from '../../src/shared/logger.ts';
 import { openStore } from '../../src/store/open-store.ts';
@@ -45,12 +46,11 @@ export async function inProcessApi(options: {
   // Nothing runs: routes read the store; the runtime lists nothing and traffic has no table.
   const runtime = { list: async () => [] } as unknown as Runtime;
   const traffic = { current: async () => undefined } as unknown as TrafficRouter;
+  const health = { observe: () => {}, verdict: () => 'Unknown', detail: () => '' } as unknown as HealthSource;
   const incidents = new IncidentService({ store });
   const flags = new FlagService({ store });
   const controller = new Controller({
     store,
-    runtime,
-    traffic,
     log: silentLogger,
     metrics: { read: async () => ({ phase: 'Successful', samples: [] }) },
     incidents,
@@ -58,7 +58,8 @@ export async function inProcessApi(options: {
     flags,
   });
   const loaded = loadConfigFile(join(ROOT, 'examples/shop/rewind.yaml'));
-  for (const app of loaded.config.apps) await controller.register(app, loaded.baseDir);
+  for (const app of loaded.config.apps)
+    await controller.register(app, loaded.baseDir, { runtime, traffic, health });
   const tokens = new TokenService({ store });
   const { token } = await tokens.create({ name: options.role, role: options.role });
   const api = buildApp({

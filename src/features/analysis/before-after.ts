@@ -19,8 +19,8 @@
 // surge, a slow dependency or a bad client arriving together with the release looks like the
 // release. The margins keep small shifts from counting; the rules still judge on their own.
 
-import { BUILTIN_LATENCY_BOUNDS_MS } from '../../providers/builtin-metrics-source.ts';
 import type { LatencyHistogram } from '../../providers/metrics-source.ts';
+import { LATENCY_BOUNDS_MS as BUILTIN_LATENCY_BOUNDS_MS } from '../../spec/proxy-spec.ts';
 import type { BeforeSummary } from '../../spec/rollout-state.ts';
 import { formatValue } from './assess-rule.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bucketOf, histogramAt, points, prng, repeat } from '../../../test/support/analysis-fixtures.ts';
-import { BUILTIN_LATENCY_BOUNDS_MS } from '../../providers/builtin-metrics-source.ts';
+import { BUILTIN_LATENCY_BOUNDS_MS } from '../../providers/builtin/metrics/builtin-metrics-source.ts';
 import type { LatencyHistogram, MetricsSample } from '../../providers/metrics-source.ts';
 import { emptyHistogram, quantile } from './histogram.ts';
 import {

@@ -2,8 +2,8 @@
 // the watch, the verification and the incident's impact need over them: window sums, THE error
 // rate, request rates (histogram quantiles are in histogram.ts).
 
-import { BUILTIN_LATENCY_BOUNDS_MS } from '../../providers/builtin-metrics-source.ts';
 import type { LatencyHistogram, MetricsSample } from '../../providers/metrics-source.ts';
+import { LATENCY_BOUNDS_MS as BUILTIN_LATENCY_BOUNDS_MS } from '../../spec/proxy-spec.ts';
 import { addCounts, addHistogram, emptyHistogram, sameBounds } from './histogram.ts';
 
 /** Seconds of history a SeriesBuffer keeps unless told otherwise (15 minutes). */
@@ -396,7 +396,7 @@ export function pointFromJson(second: number, data: unknown): Point | null {
   const count = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
   if (!count(d.requests) || !count(d.errors5xx) || !count(d.connectFailures)) return null;
   if (!Array.isArray(d.latency) || !d.latency.every(count)) return null;
-  let boundsMs = BUILTIN_LATENCY_BOUNDS_MS;
+  let boundsMs: readonly number[] = BUILTIN_LATENCY_BOUNDS_MS;
   if (d.latencyBoundsMs !== undefined) {
     const b = d.latencyBoundsMs;
     if (!Array.isArray(b) || !b.every((x, i) => count(x) && (i === 0 || x > b[i - 1]))) return null;

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type RewindConfig } from '../../spec/app-spec.ts';
+import { PROVIDER_FIELDS, type ProviderTypes } from '../../spec/provider-spec.ts';
 
 export interface ConfigProblem {
   readonly path: string;
@@ -34,7 +35,12 @@ export interface LoadedConfig {
   readonly config: RewindConfig;
 }
 
-export function loadConfigFile(file: string): LoadedConfig {
+export interface LoadOptions {
+  /** The provider types that exist (the registry's): an app naming another one is a config error. */
+  readonly providerTypes?: ProviderTypes;
+}
+
+export function loadConfigFile(file: string, options: LoadOptions = {}): LoadedConfig {
   const abs = resolve(file);
   let text: string;
   try {
@@ -48,10 +54,10 @@ export function loadConfigFile(file: string): LoadedConfig {
       },
     ]);
   }
-  return { file: abs, baseDir: resolve(abs, '..'), config: parseConfig(text, file) };
+  return { file: abs, baseDir: resolve(abs, '..'), config: parseConfig(text, file, options) };
 }
 
-export function parseConfig(text: string, file = 'rewind.yaml'): RewindConfig {
+export function parseConfig(text: string, file = 'rewind.yaml', options: LoadOptions = {}): RewindConfig {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -97,6 +103,17 @@ export function parseConfig(text: string, file = 'rewind.yaml'): RewindConfig {
       });
     seen.set(`name:${app.name}`, i);
     seen.set(`listen:${listen}`, i);
+    const known = options.providerTypes;
+    for (const { field, registry, at } of known ? PROVIDER_FIELDS : []) {
+      const type = app[field].type;
+      const types = known![registry];
+      if (!types.includes(type))
+        problems.push({
+          path: `apps.${i}.${at.join('.')}`,
+          line: lineOf(['apps', i, ...at]),
+          message: `"${type}" is not a ${field} provider; the types are: ${types.join(', ')}`,
+        });
+    }
   });
   if (problems.length) throw new ConfigError(file, problems);
   return result.data;

@@ -1,45 +1,8 @@
 // One HTTP probe or one command check. Never throws: the outcome is data.
 import { spawn } from 'node:child_process';
 import { childEnv } from '../../shared/child-env.ts';
+import { type ProbeResult, probeHttp } from '../../shared/http-probe.ts';
 import type { Check } from '../../spec/app-spec.ts';
-
-export interface ProbeResult {
-  readonly ok: boolean;
-  readonly detail: string;
-  readonly ms: number;
-}
-
-export async function probeHttp(
-  url: string,
-  options: {
-    readonly method?: string;
-    readonly expectStatus?: number;
-    readonly timeoutMs: number;
-    readonly headers?: Record<string, string>;
-  },
-): Promise<ProbeResult> {
-  const started = performance.now();
-  const expect = options.expectStatus ?? 200;
-  try {
-    const res = await fetch(url, {
-      method: options.method ?? 'GET',
-      headers: options.headers,
-      signal: AbortSignal.timeout(options.timeoutMs),
-    });
-    await res.arrayBuffer();
-    const ms = performance.now() - started;
-    return res.status === expect
-      ? { ok: true, detail: `${res.status}`, ms }
-      : { ok: false, detail: `${url} answered ${res.status}, expected ${expect}`, ms };
-  } catch (err) {
-    const e = err as Error & { cause?: { code?: string; message?: string } };
-    const why =
-      e.name === 'TimeoutError'
-        ? `no answer within ${options.timeoutMs}ms`
-        : (e.cause?.code ?? e.cause?.message ?? e.message);
-    return { ok: false, detail: `${url}: ${why}`, ms: performance.now() - started };
-  }
-}
 
 export function runCommand(
   command: string,
@@ -119,3 +82,5 @@ export function runCheck(
 export function checkName(check: Check): string {
   return check.name ?? ('http' in check ? `GET ${check.http.path}` : check.command);
 }
+
+export { type ProbeResult, probeHttp };

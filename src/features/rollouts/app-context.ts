@@ -1,13 +1,17 @@
 // What the controller knows about one app between ticks. Everything here can be rebuilt from the
 // store and the runtime, so a restarted controller loses nothing by starting empty.
-import type { Instance } from '../../providers/runtimes/types.ts';
+import type { AppProviders } from '../../providers/registry.ts';
+import type { Instance } from '../../providers/runtime.ts';
 import type { AppSpec } from '../../spec/app-spec.ts';
 
 export interface AppContext {
   readonly spec: AppSpec;
   /** Directory of rewind.yaml: relative cwd resolve against it. */
   readonly baseDir: string;
-  /** The last table put in force, serialised, to apply only changes. */
+  /**
+   * The plan last put in force, serialised (null: none since the controller started or the data
+   * plane restarted).
+   */
   lastTableKey: string | null;
   /** Units being drained and stopped: unit -> when retirement began. */
   readonly retiring: Map<number, number>;
@@ -15,4 +19,9 @@ export interface AppContext {
   observed?: { readonly at: number; readonly instances: Instance[] };
   /** Instances that were up when the agent died, to start again once a new agent answers. */
   lostWithAgent?: readonly Instance[];
+}
+
+/** An app under the controller: its context and the providers the composition root built for it. */
+export interface ManagedApp extends AppContext {
+  readonly providers: AppProviders;
 }

@@ -4,8 +4,8 @@
 
 import { randomUUID } from 'node:crypto';
 import type { MetricsSource } from '../../providers/metrics-source.ts';
-import type { Instance, Runtime } from '../../providers/runtimes/types.ts';
-import type { TrafficRouter } from '../../providers/traffic/types.ts';
+import type { AppProviders } from '../../providers/registry.ts';
+import type { Instance } from '../../providers/runtime.ts';
 import { formatDuration } from '../../shared/duration.ts';
 import { RewindError } from '../../shared/errors.ts';
 import { FailureBackoff } from '../../shared/failure-backoff.ts';
@@ -24,7 +24,6 @@ import { type Severity, steadyStateRules } from '../analysis/index.ts';
 import type { RolloutDatabase } from '../database/rollout-database.ts';
 import type { FlagService } from '../flags/flag-service.ts';
 import { pullKillSwitch, switchFlag } from '../flags/kill-switch.ts';
-import { HealthMonitor } from '../health/health-monitor.ts';
 import type { IncidentTrigger } from '../incidents/incident.ts';
 import type { IncidentService } from '../incidents/incident-service.ts';
 import type { NotificationInput } from '../notifications/notification-hub.ts';
@@ -37,12 +36,12 @@ import {
   unitOf,
 } from '../revisions/revision-spec.ts';
 import { createSecretBox, type SecretBox } from '../revisions/secret-box.ts';
-import type { AppContext } from './app-context.ts';
-import { composeRoutes, type RevisionRef, type TrafficIntent } from './compose-routes.ts';
+import type { AppContext, ManagedApp } from './app-context.ts';
 import { RolloutDriver } from './rollout-driver.ts';
 import { RolloutReporter } from './rollout-reporter.ts';
 import { failAt, initialState, planSteps, promote, type RolloutState } from './rollout-state.ts';
 import { RolloutWatch } from './rollout-watch.ts';
+import { planTraffic, type RevisionRef, type TrafficIntent } from './traffic-plan.ts';
 
 /** The event each command writes. */
 const COMMAND_EVENTS = {
@@ -54,8 +53,6 @@ const COMMAND_EVENTS = {
 
 export interface ControllerDeps {
   readonly store: Store;
-  readonly runtime: Runtime;
-  readonly traffic: TrafficRouter;
   readonly log: Logger;
   /** Per-second traffic counters of each revision (the built-in proxy's by default). */
   readonly metrics: MetricsSource;
@@ -124,8 +121,7 @@ export function checkVersion(version: string): void {
 
 export class Controller {
   readonly #deps: ControllerDeps;
-  readonly #apps = new Map<string, AppContext>();
-  readonly #health = new HealthMonitor();
+  readonly #apps = new Map<string, ManagedApp>();
   readonly #driver: RolloutDriver;
   readonly #reporter: RolloutReporter;
   readonly #busy = new Map<string, Promise<void>>();
@@ -134,7 +130,6 @@ export class Controller {
   readonly #backoff = new Map<string, FailureBackoff>();
   readonly #watch: RolloutWatch;
   #timer: NodeJS.Timeout | null = null;
-  #tableVersion = Date.now();
   #stopped = false;
 
   constructor(deps: ControllerDeps) {
@@ -149,11 +144,9 @@ export class Controller {
     });
     this.#driver = new RolloutDriver({
       store: deps.store,
-      runtime: deps.runtime,
-      health: this.#health,
       log: deps.log,
       applyRoutes: async (ctx, rollout) => {
-        await this.#applyRoutes(ctx, rollout, await deps.runtime.list(ctx.spec.name));
+        await this.#applyRoutes(ctx, rollout, await ctx.providers.runtime.list(ctx.spec.name));
       },
       reporter: this.#reporter,
       metrics: deps.metrics,
@@ -201,17 +194,20 @@ export class Controller {
     return env;
   }
 
-  /** Register the apps of rewind.yaml; the first tick deploys an app's initial version if it has none. */
-  async register(spec: AppSpec, baseDir: string): Promise<void> {
+  /**
+   * Register an app of rewind.yaml with the providers built for it (src/providers/registry.ts);
+   * the first tick deploys its initial version if it has none.
+   */
+  async register(spec: AppSpec, baseDir: string, providers: AppProviders): Promise<void> {
     await this.#deps.store.apps.upsert(spec.name, spec);
-    this.#apps.set(spec.name, { spec, baseDir, lastTableKey: null, retiring: new Map() });
+    this.#apps.set(spec.name, { spec, baseDir, providers, lastTableKey: null, retiring: new Map() });
   }
 
   appNames(): string[] {
     return [...this.#apps.keys()];
   }
 
-  context(app: string): AppContext {
+  context(app: string): ManagedApp {
     const ctx = this.#apps.get(app);
     if (!ctx) {
       throw new RewindError(
@@ -278,6 +274,7 @@ export class Controller {
   async dataPlaneRestarted(): Promise<void> {
     for (const [app, ctx] of this.#apps) {
       ctx.lastTableKey = null;
+      ctx.providers.traffic.resync(app);
       // Taken when the loss was seen (a tick against the new agent may have observed it empty since).
       ctx.lostWithAgent ??= upInstances(ctx.observed?.instances);
       this.#backoffOf(app).reset();
@@ -635,7 +632,7 @@ export class Controller {
    * found, for the incident.
    */
   async #startRollback(
-    ctx: AppContext,
+    ctx: ManagedApp,
     input: {
       toRevision?: number;
       reason: string;
@@ -701,11 +698,11 @@ export class Controller {
     // ready since.
     const unit = spec.unit ?? target.number;
     const recent = ctx.observed && Date.now() - ctx.observed.at < 1000 ? ctx.observed.instances : null;
-    let instances = recent ?? (await this.#deps.runtime.list(app));
-    let warm = this.#unitReady(instances, unit, spec.instances);
+    let instances = recent ?? (await ctx.providers.runtime.list(app));
+    let warm = this.#unitReady(ctx, instances, unit, spec.instances);
     if (!warm && recent) {
-      instances = await this.#deps.runtime.list(app);
-      warm = this.#unitReady(instances, unit, spec.instances);
+      instances = await ctx.providers.runtime.list(app);
+      warm = this.#unitReady(ctx, instances, unit, spec.instances);
     }
     mark('instances');
     let incident = input.automatic;
@@ -832,9 +829,9 @@ export class Controller {
   }
 
   async instances(app: string): Promise<(Instance & { health: string })[]> {
-    this.context(app);
-    const list = await this.#deps.runtime.list(app);
-    return list.map((i) => ({ ...i, health: this.#health.health(i.id) }));
+    const { runtime, health } = this.context(app).providers;
+    const list = await runtime.list(app);
+    return list.map((i) => ({ ...i, health: health.verdict(i.id) }));
   }
 
   async #previousRevision(app: string, stable: RevisionRecord): Promise<number | null> {
@@ -948,15 +945,17 @@ export class Controller {
     }
   }
 
-  #unitReady(instances: readonly Instance[], unit: number, count: number): boolean {
+  #unitReady(ctx: ManagedApp, instances: readonly Instance[], unit: number, count: number): boolean {
+    const { health } = ctx.providers;
     const up = instances.filter(
-      (i) => i.revision === unit && i.phase === 'Running' && this.#health.health(i.id) !== 'Unhealthy',
+      (i) => i.revision === unit && i.phase === 'Running' && health.verdict(i.id) !== 'Unhealthy',
     );
     return up.length >= count;
   }
 
-  async #reconcile(ctx: AppContext): Promise<void> {
-    const { store, runtime } = this.#deps;
+  async #reconcile(ctx: ManagedApp): Promise<void> {
+    const { store } = this.#deps;
+    const { runtime, health } = ctx.providers;
     const app = ctx.spec.name;
     let active = await store.rollouts.active(app);
     const record = await store.apps.get(app);
@@ -970,7 +969,7 @@ export class Controller {
     }
     const observe = async () => {
       const instances = await runtime.list(app);
-      this.#health.tick(ctx.spec, instances);
+      health.observe(instances);
       ctx.observed = { at: Date.now(), instances };
       return instances;
     };
@@ -1034,7 +1033,7 @@ export class Controller {
   }
 
   /** The stable revision's processes, if they are gone (the agent restarted), are started again. */
-  async #ensureStableRunning(ctx: AppContext, instances: readonly Instance[]): Promise<void> {
+  async #ensureStableRunning(ctx: ManagedApp, instances: readonly Instance[]): Promise<void> {
     const { store } = this.#deps;
     const stable = (await store.apps.get(ctx.spec.name))?.stableRevision;
     if (stable == null) return;
@@ -1046,13 +1045,13 @@ export class Controller {
    * After an agent restart: the other revisions still needed (a canary and the one it replaces,
    * a warm previous revision) that were up when the agent died are started again, once.
    */
-  async #restoreLost(ctx: AppContext, keep: Set<number>): Promise<void> {
+  async #restoreLost(ctx: ManagedApp, keep: Set<number>): Promise<void> {
     const lost = ctx.lostWithAgent;
     if (!lost) return;
     const units = new Set(lost.map((i) => i.revision).filter((unit) => keep.has(unit)));
     if (units.size > 0) {
       // Fresh: the stable revision's may have just been started.
-      const instances = await this.#deps.runtime.list(ctx.spec.name);
+      const instances = await ctx.providers.runtime.list(ctx.spec.name);
       const revisions = await this.#deps.store.revisions.list(ctx.spec.name, 200);
       for (const unit of units) {
         // The newest revision of a unit carries the spec its processes run.
@@ -1065,12 +1064,12 @@ export class Controller {
 
   /** Starts each instance of `rev` that `instances` does not show up (or starting). */
   async #ensureRunning(
-    ctx: AppContext,
+    ctx: ManagedApp,
     rev: RevisionRecord,
     instances: readonly Instance[],
     why: string,
   ): Promise<void> {
-    const { runtime } = this.#deps;
+    const { runtime } = ctx.providers;
     const app = ctx.spec.name;
     const spec = parseRevisionSpec(rev.spec);
     const unit = unitOf(rev);
@@ -1137,32 +1136,27 @@ export class Controller {
     return { intent, keep };
   }
 
-  /** Puts the derived table in force if it changed; returns what it observed, for #retire. */
+  /**
+   * Hands the derived plan to the app's traffic router, which puts it in force if it (or the
+   * instances serving it) changed; returns what it observed, for #retire.
+   */
   async #applyRoutes(
-    ctx: AppContext,
+    ctx: ManagedApp,
     active: RolloutRecord | null,
     instances: Instance[],
     recent?: readonly RolloutRecord[],
   ): Promise<{ keep: Set<number>; instances: Instance[]; inForceAt?: number | null }> {
     const { intent, keep } = await this.#intent(ctx, active, recent);
-    const table = composeRoutes(ctx.spec, intent, instances, (id) => this.#health.health(id), 0);
-    const key = JSON.stringify(table.backends);
-    if (key === ctx.lastTableKey) return { keep, instances };
-    const { inForceAt } = await this.#deps.traffic.apply({ ...table, version: ++this.#tableVersion });
-    ctx.lastTableKey = key;
-    this.#deps.log.info(
-      {
-        app: ctx.spec.name,
-        backends: table.backends.map((b) => `${b.revision}:${b.weight}%x${b.upstreams.length}`),
-      },
-      'routes applied',
-    );
-    return { keep, instances, inForceAt };
+    const plan = planTraffic(ctx.spec, intent);
+    const { changed, inForceAt } = await ctx.providers.traffic.apply(plan, instances);
+    if (changed || ctx.lastTableKey === null) ctx.lastTableKey = JSON.stringify(plan.revisions);
+    return changed ? { keep, instances, inForceAt } : { keep, instances };
   }
 
   /** Drain and stop the processes of units that nothing needs: not stable, not rolling, not warm. */
-  async #retire(ctx: AppContext, observed: { keep: Set<number>; instances: Instance[] }): Promise<void> {
-    const { runtime, traffic, store } = this.#deps;
+  async #retire(ctx: ManagedApp, observed: { keep: Set<number>; instances: Instance[] }): Promise<void> {
+    const { store } = this.#deps;
+    const { runtime, traffic } = ctx.providers;
     const app = ctx.spec.name;
     const { keep, instances } = observed;
     const units = new Set(instances.filter((i) => i.phase !== 'Stopped').map((i) => i.revision));

@@ -4,7 +4,7 @@
 // idempotent, so a controller killed at any instant resumes where it was.
 
 import type { MetricsSource } from '../../providers/metrics-source.ts';
-import type { Instance, Runtime } from '../../providers/runtimes/types.ts';
+import type { Instance } from '../../providers/runtime.ts';
 import { formatDuration } from '../../shared/duration.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { type AppSpec, forceValue, rolloutSettings } from '../../spec/app-spec.ts';
@@ -12,11 +12,10 @@ import { type EventType, rolloutPhaseEvent } from '../../spec/events.ts';
 import type { RolloutRecord, Store } from '../../store/types.ts';
 import { type Decision, errorRate, type Severity, steadyStateRules } from '../analysis/index.ts';
 import type { DbStepResult, RolloutDatabase } from '../database/rollout-database.ts';
-import type { HealthMonitor } from '../health/health-monitor.ts';
-import { checkName, probeHttp, runCheck } from '../health/probe.ts';
+import { checkName, runCheck } from '../health/probe.ts';
 import type { IncidentTrigger, VerificationCheck } from '../incidents/incident.ts';
 import { parseRevisionSpec, type RevisionSpec, unitOf } from '../revisions/revision-spec.ts';
-import type { AppContext } from './app-context.ts';
+import type { ManagedApp } from './app-context.ts';
 import { type HookContext, type HookPhase, hookName, runHook } from './hooks.ts';
 import type { RolloutReporter } from './rollout-reporter.ts';
 import {
@@ -35,15 +34,13 @@ import type { RolloutWatch, WatchResult } from './rollout-watch.ts';
 
 export interface DriverDeps {
   readonly store: Store;
-  readonly runtime: Runtime;
-  readonly health: HealthMonitor;
   readonly log: Logger;
-  readonly applyRoutes: (ctx: AppContext, rollout: RolloutRecord | null) => Promise<void>;
+  readonly applyRoutes: (ctx: ManagedApp, rollout: RolloutRecord | null) => Promise<void>;
   readonly reporter: RolloutReporter;
   readonly watch: RolloutWatch;
   readonly metrics: MetricsSource;
   /** The environment an instance of the revision runs with (config, opened secrets, Rewind's own). Throws when a secret cannot be opened. */
-  readonly envOf: (ctx: AppContext, spec: RevisionSpec) => Record<string, string>;
+  readonly envOf: (ctx: ManagedApp, spec: RevisionSpec) => Record<string, string>;
   /** Migrations of apps that declare a database. */
   readonly database?: RolloutDatabase;
   /** Disables a flag for a kill-switch rule and opens its incident; resolves to the incident id. */
@@ -88,7 +85,7 @@ export class RolloutDriver {
     this.#deps = deps;
   }
 
-  async drive(ctx: AppContext, initial: RolloutRecord, observe: () => Promise<Instance[]>): Promise<void> {
+  async drive(ctx: ManagedApp, initial: RolloutRecord, observe: () => Promise<Instance[]>): Promise<void> {
     const { store } = this.#deps;
     let rollout = initial;
     const to = (await store.revisions.get(rollout.app, rollout.toRevision))!;
@@ -179,7 +176,7 @@ export class RolloutDriver {
    * notify (P3). A rollback turns the rollout around here; the loop then runs the compensations.
    */
   async #analyse(
-    ctx: AppContext,
+    ctx: ManagedApp,
     rollout: RolloutRecord,
     target: Target,
     instances: Instance[],
@@ -252,7 +249,7 @@ export class RolloutDriver {
    * revision. A P2 breach cannot pause what is already stable: it notifies instead.
    */
   async watchStable(
-    ctx: AppContext,
+    ctx: ManagedApp,
     rollout: RolloutRecord,
     instances: Instance[],
     rollBack: (input: { reason: string; trigger: IncidentTrigger; severity: Severity }) => Promise<void>,
@@ -320,7 +317,7 @@ export class RolloutDriver {
    * judgment is kept under `rollout`, the app's newest one (finished), for its journal.
    */
   async watchSteady(
-    ctx: AppContext,
+    ctx: ManagedApp,
     rollout: RolloutRecord,
     instances: Instance[],
     rollBack: (input: { reason: string; trigger: IncidentTrigger; severity: Severity }) => Promise<void>,
@@ -345,7 +342,7 @@ export class RolloutDriver {
       candidate: { revision: target.number, unit: target.unit },
       baseline: null,
       instances,
-      health: (id) => this.#deps.health.health(id),
+      health: (id) => ctx.providers.health.verdict(id),
       now,
       rules,
     });
@@ -418,7 +415,7 @@ export class RolloutDriver {
    * between the decision and the traffic being back. The incident follows.
    */
   async #turnAround(
-    ctx: AppContext,
+    ctx: ManagedApp,
     rollout: RolloutRecord,
     failure: Failure,
     eventType: EventType,
@@ -482,7 +479,7 @@ export class RolloutDriver {
 
   /** One evaluation of the analysis for a deploy; what must survive a restart goes to its state. */
   async #evaluate(
-    ctx: AppContext,
+    ctx: ManagedApp,
     rollout: RolloutRecord,
     target: Target,
     instances: Instance[],
@@ -502,7 +499,7 @@ export class RolloutDriver {
       candidate: { revision: target.number, unit: target.unit },
       baseline,
       instances,
-      health: (id) => this.#deps.health.health(id),
+      health: (id) => ctx.providers.health.verdict(id),
       now: Date.now(),
       memory: state.analysis ?? null,
     });
@@ -563,12 +560,12 @@ export class RolloutDriver {
 
   async #run(
     current: Step,
-    ctx: AppContext,
+    ctx: ManagedApp,
     rollout: RolloutRecord,
     target: Target,
     instances: Instance[],
   ): Promise<Outcome> {
-    const { runtime, health } = this.#deps;
+    const { runtime, health } = ctx.providers;
     const app = ctx.spec;
     const state = rollout.state;
     const elapsed = Date.now() - (state.stepStartedAt ?? Date.now());
@@ -581,7 +578,7 @@ export class RolloutDriver {
         try {
           env = this.#deps.envOf(ctx, target.spec);
         } catch (err) {
-          return this.#failed(step, rollout, target, (err as Error).message);
+          return this.#failed(ctx, step, rollout, target, (err as Error).message);
         }
         for (let index = 0; index < target.spec.instances; index++) {
           const inst = await runtime.start({
@@ -594,31 +591,33 @@ export class RolloutDriver {
             stopTimeoutMs: target.spec.stopTimeoutMs,
           });
           if (inst.phase === 'Failed')
-            return this.#failed(step, rollout, target, inst.reason ?? 'failed to start');
+            return this.#failed(ctx, step, rollout, target, inst.reason ?? 'failed to start');
         }
         return DONE;
       }
       case 'waitHealthy': {
-        if (failed) return this.#failed(step, rollout, target, failed.reason ?? 'instance failed');
+        if (failed) return this.#failed(ctx, step, rollout, target, failed.reason ?? 'instance failed');
         const crashed = mine.find((i) => i.restarts >= CRASHES_BEFORE_GIVING_UP);
         if (crashed) {
           const exit = crashed.lastExit;
           const how = exit ? (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`) : 'exited';
           return this.#failed(
+            ctx,
             step,
             rollout,
             target,
             `instance ${crashed.index} crashed at start ${crashed.restarts} times (${how})`,
           );
         }
-        const healthy = mine.filter((i) => i.phase === 'Running' && health.health(i.id) === 'Healthy');
+        const healthy = mine.filter((i) => i.phase === 'Running' && health.verdict(i.id) === 'Healthy');
         if (healthy.length >= target.spec.instances) return DONE;
         // Health is only seen while a controller probes: the time a killed controller took to come
         // back does not count against startTimeout (it used to fail resumed deploys on a busy box).
         const waited = Date.now() - Math.max(state.stepStartedAt ?? Date.now(), this.#startedAt);
         if (waited > app.health.startTimeout) {
-          const detail = mine.map((i) => health.lastDetail(i.id)).find(Boolean) ?? 'no instance running';
+          const detail = mine.map((i) => health.detail(i.id)).find(Boolean) ?? 'no instance running';
           return this.#failed(
+            ctx,
             step,
             rollout,
             target,
@@ -638,6 +637,7 @@ export class RolloutDriver {
           );
           if (!result.ok)
             return this.#failed(
+              ctx,
               step,
               rollout,
               target,
@@ -653,6 +653,7 @@ export class RolloutDriver {
           );
           if (!result.ok)
             return this.#failed(
+              ctx,
               step,
               rollout,
               target,
@@ -672,11 +673,11 @@ export class RolloutDriver {
         );
         return DONE;
       case 'pause':
-        if (failed) return this.#failed(step, rollout, target, failed.reason ?? 'instance failed');
+        if (failed) return this.#failed(ctx, step, rollout, target, failed.reason ?? 'instance failed');
         if (current.durationMs == null) return PENDING;
         return elapsed >= current.durationMs ? DONE : PENDING;
       case 'analysis':
-        if (failed) return this.#failed(step, rollout, target, failed.reason ?? 'instance failed');
+        if (failed) return this.#failed(ctx, step, rollout, target, failed.reason ?? 'instance failed');
         return elapsed >= (current.durationMs ?? 0) ? DONE : PENDING;
       case 'switchTraffic':
         // A warm rollback's switch was made (and recorded) when it was created.
@@ -684,14 +685,15 @@ export class RolloutDriver {
           await this.#event(rollout, 'traffic.switched', `100% of traffic on revision ${target.number}`);
         return DONE;
       case 'bake': {
-        if (failed) return this.#failed(step, rollout, target, failed.reason ?? 'instance failed');
-        const sick = mine.find((i) => health.health(i.id) === 'Unhealthy');
+        if (failed) return this.#failed(ctx, step, rollout, target, failed.reason ?? 'instance failed');
+        const sick = mine.find((i) => health.verdict(i.id) === 'Unhealthy');
         if (sick)
           return this.#failed(
+            ctx,
             step,
             rollout,
             target,
-            `instance ${sick.index} unhealthy while baking: ${health.lastDetail(sick.id)}`,
+            `instance ${sick.index} unhealthy while baking: ${health.detail(sick.id)}`,
           );
         return elapsed >= rolloutSettings(app).bake ? DONE : PENDING;
       }
@@ -729,11 +731,7 @@ export class RolloutDriver {
       }
       case 'verify': {
         const results = await Promise.all(
-          mine
-            .filter((i) => i.phase === 'Running')
-            .map((i) =>
-              probeHttp(`http://127.0.0.1:${i.port}${app.health.path}`, { timeoutMs: app.health.timeout }),
-            ),
+          mine.filter((i) => i.phase === 'Running').map((i) => health.check(i)),
         );
         const bad = results.filter((r) => !r.ok);
         const ok = results.length > 0 && bad.length === 0;
@@ -754,7 +752,7 @@ export class RolloutDriver {
   }
 
   /** Compensation of migrateExpand: back to the level before the rollout. */
-  async #undoMigrations(ctx: AppContext, rollout: RolloutRecord, state: RolloutState): Promise<void> {
+  async #undoMigrations(ctx: ManagedApp, rollout: RolloutRecord, state: RolloutState): Promise<void> {
     const db = this.#deps.database;
     if (!db || !ctx.spec.database) return;
     let level = state.levelBefore;
@@ -767,16 +765,23 @@ export class RolloutDriver {
     await this.#dbEvent(rollout, 'database.undone', r);
   }
 
-  async #failed(step: StepName, rollout: RolloutRecord, target: Target, reason: string): Promise<Outcome> {
-    const lines = await this.#deps.runtime
+  async #failed(
+    ctx: ManagedApp,
+    step: StepName,
+    rollout: RolloutRecord,
+    target: Target,
+    reason: string,
+  ): Promise<Outcome> {
+    const lines = await ctx.providers.runtime
       .logs(rollout.app, { revision: target.unit, tail: 15 })
       .catch(() => []);
     return { status: 'failed', failure: { step, reason, logs: lines.map((l) => l.line) } };
   }
 
-  async #stopTarget(ctx: AppContext, rollout: RolloutRecord, target: Target): Promise<void> {
+  async #stopTarget(ctx: ManagedApp, rollout: RolloutRecord, target: Target): Promise<void> {
     // A unit that also serves the stable revision (a rollback's copy) is never stopped here.
-    const { store, runtime } = this.#deps;
+    const { store } = this.#deps;
+    const { runtime } = ctx.providers;
     if (rollout.fromRevision !== null) {
       const from = await store.revisions.get(rollout.app, rollout.fromRevision);
       if (from && unitOf(from) === target.unit) return;
@@ -787,7 +792,7 @@ export class RolloutDriver {
   }
 
   async #finish(
-    ctx: AppContext,
+    ctx: ManagedApp,
     rollout: RolloutRecord,
     phase: 'Completed' | 'Failed' | 'RolledBack',
     target: Target,
@@ -875,7 +880,7 @@ export class RolloutDriver {
     }
   }
 
-  #hookContext(phase: HookPhase, ctx: AppContext, rollout: RolloutRecord, target: Target): HookContext {
+  #hookContext(phase: HookPhase, ctx: ManagedApp, rollout: RolloutRecord, target: Target): HookContext {
     return {
       phase,
       app: ctx.spec.name,
@@ -889,7 +894,7 @@ export class RolloutDriver {
   }
 
   /** After-the-fact hooks: recorded as events; they change nothing. */
-  async #runHooks(phase: HookPhase, ctx: AppContext, rollout: RolloutRecord, target: Target): Promise<void> {
+  async #runHooks(phase: HookPhase, ctx: ManagedApp, rollout: RolloutRecord, target: Target): Promise<void> {
     const hooks = phase === 'postPromotion' ? ctx.spec.hooks.postPromotion : ctx.spec.hooks.postRollback;
     for (const hook of hooks) {
       const result = await runHook(hook, this.#hookContext(phase, ctx, rollout, target));
@@ -906,8 +911,9 @@ export class RolloutDriver {
    * pre-promotion checks pass against it, and its error rate over the next seconds is back to
    * what it was before the rollout.
    */
-  async #verify(ctx: AppContext, rollout: RolloutRecord, restored: number): Promise<VerificationCheck[]> {
-    const { store, runtime, metrics } = this.#deps;
+  async #verify(ctx: ManagedApp, rollout: RolloutRecord, restored: number): Promise<VerificationCheck[]> {
+    const { store, metrics } = this.#deps;
+    const { runtime, health } = ctx.providers;
     const app = ctx.spec;
     const rev = await store.revisions.get(rollout.app, restored);
     if (!rev) return [{ name: 'revision exists', passed: false, detail: `revision ${restored} is gone` }];
@@ -918,11 +924,7 @@ export class RolloutDriver {
     const instances = (await runtime.list(rollout.app)).filter(
       (i) => i.revision === unit && i.phase === 'Running',
     );
-    const probes = await Promise.all(
-      instances.map((i) =>
-        probeHttp(`http://127.0.0.1:${i.port}${app.health.path}`, { timeoutMs: app.health.timeout }),
-      ),
-    );
+    const probes = await Promise.all(instances.map((i) => health.check(i)));
     const sick = probes.filter((p) => !p.ok);
     checks.push({
       name: 'health',
@@ -1018,7 +1020,7 @@ function checkTarget(app: AppSpec, revision: number, spec: RevisionSpec): Parame
   };
 }
 
-function describeStep(current: Step, ctx: AppContext, target: Target): string {
+function describeStep(current: Step, ctx: ManagedApp, target: Target): string {
   const app = ctx.spec;
   switch (current.name) {
     case 'setWeight':

@@ -6,11 +6,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { BUILTIN_LATENCY_BOUNDS_MS, BuiltinMetricsSource } from '../../providers/builtin-metrics-source.ts';
+import {
+  BUILTIN_LATENCY_BOUNDS_MS,
+  BuiltinMetricsSource,
+} from '../../providers/builtin/metrics/builtin-metrics-source.ts';
+import { HISTORY_SECONDS } from '../../providers/builtin/proxy/shared.ts';
+import type { MetricsBucket } from '../../providers/builtin/proxy/types.ts';
 import type { MetricsSource } from '../../providers/metrics-source.ts';
-import type { Instance } from '../../providers/runtimes/types.ts';
-import { HISTORY_SECONDS } from '../../proxy/shared.ts';
-import type { MetricsBucket } from '../../proxy/types.ts';
+import type { Instance } from '../../providers/runtime.ts';
 import { appSpecSchema } from '../../spec/app-spec.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { Store } from '../../store/types.ts';
@@ -181,6 +184,7 @@ async function run(
     phase: 'Running',
     pid: 1,
     port: 1,
+    address: { host: '127.0.0.1', port: 1 },
     restarts: 0,
     startedAt: 0,
     lastExit: null,

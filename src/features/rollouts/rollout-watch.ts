@@ -5,8 +5,9 @@
 // once per evaluation, so that a restarted controller resumes its windows and judgment with the
 // same evidence; the data plane's own two minutes fill in the seconds the controller was down.
 
+import type { InstanceHealth } from '../../providers/health-source.ts';
 import type { MetricsSource } from '../../providers/metrics-source.ts';
-import type { Instance } from '../../providers/runtimes/types.ts';
+import type { Instance } from '../../providers/runtime.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { AnalysisSecond, Store } from '../../store/types.ts';
 import {
@@ -32,7 +33,6 @@ import {
   summarizeBefore,
   UNKNOWN_HEALTH,
 } from '../analysis/index.ts';
-import type { InstanceHealth } from '../health/health-monitor.ts';
 import type { AppContext } from './app-context.ts';
 import type { WatchMemory } from './rollout-state.ts';
 

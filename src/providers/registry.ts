@@ -1,0 +1,94 @@
+// Providers by type, picked per app from rewind.yaml (`runtime:`, `traffic:`, `health:`). Adding
+// one is adding a factory here (or registering it at start, as the tests do): nothing under
+// features/rollouts/ knows which providers exist.
+
+import type { Logger } from '../shared/logger.ts';
+import type { AppSpec } from '../spec/app-spec.ts';
+import type { AgentClient } from './builtin/agent/agent-client.ts';
+import { HealthMonitor } from './builtin/health/health-monitor.ts';
+import { ProcessRuntime } from './builtin/process-runtime/process-runtime.ts';
+import { BuiltinTrafficRouter } from './builtin/traffic-router/builtin-traffic-router.ts';
+import type { HealthSource } from './health-source.ts';
+import type { Runtime } from './runtime.ts';
+import type { TrafficRouter } from './traffic-router.ts';
+
+/** What a factory gets: one object, so that adding a field never changes a signature. */
+export interface ProviderContext {
+  readonly app: AppSpec;
+  /** Directory of rewind.yaml. */
+  readonly baseDir: string;
+  readonly dataDir: string;
+  readonly log: Logger;
+  /**
+   * The built-in agent's connection, shared by every app of the server: started (or adopted) on the
+   * first call, so that a server whose apps use no built-in provider runs no agent.
+   */
+  readonly agent: () => Promise<AgentClient>;
+}
+
+export type RuntimeFactory = (ctx: ProviderContext) => Runtime | Promise<Runtime>;
+export type HealthSourceFactory = (
+  ctx: ProviderContext & { readonly runtime: Runtime },
+) => HealthSource | Promise<HealthSource>;
+export type TrafficRouterFactory = (
+  ctx: ProviderContext & { readonly runtime: Runtime; readonly health: HealthSource },
+) => TrafficRouter | Promise<TrafficRouter>;
+
+/** One app's providers, built once when the server starts. */
+export interface AppProviders {
+  readonly runtime: Runtime;
+  readonly health: HealthSource;
+  readonly traffic: TrafficRouter;
+}
+
+export const runtimes = new Map<string, RuntimeFactory>([
+  ['process', async (ctx) => new ProcessRuntime(await ctx.agent())],
+]);
+
+export const healthSources = new Map<string, HealthSourceFactory>([
+  ['probe', ({ app }) => new HealthMonitor(app)],
+]);
+
+export const trafficRouters = new Map<string, TrafficRouterFactory>([
+  [
+    'builtin',
+    async (ctx) =>
+      new BuiltinTrafficRouter({ agent: await ctx.agent(), app: ctx.app, health: ctx.health, log: ctx.log }),
+  ],
+]);
+
+/** The types each registry knows, for config checks (`loadConfigFile`) and error messages. */
+export function providerTypes(): {
+  runtime: readonly string[];
+  health: readonly string[];
+  traffic: readonly string[];
+} {
+  return {
+    runtime: [...runtimes.keys()],
+    health: [...healthSources.keys()],
+    traffic: [...trafficRouters.keys()],
+  };
+}
+
+/** Builds an app's providers: runtime first, then its health source, then the router that reads both. */
+export async function createAppProviders(ctx: ProviderContext): Promise<AppProviders> {
+  const { app } = ctx;
+  const runtime = await pick(runtimes, 'runtime', app.runtime.type, app.name)(ctx);
+  const health = await pick(healthSources, 'health', app.health.type, app.name)({ ...ctx, runtime });
+  const traffic = await pick(
+    trafficRouters,
+    'traffic',
+    app.traffic.type,
+    app.name,
+  )({ ...ctx, runtime, health });
+  return { runtime, health, traffic };
+}
+
+function pick<F>(registry: ReadonlyMap<string, F>, field: string, type: string, app: string): F {
+  const factory = registry.get(type);
+  if (!factory)
+    throw new Error(
+      `app ${app}: ${field}.type "${type}" is not a ${field} provider; the types are: ${[...registry.keys()].join(', ')}`,
+    );
+  return factory;
+}

@@ -1,0 +1,80 @@
+// Runtime: starts, stops and lists the instances of a revision, wherever they run (child processes
+// of the built-in agent, pods, VMs). Implementations must be idempotent: starting an instance that
+// runs returns it; stopping one that is gone succeeds. Failures to start are data (an instance in
+// phase Failed with its reason), not exceptions, except for calls the runtime cannot understand at
+// all. Every instance says where it is reached (`address`): nothing else in Rewind assumes a host.
+// Registered by type in ./registry.ts; chosen per app with `runtime: { type }` in rewind.yaml.
+
+/** Where an instance (or a listener) is reached. */
+export interface Address {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface InstanceSpec {
+  readonly app: string;
+  readonly revision: number;
+  /** 0-based index of the instance within its revision. */
+  readonly index: number;
+  /** Shell command line, `${version}` already substituted. Run with /bin/sh -c. */
+  readonly command: string;
+  readonly cwd: string;
+  /** Extra environment; the runtime adds PORT (and REWIND_APP, REWIND_REVISION, REWIND_INSTANCE). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Grace between SIGTERM and SIGKILL when stopping. */
+  readonly stopTimeoutMs: number;
+}
+
+export type InstancePhase = 'Starting' | 'Running' | 'Backoff' | 'Stopping' | 'Stopped' | 'Failed';
+
+export interface Instance {
+  /** `${app}/${revision}/${index}` */
+  readonly id: string;
+  readonly app: string;
+  readonly revision: number;
+  readonly index: number;
+  readonly phase: InstancePhase;
+  readonly pid: number | null;
+  /** The port passed as PORT; stable across restarts of the instance (the port of `address`). */
+  readonly port: number;
+  /** Where the instance serves: the traffic router sends to it, the health source probes it. */
+  readonly address: Address;
+  /**
+   * Readiness as the runtime itself judges it (a platform's readiness probe); undefined when the
+   * runtime has no such notion (the process runtime: Rewind's own probes decide).
+   */
+  readonly ready?: boolean | undefined;
+  readonly restarts: number;
+  readonly startedAt: number | null;
+  /** Last exit, if it ever exited: code or signal, and when. */
+  readonly lastExit: {
+    readonly code: number | null;
+    readonly signal: string | null;
+    readonly at: number;
+  } | null;
+  /** Why it is Failed (command not found, crashed too often...). */
+  readonly reason: string | null;
+}
+
+export interface LogLine {
+  readonly at: number;
+  readonly instance: string;
+  readonly stream: 'stdout' | 'stderr' | 'system';
+  readonly line: string;
+}
+
+/**
+ * One app's instances. `revision` here is the unit whose instances serve a revision (a rollback's
+ * copy is served by the instances of the revision it copies). Scaling is starting the missing
+ * indexes and stopping the revision: the controller decides how many, the runtime only does it.
+ */
+export interface Runtime {
+  /** Starts instance `spec.index` of a revision, or returns it when it runs already. */
+  start(spec: InstanceSpec): Promise<Instance>;
+  /** Stops every instance of the revision: SIGTERM, then SIGKILL after stopTimeoutMs. Resolves when all exited. */
+  stopRevision(app: string, revision: number): Promise<void>;
+  /** The instances it knows, with their phase now. Called every tick: keep it to one round trip. */
+  list(app?: string): Promise<Instance[]>;
+  /** The newest `tail` lines, oldest first (empty when the runtime keeps none). */
+  logs(app: string, options: { revision?: number; tail?: number }): Promise<LogLine[]>;
+}

@@ -1,8 +1,0 @@
-// Traffic routers by name, picked from rewind.yaml (the built-in proxy by default).
-import type { AgentClient } from '../../agent/agent-client.ts';
-import { BuiltinTrafficRouter } from './builtin/builtin-traffic-router.ts';
-import type { TrafficRouter } from './types.ts';
-
-export const trafficRouters: Record<string, (deps: { agent: AgentClient }) => TrafficRouter> = {
-  builtin: ({ agent }) => new BuiltinTrafficRouter(agent),
-};

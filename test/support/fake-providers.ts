@@ -1,0 +1,143 @@
+// In-memory providers for tests: a Runtime whose instances are records that are ready at once, a
+// HealthSource that takes the runtime's readiness as its verdict, and a TrafficRouter that keeps
+// the plans it was given. Registered under a type of their own, they show that a runtime and a
+// router can be added without touching features/rollouts/.
+import type { HealthCheckResult, HealthSource, InstanceHealth } from '../../src/providers/health-source.ts';
+import { healthSources, runtimes, trafficRouters } from '../../src/providers/registry.ts';
+import type { Instance, InstanceSpec, LogLine, Runtime } from '../../src/providers/runtime.ts';
+import type {
+  TrafficApplied,
+  TrafficInForce,
+  TrafficPlan,
+  TrafficRouter,
+} from '../../src/providers/traffic-router.ts';
+
+export class FakeRuntime implements Runtime {
+  readonly #instances = new Map<string, Instance>();
+  /** What was asked of it, in order: "start 1/0", "stop 2". */
+  readonly calls: string[] = [];
+  #nextPort = 40_000;
+
+  async start(spec: InstanceSpec): Promise<Instance> {
+    const id = `${spec.app}/${spec.revision}/${spec.index}`;
+    const known = this.#instances.get(id);
+    if (known) return known;
+    this.calls.push(`start ${spec.revision}/${spec.index}`);
+    const port = this.#nextPort++;
+    const instance: Instance = {
+      id,
+      app: spec.app,
+      revision: spec.revision,
+      index: spec.index,
+      phase: 'Running',
+      pid: null,
+      port,
+      // Not a host of this machine: nothing may assume instances listen on 127.0.0.1.
+      address: { host: `${spec.app}-${spec.revision}-${spec.index}.fake.invalid`, port },
+      ready: true,
+      restarts: 0,
+      startedAt: Date.now(),
+      lastExit: null,
+      reason: null,
+    };
+    this.#instances.set(id, instance);
+    return instance;
+  }
+
+  async stopRevision(app: string, revision: number): Promise<void> {
+    this.calls.push(`stop ${revision}`);
+    for (const [id, i] of this.#instances)
+      if (i.app === app && i.revision === revision) this.#instances.delete(id);
+  }
+
+  async list(app?: string): Promise<Instance[]> {
+    return [...this.#instances.values()].filter((i) => app === undefined || i.app === app);
+  }
+
+  async logs(): Promise<LogLine[]> {
+    return [];
+  }
+}
+
+/** Health as the runtime reports it (a platform's readiness), without probing anything. */
+export class FakeHealth implements HealthSource {
+  readonly #verdicts = new Map<string, InstanceHealth>();
+
+  observe(instances: readonly Instance[]): void {
+    this.#verdicts.clear();
+    for (const i of instances)
+      this.#verdicts.set(i.id, i.ready === undefined ? 'Unknown' : i.ready ? 'Healthy' : 'Unhealthy');
+  }
+
+  verdict(instanceId: string): InstanceHealth {
+    return this.#verdicts.get(instanceId) ?? 'Unknown';
+  }
+
+  detail(instanceId: string): string {
+    return this.#verdicts.get(instanceId) === 'Unhealthy' ? 'not ready' : '';
+  }
+
+  async check(instance: Instance): Promise<HealthCheckResult> {
+    return instance.ready ? { ok: true, detail: 'ready' } : { ok: false, detail: 'not ready' };
+  }
+}
+
+export class FakeTrafficRouter implements TrafficRouter {
+  /** Every plan put in force, oldest first. */
+  readonly applied: TrafficPlan[] = [];
+  #lastKey: string | null = null;
+
+  async apply(plan: TrafficPlan, observed: readonly Instance[]): Promise<TrafficApplied> {
+    const serving = observed.filter((i) => i.phase === 'Running').map((i) => i.id);
+    const key = JSON.stringify([plan.revisions, serving]);
+    if (key === this.#lastKey) return { changed: false, inForceAt: null };
+    this.#lastKey = key;
+    this.applied.push(plan);
+    return { changed: true, inForceAt: Date.now() };
+  }
+
+  async current(): Promise<TrafficInForce | undefined> {
+    const plan = this.applied.at(-1);
+    return plan && { revisions: plan.revisions.map((r) => ({ ...r, instances: null })) };
+  }
+
+  resync(): void {
+    this.#lastKey = null;
+  }
+
+  async remove(): Promise<void> {
+    this.applied.length = 0;
+  }
+
+  async inflight(): Promise<number> {
+    return 0;
+  }
+}
+
+export interface FakeProviders {
+  readonly runtime: FakeRuntime;
+  readonly health: FakeHealth;
+  readonly traffic: FakeTrafficRouter;
+  /** Takes the type out of the registries again. */
+  readonly unregister: () => void;
+}
+
+/** Registers the fakes under `type` in the three registries; one set serves every app. */
+export function registerFakeProviders(type = 'fake'): FakeProviders {
+  const runtime = new FakeRuntime();
+  const health = new FakeHealth();
+  const traffic = new FakeTrafficRouter();
+  runtimes.set(type, () => runtime);
+  healthSources.set(type, () => health);
+  trafficRouters.set(type, () => traffic);
+  return {
+    runtime,
+    health,
+    traffic,
+    unregister: () => {
+      runtimes.delete(type);
+      healthSources.delete(type);
+      trafficRouters.delete(type);
+    },
+  };
+}
