@@ -37,6 +37,7 @@ apps:
     runtime: { type: fake }
     traffic: { type: fake }
     health: { type: fake }
+    metrics: { type: fake }
     strategy: { blueGreen: { bake: 0s, watch: 0s, keepPreviousWarm: 1m, drainTimeout: 1s } }
 `;
 
@@ -59,9 +60,29 @@ test('an unknown provider type is a config error naming the field, the value and
   );
 });
 
+test('an unknown metrics source is refused the same way', () => {
+  assert.throws(
+    () =>
+      parseConfig(CONFIG.replace('metrics: { type: fake }', 'metrics: { type: prometheus }'), 'rewind.yaml', {
+        providerTypes: providerTypes(),
+      }),
+    (err: ConfigError) => {
+      assert.equal(err.problems[0]!.path, 'apps.0.metrics.type');
+      assert.match(
+        err.problems[0]!.message,
+        /"prometheus" is not a metrics provider; the types are: builtin, fake/,
+      );
+      return true;
+    },
+  );
+});
+
 test('the built-in providers are the defaults', () => {
   const app = parseConfig('apps:\n  - { name: shop, listen: "8080", run: { command: x } }\n').apps[0]!;
-  assert.deepEqual([app.runtime.type, app.traffic.type, app.health.type], ['process', 'builtin', 'probe']);
+  assert.deepEqual(
+    [app.runtime.type, app.traffic.type, app.metrics.type, app.health.type],
+    ['process', 'builtin', 'builtin', 'probe'],
+  );
 });
 
 test('a rollout and its rollback run on providers registered from outside', async () => {
@@ -76,7 +97,7 @@ test('a rollout and its rollback run on providers registered from outside', asyn
   const controller = new Controller({
     store,
     log: silentLogger,
-    metrics: { read: async () => ({ phase: 'Successful', samples: [] }) },
+    metrics: providers.metrics,
     incidents: new IncidentService({ store }),
     notify: () => {},
     tickMs: 20,

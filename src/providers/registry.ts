@@ -1,4 +1,4 @@
-// Providers by type, picked per app from rewind.yaml (`runtime:`, `traffic:`, `health:`). Adding
+// Providers by type, picked per app from rewind.yaml (`runtime:`, `traffic:`, `metrics:`, `health:`). Adding
 // one is adding a factory here (or registering it at start, as the tests do): nothing under
 // features/rollouts/ knows which providers exist.
 
@@ -6,9 +6,11 @@ import type { Logger } from '../shared/logger.ts';
 import type { AppSpec } from '../spec/app-spec.ts';
 import type { AgentClient } from './builtin/agent/agent-client.ts';
 import { HealthMonitor } from './builtin/health/health-monitor.ts';
+import { BuiltinMetricsSource } from './builtin/metrics/builtin-metrics-source.ts';
 import { ProcessRuntime } from './builtin/process-runtime/process-runtime.ts';
 import { BuiltinTrafficRouter } from './builtin/traffic-router/builtin-traffic-router.ts';
 import type { HealthSource } from './health-source.ts';
+import type { MetricsSource } from './metrics-source.ts';
 import type { Runtime } from './runtime.ts';
 import type { TrafficRouter } from './traffic-router.ts';
 
@@ -34,11 +36,14 @@ export type TrafficRouterFactory = (
   ctx: ProviderContext & { readonly runtime: Runtime; readonly health: HealthSource },
 ) => TrafficRouter | Promise<TrafficRouter>;
 
+export type MetricsSourceFactory = (ctx: ProviderContext) => MetricsSource | Promise<MetricsSource>;
+
 /** One app's providers, built once when the server starts. */
 export interface AppProviders {
   readonly runtime: Runtime;
   readonly health: HealthSource;
   readonly traffic: TrafficRouter;
+  readonly metrics: MetricsSource;
 }
 
 export const runtimes = new Map<string, RuntimeFactory>([
@@ -57,16 +62,28 @@ export const trafficRouters = new Map<string, TrafficRouterFactory>([
   ],
 ]);
 
+export const metricsSources = new Map<string, MetricsSourceFactory>([
+  [
+    'builtin',
+    async (ctx) => {
+      const agent = await ctx.agent();
+      return new BuiltinMetricsSource((app, since) => agent.metrics(app, since));
+    },
+  ],
+]);
+
 /** The types each registry knows, for config checks (`loadConfigFile`) and error messages. */
 export function providerTypes(): {
   runtime: readonly string[];
   health: readonly string[];
   traffic: readonly string[];
+  metrics: readonly string[];
 } {
   return {
     runtime: [...runtimes.keys()],
     health: [...healthSources.keys()],
     traffic: [...trafficRouters.keys()],
+    metrics: [...metricsSources.keys()],
   };
 }
 
@@ -81,7 +98,8 @@ export async function createAppProviders(ctx: ProviderContext): Promise<AppProvi
     app.traffic.type,
     app.name,
   )({ ...ctx, runtime, health });
-  return { runtime, health, traffic };
+  const metrics = await pick(metricsSources, 'metrics', app.metrics.type, app.name)(ctx);
+  return { runtime, health, traffic, metrics };
 }
 
 function pick<F>(registry: ReadonlyMap<string, F>, field: string, type: string, app: string): F {

@@ -23,9 +23,9 @@ import { secretsKeyProblem } from '../features/revisions/secrets-key-check.ts';
 import { Controller } from '../features/rollouts/controller.ts';
 import { type AgentClient, ensureAgent } from '../providers/builtin/agent/agent-client.ts';
 import { AgentWatch } from '../providers/builtin/agent/agent-watch.ts';
-import { BuiltinMetricsSource } from '../providers/builtin/metrics/builtin-metrics-source.ts';
 import type { RouteTable } from '../providers/builtin/proxy/types.ts';
 import { BuiltinTrafficRouter } from '../providers/builtin/traffic-router/builtin-traffic-router.ts';
+import type { MetricsSource } from '../providers/metrics-source.ts';
 import { type AppProviders, createAppProviders, providerTypes } from '../providers/registry.ts';
 import type { Runtime } from '../providers/runtime.ts';
 import { createLogger } from '../shared/logger.ts';
@@ -219,7 +219,12 @@ export async function runServer(options: ServerOptions): Promise<void> {
       }),
   });
   const metrics = (app: string, since: number) => (agent ? agent.metrics(app, since) : Promise.resolve([]));
-  const metricsSource = new BuiltinMetricsSource(metrics);
+  // The analysis reads each app's traffic from the app's own metrics source (`metrics:`).
+  const metricsSource: MetricsSource = {
+    read: (app, since) =>
+      providers.get(app)?.metrics.read(app, since) ??
+      Promise.resolve({ phase: 'Error', error: `app ${app} has no metrics source`, samples: [] }),
+  };
   const tokens = new TokenService({ store });
   const ofrepTokens = OfrepTokens.forDataDir(dataDir);
   const ofrepPort = options.ofrepPort ?? options.port + 1;

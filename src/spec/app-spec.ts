@@ -7,7 +7,12 @@ import { databaseSpecSchema } from './database-spec.ts';
 import { drillSpecSchema } from './drill-spec.ts';
 import { hooksSchema } from './hooks-spec.ts';
 import { notificationsSchema } from './notification-spec.ts';
-import { healthSourceType, runtimeSpecSchema, trafficSpecSchema } from './provider-spec.ts';
+import {
+  healthSourceType,
+  metricsSpecSchema,
+  runtimeSpecSchema,
+  trafficSpecSchema,
+} from './provider-spec.ts';
 import {
   DEFAULT_LIMITS,
   DEFAULT_MAX_CONNECTIONS,
@@ -176,6 +181,8 @@ export const appSpecSchema = z.strictObject({
   runtime: runtimeSpecSchema,
   /** What routes traffic to them (provider-spec.ts). */
   traffic: trafficSpecSchema,
+  /** What measures their traffic for the analysis (provider-spec.ts). */
+  metrics: metricsSpecSchema,
   health: z
     .strictObject({
       /** Who judges health (provider-spec.ts); the other keys are the built-in prober's. */

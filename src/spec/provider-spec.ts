@@ -1,5 +1,5 @@
-// The providers an app runs on, chosen by type in rewind.yaml (`runtime:`, `traffic:`, and
-// `health.type`; a `metrics:` source belongs beside them). The schema checks the shape only: which types exist is known to the registry
+// The providers an app runs on, chosen by type in rewind.yaml (`runtime:`, `traffic:`,
+// `metrics:` and `health.type`). The schema checks the shape only: which types exist is known to the registry
 // (src/providers/registry.ts), and loadConfigFile checks the names against it when it is given the
 // list, so that this layer imports no provider.
 import { z } from 'zod';
@@ -16,6 +16,9 @@ export const runtimeSpecSchema = z.strictObject({ type: providerType('process') 
 /** What sends its traffic to them (`builtin`: the built-in proxy). */
 export const trafficSpecSchema = z.strictObject({ type: providerType('builtin') }).prefault({});
 
+/** Who counts its requests, errors and latencies (`builtin`: the built-in proxy's counters). */
+export const metricsSpecSchema = z.strictObject({ type: providerType('builtin') }).prefault({});
+
 /** Who judges its instances' health (`probe`: HTTP probes of health.path); a key of `health:`. */
 export const healthSourceType = providerType('probe');
 
@@ -23,6 +26,7 @@ export const healthSourceType = providerType('probe');
 export const PROVIDER_FIELDS = [
   { field: 'runtime', registry: 'runtime', at: ['runtime', 'type'] },
   { field: 'traffic', registry: 'traffic', at: ['traffic', 'type'] },
+  { field: 'metrics', registry: 'metrics', at: ['metrics', 'type'] },
   { field: 'health', registry: 'health', at: ['health', 'type'] },
 ] as const;
 
@@ -30,5 +34,6 @@ export const PROVIDER_FIELDS = [
 export interface ProviderTypes {
   readonly runtime: readonly string[];
   readonly traffic: readonly string[];
+  readonly metrics: readonly string[];
   readonly health: readonly string[];
 }

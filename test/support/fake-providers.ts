@@ -3,7 +3,8 @@
 // the plans it was given. Registered under a type of their own, they show that a runtime and a
 // router can be added without touching features/rollouts/.
 import type { HealthCheckResult, HealthSource, InstanceHealth } from '../../src/providers/health-source.ts';
-import { healthSources, runtimes, trafficRouters } from '../../src/providers/registry.ts';
+import type { MetricsRead, MetricsSample, MetricsSource } from '../../src/providers/metrics-source.ts';
+import { healthSources, metricsSources, runtimes, trafficRouters } from '../../src/providers/registry.ts';
 import type { Instance, InstanceSpec, LogLine, Runtime } from '../../src/providers/runtime.ts';
 import type {
   TrafficApplied,
@@ -114,27 +115,43 @@ export class FakeTrafficRouter implements TrafficRouter {
   }
 }
 
+/** Serves the samples a test pushes; `failing` makes every read an Error, as a source that is down. */
+export class FakeMetricsSource implements MetricsSource {
+  readonly samples: MetricsSample[] = [];
+  failing: string | null = null;
+
+  async read(_app: string, sinceSecond: number): Promise<MetricsRead> {
+    if (this.failing) return { phase: 'Error', error: this.failing, samples: [] };
+    return { phase: 'Successful', samples: this.samples.filter((s) => s.second >= sinceSecond) };
+  }
+}
+
 export interface FakeProviders {
   readonly runtime: FakeRuntime;
   readonly health: FakeHealth;
   readonly traffic: FakeTrafficRouter;
+  readonly metrics: FakeMetricsSource;
   /** Takes the type out of the registries again. */
   readonly unregister: () => void;
 }
 
-/** Registers the fakes under `type` in the three registries; one set serves every app. */
+/** Registers the fakes under `type` in the four registries; one set serves every app. */
 export function registerFakeProviders(type = 'fake'): FakeProviders {
   const runtime = new FakeRuntime();
   const health = new FakeHealth();
   const traffic = new FakeTrafficRouter();
+  const metrics = new FakeMetricsSource();
   runtimes.set(type, () => runtime);
+  metricsSources.set(type, () => metrics);
   healthSources.set(type, () => health);
   trafficRouters.set(type, () => traffic);
   return {
     runtime,
     health,
     traffic,
+    metrics,
     unregister: () => {
+      metricsSources.delete(type);
       runtimes.delete(type);
       healthSources.delete(type);
       trafficRouters.delete(type);

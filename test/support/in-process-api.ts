@@ -16,6 +16,7 @@ import { FlagService } from '../../src/features/flags/flag-service.ts';
 import { IncidentService } from '../../src/features/incidents/incident-service.ts';
 import { Controller } from '../../src/features/rollouts/controller.ts';
 import type { HealthSource } from '../../src/providers/health-source.ts';
+import type { MetricsSource } from '../../src/providers/metrics-source.ts';
 import type { Runtime } from '../../src/providers/runtime.ts';
 import type { TrafficRouter } from '../../src/providers/traffic-router.ts';
 import { buildApp } from '../../src/server/build-app.ts';
@@ -49,6 +50,7 @@ export async function inProcessApi(options: {
   const health = { observe: () => {}, verdict: () => 'Unknown', detail: () => '' } as unknown as HealthSource;
   const incidents = new IncidentService({ store });
   const flags = new FlagService({ store });
+  const noMetrics: MetricsSource = { read: async () => ({ phase: 'Successful', samples: [] }) };
   const controller = new Controller({
     store,
     log: silentLogger,
@@ -59,7 +61,7 @@ export async function inProcessApi(options: {
   });
   const loaded = loadConfigFile(join(ROOT, 'examples/shop/rewind.yaml'));
   for (const app of loaded.config.apps)
-    await controller.register(app, loaded.baseDir, { runtime, traffic, health });
+    await controller.register(app, loaded.baseDir, { runtime, traffic, health, metrics: noMetrics });
   const tokens = new TokenService({ store });
   const { token } = await tokens.create({ name: options.role, role: options.role });
   const api = buildApp({
