@@ -6,13 +6,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { registerFakeProviders } from '../../test/support/fake-providers.ts';
+import { tempDir, waitFor } from '../../test/support/process-fixtures.ts';
 import { type ConfigError, parseConfig } from '../features/apps/load-config.ts';
 import { IncidentService } from '../features/incidents/incident-service.ts';
 import { Controller } from '../features/rollouts/controller.ts';
 import { silentLogger } from '../shared/logger.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
-import { tempDir, waitFor } from './builtin/process-runtime/fixtures.ts';
 import { createAppProviders, providerTypes } from './registry.ts';
 
 const fakes = registerFakeProviders('fake');

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { test } from 'node:test';
+import { closedPortUrl, startBlackHole, startReceiver } from '../../../test/support/notification-servers.ts';
 import { createNotificationHub, type DeliveryResult, NotificationHub } from './notification-hub.ts';
 import { type Notification, type Notifier, NotifierError } from './notifier.ts';
-import { closedPortUrl, startBlackHole, startReceiver } from './test-helpers.ts';
 
 const event = { type: 'rollout.rolledback', app: 'shop', message: 'rolled back v2.0 to v1.0' } as const;
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { test } from 'node:test';
+import { closedPortUrl, startBlackHole, startReceiver } from '../../../test/support/notification-servers.ts';
 import { notificationsSchema } from '../../spec/notification-spec.ts';
 import {
   createNotifier,
@@ -10,7 +11,6 @@ import {
   type Notification,
   NotifierError,
 } from './notifier.ts';
-import { closedPortUrl, startBlackHole, startReceiver } from './test-helpers.ts';
 
 const AT = Date.UTC(2024, 0, 15, 14, 30, 45);
 const rolledBack: Notification = {

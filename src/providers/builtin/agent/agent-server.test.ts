@@ -7,7 +7,13 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { httpGet, processGone, tempDir, waitFor, writeApps } from '../process-runtime/fixtures.ts';
+import {
+  httpGet,
+  processGone,
+  tempDir,
+  waitFor,
+  writeApps,
+} from '../../../../test/support/process-fixtures.ts';
 import type { AppliedTable, DataPlane, MetricsBucket, RouteTable } from '../proxy/types.ts';
 import { AgentClient, AgentError, ensureAgent } from './agent-client.ts';
 import { AgentAlreadyRunning, AgentServer } from './agent-server.ts';

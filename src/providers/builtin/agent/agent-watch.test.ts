@@ -1,8 +1,8 @@
 // The server's watch over a real agent process: a dead one and a silent one are replaced.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { processGone, tempDir, waitFor } from '../../../../test/support/process-fixtures.ts';
 import { silentLogger } from '../../../shared/logger.ts';
-import { processGone, tempDir, waitFor } from '../process-runtime/fixtures.ts';
 import { type AgentClient, type AgentInfo, ensureAgent } from './agent-client.ts';
 import { type AgentStatus, AgentWatch } from './agent-watch.ts';
 

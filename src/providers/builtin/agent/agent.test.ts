@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { InstanceSpec } from '../../runtime.ts';
 import {
   httpGet,
   processCmdline,
@@ -12,7 +11,8 @@ import {
   tempDir,
   waitFor,
   writeApps,
-} from '../process-runtime/fixtures.ts';
+} from '../../../../test/support/process-fixtures.ts';
+import type { InstanceSpec } from '../../runtime.ts';
 import { ProcessRuntime } from '../process-runtime/process-runtime.ts';
 import { type AgentClient, AgentError } from './agent-client.ts';
 import { agentPaths } from './paths.ts';

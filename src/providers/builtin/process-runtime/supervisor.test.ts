@@ -2,8 +2,15 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import {
+  httpGet,
+  processCmdline,
+  processGone,
+  tempDir,
+  waitFor,
+  writeApps,
+} from '../../../../test/support/process-fixtures.ts';
 import type { InstanceSpec } from '../../runtime.ts';
-import { httpGet, processCmdline, processGone, tempDir, waitFor, writeApps } from './fixtures.ts';
 import { commandName, shellScript } from './shell.ts';
 import { ProcessSupervisor, type SupervisorOptions } from './supervisor.ts';
 

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { test } from 'node:test';
-import { createDataPlane, type RewindDataPlane } from './data-plane.ts';
 import {
   backend,
   closedPort,
@@ -12,7 +11,8 @@ import {
   table,
   upstream,
   waitFor,
-} from './test-helpers.ts';
+} from '../../../../test/support/proxy-fixtures.ts';
+import { createDataPlane, type RewindDataPlane } from './data-plane.ts';
 
 async function withPlane(workers: number, fn: (dp: RewindDataPlane) => Promise<void>): Promise<void> {
   const dp = await createDataPlane({ workers });

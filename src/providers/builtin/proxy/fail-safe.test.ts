@@ -7,8 +7,8 @@ import { type ChildProcess, fork, spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { type TestContext, test } from 'node:test';
+import { backend, request, table, waitFor } from '../../../../test/support/proxy-fixtures.ts';
 import { createDataPlane, type RewindDataPlane } from './data-plane.ts';
-import { backend, request, table, waitFor } from './test-helpers.ts';
 import { DEFAULT_TIMEOUTS, type ProxyTimeouts, type RouteTable } from './types.ts';
 
 async function withPlane(fn: (dp: RewindDataPlane) => Promise<void>): Promise<void> {
@@ -288,9 +288,13 @@ test('stale pooled socket: a POST is never replayed (502, the backend saw it onc
 async function proxyProcess(
   t: RouteTable,
 ): Promise<{ port: number; rss: () => Promise<number>; child: ChildProcess }> {
-  const child = fork(new URL('./test-proxy-process.ts', import.meta.url), [JSON.stringify(t)], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+  const child = fork(
+    new URL('../../../../test/support/proxy-process.ts', import.meta.url),
+    [JSON.stringify(t)],
+    {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m) => resolve((m as { port: number }).port));
     child.once('exit', (code) => reject(new Error(`proxy process exited (${code})`)));

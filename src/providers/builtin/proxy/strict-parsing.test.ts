@@ -7,8 +7,15 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { test } from 'node:test';
+import {
+  backend,
+  rawExchange,
+  request,
+  table,
+  upstream,
+  waitFor,
+} from '../../../../test/support/proxy-fixtures.ts';
 import { createDataPlane, type RewindDataPlane } from './data-plane.ts';
-import { backend, rawExchange, request, table, upstream, waitFor } from './test-helpers.ts';
 import type { RouteTable } from './types.ts';
 
 /** A raw upstream that records every byte it receives and answers each head with `response`. */

@@ -1,8 +1,8 @@
 // A proxy worker that dies is replaced with every table in force; the others serve meanwhile.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { backend, request, table, upstream, waitFor } from '../../../../test/support/proxy-fixtures.ts';
 import { createDataPlane } from './data-plane.ts';
-import { backend, request, table, upstream, waitFor } from './test-helpers.ts';
 
 test('a dead proxy worker is replaced with the current table, and takes later tables too', async () => {
   const a = await upstream('A');

@@ -3,7 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
-import type { Backend, RouteTable } from './types.ts';
+import type { Backend, RouteTable } from '../../src/providers/builtin/proxy/types.ts';
 
 export interface TestUpstream {
   readonly port: number;
