@@ -101,11 +101,18 @@ test('a dead endpoint never delays publish() nor the other notifiers', async () 
     await hole.close();
     await receiver.close();
   }
-  const refusedResults = hub.results.filter((r) => r.notifier === 'refused');
-  assert.ok(refusedResults.length > 0);
+  // The try in flight when the hub closed ends when its connection is refused: on a loaded box
+  // that can come after close(), so wait for it rather than for a quiet machine.
+  const refusedOf = () => hub.results.filter((r) => r.notifier === 'refused');
+  for (const deadline = Date.now() + 10_000; !refusedOf().some((r) => r.outcome === 'failed'); ) {
+    assert.ok(Date.now() < deadline, 'the refused endpoint was never tried');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const refusedResults = refusedOf();
   assert.ok(refusedResults.every((r) => r.outcome !== 'delivered'));
   const tried = refusedResults.find((r) => r.outcome === 'failed');
-  assert.match(tried?.error ?? '', /ECONNREFUSED; hub closed before the next try/);
+  // Refused before close: retried no more ("hub closed before the next try"); refused after: failed as it was.
+  assert.match(tried?.error ?? '', /ECONNREFUSED(; hub closed before the next try)?$/);
   assert.ok(refusedResults.some((r) => r.outcome === 'dropped' && r.error === 'notification hub closed'));
 });
 
