@@ -345,6 +345,61 @@ test('the persisted series stays bounded to the longest window and goes when the
   assert.deepEqual(await store.analysis.load(rolloutId), []);
 });
 
+test('no revision serving is an outage of the app, not of the candidate: only the candidate down alone rolls back', async () => {
+  const ctx = contextOf({ name: 'down', metric: 'unavailable', above: 0, for: '3s', severity: 'P0' });
+  let now = 0;
+  // Traffic every second (the proxy answers for both revisions; what serves is the health's say).
+  const buckets = async (_app: string, since: number): Promise<MetricsBucket[]> =>
+    Array.from({ length: Math.max(0, Math.floor(now / 1000) - since) }, (_, i) => ({
+      second: since + i,
+      revisions: [1, 2].map((revision) => ({
+        revision,
+        requests: 50,
+        errors5xx: 0,
+        connectFailures: 0,
+        latency: latency(50),
+      })),
+    }));
+  const instance = (id: string, unit: number, phase: Instance['phase']): Instance => ({
+    id,
+    app: 'shop',
+    revision: unit,
+    index: 0,
+    phase,
+    pid: 1,
+    port: 1,
+    address: { host: '127.0.0.1', port: 1 },
+    restarts: 0,
+    startedAt: 0,
+    lastExit: null,
+    reason: null,
+  });
+  const decide = async (baselinePhase: Instance['phase']) => {
+    const rolloutId = await newRollout();
+    const watch = new RolloutWatch(new BuiltinMetricsSource(buckets));
+    for (let t = 0; t < 20; t++) {
+      now = (T0 + t) * 1000 + 500;
+      const result = await watch.evaluate({
+        ctx,
+        rolloutId,
+        weight: STATE.weight,
+        candidate: CANDIDATE,
+        baseline: BASELINE,
+        // Both revisions' processes starting again (an agent restart), or the candidate's alone.
+        instances: [instance('b', BASELINE.unit, baselinePhase), instance('c', CANDIDATE.unit, 'Starting')],
+        health: () => 'Unknown',
+        now,
+        memory: null,
+      });
+      if (result?.decision.action === 'rollback') return t;
+    }
+    return null;
+  };
+  assert.equal(await decide('Starting'), null, 'every revision down for 20 s: no rollback');
+  const alone = await decide('Running');
+  assert.ok(alone !== null && alone <= 5, `the candidate down alone: rolled back after ${alone} s`);
+});
+
 test('evaluations fall in the first tick after each multiple of the interval', () => {
   const cases: [last: number, now: number, interval: number, due: boolean][] = [
     [0, 1_700_000_000_123, 1000, true], // never evaluated

@@ -195,8 +195,14 @@ export class RolloutWatch {
         unavailable: serving.length === 0,
       };
     };
-    const candidateFlags = flags(input.candidate.unit);
     const baselineFlags = input.baseline ? flags(input.baseline.unit) : null;
+    // No revision serving at all (the agent died and is starting them again, the host is
+    // overloaded) is an outage of the app, not evidence against the candidate: the candidate is
+    // unavailable only while the baseline serves. Failing health checks still count.
+    const candidateFlags =
+      baselineFlags?.unavailable === true
+        ? { ...flags(input.candidate.unit), unavailable: false }
+        : flags(input.candidate.unit);
     // A failed read is no seconds: they are read again next time (nextSecond stays), and the
     // data plane keeps two minutes of them.
     const { samples } = await this.#metrics.read(ctx.spec.name, w.nextSecond);
