@@ -1,8 +1,11 @@
-// In-memory providers for tests: a Runtime whose instances are records that are ready at once, a
-// HealthSource that takes the runtime's readiness as its verdict, and a TrafficRouter that keeps
-// the plans it was given. Registered under a type of their own, they show that a runtime and a
-// router can be added without touching features/rollouts/.
+// In-memory providers for tests: a Runtime whose instances are records that are ready at once
+// (unless a test says otherwise), a HealthSource that takes the runtime's readiness as its verdict,
+// a TrafficRouter that keeps the plans it was given, and a MetricsSource that returns the samples
+// a test put in. Registered under a type of their own, they show that a runtime and a router can
+// be added without touching features/rollouts/.
+
 import type { HealthCheckResult, HealthSource, InstanceHealth } from '../../src/providers/health-source.ts';
+import type { MetricsRead, MetricsSample, MetricsSource } from '../../src/providers/metrics-source.ts';
 import { healthSources, runtimes, trafficRouters } from '../../src/providers/registry.ts';
 import type { Instance, InstanceSpec, LogLine, Runtime } from '../../src/providers/runtime.ts';
 import type {
@@ -17,6 +20,8 @@ export class FakeRuntime implements Runtime {
   /** What was asked of it, in order: "start 1/0", "stop 2". */
   readonly calls: string[] = [];
   #nextPort = 40_000;
+  /** Whether a new instance of a unit is ready at once (the default); a test makes a revision that never is. */
+  readyAtStart: (spec: InstanceSpec) => boolean = () => true;
 
   async start(spec: InstanceSpec): Promise<Instance> {
     const id = `${spec.app}/${spec.revision}/${spec.index}`;
@@ -34,7 +39,7 @@ export class FakeRuntime implements Runtime {
       port,
       // Not a host of this machine: nothing may assume instances listen on 127.0.0.1.
       address: { host: `${spec.app}-${spec.revision}-${spec.index}.fake.invalid`, port },
-      ready: true,
+      ready: this.readyAtStart(spec),
       restarts: 0,
       startedAt: Date.now(),
       lastExit: null,
@@ -42,6 +47,13 @@ export class FakeRuntime implements Runtime {
     };
     this.#instances.set(id, instance);
     return instance;
+  }
+
+  /** Changes an instance as a platform would report it (it turned unready, it failed). */
+  set(id: string, change: Partial<Pick<Instance, 'ready' | 'phase' | 'reason' | 'restarts'>>): void {
+    const known = this.#instances.get(id);
+    if (!known) throw new Error(`no instance ${id}`);
+    this.#instances.set(id, { ...known, ...change });
   }
 
   async stopRevision(app: string, revision: number): Promise<void> {
@@ -111,6 +123,15 @@ export class FakeTrafficRouter implements TrafficRouter {
 
   async inflight(): Promise<number> {
     return 0;
+  }
+}
+
+/** Metrics a test writes: the samples it pushed, from the second asked for. */
+export class FakeMetrics implements MetricsSource {
+  readonly samples: MetricsSample[] = [];
+
+  async read(_app: string, sinceSecond: number): Promise<MetricsRead> {
+    return { phase: 'Successful', samples: this.samples.filter((s) => s.second >= sinceSecond) };
   }
 }
 
