@@ -161,7 +161,9 @@ test('a rollout and its rollback run on providers registered from outside', asyn
 
 test('features/rollouts/ runs no provider code: it imports types of providers only', () => {
   const folder = join(import.meta.dirname, '../features/rollouts');
-  for (const file of readdirSync(folder).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))) {
+  for (const file of readdirSync(folder, { recursive: true, encoding: 'utf8' }).filter(
+    (f) => f.endsWith('.ts') && !f.endsWith('.test.ts'),
+  )) {
     const text = readFileSync(join(folder, file), 'utf8');
     assert.doesNotMatch(
       text,

@@ -28,6 +28,11 @@ for (const [name, state, path] of [
     'compensation.failure',
   ],
   ['a watch with an unknown status', { ...STATE, watch: { until: 1, status: 'Maybe' } }, 'watch.status'],
+  [
+    'a verification without its revision',
+    { ...STATE, verification: { status: 'Pending', dueAt: 1 } },
+    'verification.revision',
+  ],
 ] as const) {
   test(`a state with ${name} is refused at ${path}`, () => {
     const r = rolloutStateSchema.safeParse(JSON.parse(JSON.stringify(state)));

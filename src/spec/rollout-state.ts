@@ -71,6 +71,19 @@ export interface PostDeployWatch {
   readonly reason?: string;
 }
 
+/**
+ * The verification of the revision a rollback restored: journalled `Pending` in the write that
+ * ends the rollback, run by the loop once `dueAt` has come (a few seconds of traffic on the
+ * restored revision), so that a controller killed meanwhile runs it after its restart.
+ */
+export interface RollbackVerification {
+  readonly status: 'Pending' | 'Passed' | 'Failed';
+  /** The revision whose serving is verified. */
+  readonly revision: number;
+  readonly dueAt: number;
+  readonly endedAt?: number;
+}
+
 export interface RolloutState {
   readonly steps: readonly Step[];
   /** The step being run; equal to steps.length when all are done. */
@@ -87,6 +100,8 @@ export interface RolloutState {
   readonly analysis?: WatchMemory | null;
   /** Deploys only: set when the rollout completed. */
   readonly watch?: PostDeployWatch | null;
+  /** Rollbacks only (a rollback, or a deploy rolled back): set when it ended. */
+  readonly verification?: RollbackVerification | null;
   /**
    * The id of the rollback drill this rollout rehearses (features/drills): it opens no incident,
    * and its notifications and events say "drill".
@@ -157,6 +172,15 @@ export const rolloutStateSchema: z.ZodType<RolloutState> = z.looseObject({
       status: z.enum(['Watching', 'Passed', 'RolledBack', 'Ended']),
       endedAt: z.number().optional(),
       reason: z.string().optional(),
+    })
+    .nullable()
+    .optional(),
+  verification: z
+    .looseObject({
+      status: z.enum(['Pending', 'Passed', 'Failed']),
+      revision: z.number().int(),
+      dueAt: z.number(),
+      endedAt: z.number().optional(),
     })
     .nullable()
     .optional(),

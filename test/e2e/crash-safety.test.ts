@@ -319,3 +319,59 @@ describe("crash safety of the analysis: a rule's `for` window survives a SIGKILL
     assert.match(md.stdout, /Breaching since/);
   });
 });
+
+describe('crash safety of a rollback: its verification is journalled, not held in memory', () => {
+  let h: Harness;
+  const status = async () => (await (await h.fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as Status;
+  const incidents = async () =>
+    JSON.parse((await h.cli('incidents', '--json')).stdout) as { id: string; status: string }[];
+
+  before(async () => {
+    h = await startRewind();
+    await waitFor('v1 to serve', async () => (await status()).stableRevision === 1);
+    assert.equal((await h.cli('deploy', 'shop', '--version', 'v2')).code, 0);
+    await waitFor('v2 to be stable', async () => (await status()).stableVersion === 'v2', 60_000);
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  test('given a server SIGKILLed right after a rollback, the restarted server verifies it and the incident ends Resolved', async () => {
+    const r = await h.cli('rollback', 'shop', '--reason', 'e2e', '--json');
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const rollout = JSON.parse(r.stdout) as {
+      id: string;
+      phase: string;
+      state: { verification?: { status: string; dueAt: number } };
+    };
+    // A warm rollback has ended when the command answers; its verification is due seconds later.
+    assert.equal(rollout.phase, 'Completed');
+    assert.equal(rollout.state.verification?.status, 'Pending');
+    await h.kill('SIGKILL');
+    const killedAt = Date.now();
+    assert.ok(killedAt < rollout.state.verification!.dueAt, 'killed before the verification was due');
+    await h.restart();
+    const restartedAt = Date.now();
+
+    const [incident] = await waitFor(
+      'the incident to be verified after the restart',
+      async () => {
+        const list = await incidents();
+        return list.length === 1 && list[0]!.status !== 'Open' && list;
+      },
+      60_000,
+    );
+    assert.equal(incident!.status, 'Resolved');
+    const events = (await (await h.fetch(`${h.apiUrl}/api/v1/rollouts/${rollout.id}/events`)).json()) as {
+      type: string;
+      at: number;
+    }[];
+    const verified = events.filter((e) => e.type === 'rollout.verified');
+    assert.equal(verified.length, 1, JSON.stringify(events.map((e) => e.type)));
+    assert.ok(verified[0]!.at >= restartedAt, 'verified by the restarted server');
+    const after = (await (await h.fetch(`${h.apiUrl}/api/v1/rollouts/${rollout.id}`)).json()) as {
+      state: { verification?: { status: string } };
+    };
+    assert.equal(after.state.verification?.status, 'Passed');
+  });
+});

@@ -1,7 +1,9 @@
-// In-memory providers for tests: a Runtime whose instances are records that are ready at once, a
-// HealthSource that takes the runtime's readiness as its verdict, and a TrafficRouter that keeps
-// the plans it was given. Registered under a type of their own, they show that a runtime and a
-// router can be added without touching features/rollouts/.
+// In-memory providers for tests: a Runtime whose instances are records that are ready at once
+// (unless a test says otherwise), a HealthSource that takes the runtime's readiness as its verdict,
+// a TrafficRouter that keeps the plans it was given, and a MetricsSource that returns the samples
+// a test put in. Registered under a type of their own, they show that a runtime and a router can
+// be added without touching features/rollouts/.
+
 import type { HealthCheckResult, HealthSource, InstanceHealth } from '../../src/providers/health-source.ts';
 import type { MetricsRead, MetricsSample, MetricsSource } from '../../src/providers/metrics-source.ts';
 import { healthSources, metricsSources, runtimes, trafficRouters } from '../../src/providers/registry.ts';
@@ -18,6 +20,8 @@ export class FakeRuntime implements Runtime {
   /** What was asked of it, in order: "start 1/0", "stop 2". */
   readonly calls: string[] = [];
   #nextPort = 40_000;
+  /** Whether a new instance of a unit is ready at once (the default); a test makes a revision that never is. */
+  readyAtStart: (spec: InstanceSpec) => boolean = () => true;
 
   async start(spec: InstanceSpec): Promise<Instance> {
     const id = `${spec.app}/${spec.revision}/${spec.index}`;
@@ -35,7 +39,7 @@ export class FakeRuntime implements Runtime {
       port,
       // Not a host of this machine: nothing may assume instances listen on 127.0.0.1.
       address: { host: `${spec.app}-${spec.revision}-${spec.index}.fake.invalid`, port },
-      ready: true,
+      ready: this.readyAtStart(spec),
       restarts: 0,
       startedAt: Date.now(),
       lastExit: null,
@@ -43,6 +47,13 @@ export class FakeRuntime implements Runtime {
     };
     this.#instances.set(id, instance);
     return instance;
+  }
+
+  /** Changes an instance as a platform would report it (it turned unready, it failed). */
+  set(id: string, change: Partial<Pick<Instance, 'ready' | 'phase' | 'reason' | 'restarts'>>): void {
+    const known = this.#instances.get(id);
+    if (!known) throw new Error(`no instance ${id}`);
+    this.#instances.set(id, { ...known, ...change });
   }
 
   async stopRevision(app: string, revision: number): Promise<void> {
@@ -115,8 +126,8 @@ export class FakeTrafficRouter implements TrafficRouter {
   }
 }
 
-/** Serves the samples a test pushes; `failing` makes every read an Error, as a source that is down. */
-export class FakeMetricsSource implements MetricsSource {
+/** Serves the samples a test pushes, from the second asked for; `failing` makes every read an Error, as a source that is down. */
+export class FakeMetrics implements MetricsSource {
   readonly samples: MetricsSample[] = [];
   failing: string | null = null;
 
@@ -130,7 +141,7 @@ export interface FakeProviders {
   readonly runtime: FakeRuntime;
   readonly health: FakeHealth;
   readonly traffic: FakeTrafficRouter;
-  readonly metrics: FakeMetricsSource;
+  readonly metrics: FakeMetrics;
   /** Takes the type out of the registries again. */
   readonly unregister: () => void;
 }
@@ -140,7 +151,7 @@ export function registerFakeProviders(type = 'fake'): FakeProviders {
   const runtime = new FakeRuntime();
   const health = new FakeHealth();
   const traffic = new FakeTrafficRouter();
-  const metrics = new FakeMetricsSource();
+  const metrics = new FakeMetrics();
   runtimes.set(type, () => runtime);
   metricsSources.set(type, () => metrics);
   healthSources.set(type, () => health);

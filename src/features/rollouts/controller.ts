@@ -1030,6 +1030,8 @@ export class Controller {
     await this.#ensureStableRunning(ctx, instances);
     await this.#restoreLost(ctx, observed.keep);
     await this.#retire(ctx, observed);
+    // Last: a rollback's verification, once due, starts apart from the loop (it waits for nothing here).
+    await this.#driver.verifyDue(ctx);
   }
 
   /** The stable revision's processes, if they are gone (the agent restarted), are started again. */

@@ -1,36 +1,47 @@
 // Runs the steps of one rollout. Each call to drive() takes as many steps as are ready and
 // returns when one is waiting (for health, for the bake window) or the rollout has ended. Every
 // transition is journalled (state + event) before its action runs, and every action is
-// idempotent, so a controller killed at any instant resumes where it was.
+// idempotent, so a controller killed at any instant resumes where it was. What each step does is
+// its handler's business (steps/, one file per kind); the driver decides, journals and dispatches.
 
 import type { MetricsSource } from '../../providers/metrics-source.ts';
 import type { Instance } from '../../providers/runtime.ts';
 import { formatDuration } from '../../shared/duration.ts';
 import type { Logger } from '../../shared/logger.ts';
-import { type AppSpec, forceValue, rolloutSettings } from '../../spec/app-spec.ts';
+import { rolloutSettings } from '../../spec/app-spec.ts';
 import { type EventType, rolloutPhaseEvent } from '../../spec/events.ts';
-import type { RolloutRecord, Store } from '../../store/types.ts';
-import { type Decision, errorRate, type Severity, steadyStateRules } from '../analysis/index.ts';
-import type { DbStepResult, RolloutDatabase } from '../database/rollout-database.ts';
-import { checkName, runCheck } from '../health/probe.ts';
-import type { IncidentTrigger, VerificationCheck } from '../incidents/incident.ts';
+import type { RolloutPhase, RolloutRecord, Store } from '../../store/types.ts';
+import { type Decision, type Severity, steadyStateRules } from '../analysis/index.ts';
+import type { RolloutDatabase } from '../database/rollout-database.ts';
+import type { IncidentTrigger } from '../incidents/incident.ts';
 import { parseRevisionSpec, type RevisionSpec, unitOf } from '../revisions/revision-spec.ts';
 import type { ManagedApp } from './app-context.ts';
-import { type HookContext, type HookPhase, hookName, runHook } from './hooks.ts';
+import { type HookPhase, hookName, runHook } from './hooks.ts';
 import type { RolloutReporter } from './rollout-reporter.ts';
 import {
+  type CompensationAction,
   compensationDone,
   decideNextStep,
   type Failure,
   failAt,
   type PostDeployWatch,
-  type RolloutState,
+  type RollbackVerification,
   type Step,
   type StepName,
   stepDone,
   weightOfStep,
 } from './rollout-state.ts';
 import type { RolloutWatch, WatchResult } from './rollout-watch.ts';
+import { describeVerification, VERIFY_WINDOW_MS, verifyRestored } from './steps/rollback-verification.ts';
+import {
+  type Clock,
+  hookContext,
+  type StepContext,
+  type StepDeps,
+  systemClock,
+  type Target,
+} from './steps/step-context.ts';
+import { STEP_HANDLERS } from './steps/step-handlers.ts';
 
 export interface DriverDeps {
   readonly store: Store;
@@ -54,25 +65,17 @@ export interface DriverDeps {
     /** A drill's rollout: the flag goes off, no incident opens. */
     drill?: string;
   }) => Promise<string | null>;
+  /** The time; the system's unless a test holds it. */
+  readonly clock?: Clock;
 }
-
-/** How long after a rollback the restored revision's error rate is watched before the verdict. */
-const VERIFY_WINDOW_MS = 3000;
-
-type Outcome =
-  | { readonly status: 'done'; readonly levelBefore?: number }
-  | { readonly status: 'pending' }
-  | { readonly status: 'failed'; readonly failure: Failure };
-
-const DONE: Outcome = { status: 'done' };
-const PENDING: Outcome = { status: 'pending' };
-/** Crashes of a new revision while it should become healthy that end the wait early. */
-const CRASHES_BEFORE_GIVING_UP = 2;
 
 export class RolloutDriver {
   readonly #deps: DriverDeps;
+  readonly #clock: Clock;
+  /** What every step gets, besides its rollout. */
+  readonly #stepDeps: StepDeps;
   /** A restarted controller does not charge its own downtime to a revision's start timeout. */
-  readonly #startedAt = Date.now();
+  readonly #startedAt: number;
   /**
    * Incidents of rollbacks decided but not yet opened: traffic moves first, the report follows.
    * (#finish opens one from the journal if a restart lost this.)
@@ -80,9 +83,28 @@ export class RolloutDriver {
   readonly #pendingIncidents = new Map<string, { trigger: IncidentTrigger; severity: Severity }>();
   /** Per app, the rollout whose id keys the steady-state watch of its stable revision. */
   readonly #steady = new Map<string, string>();
+  /** Rollbacks whose verification is journalled pending: rollout id -> its app and when it is due. */
+  readonly #verifications = new Map<string, { readonly app: string; readonly dueAt: number }>();
+  /** Apps whose journal was read for pending verifications (once per app and process). */
+  readonly #verificationsRead = new Set<string>();
+  /** Verifications running, by rollout id. */
+  readonly #verifying = new Map<string, Promise<void>>();
 
   constructor(deps: DriverDeps) {
     this.#deps = deps;
+    this.#clock = deps.clock ?? systemClock;
+    this.#startedAt = this.#clock.now();
+    const { store, metrics, reporter, log, applyRoutes, envOf, database } = deps;
+    this.#stepDeps = {
+      store,
+      metrics,
+      reporter,
+      log,
+      clock: this.#clock,
+      applyRoutes,
+      envOf,
+      ...(database && { database }),
+    };
   }
 
   async drive(ctx: ManagedApp, initial: RolloutRecord, observe: () => Promise<Instance[]>): Promise<void> {
@@ -92,81 +114,131 @@ export class RolloutDriver {
     const target: Target = { number: to.number, unit: unitOf(to), spec: parseRevisionSpec(to.spec) };
     rollout = await this.#analyse(ctx, rollout, target, await observe());
     for (let guard = 0; guard < 50; guard++) {
-      const state = rollout.state;
-      const next = decideNextStep(state);
-      const now = Date.now();
-      if (next.type === 'finish') {
-        await this.#finish(ctx, rollout, next.phase, target);
-        return;
-      }
+      const next = decideNextStep(rollout.state);
+      if (next.type === 'finish') return this.#finish(ctx, rollout, next.phase, target);
+      if (next.type === 'wait') return this.#pause(rollout);
       if (next.type === 'compensate') {
-        const done = compensationDone(state, now);
-        if (next.action === 'switchBack') {
-          // Journalled first: a controller restarted here recomputes the stable-only table.
-          rollout = await this.#save(
-            rollout,
-            { phase: 'RollingBack', state: done },
-            'traffic.switched-back',
-            `all traffic back on revision ${rollout.fromRevision}`,
-          );
-          await this.#deps.applyRoutes(ctx, rollout);
-          await this.#openPendingIncident(rollout);
-        } else if (next.action === 'undoMigrations') {
-          await this.#undoMigrations(ctx, rollout, state);
-          rollout = await this.#save(rollout, { phase: 'RollingBack', state: done });
-        } else {
-          await this.#stopTarget(ctx, rollout, target);
-          rollout = await this.#save(rollout, { phase: 'RollingBack', state: done });
-        }
+        rollout = await this.#compensate(ctx, rollout, next.step, next.action, target);
         continue;
       }
-      if (next.type === 'wait') {
-        if (rollout.phase !== 'Paused') {
-          rollout = await this.#save(rollout, { phase: 'Paused' });
-          this.#deps.reporter.notify(
-            rollout,
-            'rollout.paused',
-            `${rollout.app}: paused: ${state.paused?.reason ?? ''}`,
-          );
-        }
-        return;
-      }
-      if (state.stepStartedAt === null || rollout.phase !== next.phase) {
-        rollout = await this.#save(
-          rollout,
-          { phase: next.phase, state: { ...state, stepStartedAt: state.stepStartedAt ?? now } },
-          'step.started',
-          describeStep(next.step, ctx, target),
-        );
-      }
-      const weight = weightOfStep(rollout.state);
-      if (weight !== rollout.state.weight) {
-        // Journal the new weight first: a controller restarted mid-switch recomputes this table.
-        rollout = await this.#save(rollout, { state: { ...rollout.state, weight } });
-        await this.#deps.applyRoutes(ctx, rollout);
-      }
-      const outcome = await this.#run(next.step, ctx, rollout, target, await observe());
-      if (outcome.status === 'pending') return;
-      const current = rollout.state;
-      if (outcome.status === 'failed') {
-        const f = outcome.failure;
-        if (current.weight > 0)
-          this.#pendingIncidents.set(rollout.id, {
-            trigger: { kind: f.step === 'bake' ? 'health' : 'failure', message: f.reason },
-            severity: 'P0',
-          });
-        rollout = await this.#turnAround(ctx, rollout, f, 'step.failed', `${f.step} failed: ${f.reason}`, f);
-        continue;
-      }
-      const extra = outcome.levelBefore === undefined ? {} : { levelBefore: outcome.levelBefore };
+      const ran = await this.#runStep(ctx, rollout, next.step, next.phase, target, observe);
+      if (ran === null) return;
+      rollout = ran;
+    }
+  }
+
+  /** Paused (by a person, or a P2 breach): journalled and told once; `resume` or `promote` goes on. */
+  async #pause(rollout: RolloutRecord): Promise<void> {
+    if (rollout.phase === 'Paused') return;
+    const paused = await this.#save(rollout, { phase: 'Paused' });
+    this.#deps.reporter.notify(
+      paused,
+      'rollout.paused',
+      `${paused.app}: paused: ${rollout.state.paused?.reason ?? ''}`,
+    );
+  }
+
+  /**
+   * The next compensation of a rollout turned around. The switch back is journalled before it
+   * acts (a controller restarted there recomputes the stable-only table) and the incident follows
+   * it; the others act, then are journalled.
+   */
+  async #compensate(
+    ctx: ManagedApp,
+    rollout: RolloutRecord,
+    step: Step,
+    action: CompensationAction,
+    target: Target,
+  ): Promise<RolloutRecord> {
+    const done = compensationDone(rollout.state, this.#clock.now());
+    // decideNextStep names only steps that have a compensation (COMPENSATIONS), each its handler's.
+    const compensation = STEP_HANDLERS[step.name].compensate!;
+    const observed = ctx.observed?.instances ?? [];
+    if (action === 'switchBack') {
+      const switched = await this.#save(
+        rollout,
+        { phase: 'RollingBack', state: done },
+        'traffic.switched-back',
+        `all traffic back on revision ${rollout.fromRevision}`,
+      );
+      await compensation.run(this.#stepContext(ctx, switched, step, target, observed));
+      await this.#openPendingIncident(switched);
+      return switched;
+    }
+    await compensation.run(this.#stepContext(ctx, rollout, step, target, observed));
+    return this.#save(rollout, { phase: 'RollingBack', state: done });
+  }
+
+  /**
+   * Runs the current step: journals its start and the weight it puts in force (before the table
+   * changes), asks its handler, and journals the outcome. Null while the step waits.
+   */
+  async #runStep(
+    ctx: ManagedApp,
+    rollout: RolloutRecord,
+    step: Step,
+    phase: RolloutPhase,
+    target: Target,
+    observe: () => Promise<Instance[]>,
+  ): Promise<RolloutRecord | null> {
+    const handler = STEP_HANDLERS[step.name];
+    const state = rollout.state;
+    if (state.stepStartedAt === null || rollout.phase !== phase) {
       rollout = await this.#save(
         rollout,
-        { state: { ...stepDone(current, Date.now()), ...extra } },
-        'step.completed',
-        `${next.step.name} done`,
+        { phase, state: { ...state, stepStartedAt: state.stepStartedAt ?? this.#clock.now() } },
+        'step.started',
+        handler.describe(this.#stepContext(ctx, rollout, step, target, [])),
       );
+    }
+    const weight = weightOfStep(rollout.state);
+    if (weight !== rollout.state.weight) {
+      // Journal the new weight first: a controller restarted mid-switch recomputes this table.
+      rollout = await this.#save(rollout, { state: { ...rollout.state, weight } });
       await this.#deps.applyRoutes(ctx, rollout);
     }
+    const outcome = await handler.run(this.#stepContext(ctx, rollout, step, target, await observe()));
+    if (outcome.status === 'pending') return null;
+    const current = rollout.state;
+    if (outcome.status === 'failed') {
+      const f = outcome.failure;
+      if (current.weight > 0)
+        this.#pendingIncidents.set(rollout.id, {
+          trigger: { kind: f.step === 'bake' ? 'health' : 'failure', message: f.reason },
+          severity: 'P0',
+        });
+      return this.#turnAround(ctx, rollout, f, 'step.failed', `${f.step} failed: ${f.reason}`, f);
+    }
+    const extra = outcome.levelBefore === undefined ? {} : { levelBefore: outcome.levelBefore };
+    const completed = await this.#save(
+      rollout,
+      { state: { ...stepDone(current, this.#clock.now()), ...extra } },
+      'step.completed',
+      `${step.name} done`,
+    );
+    await this.#deps.applyRoutes(ctx, completed);
+    return completed;
+  }
+
+  #stepContext(
+    ctx: ManagedApp,
+    rollout: RolloutRecord,
+    step: Step,
+    target: Target,
+    instances: readonly Instance[],
+  ): StepContext {
+    return {
+      ...this.#stepDeps,
+      rollout,
+      step,
+      app: ctx,
+      runtime: ctx.providers.runtime,
+      health: ctx.providers.health,
+      target,
+      instances,
+      controllerStartedAt: this.#startedAt,
+      event: (type, message, data) => this.#event(rollout, type, message, data),
+    };
   }
 
   /**
@@ -223,7 +295,7 @@ export class RolloutDriver {
           // The state as evaluated (it may have recorded the analysis' memory just now).
           state: {
             ...rollout.state,
-            paused: { at: Date.now(), reason: `${severity}: ${decision.reason}` },
+            paused: { at: this.#clock.now(), reason: `${severity}: ${decision.reason}` },
           },
         },
         'analysis.decision',
@@ -258,7 +330,7 @@ export class RolloutDriver {
     const watchState = state.watch;
     if (watchState?.status !== 'Watching') return;
     const { store, watch } = this.#deps;
-    const now = Date.now();
+    const now = this.#clock.now();
     if (now >= watchState.until) {
       // Say what was judged, not "passed": a watch without traffic judged nothing.
       const latest = watch.latest(rollout.id);
@@ -328,7 +400,7 @@ export class RolloutDriver {
     const previous = this.#steady.get(app);
     if (previous !== undefined && previous !== rollout.id) this.endSteady(app);
     if (rules.length === 0) return;
-    const now = Date.now();
+    const now = this.#clock.now();
     if (!watch.due(rollout.id, now, ctx.spec.analysis.interval)) return;
     const stable = (await store.apps.get(app))?.stableRevision;
     const rev = stable == null ? undefined : await store.revisions.get(app, stable);
@@ -422,7 +494,7 @@ export class RolloutDriver {
     message: string,
     data: unknown,
   ): Promise<RolloutRecord> {
-    const now = Date.now();
+    const now = this.#clock.now();
     const failed = failAt(rollout.state, failure, now);
     const next = decideNextStep(failed);
     const back = next.type === 'compensate' && next.action === 'switchBack';
@@ -462,7 +534,7 @@ export class RolloutDriver {
     if (state.watch?.status !== 'Watching') return;
     await this.#save(
       rollout,
-      { state: { ...state, watch: { ...state.watch, status: 'Ended', endedAt: Date.now(), reason } } },
+      { state: { ...state, watch: { ...state.watch, status: 'Ended', endedAt: this.#clock.now(), reason } } },
       'watch.ended',
       `watch of revision ${rollout.toRevision} ended: ${reason}`,
     );
@@ -486,7 +558,7 @@ export class RolloutDriver {
   ): Promise<{ rollout: RolloutRecord; result: WatchResult } | null> {
     const { watch, store } = this.#deps;
     const state = rollout.state;
-    if (!watch.due(rollout.id, Date.now(), ctx.spec.analysis.interval)) return null;
+    if (!watch.due(rollout.id, this.#clock.now(), ctx.spec.analysis.interval)) return null;
     let baseline: { revision: number; unit: number } | null = null;
     if (rollout.fromRevision !== null) {
       const from = await store.revisions.get(rollout.app, rollout.fromRevision);
@@ -500,7 +572,7 @@ export class RolloutDriver {
       baseline,
       instances,
       health: (id) => ctx.providers.health.verdict(id),
-      now: Date.now(),
+      now: this.#clock.now(),
       memory: state.analysis ?? null,
     });
     if (!result) return null;
@@ -533,7 +605,7 @@ export class RolloutDriver {
           severity,
           drill: rollout.state.drill,
         });
-        watch.restart(rollout.id, Date.now());
+        watch.restart(rollout.id, this.#clock.now());
         await this.#event(
           rollout,
           'flags.killSwitch',
@@ -556,239 +628,6 @@ export class RolloutDriver {
         severity,
       });
     }
-  }
-
-  async #run(
-    current: Step,
-    ctx: ManagedApp,
-    rollout: RolloutRecord,
-    target: Target,
-    instances: Instance[],
-  ): Promise<Outcome> {
-    const { runtime, health } = ctx.providers;
-    const app = ctx.spec;
-    const state = rollout.state;
-    const elapsed = Date.now() - (state.stepStartedAt ?? Date.now());
-    const mine = instances.filter((i) => i.revision === target.unit);
-    const failed = mine.find((i) => i.phase === 'Failed');
-    const step = current.name;
-    switch (step) {
-      case 'startRevision': {
-        let env: Record<string, string>;
-        try {
-          env = this.#deps.envOf(ctx, target.spec);
-        } catch (err) {
-          return this.#failed(ctx, step, rollout, target, (err as Error).message);
-        }
-        for (let index = 0; index < target.spec.instances; index++) {
-          const inst = await runtime.start({
-            app: app.name,
-            revision: target.unit,
-            index,
-            command: target.spec.command,
-            cwd: target.spec.cwd,
-            env,
-            stopTimeoutMs: target.spec.stopTimeoutMs,
-          });
-          if (inst.phase === 'Failed')
-            return this.#failed(ctx, step, rollout, target, inst.reason ?? 'failed to start');
-        }
-        return DONE;
-      }
-      case 'waitHealthy': {
-        if (failed) return this.#failed(ctx, step, rollout, target, failed.reason ?? 'instance failed');
-        const crashed = mine.find((i) => i.restarts >= CRASHES_BEFORE_GIVING_UP);
-        if (crashed) {
-          const exit = crashed.lastExit;
-          const how = exit ? (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`) : 'exited';
-          return this.#failed(
-            ctx,
-            step,
-            rollout,
-            target,
-            `instance ${crashed.index} crashed at start ${crashed.restarts} times (${how})`,
-          );
-        }
-        const healthy = mine.filter((i) => i.phase === 'Running' && health.verdict(i.id) === 'Healthy');
-        if (healthy.length >= target.spec.instances) return DONE;
-        // Health is only seen while a controller probes: the time a killed controller took to come
-        // back does not count against startTimeout (it used to fail resumed deploys on a busy box).
-        const waited = Date.now() - Math.max(state.stepStartedAt ?? Date.now(), this.#startedAt);
-        if (waited > app.health.startTimeout) {
-          const detail = mine.map((i) => health.detail(i.id)).find(Boolean) ?? 'no instance running';
-          return this.#failed(
-            ctx,
-            step,
-            rollout,
-            target,
-            `not healthy within ${formatDuration(app.health.startTimeout)}: ${detail}`,
-          );
-        }
-        return PENDING;
-      }
-      case 'prePromotionChecks': {
-        const checks = rolloutSettings(app).prePromotionChecks;
-        for (const check of checks) {
-          const result = await runCheck(check, checkTarget(app, target.number, target.spec));
-          await this.#event(
-            rollout,
-            result.ok ? 'check.passed' : 'check.failed',
-            `check ${checkName(check)}: ${result.ok ? 'passed' : result.detail}`,
-          );
-          if (!result.ok)
-            return this.#failed(
-              ctx,
-              step,
-              rollout,
-              target,
-              `pre-promotion check ${checkName(check)} failed: ${result.detail}`,
-            );
-        }
-        for (const hook of app.hooks.prePromotion) {
-          const result = await runHook(hook, this.#hookContext('prePromotion', ctx, rollout, target));
-          await this.#event(
-            rollout,
-            result.ok ? 'hook.passed' : 'hook.failed',
-            `pre-promotion hook ${hookName(hook)}: ${result.ok ? 'passed' : result.detail}`,
-          );
-          if (!result.ok)
-            return this.#failed(
-              ctx,
-              step,
-              rollout,
-              target,
-              `pre-promotion hook ${hookName(hook)} failed: ${result.detail}`,
-            );
-        }
-        return DONE;
-      }
-      case 'setWeight':
-        await this.#event(
-          rollout,
-          'traffic.weight',
-          `${state.weight}% of traffic on revision ${target.number}`,
-          {
-            weight: state.weight,
-          },
-        );
-        return DONE;
-      case 'pause':
-        if (failed) return this.#failed(ctx, step, rollout, target, failed.reason ?? 'instance failed');
-        if (current.durationMs == null) return PENDING;
-        return elapsed >= current.durationMs ? DONE : PENDING;
-      case 'analysis':
-        if (failed) return this.#failed(ctx, step, rollout, target, failed.reason ?? 'instance failed');
-        return elapsed >= (current.durationMs ?? 0) ? DONE : PENDING;
-      case 'switchTraffic':
-        // A warm rollback's switch was made (and recorded) when it was created.
-        if (state.switchedAt === undefined)
-          await this.#event(rollout, 'traffic.switched', `100% of traffic on revision ${target.number}`);
-        return DONE;
-      case 'bake': {
-        if (failed) return this.#failed(ctx, step, rollout, target, failed.reason ?? 'instance failed');
-        const sick = mine.find((i) => health.verdict(i.id) === 'Unhealthy');
-        if (sick)
-          return this.#failed(
-            ctx,
-            step,
-            rollout,
-            target,
-            `instance ${sick.index} unhealthy while baking: ${health.detail(sick.id)}`,
-          );
-        return elapsed >= rolloutSettings(app).bake ? DONE : PENDING;
-      }
-      case 'migrateExpand':
-      case 'migrateContract': {
-        const db = this.#deps.database;
-        if (!db || !ctx.spec.database) return DONE;
-        const rev = {
-          number: target.number,
-          version: target.spec.version,
-          migrationLevel: target.spec.migrationLevel,
-        };
-        const r =
-          step === 'migrateExpand'
-            ? await db.expand(ctx, rev, rollout.id)
-            : await db.contract(ctx, rev, rollout.id);
-        await this.#dbEvent(
-          rollout,
-          step === 'migrateExpand' ? 'database.expanded' : 'database.contracted',
-          r,
-        );
-        if (!r.ok) return { status: 'failed', failure: { step, reason: r.reason } };
-        return step === 'migrateExpand' ? { status: 'done', levelBefore: r.levelBefore } : DONE;
-      }
-      case 'undoContract':
-      case 'undoExpand': {
-        const db = this.#deps.database;
-        const level = target.spec.migrationLevel;
-        if (!db || !ctx.spec.database || level === null) return DONE;
-        const r = await db.undo(ctx, level, step === 'undoContract' ? 'contract' : 'all', rollout.id);
-        // A failed undo does not turn the rollback around: the app is on the restored revision, and
-        // the verification (schema fingerprint) escalates the incident.
-        await this.#dbEvent(rollout, 'database.undone', r);
-        return DONE;
-      }
-      case 'verify': {
-        const results = await Promise.all(
-          mine.filter((i) => i.phase === 'Running').map((i) => health.check(i)),
-        );
-        const bad = results.filter((r) => !r.ok);
-        const ok = results.length > 0 && bad.length === 0;
-        await this.#event(
-          rollout,
-          ok ? 'verify.passed' : 'verify.failed',
-          ok
-            ? `revision ${target.number} verified healthy (${results.length} instances)`
-            : `revision ${target.number} is not healthy after the rollback: ${bad[0]?.detail ?? 'no instance running'}`,
-        );
-        return DONE;
-      }
-    }
-  }
-
-  async #dbEvent(rollout: RolloutRecord, type: EventType, r: DbStepResult): Promise<void> {
-    await this.#event(rollout, r.ok ? type : 'database.failed', r.ok ? r.detail : r.reason, r.data);
-  }
-
-  /** Compensation of migrateExpand: back to the level before the rollout. */
-  async #undoMigrations(ctx: ManagedApp, rollout: RolloutRecord, state: RolloutState): Promise<void> {
-    const db = this.#deps.database;
-    if (!db || !ctx.spec.database) return;
-    let level = state.levelBefore;
-    if (level === undefined && rollout.fromRevision !== null) {
-      const from = await this.#deps.store.revisions.get(rollout.app, rollout.fromRevision);
-      level = from ? (parseRevisionSpec(from.spec).migrationLevel ?? undefined) : undefined;
-    }
-    // The expand never completed and recorded nothing: undo what this rollout may have applied.
-    const r = await db.undo(ctx, level ?? 0, 'all', rollout.id, 'rollout');
-    await this.#dbEvent(rollout, 'database.undone', r);
-  }
-
-  async #failed(
-    ctx: ManagedApp,
-    step: StepName,
-    rollout: RolloutRecord,
-    target: Target,
-    reason: string,
-  ): Promise<Outcome> {
-    const lines = await ctx.providers.runtime
-      .logs(rollout.app, { revision: target.unit, tail: 15 })
-      .catch(() => []);
-    return { status: 'failed', failure: { step, reason, logs: lines.map((l) => l.line) } };
-  }
-
-  async #stopTarget(ctx: ManagedApp, rollout: RolloutRecord, target: Target): Promise<void> {
-    // A unit that also serves the stable revision (a rollback's copy) is never stopped here.
-    const { store } = this.#deps;
-    const { runtime } = ctx.providers;
-    if (rollout.fromRevision !== null) {
-      const from = await store.revisions.get(rollout.app, rollout.fromRevision);
-      if (from && unitOf(from) === target.unit) return;
-    }
-    await this.#deps.applyRoutes(ctx, rollout);
-    await runtime.stopRevision(rollout.app, target.unit);
-    await this.#event(rollout, 'revision.stopped', `stopped the processes of revision ${target.number}`);
   }
 
   async #finish(
@@ -815,7 +654,7 @@ export class RolloutDriver {
         : phase === 'RolledBack'
           ? `rolled back to revision ${rollout.fromRevision}: ${reason}`
           : `revision ${rollout.toRevision} failed, revision ${rollout.fromRevision ?? 'none'} still serves: ${reason}`;
-    const now = Date.now();
+    const now = this.#clock.now();
     const watchMs = rolloutSettings(ctx.spec).watch;
     // A deploy that replaced a revision is watched from its first request; one with nothing to go
     // back to is simply stable.
@@ -823,10 +662,26 @@ export class RolloutDriver {
       phase === 'Completed' && rollout.kind === 'deploy' && rollout.fromRevision !== null && watchMs > 0
         ? { until: (state.analysis?.since ?? now) + watchMs, status: 'Watching' }
         : null;
+    // A rollback's verdict needs a few seconds of traffic on the restored revision: journalled
+    // pending in the write that ends it, run by the loop once due (verifyDue), after a restart too.
+    const restored =
+      phase === 'RolledBack' || (phase === 'Completed' && rollout.kind === 'rollback')
+        ? rollout.kind === 'rollback'
+          ? rollout.toRevision
+          : rollout.fromRevision
+        : null;
+    const verification: RollbackVerification | null =
+      restored === null ? null : { status: 'Pending', revision: restored, dueAt: now + VERIFY_WINDOW_MS };
     if (phase === 'Completed' && rollout.kind === 'deploy') await this.#endSupersededWatches(rollout);
     await this.#save(
       rollout,
-      { phase, finishedAt: now, ...(watch ? { state: { ...state, watch } } : {}) },
+      {
+        phase,
+        finishedAt: now,
+        ...(watch || verification
+          ? { state: { ...state, ...(watch && { watch }), ...(verification && { verification }) } }
+          : {}),
+      },
       rolloutPhaseEvent(phase),
       message,
       state.compensation?.failure,
@@ -853,25 +708,7 @@ export class RolloutDriver {
           ? 'postRollback'
           : null;
     if (after) void this.#runHooks(after, ctx, done, target);
-    if (phase === 'RolledBack' || (phase === 'Completed' && rollout.kind === 'rollback')) {
-      // The verdict needs a few seconds of traffic on the restored revision: it runs apart from the loop.
-      const restored = rollout.kind === 'rollback' ? rollout.toRevision : rollout.fromRevision;
-      if (restored !== null) {
-        void this.#verify(ctx, done, restored)
-          .then(async (checks) => {
-            const passed = checks.every((c) => c.passed);
-            // Journalled for whoever follows the rollback without an incident (a drill).
-            await this.#event(
-              done,
-              passed ? 'rollout.verified' : 'rollout.verify-failed',
-              `revision ${restored} ${passed ? 'verified' : 'failed its verification'}: ${checks.map((c) => `${c.name} ${c.notChecked ? 'not checked' : c.passed ? 'passed' : 'failed'}`).join(', ')}`,
-              { passed, checks },
-            );
-            await reporter.closeIncident(done, { passed, checks });
-          })
-          .catch((err) => this.#deps.log.error({ err, app: rollout.app }, 'verification failed to run'));
-      }
-    }
+    if (verification) this.#verifications.set(rollout.id, { app: rollout.app, dueAt: verification.dueAt });
     if (phase === 'Completed') {
       const app = await store.apps.get(rollout.app);
       const spec = app?.spec as { history?: number } | undefined;
@@ -880,24 +717,11 @@ export class RolloutDriver {
     }
   }
 
-  #hookContext(phase: HookPhase, ctx: ManagedApp, rollout: RolloutRecord, target: Target): HookContext {
-    return {
-      phase,
-      app: ctx.spec.name,
-      rolloutId: rollout.id,
-      revision: target.number,
-      version: target.spec.version,
-      previousRevision: rollout.fromRevision,
-      cwd: target.spec.cwd,
-      env: target.spec.env,
-    };
-  }
-
   /** After-the-fact hooks: recorded as events; they change nothing. */
   async #runHooks(phase: HookPhase, ctx: ManagedApp, rollout: RolloutRecord, target: Target): Promise<void> {
     const hooks = phase === 'postPromotion' ? ctx.spec.hooks.postPromotion : ctx.spec.hooks.postRollback;
     for (const hook of hooks) {
-      const result = await runHook(hook, this.#hookContext(phase, ctx, rollout, target));
+      const result = await runHook(hook, hookContext(phase, ctx, rollout, target));
       await this.#event(
         rollout,
         result.ok ? 'hook.passed' : 'hook.failed',
@@ -907,71 +731,63 @@ export class RolloutDriver {
   }
 
   /**
-   * Is the revision rolled back to serving well? Its instances pass their health check, the
-   * pre-promotion checks pass against it, and its error rate over the next seconds is back to
-   * what it was before the rollout.
+   * Runs the verifications of rollbacks that have come due (each journalled pending when its
+   * rollback ended), apart from the loop: their checks take seconds, and the app's ticks and
+   * commands must not wait for them. A restarted controller finds the pending ones in the journal
+   * on its first call for the app. No I/O on the other calls.
    */
-  async #verify(ctx: ManagedApp, rollout: RolloutRecord, restored: number): Promise<VerificationCheck[]> {
-    const { store, metrics } = this.#deps;
-    const { runtime, health } = ctx.providers;
-    const app = ctx.spec;
-    const rev = await store.revisions.get(rollout.app, restored);
-    if (!rev) return [{ name: 'revision exists', passed: false, detail: `revision ${restored} is gone` }];
-    const unit = unitOf(rev);
-    const spec = parseRevisionSpec(rev.spec);
-    await new Promise((r) => setTimeout(r, VERIFY_WINDOW_MS));
-    const checks: VerificationCheck[] = [];
-    const instances = (await runtime.list(rollout.app)).filter(
-      (i) => i.revision === unit && i.phase === 'Running',
-    );
-    const probes = await Promise.all(instances.map((i) => health.check(i)));
-    const sick = probes.filter((p) => !p.ok);
-    checks.push({
-      name: 'health',
-      passed: probes.length > 0 && sick.length === 0,
-      detail:
-        probes.length === 0
-          ? 'no instance running'
-          : sick.length
-            ? sick[0]!.detail
-            : `${probes.length} instance(s) healthy`,
-    });
-    for (const check of rolloutSettings(app).prePromotionChecks) {
-      const r = await runCheck(check, checkTarget(app, restored, spec));
-      checks.push({ name: checkName(check), passed: r.ok, detail: r.ok ? 'passed' : r.detail });
-    }
-    // A failed read is no traffic on either side (0% against 0%), as when the read threw before
-    // reads returned their failure; saying "not checked" instead would change the verdict.
-    const { samples } = await metrics.read(rollout.app, Math.floor(rollout.createdAt / 1000) - 60);
-    const rate = (from: number, to: number) => {
-      let requests = 0;
-      let errors5xx = 0;
-      let connectFailures = 0;
-      for (const b of samples) {
-        if (b.second < from || b.second >= to) continue;
-        for (const c of b.revisions) {
-          if (c.revision !== restored && !(rollout.kind === 'rollback' && c.revision === rev.copiedFrom))
-            continue;
-          requests += c.requests;
-          errors5xx += c.errors5xx;
-          connectFailures += c.connectFailures;
-        }
+  async verifyDue(ctx: ManagedApp): Promise<void> {
+    const app = ctx.spec.name;
+    if (!this.#verificationsRead.has(app)) {
+      for (const r of await this.#deps.store.rollouts.list(app, 20)) {
+        const v = r.state.verification;
+        if (v?.status === 'Pending' && !this.#verifying.has(r.id))
+          this.#verifications.set(r.id, { app, dueAt: v.dueAt });
       }
-      return { requests, rate: errorRate({ requests, errors5xx, connectFailures }) ?? 0 };
+      this.#verificationsRead.add(app);
+    }
+    const now = this.#clock.now();
+    for (const [id, due] of this.#verifications) {
+      if (due.app !== app || due.dueAt > now) continue;
+      this.#verifications.delete(id);
+      const run = this.#verifyRollback(ctx, id)
+        .catch((err) => this.#deps.log.error({ err, app }, 'verification failed to run'))
+        .finally(() => this.#verifying.delete(id));
+      this.#verifying.set(id, run);
+    }
+  }
+
+  /** Resolves once the verifications running now have ended. */
+  async verificationsSettled(): Promise<void> {
+    await Promise.allSettled([...this.#verifying.values()]);
+  }
+
+  /**
+   * A rollback's verification: the checks, their event (for whoever follows the rollback without
+   * an incident: a drill), the incident closed or escalated, and last the state: a controller
+   * killed before that write runs it again after its restart rather than leave the incident open.
+   */
+  async #verifyRollback(ctx: ManagedApp, id: string): Promise<void> {
+    const { store, reporter } = this.#deps;
+    const rollout = await store.rollouts.get(id);
+    const pending = rollout?.state.verification;
+    if (!rollout || pending?.status !== 'Pending') return;
+    const checks = await verifyRestored(this.#stepDeps, ctx, rollout, pending.revision);
+    const passed = checks.every((c) => c.passed);
+    await this.#event(
+      rollout,
+      passed ? 'rollout.verified' : 'rollout.verify-failed',
+      describeVerification(pending.revision, checks),
+      { passed, checks },
+    );
+    await reporter.closeIncident(rollout, { passed, checks });
+    const fresh = (await store.rollouts.get(id)) ?? rollout;
+    const verification: RollbackVerification = {
+      ...pending,
+      status: passed ? 'Passed' : 'Failed',
+      endedAt: this.#clock.now(),
     };
-    const startSecond = Math.floor(rollout.createdAt / 1000);
-    const before = rate(startSecond - 60, startSecond);
-    const after = rate(Math.floor((Date.now() - VERIFY_WINDOW_MS) / 1000), Math.floor(Date.now() / 1000));
-    const allowed = Math.max(before.rate * 2, before.rate + 0.01);
-    const db = this.#deps.database;
-    if (db && app.database && spec.migrationLevel !== null)
-      checks.push(...(await db.verify(ctx, spec.migrationLevel)));
-    checks.push({
-      name: 'error rate back to its level before the rollout',
-      passed: after.rate <= allowed,
-      detail: `${(after.rate * 100).toFixed(2)}% of ${after.requests} requests after, ${(before.rate * 100).toFixed(2)}% of ${before.requests} before`,
-    });
-    return checks;
+    await store.rollouts.update(id, { state: { ...fresh.state, verification } }, fresh.generation);
   }
 
   async #save(
@@ -989,68 +805,6 @@ export class RolloutDriver {
   async #event(rollout: RolloutRecord, type: EventType, message: string, data?: unknown): Promise<void> {
     await this.#deps.store.events.append({ app: rollout.app, rolloutId: rollout.id, type, message, data });
     this.#deps.log.info({ app: rollout.app, rollout: rollout.id, type }, message);
-  }
-}
-
-interface Target {
-  readonly number: number;
-  readonly unit: number;
-  readonly spec: RevisionSpec;
-}
-
-/**
- * What a pre-promotion check runs against: the app's listener, forced to `revision`. The same for
- * the checks before a promotion and for their run again in a rollback's verification, so that a
- * check script sees the same environment in both.
- */
-function checkTarget(app: AppSpec, revision: number, spec: RevisionSpec): Parameters<typeof runCheck>[1] {
-  const base = `http://${app.listen.host.includes(':') ? `[${app.listen.host}]` : app.listen.host}:${app.listen.port}`;
-  const force = forceValue(app, revision);
-  return {
-    baseUrl: base,
-    headers: { [app.routing.forceHeader]: force },
-    cwd: spec.cwd,
-    env: {
-      ...spec.env,
-      REWIND_APP: app.name,
-      REWIND_REVISION: String(revision),
-      REWIND_TARGET_URL: base,
-      REWIND_FORCE_HEADER: `${app.routing.forceHeader}: ${force}`,
-    },
-  };
-}
-
-function describeStep(current: Step, ctx: ManagedApp, target: Target): string {
-  const app = ctx.spec;
-  switch (current.name) {
-    case 'setWeight':
-      return `setting ${current.weight}% of traffic on revision ${target.number}`;
-    case 'pause':
-      return current.durationMs == null
-        ? `paused until \`rewind promote ${app.name}\``
-        : `pausing for ${formatDuration(current.durationMs)}`;
-    case 'analysis':
-      return `analysing revision ${target.number} for ${formatDuration(current.durationMs ?? 0)}`;
-    case 'startRevision':
-      return `starting ${target.spec.instances} instance(s) of revision ${target.number} (${target.spec.version})`;
-    case 'waitHealthy':
-      return `waiting for revision ${target.number} to pass ${app.health.path} (up to ${formatDuration(app.health.startTimeout)})`;
-    case 'prePromotionChecks':
-      return `running ${rolloutSettings(app).prePromotionChecks.length} pre-promotion check(s) on revision ${target.number}`;
-    case 'switchTraffic':
-      return `switching all traffic to revision ${target.number}`;
-    case 'bake':
-      return `baking revision ${target.number} for ${formatDuration(rolloutSettings(app).bake)}; the previous revision stays warm`;
-    case 'verify':
-      return `verifying revision ${target.number}`;
-    case 'migrateExpand':
-      return `running the expand migrations of ${target.spec.version} (up to level ${target.spec.migrationLevel ?? 0})`;
-    case 'migrateContract':
-      return `running the contract migrations of ${target.spec.version}, each after a backup`;
-    case 'undoContract':
-      return `undoing contract migrations above level ${target.spec.migrationLevel ?? 0}`;
-    case 'undoExpand':
-      return `undoing migrations above level ${target.spec.migrationLevel ?? 0}`;
   }
 }
 

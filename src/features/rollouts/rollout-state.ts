@@ -8,6 +8,7 @@ export type {
   CompensationAction,
   Failure,
   PostDeployWatch,
+  RollbackVerification,
   RolloutState,
   Step,
   StepName,
