@@ -2,11 +2,18 @@
 // (unless a test says otherwise), a HealthSource that takes the runtime's readiness as its verdict,
 // a TrafficRouter that keeps the plans it was given, and a MetricsSource that returns the samples
 // a test put in. Registered under a type of their own, they show that a runtime and a router can
-// be added without touching features/rollouts/.
+// be added without touching features/rollouts/; fakeAppProviders() hands a fresh set straight to
+// Controller.register() in unit tests.
 
 import type { HealthCheckResult, HealthSource, InstanceHealth } from '../../src/providers/health-source.ts';
 import type { MetricsRead, MetricsSample, MetricsSource } from '../../src/providers/metrics-source.ts';
-import { healthSources, metricsSources, runtimes, trafficRouters } from '../../src/providers/registry.ts';
+import {
+  type AppProviders,
+  healthSources,
+  metricsSources,
+  runtimes,
+  trafficRouters,
+} from '../../src/providers/registry.ts';
 import type { Instance, InstanceSpec, LogLine, Runtime } from '../../src/providers/runtime.ts';
 import type {
   TrafficApplied,
@@ -97,6 +104,10 @@ export class FakeHealth implements HealthSource {
 export class FakeTrafficRouter implements TrafficRouter {
   /** Every plan put in force, oldest first. */
   readonly applied: TrafficPlan[] = [];
+  /** Requests in flight per revision, as a test sets them (none by default). */
+  readonly inflightOf = new Map<number, number>();
+  /** Called with each changed plan before it is put in force: a test looks at the world then. */
+  beforeApply: ((plan: TrafficPlan) => Promise<void>) | null = null;
   #lastKey: string | null = null;
 
   async apply(plan: TrafficPlan, observed: readonly Instance[]): Promise<TrafficApplied> {
@@ -104,6 +115,7 @@ export class FakeTrafficRouter implements TrafficRouter {
     const key = JSON.stringify([plan.revisions, serving]);
     if (key === this.#lastKey) return { changed: false, inForceAt: null };
     this.#lastKey = key;
+    if (this.beforeApply) await this.beforeApply(plan);
     this.applied.push(plan);
     return { changed: true, inForceAt: Date.now() };
   }
@@ -121,8 +133,8 @@ export class FakeTrafficRouter implements TrafficRouter {
     this.applied.length = 0;
   }
 
-  async inflight(): Promise<number> {
-    return 0;
+  async inflight(_app: string, revision: number): Promise<number> {
+    return this.inflightOf.get(revision) ?? 0;
   }
 }
 
@@ -135,6 +147,17 @@ export class FakeMetrics implements MetricsSource {
     if (this.failing) return { phase: 'Error', error: this.failing, samples: [] };
     return { phase: 'Successful', samples: this.samples.filter((s) => s.second >= sinceSecond) };
   }
+}
+
+/** A fresh set of fakes for one app, to register with the controller directly. */
+export function fakeAppProviders(): AppProviders & {
+  readonly runtime: FakeRuntime;
+  readonly health: FakeHealth;
+  readonly traffic: FakeTrafficRouter;
+  readonly metrics: FakeMetrics;
+} {
+  const runtime = new FakeRuntime();
+  return { runtime, health: new FakeHealth(), traffic: new FakeTrafficRouter(), metrics: new FakeMetrics() };
 }
 
 export interface FakeProviders {
