@@ -2,6 +2,7 @@
 // of an IncidentRecord and rendered as Markdown and JSON. Times are epoch milliseconds.
 
 import type { Severity } from '../../spec/severity.ts';
+import type { VerificationCheck } from '../../spec/verification.ts';
 import type { IncidentStatus } from '../../store/types.ts';
 
 export type { IncidentStatus, Severity };
@@ -76,15 +77,6 @@ export interface IncidentAction {
   readonly result: string;
 }
 
-export interface VerificationCheck {
-  readonly name: string;
-  /** False for a check that failed and for one that could not be made (notChecked). */
-  readonly passed: boolean;
-  /** The check did not run (nothing recorded to compare with): not a pass, not a measured failure. */
-  readonly notChecked?: boolean;
-  readonly detail: string;
-}
-
 /** The check of the rolled-back-to revision after the rollback. */
 export interface IncidentVerification {
   readonly at: number;
@@ -145,3 +137,5 @@ export const EMPTY_IMPACT: IncidentImpact = {
   from: null,
   to: null,
 };
+
+export type { VerificationCheck };
