@@ -139,10 +139,33 @@ function toRevision(row: Selectable<RevisionsTable>): RevisionRecord {
   };
 }
 
+/**
+ * States parsed lately, by rollout id and the exact JSON read: the loop reads the same few rollouts
+ * on every tick, and a state is immutable, so an unchanged row is not parsed twice.
+ */
+const parsedStates = new Map<string, { readonly text: string; readonly state: RolloutState }>();
+const PARSED_STATES_MAX = 1000;
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 /** A rollout's journal, checked: a state the step machine cannot read stops here, named. */
 function parseState(id: string, text: string): RolloutState {
+  const seen = parsedStates.get(id);
+  if (seen?.text === text) return seen.state;
   const parsed = rolloutStateSchema.safeParse(JSON.parse(text));
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    // Shared by every reader from now on: frozen, so that a reader that wrote into it would throw.
+    const state = deepFreeze(parsed.data);
+    if (parsedStates.size >= PARSED_STATES_MAX) parsedStates.clear();
+    parsedStates.set(id, { text, state });
+    return state;
+  }
   const issue = parsed.error.issues[0];
   throw new Error(
     `rollout ${id}: its stored state is not a rollout state (${issue ? `${issue.path.join('.') || 'state'}: ${issue.message}` : 'unreadable'}); the store was written by something else or edited by hand`,
