@@ -104,7 +104,11 @@ describe('rewind server start-up errors', () => {
   });
 
   test('the API port in use', async () => {
-    const r = await runServer(dir, shopConfig(await freePort()), heldPort);
+    // OFREP on a free port of its own: its default, the API port + 1, may be taken by anything.
+    const r = await runServer(dir, shopConfig(await freePort()), heldPort, [
+      '--ofrep-port',
+      String(await freePort()),
+    ]);
     assert.equal(r.code, 1, r.out);
     assert.match(
       r.out,
