@@ -135,6 +135,24 @@ function contextOf(rule: Record<string, unknown>, analysis: Record<string, unkno
   return { spec, baseDir: dir, lastTableKey: null, retiring: new Map() };
 }
 
+/** An instance of the shop at a placeholder address (the watch reads only revision, phase and id). */
+function instanceOf(id: string, unit: number, phase: Instance['phase'] = 'Running'): Instance {
+  return {
+    id,
+    app: 'shop',
+    revision: unit,
+    index: 0,
+    phase,
+    pid: 1,
+    port: 1,
+    address: { host: '127.0.0.1', port: 1 },
+    restarts: 0,
+    startedAt: 0,
+    lastExit: null,
+    reason: null,
+  };
+}
+
 function latency(requests: number): number[] {
   const l = new Array<number>(BUILTIN_LATENCY_BOUNDS_MS.length + 1).fill(0);
   l[5] = requests;
@@ -176,21 +194,7 @@ async function run(
     }
     return out;
   };
-  const instance = (id: string, unit: number): Instance => ({
-    id,
-    app: 'shop',
-    revision: unit,
-    index: 0,
-    phase: 'Running',
-    pid: 1,
-    port: 1,
-    address: { host: '127.0.0.1', port: 1 },
-    restarts: 0,
-    startedAt: 0,
-    lastExit: null,
-    reason: null,
-  });
-  const instances = [instance('b', BASELINE.unit), instance('c', CANDIDATE.unit)];
+  const instances = [instanceOf('b', BASELINE.unit), instanceOf('c', CANDIDATE.unit)];
   const metrics: MetricsSource = new BuiltinMetricsSource(buckets);
   const series: SeriesStore | undefined = options.persist ? store.analysis : undefined;
   let watch = new RolloutWatch(metrics, series ? { series } : {});
@@ -360,20 +364,6 @@ test('no revision serving is an outage of the app, not of the candidate: only th
         latency: latency(50),
       })),
     }));
-  const instance = (id: string, unit: number, phase: Instance['phase']): Instance => ({
-    id,
-    app: 'shop',
-    revision: unit,
-    index: 0,
-    phase,
-    pid: 1,
-    port: 1,
-    address: { host: '127.0.0.1', port: 1 },
-    restarts: 0,
-    startedAt: 0,
-    lastExit: null,
-    reason: null,
-  });
   const decide = async (baselinePhase: Instance['phase']) => {
     const rolloutId = await newRollout();
     const watch = new RolloutWatch(new BuiltinMetricsSource(buckets));
@@ -386,7 +376,10 @@ test('no revision serving is an outage of the app, not of the candidate: only th
         candidate: CANDIDATE,
         baseline: BASELINE,
         // Both revisions' processes starting again (an agent restart), or the candidate's alone.
-        instances: [instance('b', BASELINE.unit, baselinePhase), instance('c', CANDIDATE.unit, 'Starting')],
+        instances: [
+          instanceOf('b', BASELINE.unit, baselinePhase),
+          instanceOf('c', CANDIDATE.unit, 'Starting'),
+        ],
         health: () => 'Unknown',
         now,
         memory: null,
