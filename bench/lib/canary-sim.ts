@@ -4,6 +4,7 @@
 // is fed these buckets through its metrics function and evaluated every simulated interval, as the
 // rollout driver does on its 100 ms reconcile tick. Used by bench/false-alarms.ts,
 // bench/judge-compare.ts and bench/controller-scale.ts.
+
 import { type AnalysisSpec, analysisSpecSchema } from '../../src/features/analysis/index.ts';
 import type { AppContext } from '../../src/features/rollouts/app-context.ts';
 import type { RolloutState } from '../../src/features/rollouts/rollout-state.ts';
@@ -21,21 +22,10 @@ import {
 } from '../../src/providers/builtin/proxy/types.ts';
 import type { InstanceHealth } from '../../src/providers/health-source.ts';
 import type { Instance } from '../../src/providers/runtime.ts';
+import { prng } from '../../test/support/analysis-fixtures.ts';
 
 export const STABLE_REVISION = 1;
 export const CANARY_REVISION = 2;
-
-/** A seeded PRNG (mulberry32): every run is reproducible from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** How one revision behaves: error share, and a log-normal latency (median, sigma of its log). */
 export interface Behaviour {
@@ -105,7 +95,7 @@ export class SimulatedTraffic {
   constructor(model: TrafficModel, canaryStart: number, seed: number, options: { pool?: number } = {}) {
     this.model = model;
     this.canaryStart = canaryStart;
-    this.#random = rng(seed);
+    this.#random = prng(seed);
     this.#pool = options.pool ?? null;
   }
 
@@ -267,7 +257,7 @@ export async function replay(
   model: TrafficModel,
   options: { seed: number; horizonMs: number; spec?: AnalysisSpec; startSecond?: number },
 ): Promise<ReplayResult> {
-  const random = rng(options.seed ^ 0x9e3779b9);
+  const random = prng(options.seed ^ 0x9e3779b9);
   const startSecond = options.startSecond ?? 1_700_000_000;
   const canaryStart = startSecond * 1000 + Math.floor(random() * 1000);
   const traffic = new SimulatedTraffic(model, canaryStart, options.seed);
