@@ -217,6 +217,8 @@ export const serviceDownSpecSchema = z.strictObject({
   window: duration('3s')
     .default(3000)
     .refine((ms) => ms >= 1000, 'window is at least 1s: metrics come in one-second buckets'),
+  /** A release whose instance crashes (exits and is restarted) while it is analysed: P0 at once. */
+  crashes: z.boolean().default(true),
 });
 
 export const beforeAfterSpecSchema = z.strictObject({

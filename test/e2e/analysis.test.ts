@@ -79,6 +79,33 @@ describe('the canary judgment', () => {
     assert.match(md.stdout, /## Timeline/);
     assert.match(md.stdout, /Breach|Decision|Step failed|Rollback done/);
   });
+  test('given v1, when a v3 canary crashes after its 30th request, then it is rolled back at the crash, P0, before the crash loop gives up', async () => {
+    const load = startLoad(`${h.appUrl}/products`, 6);
+    const started = Date.now();
+    const r = await h.cli(
+      'deploy',
+      'shop',
+      '--version',
+      'v3',
+      '--env',
+      'SHOP_CRASH_AFTER=30',
+      '--wait',
+      '--json',
+    );
+    const took = Date.now() - started;
+    await load.stop();
+    assert.equal(r.code, 2, r.stderr + r.stdout);
+    assert.match(JSON.parse(r.stdout).error, /P0 rule crashed: instance shop\/\d+\/0 exited with code 1/);
+    assert.equal((await fetch(h.appUrl)).headers.get('x-shop-version'), 'v1');
+    const incident = await waitFor('the crash incident', async () =>
+      (await incidents(h)).find((i) => i.trigger.rule === 'crashed'),
+    );
+    assert.equal(incident.severity, 'P0');
+    assert.match(incident.trigger.message, /application crashes after deployment/);
+    // The supervisor gives up after 5 quick crashes; the rollback came first.
+    assert.doesNotMatch(r.stdout, /crashed 5 times in a row/);
+    assert.ok(took < 30_000, `rolled back after ${took} ms`);
+  });
 });
 
 describe('rules by severity', () => {

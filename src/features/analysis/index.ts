@@ -45,6 +45,7 @@ export {
   judgeLatency,
   mannWhitney,
 } from './canary-judgment.ts';
+export { CRASH_RULE, crashVerdicts, type InstanceLife, restartCounts } from './crashes.ts';
 export {
   type Action,
   breachKey,

@@ -16,6 +16,8 @@ export interface ServiceDownSpec {
   readonly errorRate: number;
   /** Seconds of the window the error rate is measured over, and that `unavailable` must last. */
   readonly window: number;
+  /** A crash of the release while it is analysed is P0 at once (crashes.ts). */
+  readonly crashes?: boolean;
 }
 
 export const DEFAULT_SERVICE_DOWN: ServiceDownSpec = {
@@ -23,6 +25,7 @@ export const DEFAULT_SERVICE_DOWN: ServiceDownSpec = {
   factor: 5,
   errorRate: 0.5,
   window: 3000,
+  crashes: true,
 };
 
 /**

@@ -574,6 +574,7 @@ export class RolloutDriver {
       health: (id) => ctx.providers.health.verdict(id),
       now: this.#clock.now(),
       memory: state.analysis ?? null,
+      startedAt: rollout.createdAt,
     });
     if (!result) return null;
     if (result.remember)

@@ -15,6 +15,7 @@ import {
   BEFORE_SECONDS,
   type BeforeSummary,
   type CanaryJudgment,
+  crashVerdicts,
   type Decision,
   decideAction,
   type HealthState,
@@ -28,6 +29,7 @@ import {
   referencePoints,
   requiredHistorySeconds,
   resolveRules,
+  restartCounts,
   SeriesBuffer,
   serviceDownVerdicts,
   summarizeBefore,
@@ -52,6 +54,8 @@ interface Watched {
   /** The previous revision before `since`: the before/after judgment's reference. */
   before: BeforeSummary | null;
   latest: WatchResult | null;
+  /** The candidate's restart counts at its first evaluation: crashes count from there. */
+  restarts: ReadonlyMap<string, number> | null;
 }
 
 export interface WatchInput {
@@ -69,6 +73,8 @@ export interface WatchInput {
   readonly memory?: WatchMemory | null;
   /** The rules to judge; default: the app's (resolveRules). The steady-state watch passes its own. */
   readonly rules?: readonly Rule[];
+  /** When the rollout began (unix ms): a candidate's crash from then on counts. */
+  readonly startedAt?: number;
 }
 
 export interface WatchResult {
@@ -136,6 +142,7 @@ export class RolloutWatch {
       since: w.since === null ? null : now,
       before: w.before,
       latest: w.latest,
+      restarts: w.restarts,
     });
   }
 
@@ -172,6 +179,7 @@ export class RolloutWatch {
         since: memory?.since ?? null,
         before: memory?.before ?? null,
         latest: null,
+        restarts: null,
       };
       this.#watched.set(input.rolloutId, w);
       this.#dropped.delete(input.rolloutId);
@@ -246,7 +254,15 @@ export class RolloutWatch {
       ];
     }
     const rules = input.rules ?? resolveRules(spec);
+    // A crash is judged for a release under analysis, not by the steady-state watch (its own rules).
+    const lives = input.instances.filter((i) => i.revision === input.candidate.unit);
+    w.restarts ??= restartCounts(lives);
+    const crashes =
+      input.rules === undefined && spec.serviceDown.enabled && spec.serviceDown.crashes
+        ? crashVerdicts(lives, w.restarts, now, input.startedAt)
+        : [];
     const verdicts = [
+      ...crashes,
       ...serviceDownVerdicts(rules, candidate, now, spec.serviceDown),
       ...rules.map((rule) =>
         assessRule(rule, candidate, baseline.length ? baseline : null, now, { interval: spec.interval }),
