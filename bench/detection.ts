@@ -201,7 +201,7 @@ async function main(): Promise<number> {
     log('send time after which every request was answered by the stable revision. Decisions:');
     for (const { scenario, run } of results)
       log(
-        `  ${scenario.name}: ${run.decisionMessage ?? (run.capped ? 'no decision before the cap' : `ended ${run.phase}`)}`,
+        `  ${scenario.name}: ${run.decisionMessage ?? (run.capped ? 'no decision before the cap' : `ended ${run.phase}${run.otherEnd ? ` (${run.otherEnd})` : ''}`)}`,
       );
     if (json)
       process.stdout.write(

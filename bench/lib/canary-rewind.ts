@@ -71,6 +71,8 @@ export interface CanaryRun {
   readonly trafficAt: number | null;
   readonly decisionAt: number | null;
   readonly decisionMessage: string | null;
+  /** With no analysis decision: the events that ended the rollout otherwise (a failed step, a breach). */
+  readonly otherEnd: string | null;
   readonly switchedBackAt: number | null;
   readonly canaryFirstResponseAt: number | null;
   readonly canaryFirstBadAt: number | null;
@@ -177,6 +179,12 @@ export async function runCanary(
     trafficAt,
     decisionAt: decision?.at ?? null,
     decisionMessage: decision?.message ?? null,
+    otherEnd: decision
+      ? null
+      : events
+          .filter((e) => /failed|breach|aborted|rollback/.test(e.type))
+          .map((e) => `${e.type}: ${e.message}`)
+          .join('; ') || null,
     switchedBackAt: back?.at ?? null,
     canaryFirstResponseAt: firstResponse,
     canaryFirstBadAt: firstBad,
