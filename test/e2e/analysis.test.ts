@@ -79,32 +79,52 @@ describe('the canary judgment', () => {
     assert.match(md.stdout, /## Timeline/);
     assert.match(md.stdout, /Breach|Decision|Step failed|Rollback done/);
   });
-  test('given v1, when a v3 canary crashes after its 30th request, then it is rolled back at the crash, P0, before the crash loop gives up', async () => {
+});
+
+describe('a crash of the release', () => {
+  // Only the crash can roll back here: no judgment, and a rule no crash reaches (the service-down
+  // shortcut needs an error rate past its threshold), so the test shows the crash rule's own work.
+  let h: Harness;
+  before(async () => {
+    h = await startRewind({
+      config: config(`    analysis:
+      canaryJudgment: { enabled: false }
+      rules:
+        - { name: all-failing, metric: errorRate, above: 0.99, for: 5m, minSample: 20, severity: P1 }
+`),
+    });
+    await waitFor('v1', async () => (await fetch(h.appUrl)).headers.get('x-shop-version') === 'v1');
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  test('given v1, when a v2 canary crashes after its 30th request, then it is rolled back at the crash, P0, before the crash loop gives up', async () => {
     const load = startLoad(`${h.appUrl}/products`, 6);
-    const started = Date.now();
     const r = await h.cli(
       'deploy',
       'shop',
       '--version',
-      'v3',
+      'v2',
       '--env',
       'SHOP_CRASH_AFTER=30',
       '--wait',
       '--json',
     );
-    const took = Date.now() - started;
     await load.stop();
     assert.equal(r.code, 2, r.stderr + r.stdout);
-    assert.match(JSON.parse(r.stdout).error, /P0 rule crashed: instance shop\/\d+\/0 exited with code 1/);
+    assert.match(
+      JSON.parse(r.stdout).error,
+      /P0 rule crashed: instance shop\/\d+\/0 (exited with code 1|was killed)/,
+    );
     assert.equal((await fetch(h.appUrl)).headers.get('x-shop-version'), 'v1');
     const incident = await waitFor('the crash incident', async () =>
       (await incidents(h)).find((i) => i.trigger.rule === 'crashed'),
     );
     assert.equal(incident.severity, 'P0');
     assert.match(incident.trigger.message, /application crashes after deployment/);
-    // The supervisor gives up after 5 quick crashes; the rollback came first.
+    // The supervisor gives up after 5 quick crashes (a failed step); the rollback came first.
     assert.doesNotMatch(r.stdout, /crashed 5 times in a row/);
-    assert.ok(took < 30_000, `rolled back after ${took} ms`);
   });
 });
 
