@@ -3,6 +3,7 @@
 // detail (a rollout's step state, a drill's report) are `unknown` here: their owners read them.
 import { z } from 'zod';
 import { ERROR_STATUS, type ErrorCode } from '../shared/errors.ts';
+import { REVISION_OUTCOMES } from '../spec/revision-outcome.ts';
 
 /** A schema published under components/schemas of the OpenAPI document, by name. */
 const named = <T extends z.ZodType>(id: string, schema: T): T => schema.meta({ id }) as T;
@@ -69,6 +70,16 @@ export const revision = z.object({
   copiedFrom: z.number().int().nullable(),
   reason: z.string().nullable(),
   createdAt: z.number().int(),
+});
+
+/** A revision in the history, with what became of it. */
+export const revisionEntry = revision.extend({
+  outcome: z
+    .enum(REVISION_OUTCOMES)
+    .nullable()
+    .describe(
+      'stable: serves; rolling out; superseded: served until a later deploy; rolled back: during its rollout or after it served; aborted: stopped by hand during its rollout; failed: its rollout failed. Null when no rollout of it is known',
+    ),
 });
 
 export const event = z.object({
@@ -175,6 +186,14 @@ export const revisionDiff = z.object({
   app: z.string(),
   from: z.number().int(),
   to: z.number().int(),
+  basis: z
+    .enum(['given', 'servedBefore', 'previous'])
+    .describe(
+      'How from was chosen. given: asked for; servedBefore: the revision that served when to was rolled out; previous: to - 1 (no rollout of to known)',
+    ),
+  skipped: z
+    .array(z.object({ revision: z.number().int(), outcome: z.enum(REVISION_OUTCOMES).nullable() }))
+    .describe('With basis servedBefore: the revisions numbered between from and to, and what became of them'),
   changes: z.array(z.unknown()),
 });
 
@@ -250,6 +269,8 @@ export type ApiError = z.output<typeof apiError>;
 export type Rollout = z.output<typeof rollout>;
 export type RolloutPhase = Rollout['phase'];
 export type Revision = z.output<typeof revision>;
+export type RevisionEntry = z.output<typeof revisionEntry>;
+export type RevisionDiff = z.output<typeof revisionDiff>;
 export type Event = z.output<typeof event>;
 export type Drill = z.output<typeof drill>;
 export type DrillSummary = z.output<typeof drillSummary>;

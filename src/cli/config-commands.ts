@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { ConfigBody } from '../api/requests.ts';
-import type { Rollout } from '../api/responses.ts';
+import type { RevisionDiff, Rollout } from '../api/responses.ts';
 import { ApiClient } from './api-client.ts';
 import { followRollout, json, print } from './follow-rollout.ts';
 import { table } from './format.ts';
@@ -34,6 +34,15 @@ interface DiffEntry {
   change: string;
   from?: string | number | null;
   to?: string | number | null;
+}
+
+/** The heading of `config diff`: the two revisions, and why the older one when it was not given. */
+export function diffHeading(d: Pick<RevisionDiff, 'from' | 'to' | 'basis' | 'skipped'>): string {
+  const head = `revision ${d.from} -> ${d.to}`;
+  if (d.basis === 'previous') return `${head} (the revision numbered before ${d.to})`;
+  if (d.basis === 'given') return head;
+  const skipped = d.skipped.map((s) => `${s.revision} ${s.outcome ?? 'never served'}`).join(', ');
+  return `${head} (revision ${d.from} served before revision ${d.to}${skipped ? `; skipped ${skipped}` : ''})`;
 }
 
 export function registerConfigCommands(program: Command, timeoutOption: () => Option): void {
@@ -96,7 +105,10 @@ export function registerConfigCommands(program: Command, timeoutOption: () => Op
       'What changed between two revisions: version, env, config, secrets (by name), flag set, migration level',
     )
     .addOption(
-      new Option('--from <n>', 'older revision (default: the one before --to)').argParser(int('--from')),
+      new Option(
+        '--from <n>',
+        'older revision (default: the one that served before --to, skipping failed, aborted and rolled-back ones)',
+      ).argParser(int('--from')),
     )
     .addOption(new Option('--to <n>', 'newer revision (default: the stable one)').argParser(int('--to')))
     .option('--json', 'print as JSON')
@@ -104,11 +116,11 @@ export function registerConfigCommands(program: Command, timeoutOption: () => Op
       const q = new URLSearchParams();
       if (opts.from) q.set('from', String(opts.from));
       if (opts.to) q.set('to', String(opts.to));
-      const d = await new ApiClient().get<{ from: number; to: number; changes: DiffEntry[] }>(
+      const d = await new ApiClient().get<Omit<RevisionDiff, 'changes'> & { changes: DiffEntry[] }>(
         `/apps/${encodeURIComponent(app)}/revisions/diff?${q}`,
       );
       if (opts.json) return json(d);
-      print(`revision ${d.from} -> ${d.to}`);
+      print(diffHeading(d));
       if (d.changes.length === 0) return print('no differences');
       const show = (v: unknown) => (v === undefined ? '(hidden)' : v === null ? '-' : String(v));
       print(

@@ -2,6 +2,8 @@
 // pipeline can act on; and the small printing helpers every command uses.
 import { InvalidArgumentError } from 'commander';
 import type { Event, Rollout } from '../api/responses.ts';
+import { formatDuration } from '../shared/duration.ts';
+import type { RolloutState } from '../spec/rollout-state.ts';
 import type { ApiClient } from './api-client.ts';
 import { EXIT } from './exit-codes.ts';
 import { clock } from './format.ts';
@@ -17,6 +19,22 @@ export const print = (text: string): void => {
   process.stdout.write(`${text}\n`);
 };
 export const json = (data: unknown): void => print(JSON.stringify(data, null, 2));
+
+/**
+ * A rollout in one line, as `abort`, `pause` and `resume` print it (the phase read back after the
+ * command took effect). A rollout still Paused with no pause by hand waits at a pause step of its
+ * strategy: the line says so, and that `promote` goes on.
+ */
+export function rolloutLine(r: Rollout, now = Date.now()): string {
+  const head = `${r.kind} to revision ${r.toRevision}: ${r.phase}${r.error ? ` (${r.error})` : ''}`;
+  const state = r.state as Partial<RolloutState> | null;
+  const step = state?.steps?.[state.index ?? 0];
+  if (r.phase !== 'Paused' || state?.paused || step?.name !== 'pause') return head;
+  const promote = `rewind promote ${r.app}`;
+  if (step.durationMs == null) return `${head} at a pause step that waits for ${promote}`;
+  const left = Math.max(0, (state?.stepStartedAt ?? now) + step.durationMs - now);
+  return `${head} at a pause step of ${formatDuration(step.durationMs)}, ${formatDuration(left)} left (${promote} goes on now)`;
+}
 
 export async function followRollout(
   api: ApiClient,

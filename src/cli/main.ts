@@ -1,8 +1,7 @@
 // `rewind`: the command line. A thin client of the HTTP API, except `rewind server`, which runs it.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { DeployBody, RollbackBody } from '../api/requests.ts';
-import type { AppDetail, AppStatus, Revision, Rollout } from '../api/responses.ts';
-import { formatDuration } from '../shared/duration.ts';
+import type { AppStatus, LogLine, RevisionEntry, Rollout } from '../api/responses.ts';
 import { RewindError } from '../shared/errors.ts';
 import { ApiClient, cliSettings, DEFAULT_URL, UnreachableError } from './api-client.ts';
 import { registerConfigCommands } from './config-commands.ts';
@@ -10,9 +9,10 @@ import { registerDbCommands } from './db-commands.ts';
 import { registerDrillCommands } from './drill-commands.ts';
 import { EXIT } from './exit-codes.ts';
 import { registerFlagCommands } from './flags-commands.ts';
-import { followRollout, json, keyValue, print } from './follow-rollout.ts';
+import { followRollout, json, keyValue, print, rolloutLine } from './follow-rollout.ts';
 import { ago, clock, table } from './format.ts';
 import { registerSecurityCommands } from './security-commands.ts';
+import { type AppStatusView, logsNote, renderStatus } from './status-view.ts';
 
 const int = (name: string) => (value: string) => {
   const n = Number(value);
@@ -163,7 +163,7 @@ for (const [verb, description] of [
       opts.reason ? { reason: opts.reason } : {},
     );
     if (opts.json) return json(r);
-    print(`${r.kind} to revision ${r.toRevision}: ${r.phase}${r.error ? ` (${r.error})` : ''}`);
+    print(rolloutLine(r));
   });
 }
 
@@ -211,7 +211,13 @@ interface IncidentView {
 
 program
   .command('status <app>')
-  .description('Stable revision, rollout in progress, instances and their health')
+  .description(
+    'Stable revision, rollout in progress, watches, traffic, and the instances that run or fail, with their health',
+  )
+  .option(
+    '--all',
+    'also list the stopped instances of retired revisions (--json always lists every instance)',
+  )
   .option('--json', 'print as JSON')
   .option('--watch', 'refresh every second until interrupted')
   .action(async (appName: string, opts) => {
@@ -221,7 +227,7 @@ program
       if (opts.json) json(s);
       else {
         if (opts.watch) process.stdout.write('\x1b[2J\x1b[H');
-        print(renderStatus(s));
+        print(renderStatus(s, { all: Boolean(opts.all) }));
       }
       if (!opts.watch) return;
       await new Promise((r) => setTimeout(r, 1000));
@@ -230,29 +236,29 @@ program
 
 program
   .command('history <app>')
-  .description('Revisions, newest first')
+  .description(
+    'Revisions, newest first, with what became of each: stable, rolling out, superseded, rolled back, aborted, failed',
+  )
   .option('--json', 'print as JSON')
   .action(async (appName: string, opts) => {
-    const api = new ApiClient();
-    const [revisions, status] = await Promise.all([
-      api.get<Revision[]>(`/apps/${encodeURIComponent(appName)}/revisions`),
-      api.get<AppStatusView>(`/apps/${encodeURIComponent(appName)}`),
-    ]);
+    const revisions = await new ApiClient().get<RevisionEntry[]>(
+      `/apps/${encodeURIComponent(appName)}/revisions`,
+    );
     if (opts.json) return json(revisions);
     print(
       table(
         revisions.map((r) => [
-          r.number === status.stableRevision ? `${r.number}*` : r.number,
+          r.number,
           r.version,
+          r.outcome,
           r.copiedFrom ? `copy of ${r.copiedFrom}` : '',
           ago(r.createdAt),
           (r.spec as { author?: string | null }).author ?? 'rewind',
           r.reason ?? '',
         ]),
-        ['REVISION', 'VERSION', 'SOURCE', 'CREATED', 'BY', 'REASON'],
+        ['REVISION', 'VERSION', 'OUTCOME', 'SOURCE', 'CREATED', 'BY', 'REASON'],
       ),
     );
-    print('\n* stable revision');
   });
 
 program
@@ -278,62 +284,29 @@ program
 
 program
   .command('logs <app>')
-  .description('Last lines printed by the app instances')
-  .addOption(new Option('--revision <n>', 'only this revision').argParser(int('--revision')))
+  .description(
+    'Last lines printed by the instances of the revision that serves (the stable one), or of the one named; it says on stderr whose lines they are',
+  )
+  .addOption(new Option('--revision <n>', 'this revision instead').argParser(int('--revision')))
+  .addOption(new Option('--all', "every revision's lines, interleaved").conflicts('revision'))
   .addOption(new Option('--tail <n>', 'how many lines').default(100).argParser(int('--tail')))
   .option('--json', 'print as JSON')
   .action(async (appName: string, opts) => {
+    const api = new ApiClient();
+    const app = encodeURIComponent(appName);
     const q = new URLSearchParams({ tail: String(opts.tail) });
-    if (opts.revision !== undefined) q.set('revision', String(opts.revision));
-    const lines = await new ApiClient().get<{ at: number; instance: string; stream: string; line: string }[]>(
-      `/apps/${encodeURIComponent(appName)}/logs?${q}`,
-    );
+    let revision: number | undefined = opts.revision;
+    if (revision === undefined && !opts.all) {
+      const s = await api.get<AppStatus>(`/apps/${app}`);
+      revision = s.stableRevision ?? undefined;
+      process.stderr.write(`${logsNote(s)}\n`);
+    }
+    if (revision !== undefined) q.set('revision', String(revision));
+    const lines = await api.get<LogLine[]>(`/apps/${app}/logs?${q}`);
     if (opts.json) return json(lines);
     for (const l of lines)
       print(`${clock(l.at)} ${l.instance} ${l.stream === 'stderr' ? '!' : ' '} ${l.line}`);
   });
-
-/** /apps answers the status alone; /apps/:app adds traffic and instances. */
-type AppStatusView = AppStatus & Partial<Pick<AppDetail, 'traffic' | 'instances'>>;
-
-function watchLines(w: AppStatusView['watch']): string[] {
-  if (!w) return [];
-  return [
-    `watch: revision ${w.revision}, ${formatDuration(w.leftMs)} left (until ${clock(w.until)}); a breach rolls back to revision ${w.previousRevision}`,
-    `  judgment: ${w.judgment ? `${w.judgment.verdict}: ${w.judgment.message}` : 'none yet'}`,
-    ...w.rules.map((r) => `  rule ${r.name}: ${r.phase}: ${r.message}`),
-  ];
-}
-
-function steadyWatchLines(w: AppStatusView['steadyWatch']): string[] {
-  if (!w) return [];
-  return [
-    `steady-state watch: revision ${w.revision}, rules marked watch: always${w.evaluatedAt === null ? ' (not evaluated yet)' : ''}`,
-    ...w.rules.map((r) => `  rule ${r.name}: ${r.phase}: ${r.message}`),
-  ];
-}
-
-function renderStatus(s: AppStatusView): string {
-  const lines = [
-    `app ${s.name} on ${s.listen}`,
-    `stable: revision ${s.stableRevision ?? '-'} (${s.stableVersion ?? 'none'})`,
-    s.activeRollout
-      ? `rollout: ${s.activeRollout.kind} to revision ${s.activeRollout.toRevision}, ${s.activeRollout.phase}${s.activeRollout.error ? ` (${s.activeRollout.error})` : ''}`
-      : 'rollout: none',
-    ...watchLines(s.watch),
-    ...steadyWatchLines(s.steadyWatch),
-    s.lastProvenDrill
-      ? `way back: proven by drill ${s.lastProvenDrill.id} ${ago(s.lastProvenDrill.startedAt)} (traffic restored in ${Math.round(s.lastProvenDrill.msToTrafficRestored ?? 0)}ms, verified in ${Math.round(s.lastProvenDrill.msToVerified ?? 0)}ms)`
-      : `way back: never proven by a drill (rewind drill ${s.name})`,
-    `traffic: ${(s.traffic ?? []).map((t) => `revision ${t.revision} ${t.weight}% (${t.upstreams} up)`).join(', ') || 'none'}`,
-    '',
-    table(
-      (s.instances ?? []).map((i) => [i.id, i.phase, i.health, i.pid, i.port, i.restarts]),
-      ['INSTANCE', 'PHASE', 'HEALTH', 'PID', 'PORT', 'RESTARTS'],
-    ),
-  ];
-  return lines.join('\n');
-}
 
 try {
   // An unknown command fails whatever follows it. Otherwise commander acts on the program's own

@@ -9,6 +9,7 @@ import {
   canaryShopConfig,
   type Harness,
   oneShopConfig,
+  pausingCanary,
   processesIn,
   sleep,
   startLoad,
@@ -237,12 +238,7 @@ describe("crash safety of the analysis: a rule's `for` window survives a SIGKILL
       config: (appPort) =>
         oneShopConfig(
           appPort,
-          `    strategy:
-      canary:
-        steps: [ { setWeight: 50 }, { pause: {} }, { setWeight: 100 } ]
-        bake: 200ms
-        keepPreviousWarm: 1m
-    analysis:
+          `${pausingCanary}    analysis:
       canaryJudgment: { enabled: false }
       beforeAfter: { enabled: false }
       serviceDown: { enabled: false }

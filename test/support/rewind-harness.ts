@@ -100,6 +100,17 @@ export function oneShopConfig(appPort: number, rest = '', name = 'shop'): string
 ${rest}`;
 }
 
+/**
+ * A canary for oneShopConfig's `rest`: 50%, a pause until promoted, then 100%; more settings of
+ * the strategy (drainTimeout...) or the app (analysis:...) may follow it.
+ */
+export const pausingCanary = `    strategy:
+      canary:
+        steps: [ { setWeight: 50 }, { pause: {} }, { setWeight: 100 } ]
+        bake: 200ms
+        keepPreviousWarm: 1m
+`;
+
 export async function startRewind(
   options: {
     config?: (appPort: number) => string;

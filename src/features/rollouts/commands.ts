@@ -166,7 +166,10 @@ export function pause(core: ControllerCore, app: string, reason = 'paused by han
 export function resume(core: ControllerCore, app: string): Promise<RolloutRecord> {
   return command(core, app, 'resume', (r) => {
     const state = r.state;
-    if (!state.paused) return 'the rollout is not paused';
+    if (!state.paused)
+      return state.steps[state.index]?.name === 'pause'
+        ? `it waits at a pause step of its strategy, not paused by hand: rewind promote ${app} goes on`
+        : 'the rollout is not paused';
     return { state: { ...state, paused: null }, message: 'resumed by hand' };
   });
 }

@@ -3,12 +3,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { appParams, configBody, intParam, limitQuery, rotateKeyBody } from '../../api/requests.ts';
-import { anObject, configView, revision, revisionDiff, rollout } from '../../api/responses.ts';
+import { anObject, configView, revisionDiff, revisionEntry, rollout } from '../../api/responses.ts';
 import {
   diffRevisionSpecs,
   parseRevisionSpec,
   publicRevisionSpec,
 } from '../../features/revisions/revision-spec.ts';
+import { diffBase, revisionOutcome } from '../../features/rollouts/revision-outcome.ts';
 import { RewindError } from '../../shared/errors.ts';
 import { actorOf, noteAudit, requireRole } from '../api-guard.ts';
 import { errors, type RouteDeps } from './route-kit.ts';
@@ -26,28 +27,43 @@ export const revisionRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps
       });
     return parseRevisionSpec(rev.spec);
   };
+  // One rollout per revision (a rollback makes a copy), so twice the revisions read covers the
+  // rollouts that carried them and those that rolled back from them.
+  const rolloutsOf = (name: string, revisions: number) => store.rollouts.list(name, 2 * revisions + 10);
+  const stableOf = async (name: string) => (await store.apps.get(name))?.stableRevision ?? null;
 
   app.get(
     '/api/v1/apps/:app/revisions',
     {
       schema: {
-        summary: 'Revision history, newest first',
+        summary: 'Revision history, newest first, with what became of each revision',
         params: appParams,
         querystring: limitQuery,
-        response: { 200: z.array(revision), ...errors },
+        response: { 200: z.array(revisionEntry), ...errors },
       },
     },
     async (req) => {
-      controller.context(req.params.app);
-      const list = await store.revisions.list(req.params.app, req.query.limit ?? 50);
-      return list.map((r) => ({ ...r, spec: publicRevisionSpec(r.spec) }));
+      const name = req.params.app;
+      controller.context(name);
+      const limit = req.query.limit ?? 50;
+      const [list, rollouts, stable] = await Promise.all([
+        store.revisions.list(name, limit),
+        rolloutsOf(name, limit),
+        stableOf(name),
+      ]);
+      return list.map((r) => ({
+        ...r,
+        spec: publicRevisionSpec(r.spec),
+        outcome: revisionOutcome(r.number, stable, rollouts),
+      }));
     },
   );
   app.get(
     '/api/v1/apps/:app/revisions/diff',
     {
       schema: {
-        summary: 'What changed between two revisions (secrets by name only)',
+        summary:
+          'What changed between two revisions (secrets by name only); by default the stable one and the one that served before it',
         params: appParams,
         querystring: z.object({ from: intParam(), to: intParam() }),
         response: { 200: revisionDiff, ...errors },
@@ -56,12 +72,15 @@ export const revisionRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps
     async (req) => {
       const name = req.params.app;
       controller.context(name);
-      const stable = (await store.apps.get(name))?.stableRevision ?? null;
+      const stable = await stableOf(name);
       const to = req.query.to ?? stable;
       if (to === null) throw noRevision(name);
-      const from = req.query.from ?? to - 1;
+      const rollouts = await rolloutsOf(name, 50);
+      const { from, basis } = diffBase(to, rollouts, req.query.from);
       const [a, b] = await Promise.all([revisionSpecOf(name, from, 'from'), revisionSpecOf(name, to, 'to')]);
-      return { app: name, from, to, changes: diffRevisionSpecs(a, b) };
+      const between = basis === 'servedBefore' ? range(from + 1, to) : [];
+      const skipped = between.map((n) => ({ revision: n, outcome: revisionOutcome(n, stable, rollouts) }));
+      return { app: name, from, to, basis, skipped, changes: diffRevisionSpecs(a, b) };
     },
   );
   app.get(
@@ -119,3 +138,6 @@ export const revisionRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps
     },
   );
 };
+
+/** lo, lo + 1, ... hi - 1 (empty when hi <= lo). */
+const range = (lo: number, hi: number) => Array.from({ length: Math.max(0, hi - lo) }, (_, i) => lo + i);
