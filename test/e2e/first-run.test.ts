@@ -1,0 +1,33 @@
+// Story: a new user starts `rewind server` and points the CLI at it the way people write
+// addresses (with or without http://).
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { type Harness, runCli, startRewind } from '../support/rewind-harness.ts';
+
+let h: Harness;
+before(async () => {
+  h = await startRewind();
+});
+after(() => h?.close());
+
+test('REWIND_URL without a scheme means http://; --url wins over $REWIND_URL', async () => {
+  const bare = h.apiUrl.replace('http://', '');
+  const plain = await runCli(['apps', '--json'], bare, h.dataDir);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.equal(JSON.parse(plain.stdout)[0].name, 'shop');
+  const flag = await runCli(['--url', bare, 'apps', '--json'], 'ftp://nowhere', h.dataDir);
+  assert.equal(flag.code, 0, flag.stderr);
+  assert.equal(JSON.parse(flag.stdout)[0].name, 'shop');
+});
+
+test('a URL that is not http(s) is refused naming where it came from and the fix', async () => {
+  const env = await runCli(['apps'], 'ftp://127.0.0.1:7070', h.dataDir);
+  assert.equal(env.code, 1);
+  assert.match(
+    env.stderr,
+    /^error: \$REWIND_URL "ftp:\/\/127\.0\.0\.1:7070" is not the server's URL \(ftp:\/\/ is not a scheme the server speaks\); write http:\/\/HOST:PORT .*for example http:\/\/127\.0\.0\.1:7070\n$/,
+  );
+  const flag = await runCli(['--url', 'http:/127.0.0.1:7070', 'apps'], h.apiUrl, h.dataDir);
+  assert.equal(flag.code, 1);
+  assert.match(flag.stderr, /^error: --url "http:\/127\.0\.0\.1:7070" is not the server's URL; write http/);
+});
