@@ -1,14 +1,40 @@
-// Story: a new user starts `rewind server` and points the CLI at it the way people write
-// addresses (with or without http://).
+// Story: a new user starts `rewind server`, opens what its banner points at, and points the CLI at
+// the server the way people write addresses (with or without http://).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type Harness, runCli, startRewind } from '../support/rewind-harness.ts';
+import { type Harness, runCli, startRewind, waitFor } from '../support/rewind-harness.ts';
 
 let h: Harness;
 before(async () => {
   h = await startRewind();
 });
 after(() => h?.close());
+
+test('every URL the start banner prints answers 200 (the app once it is up)', async () => {
+  const banner = await waitFor('the banner', async () => {
+    const out = h.output();
+    return out.includes('Try:') && out.slice(out.indexOf('Rewind '));
+  });
+  // The pages it points at: URLs with a path. Bare addresses (the app's listener, the value for
+  // REWIND_URL) and the OFREP base URL with its <app> placeholder are for configuration.
+  const urls = [...banner.matchAll(/https?:\/\/[^\s)<]+/g)]
+    .map((m) => m[0])
+    .filter((u) => /^https?:\/\/[^/]+\/.*[^/]$/.test(u));
+  assert.ok(urls.includes(`${h.apiUrl}/healthz`), banner);
+  assert.ok(urls.includes(`${h.apiUrl}/api/v1/openapi.json`), banner);
+  assert.ok(urls.includes(`${h.appUrl}/healthz`), banner);
+  for (const url of urls) {
+    const status = await waitFor(`${url} answering`, async () => {
+      const r = await h.fetch(url).catch(() => null);
+      await r?.body?.cancel();
+      return r?.status === 200 && r.status;
+    });
+    assert.equal(status, 200, url);
+  }
+  const health = await fetch(`${h.apiUrl}/healthz`);
+  assert.equal(health.status, 200, 'the health URL needs no token');
+  await health.body?.cancel();
+});
 
 test('REWIND_URL without a scheme means http://; --url wins over $REWIND_URL', async () => {
   const bare = h.apiUrl.replace('http://', '');
