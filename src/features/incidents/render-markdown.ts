@@ -4,16 +4,30 @@
 // headed placeholders for the team.
 
 import { formatDuration } from '../../shared/duration.ts';
+import { formatNumber } from '../../shared/format-number.ts';
+import { METRICS, type Metric } from '../../spec/analysis-spec.ts';
+import { formatValue } from '../analysis/index.ts';
 import type { Incident, RevisionRef, TimelineEntry } from './incident.ts';
 
 export const PLACEHOLDER = '_To be written by the team._';
 
-/** 0.125 -> 12.5%, 0.04536 -> 4.54%, 1 -> 100%. Small non-zero rates keep two significant digits. */
+/**
+ * 0.125 -> 12.5%, 0.04536 -> 4.54%, 1 -> 100%. Small non-zero rates keep a third decimal (0.004%);
+ * below that they read <0.001%, never 0% nor a float's tail.
+ */
 export function formatPercent(ratio: number): string {
   const pct = ratio * 100;
   if (pct === 0) return '0%';
-  if (Math.abs(pct) < 0.01) return `${Number(pct.toPrecision(2))}%`;
-  return `${Number(pct.toFixed(2))}%`;
+  if (Math.abs(pct) < 0.0005) return '<0.001%';
+  return `${Number(pct.toFixed(Math.abs(pct) < 0.01 ? 3 : 2))}%`;
+}
+
+/** A trigger's number in its metric's unit (12.5%, 250ms, 40 req/s); plain when the metric is not one. */
+function metricValue(metric: string | undefined, value: number | undefined): string {
+  if (value === undefined) return 'n/a';
+  return (METRICS as readonly string[]).includes(metric ?? '')
+    ? formatValue(metric as Metric, value)
+    : formatNumber(value);
 }
 
 const count = (n: number) => n.toLocaleString('en-US');
@@ -71,7 +85,9 @@ function summary(incident: Incident, day: string): string[] {
   if (trigger.rule !== undefined) lines.push(`- **Rule**: ${inline(trigger.rule)}`);
   if (trigger.metric !== undefined) lines.push(`- **Metric**: ${inline(trigger.metric)}`);
   if (trigger.observed !== undefined || trigger.threshold !== undefined) {
-    lines.push(`- **Observed**: ${trigger.observed ?? 'n/a'} (threshold ${trigger.threshold ?? 'n/a'})`);
+    lines.push(
+      `- **Observed**: ${metricValue(trigger.metric, trigger.observed)} (threshold ${metricValue(trigger.metric, trigger.threshold)})`,
+    );
   }
   if (trigger.window) {
     lines.push(
