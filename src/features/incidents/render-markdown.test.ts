@@ -271,3 +271,89 @@ test('no number in a report carries a float tail or more than 3 decimals', () =>
   assert.match(slow!, /^- \*\*Observed\*\*: 250ms \(threshold 33\.3ms\)$/m);
   assert.match(other!, /^- \*\*Observed\*\*: 0\.667 \(threshold 2\.0e-5\)$/m);
 });
+
+test('a kill switch: the revision kept serving; the duration runs from the breach to the flag being off', () => {
+  const killSwitch: Incident = {
+    ...incident,
+    title: 'shop: flag recommendations disabled: rule recs-errors',
+    timeline: [],
+    revisions: { from: { number: 4, version: 'v2.0' }, to: { number: 4, version: 'v2.0' } },
+    trigger: {
+      kind: 'rule',
+      rule: 'recs-errors',
+      metric: 'errorRate',
+      observed: 0.44,
+      threshold: 0.1,
+      window: { from: T + 2_000, to: T + 3_000 },
+      breachingSince: T + 1_000,
+      message: 'error rate 44% above 10% for 1s (P1)',
+    },
+    impact: {
+      ...incident.impact,
+      requestsServed: 200,
+      requestsFailed: 88,
+      connectFailures: 0,
+      errorRate: 0.44,
+      stableErrorRate: null,
+      trafficShare: 1,
+      stickyUsersExposed: null,
+      exposureMs: 2_000,
+      from: T + 1_000,
+      to: T + 3_000,
+    },
+    actions: [
+      {
+        at: T + 3_094,
+        action: 'disabled flag recommendations (flag set version 3 -> 4)',
+        by: 'rewind',
+        result: 'done',
+      },
+    ],
+    rollback: { startedAt: T + 3_000, trafficRestoredAt: T + 3_094, completedAt: T + 3_094, durationMs: 94 },
+    partialRollback: {
+      flag: 'recommendations',
+      flagSetVersionBefore: 3,
+      flagSetVersionAfter: 4,
+      measuredFrom: T + 1_000,
+    },
+  };
+  const md = renderIncidentMarkdown(killSwitch);
+  assert.doesNotMatch(md, /no traffic reached|Traffic restored/);
+  assert.match(md, /^- \*\*Time\*\*: 14:30:01 UTC$/m);
+  assert.match(md, /^- \*\*Duration\*\*: 2\.1s \(from the breach until flag `recommendations` was off\)$/m);
+  assert.match(
+    md,
+    /^- \*\*Impact\*\*: v2\.0 \(revision 4\) kept serving, 100% of traffic; 88 of 200 requests on it failed \(44%\) from the breach \(14:30:01 UTC\) until flag `recommendations` was off \(14:30:03 UTC\)$/m,
+  );
+  assert.match(
+    md,
+    /^- \*\*Partial rollback\*\*: flag `recommendations` disabled \(flag set version 3 -> 4\); v2\.0 \(revision 4\) stays$/m,
+  );
+  assert.match(md, /^- \*\*Counted over\*\*: v2\.0 \(revision 4\), from the breach/m);
+  assert.match(md, /^- \*\*Flag off\*\*: 14:30:03 UTC \(\+94ms\)$/m);
+
+  const byHand = renderIncidentMarkdown({
+    ...killSwitch,
+    trigger: { kind: 'manual', message: 'recs slow' },
+    impact: {
+      ...incident.impact,
+      requestsServed: 0,
+      requestsFailed: 0,
+      trafficShare: 0,
+      from: null,
+      to: null,
+    },
+    rollback: { startedAt: T + 3_000, trafficRestoredAt: T + 3_007, completedAt: T + 3_007, durationMs: 7 },
+    partialRollback: { flag: 'recommendations', flagSetVersionBefore: 3, flagSetVersionAfter: 4 },
+  });
+  assert.doesNotMatch(byHand, /no traffic reached/);
+  assert.match(
+    byHand,
+    /^- \*\*Duration\*\*: 7ms \(from the command until flag `recommendations` was off\)$/m,
+  );
+  assert.match(
+    byHand,
+    /^- \*\*Impact\*\*: v2\.0 \(revision 4\) kept serving; not measured: flag `recommendations` was switched off by hand, and nothing marks when the feature began to fail$/m,
+  );
+  assert.match(byHand, /### Impact\n- \*\*Requests\*\*: not measured: /);
+});
