@@ -141,6 +141,17 @@ export class ApiClient {
     return this.request<T>('GET', path);
   }
 
+  /**
+   * `id` itself, or for `latest` the id of the newest item of a list answered newest first
+   * (/incidents, /drills): what a user types before knowing any id.
+   */
+  async idOrLatest(id: string, listPath: string, none: RewindError): Promise<string> {
+    if (id !== 'latest') return id;
+    const [newest] = await this.get<{ id: string }[]>(listPath);
+    if (!newest) throw none;
+    return newest.id;
+  }
+
   /** timeoutMs: for the few calls that run long (a round trip of many migrations). */
   post<T>(path: string, body: unknown = {}, options: { timeoutMs?: number } = {}): Promise<T> {
     return this.request<T>('POST', path, body, options);

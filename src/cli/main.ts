@@ -195,10 +195,17 @@ const incidentsCmd = program
 
 incidentsCmd
   .command('show <id>')
-  .description('One incident: the report (Markdown, following the post-mortem template) or its JSON')
+  .description(
+    'One incident (`latest`: the newest): the report (Markdown, following the post-mortem template) or its JSON',
+  )
   .addOption(new Option('--format <format>', 'md or json').choices(['md', 'json']).default('md'))
-  .action(async (id: string, opts) => {
+  .action(async (given: string, opts) => {
     const api = new ApiClient();
+    const id = await api.idOrLatest(
+      given,
+      '/incidents',
+      new RewindError('INCIDENT_NOT_FOUND', 'no incidents yet: every rollback and kill switch opens one'),
+    );
     if (opts.format === 'json') return json(await api.get(`/incidents/${encodeURIComponent(id)}`));
     print(await api.text(`/incidents/${encodeURIComponent(id)}?format=md`));
   });

@@ -57,3 +57,12 @@ test('a URL that is not http(s) is refused naming where it came from and the fix
   assert.equal(flag.code, 1);
   assert.match(flag.stderr, /^error: --url "http:\/127\.0\.0\.1:7070" is not the server's URL; write http/);
 });
+
+test('`show latest` before anything happened says what would make one', async () => {
+  const incident = await h.cli('incidents', 'show', 'latest');
+  assert.equal(incident.code, 1);
+  assert.match(incident.stderr, /^error: no incidents yet: every rollback and kill switch opens one\n$/);
+  const drill = await h.cli('drills', 'show', 'latest');
+  assert.equal(drill.code, 1);
+  assert.match(drill.stderr, /^error: no drills yet: run one with rewind drill APP --version V\n$/);
+});

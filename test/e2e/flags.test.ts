@@ -165,6 +165,7 @@ test('flags disable is a manual kill switch with an incident; rollback to a vers
   assert.equal(version, 2);
   assert.equal((await products()).recommendations, undefined, 'disabled: the shop falls back to off');
   const report = await h.cli('incidents', 'show', incident.id);
+  assert.equal((await h.cli('incidents', 'show', 'latest')).stdout, report.stdout, '`latest` is the newest');
   assert.match(
     report.stdout,
     /Partial rollback\*\*: flag `recommendations` disabled \(flag set version 1 -> 2\); v1 \(revision 1\) stays/,
