@@ -32,19 +32,53 @@ function credentials(): Credentials {
   }
 }
 
+/** HOST, HOST:PORT or [IPv6]:PORT, with an optional path: a URL written without its scheme. */
+const BARE_HOST = /^(?:\[[0-9a-f:.]+\]|[^\s/:[\]]+)(?::\d{1,5})?(?:\/\S*)?$/i;
+
+/**
+ * The server's URL: --url wins over $REWIND_URL, which wins over the default. A URL written
+ * without a scheme (127.0.0.1:7070) means http:// (a server with server.tls needs https://
+ * written out); any other scheme, or text that is no URL, is refused naming where it came from.
+ */
+export function serverUrl(
+  flag = cliSettings.url,
+  env = process.env.REWIND_URL,
+): { readonly url: string; readonly source: string } {
+  const [raw, source] = flag ? [flag, '--url'] : env ? [env, '$REWIND_URL'] : [DEFAULT_URL, 'the default'];
+  const text = raw.trim();
+  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text);
+  const full = hasScheme ? text : BARE_HOST.test(text) ? `http://${text}` : null;
+  let url: URL | null = null;
+  try {
+    url = full === null ? null : new URL(full);
+  } catch {}
+  if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
+    const scheme = hasScheme ? ` (${text.split(':')[0]}:// is not a scheme the server speaks)` : '';
+    throw new RewindError(
+      'VALIDATION_FAILED',
+      `${source} "${raw}" is not the server's URL${scheme}; write http://HOST:PORT (https:// for a server with server.tls), for example ${DEFAULT_URL}`,
+    );
+  }
+  return { url: full!.replace(/\/+$/, ''), source };
+}
+
 export class ApiClient {
   readonly base: string;
+  /** Where base came from (--url, $REWIND_URL, the default), for messages. */
+  readonly #baseSource: string;
   readonly #credentials: Credentials;
 
-  constructor(base = cliSettings.url || process.env.REWIND_URL || DEFAULT_URL, token?: string) {
-    this.base = base.replace(/\/$/, '');
+  constructor(base?: string, token?: string) {
+    const server = base === undefined ? serverUrl() : { url: base.replace(/\/$/, ''), source: 'the caller' };
+    this.base = server.url;
+    this.#baseSource = server.source;
     this.#credentials = token ? { token, source: 'the caller' } : credentials();
   }
 
   #unreachable(err: unknown): UnreachableError {
     const e = err as Error & { cause?: { code?: string } };
     return new UnreachableError(
-      `cannot reach the Rewind server at ${this.base} (${e.cause?.code ?? e.message}); start it with \`npm start\` or set REWIND_URL`,
+      `cannot reach the Rewind server at ${this.base} (${e.cause?.code ?? e.message}; ${this.#baseSource === 'the default' ? 'the default URL' : `URL from ${this.#baseSource}`}); start it with \`npm start\`, or point --url or REWIND_URL at it`,
     );
   }
 
@@ -105,6 +139,17 @@ export class ApiClient {
 
   get<T>(path: string): Promise<T> {
     return this.request<T>('GET', path);
+  }
+
+  /**
+   * `id` itself, or for `latest` the id of the newest item of a list answered newest first
+   * (/incidents, /drills): what a user types before knowing any id.
+   */
+  async idOrLatest(id: string, listPath: string, none: RewindError): Promise<string> {
+    if (id !== 'latest') return id;
+    const [newest] = await this.get<{ id: string }[]>(listPath);
+    if (!newest) throw none;
+    return newest.id;
   }
 
   /** timeoutMs: for the few calls that run long (a round trip of many migrations). */

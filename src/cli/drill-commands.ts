@@ -6,6 +6,7 @@ import type { DrillBody } from '../api/requests.ts';
 import type { Drill, DrillSummary } from '../api/responses.ts';
 import type { DrillReport } from '../features/drills/drill-report.ts';
 import { drillChecklist } from '../features/drills/drill-report.ts';
+import { RewindError } from '../shared/errors.ts';
 import { ApiClient } from './api-client.ts';
 import { EXIT } from './exit-codes.ts';
 import { json, print } from './follow-rollout.ts';
@@ -104,11 +105,18 @@ export function registerDrillCommands(program: Command): void {
 
   drills
     .command('show <id>')
-    .description("One drill: its report with the runbook's checklist (Markdown), or its JSON")
+    .description(
+      "One drill (`latest`: the newest): its report with the runbook's checklist (Markdown), or its JSON",
+    )
     .addOption(new Option('--format <format>', 'md or json').choices(['md', 'json']).default('md'))
     .option('--json', 'the same as --format json')
-    .action(async (id: string, opts) => {
+    .action(async (given: string, opts) => {
       const api = new ApiClient();
+      const id = await api.idOrLatest(
+        given,
+        '/drills',
+        new RewindError('DRILL_NOT_FOUND', 'no drills yet: run one with rewind drill APP --version V'),
+      );
       if (opts.json || opts.format === 'json')
         return json(await api.get(`/drills/${encodeURIComponent(id)}`));
       print(await api.text(`/drills/${encodeURIComponent(id)}?format=md`));

@@ -26,14 +26,17 @@ const program = new Command('rewind')
   )
   .version('0.1.0')
   .enablePositionalOptions()
-  .option('--url <url>', `the server (default: $REWIND_URL, else ${DEFAULT_URL})`)
+  .option(
+    '--url <url>',
+    `the server; wins over $REWIND_URL (default ${DEFAULT_URL}); HOST:PORT without a scheme means http://HOST:PORT`,
+  )
   .option(
     '--data-dir <dir>',
     "the server's data dir, whose admin.token the CLI sends when $REWIND_TOKEN is unset (default: $REWIND_DATA_DIR, else .rewind)",
   )
   .addHelpText(
     'after',
-    `\nThe CLI talks to the server at --url, $REWIND_URL or ${DEFAULT_URL}, with the token in $REWIND_TOKEN,\nelse the admin token the server wrote into <data dir>/admin.token (see docs/security.md).\nExit codes: 0 ok, 1 error, 2 rolled back, 3 failed, 4 --wait timed out, 5 another rollout in progress.`,
+    `\nThe CLI talks to the server at --url, else $REWIND_URL, else ${DEFAULT_URL}\n(HOST:PORT means http://HOST:PORT; write https:// for a server with server.tls),\nwith the token in $REWIND_TOKEN, else the admin token the server wrote into\n<data dir>/admin.token (see docs/security.md).\nExit codes: 0 ok, 1 error, 2 rolled back, 3 failed, 4 --wait timed out, 5 another rollout in progress.`,
   )
   .hook('preAction', (root) => {
     const o = root.opts<{ url?: string; dataDir?: string }>();
@@ -192,10 +195,17 @@ const incidentsCmd = program
 
 incidentsCmd
   .command('show <id>')
-  .description('One incident: the report (Markdown, following the post-mortem template) or its JSON')
+  .description(
+    'One incident (`latest`: the newest): the report (Markdown, following the post-mortem template) or its JSON',
+  )
   .addOption(new Option('--format <format>', 'md or json').choices(['md', 'json']).default('md'))
-  .action(async (id: string, opts) => {
+  .action(async (given: string, opts) => {
     const api = new ApiClient();
+    const id = await api.idOrLatest(
+      given,
+      '/incidents',
+      new RewindError('INCIDENT_NOT_FOUND', 'no incidents yet: every rollback and kill switch opens one'),
+    );
     if (opts.format === 'json') return json(await api.get(`/incidents/${encodeURIComponent(id)}`));
     print(await api.text(`/incidents/${encodeURIComponent(id)}?format=md`));
   });

@@ -481,12 +481,14 @@ export async function runServer(options: ServerOptions): Promise<void> {
 
   if (!dbUrl) lockDownSqlite(dataDir);
   const apiUrl = `${https ? 'https' : 'http'}://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
+  const first = loaded.config.apps[0]!;
   const lines = [
     `Rewind ${VERSION} ${adopted ? '(adopted running apps)' : ''}`.trim(),
     `  config   ${loaded.file}`,
     `  state    ${dbUrl ? redactUrl(dbUrl) : `${dataDir}/rewind.db`}`,
-    `  API      ${apiUrl}/api/v1  (OpenAPI: ${apiUrl}/api/v1/openapi.json)`,
-    `  OFREP    ${apiUrl.replace(/:\d+$/, `:${ofrep.port()}`)}/api/v1/apps/<app>  (own thread; also on the API port)`,
+    // Only URLs that answer a GET: /api/v1 itself is no page (a user opening it got a 404).
+    `  API      ${apiUrl}/healthz  (no token); OpenAPI ${apiUrl}/api/v1/openapi.json (with the token)`,
+    `  OFREP    ${apiUrl.replace(/:\d+$/, `:${ofrep.port()}`)}/api/v1/apps/<app>  (an OFREP provider's base URL; own thread; also on the API port)`,
     ...(flagSync
       ? [
           `  flagd    ${flagSync.listen.host}:${flagSync.listen.port} (flagd.sync.v1 for in-process flagd providers; selector: the app's name; auth: ${flagSync.auth})`,
@@ -496,11 +498,12 @@ export async function runServer(options: ServerOptions): Promise<void> {
     ...loaded.config.apps.map((a) => `  app      ${a.name}: http://${a.listen.host}:${a.listen.port}`),
     '',
     'Try:',
-    `  curl http://${loaded.config.apps[0]!.listen.host}:${loaded.config.apps[0]!.listen.port}/`,
-    `  npx rewind status ${loaded.config.apps[0]!.name}`,
-    `  npx rewind deploy ${loaded.config.apps[0]!.name} --version v2 --wait`,
-    `  npx rewind rollback ${loaded.config.apps[0]!.name}`,
-    `  npx rewind history ${loaded.config.apps[0]!.name}`,
+    // The health path: the one page Rewind knows the app serves (its / may be a 404).
+    `  curl http://${first.listen.host}:${first.listen.port}${first.health.path}`,
+    `  npx rewind status ${first.name}`,
+    `  npx rewind deploy ${first.name} --version v2 --wait`,
+    `  npx rewind rollback ${first.name}`,
+    `  npx rewind history ${first.name}`,
     apiUrl === 'http://127.0.0.1:7070' ? '' : `(export REWIND_URL=${apiUrl} for the CLI)`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

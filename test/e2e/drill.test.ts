@@ -133,6 +133,7 @@ test('a drill of v2 rolls back after its contract migration, verifies v1, rehear
 
   // The report: Markdown with the runbook's checklist, the list, and the status.
   const md = (await h.cli('drills', 'show', id)).stdout;
+  assert.equal((await h.cli('drills', 'show', 'latest')).stdout, md, '`latest` is the newest drill');
   for (const line of [
     'Full Rollback',
     'Partial Rollback',

@@ -165,9 +165,20 @@ test('flags disable is a manual kill switch with an incident; rollback to a vers
   assert.equal(version, 2);
   assert.equal((await products()).recommendations, undefined, 'disabled: the shop falls back to off');
   const report = await h.cli('incidents', 'show', incident.id);
+  assert.equal((await h.cli('incidents', 'show', 'latest')).stdout, report.stdout, '`latest` is the newest');
   assert.match(
     report.stdout,
-    /Partial rollback\*\*: flag `recommendations` disabled \(flag set version 1 -> 2\)/,
+    /Partial rollback\*\*: flag `recommendations` disabled \(flag set version 1 -> 2\); v1 \(revision 1\) stays/,
+  );
+  // v1 served throughout: the report must not say otherwise, nor claim a measured impact.
+  assert.doesNotMatch(report.stdout, /no traffic reached/);
+  assert.match(
+    report.stdout,
+    /\*\*Duration\*\*: \d+ms \(from the command until flag `recommendations` was off\)/,
+  );
+  assert.match(
+    report.stdout,
+    /\*\*Impact\*\*: v1 \(revision 1\) kept serving; not measured: .*switched off by hand/,
   );
   assert.equal(incident.status, 'Resolved');
   const back = await h.cli('flags', 'rollback', 'shop', '--to-version', '1', '--json');
@@ -199,6 +210,21 @@ test('a kill-switch rule disables the broken feature during a rollout, and the r
   assert.ok(auto, JSON.stringify(incidents.map((i: { title: string }) => i.title)));
   assert.equal(auto.partialRollback.flag, 'recommendations');
   assert.equal(auto.trigger.rule, 'recommendations-errors');
+  // The rule judged v2, which served with the flag on and kept serving: the report is about it.
+  assert.deepEqual(auto.revisions.to, { number: 2, version: 'v2' });
+  assert.equal(auto.partialRollback.measuredFrom, auto.trigger.breachingSince ?? auto.trigger.window.from);
+  assert.ok(auto.impact.requestsServed > 0 && auto.impact.requestsFailed > 0, JSON.stringify(auto.impact));
+  const report = (await h.cli('incidents', 'show', auto.id)).stdout;
+  assert.doesNotMatch(report, /no traffic reached/);
+  assert.match(
+    report,
+    /\*\*Duration\*\*: [\d.]+m?s \(from the breach until flag `recommendations` was off\)/,
+  );
+  assert.match(
+    report,
+    /\*\*Impact\*\*: v2 \(revision 2\) kept serving, [\d.]+% of traffic; \d+ of \d+ requests on it failed \([\d.]+%\) from the breach/,
+  );
+  assert.match(report, /v2 \(revision 2\) stays/);
   const status = JSON.parse((await h.cli('status', 'shop', '--json')).stdout);
   assert.equal(status.stableVersion, 'v2');
 });

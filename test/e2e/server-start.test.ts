@@ -63,10 +63,13 @@ describe('rewind server start-up errors', () => {
   test('invalid yaml, an unknown key, a bad duration, a missing file', async () => {
     const api = await freePort();
     const table: [string, RegExp][] = [
-      ['apps: [\n', /YAML syntax/],
+      [
+        'apps:\n  - name: shop\n    listen 8080\n',
+        /rewind-\w+\.yaml:3:5: YAML syntax: .*\n {5}3 \| {5}listen 8080\n {7}\| {5}\^\n/,
+      ],
       [
         shopConfig(await freePort()).replace('instances: 2', 'instances: 2\n      colour: red'),
-        /:8: apps\.0\.run: unknown key "colour"; remove it/,
+        /:8:7: apps\.0\.run: unknown key "colour"; remove it.*\n {5}8 \| {7}colour: red\n/,
       ],
       [
         shopConfig(await freePort()).replace('stopTimeout: 2s', 'stopTimeout: soon'),

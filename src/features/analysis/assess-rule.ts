@@ -2,6 +2,7 @@
 // Pure and stateless: the breach's start is found again from the series on every call, so a
 // restarted controller reaches the same verdict.
 import { formatDuration } from '../../shared/duration.ts';
+import { roundForPeople } from '../../shared/format-number.ts';
 import {
   HEALTH_METRICS,
   MAX_SAMPLE_WINDOW_SECONDS,
@@ -91,14 +92,9 @@ function metricValue(metric: Metric, sum: WindowSum): number | null {
 }
 
 export function formatValue(metric: Metric, value: number): string {
-  if (metric === 'errorRate' || HEALTH_METRICS.includes(metric)) return `${round(value * 100)}%`;
-  if (metric === 'requestRate') return `${round(value)} req/s`;
-  return `${round(value)}ms`;
-}
-
-function round(x: number): number {
-  const digits = Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : Math.abs(x) >= 1 ? 2 : 3;
-  return Number(x.toFixed(digits));
+  if (metric === 'errorRate' || HEALTH_METRICS.includes(metric)) return `${roundForPeople(value * 100)}%`;
+  if (metric === 'requestRate') return `${roundForPeople(value)} req/s`;
+  return `${roundForPeople(value)}ms`;
 }
 
 function thresholdText(rule: Rule, threshold: number | null): string {

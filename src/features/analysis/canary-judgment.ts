@@ -17,6 +17,7 @@
 // started process answers in 0.5 ms where a warm one takes 0.25 ms, a 2x that nobody feels and
 // that rolled back every healthy canary before this floor existed (bench/false-alarms.ts).
 import type { LatencyHistogram } from '../../providers/metrics-source.ts';
+import { formatNumber } from '../../shared/format-number.ts';
 import { formatValue } from './assess-rule.ts';
 import { addHistogram, emptyHistogram, histogramCount, quantile, rebin } from './histogram.ts';
 import { failedRequests, type Point, seriesBounds } from './series.ts';
@@ -113,7 +114,7 @@ export function logMixture(logs: readonly number[]): number {
 }
 
 const pct = (x: number | null) => (x === null ? 'n/a' : formatValue('errorRate', x));
-export const fmtEvidence = (x: number) => (x >= 1000 ? x.toExponential(1) : String(Number(x.toPrecision(3))));
+export const fmtEvidence = (x: number) => (x >= 1000 ? x.toExponential(1) : formatNumber(x));
 
 /** The sequential error-rate comparison over the whole analysis so far. */
 export function judgeErrorRate(
@@ -333,13 +334,13 @@ export function compareLatency(
   });
   if (nb < minSample) return result('Continue', `${medians}: ${nb} of ${minSample} ${bl} requests needed`);
   if (nc < minSample) return result('Continue', `${medians}: ${nc} of ${minSample} ${cl} requests needed`);
-  const p = mw.pValue < 1e-6 ? mw.pValue.toExponential(1) : String(Number(mw.pValue.toPrecision(2)));
+  const p = formatNumber(mw.pValue);
   const increase = cm !== null && bm !== null ? cm - bm : 0;
   const slower = medianRatio !== null && medianRatio >= ratio && increase >= minIncrease;
   if (mw.pValue < alpha && slower)
     return result(
       'Worse',
-      `${medians} (${Number(medianRatio.toFixed(2))}x): slower, Mann-Whitney p = ${p} < ${alpha} over ${nc} ${cl} requests`,
+      `${medians} (${Number(medianRatio.toFixed(2))}x): slower, Mann-Whitney p = ${p} < ${formatNumber(alpha)} over ${nc} ${cl} requests`,
     );
   if (nc >= 4 * minSample && medianRatio !== null && !slower)
     return result(

@@ -65,13 +65,35 @@ test('bad input names the line, the path and the fix', () => {
     ['bad env name', `${minimal}      env: { "1X": a }\n`, /environment variable name/, 7],
     ['missing run', 'apps:\n  - name: shop\n    listen: "8080"\n', /missing; add run/, 2],
     ['no apps', 'apps: []\n', /at least one app/, 1],
-    ['yaml syntax', 'apps: [\n', /YAML syntax/, null],
+    ['yaml syntax', 'apps: [\n', /YAML syntax/, 2],
   ];
   for (const [name, text, message, line] of table) {
     const problems = problemsOf(text);
     assert.match(problems.map((p) => p.message).join('\n'), message, name);
     if (line !== null) assert.equal(problems[0]!.line, line, `${name}: line`);
   }
+});
+
+test('a YAML syntax error names the file, line and column, and shows the line', () => {
+  const text = `${minimal}    health:\n      path: /healthz\n    interval 1s\n`;
+  try {
+    parseConfig(text, 'rewind.yaml');
+    assert.fail('expected a ConfigError');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    const first = err.problems[0]!;
+    assert.deepEqual([first.line, first.column], [9, 5]);
+    assert.match(err.message, /^ {2}rewind\.yaml:9:5: YAML syntax: Implicit map keys need to be followed/m);
+    assert.match(err.message, /^ {5}9 \| {5}interval 1s\n {7}\| {5}\^$/m);
+  }
+  const problems = problemsOf(`${minimal}      env: { A: "unterminated }\n`);
+  assert.deepEqual([problems[0]!.line, problems[0]!.source], [8, '(end of file)']);
+  assert.match(problems[0]!.message, /YAML syntax: Missing closing "quote/);
+});
+
+test('a schema problem is placed at its line and column too', () => {
+  const problems = problemsOf(minimal.replace('run:', 'colour: red\n    run:'));
+  assert.deepEqual([problems[0]!.line, problems[0]!.column, problems[0]!.source], [5, 5, '    colour: red']);
 });
 
 test('two apps may not share a name or a listener', () => {

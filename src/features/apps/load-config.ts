@@ -2,26 +2,38 @@
 // file, the line, the path in the document and what to write instead.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { isNode, LineCounter, parseDocument } from 'yaml';
+import { isMap, isNode, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type RewindConfig } from '../../spec/app-spec.ts';
 import { PROVIDER_FIELDS, type ProviderTypes } from '../../spec/provider-spec.ts';
 
 export interface ConfigProblem {
   readonly path: string;
+  /** 1-based, like an editor's; null when the problem is not at one place (a file not found). */
   readonly line: number | null;
+  readonly column?: number;
   readonly message: string;
+  /** The text of that line, shown under the message with a caret at the column. */
+  readonly source?: string;
+}
+
+/** `file:line:col: path: message`, then the offending line with a caret, as compilers print them. */
+function formatProblem(file: string, p: ConfigProblem): string {
+  const at = p.line === null ? '' : `:${p.line}${p.column ? `:${p.column}` : ''}`;
+  const head = `  ${file}${at}: ${p.path ? `${p.path}: ` : ''}${p.message}`;
+  if (p.line === null || p.source === undefined) return head;
+  const gutter = String(p.line).padStart(6);
+  // Tabs kept, so that the caret lines up under a tab-indented line too.
+  const pad = p.source.slice(0, (p.column ?? 1) - 1).replace(/[^\t]/g, ' ');
+  const caret = p.column ? `\n${' '.repeat(6)} | ${pad}^` : '';
+  return `${head}\n${gutter} | ${p.source}${caret}`;
 }
 
 export class ConfigError extends Error {
   readonly file: string;
   readonly problems: readonly ConfigProblem[];
   constructor(file: string, problems: readonly ConfigProblem[]) {
-    super(
-      `invalid config ${file}:\n${problems
-        .map((p) => `  ${file}${p.line ? `:${p.line}` : ''}: ${p.path || '(document)'}: ${p.message}`)
-        .join('\n')}`,
-    );
+    super(`invalid config ${file}:\n${problems.map((p) => formatProblem(file, p)).join('\n')}`);
     this.name = 'ConfigError';
     this.file = file;
     this.problems = problems;
@@ -60,23 +72,39 @@ export function loadConfigFile(file: string, options: LoadOptions = {}): LoadedC
 export function parseConfig(text: string, file = 'rewind.yaml', options: LoadOptions = {}): RewindConfig {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const textLines = text.split(/\r?\n/);
+  /** Line, column and the line's text at an offset of the text. */
+  const position = (offset: number): Pick<ConfigProblem, 'line' | 'column' | 'source'> => {
+    const { line, col } = lines.linePos(offset);
+    const source = textLines[line - 1];
+    return { line, column: col, source: source === undefined || source === '' ? '(end of file)' : source };
+  };
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
       doc.errors.map((e) => ({
         path: '',
-        line: e.linePos?.[0]?.line ?? null,
+        ...position(e.pos[0]),
         message: `YAML syntax: ${e.message.split('\n')[0]}`,
       })),
     );
   }
   const result = configSchema.safeParse(doc.toJS());
-  const lineOf = (path: readonly PropertyKey[]): number | null => {
+  /** Where the node at `path` starts; with `key`, where the key of its last step is written. */
+  const lineOf = (
+    path: readonly PropertyKey[],
+    key = false,
+  ): Pick<ConfigProblem, 'line' | 'column' | 'source'> => {
+    const parent = key ? doc.getIn(path.slice(0, -1) as (string | number)[], true) : undefined;
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === path.at(-1));
+      if (isNode(pair?.key) && pair.key.range) return position(pair.key.range[0]);
+    }
     for (let n = path.length; n >= 0; n--) {
       const node = doc.getIn(path.slice(0, n) as (string | number)[], true);
-      if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
+      if (isNode(node) && node.range) return position(node.range[0]);
     }
-    return null;
+    return { line: null };
   };
   if (!result.success)
     throw new ConfigError(
@@ -91,14 +119,14 @@ export function parseConfig(text: string, file = 'rewind.yaml', options: LoadOpt
     if (nameAt !== undefined)
       problems.push({
         path: `apps.${i}.name`,
-        line: lineOf(['apps', i, 'name']),
+        ...lineOf(['apps', i, 'name']),
         message: `"${app.name}" is declared twice (also apps.${nameAt}); give each app its own name`,
       });
     const portAt = seen.get(`listen:${listen}`);
     if (portAt !== undefined)
       problems.push({
         path: `apps.${i}.listen`,
-        line: lineOf(['apps', i, 'listen']),
+        ...lineOf(['apps', i, 'listen']),
         message: `${listen} is already the listener of apps.${portAt}; give each app its own port`,
       });
     seen.set(`name:${app.name}`, i);
@@ -110,7 +138,7 @@ export function parseConfig(text: string, file = 'rewind.yaml', options: LoadOpt
       if (!types.includes(type))
         problems.push({
           path: `apps.${i}.${at.join('.')}`,
-          line: lineOf(['apps', i, ...at]),
+          ...lineOf(['apps', i, ...at]),
           message: `"${type}" is not a ${field} provider; the types are: ${types.join(', ')}`,
         });
     }
@@ -121,7 +149,7 @@ export function parseConfig(text: string, file = 'rewind.yaml', options: LoadOpt
 
 function toProblem(
   issue: z.core.$ZodIssue,
-  lineOf: (p: readonly PropertyKey[]) => number | null,
+  lineOf: (p: readonly PropertyKey[], key?: boolean) => Pick<ConfigProblem, 'line' | 'column' | 'source'>,
 ): ConfigProblem {
   const path = issue.path.map(String).join('.');
   let message = issue.message;
@@ -136,6 +164,7 @@ function toProblem(
         ? 'is not a step; a step is one of: setWeight: 0..100, pause: 30s (or {} to wait for promote), analysis: { duration: 1m }'
         : 'does not match any accepted form; a check is either {http: {path, expectStatus}} or {command: "..."}';
   }
-  const at = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
-  return { path, line: lineOf(at), message };
+  const unknownKey = issue.code === 'unrecognized_keys';
+  const at = unknownKey ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
+  return { path, ...lineOf(at, unknownKey), message };
 }

@@ -2,16 +2,19 @@
 // stays. Like every rollback it opens an incident, which says so, and is verified: the flag set in
 // force must answer the flag as disabled.
 
+import type { MetricsSource } from '../../providers/metrics-source.ts';
 import type { Severity } from '../../spec/severity.ts';
 import type { Store } from '../../store/types.ts';
-import type { IncidentTrigger, VerificationCheck } from '../incidents/incident.ts';
-import type { IncidentService } from '../incidents/incident-service.ts';
+import type { IncidentImpact, IncidentTrigger, VerificationCheck } from '../incidents/incident.ts';
+import { computeImpact, type IncidentService } from '../incidents/incident-service.ts';
 import type { FlagService } from './flag-service.ts';
 
 export interface KillSwitchDeps {
   readonly flags: FlagService;
   readonly incidents: IncidentService;
   readonly store: Store;
+  /** Counts the impact of a rule's kill switch; without it the impact is not measured. */
+  readonly metrics?: MetricsSource;
 }
 
 export interface KillSwitchInput {
@@ -23,6 +26,8 @@ export interface KillSwitchInput {
   readonly trigger?: IncidentTrigger;
   readonly rolloutId?: string | null;
   readonly severity?: Severity;
+  /** The revision that served with the flag on (the one a rule judged); default the stable one. */
+  readonly revision?: number;
 }
 
 /** A flag switched to `state` and what the flag set in force answers for it afterwards. */
@@ -76,16 +81,32 @@ export async function switchFlag(
   };
 }
 
+/**
+ * The revision's requests from the breach of the rule to the flag being off: what the feature did
+ * while it was on. Null when there is no breach to start from (by hand) or no metrics to read.
+ */
+async function impactSinceBreach(
+  deps: KillSwitchDeps,
+  input: KillSwitchInput,
+  revision: number,
+  offAt: number,
+): Promise<{ impact: IncidentImpact; from: number } | null> {
+  const from = input.trigger?.breachingSince ?? input.trigger?.window?.from;
+  if (from === undefined || !deps.metrics) return null;
+  const read = await deps.metrics.read(input.app, Math.floor(from / 1000));
+  if (read.phase !== 'Successful') return null;
+  const samples = read.samples.filter((s) => s.second * 1000 < offAt);
+  return { impact: computeImpact(samples, revision, null, []), from };
+}
+
 /** Disables the flag (a new flag-set version), opens the incident and records the verification. */
 export async function pullKillSwitch(deps: KillSwitchDeps, input: KillSwitchInput) {
   const { flags, incidents, store } = deps;
   const off = await switchFlag(flags, { ...input, state: 'DISABLED' });
-  const appRecord = await store.apps.get(input.app);
-  const stable =
-    appRecord?.stableRevision != null
-      ? await store.revisions.get(input.app, appRecord.stableRevision)
-      : undefined;
-  const ref = stable ? { number: stable.number, version: stable.version } : { number: 0, version: 'none' };
+  const serving = input.revision ?? (await store.apps.get(input.app))?.stableRevision;
+  const record = serving != null ? await store.revisions.get(input.app, serving) : undefined;
+  const ref = record ? { number: record.number, version: record.version } : { number: 0, version: 'none' };
+  const measured = record ? await impactSinceBreach(deps, input, record.number, off.switchedAt) : null;
   let incident = await incidents.open({
     app: input.app,
     rolloutId: input.rolloutId ?? null,
@@ -94,10 +115,12 @@ export async function pullKillSwitch(deps: KillSwitchDeps, input: KillSwitchInpu
     trigger: input.trigger ?? { kind: 'manual', message: input.reason },
     title: `${input.app}: flag ${input.flag} disabled: ${input.reason}`,
     at: off.startedAt,
+    ...(measured && { impact: measured.impact }),
     partialRollback: {
       flag: input.flag,
       flagSetVersionBefore: off.versionBefore,
       flagSetVersionAfter: off.versionAfter,
+      ...(measured && { measuredFrom: measured.from }),
     },
   });
   incident = await incidents.addAction(incident.id, {

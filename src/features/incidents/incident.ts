@@ -119,10 +119,20 @@ export interface Incident {
   readonly database?: unknown;
 }
 
+/**
+ * A kill switch: the flag went off and the revision (`revisions.to`, also `from`) kept serving.
+ * The rollback's trafficRestoredAt is the moment the flag was off.
+ */
 export interface PartialRollback {
   readonly flag: string;
   readonly flagSetVersionBefore: number;
   readonly flagSetVersionAfter: number;
+  /**
+   * Where the impact was counted from: the start of the kill-switch rule's breach (to the flag
+   * being off, over the revision the rule judged). Absent when the flag went off by hand: nothing
+   * marks when the feature began to fail, so the impact is not measured.
+   */
+  readonly measuredFrom?: number;
 }
 
 export const EMPTY_IMPACT: IncidentImpact = {

@@ -19,7 +19,7 @@ const incident: Incident = {
   trigger: {
     kind: 'rule',
     rule: 'payment errors',
-    metric: 'error_rate',
+    metric: 'errorRate',
     observed: 0.125,
     threshold: 0.05,
     window: { from: T + 15_000, to: T + 45_000 },
@@ -109,7 +109,7 @@ test('summary facts: UTC date and time, duration, impact numbers and percentages
   assert.match(md, /^- \*\*Severity\*\*: P1$/m);
   assert.match(md, /^- \*\*Status\*\*: Resolved at 2024-01-15T14:32:40\.000Z$/m);
   assert.match(md, /^- \*\*Revisions\*\*: v2\.0 \(revision 4\) rolled back to v1\.0 \(revision 3\)$/m);
-  assert.match(md, /^- \*\*Observed\*\*: 0\.125 \(threshold 0\.05\)$/m);
+  assert.match(md, /^- \*\*Observed\*\*: 12\.5% \(threshold 5%\)$/m);
   assert.match(md, /^- \*\*Window\*\*: 14:30:15 to 14:30:45 UTC \(30s\)$/m);
   assert.match(md, /^- \*\*Breaching since\*\*: 14:30:15 UTC$/m);
   assert.match(md, /^- \*\*Error rate\*\*: 12\.5% \(v1\.0: 0\.04%\)$/m);
@@ -215,7 +215,8 @@ test('duration and percentage formats', () => {
   assert.equal(formatPercent(1), '100%');
   assert.equal(formatPercent(0.125), '12.5%');
   assert.equal(formatPercent(1 / 3), '33.33%');
-  assert.equal(formatPercent(0.00001234), '0.0012%');
+  assert.equal(formatPercent(0.00001234), '0.001%');
+  assert.equal(formatPercent(0.0000001), '<0.001%');
 });
 
 test('the trigger says when it was caught and by which judgment', () => {
@@ -231,4 +232,128 @@ test('the trigger says when it was caught and by which judgment', () => {
   });
   assert.match(md, /- \*\*Caught\*\*: during the post-deploy watch, 2m 10s after the switch/);
   assert.match(md, /- \*\*Judgment\*\*: before\/after the switch/);
+});
+
+test('no number in a report carries a float tail or more than 3 decimals', () => {
+  const messy: Incident = {
+    ...incident,
+    trigger: { ...incident.trigger, observed: 0.1 + 0.2, threshold: 1 - 0.99 },
+    impact: {
+      ...incident.impact,
+      requestsServed: 3,
+      requestsFailed: 1,
+      errorRate: 1 / 3,
+      stableErrorRate: 0.00001234,
+      trafficShare: 0.1 + 0.2,
+      exposureMs: 1234.5678,
+    },
+    rollback: { ...incident.rollback, trafficRestoredAt: T + 45_000.123, durationMs: 0.1 + 0.2 },
+  };
+  const latency: Incident = {
+    ...messy,
+    trigger: { ...messy.trigger, metric: 'latencyP99', observed: 250.123456, threshold: 100 / 3 },
+  };
+  const unknown: Incident = {
+    ...messy,
+    trigger: { ...messy.trigger, metric: 'custom', observed: 2 / 3, threshold: 0.00002 },
+  };
+  for (const md of [messy, latency, unknown].map(renderIncidentMarkdown)) {
+    // Times (14:30:45.123Z) are not numbers a person compares; everything else is.
+    const numbers = md.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, '').match(/\d+\.\d{4,}/g);
+    assert.equal(numbers, null, md);
+  }
+  const [md, slow, other] = [messy, latency, unknown].map(renderIncidentMarkdown);
+  assert.match(md!, /^- \*\*Observed\*\*: 30% \(threshold 1%\)$/m);
+  assert.match(md!, /^- \*\*Error rate\*\*: 33\.33% \(v1\.0: 0\.001%\)$/m);
+  assert.match(md!, /^- \*\*Largest traffic share\*\*: 30%$/m);
+  assert.match(md!, /^- \*\*Exposure\*\*: 1\.2s /m);
+  assert.match(md!, /^- \*\*Duration\*\*: 0ms$/m);
+  assert.match(slow!, /^- \*\*Observed\*\*: 250ms \(threshold 33\.3ms\)$/m);
+  assert.match(other!, /^- \*\*Observed\*\*: 0\.667 \(threshold 2\.0e-5\)$/m);
+});
+
+test('a kill switch: the revision kept serving; the duration runs from the breach to the flag being off', () => {
+  const killSwitch: Incident = {
+    ...incident,
+    title: 'shop: flag recommendations disabled: rule recs-errors',
+    timeline: [],
+    revisions: { from: { number: 4, version: 'v2.0' }, to: { number: 4, version: 'v2.0' } },
+    trigger: {
+      kind: 'rule',
+      rule: 'recs-errors',
+      metric: 'errorRate',
+      observed: 0.44,
+      threshold: 0.1,
+      window: { from: T + 2_000, to: T + 3_000 },
+      breachingSince: T + 1_000,
+      message: 'error rate 44% above 10% for 1s (P1)',
+    },
+    impact: {
+      ...incident.impact,
+      requestsServed: 200,
+      requestsFailed: 88,
+      connectFailures: 0,
+      errorRate: 0.44,
+      stableErrorRate: null,
+      trafficShare: 1,
+      stickyUsersExposed: null,
+      exposureMs: 2_000,
+      from: T + 1_000,
+      to: T + 3_000,
+    },
+    actions: [
+      {
+        at: T + 3_094,
+        action: 'disabled flag recommendations (flag set version 3 -> 4)',
+        by: 'rewind',
+        result: 'done',
+      },
+    ],
+    rollback: { startedAt: T + 3_000, trafficRestoredAt: T + 3_094, completedAt: T + 3_094, durationMs: 94 },
+    partialRollback: {
+      flag: 'recommendations',
+      flagSetVersionBefore: 3,
+      flagSetVersionAfter: 4,
+      measuredFrom: T + 1_000,
+    },
+  };
+  const md = renderIncidentMarkdown(killSwitch);
+  assert.doesNotMatch(md, /no traffic reached|Traffic restored/);
+  assert.match(md, /^- \*\*Time\*\*: 14:30:01 UTC$/m);
+  assert.match(md, /^- \*\*Duration\*\*: 2\.1s \(from the breach until flag `recommendations` was off\)$/m);
+  assert.match(
+    md,
+    /^- \*\*Impact\*\*: v2\.0 \(revision 4\) kept serving, 100% of traffic; 88 of 200 requests on it failed \(44%\) from the breach \(14:30:01 UTC\) until flag `recommendations` was off \(14:30:03 UTC\)$/m,
+  );
+  assert.match(
+    md,
+    /^- \*\*Partial rollback\*\*: flag `recommendations` disabled \(flag set version 3 -> 4\); v2\.0 \(revision 4\) stays$/m,
+  );
+  assert.match(md, /^- \*\*Counted over\*\*: v2\.0 \(revision 4\), from the breach/m);
+  assert.match(md, /^- \*\*Flag off\*\*: 14:30:03 UTC \(\+94ms\)$/m);
+
+  const byHand = renderIncidentMarkdown({
+    ...killSwitch,
+    trigger: { kind: 'manual', message: 'recs slow' },
+    impact: {
+      ...incident.impact,
+      requestsServed: 0,
+      requestsFailed: 0,
+      trafficShare: 0,
+      from: null,
+      to: null,
+    },
+    rollback: { startedAt: T + 3_000, trafficRestoredAt: T + 3_007, completedAt: T + 3_007, durationMs: 7 },
+    partialRollback: { flag: 'recommendations', flagSetVersionBefore: 3, flagSetVersionAfter: 4 },
+  });
+  assert.doesNotMatch(byHand, /no traffic reached/);
+  assert.match(
+    byHand,
+    /^- \*\*Duration\*\*: 7ms \(from the command until flag `recommendations` was off\)$/m,
+  );
+  assert.match(
+    byHand,
+    /^- \*\*Impact\*\*: v2\.0 \(revision 4\) kept serving; not measured: flag `recommendations` was switched off by hand, and nothing marks when the feature began to fail$/m,
+  );
+  assert.match(byHand, /### Impact\n- \*\*Requests\*\*: not measured: /);
 });

@@ -4,16 +4,30 @@
 // headed placeholders for the team.
 
 import { formatDuration } from '../../shared/duration.ts';
-import type { Incident, RevisionRef, TimelineEntry } from './incident.ts';
+import { formatNumber } from '../../shared/format-number.ts';
+import { METRICS, type Metric } from '../../spec/analysis-spec.ts';
+import { formatValue } from '../analysis/index.ts';
+import type { Incident, PartialRollback, RevisionRef, TimelineEntry } from './incident.ts';
 
 export const PLACEHOLDER = '_To be written by the team._';
 
-/** 0.125 -> 12.5%, 0.04536 -> 4.54%, 1 -> 100%. Small non-zero rates keep two significant digits. */
+/**
+ * 0.125 -> 12.5%, 0.04536 -> 4.54%, 1 -> 100%. Small non-zero rates keep a third decimal (0.004%);
+ * below that they read <0.001%, never 0% nor a float's tail.
+ */
 export function formatPercent(ratio: number): string {
   const pct = ratio * 100;
   if (pct === 0) return '0%';
-  if (Math.abs(pct) < 0.01) return `${Number(pct.toPrecision(2))}%`;
-  return `${Number(pct.toFixed(2))}%`;
+  if (Math.abs(pct) < 0.0005) return '<0.001%';
+  return `${Number(pct.toFixed(Math.abs(pct) < 0.01 ? 3 : 2))}%`;
+}
+
+/** A trigger's number in its metric's unit (12.5%, 250ms, 40 req/s); plain when the metric is not one. */
+function metricValue(metric: string | undefined, value: number | undefined): string {
+  if (value === undefined) return 'n/a';
+  return (METRICS as readonly string[]).includes(metric ?? '')
+    ? formatValue(metric as Metric, value)
+    : formatNumber(value);
 }
 
 const count = (n: number) => n.toLocaleString('en-US');
@@ -28,34 +42,106 @@ const checkbox = (done: boolean, text: string) => `- [${done ? 'x' : ' '}] ${tex
 /** Keeps user text from breaking a table row or a list item. */
 const inline = (text: string) => text.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
 
-function summary(incident: Incident, day: string): string[] {
-  const { impact, rollback, trigger, revisions } = incident;
+/** When it started, for how long, and what it did to users: the Summary's facts and the Impact section. */
+interface Facts {
+  readonly start: number;
+  readonly duration: string;
+  readonly impact: string;
+  readonly impactSection: readonly string[];
+}
+
+/** A rollback: the bad revision's exposure, from its first traffic until traffic was restored. */
+function rollbackFacts(incident: Incident, day: string): Facts {
+  const { impact, rollback, revisions } = incident;
   const start = impact.from ?? rollback.startedAt;
   const end = rollback.trafficRestoredAt ?? rollback.completedAt ?? impact.to;
+  return {
+    start,
+    duration:
+      end === null
+        ? 'ongoing (traffic not yet restored)'
+        : `${formatDuration(end - start)} (first traffic to ${revisions.to.version} until traffic was restored)`,
+    impact:
+      impact.requestsServed === 0 && impact.trafficShare === 0
+        ? `no traffic reached ${revisions.to.version}`
+        : `${formatPercent(impact.trafficShare)} of traffic on ${revisions.to.version} for ${formatDuration(impact.exposureMs)}; ` +
+          `${count(impact.requestsFailed)} of ${count(impact.requestsServed)} requests failed (${formatPercent(impact.errorRate)})` +
+          (impact.stickyUsersExposed === null
+            ? ''
+            : `; ${count(impact.stickyUsersExposed)} sticky users exposed`),
+    impactSection: [
+      `- **Requests served by ${revisions.to.version}**: ${count(impact.requestsServed)}`,
+      ...requestLines(incident),
+      `- **Largest traffic share**: ${formatPercent(impact.trafficShare)}`,
+      `- **Sticky users exposed**: ${impact.stickyUsersExposed === null ? 'unknown' : count(impact.stickyUsersExposed)}`,
+      `- **Exposure**: ${formatDuration(impact.exposureMs)}` +
+        (impact.from !== null && impact.to !== null
+          ? ` (${when(impact.from, day)} to ${when(impact.to, day)} UTC)`
+          : ''),
+    ],
+  };
+}
+
+function requestLines({ impact, revisions }: Incident): string[] {
+  return [
+    `- **Requests failed**: ${count(impact.requestsFailed)} (${count(impact.connectFailures)} connection failures, most retried on another revision)`,
+    `- **Error rate**: ${formatPercent(impact.errorRate)}` +
+      (impact.stableErrorRate === null
+        ? ''
+        : ` (${revisions.from?.version ?? 'stable'}: ${formatPercent(impact.stableErrorRate)})`),
+  ];
+}
+
+/**
+ * A kill switch: the revision kept serving; what went back was the flag. The duration runs from the
+ * rule's breach to the flag being off, and the impact counts the revision's requests over it. By
+ * hand, nothing marks when the feature began to fail: the report says so instead of a number.
+ */
+function killSwitchFacts(incident: Incident, partial: PartialRollback, day: string): Facts {
+  const { impact, rollback, revisions } = incident;
+  const flag = `flag \`${partial.flag}\``;
+  const kept = `${revision(revisions.to)} kept serving`;
+  const offAt = rollback.trafficRestoredAt;
+  const start = partial.measuredFrom ?? rollback.startedAt;
   const duration =
-    end === null
-      ? 'ongoing (traffic not yet restored)'
-      : `${formatDuration(end - start)} (first traffic to ${revisions.to.version} until traffic was restored)`;
-  const impactLine =
-    impact.requestsServed === 0 && impact.trafficShare === 0
-      ? `no traffic reached ${revisions.to.version}`
-      : `${formatPercent(impact.trafficShare)} of traffic on ${revisions.to.version} for ${formatDuration(impact.exposureMs)}; ` +
-        `${count(impact.requestsFailed)} of ${count(impact.requestsServed)} requests failed (${formatPercent(impact.errorRate)})` +
-        (impact.stickyUsersExposed === null
-          ? ''
-          : `; ${count(impact.stickyUsersExposed)} sticky users exposed`);
+    offAt === null
+      ? `ongoing (${flag} not yet off)`
+      : `${formatDuration(offAt - start)} (${partial.measuredFrom === undefined ? 'from the command' : 'from the breach'} until ${flag} was off)`;
+  if (partial.measuredFrom === undefined) {
+    const why = `not measured: ${flag} was switched off by hand, and nothing marks when the feature began to fail`;
+    return { start, duration, impact: `${kept}; ${why}`, impactSection: [`- **Requests**: ${why}`] };
+  }
+  const over = `from the breach (${when(start, day)} UTC) until ${flag} was off (${offAt === null ? 'not yet' : `${when(offAt, day)} UTC`})`;
+  return {
+    start,
+    duration,
+    impact:
+      `${kept}, ${formatPercent(impact.trafficShare)} of traffic; ${count(impact.requestsFailed)} of ` +
+      `${count(impact.requestsServed)} requests on it failed (${formatPercent(impact.errorRate)}) ${over}`,
+    impactSection: [
+      `- **Counted over**: ${revision(revisions.to)}, ${over}`,
+      `- **Requests served by ${revisions.to.version}**: ${count(impact.requestsServed)}`,
+      ...requestLines(incident),
+      `- **Traffic share**: ${formatPercent(impact.trafficShare)}`,
+    ],
+  };
+}
+
+function summary(incident: Incident, day: string): string[] {
+  const { trigger, revisions, partialRollback: partial } = incident;
+  const facts = partial ? killSwitchFacts(incident, partial, day) : rollbackFacts(incident, day);
   const lines = [
     '## Summary',
     `- **Date**: ${day}`,
-    `- **Time**: ${utcTime(start)} UTC`,
-    `- **Duration**: ${duration}`,
-    `- **Impact**: ${impactLine}`,
+    `- **Time**: ${utcTime(facts.start)} UTC`,
+    `- **Duration**: ${facts.duration}`,
+    `- **Impact**: ${facts.impact}`,
     `- **Incident**: ${incident.id}`,
     `- **App**: ${incident.app}`,
     `- **Severity**: ${incident.severity}`,
     `- **Status**: ${incident.status}${incident.resolvedAt === null ? '' : ` at ${iso(incident.resolvedAt)}`}`,
-    incident.partialRollback
-      ? `- **Partial rollback**: flag \`${incident.partialRollback.flag}\` disabled (flag set version ${incident.partialRollback.flagSetVersionBefore} -> ${incident.partialRollback.flagSetVersionAfter}); ${revision(revisions.to)} stays`
+    partial
+      ? `- **Partial rollback**: flag \`${partial.flag}\` disabled (flag set version ${partial.flagSetVersionBefore} -> ${partial.flagSetVersionAfter}); ${revision(revisions.to)} stays`
       : `- **Revisions**: ${revision(revisions.to)} rolled back to ${revisions.from ? revision(revisions.from) : 'nothing (no earlier revision)'}`,
     `- **Rollout**: ${incident.rolloutId ?? 'none'}`,
     '',
@@ -71,7 +157,9 @@ function summary(incident: Incident, day: string): string[] {
   if (trigger.rule !== undefined) lines.push(`- **Rule**: ${inline(trigger.rule)}`);
   if (trigger.metric !== undefined) lines.push(`- **Metric**: ${inline(trigger.metric)}`);
   if (trigger.observed !== undefined || trigger.threshold !== undefined) {
-    lines.push(`- **Observed**: ${trigger.observed ?? 'n/a'} (threshold ${trigger.threshold ?? 'n/a'})`);
+    lines.push(
+      `- **Observed**: ${metricValue(trigger.metric, trigger.observed)} (threshold ${metricValue(trigger.metric, trigger.threshold)})`,
+    );
   }
   if (trigger.window) {
     lines.push(
@@ -81,22 +169,7 @@ function summary(incident: Incident, day: string): string[] {
   }
   if (trigger.breachingSince !== undefined)
     lines.push(`- **Breaching since**: ${when(trigger.breachingSince, day)} UTC`);
-  lines.push(
-    '',
-    '### Impact',
-    `- **Requests served by ${revisions.to.version}**: ${count(impact.requestsServed)}`,
-    `- **Requests failed**: ${count(impact.requestsFailed)} (${count(impact.connectFailures)} connection failures, most retried on another revision)`,
-    `- **Error rate**: ${formatPercent(impact.errorRate)}` +
-      (impact.stableErrorRate === null
-        ? ''
-        : ` (${revisions.from?.version ?? 'stable'}: ${formatPercent(impact.stableErrorRate)})`),
-    `- **Largest traffic share**: ${formatPercent(impact.trafficShare)}`,
-    `- **Sticky users exposed**: ${impact.stickyUsersExposed === null ? 'unknown' : count(impact.stickyUsersExposed)}`,
-    `- **Exposure**: ${formatDuration(impact.exposureMs)}` +
-      (impact.from !== null && impact.to !== null
-        ? ` (${when(impact.from, day)} to ${when(impact.to, day)} UTC)`
-        : ''),
-  );
+  lines.push('', '### Impact', ...facts.impactSection);
   return lines;
 }
 
@@ -122,7 +195,8 @@ function actionsTaken(incident: Incident, day: string): string[] {
     '',
     '### Rollback',
     `- **Started**: ${when(rollback.startedAt, day)} UTC`,
-    `- **Traffic restored**: ${since(rollback.trafficRestoredAt)}`,
+    // A kill switch moves no traffic: its moment is the flag being off.
+    `- **${incident.partialRollback ? 'Flag off' : 'Traffic restored'}**: ${since(rollback.trafficRestoredAt)}`,
     `- **Completed**: ${since(rollback.completedAt)}`,
     `- **Duration**: ${rollback.durationMs === null ? 'not finished' : formatDuration(rollback.durationMs)}`,
     '',

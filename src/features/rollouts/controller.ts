@@ -70,7 +70,7 @@ export class Controller {
             }
             return (
               await pullKillSwitch(
-                { flags: deps.flags!, incidents: deps.incidents, store: deps.store },
+                { flags: deps.flags!, incidents: deps.incidents, store: deps.store, metrics: deps.metrics },
                 { ...input, by: 'rewind', author: 'rewind' },
               )
             ).id;

@@ -35,6 +35,8 @@ export interface DriverDeps {
     trigger: IncidentTrigger;
     rolloutId: string;
     severity: Severity;
+    /** The revision the rule judged: it served with the flag on, and keeps serving. */
+    revision: number;
     /** A drill's rollout: the flag goes off, no incident opens. */
     drill?: string;
   }) => Promise<string | null>;

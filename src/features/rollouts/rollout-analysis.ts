@@ -351,6 +351,7 @@ export class RolloutAnalysis {
           trigger,
           rolloutId: rollout.id,
           severity,
+          revision: target.number,
           drill: rollout.state.drill,
         });
         watch.restart(rollout.id, this.#core.clock.now());

@@ -187,13 +187,18 @@ export const flagRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps) =>
     async (req) => {
       controller.context(req.params.app);
       const reason = req.body.reason ?? `flag ${req.params.key} disabled by hand`;
-      const incident = await pullKillSwitch(deps, {
-        app: req.params.app,
-        flag: req.params.key,
-        reason,
-        by: 'user',
-        author: actorOf(req),
-      });
+      // By hand: no breach marks when the feature began to fail, so no metrics are read.
+      const { incidents, store } = deps;
+      const incident = await pullKillSwitch(
+        { flags, incidents, store },
+        {
+          app: req.params.app,
+          flag: req.params.key,
+          reason,
+          by: 'user',
+          author: actorOf(req),
+        },
+      );
       const now = await flags.current(req.params.app);
       return {
         version: now.version,
