@@ -27,6 +27,7 @@ const ALL = [
   'recovery',
   'drill',
   'fuzz',
+  'cli',
 ];
 // The guard re-runs short versions of the others: it runs when named (`npm run bench:guard`),
 // not as part of the full run.

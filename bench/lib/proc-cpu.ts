@@ -4,10 +4,20 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 const TICK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
-function stat(pid: number | string): { ppid: number; cpuMs: number } {
+function fields(pid: number | string): string[] {
   const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return s.slice(s.lastIndexOf(')') + 2).split(' ');
+}
+
+function stat(pid: number | string): { ppid: number; cpuMs: number } {
+  const f = fields(pid);
   return { ppid: Number(f[1]), cpuMs: ((Number(f[11]) + Number(f[12])) * 1000) / TICK };
+}
+
+/** CPU ms used so far by the children this process has waited for (spawnSync's, say), theirs included. */
+export function waitedChildrenCpuMs(): number {
+  const f = fields('self');
+  return ((Number(f[13]) + Number(f[14])) * 1000) / TICK;
 }
 
 /** CPU ms used so far by one process; NaN once it is gone. */

@@ -1,6 +1,11 @@
 // The CLI's view of the HTTP API. Every command goes through here: the CLI holds no state.
 // The server is $REWIND_URL (or --url); the token is $REWIND_TOKEN, else the admin token the
 // server wrote into its data dir ($REWIND_DATA_DIR or --data-dir, default .rewind).
+// node:http rather than fetch(): fetch loads undici on first use, which alone costs a short
+// command more time than everything else it does (bench/cli.ts). And http or https is loaded
+// with the first request, not at start: `--help` needs neither. process.getBuiltinModule, not
+// import(): the ESM view of node:http reads all its exports, WebSocket included, which loads
+// undici all the same.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ERROR_STATUS, type ErrorCode, RewindError } from '../shared/errors.ts';
@@ -75,35 +80,55 @@ export class ApiClient {
     this.#credentials = token ? { token, source: 'the caller' } : credentials();
   }
 
-  #unreachable(err: unknown): UnreachableError {
-    const e = err as Error & { cause?: { code?: string } };
+  #unreachable(err: unknown, timeoutMs: number): UnreachableError {
+    const e = err as Error & { code?: string };
+    const why = e.name === 'AbortError' ? `no answer within ${timeoutMs / 1000} s` : (e.code ?? e.message);
     return new UnreachableError(
-      `cannot reach the Rewind server at ${this.base} (${e.cause?.code ?? e.message}; ${this.#baseSource === 'the default' ? 'the default URL' : `URL from ${this.#baseSource}`}); start it with \`npm start\`, or point --url or REWIND_URL at it`,
+      `cannot reach the Rewind server at ${this.base} (${why}; ${this.#baseSource === 'the default' ? 'the default URL' : `URL from ${this.#baseSource}`}); start it with \`npm start\`, or point --url or REWIND_URL at it`,
     );
   }
 
-  async #fetch(
+  /** The answer's status and body; an UnreachableError when there is none within timeoutMs. */
+  #send(
     method: 'GET' | 'POST' | 'PUT',
     path: string,
     body?: unknown,
     timeoutMs = 60_000,
-  ): Promise<Response> {
+  ): Promise<{ status: number; text: string }> {
     const headers: Record<string, string> = {};
     if (this.#credentials.token) headers.authorization = `Bearer ${this.#credentials.token}`;
     // Every mutation carries a JSON body, {} when there is nothing to say: the server refuses
     // mutations without one (a cross-site form or a bodyless POST cannot send it).
     const payload = method === 'GET' ? undefined : JSON.stringify(body ?? {});
     if (payload !== undefined) headers['content-type'] = 'application/json';
+    let url: URL;
     try {
-      return await fetch(`${this.base}/api/v1${path}`, {
-        method,
-        headers,
-        body: payload,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      url = new URL(`${this.base}/api/v1${path}`);
     } catch (err) {
-      throw this.#unreachable(err);
+      throw this.#unreachable(err, timeoutMs);
     }
+    const client =
+      url.protocol === 'https:'
+        ? process.getBuiltinModule('node:https')
+        : process.getBuiltinModule('node:http');
+    return new Promise((resolve, reject) => {
+      const fail = (err: unknown) => reject(this.#unreachable(err, timeoutMs));
+      try {
+        const options = { method, headers, signal: AbortSignal.timeout(timeoutMs) };
+        const req = client.request(url, options, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          res.on('error', fail);
+        });
+        req.on('error', fail);
+        req.end(payload);
+      } catch (err) {
+        // A --url that is not http(s).
+        fail(err);
+      }
+    });
   }
 
   #error(method: string, path: string, status: number, text: string): RewindError {
@@ -123,18 +148,16 @@ export class ApiClient {
     body?: unknown,
     options: { timeoutMs?: number } = {},
   ): Promise<T> {
-    const res = await this.#fetch(method, path, body, options.timeoutMs);
-    const text = await res.text();
-    if (!res.ok) throw this.#error(method, path, res.status, text);
+    const { status, text } = await this.#send(method, path, body, options.timeoutMs);
+    if (status < 200 || status > 299) throw this.#error(method, path, status, text);
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
   /** A non-JSON answer (the Markdown report). */
   async text(path: string): Promise<string> {
-    const res = await this.#fetch('GET', path);
-    const body = await res.text();
-    if (!res.ok) throw this.#error('GET', path, res.status, body);
-    return body;
+    const { status, text } = await this.#send('GET', path);
+    if (status < 200 || status > 299) throw this.#error('GET', path, status, text);
+    return text;
   }
 
   get<T>(path: string): Promise<T> {

@@ -2,18 +2,12 @@
 // `db lint --config FILE`, which reads the migrations locally so a CI job can lint a release
 // before anything is deployed.
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { dropLiveScratches } from '../features/database/engines/scratch.ts';
-import { lintMigrations } from '../features/database/lint.ts';
-import { loadMigrations } from '../features/database/migration-files.ts';
-import {
-  type RoundTripMigration,
-  type RoundTripProgress,
-  type RoundTripReport,
-  roundTrip,
+import type {
+  RoundTripMigration,
+  RoundTripProgress,
+  RoundTripReport,
 } from '../features/database/roundtrip.ts';
 import type { MigrationLint } from '../features/database/types.ts';
-import { RewindError } from '../shared/errors.ts';
-import { databaseUrl, migrationsDir, resolveSqliteUrl } from '../spec/database-spec.ts';
 import { ApiClient } from './api-client.ts';
 import { EXIT } from './exit-codes.ts';
 import { json, print } from './follow-rollout.ts';
@@ -67,27 +61,6 @@ function printLint(lints: readonly MigrationLint[]): number {
   const warnings = lints.reduce((n, l) => n + l.findings.length, 0) - errors;
   print(`\n${lints.length} migration(s), ${errors} error(s), ${warnings} warning(s)`);
   return errors;
-}
-
-/** An app's database as rewind.yaml declares it, for the commands that run without a server. */
-async function localDatabase(app: string, opts: { config: string; version?: string }) {
-  const { loadConfigFile } = await import('../features/apps/load-config.ts');
-  const loaded = loadConfigFile(opts.config);
-  const spec = loaded.config.apps.find((a) => a.name === app);
-  if (!spec) throw new RewindError('APP_NOT_FOUND', `no app named "${app}" in ${opts.config}`, { app });
-  if (!spec.database)
-    throw new RewindError('VALIDATION_FAILED', `app ${app} in ${opts.config} declares no database`, {
-      field: 'database',
-    });
-  if (!opts.version && spec.database.migrations.includes('${version}'))
-    throw new InvalidArgumentError('the migrations folder depends on ${version}: pass --version');
-  const version = opts.version ?? spec.initialVersion;
-  return {
-    spec: spec.database,
-    baseDir: loaded.baseDir,
-    version,
-    dir: migrationsDir(spec.database, loaded.baseDir, version),
-  };
 }
 
 /** One migration's outcome, and under it what to fix: each difference, or the failed statement. */
@@ -170,8 +143,8 @@ export function registerDbCommands(program: Command): void {
     .action(async (app: string, opts) => {
       let lints: MigrationLint[];
       if (opts.config) {
-        const local = await localDatabase(app, opts);
-        lints = lintMigrations(await loadMigrations(local.dir, local.spec.engine), local.spec.engine);
+        const { lintLocally } = await import('./db-local.ts');
+        lints = await lintLocally(app, opts);
       } else {
         lints = (
           await new ApiClient().get<{ migrations: MigrationLint[] }>(
@@ -216,33 +189,8 @@ More: docs/database.md`,
       };
       let report: RoundTripReport;
       if (opts.config) {
-        const local = await localDatabase(app, opts);
-        let url: string;
-        try {
-          url = databaseUrl(local.spec);
-        } catch (err) {
-          throw new RewindError('VALIDATION_FAILED', (err as Error).message, { field: 'database.urlEnv' });
-        }
-        if (local.spec.engine === 'sqlite') url = resolveSqliteUrl(url, local.baseDir);
-        const migrations = await loadMigrations(local.dir, local.spec.engine);
-        // Ctrl-C or a CI timeout: the scratch database is dropped before the process ends.
-        const stop = (signal: NodeJS.Signals) => {
-          if (tty) process.stderr.write('\r\x1b[K');
-          process.stderr.write(`${signal}: dropping the scratch database\n`);
-          void dropLiveScratches()
-            .then((failed) => {
-              for (const f of failed) process.stderr.write(`warning: ${f}\n`);
-            })
-            .finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-        try {
-          report = await roundTrip({ app, engine: local.spec.engine, url, migrations, onProgress });
-        } finally {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-        }
+        const { roundTripLocally } = await import('./db-local.ts');
+        report = await roundTripLocally(app, opts, onProgress);
       } else {
         report = await new ApiClient().post<RoundTripReport>(
           path(app, '/roundtrip'),

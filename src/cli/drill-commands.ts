@@ -5,7 +5,6 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { DrillBody } from '../api/requests.ts';
 import type { Drill, DrillSummary } from '../api/responses.ts';
 import type { DrillReport } from '../features/drills/drill-report.ts';
-import { drillChecklist } from '../features/drills/drill-report.ts';
 import { RewindError } from '../shared/errors.ts';
 import { ApiClient } from './api-client.ts';
 import { EXIT } from './exit-codes.ts';
@@ -61,6 +60,8 @@ export function registerDrillCommands(program: Command): void {
       }
       if (opts.json) json(drill);
       else {
+        // The checklist's judgments live with the report; loaded here, not when the CLI starts.
+        const { drillChecklist } = await import('../features/drills/drill-report.ts');
         print('');
         print(
           table(

@@ -140,6 +140,18 @@ describe('rewind server: network and TLS', () => {
       const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
       assert.equal(await get('/api/v1/apps', token), 200);
       assert.equal(await get('/api/v1/apps'), 401);
+      // The CLI over HTTPS, trusting the certificate the way docs/security.md says.
+      const apps = await runCli(['apps'], `https://127.0.0.1:${port}`, dataDir, {
+        NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem'),
+      });
+      assert.equal(apps.code, 0, apps.stderr);
+      assert.match(apps.stdout, /^APP\s+LISTEN/);
+      const untrusted = await runCli(['apps'], `https://127.0.0.1:${port}`, dataDir);
+      assert.equal(untrusted.code, 1);
+      assert.match(
+        untrusted.stderr,
+        /cannot reach the Rewind server at https:\/\/127\.0\.0\.1:\d+ \(DEPTH_ZERO_SELF_SIGNED_CERT; URL from \$REWIND_URL\)/,
+      );
       // The OFREP worker's own port (the API port + 1 by default) speaks HTTPS too.
       const ofrep = await new Promise<number>((res, rej) =>
         https
