@@ -19,3 +19,11 @@ export function ago(ms: number, now = Date.now()): string {
 export function clock(ms: number): string {
   return new Date(ms).toISOString().slice(11, 23);
 }
+
+/**
+ * One refresh of a `--watch` view. On a terminal it clears the screen first; piped (to a file, a
+ * CI log, `grep`) it writes no control codes, only a line with the time between the frames.
+ */
+export function watchFrame(text: string, options: { readonly tty: boolean; readonly at: number }): string {
+  return options.tty ? `\x1b[2J\x1b[H${text}` : `--- ${clock(options.at)}\n${text}`;
+}

@@ -10,7 +10,7 @@ import { registerDrillCommands } from './drill-commands.ts';
 import { EXIT } from './exit-codes.ts';
 import { registerFlagCommands } from './flags-commands.ts';
 import { followRollout, json, keyValue, print, rolloutLine } from './follow-rollout.ts';
-import { ago, clock, table } from './format.ts';
+import { ago, clock, table, watchFrame } from './format.ts';
 import { registerSecurityCommands } from './security-commands.ts';
 import { type AppStatusView, logsNote, renderStatus } from './status-view.ts';
 
@@ -236,8 +236,8 @@ program
       const s = await api.get<AppStatusView>(`/apps/${encodeURIComponent(appName)}`);
       if (opts.json) json(s);
       else {
-        if (opts.watch) process.stdout.write('\x1b[2J\x1b[H');
-        print(renderStatus(s, { all: Boolean(opts.all) }));
+        const text = renderStatus(s, { all: Boolean(opts.all) });
+        print(opts.watch ? watchFrame(text, { tty: process.stdout.isTTY === true, at: Date.now() }) : text);
       }
       if (!opts.watch) return;
       await new Promise((r) => setTimeout(r, 1000));

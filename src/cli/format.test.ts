@@ -1,0 +1,15 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { watchFrame } from './format.ts';
+
+const AT = Date.UTC(2026, 11, 2, 17, 30, 5, 250);
+
+test('watchFrame: on a terminal the screen is cleared before each frame', () => {
+  assert.equal(watchFrame('shop  v1', { tty: true, at: AT }), '\x1b[2J\x1b[Hshop  v1');
+});
+
+test('watchFrame: piped, no control codes, a time line between frames', () => {
+  const frame = watchFrame('shop  v1', { tty: false, at: AT });
+  assert.equal(frame, '--- 17:30:05.250\nshop  v1');
+  assert.doesNotMatch(frame, /\x1b/);
+});
