@@ -135,6 +135,16 @@ export const appStatus = named(
     stableRevision: z.number().int().nullable(),
     stableVersion: z.string().nullable(),
     activeRollout: rollout.nullable(),
+    analysis: z
+      .object({
+        rolloutId: z.string(),
+        judgment: z.object({ verdict: z.string(), message: z.string() }).nullable(),
+        ...rulePhases,
+      })
+      .nullable()
+      .describe(
+        "The analysis of the rollout in progress at its last evaluation (judgment, each rule's phase)",
+      ),
     watch: z
       .object({
         rolloutId: z.string(),

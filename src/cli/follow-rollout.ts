@@ -7,6 +7,7 @@ import type { RolloutState } from '../spec/rollout-state.ts';
 import type { ApiClient } from './api-client.ts';
 import { EXIT } from './exit-codes.ts';
 import { clock } from './format.ts';
+import { LiveLine } from './live-line.ts';
 
 const TERMINAL = new Set(['Completed', 'RolledBack', 'Failed']);
 
@@ -50,13 +51,17 @@ export async function followRollout(
   const deadline = Date.now() + opts.timeout * 1000;
   let after = 0;
   let current = rollout;
+  // On a terminal, a line under the step lines shows the traffic, rates and analysis as they go.
+  const live = !opts.json && process.stdout.isTTY === true ? new LiveLine(api, rollout.app) : null;
   /** Prints new events and polls the rollout until `done`; false when `until` passed first. */
   const printNew = async () => {
     const events = await api.get<Event[]>(`/rollouts/${current.id}/events?after=${after}`);
+    if (events.length && !opts.json) live?.clear();
     for (const e of events) {
       after = e.id;
       if (!opts.json) print(`${clock(e.at)}  ${e.message}`);
     }
+    if (events.length) live?.redraw();
   };
   const follow = async (done: (r: Rollout) => boolean, until: number, pollMs: number) => {
     for (;;) {
@@ -65,9 +70,14 @@ export async function followRollout(
       if (done(current)) {
         // What was journalled between the events read above and this end.
         await printNew();
+        live?.end();
         return true;
       }
-      if (Date.now() > until) return false;
+      if (Date.now() > until) {
+        live?.end();
+        return false;
+      }
+      await live?.refresh();
       await new Promise((r) => setTimeout(r, pollMs));
     }
   };

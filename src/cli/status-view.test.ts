@@ -44,6 +44,7 @@ const status: AppStatusView = {
   stableRevision: 3,
   stableVersion: 'v3',
   activeRollout: rollout({}),
+  analysis: null,
   watch: null,
   steadyWatch: null,
   lastProvenDrill: null,

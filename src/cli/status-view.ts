@@ -40,6 +40,14 @@ function watchLines(w: AppStatusView['watch']): string[] {
   ];
 }
 
+function analysisLines(a: AppStatusView['analysis']): string[] {
+  if (!a || a.evaluatedAt === null) return [];
+  return [
+    ...(a.judgment ? [`  judgment: ${a.judgment.verdict}: ${a.judgment.message}`] : []),
+    ...a.rules.map((r) => `  rule ${r.name}: ${r.phase}: ${r.message}`),
+  ];
+}
+
 function steadyWatchLines(w: AppStatusView['steadyWatch']): string[] {
   if (!w) return [];
   return [
@@ -56,6 +64,7 @@ export function renderStatus(s: AppStatusView, options: { all?: boolean } = {}):
     s.activeRollout
       ? `rollout: ${s.activeRollout.kind} to revision ${s.activeRollout.toRevision}, ${s.activeRollout.phase}${s.activeRollout.error ? ` (${s.activeRollout.error})` : ''}`
       : 'rollout: none',
+    ...analysisLines(s.analysis),
     ...watchLines(s.watch),
     ...steadyWatchLines(s.steadyWatch),
     s.lastProvenDrill

@@ -30,7 +30,14 @@ import { RolloutReporter } from './rollout-reporter.ts';
 import { RolloutWatch } from './rollout-watch.ts';
 import { Scheduler } from './scheduler.ts';
 import { applyRoutes } from './traffic-plan.ts';
-import { type SteadyWatchView, steadyWatchStatus, type WatchView, watchStatus } from './watch-views.ts';
+import {
+  type AnalysisView,
+  analysisStatus,
+  type SteadyWatchView,
+  steadyWatchStatus,
+  type WatchView,
+  watchStatus,
+} from './watch-views.ts';
 
 export { checkVersion } from '../revisions/new-revision.ts';
 export type { ControllerDeps } from './controller-core.ts';
@@ -206,6 +213,11 @@ export class Controller {
   /** What the post-deploy watch of the app has found so far, for `rewind status`. */
   watchStatus(app: string): Promise<WatchView | null> {
     return watchStatus(this.#core, app);
+  }
+
+  /** What the analysis of the active rollout found at its last evaluation (null with no rollout). */
+  analysisStatus(active: RolloutRecord | null): AnalysisView | null {
+    return analysisStatus(this.#core, active);
   }
 
   /** The steady-state watch of the app's stable revision (null while a rollout or the post-deploy watch runs). */

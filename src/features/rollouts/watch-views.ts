@@ -26,6 +26,29 @@ export interface SteadyWatchView {
   readonly evaluatedAt: number | null;
 }
 
+/** The analysis of the rollout in progress as `rewind status` and `deploy --wait` show it. */
+export interface AnalysisView {
+  readonly rolloutId: string;
+  /** The canary (or before/after) judgment so far; null when none applies yet. */
+  readonly judgment: { readonly verdict: string; readonly message: string } | null;
+  readonly rules: readonly { readonly name: string; readonly phase: string; readonly message: string }[];
+  readonly evaluatedAt: number | null;
+}
+
+/** What the analysis of the active rollout found at its last evaluation; null with no rollout. */
+export function analysisStatus(core: ControllerCore, active: RolloutRecord | null): AnalysisView | null {
+  if (!active) return null;
+  const latest = core.watch.latest(active.id);
+  return {
+    rolloutId: active.id,
+    judgment: latest?.judgment
+      ? { verdict: latest.judgment.verdict, message: latest.judgment.message }
+      : null,
+    rules: latest?.rules ?? [],
+    evaluatedAt: latest?.at ?? null,
+  };
+}
+
 /** The completed deploy whose post-deploy watch is going on, if any. */
 export async function watching(
   core: ControllerCore,

@@ -36,6 +36,7 @@ export const appRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps) => 
       stableRevision: record?.stableRevision ?? null,
       stableVersion: stable?.version ?? null,
       activeRollout: active,
+      analysis: controller.analysisStatus(active),
       watch: await controller.watchStatus(name),
       steadyWatch: await controller.steadyWatchStatus(name),
       lastProvenDrill: await lastProven(store, name),
