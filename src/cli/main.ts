@@ -4,6 +4,7 @@ import type { DeployBody, RollbackBody } from '../api/requests.ts';
 import type { AppStatus, LogLine, RevisionEntry, Rollout } from '../api/responses.ts';
 import { RewindError } from '../shared/errors.ts';
 import { ApiClient, cliSettings, DEFAULT_URL, UnreachableError } from './api-client.ts';
+import { COMPLETION_SHELLS, type CompletionShell, completionScript } from './completion.ts';
 import { registerConfigCommands } from './config-commands.ts';
 import { registerDbCommands } from './db-commands.ts';
 import { registerDrillCommands } from './drill-commands.ts';
@@ -316,6 +317,19 @@ program
     if (opts.json) return json(lines);
     for (const l of lines)
       print(`${clock(l.at)} ${l.instance} ${l.stream === 'stderr' ? '!' : ' '} ${l.line}`);
+  });
+
+program
+  .command('completion <shell>')
+  .description(
+    'Prints a completion script for bash or zsh, written from the commands this CLI has. Put it in force with: source <(rewind completion bash)',
+  )
+  .action((shell: string) => {
+    if (!(COMPLETION_SHELLS as readonly string[]).includes(shell))
+      throw new InvalidArgumentError(
+        `completion: no script for the shell "${shell}"; use one of ${COMPLETION_SHELLS.join(', ')}`,
+      );
+    process.stdout.write(completionScript(program, shell as CompletionShell));
   });
 
 try {
