@@ -320,6 +320,31 @@ program
   });
 
 program
+  .command('init')
+  .description(
+    'Writes a commented rewind.yaml for an app: starts --command with a port in $PORT, checks that it listens, and takes the first of /healthz, /health, /readyz, /ready, /status, / that answers 2xx as its health check',
+  )
+  .requiredOption('--command <cmd>', 'the shell command that starts one instance; it must listen on $PORT')
+  .option('--name <app>', "the app's name (default: this directory's name)")
+  .option('--listen <host:port>', 'where users reach the app through Rewind', '127.0.0.1:8080')
+  .option('--health <path>', 'the health path, checked instead of looked for')
+  .option('--file <path>', 'where to write', 'rewind.yaml')
+  .option('--force', 'replace the file if it exists')
+  .addOption(
+    new Option('--timeout <s>', 'how long the command may take to listen')
+      .default(15)
+      .argParser(int('--timeout')),
+  )
+  .option('--json', 'print as JSON')
+  .action(async (opts) => {
+    const { runInit } = await import('./init-command.ts');
+    const r = await runInit({ ...opts, force: Boolean(opts.force), timeoutMs: opts.timeout * 1000 });
+    if (opts.json) return json(r);
+    print(`wrote ${r.file}: app ${r.name}, health check GET ${r.health}`);
+    print(`next: rewind server --config ${opts.file}`);
+  });
+
+program
   .command('completion <shell>')
   .description(
     'Prints a completion script for bash or zsh, written from the commands this CLI has. Put it in force with: source <(rewind completion bash)',
