@@ -2,12 +2,12 @@
 // started: it must listen on the port Rewind gives it in $PORT, and the first of the usual health
 // paths that answers 2xx becomes its health check. Nothing is written when the command does not
 // start, does not listen, or the file exists (unless --force).
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { basename, resolve } from 'node:path';
 import { RewindError } from '../shared/errors.ts';
+import { ephemeralPort } from '../shared/ports.ts';
 
 /** Tried in this order; the first that answers 2xx is the health check. */
 export const HEALTH_CANDIDATES = ['/healthz', '/health', '/readyz', '/ready', '/status', '/'] as const;
@@ -30,16 +30,6 @@ export interface InitResult {
   /** What each health path tried answered (status, or the error). */
   readonly probes: readonly { readonly path: string; readonly answer: string }[];
 }
-
-const freePort = (): Promise<number> =>
-  new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => ok(port));
-    });
-  });
 
 const get = (port: number, path: string): Promise<number> =>
   new Promise((ok, fail) => {
@@ -106,7 +96,7 @@ export async function runInit(o: InitOptions): Promise<InitResult> {
       `${o.file} exists; pass --force to replace it, or --file another path`,
     );
   const name = o.name ?? appNameFrom(process.cwd());
-  const port = await freePort();
+  const port = await ephemeralPort();
   const output: string[] = [];
   const child = spawn('/bin/sh', ['-c', o.command], {
     env: { ...process.env, PORT: String(port) },
@@ -175,10 +165,21 @@ export async function runInit(o: InitOptions): Promise<InitResult> {
       `no health path answered 2xx (${probes.map((p) => `${p.path} ${p.answer}`).join(', ')}); pass --health PATH with one that does`,
     );
   } finally {
-    if (child.pid && !exited) {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {}
-    }
+    await stopGroup(child, () => exited !== null);
   }
+}
+
+/** SIGTERM to the command's process group, SIGKILL if the command has not exited 2 s later. */
+async function stopGroup(child: ChildProcess, hasExited: () => boolean): Promise<void> {
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, name);
+    } catch {}
+  };
+  // The whole group: what the shell started may outlive the shell itself.
+  signal('SIGTERM');
+  if (hasExited()) return;
+  const gone = new Promise<boolean>((ok) => child.once('exit', () => ok(true)));
+  const timer = new Promise<boolean>((ok) => setTimeout(() => ok(false), 2000).unref());
+  if (!(await Promise.race([gone, timer]))) signal('SIGKILL');
 }

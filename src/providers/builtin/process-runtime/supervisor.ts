@@ -29,6 +29,7 @@ import {
 import net from 'node:net';
 import path from 'node:path';
 import { childEnv } from '../../../shared/child-env.ts';
+import { ephemeralPort, portIsFree } from '../../../shared/ports.ts';
 import type { Instance, InstancePhase, InstanceSpec, LogLine, Runtime } from '../../runtime.ts';
 import { LOCAL_HOST } from './local-host.ts';
 import { commandName, shellScript } from './shell.ts';
@@ -655,26 +656,4 @@ function isDirectory(dir: string): boolean {
 function safeName(name: string): string {
   const safe = name.replace(/[^A-Za-z0-9._-]/g, '_');
   return safe === '' || safe === '.' || safe === '..' ? `_${safe}` : safe;
-}
-
-function ephemeralPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === 'object') resolve(address.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
-}
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => resolve(true)));
-  });
 }
