@@ -49,7 +49,7 @@ const CASES: [string, AppDetail, SecondCounts[], string][] = [
     'both revisions over the window, errors and refused connections counted as failed',
     status(),
     seconds(LIVE_WINDOW_S, { 1: [40, 0, 0], 2: [10, 1, 1] }),
-    'rev 1 80%: 40 req/s, 0.0% failed · rev 2 20%: 10 req/s, 20% failed',
+    'rev 1 80%: 40 req/s, 0% failed · rev 2 20%: 10 req/s, 20% failed',
   ],
   [
     'the second under way and seconds before the window do not count',
@@ -62,7 +62,7 @@ const CASES: [string, AppDetail, SecondCounts[], string][] = [
         revisions: [{ revision: 1, requests: 999, errors5xx: 0, connectFailures: 0 }],
       },
     ],
-    'rev 1 80%: 10 req/s, 0.0% failed · rev 2 20%: 0.0 req/s',
+    'rev 1 80%: 10 req/s, 0% failed · rev 2 20%: 0.0 req/s',
   ],
   [
     'the candidate at 0% is shown; a retired revision at 0% is not',
@@ -74,7 +74,7 @@ const CASES: [string, AppDetail, SecondCounts[], string][] = [
       ],
     }),
     seconds(LIVE_WINDOW_S, { 1: [3, 0, 0] }),
-    'rev 1 100%: 3.0 req/s, 0.0% failed · rev 2 0%: 0.0 req/s',
+    'rev 1 100%: 3.0 req/s, 0% failed · rev 2 0%: 0.0 req/s',
   ],
   [
     'the judgment so far and the rules in breach',
@@ -88,10 +88,28 @@ const CASES: [string, AppDetail, SecondCounts[], string][] = [
     'rev 1 80%: 0.0 req/s · rev 2 20%: 0.0 req/s · breach: error-rate · judgment Continue',
   ],
   [
-    'rules evaluated, no judgment (before the canary takes traffic)',
-    status({ analysis: analysis(null, [['error-rate', 'Ok']]) }),
+    'every rule passed, no judgment (before the canary takes traffic)',
+    status({
+      analysis: analysis(null, [
+        ['error-rate', 'Pass'],
+        ['latency', 'Pass'],
+      ]),
+    }),
     [],
-    'rev 1 80%: 0.0 req/s · rev 2 20%: 0.0 req/s · rules ok',
+    'rev 1 80%: 0.0 req/s · rev 2 20%: 0.0 req/s · rules pass',
+  ],
+  [
+    'a rule that cannot judge or lacks data is said, never counted as passing',
+    status({
+      analysis: analysis(null, [
+        ['error-rate', 'Pass'],
+        ['latency', 'Error'],
+        ['health', 'Inconclusive'],
+        ['slow', 'Pending'],
+      ]),
+    }),
+    [],
+    'rev 1 80%: 0.0 req/s · rev 2 20%: 0.0 req/s · pending: slow · too few requests: health · cannot judge: latency',
   ],
   [
     'an analysis not evaluated yet says nothing',

@@ -2,6 +2,8 @@
 // served and failed over the last seconds, and the analysis so far, redrawn in place under the
 // step lines. Piped, there is none: the step lines alone, no control codes.
 import type { AppDetail } from '../api/responses.ts';
+import { formatNumber } from '../shared/format-number.ts';
+import { failedRequests } from '../spec/error-rate.ts';
 import type { ApiClient } from './api-client.ts';
 
 /** One second of the data plane's counters (GET /apps/:app/metrics). */
@@ -18,7 +20,15 @@ export interface SecondCounts {
 /** Seconds the rates are taken over: the newest complete ones. */
 export const LIVE_WINDOW_S = 5;
 
-const percent = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
+const percent = (share: number) => `${formatNumber(share * 100)}%`;
+
+/** How each rule phase reads on the line; a rule that passes is not named. */
+const PHASE_WORDS: Readonly<Record<string, string>> = {
+  Breach: 'breach',
+  Pending: 'pending',
+  Inconclusive: 'too few requests',
+  Error: 'cannot judge',
+};
 
 /** The line for `status` and the last seconds of `metrics`, at `now` (unix ms). */
 export function liveLine(status: AppDetail, seconds: readonly SecondCounts[], now: number): string {
@@ -30,7 +40,7 @@ export function liveLine(status: AppDetail, seconds: readonly SecondCounts[], no
     for (const r of s.revisions) {
       const sum = sums.get(r.revision) ?? { requests: 0, failed: 0 };
       sum.requests += r.requests;
-      sum.failed += Math.min(r.requests, r.errors5xx + r.connectFailures);
+      sum.failed += failedRequests(r);
       sums.set(r.revision, sum);
     }
   }
@@ -44,9 +54,13 @@ export function liveLine(status: AppDetail, seconds: readonly SecondCounts[], no
   });
   const a = status.analysis;
   if (a && a.evaluatedAt !== null) {
-    const breaching = a.rules.filter((r) => r.phase === 'Breach').map((r) => r.name);
-    if (breaching.length) parts.push(`breach: ${breaching.join(', ')}`);
-    parts.push(a.judgment ? `judgment ${a.judgment.verdict}` : 'rules ok');
+    // Only what each rule found: "rules pass" when every one passed, never for one that could not judge.
+    for (const [phase, words] of Object.entries(PHASE_WORDS)) {
+      const names = a.rules.filter((r) => r.phase === phase).map((r) => r.name);
+      if (names.length) parts.push(`${words}: ${names.join(', ')}`);
+    }
+    if (a.rules.length > 0 && a.rules.every((r) => r.phase === 'Pass')) parts.push('rules pass');
+    if (a.judgment) parts.push(`judgment ${a.judgment.verdict}`);
   }
   return parts.join(' · ');
 }

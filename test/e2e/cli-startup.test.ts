@@ -10,12 +10,14 @@ import { type Harness, ROOT, runCli, startRewind } from '../support/rewind-harne
 
 const RECORDER = join(ROOT, 'test/support/record-modules.ts');
 const NOWHERE = 'http://127.0.0.1:9';
-/** The launcher, the CLI, the helpers below every layer, and commander. */
+/** The launcher, the CLI, the helpers below every layer, the error rate's definition, and commander. */
 const LIGHT = [
   '/bin/rewind.js',
   '/scripts/ensure-node.js',
   '/src/cli/',
   '/src/shared/',
+  // THE error rate's definition, which the live line of deploy --wait uses: pure, no imports.
+  '/src/spec/error-rate.ts',
   '/node_modules/commander/',
 ];
 

@@ -14,25 +14,24 @@ const config = (appPort: number) =>
     appPort,
     `    strategy:
       canary:
-        steps: [ { setWeight: 30 }, { pause: 4s }, { setWeight: 100 } ]
+        steps: [ { setWeight: 30 }, { pause: {} }, { setWeight: 100 } ]
         bake: 200ms
         keepPreviousWarm: 1m
 `,
   );
 
-/** Runs the CLI on a pseudo-terminal (util-linux `script`), as a person at a terminal would. */
-function onTerminal(h: Harness, args: string[]): Promise<{ code: number; output: string }> {
+/** Starts the CLI on a pseudo-terminal (util-linux `script`), as a person at a terminal would. */
+function onTerminal(h: Harness, args: string[]): { output: () => string; done: Promise<number> } {
   const command = [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' ');
-  return new Promise((res) => {
-    const child = spawn('script', ['-qec', command, '/dev/null'], {
-      env: { ...process.env, REWIND_URL: h.apiUrl, REWIND_DATA_DIR: h.dataDir, COLUMNS: '200' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    child.on('close', (code) => res({ code: code ?? -1, output }));
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    env: { ...process.env, REWIND_URL: h.apiUrl, REWIND_DATA_DIR: h.dataDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const done = new Promise<number>((res) => child.on('close', (code) => res(code ?? -1)));
+  return { output: () => output, done };
 }
 
 describe('deploy --wait: the live line', () => {
@@ -47,21 +46,32 @@ describe('deploy --wait: the live line', () => {
 
   test("on a terminal, a line with the traffic and each revision's rates is redrawn under the steps", async () => {
     const load = startLoad(`${h.appUrl}/products`, 4);
-    const r = await onTerminal(h, ['deploy', 'shop', '--version', 'v2', '--wait']);
-    await load.stop();
-    assert.equal(r.code, 0, r.output);
-    assert.match(r.output, /30% of traffic on revision 2/);
-    // Each draw: back to the line's start, clear it (ESC [ K), the line.
-    assert.match(
-      r.output,
-      new RegExp(`\r${ESC}\\[Krev 1 70%: [\\d.]+ req/s, [\\d.]+% failed · rev 2 30%: [\\d.]+ req/s`),
+    const run = onTerminal(h, ['deploy', 'shop', '--version', 'v2', '--wait']);
+    // Each draw: back to the line's start, clear it (ESC [ K), the line. The canary waits at its
+    // pause until promoted, so the line has all the time it needs to show both revisions.
+    const drawn = new RegExp(
+      `\r${ESC}\\[Krev 1 70%: [\\d.]+ req/s, [\\d.]+% failed · rev 2 30%: [\\d.]+ req/s`,
     );
-    assert.match(r.output, /Completed: revision 2 serves/);
+    await waitFor('the live line with both revisions', async () => drawn.test(run.output()), 60_000);
+    assert.equal((await h.cli('promote', 'shop')).code, 0);
+    const code = await run.done;
+    await load.stop();
+    assert.equal(code, 0, run.output());
+    assert.match(run.output(), /30% of traffic on revision 2/);
+    assert.match(run.output(), /Completed: revision 2 serves/);
   });
 
   test('piped, the same command writes the step lines alone, with no control codes', async () => {
     const load = startLoad(`${h.appUrl}/products`, 4);
-    const r = await h.cli('deploy', 'shop', '--version', 'v3', '--wait');
+    const deploy = h.cli('deploy', 'shop', '--version', 'v3', '--wait');
+    await waitFor('the canary to wait at its pause', async () => {
+      const s = (await (await h.fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as {
+        activeRollout: { phase: string; toRevision: number } | null;
+      };
+      return s.activeRollout?.toRevision === 3 && s.activeRollout.phase === 'Paused';
+    });
+    assert.equal((await h.cli('promote', 'shop')).code, 0);
+    const r = await deploy;
     await load.stop();
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /30% of traffic on revision 3/);
