@@ -393,6 +393,41 @@ test('no revision serving is an outage of the app, not of the candidate: only th
   assert.ok(alone !== null && alone <= 5, `the candidate down alone: rolled back after ${alone} s`);
 });
 
+test('a crash of the candidate is a P0 rollback for a release under analysis, not for the steady-state watch', async () => {
+  const ctx = contextOf(
+    { name: 'errors', metric: 'errorRate', above: 0.5, for: '5m', severity: 'P0' },
+    { serviceDown: { enabled: true } },
+  );
+  const now = (T0 + 10) * 1000 + 500;
+  const quiet = async (): Promise<MetricsBucket[]> => [];
+  const crashed = {
+    ...instanceOf('c', CANDIDATE.unit, 'Backoff'),
+    lastExit: { code: 1, signal: null, at: now - 200 },
+  };
+  const evaluate = async (startedAt: number | undefined) =>
+    new RolloutWatch(new BuiltinMetricsSource(quiet)).evaluate({
+      ctx,
+      rolloutId: await newRollout(),
+      weight: STATE.weight,
+      candidate: CANDIDATE,
+      baseline: BASELINE,
+      instances: [instanceOf('b', BASELINE.unit), crashed],
+      health: () => 'Healthy',
+      now,
+      memory: null,
+      ...(startedAt === undefined ? {} : { startedAt }),
+    });
+  const release = await evaluate(T0 * 1000);
+  assert.equal(release?.decision.action, 'rollback');
+  assert.equal(release?.decision.severity, 'P0');
+  assert.match(
+    release!.decision.reason,
+    /P0 rule crashed: instance c exited with code 1 0\.2s ago, waiting to restart/,
+  );
+  const steady = await evaluate(undefined);
+  assert.equal(steady?.decision.action, 'none', steady?.decision.reason);
+});
+
 test('evaluations fall in the first tick after each multiple of the interval', () => {
   const cases: [last: number, now: number, interval: number, due: boolean][] = [
     [0, 1_700_000_000_123, 1000, true], // never evaluated

@@ -26,6 +26,7 @@ import {
   pointsFromSamples,
   pointToJson,
   type Rule,
+  type RuleVerdict,
   referencePoints,
   requiredHistorySeconds,
   resolveRules,
@@ -73,7 +74,11 @@ export interface WatchInput {
   readonly memory?: WatchMemory | null;
   /** The rules to judge; default: the app's (resolveRules). The steady-state watch passes its own. */
   readonly rules?: readonly Rule[];
-  /** When the rollout began (unix ms): a candidate's crash from then on counts. */
+  /**
+   * For a release under analysis, when its rollout began (unix ms): a crash of the candidate's
+   * instances from then on is a P0 breach (serviceDown.crashes). Absent for the steady-state
+   * watch, which judges rules alone: the runtime restarts a stable process that crashed.
+   */
   readonly startedAt?: number;
 }
 
@@ -254,13 +259,12 @@ export class RolloutWatch {
       ];
     }
     const rules = input.rules ?? resolveRules(spec);
-    // A crash is judged for a release under analysis, not by the steady-state watch (its own rules).
-    const lives = input.instances.filter((i) => i.revision === input.candidate.unit);
-    w.restarts ??= restartCounts(lives);
-    const crashes =
-      input.rules === undefined && spec.serviceDown.enabled && spec.serviceDown.crashes
-        ? crashVerdicts(lives, w.restarts, now, input.startedAt)
-        : [];
+    let crashes: RuleVerdict[] = [];
+    if (input.startedAt !== undefined && spec.serviceDown.enabled && spec.serviceDown.crashes) {
+      const lives = input.instances.filter((i) => i.revision === input.candidate.unit);
+      w.restarts ??= restartCounts(lives);
+      crashes = crashVerdicts(lives, w.restarts, now, input.startedAt);
+    }
     const verdicts = [
       ...crashes,
       ...serviceDownVerdicts(rules, candidate, now, spec.serviceDown),
