@@ -32,14 +32,25 @@ async function incidents(h: Harness): Promise<Incident[]> {
   return (await (await h.fetch(`${h.apiUrl}/api/v1/incidents`)).json()) as Incident[];
 }
 
-describe('the canary judgment', () => {
-  let h: Harness;
+/** A server with the shop at v1 under `analysis` for the describe block it is called in. */
+function shopServer(analysis: string): () => Harness {
+  let h: Harness | undefined;
   before(async () => {
-    h = await startRewind({ config: config('') });
-    await waitFor('v1', async () => (await fetch(h.appUrl)).headers.get('x-shop-version') === 'v1');
+    h = await startRewind({ config: config(analysis) });
+    const serving = h;
+    await waitFor('v1', async () => (await fetch(serving.appUrl)).headers.get('x-shop-version') === 'v1');
   });
   after(async () => {
     await h?.close();
+  });
+  return () => h!;
+}
+
+describe('the canary judgment', () => {
+  let h: Harness;
+  const server = shopServer('');
+  before(() => {
+    h = server();
   });
 
   test('given v1, when a v2 canary fails 20% of its requests (under the service-down level), then it is rolled back within seconds, not minutes', async () => {
@@ -85,18 +96,13 @@ describe('a crash of the release', () => {
   // Only the crash can roll back here: no judgment, and a rule no crash reaches (the service-down
   // shortcut needs an error rate past its threshold), so the test shows the crash rule's own work.
   let h: Harness;
-  before(async () => {
-    h = await startRewind({
-      config: config(`    analysis:
+  const server = shopServer(`    analysis:
       canaryJudgment: { enabled: false }
       rules:
         - { name: all-failing, metric: errorRate, above: 0.99, for: 5m, minSample: 20, severity: P1 }
-`),
-    });
-    await waitFor('v1', async () => (await fetch(h.appUrl)).headers.get('x-shop-version') === 'v1');
-  });
-  after(async () => {
-    await h?.close();
+`);
+  before(() => {
+    h = server();
   });
 
   test('given v1, when a v2 canary crashes after its 30th request, then it is rolled back at the crash, P0, before the crash loop gives up', async () => {
@@ -130,19 +136,14 @@ describe('a crash of the release', () => {
 
 describe('rules by severity', () => {
   let h: Harness;
-  before(async () => {
-    h = await startRewind({
-      config: config(`    analysis:
+  const server = shopServer(`    analysis:
       canaryJudgment: { enabled: false }
       rules:
         - { name: errors-watch, metric: errorRate, above: 0.02, minSample: 20, severity: P2 }
         - { name: errors-critical, metric: errorRate, above: 0.6, for: 1s, minSample: 20, severity: P0 }
-`),
-    });
-    await waitFor('v1', async () => (await fetch(h.appUrl)).headers.get('x-shop-version') === 'v1');
-  });
-  after(async () => {
-    await h?.close();
+`);
+  before(() => {
+    h = server();
   });
 
   test('a P2 breach pauses the canary for a person, who aborts it', async () => {
