@@ -190,6 +190,26 @@ export const appDetail = appStatus.extend({
       health: z.string(),
     }),
   ),
+  rules: z
+    .array(
+      z.object({
+        name: z.string(),
+        metric: z.string(),
+        direction: z.enum(['above', 'below']),
+        threshold: z.union([
+          z.object({ kind: z.literal('absolute'), value: z.number() }),
+          z.object({ kind: z.literal('relative'), factor: z.number() }),
+        ]),
+        forMs: z.number().int(),
+        minSample: z.number().int(),
+        severity: z.string(),
+        flag: z.string().optional(),
+        watch: z.literal('always').optional(),
+      }),
+    )
+    .describe(
+      "The analysis rules the app's rollouts are judged by (the runbook's defaults when it declares none)",
+    ),
 });
 
 export const revisionDiff = z.object({

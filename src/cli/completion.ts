@@ -1,9 +1,9 @@
-// `rewind completion bash|zsh`: a completion script written from the commands and options the
-// CLI really has (commander's tree), so it cannot fall behind them. zsh runs the bash one
-// through its bashcompinit.
+// `rewind completion bash|zsh|fish`: a completion script written from the commands and options
+// the CLI really has (commander's tree), so it cannot fall behind them. zsh runs the bash one
+// through its bashcompinit; fish gets the same walk written as a fish function.
 import type { Command } from 'commander';
 
-export const COMPLETION_SHELLS = ['bash', 'zsh'] as const;
+export const COMPLETION_SHELLS = ['bash', 'zsh', 'fish'] as const;
 export type CompletionShell = (typeof COMPLETION_SHELLS)[number];
 
 interface Level {
@@ -24,11 +24,38 @@ function levels(command: Command, path = ''): Level[] {
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/** fish: the words of the deepest command path typed so far; fish itself matches their starts. */
+function fishScript(name: string, fn: string, all: readonly Level[]): string {
+  const paths = all.map((l) => l.path).filter(Boolean);
+  return [
+    `# fish completion for ${name}: ${name} completion fish | source`,
+    `function ${fn}`,
+    '    set -l path ""',
+    // Every word typed before the one being completed; options and values are passed over.
+    '    for word in (commandline -opc)[2..-1]',
+    '        set -l candidate (string trim -- "$path $word")',
+    '        switch $candidate',
+    `            case ${paths.map(quote).join(' ')}`,
+    '                set path $candidate',
+    '        end',
+    '    end',
+    '    switch $path',
+    ...all.flatMap((l) => [
+      `        case ${quote(l.path)}`,
+      `            printf '%s\\n' ${l.words.map(quote).join(' ')}`,
+    ]),
+    '    end',
+    'end',
+    `complete -c ${name} -f -a '(${fn})'`,
+  ].join('\n');
+}
+
 /** The script for `shell`; `source <(rewind completion bash)` puts it in force. */
 export function completionScript(program: Command, shell: CompletionShell): string {
   const name = program.name();
   const fn = `_${name.replace(/[^A-Za-z0-9_]/g, '_')}_complete`;
   const all = levels(program);
+  if (shell === 'fish') return `${fishScript(name, fn, all)}\n`;
   const paths = all.map((l) => l.path).filter(Boolean);
   const bash = [
     `# ${shell} completion for ${name}: source <(${name} completion ${shell})`,

@@ -320,6 +320,26 @@ program
   });
 
 program
+  .command('dashboard')
+  .description(
+    "Prints a sign-in link for the dashboard, with your token's rights (it works once, for 15 minutes), and opens it in the browser on a desktop",
+  )
+  .option('--no-open', 'print the link only')
+  .option('--json', 'print as JSON')
+  .action(async (opts) => {
+    const api = new ApiClient();
+    const link = await api.post<{ path: string; expiresAt: number }>('/session/links');
+    const url = `${api.base}${link.path}`;
+    if (opts.json) return json({ url, expiresAt: link.expiresAt });
+    print(url);
+    process.stderr.write(
+      `signs in once, until ${new Date(link.expiresAt).toLocaleTimeString()}; the session then lasts 12 hours\n`,
+    );
+    const { openInBrowser } = await import('./open-browser.ts');
+    if (opts.open && process.stdout.isTTY) openInBrowser(url);
+  });
+
+program
   .command('init')
   .description(
     'Writes a commented rewind.yaml for an app: starts --command with a port in $PORT, checks that it listens, and takes the first of /healthz, /health, /readyz, /ready, /status, / that answers 2xx as its health check',
@@ -347,7 +367,7 @@ program
 program
   .command('completion <shell>')
   .description(
-    'Prints a completion script for bash or zsh, written from the commands this CLI has. Put it in force with: source <(rewind completion bash)',
+    'Prints a completion script for bash, zsh or fish, written from the commands this CLI has. Put it in force with: source <(rewind completion bash), or rewind completion fish | source',
   )
   .action((shell: string) => {
     if (!(COMPLETION_SHELLS as readonly string[]).includes(shell))

@@ -1,10 +1,12 @@
 // The API's front door, in front of every route: the Host must be ours (no DNS rebinding), no
 // foreign Origin (no cross-site requests), mutations carry JSON (no HTML-form or bodyless
-// cross-site POSTs), a bearer token with the role the route needs (route-policy.ts), and every
-// mutating request, allowed or refused, goes into the audit trail.
+// cross-site POSTs), a bearer token, or the dashboard's session cookie, with the role the route
+// needs (route-policy.ts), and every mutating request, allowed or refused, goes into the audit
+// trail.
 import { networkInterfaces } from 'node:os';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditService } from '../features/auth/audit-service.ts';
+import type { DashboardSessions } from '../features/auth/dashboard-sessions.ts';
 import type { OfrepTokens } from '../features/auth/ofrep-tokens.ts';
 import { type Role, roleAtLeast } from '../features/auth/roles.ts';
 import type { Principal, TokenCheck, TokenService } from '../features/auth/token-service.ts';
@@ -21,6 +23,10 @@ export interface GuardOptions {
   readonly allowedHosts?: readonly string[];
   /** Origins (scheme://host[:port]) whose pages may call the API. None by default. */
   readonly allowedOrigins?: readonly string[];
+  /** The dashboard's sessions: without them the session cookie is ignored. */
+  readonly sessions?: DashboardSessions;
+  /** Whether the API is served over TLS: the scheme of its own pages' Origin. */
+  readonly tls?: boolean;
   /** false turns every check off: only for the benchmark that measures their cost. */
   readonly enabled?: boolean;
 }
@@ -79,6 +85,16 @@ export function hostMatcher(
   };
 }
 
+/** The cookie that holds a dashboard session (HttpOnly, SameSite=Strict; see dashboard-routes.ts). */
+export const SESSION_COOKIE = 'rewind_session';
+
+/** The dashboard session named by a Cookie header, or null. */
+export function sessionOf(cookie: string | undefined): string | null {
+  if (!cookie) return null;
+  const m = /(?:^|;\s*)rewind_session=([A-Za-z0-9_-]{20,100})(?:;|$)/.exec(cookie);
+  return m ? m[1]! : null;
+}
+
 /** The bearer token of an Authorization header, or null. */
 export function bearerOf(header: string | undefined): string | null {
   if (!header) return null;
@@ -112,8 +128,14 @@ export const refuse = {
   noToken: () =>
     new RewindError(
       'UNAUTHENTICATED',
-      'no token: send Authorization: Bearer <token> (the CLI reads $REWIND_TOKEN, else <data dir>/admin.token)',
+      'no token: send Authorization: Bearer <token> (the CLI reads $REWIND_TOKEN, else <data dir>/admin.token); in a browser, sign in with the link `rewind dashboard` prints',
       { field: 'Authorization' },
+    ),
+  crossSite: () =>
+    new RewindError(
+      'FORBIDDEN',
+      "a change made with the dashboard's session must come from the dashboard's own page (Origin of this server); scripts send Authorization: Bearer <token>",
+      { field: 'Origin' },
     ),
   badToken: (problem: string) =>
     new RewindError('UNAUTHENTICATED', `${problem}; send a valid token (rewind tokens list)`, {
@@ -172,6 +194,11 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
   const enabled = options.enabled !== false;
   const hostAllowed = hostMatcher(options);
   const origins = new Set((options.allowedOrigins ?? []).map((o) => o.replace(/\/$/, '').toLowerCase()));
+  const scheme = options.tls ? 'https' : 'http';
+  /** Our own pages (the dashboard) send the Origin of the Host they were loaded from. */
+  const sameOrigin = (origin: string, host: string) =>
+    origin.toLowerCase() === `${scheme}://${host.toLowerCase()}`;
+  const sessions = options.sessions;
 
   /** The checks of one route, with its policy bound: no lookup per request. */
   const guardFor = (policy: RoutePolicy, method: string, url: string) => {
@@ -200,7 +227,8 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
       const host = req.headers.host ?? '';
       if (!hostAllowed(host)) throw refuse.host(host);
       const origin = req.headers.origin;
-      if (origin !== undefined && !origins.has(origin.toLowerCase())) throw refuse.origin(origin);
+      if (origin !== undefined && !origins.has(origin.toLowerCase()) && !sameOrigin(origin, host))
+        throw refuse.origin(origin);
       if (mutating) {
         const type = req.headers['content-type'] ?? '';
         if (!isJsonType(type)) throw refuse.mediaType(type);
@@ -211,7 +239,18 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
         req.principal = { name: `ofrep:${app}`, role: 'viewer', app };
         return undefined;
       }
-      if (!token) throw refuse.noToken();
+      if (!token) {
+        const session = sessions && sessionOf(req.headers.cookie);
+        if (!session) throw refuse.noToken();
+        // SameSite=Strict keeps the cookie off other sites' requests; a change also names our page.
+        if (mutating && (origin === undefined || !sameOrigin(origin, host))) throw refuse.crossSite();
+        const check = sessions.check(session);
+        if (!('then' in check)) {
+          authorize(req, check);
+          return undefined;
+        }
+        return check.then((c) => authorize(req, c));
+      }
       const cached = options.tokens.checkCached(token);
       if (cached) {
         authorize(req, cached);

@@ -29,6 +29,10 @@ export interface AppServices {
   readonly rotateSecretsKey?: (newKey: string) => Promise<RotationResult>;
   /** /healthz and /readyz (health.ts). Default: the store alone, for an API without a data plane. */
   readonly health?: Health;
+  /** The built dashboard (default: web/dist of this checkout). */
+  readonly webRoot?: string;
+  /** Errors of background work (the dashboard's live feed), for the log. */
+  readonly onError?: (err: unknown) => void;
   /** TLS: PEM certificate and key (server.tls in rewind.yaml). */
   readonly https?: { readonly cert: Buffer; readonly key: Buffer };
 }

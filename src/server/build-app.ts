@@ -1,13 +1,17 @@
 // The HTTP API, built apart from listen() so tests can inject requests. Routes map transport to
 // the controller and store; coded errors become responses in one handler.
+import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { installGuard, noteAudit } from './api-guard.ts';
 import { errorResponse, serializerCompiler, validatorCompiler } from './api-validation.ts';
 import type { AppServices } from './app-services.ts';
+import { appViews } from './app-views.ts';
+import { LiveFeed } from './live-feed.ts';
 import { registerOpenApi } from './openapi.ts';
 import { appRoutes } from './routes/app-routes.ts';
+import { dashboardRoutes } from './routes/dashboard-routes.ts';
 import { dbRoutes } from './routes/db-routes.ts';
 import { drillRoutes } from './routes/drill-routes.ts';
 import { flagRoutes } from './routes/flag-routes.ts';
@@ -15,6 +19,10 @@ import { healthRoutes } from './routes/health-routes.ts';
 import { incidentRoutes } from './routes/incident-routes.ts';
 import { revisionRoutes } from './routes/revision-routes.ts';
 import { securityRoutes } from './routes/security-routes.ts';
+import { loadStaticSite } from './static-site.ts';
+
+/** Where `npm run build:web` puts the dashboard. */
+export const WEB_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 
 /**
  * The one composition root of the API: the front door (api-guard.ts), validation and coded errors
@@ -82,5 +90,14 @@ export function buildApp(services: AppServices): FastifyInstance {
     flagRoutes,
   ])
     api.register(area, deps);
+  const feed = new LiveFeed({
+    views: appViews(services),
+    appNames: () => controller.appNames(),
+    metrics: services.metrics,
+    onEvent: (listener) => services.store.events.onAppend(listener),
+    onError: (err) => services.onError?.(err),
+  });
+  app.addHook('onClose', async () => feed.close());
+  api.register(dashboardRoutes, { ...deps, feed, site: loadStaticSite(services.webRoot ?? WEB_ROOT) });
   return app;
 }

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { loadConfigFile } from '../features/apps/load-config.ts';
 import { ensureAdminToken } from '../features/auth/admin-token.ts';
 import { AuditService } from '../features/auth/audit-service.ts';
+import { DashboardSessions } from '../features/auth/dashboard-sessions.ts';
 import { OfrepTokens } from '../features/auth/ofrep-tokens.ts';
 import { TokenService } from '../features/auth/token-service.ts';
 import { DatabaseService } from '../features/database/database-service.ts';
@@ -297,6 +298,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
   }
   const audit = new AuditService({ store, log });
   const adminToken = await ensureAdminToken(dataDir, tokens);
+  const sessions = new DashboardSessions({ tokens });
   const localHost = LOCAL_OF[options.host] ?? options.host;
   const hostPart = localHost.includes(':') ? `[${localHost}]` : localHost;
   // The port the worker listens on: the one asked for, or the free one it got for --ofrep-port 0.
@@ -372,6 +374,8 @@ export async function runServer(options: ServerOptions): Promise<void> {
       tokens,
       audit,
       ofrep: ofrepTokens,
+      sessions,
+      tls: https !== undefined,
       listen: { host: options.host, port: options.port },
       allowedHosts: loaded.config.server.allowedHosts,
       allowedOrigins: loaded.config.server.allowedOrigins,
@@ -383,6 +387,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
         secrets,
         newKey,
       ),
+    onError: (err) => log.warn({ err }, 'dashboard live feed failed'),
     ...(https && { https }),
   });
   try {
@@ -495,6 +500,10 @@ export async function runServer(options: ServerOptions): Promise<void> {
         ]
       : []),
     `  token    ${adminToken.path} (admin token ${adminToken.name}${adminToken.created ? ', new' : ''}; the CLI reads it from there, or from $REWIND_TOKEN)`,
+    // A sign-in link is a credential: shown on a terminal, never written into a log or journal.
+    process.stdout.isTTY
+      ? `  dashboard ${apiUrl}/signin?code=${sessions.issueCode(adminToken.digest).code}  (signs in as ${adminToken.name}; works once, for 15 minutes; rewind dashboard prints a fresh one)`
+      : `  dashboard ${apiUrl}/  (sign in with the link rewind dashboard prints)`,
     ...loaded.config.apps.map((a) => `  app      ${a.name}: http://${a.listen.host}:${a.listen.port}`),
     '',
     'Try:',

@@ -18,7 +18,7 @@ function securityOf(method: string, url: string): Record<string, unknown> {
         ? []
         : policy.role === 'ofrep'
           ? [{ ofrepToken: [] as string[] }, { bearerToken: ['viewer'] }]
-          : [{ bearerToken: [policy.role] }],
+          : [{ bearerToken: [policy.role] }, { dashboardSession: [policy.role] }],
   };
 }
 
@@ -44,6 +44,13 @@ export function registerOpenApi(app: FastifyInstance, version: string): void {
             scheme: 'bearer',
             description:
               'An API token (rewind tokens create NAME --role viewer|deployer|admin). The scopes listed on an operation are the weakest role it needs; roles: viewer < deployer < admin.',
+          },
+          dashboardSession: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'rewind_session',
+            description:
+              "The dashboard's session (HttpOnly), set by the sign-in link rewind dashboard prints; it carries the rights of the token that made the link. A change made with it must come from the dashboard's own origin.",
           },
           ofrepToken: {
             type: 'http',

@@ -26,6 +26,17 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   'GET /healthz': { role: 'public', scope: 'global' },
   'GET /readyz': { role: 'public', scope: 'global' },
   'GET /metrics': viewer('global'),
+  // The dashboard's files and pages hold no data (the data comes from the API); /signin checks its
+  // one-time code itself.
+  'GET /': { role: 'public', scope: 'global' },
+  'GET /*': { role: 'public', scope: 'global' },
+  'GET /signin': { role: 'public', scope: 'global' },
+  'GET /api/v1/session': viewer('handler'),
+  'POST /api/v1/session/signout': viewer('handler'),
+  'POST /api/v1/session/links': viewer('handler'),
+  // Filtered per caller: an app-scoped token sees its app alone.
+  'GET /api/v1/stream': viewer('handler'),
+  'GET /api/v1/apps/{app}/series': viewer(),
   'GET /api/v1/openapi.json': viewer('handler'),
   'GET /api/v1/apps': viewer('handler'),
   'GET /api/v1/apps/{app}': viewer(),

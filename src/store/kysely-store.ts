@@ -242,6 +242,7 @@ function unknownApp(app: string, cause?: unknown): Error {
 export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOptions): Store {
   const now = options.now ?? Date.now;
   let closed: Promise<void> | undefined;
+  const eventListeners = new Set<(event: EventRecord) => void>();
 
   const getRollout = async (id: string) => {
     const row = await db.selectFrom('rollouts').selectAll().where('id', '=', id).executeTakeFirst();
@@ -551,7 +552,14 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
           })
           .returningAll()
           .executeTakeFirstOrThrow();
-        return toEvent(row);
+        const appended = toEvent(row);
+        for (const listener of eventListeners) listener(appended);
+        return appended;
+      },
+
+      onAppend(listener) {
+        eventListeners.add(listener);
+        return () => eventListeners.delete(listener);
       },
 
       async list(filter) {

@@ -13,6 +13,7 @@ import pg from 'pg';
 import type { RolloutState } from '../spec/rollout-state.ts';
 import { openStore, redactUrl, SQLITE_FILE_NAME } from './open-store.ts';
 import {
+  type EventRecord,
   type NewAuditEntry,
   type NewIncident,
   type NewRollout,
@@ -677,6 +678,19 @@ for (const dialect of DIALECTS) {
         assert.equal(e2.rolloutId, `${app}-r1`);
         assert.deepEqual(e2.data, awkwardJson);
         assert.deepEqual(await store.events.list({ app }), [e1, e2]);
+      });
+
+      test('onAppend hears each appended event in order until unsubscribed', async () => {
+        const app = uniqueApp('ev-tap');
+        const heard: EventRecord[] = [];
+        const stop = store.events.onAppend((e) => {
+          if (e.app === app) heard.push(e);
+        });
+        const e1 = await store.events.append({ app, type: 'deploy.started', message: 'one' });
+        const e2 = await store.events.append({ app, type: 'step.started', message: 'two' });
+        stop();
+        await store.events.append({ app, type: 'step.started', message: 'after unsubscribe' });
+        assert.deepEqual(heard, [e1, e2]);
       });
 
       test('list filters by app, rollout, afterId and limit, oldest first', async () => {

@@ -381,6 +381,11 @@ export interface Store {
   };
   readonly events: {
     append(event: NewEvent): Promise<EventRecord>;
+    /**
+     * Calls `listener` after each event this process appends (not those of another process
+     * sharing the database), in append order; returns the unsubscribe. A listener must not throw.
+     */
+    onAppend(listener: (event: EventRecord) => void): () => void;
     /** Oldest first. */
     list(filter: {
       app?: string;

@@ -1,4 +1,5 @@
-// `rewind completion bash` put in force in a real bash: what a <Tab> after each line offers.
+// `rewind completion bash|fish` put in force in a real bash and a real fish: what a <Tab> after
+// each line offers.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,8 +64,30 @@ test('zsh gets the same script through bashcompinit', () => {
   assert.ok(zsh.stdout.endsWith(script.stdout.slice(script.stdout.indexOf('\n') + 1)));
 });
 
+const fishFile = join(dir, 'rewind.fish');
+const fish = rewind('completion', 'fish');
+writeFileSync(fishFile, fish.stdout);
+
+/** What fish offers for the line typed so far (`complete -C` asks it as a <Tab> would). */
+function fishOffers(...words: string[]): string[] {
+  const line = words.join(' ').replace(/'/g, "\\'");
+  const r = spawnSync('fish', ['--no-config', '-c', `source '${fishFile}'; complete -C '${line}'`], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.error, undefined, 'fish is not installed: apt-get install -y fish');
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+for (const [name, words, want] of CASES) {
+  test(`fish completes ${name}: ${words.join(' ')}<Tab>`, () => {
+    assert.equal(fish.status, 0, fish.stderr);
+    assert.deepEqual(fishOffers(...words), want);
+  });
+}
+
 test('a shell with no script is refused naming it and the shells there are', () => {
-  const r = rewind('completion', 'fish');
+  const r = rewind('completion', 'tcsh');
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /no script for the shell "fish"; use one of bash, zsh/);
+  assert.match(r.stderr, /no script for the shell "tcsh"; use one of bash, zsh, fish/);
 });

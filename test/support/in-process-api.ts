@@ -39,6 +39,8 @@ export async function inProcessApi(options: {
   readonly role: Role;
   /** false: the front door's checks off (the benchmark's baseline). */
   readonly guard?: boolean;
+  /** The built dashboard to serve (default: web/dist). */
+  readonly webRoot?: string;
   /** What the routes see in place of the store (a test's failing store). */
   readonly storeSeenByRoutes?: (store: Store) => Store;
 }): Promise<InProcessApi> {
@@ -75,6 +77,7 @@ export async function inProcessApi(options: {
     drills: new DrillService({ store, controller, flags, log: silentLogger, notify: () => {} }),
     routes: async () => undefined,
     version: 'test',
+    ...(options.webRoot && { webRoot: options.webRoot }),
     security: {
       tokens,
       audit: new AuditService({ store }),

@@ -2,7 +2,7 @@
 // <dataDir>/admin.token (0600); the CLI on the same machine reads it from there.
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TokenService } from './token-service.ts';
+import { hashToken, type TokenService } from './token-service.ts';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
 
@@ -13,18 +13,25 @@ export const ADMIN_TOKEN_FILE = 'admin.token';
 export async function ensureAdminToken(
   dataDir: string,
   tokens: TokenService,
-): Promise<{ readonly path: string; readonly created: boolean; readonly name: string }> {
+): Promise<{
+  readonly path: string;
+  readonly created: boolean;
+  readonly name: string;
+  /** The token's sha256: what a dashboard session opened for the admin holds (never the token). */
+  readonly digest: string;
+}> {
   const path = join(dataDir, ADMIN_TOKEN_FILE);
   if (existsSync(path)) {
-    const check = await tokens.check(readFileSync(path, 'utf8').trim());
+    const token = readFileSync(path, 'utf8').trim();
+    const check = await tokens.check(token);
     if (check.ok && check.principal.role === 'admin') {
       chmodSync(path, 0o600);
-      return { path, created: false, name: check.principal.name };
+      return { path, created: false, name: check.principal.name, digest: hashToken(token) };
     }
   }
   const name = await tokens.freeName('admin');
   const { token } = await tokens.create({ name, role: 'admin' });
   writeFileSync(path, `${token}\n`, { mode: 0o600 });
   chmodSync(path, 0o600);
-  return { path, created: true, name };
+  return { path, created: true, name, digest: hashToken(token) };
 }

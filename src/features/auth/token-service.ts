@@ -95,7 +95,11 @@ export class TokenService {
 
   /** Who the bearer of `token` is, or why it is refused. */
   async check(token: string): Promise<TokenCheck> {
-    const digest = hashToken(token);
+    return this.checkDigest(hashToken(token));
+  }
+
+  /** check() by the token's sha256 (hashToken), for holders that keep only that: dashboard sessions. */
+  async checkDigest(digest: string): Promise<TokenCheck> {
     const hit = this.#fromCache(digest, this.#now());
     if (hit) return hit;
     const record = await this.#store.tokens.byHash(digest);
@@ -118,7 +122,11 @@ export class TokenService {
 
   /** check() without waiting, when the answer is cached (the common case); undefined otherwise. */
   checkCached(token: string): TokenCheck | undefined {
-    return this.#fromCache(hashToken(token), this.#now());
+    return this.checkCachedDigest(hashToken(token));
+  }
+
+  checkCachedDigest(digest: string): TokenCheck | undefined {
+    return this.#fromCache(digest, this.#now());
   }
 
   #verdict(r: TokenRecord | undefined, now: number): TokenCheck {

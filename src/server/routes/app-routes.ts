@@ -18,30 +18,12 @@ import { anObject, appDetail, appStatus, event, logLine, rollout } from '../../a
 import { dangerousEnvKeys } from '../../features/auth/env-policy.ts';
 import { RewindError } from '../../shared/errors.ts';
 import { actorOf, maySee, noteAudit, requireApp, requireRole } from '../api-guard.ts';
-import { lastProven } from './drill-routes.ts';
+import { appViews } from '../app-views.ts';
 import { errors, type RouteDeps } from './route-kit.ts';
 
 export const appRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps) => {
   const { controller, store, runtime, rolloutsStarted } = deps;
-  const appStatusOf = async (name: string) => {
-    controller.context(name);
-    const record = await store.apps.get(name);
-    const active = (await store.rollouts.active(name)) ?? null;
-    const stable =
-      record?.stableRevision != null ? await store.revisions.get(name, record.stableRevision) : undefined;
-    const ctx = controller.context(name);
-    return {
-      name,
-      listen: `${ctx.spec.listen.host}:${ctx.spec.listen.port}`,
-      stableRevision: record?.stableRevision ?? null,
-      stableVersion: stable?.version ?? null,
-      activeRollout: active,
-      analysis: controller.analysisStatus(active),
-      watch: await controller.watchStatus(name),
-      steadyWatch: await controller.steadyWatchStatus(name),
-      lastProvenDrill: await lastProven(store, name),
-    };
-  };
+  const views = appViews(deps);
   const started = (
     req: FastifyRequest<{ Params: { app: string } }>,
     kind: string,
@@ -64,22 +46,13 @@ export const appRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps) => 
         controller
           .appNames()
           .filter((name) => maySee(req, name))
-          .map(appStatusOf),
+          .map(views.status),
       ),
   );
   app.get(
     '/api/v1/apps/:app',
     { schema: { summary: 'Status of one app', params: appParams, response: { 200: appDetail, ...errors } } },
-    async (req) => {
-      const status = await appStatusOf(req.params.app);
-      const table = await deps.routes(req.params.app).catch(() => undefined);
-      const traffic = (table?.backends ?? []).map((b) => ({
-        revision: b.revision,
-        weight: b.weight,
-        upstreams: b.upstreams.length,
-      }));
-      return { ...status, traffic, instances: await controller.instances(req.params.app) };
-    },
+    async (req) => views.detail(req.params.app),
   );
   app.get(
     '/api/v1/apps/:app/rollouts',
