@@ -28,6 +28,7 @@ const ALL = [
   'drill',
   'fuzz',
   'cli',
+  'dashboard',
 ];
 // The guard re-runs short versions of the others: it runs when named (`npm run bench:guard`),
 // not as part of the full run.

@@ -44,6 +44,8 @@ export interface LiveFeedDeps {
 
 /** Seconds of history kept per app (one hour). */
 const KEEP_SECONDS = 3600;
+/** How long after a second ends the feed reads it (the proxy workers' last counts land by then). */
+const TICK_AFTER_MS = 30;
 /** How far back the data plane holds seconds (its ring keeps 120). */
 const DATA_PLANE_SECONDS = 120;
 
@@ -114,12 +116,25 @@ export class LiveFeed {
 
   #start(): void {
     this.#unlisten = this.#deps.onEvent((e) => this.#onEvent(e));
-    this.#timer = setInterval(() => void this.#tick().catch(this.#deps.onError), this.#deps.tickMs ?? 1000);
+    this.#schedule();
+  }
+
+  /** Ticks just after each second ends: that second is then complete and sent at once. */
+  #schedule(): void {
+    const period = this.#deps.tickMs ?? 1000;
+    const delay = period - (Date.now() % period) + TICK_AFTER_MS;
+    this.#timer = setTimeout(() => {
+      void this.#tick()
+        .catch(this.#deps.onError)
+        .finally(() => {
+          if (this.#timer) this.#schedule();
+        });
+    }, delay);
     this.#timer.unref();
   }
 
   #stop(): void {
-    clearInterval(this.#timer);
+    clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#unlisten?.();
     this.#unlisten = undefined;
