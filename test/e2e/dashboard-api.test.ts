@@ -44,6 +44,14 @@ describe('dashboard sign-in, session and live stream against a real server', () 
 
   before(async () => {
     h = await startRewind();
+    // The start deploys v1; a deploy before it is stable would be refused as a second rollout.
+    await waitFor('shop stable at v1', async () => {
+      const shop = (await (await h.fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as {
+        stableRevision: number | null;
+        activeRollout: unknown;
+      };
+      return shop.stableRevision === 1 && shop.activeRollout === null;
+    });
   });
   after(async () => {
     await h?.close();
