@@ -54,8 +54,9 @@ export function AppCard({
       <dl className="facts">
         <StableFact detail={detail} />
         {rollout && (
-          <Fact label={rollout.kind === 'rollback' ? 'Rolling back to' : rollout.strategy}>
-            <Link href={paths.rollout(name, rollout.id)}>{revisionLabel(rollout.toRevision)}</Link>
+          <Fact label={rollout.kind === 'rollback' ? 'Rolling back to' : 'Rolling out'}>
+            <Link href={paths.rollout(name, rollout.id)}>{revisionLabel(rollout.toRevision)}</Link>{' '}
+            <span className="quiet">{rollout.strategy}</span>
           </Fact>
         )}
         <TrafficFact detail={detail} />

@@ -33,18 +33,11 @@ export function TrafficFact({ detail }: { detail: AppDetail }) {
   );
 }
 
-/** Healthy instances of the revisions that serve. */
+/** Healthy instances of the app, of those running. */
 export function HealthFact({ detail }: { detail: AppDetail }) {
-  const split = trafficSplit(detail.traffic, detail.stableRevision);
-  const serving =
-    split.length > 0
-      ? split.map((s) => s.revision)
-      : detail.stableRevision === null
-        ? []
-        : [detail.stableRevision];
-  const health = healthOf(detail.instances, serving);
+  const health = healthOf(detail.instances);
   return (
-    <Fact label="Health">
+    <Fact label="Instances">
       <Badge tone={health.total > 0 && health.healthy === health.total ? 'ok' : 'bad'}>
         {health.healthy}/{health.total} healthy
       </Badge>

@@ -17,13 +17,18 @@ test('the split puts the stable revision first and leaves out revisions without 
   for (const [traffic, stable, text] of cases) assert.equal(trafficText(trafficSplit(traffic, stable)), text);
 });
 
-test('health counts the instances of the serving revisions that run', () => {
+test('health counts the running instances', () => {
   const i = (revision: number, phase: string, health: string) =>
     ({ revision, phase, health }) as AppDetail['instances'][number];
-  const instances = [i(1, 'Running', 'Healthy'), i(1, 'Running', 'Unhealthy'), i(2, 'Stopped', 'Unknown')];
-  assert.deepEqual(healthOf(instances, [1]), { healthy: 1, total: 2 });
-  assert.deepEqual(healthOf(instances, [1, 2]), { healthy: 1, total: 2 });
-  assert.deepEqual(healthOf(instances, [3]), { healthy: 0, total: 0 });
+  const cases: [AppDetail['instances'], { healthy: number; total: number }][] = [
+    [
+      [i(1, 'Running', 'Healthy'), i(1, 'Running', 'Unhealthy'), i(2, 'Stopped', 'Unknown')],
+      { healthy: 1, total: 2 },
+    ],
+    [[i(1, 'Running', 'Healthy'), i(3, 'Starting', 'Unknown')], { healthy: 1, total: 2 }],
+    [[], { healthy: 0, total: 0 }],
+  ];
+  for (const [instances, health] of cases) assert.deepEqual(healthOf(instances), health);
 });
 
 test('steadyText', () => {

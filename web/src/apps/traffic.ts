@@ -25,9 +25,13 @@ export interface Health {
   readonly total: number;
 }
 
-/** How many instances of the given revisions are healthy, of those that should run. */
-export function healthOf(instances: AppDetail['instances'], revisions: readonly number[]): Health {
-  const running = instances.filter((i) => revisions.includes(i.revision) && i.phase !== 'Stopped');
+/**
+ * How many of the app's running instances are healthy: those of the serving revisions and those
+ * kept warm for a way back alike (a rollback's copy of a revision runs on that revision's
+ * instances, so instances are not matched to the traffic's revisions).
+ */
+export function healthOf(instances: AppDetail['instances']): Health {
+  const running = instances.filter((i) => i.phase !== 'Stopped');
   return { healthy: running.filter((i) => i.health === 'Healthy').length, total: running.length };
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { labelRows, linearScale, linePath, niceCeiling, timeTicks, valueTicks } from './scale.ts';
+import { labelClusters, linearScale, linePath, niceCeiling, timeTicks, valueTicks } from './scale.ts';
 
 test('linearScale maps a domain onto a range, y growing downwards', () => {
   const y = linearScale([0, 1], [200, 0]);
@@ -25,9 +25,15 @@ test('niceCeiling', () => {
   for (const [v, nice] of cases) assert.equal(niceCeiling(v), nice, String(v));
 });
 
-test('valueTicks', () => {
-  assert.deepEqual(valueTicks(0.5, 4), [0, 0.125, 0.25, 0.375, 0.5]);
-  assert.deepEqual(valueTicks(100, 2), [0, 50, 100]);
+test('valueTicks fall on round steps', () => {
+  const cases: [number, number[]][] = [
+    [0.5, [0, 0.1, 0.2, 0.3, 0.4, 0.5]],
+    [2, [0, 0.5, 1, 1.5, 2]],
+    [2.5, [0, 0.5, 1, 1.5, 2, 2.5]],
+    [100, [0, 20, 40, 60, 80, 100]],
+    [0.02, [0, 0.005, 0.01, 0.015, 0.02]],
+  ];
+  for (const [max, ticks] of cases) assert.deepEqual(valueTicks(max), ticks, String(max));
 });
 
 test('timeTicks picks a round step with at most max ticks', () => {
@@ -77,7 +83,10 @@ test('linePath writes absolute commands and breaks at nulls', () => {
   for (const [points, d] of cases) assert.equal(linePath(points), d);
 });
 
-test('labelRows puts close labels on the next row', () => {
-  assert.deepEqual(labelRows([0, 10, 20, 100, 105], 30, 3), [0, 1, 2, 0, 1]);
-  assert.deepEqual(labelRows([0, 1, 2, 3], 30, 2), [0, 1, 1, 1]);
+test('labelClusters draws one label for labels too close to it', () => {
+  const show = (xs: number[]) => labelClusters(xs, 30).map((c) => (c.shown ? `+${c.more}` : '-'));
+  assert.deepEqual(show([0, 10, 20, 100, 105]), ['+2', '-', '-', '+1', '-']);
+  assert.deepEqual(show([0, 30, 60]), ['+0', '+0', '+0']);
+  assert.deepEqual(show([0, 29, 31]), ['+1', '-', '+0']);
+  assert.deepEqual(show([]), []);
 });

@@ -20,8 +20,11 @@ export function niceCeiling(v: number): number {
   return round(step * power);
 }
 
-/** `count` + 1 evenly spaced ticks from 0 to max. */
-export function valueTicks(max: number, count = 4): number[] {
+/** Ticks from 0 to a niceCeiling max on round steps: 0.5 -> 0, 0.1, ... 0.5; 2 -> 0, 0.5, ... 2. */
+export function valueTicks(max: number): number[] {
+  const power = 10 ** Math.floor(Math.log10(max));
+  const lead = round(max / power);
+  const count = lead === 2 ? 4 : lead === 1 || lead === 2.5 || lead === 5 ? 5 : 4;
   return Array.from({ length: count + 1 }, (_, i) => round((max * i) / count));
 }
 
@@ -63,17 +66,20 @@ export function linePath(points: readonly { readonly x: number; readonly y: numb
 }
 
 /**
- * Rows for labels at x positions (sorted) so that labels in one row are at least `gap` apart;
- * past the last row, labels share it.
+ * Which of the labels at x positions (sorted) are drawn, so that drawn labels are at least `gap`
+ * apart: each drawn label says how many of the ones right after it it stands for.
  */
-export function labelRows(xs: readonly number[], gap: number, rows: number): number[] {
-  const lastInRow: number[] = [];
-  return xs.map((x) => {
-    let row = lastInRow.findIndex((last) => x - last >= gap);
-    if (row < 0) row = lastInRow.length < rows ? lastInRow.length : rows - 1;
-    lastInRow[row] = x;
-    return row;
-  });
+export function labelClusters(xs: readonly number[], gap: number): { shown: boolean; more: number }[] {
+  const out = xs.map(() => ({ shown: false, more: 0 }));
+  let lead = -1;
+  for (const [i, x] of xs.entries()) {
+    if (lead >= 0 && x - xs[lead]! < gap) out[lead]!.more++;
+    else {
+      lead = i;
+      out[i]!.shown = true;
+    }
+  }
+  return out;
 }
 
 const round = (v: number) => Math.round(v * 1e9) / 1e9;

@@ -5,7 +5,7 @@
 import { clock } from '../format.ts';
 import type { BreachSpan, Sample } from '../live/series.ts';
 import type { Marker } from '../rollouts/rollout-markers.ts';
-import { coord, labelRows, linearScale, linePath, niceCeiling, timeTicks, valueTicks } from './scale.ts';
+import { coord, labelClusters, linearScale, linePath, niceCeiling, timeTicks, valueTicks } from './scale.ts';
 import { useWidth } from './use-width.ts';
 
 export interface ChartLine {
@@ -39,8 +39,12 @@ export interface TimeChartProps {
   readonly floor: number;
 }
 
-export const CHART_MARGIN = { left: 56, right: 14, top: 30, bottom: 22 } as const;
+export const CHART_MARGIN = { left: 56, right: 14, top: 22, bottom: 22 } as const;
 const HEIGHT = 210;
+
+/** A time label's anchor: inward near the plot's edges, so that it is not cut. */
+const anchorAt = (x: number, width: number) =>
+  x > width - CHART_MARGIN.right - 28 ? 'end' : x < CHART_MARGIN.left + 28 ? 'start' : 'middle';
 
 export function TimeChart(props: TimeChartProps) {
   const { testId, title, from, to, lines, thresholds, markers, format, floor } = props;
@@ -51,10 +55,9 @@ export function TimeChart(props: TimeChartProps) {
   const x = linearScale([from, to], [m.left, width - m.right]);
   const y = linearScale([0, max], [HEIGHT - m.bottom, m.top]);
   const shown = markers.filter((k) => k.at / 1000 >= from && k.at / 1000 <= to + 1);
-  const rows = labelRows(
+  const labels = labelClusters(
     shown.map((k) => x(k.at / 1000)),
-    70,
-    2,
+    64,
   );
   const plotTop = m.top;
   const plotBottom = HEIGHT - m.bottom;
@@ -72,7 +75,7 @@ export function TimeChart(props: TimeChartProps) {
           </g>
         ))}
         {timeTicks(from, to, Math.max(2, Math.floor((width - m.left) / 90))).map((t) => (
-          <text key={t} className="axis" x={x(t)} y={HEIGHT - 6} textAnchor="middle">
+          <text key={t} className="axis" x={x(t)} y={HEIGHT - 6} textAnchor={anchorAt(x(t), width)}>
             {clock(t * 1000)}
           </text>
         ))}
@@ -90,10 +93,14 @@ export function TimeChart(props: TimeChartProps) {
         )}
         {shown.map((k, i) => (
           <g key={`${k.at}-${k.label}`} className={`marker marker-${k.kind}`}>
+            <title>{`${clock(k.at)} ${k.label}: ${k.detail}`}</title>
             <line x1={coord(x(k.at / 1000))} x2={coord(x(k.at / 1000))} y1={plotTop} y2={plotBottom} />
-            <text x={x(k.at / 1000) + 3} y={11 + (rows[i] ?? 0) * 11}>
-              {k.label}
-            </text>
+            {labels[i]?.shown && (
+              <text x={x(k.at / 1000) + 3} y={12}>
+                {k.label}
+                {labels[i].more > 0 && ` +${labels[i].more}`}
+              </text>
+            )}
           </g>
         ))}
         {thresholds.map((t) => {

@@ -69,8 +69,14 @@ function RevisionTable({ revisions }: { revisions: readonly RevisionEntry[] }) {
 function Compare({ app, revisions }: { app: string; revisions: readonly RevisionEntry[] }) {
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
+  const stable = revisions.find((r) => r.outcome === 'stable')?.number;
+  const first = Math.min(...revisions.map((r) => r.number));
+  // The server compares a revision with the one that served before it: the first has none.
+  const nothingBefore = !from && (to ? Number(to) : stable) === first;
   const query = new URLSearchParams({ ...(from && { from }), ...(to && { to }) }).toString();
-  const diff = useApi<RevisionDiff>(`${apiPath(app, 'revisions', 'diff')}${query ? `?${query}` : ''}`);
+  const diff = useApi<RevisionDiff>(
+    nothingBefore ? null : `${apiPath(app, 'revisions', 'diff')}${query ? `?${query}` : ''}`,
+  );
   const pick = (label: string, value: string, set: (v: string) => void, fallback: string) => (
     <label className="field inline">
       <span>{label}</span>
@@ -91,8 +97,14 @@ function Compare({ app, revisions }: { app: string; revisions: readonly Revision
         {pick('From', from, setFrom, 'the one that served before')}
         {pick('To', to, setTo, 'the stable one')}
       </div>
-      {diff.error && <Problem error={diff.error} />}
-      {diff.data && <DiffView diff={diff.data} />}
+      {nothingBefore ? (
+        <Empty>Revision {first} is the first: pick another to compare it with.</Empty>
+      ) : (
+        <>
+          {diff.error && <Problem error={diff.error} />}
+          {diff.data && <DiffView diff={diff.data} />}
+        </>
+      )}
     </section>
   );
 }

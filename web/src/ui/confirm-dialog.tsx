@@ -26,9 +26,8 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
   useEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
-    dialog.showModal();
+    if (!dialog.open) dialog.showModal();
     dialog.querySelector<HTMLElement>('textarea, input, select, button[data-first]')?.focus();
-    return () => dialog.close();
   }, []);
 
   const submit = async (e: FormEvent) => {
