@@ -76,7 +76,8 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
   const route = matchRoute(usePath());
   const ready = live.apps !== null;
 
-  // The first `apps` message is drawn: tests and the benchmark wait for this mark.
+  // The page is drawn with data once the first `apps` message is: <html data-ready="1"> says so
+  // to whoever waits for it (the browser stories, bench/dashboard.ts).
   useEffect(() => {
     if (ready) document.documentElement.dataset.ready = '1';
   }, [ready]);

@@ -12,7 +12,7 @@ export function StableFact({ detail }: { detail: AppDetail }) {
   );
 }
 
-/** The active rollout's phase, or what watches the stable revision; `phase-{app}` to the tests. */
+/** The active rollout's phase, or what watches the stable revision (`data-testid=phase-{app}`). */
 export function AppPhase({ detail }: { detail: AppDetail }) {
   const rollout = detail.activeRollout;
   return (
@@ -22,7 +22,10 @@ export function AppPhase({ detail }: { detail: AppDetail }) {
   );
 }
 
-/** "70% / 30%" (the part the tests and the benchmark read), then which revisions. */
+/**
+ * "70% / 30%", then which revisions; the split alone is `data-testid=traffic-{app}`, the text the
+ * browser stories and bench/dashboard.ts watch change.
+ */
 export function TrafficFact({ detail }: { detail: AppDetail }) {
   const split = trafficSplit(detail.traffic, detail.stableRevision);
   return (
