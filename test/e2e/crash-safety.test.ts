@@ -357,7 +357,7 @@ describe('crash safety of a rollback: its verification is journalled, not held i
       },
       60_000,
     );
-    assert.equal(incident!.status, 'Resolved');
+    assert.equal(incident!.status, 'Verifying', 'verified, then watched (verify.watch)');
     const events = (await (await h.fetch(`${h.apiUrl}/api/v1/rollouts/${rollout.id}/events`)).json()) as {
       type: string;
       at: number;
