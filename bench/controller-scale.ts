@@ -7,13 +7,17 @@
 // canary; the data plane read (an IPC call in the real controller) is not counted: the buckets are
 // in memory. With --persist each count runs twice, side by side: the series in memory only, and
 // also persisted once per evaluation to a real SQLite store (what the controller does, so that a
-// restart resumes its windows); the store's work is in-process and counted.
+// restart resumes its windows); the store's work is in-process and counted. With --restored each
+// count also runs as the watch after a rollback: the revision alone (no baseline, no judgment),
+// judged by the verification checklist and the default rules (features/rollouts/rollback-watch.ts).
 //
-//   node bench/controller-scale.ts [--rollouts 10,100,1000] [--rps 500] [--weight 10] [--rounds N] [--persist] [--json]
+//   node bench/controller-scale.ts [--rollouts 10,100,1000] [--rps 500] [--weight 10] [--rounds N] [--persist] [--restored] [--json]
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requiredHistorySeconds } from '../src/features/analysis/index.ts';
+import { restoredRevisionRules } from '../src/features/rollouts/rollback-watch.ts';
+import { verifySpecSchema } from '../src/spec/verify-spec.ts';
 import { openStore } from '../src/store/open-store.ts';
 import type { Store } from '../src/store/types.ts';
 import { defaultAnalysis, SimulatedRollout, SimulatedTraffic, STABLE } from './lib/canary-sim.ts';
@@ -33,11 +37,14 @@ const weight = intFlag(args, 'weight', 10);
 const roundsFlag = args.some((a) => a.startsWith('--rounds')) ? intFlag(args, 'rounds', 5) : null;
 const json = args.includes('--json');
 const persist = args.includes('--persist');
+const restored = args.includes('--restored');
 const log = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
 
 interface Result {
   readonly rollouts: number;
   readonly series: 'memory' | 'sqlite';
+  /** canary: beside its baseline, with the judgment; restored: alone, as after a rollback. */
+  readonly watch: 'canary' | 'restored';
   readonly rounds: number;
   readonly historySeconds: number;
   readonly cpuUsPerEvaluation: number;
@@ -49,12 +56,16 @@ interface Result {
   readonly decisions: number;
 }
 
-async function measure(n: number, store: Store | null): Promise<Result> {
+async function measure(n: number, store: Store | null, watch: Result['watch'] = 'canary'): Promise<Result> {
   const spec = defaultAnalysis();
+  const alone =
+    watch === 'restored'
+      ? restoredRevisionRules({ analysis: spec, verify: verifySpecSchema.parse({}) })
+      : undefined;
   const history = requiredHistorySeconds(spec);
   const t0 = 1_700_000_000_000;
   const sims: SimulatedRollout[] = [];
-  const run = `${n}-${store ? 'p' : 'm'}`;
+  const run = `${n}-${store ? 'p' : 'm'}-${watch}`;
   if (store) await store.apps.upsert(`shop-${run}`, {});
   for (let i = 0; i < n; i++) {
     if (store) {
@@ -76,7 +87,7 @@ async function measure(n: number, store: Store | null): Promise<Result> {
     const traffic = new SimulatedTraffic({ rps, weight, stable: STABLE, canary: STABLE }, start, i + 1, {
       pool: 120,
     });
-    sims.push(new SimulatedRollout(traffic, spec, `r${i}-${run}`, store?.analysis));
+    sims.push(new SimulatedRollout(traffic, spec, `r${i}-${run}`, store?.analysis, alone));
   }
   // Fill each watch: a first evaluation, then one a full history later (it reads every second since).
   let now = t0 + 1100;
@@ -107,6 +118,7 @@ async function measure(n: number, store: Store | null): Promise<Result> {
   return {
     rollouts: n,
     series: store ? 'sqlite' : 'memory',
+    watch,
     rounds,
     historySeconds: history,
     cpuUsPerEvaluation: perEval,
@@ -129,7 +141,9 @@ async function main(): Promise<void> {
     for (const n of counts) {
       log(`  ${n} rollouts...`);
       results.push(await measure(n, null));
+      if (restored) results.push(await measure(n, null, 'restored'));
       if (store) results.push(await measure(n, store));
+      if (store && restored) results.push(await measure(n, store, 'restored'));
     }
   } finally {
     await store?.close();
@@ -147,6 +161,7 @@ async function main(): Promise<void> {
     table(
       [
         'rollouts',
+        'watch',
         'series',
         'rounds',
         'CPU/rollout/eval (ms)',
@@ -159,6 +174,7 @@ async function main(): Promise<void> {
       ],
       results.map((r) => [
         r.rollouts,
+        r.watch,
         r.series,
         r.rounds,
         round(r.cpuUsPerEvaluation / 1000, 3),

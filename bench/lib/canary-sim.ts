@@ -5,7 +5,7 @@
 // rollout driver does on its 100 ms reconcile tick. Used by bench/false-alarms.ts,
 // bench/judge-compare.ts and bench/controller-scale.ts.
 
-import { type AnalysisSpec, analysisSpecSchema } from '../../src/features/analysis/index.ts';
+import { type AnalysisSpec, analysisSpecSchema, type Rule } from '../../src/features/analysis/index.ts';
 import type { AppContext } from '../../src/features/rollouts/app-context.ts';
 import type { RolloutState } from '../../src/features/rollouts/rollout-state.ts';
 import {
@@ -186,13 +186,21 @@ export class SimulatedRollout {
   readonly id: string;
   #now = 0;
 
-  /** `series`: persist the watch's series there (the rollout `id` must exist in that store). */
+  /** Set: the revision is judged alone by these rules, as the watch after a rollback does. */
+  readonly #alone: readonly Rule[] | undefined;
+
+  /**
+   * `series`: persist the watch's series there (the rollout `id` must exist in that store).
+   * `alone`: judge the canary's revision alone (no baseline) with these rules.
+   */
   constructor(
     traffic: SimulatedTraffic,
     spec: AnalysisSpec = defaultAnalysis(),
     id = 'sim',
     series?: SeriesStore,
+    alone?: readonly Rule[],
   ) {
+    this.#alone = alone;
     this.traffic = traffic;
     this.id = id;
     this.watch = new RolloutWatch(
@@ -210,10 +218,11 @@ export class SimulatedRollout {
       rolloutId: this.id,
       weight: this.state.weight,
       candidate: { revision: CANARY_REVISION, unit: CANARY_REVISION },
-      baseline: { revision: STABLE_REVISION, unit: STABLE_REVISION },
+      baseline: this.#alone ? null : { revision: STABLE_REVISION, unit: STABLE_REVISION },
       instances: INSTANCES,
       health: (): InstanceHealth => 'Healthy',
       now,
+      ...(this.#alone && { rules: this.#alone }),
     });
   }
 }

@@ -2,6 +2,7 @@
 // every rollout scenario can be shown and tested:
 //   SHOP_ERROR_RATE=0.3         share of requests answered 500
 //   SHOP_ERROR_AFTER_MS=30000   ... only from this long after the process started (a late failure)
+//   SHOP_ERROR_FILE=/tmp/x      ... only while this file exists (a failure that starts when told)
 //   SHOP_LATENCY_MS=200         added latency per request
 //   SHOP_CRASH_AT_START=1       exit(1) before listening
 //   SHOP_CRASH_AFTER=500        exit(1) after N requests
@@ -24,6 +25,7 @@ const version = process.env.SHOP_VERSION ?? 'dev';
 const port = Number(process.env.PORT ?? 3000);
 const errorRate = Number(process.env.SHOP_ERROR_RATE ?? 0);
 const errorAfter = Date.now() + Number(process.env.SHOP_ERROR_AFTER_MS ?? 0);
+const errorFile = process.env.SHOP_ERROR_FILE;
 const latencyMs = Number(process.env.SHOP_LATENCY_MS ?? 0);
 const crashAfter = Number(process.env.SHOP_CRASH_AFTER ?? 0);
 const healthFail = process.env.SHOP_HEALTH_FAIL === '1';
@@ -91,7 +93,10 @@ const server = createServer((req, res) => {
       ? await flag('recommendations', false, String(req.headers['x-user-id'] ?? 'anonymous'))
       : false;
     if (
-      (errorRate > 0 && Date.now() >= errorAfter && Math.random() < errorRate) ||
+      (errorRate > 0 &&
+        Date.now() >= errorAfter &&
+        (errorFile === undefined || existsSync(errorFile)) &&
+        Math.random() < errorRate) ||
       (recommendations && recommendationsErrorRate > 0 && Math.random() < recommendationsErrorRate)
     ) {
       res.writeHead(500, { 'content-type': 'application/json', 'x-shop-version': version });

@@ -16,6 +16,14 @@ export function ago(ms: number, now = Date.now()): string {
   return `${Math.floor(s / 86_400)}d ago`;
 }
 
+/** Time left until `until`: "12m 5s left", "40s left". */
+export function left(until: number, now = Date.now()): string {
+  const s = Math.max(0, Math.ceil((until - now) / 1000));
+  if (s < 60) return `${s}s left`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s left`;
+  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m left`;
+}
+
 export function clock(ms: number): string {
   return new Date(ms).toISOString().slice(11, 23);
 }

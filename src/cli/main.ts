@@ -11,7 +11,7 @@ import { registerDrillCommands } from './drill-commands.ts';
 import { EXIT } from './exit-codes.ts';
 import { registerFlagCommands } from './flags-commands.ts';
 import { followRollout, json, keyValue, print, rolloutLine } from './follow-rollout.ts';
-import { ago, clock, table, watchFrame } from './format.ts';
+import { ago, clock, left, table, watchFrame } from './format.ts';
 import { registerSecurityCommands } from './security-commands.ts';
 import { type AppStatusView, logsNote, renderStatus } from './status-view.ts';
 
@@ -188,7 +188,7 @@ const incidentsCmd = program
     if (opts.json) return json(list);
     print(
       table(
-        list.map((i) => [i.id, i.app, i.severity, i.status, ago(i.openedAt), i.title]),
+        list.map((i) => [i.id, i.app, i.severity, incidentState(i, Date.now()), ago(i.openedAt), i.title]),
         ['ID', 'APP', 'SEV', 'STATUS', 'OPENED', 'TITLE'],
       ),
     );
@@ -218,6 +218,13 @@ interface IncidentView {
   status: string;
   openedAt: number;
   title: string;
+  watch?: { until: number; result: string | null };
+}
+
+/** The status, with the time left while the restored revision is watched ("Verifying (12m left)"). */
+function incidentState(i: IncidentView, now: number): string {
+  if (i.status !== 'Verifying' || !i.watch) return i.status;
+  return `Verifying (${left(i.watch.until, now)})`;
 }
 
 program

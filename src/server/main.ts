@@ -209,11 +209,11 @@ export async function runServer(options: ServerOptions): Promise<void> {
   );
   const incidents = new IncidentService({
     store,
-    onChange: (change, incident) =>
+    onChange: (change, incident, message) =>
       hub.publish({
         type: change,
         app: incident.app,
-        message: `${incident.severity} ${incident.status}: ${incident.title}`,
+        message,
         severity: incident.severity,
         incidentId: incident.id,
         rolloutId: incident.rolloutId,

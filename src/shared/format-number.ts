@@ -14,3 +14,8 @@ export function formatNumber(x: number): string {
   const rounded = roundForPeople(x);
   return rounded === 0 && x !== 0 ? x.toExponential(1) : String(rounded);
 }
+
+/** A share (0..1) as a percentage: 0.0123 -> "1.23%". */
+export function formatPercent(share: number): string {
+  return `${formatNumber(share * 100)}%`;
+}

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { cidrSchema } from '../shared/cidr-schema.ts';
 import { durationSchema } from '../shared/duration-schema.ts';
 import { analysisSpecSchema } from './analysis-spec.ts';
+import { type Check, checkSchema, commandCheckSchema, httpCheckSchema } from './check-spec.ts';
 import { databaseSpecSchema } from './database-spec.ts';
 import { drillSpecSchema } from './drill-spec.ts';
 import { hooksSchema } from './hooks-spec.ts';
@@ -20,6 +21,7 @@ import {
   DEFAULT_TRUSTED_SOURCES,
 } from './proxy-spec.ts';
 import { type CanaryStepSpec, canaryStepsProblem } from './strategy-spec.ts';
+import { verifySpecSchema } from './verify-spec.ts';
 
 const duration = (example: string) => durationSchema(example);
 
@@ -63,24 +65,7 @@ const envMap = z
   })
   .default({});
 
-export const httpCheckSchema = z.strictObject({
-  name: z.string().optional(),
-  http: z.strictObject({
-    path: z.string().startsWith('/', 'the path starts with /'),
-    method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
-    expectStatus: z.number().int().min(100).max(599).default(200),
-    timeout: duration('2s').default(2000),
-  }),
-});
-
-export const commandCheckSchema = z.strictObject({
-  name: z.string().optional(),
-  command: z.string().min(1, 'give a shell command'),
-  expectExitCode: z.number().int().min(0).max(255).default(0),
-  timeout: duration('30s').default(30_000),
-});
-
-export const checkSchema = z.union([httpCheckSchema, commandCheckSchema]);
+export { checkSchema, commandCheckSchema, httpCheckSchema };
 
 const rolloutCommon = {
   prePromotionChecks: z.array(checkSchema).default([]),
@@ -224,6 +209,8 @@ export const appSpecSchema = z.strictObject({
       if (problem) ctx.addIssue({ code: 'custom', path: ['canary', 'steps'], message: problem });
     }),
   analysis: analysisSpecSchema.prefault({}),
+  /** The watch of a revision restored by a rollback (features/rollouts/rollback-watch.ts). */
+  verify: verifySpecSchema,
   /** The app's database, whose migrations roll out and back with its revisions. */
   database: databaseSpecSchema.optional(),
   hooks: hooksSchema,
@@ -312,7 +299,7 @@ export function forceValue(app: AppSpec, revision: number): string {
   const secret = forceSecret(app);
   return secret === undefined ? String(revision) : `${revision}:${secret}`;
 }
-export type Check = z.output<typeof checkSchema>;
+export type { Check };
 export type RewindConfig = z.output<typeof configSchema>;
 
 export interface RolloutSettings {

@@ -41,6 +41,7 @@ export const EVENT_TYPES = [
   'flags.killSwitch',
   'flags.killSwitchFailed',
   'incident.opened',
+  'incident.verifying',
   'incident.escalated',
   'incident.resolved',
   'drill.started',

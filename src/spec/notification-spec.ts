@@ -12,6 +12,7 @@ export const NOTIFICATION_EVENTS = [
   'rollout.completed',
   'analysis.breach',
   'incident.opened',
+  'incident.verifying',
   'incident.escalated',
   'incident.resolved',
   'flags.changed',

@@ -77,11 +77,19 @@ export interface PostDeployWatch {
  * restored revision), so that a controller killed meanwhile runs it after its restart.
  */
 export interface RollbackVerification {
-  readonly status: 'Pending' | 'Passed' | 'Failed';
+  /** Watching: the first verification passed and the watch after it runs until `until`. */
+  readonly status: 'Pending' | 'Watching' | 'Passed' | 'Failed';
   /** The revision whose serving is verified. */
   readonly revision: number;
   readonly dueAt: number;
   readonly endedAt?: number;
+  /** The watch (features/rollouts/rollback-watch.ts): when it began and ends. */
+  readonly startedAt?: number;
+  readonly until?: number;
+  /** When the user's checks last ran during the watch. */
+  readonly checkedAt?: number;
+  /** Rules that had the traffic to judge at least once during the watch. */
+  readonly judged?: readonly string[];
 }
 
 export interface RolloutState {
@@ -177,10 +185,14 @@ export const rolloutStateSchema: z.ZodType<RolloutState> = z.looseObject({
     .optional(),
   verification: z
     .looseObject({
-      status: z.enum(['Pending', 'Passed', 'Failed']),
+      status: z.enum(['Pending', 'Watching', 'Passed', 'Failed']),
       revision: z.number().int(),
       dueAt: z.number(),
       endedAt: z.number().optional(),
+      startedAt: z.number().optional(),
+      until: z.number().optional(),
+      checkedAt: z.number().optional(),
+      judged: z.array(z.string()).optional(),
     })
     .nullable()
     .optional(),

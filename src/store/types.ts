@@ -111,7 +111,11 @@ export interface NewEvent {
   readonly data?: unknown;
 }
 
-export type IncidentStatus = 'Open' | 'Resolved' | 'Escalated';
+/**
+ * Open while the rollback runs; Verifying while the restored revision is watched after it;
+ * Resolved when the watch passed; Escalated (P0) when the rollback did not bring the app back.
+ */
+export type IncidentStatus = 'Open' | 'Verifying' | 'Resolved' | 'Escalated';
 
 export interface IncidentRecord {
   readonly id: string;

@@ -79,7 +79,7 @@ describe('the canary judgment', () => {
     });
     assert.equal(incident!.trigger.kind, 'judgment');
     assert.equal(incident!.severity, 'P0');
-    assert.equal(incident!.status, 'Resolved');
+    assert.equal(incident!.status, 'Verifying', 'verified at the switch, then watched (verify.watch)');
     assert.ok(
       incident!.impact.requestsFailed > 0 &&
         incident!.impact.requestsServed >= incident!.impact.requestsFailed,

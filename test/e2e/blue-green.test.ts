@@ -96,7 +96,7 @@ describe('blue-green with examples/shop', () => {
       }[];
       return list.length === 1 && list[0]!.status !== 'Open' && list;
     });
-    assert.equal(incidents[0]!.status, 'Resolved');
+    assert.equal(incidents[0]!.status, 'Verifying', 'verified at the switch, then watched (verify.watch)');
     const report = await h.cli('incidents', 'show', incidents[0]!.id);
     assert.equal(report.code, 0, report.stderr);
     assert.match(report.stdout, /# Incident Report/);

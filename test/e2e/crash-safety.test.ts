@@ -332,7 +332,7 @@ describe('crash safety of a rollback: its verification is journalled, not held i
     await h?.close();
   });
 
-  test('given a server SIGKILLed right after a rollback, the restarted server verifies it and the incident ends Resolved', async () => {
+  test('given a server SIGKILLed right after a rollback, the restarted server verifies it and the incident is Verifying', async () => {
     const r = await h.cli('rollback', 'shop', '--reason', 'e2e', '--json');
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const rollout = JSON.parse(r.stdout) as {
@@ -357,7 +357,7 @@ describe('crash safety of a rollback: its verification is journalled, not held i
       },
       60_000,
     );
-    assert.equal(incident!.status, 'Resolved');
+    assert.equal(incident!.status, 'Verifying', 'verified, then watched (verify.watch)');
     const events = (await (await h.fetch(`${h.apiUrl}/api/v1/rollouts/${rollout.id}/events`)).json()) as {
       type: string;
       at: number;
@@ -368,6 +368,6 @@ describe('crash safety of a rollback: its verification is journalled, not held i
     const after = (await (await h.fetch(`${h.apiUrl}/api/v1/rollouts/${rollout.id}`)).json()) as {
       state: { verification?: { status: string } };
     };
-    assert.equal(after.state.verification?.status, 'Passed');
+    assert.equal(after.state.verification?.status, 'Watching', 'the watch after it journalled');
   });
 });

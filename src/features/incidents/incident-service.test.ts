@@ -139,7 +139,7 @@ test('failed verification escalates and raises severity to P0', async () => {
   assert.equal(incident.status, 'Escalated');
   assert.equal(incident.severity, 'P0');
   assert.equal(incident.resolvedAt, null);
-  assert.match(incident.timeline.at(-1)?.detail ?? '', /failed: http \/health; escalated to P0/);
+  assert.match(incident.timeline.at(-1)?.detail ?? '', /failed: http \/health \(503\); escalated to P0/);
   const record = await store.incidents.get(id);
   assert.equal(record?.severity, 'P0');
   assert.equal(record?.status, 'Escalated');

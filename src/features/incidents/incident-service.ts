@@ -14,6 +14,7 @@ import {
   type IncidentTrigger,
   type IncidentVerification,
   type PartialRollback,
+  type PostRollbackWatch,
   type RevisionRef,
   type RollbackTiming,
   type TimelineEntry,
@@ -22,7 +23,9 @@ import {
 
 export { type ComputeImpactOptions, computeImpact, type WeightPoint } from './compute-impact.ts';
 
-export type IncidentChange = 'incident.opened' | 'incident.escalated' | 'incident.resolved';
+import { expectedRollbackMs, type IncidentChange, incidentMessage } from './runbook-messages.ts';
+
+export type { IncidentChange };
 
 export interface IncidentServiceOptions {
   readonly store: Store;
@@ -30,8 +33,11 @@ export interface IncidentServiceOptions {
   readonly now?: () => number;
   /** Defaults to inc-<UTC yyyymmddThhmmss>-<4 hex>: readable, sortable, unique enough per app. */
   readonly newId?: (at: number) => string;
-  /** Told after each open/escalate/resolve is stored (e.g. to publish a notification). Must not throw. */
-  readonly onChange?: (change: IncidentChange, incident: Incident) => void;
+  /**
+   * Told after each open/verifying/escalate/resolve is stored, with the runbook's message for it
+   * (e.g. to publish a notification). Must not throw.
+   */
+  readonly onChange?: (change: IncidentChange, incident: Incident, message: string) => void;
 }
 
 export interface OpenIncident {
@@ -126,7 +132,10 @@ export class IncidentService {
       data: doc,
     });
     const incident = toIncident(record);
-    this.#notify('incident.opened', incident);
+    const earlier = (await this.#store.incidents.list({ app: doc.app, limit: 21 }))
+      .filter((r) => r.id !== id)
+      .map(toIncident);
+    this.#notify('incident.opened', incident, expectedRollbackMs(earlier));
     return incident;
   }
 
@@ -179,29 +188,84 @@ export class IncidentService {
   }
 
   /**
-   * The verdict on the revision rolled back to. Passed resolves the incident. Failed escalates it
-   * and raises the severity to P0: the rollback did not bring the app back, people must act now.
+   * The first verification passed and the restored revision is watched until `until`: the
+   * incident is Verifying meanwhile (the runbook's "monitor metrics for 15 minutes").
+   */
+  async startWatch(
+    id: string,
+    input: { revision: number; until: number; checks: readonly VerificationCheck[]; at?: number },
+  ): Promise<Incident> {
+    const at = input.at ?? this.#now();
+    const watch: PostRollbackWatch = {
+      revision: input.revision,
+      startedAt: at,
+      until: input.until,
+      endedAt: null,
+      result: null,
+    };
+    const notYet = input.checks.filter((c) => c.notChecked).map((c) => c.name);
+    const incident = await this.#change(id, (doc) => ({
+      verification: { at, passed: true, checks: input.checks },
+      status: 'Verifying',
+      watch,
+      timeline: byTime([
+        ...doc.timeline,
+        {
+          at,
+          event: 'Verification started',
+          detail: `${input.checks.filter((c) => c.passed).length} checks passed${notYet.length ? ` (${notYet.join(', ')}: not checked yet)` : ''}; revision ${input.revision} watched until ${new Date(input.until).toISOString()}`,
+        },
+      ]),
+    }));
+    this.#notify('incident.verifying', incident);
+    return incident;
+  }
+
+  /**
+   * The verdict on the revision rolled back to, at the end of its watch (or at the switch when it
+   * is not watched). Passed resolves the incident. Failed escalates it and raises the severity to
+   * P0: the rollback did not bring the app back, people must act now. A check not made (notChecked)
+   * fails nothing: it is listed as such.
    */
   async setVerification(
     id: string,
-    verification: { passed: boolean; checks: readonly VerificationCheck[]; at?: number },
+    verification: {
+      passed: boolean;
+      checks: readonly VerificationCheck[];
+      at?: number;
+      /** How the watch ended (Superseded: a newer rollout replaced the revision first). */
+      watch?: { result: 'Passed' | 'Failed' | 'Superseded'; reason?: string };
+    },
   ): Promise<Incident> {
     const at = verification.at ?? this.#now();
     const result: IncidentVerification = { at, passed: verification.passed, checks: verification.checks };
-    const failedChecks = result.checks.filter((c) => !c.passed).map((c) => c.name);
+    const failed = result.checks.filter((c) => !c.passed && !c.notChecked);
     const incident = await this.#change(id, (doc) => ({
       verification: result,
       status: result.passed ? 'Resolved' : 'Escalated',
       severity: result.passed ? doc.severity : 'P0',
       resolvedAt: result.passed ? (doc.resolvedAt ?? at) : null,
+      ...(doc.watch &&
+        verification.watch && {
+          watch: {
+            ...doc.watch,
+            endedAt: at,
+            result: verification.watch.result,
+            ...(verification.watch.reason && { reason: verification.watch.reason }),
+          },
+        }),
       timeline: byTime([
         ...doc.timeline,
         result.passed
-          ? { at, event: 'Verification passed', detail: `${result.checks.length} checks passed; resolved` }
+          ? {
+              at,
+              event: 'Verification passed',
+              detail: `${result.checks.filter((c) => c.passed).length} checks passed${verification.watch?.reason ? `; ${verification.watch.reason}` : ''}; resolved`,
+            }
           : {
               at,
               event: 'Verification failed',
-              detail: `failed: ${failedChecks.join(', ') || 'no check passed'}; escalated to P0`,
+              detail: `failed: ${failed.map((c) => `${c.name} (${c.detail})`).join(', ') || 'no check passed'}; escalated to P0`,
             },
       ]),
     }));
@@ -247,9 +311,9 @@ export class IncidentService {
     return next;
   }
 
-  #notify(change: IncidentChange, incident: Incident): void {
+  #notify(change: IncidentChange, incident: Incident, etaMs: number | null = null): void {
     try {
-      this.#onChange?.(change, incident);
+      this.#onChange?.(change, incident, incidentMessage(change, incident, etaMs));
     } catch {
       // A listener's failure must not fail the rollback that called us.
     }

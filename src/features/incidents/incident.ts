@@ -84,6 +84,18 @@ export interface IncidentVerification {
   readonly checks: readonly VerificationCheck[];
 }
 
+/** The watch of the restored revision after the rollback (the incident is Verifying meanwhile). */
+export interface PostRollbackWatch {
+  readonly revision: number;
+  readonly startedAt: number;
+  readonly until: number;
+  readonly endedAt: number | null;
+  /** Null while watching. Superseded: a newer rollout replaced the restored revision first. */
+  readonly result: 'Passed' | 'Failed' | 'Superseded' | null;
+  /** What failed (Failed) or replaced the revision (Superseded). */
+  readonly reason?: string;
+}
+
 export interface RollbackTiming {
   readonly startedAt: number;
   /** When the stable revision had all the traffic again; null until then. */
@@ -112,6 +124,8 @@ export interface Incident {
   /** Oldest first. */
   readonly actions: readonly IncidentAction[];
   readonly verification: IncidentVerification | null;
+  /** Set when the restored revision is watched after the rollback (verify.watch > 0). */
+  readonly watch?: PostRollbackWatch;
   readonly rollback: RollbackTiming;
   /** Set when a kill switch disabled a flag instead of rolling the revision back. */
   readonly partialRollback?: PartialRollback;

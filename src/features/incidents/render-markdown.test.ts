@@ -357,3 +357,33 @@ test('a kill switch: the revision kept serving; the duration runs from the breac
   );
   assert.match(byHand, /### Impact\n- \*\*Requests\*\*: not measured: /);
 });
+
+test('the watch after the rollback: watching while Verifying, then how it ended', () => {
+  const watching: Incident = {
+    ...incident,
+    status: 'Verifying',
+    resolvedAt: null,
+    watch: { revision: 3, startedAt: T + 50_000, until: T + 950_000, endedAt: null, result: null },
+  };
+  const md = renderIncidentMarkdown(watching);
+  assert.match(md, /- \*\*Result\*\*: passed at the switch at /);
+  assert.match(md, /- \*\*Watch\*\*: revision 3 from 14:30:50 to 14:45:50 UTC \(15m\): watching/);
+  assert.match(md, /- \[ \] Verify system health/, 'not ticked while the watch runs');
+  const failed = renderIncidentMarkdown({
+    ...watching,
+    status: 'Escalated',
+    verification: {
+      at: T + 80_000,
+      passed: false,
+      checks: [{ name: 'error rate below 1%', passed: false, detail: 'error rate 9% > 1% for 10s' }],
+    },
+    watch: {
+      ...watching.watch!,
+      endedAt: T + 80_000,
+      result: 'Failed',
+      reason: 'error rate 9% > 1% for 10s',
+    },
+  });
+  assert.match(failed, /\(15m\): FAILED: error rate 9% > 1% for 10s/);
+  assert.match(failed, /\| error rate below 1% \| FAILED \| error rate 9% > 1% for 10s \|/);
+});

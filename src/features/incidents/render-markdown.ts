@@ -206,8 +206,19 @@ function actionsTaken(incident: Incident, day: string): string[] {
     lines.push('- Not verified yet.');
     return lines;
   }
+  const watch = incident.watch;
   lines.push(
-    `- **Result**: ${verification.passed ? 'passed' : 'FAILED, escalated'} at ${when(verification.at, day)} UTC`,
+    `- **Result**: ${verification.passed ? (watch?.result === null ? 'passed at the switch' : 'passed') : 'FAILED, escalated'} at ${when(verification.at, day)} UTC`,
+  );
+  if (watch)
+    lines.push(
+      `- **Watch**: revision ${watch.revision} from ${when(watch.startedAt, day)} to ${when(watch.until, day)} UTC (${formatDuration(watch.until - watch.startedAt)}): ${
+        watch.result === null
+          ? 'watching'
+          : `${watch.result === 'Failed' ? 'FAILED' : watch.result.toLowerCase()}${watch.reason ? `: ${inline(watch.reason)}` : ''}`
+      }`,
+    );
+  lines.push(
     '',
     '| Check | Result | Detail |',
     '|---|---|---|',
@@ -228,7 +239,7 @@ function checklist(incident: Incident): string[] {
     checkbox(true, 'Detect issue'),
     checkbox(true, 'Trigger rollback'),
     checkbox(incident.rollback.completedAt !== null, 'Monitor rollback'),
-    checkbox(v?.passed === true, 'Verify system health'),
+    checkbox(v?.passed === true && incident.status !== 'Verifying', 'Verify system health'),
     checkbox(
       incident.actions.some((a) => /^notif/i.test(a.action)),
       'Communicate to team',

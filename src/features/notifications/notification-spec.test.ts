@@ -38,7 +38,7 @@ test('defaults: empty list, signature header, timeout, all events', () => {
     events: ['incident.opened'],
     timeout: 2000,
   });
-  assert.equal(NOTIFICATION_EVENTS.length, 13, 'rollouts, analysis, incidents, flags and drills');
+  assert.equal(NOTIFICATION_EVENTS.length, 14, 'rollouts, analysis, incidents, flags and drills');
 });
 
 test('secret from the environment, header names lowercased, duplicate events collapse', () => {

@@ -3,6 +3,8 @@
 // was asked, the traffic plans the router saw, the journal and the incident.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
   FakeHealth,
@@ -13,6 +15,7 @@ import {
 import { tempDir } from '../../../test/support/process-fixtures.ts';
 import { silentLogger } from '../../shared/logger.ts';
 import type { AppSpec } from '../../spec/app-spec.ts';
+import { LATENCY_BOUNDS_MS } from '../../spec/proxy-spec.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { RolloutKind, RolloutRecord, Store } from '../../store/types.ts';
 import { parseConfig } from '../apps/load-config.ts';
@@ -48,7 +51,12 @@ class World {
   readonly health = new FakeHealth();
   readonly traffic = new FakeTrafficRouter();
   readonly metrics = new FakeMetrics();
-  readonly incidents = new IncidentService({ store });
+  /** Each incident change with the runbook's message for it, as notifiers would get them. */
+  readonly changes: { change: string; message: string }[] = [];
+  readonly incidents = new IncidentService({
+    store,
+    onChange: (change, _incident, message) => this.changes.push({ change, message }),
+  });
   now = Date.now();
   readonly clock = { now: () => this.now };
   readonly spec: AppSpec;
@@ -57,10 +65,11 @@ class World {
   driver: RolloutDriver;
   readonly #units = new Map<number, number>();
 
-  constructor(strategy: string) {
+  /** `verify`: the app's post-rollback watch (off by default here: the one check at the switch decides). */
+  constructor(strategy: string, verify = '{ watch: 0s }') {
     const name = `app-${randomUUID().slice(0, 8)}`;
     this.spec = parseConfig(
-      `apps:\n  - name: ${name}\n    listen: 127.0.0.1:18997\n    run: { command: "svc \${version}" }\n    health: { startTimeout: 5s }\n    strategy: ${strategy}\n`,
+      `apps:\n  - name: ${name}\n    listen: 127.0.0.1:18997\n    run: { command: "svc \${version}" }\n    health: { startTimeout: 5s }\n    strategy: ${strategy}\n    verify: ${verify}\n`,
     ).apps[0]!;
     this.ctx = {
       spec: this.spec,
@@ -383,4 +392,135 @@ test('a restored revision with no instance running fails its verification and es
   const [incident] = await w.incidents.list({ app: w.app });
   assert.equal(incident?.status, 'Escalated');
   assert.equal((await store.rollouts.get(done.id))?.state.verification?.status, 'Failed');
+});
+
+/** `requests` per second to `revision` over [from, to) in seconds, `errors` of them 500s, all fast. */
+function traffic(w: World, revision: number, from: number, to: number, requests: number, errors = 0): void {
+  for (let second = from; second < to; second++) {
+    const counts = new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0);
+    counts[0] = requests;
+    w.metrics.samples.push({
+      second,
+      revisions: [
+        {
+          revision,
+          requests,
+          errors5xx: errors,
+          connectFailures: 0,
+          latency: { boundsMs: LATENCY_BOUNDS_MS, counts },
+        },
+      ],
+    });
+  }
+}
+
+/** Ticks once per second for `seconds`, with `perSecond` requests (errors among them) to `revision`. */
+async function serve(w: World, revision: number, seconds: number, perSecond: number, errors = 0) {
+  for (let i = 0; i < seconds; i++) {
+    const second = Math.floor(w.now / 1000);
+    traffic(w, revision, second, second + 1, perSecond, errors);
+    w.now += 1000;
+    await w.tick();
+    await w.driver.verificationsSettled();
+  }
+}
+
+const WATCHED = '{ watch: 1m, for: 5s }';
+
+test('given a rollback verified at the switch, when the restored revision fails 10% of requests 20 s into the watch, then the incident escalates to P0 at once, naming the check', async () => {
+  const w = new World(BLUE_GREEN, WATCHED);
+  const done = await rolledBack(w);
+  w.now = done.state.verification!.dueAt;
+  traffic(w, 3, Math.floor(w.now / 1000) - 5, Math.floor(w.now / 1000), 50);
+  await w.tick();
+  await w.driver.verificationsSettled();
+  const watching = (await store.rollouts.get(done.id))!.state.verification!;
+  assert.equal(watching.status, 'Watching');
+  assert.equal(watching.until, w.now + 60_000);
+  let [incident] = await w.incidents.list({ app: w.app });
+  assert.equal(incident?.status, 'Verifying');
+  assert.equal(incident?.watch?.until, watching.until);
+  assert.match(w.changes.at(-1)?.message ?? '', /^Rollback complete - .*\n- Rollback status: success/);
+
+  await serve(w, 3, 20, 50);
+  [incident] = await w.incidents.list({ app: w.app });
+  assert.equal(incident?.status, 'Verifying', 'healthy traffic keeps it verifying');
+
+  const before = Date.now();
+  await serve(w, 3, 8, 50, 5);
+  [incident] = await w.incidents.list({ app: w.app });
+  assert.equal(incident?.status, 'Escalated');
+  assert.equal(incident?.severity, 'P0');
+  assert.equal(incident?.watch?.result, 'Failed');
+  const failed = incident?.verification?.checks.find((c) => !c.passed);
+  assert.equal(failed?.name, 'error rate below 1%');
+  assert.match(failed?.detail ?? '', /into the watch/);
+  assert.ok(Date.now() - before < 5000);
+  const escalation = w.changes.find((c) => c.change === 'incident.escalated');
+  assert.match(escalation?.message ?? '', /^ESCALATED to P0 - .*\n- Failed: error rate below 1%/);
+  assert.equal((await store.rollouts.get(done.id))!.state.verification?.status, 'Failed');
+  assert.ok((await w.events(done.id)).includes('rollout.verify-failed'));
+});
+
+test('given a healthy restored revision, when its watch ends, then the incident is resolved with the checklist held; a controller restarted mid-watch goes on', async () => {
+  const w = new World(BLUE_GREEN, WATCHED);
+  const done = await rolledBack(w);
+  w.now = done.state.verification!.dueAt;
+  await w.tick();
+  await w.driver.verificationsSettled();
+  const [verifying] = await w.incidents.list({ app: w.app });
+  assert.equal(verifying?.status, 'Verifying');
+  // No request in the seconds after the switch: not a pass, not a failure.
+  const first = verifying?.verification?.checks.find((c) => c.name.startsWith('error rate back'));
+  assert.equal(first?.notChecked, true);
+
+  await serve(w, 3, 30, 40);
+  w.driver = w.newDriver();
+  await serve(w, 3, 31, 40);
+  const [incident] = await w.incidents.list({ app: w.app });
+  assert.equal(incident?.status, 'Resolved');
+  assert.equal(incident?.watch?.result, 'Passed');
+  const checks = incident?.verification?.checks ?? [];
+  assert.deepEqual(
+    checks.map((c) => [c.name, c.passed]),
+    [
+      ['error rate below 1%', true],
+      ['p95 latency below 2s', true],
+      ['health checks passing', true],
+      ['rule error-rate', true],
+      ['rule health-failing', true],
+      ['rule unavailable', true],
+    ],
+  );
+  assert.ok(w.changes.some((c) => c.change === 'incident.resolved' && /^Resolved - /.test(c.message)));
+  assert.equal((await store.rollouts.get(done.id))!.state.verification?.status, 'Passed');
+});
+
+test("given verify.checks, when the user's smoke test starts failing during the watch, then the incident escalates with its output", async () => {
+  const marker = join(dir.dir, `orders-${randomUUID()}`);
+  writeFileSync(marker, '');
+  const w = new World(
+    BLUE_GREEN,
+    `{ watch: 1m, checkEvery: 5s, checks: [ { name: an order can be placed, command: "test -e ${marker}" } ] }`,
+  );
+  const done = await rolledBack(w);
+  w.now = done.state.verification!.dueAt;
+  await w.tick();
+  await w.driver.verificationsSettled();
+  const [verifying] = await w.incidents.list({ app: w.app });
+  assert.equal(verifying?.status, 'Verifying');
+  assert.equal(
+    verifying?.verification?.checks.find((c) => c.name === 'an order can be placed')?.passed,
+    true,
+  );
+
+  await serve(w, 3, 6, 40);
+  assert.equal((await w.incidents.list({ app: w.app }))[0]?.status, 'Verifying');
+  rmSync(marker);
+  await serve(w, 3, 6, 40);
+  const [incident] = await w.incidents.list({ app: w.app });
+  assert.equal(incident?.status, 'Escalated');
+  const failed = incident?.verification?.checks.find((c) => !c.passed);
+  assert.equal(failed?.name, 'an order can be placed');
+  assert.match(failed?.detail ?? '', /exit/);
 });

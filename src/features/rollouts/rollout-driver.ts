@@ -5,6 +5,7 @@
 
 import type { Instance } from '../../providers/runtime.ts';
 import { formatDuration } from '../../shared/duration.ts';
+import { formatPercent } from '../../shared/format-number.ts';
 import { rolloutSettings } from '../../spec/app-spec.ts';
 import { rolloutPhaseEvent } from '../../spec/events.ts';
 import type { RolloutPhase, RolloutRecord } from '../../store/types.ts';
@@ -12,6 +13,7 @@ import { parseRevisionSpec, unitOf } from '../revisions/revision-spec.ts';
 import type { ManagedApp } from './app-context.ts';
 import { DriverCore, type DriverDeps } from './driver-core.ts';
 import { type HookPhase, hookName, runHook } from './hooks.ts';
+import { anyFailed, RollbackWatch } from './rollback-watch.ts';
 import { RolloutAnalysis } from './rollout-analysis.ts';
 import {
   type CompensationAction,
@@ -42,10 +44,13 @@ export class RolloutDriver {
   readonly #verificationsRead = new Set<string>();
   /** Verifications running, by rollout id. */
   readonly #verifying = new Map<string, Promise<void>>();
+  /** The watch of restored revisions after their first verification. */
+  readonly #rollbackWatch: RollbackWatch;
 
   constructor(deps: DriverDeps) {
     this.#core = new DriverCore(deps);
     this.#analysis = new RolloutAnalysis(this.#core);
+    this.#rollbackWatch = new RollbackWatch(this.#core);
     this.#startedAt = this.#core.clock.now();
     const { store, metrics, reporter, log, applyRoutes, envOf, database } = deps;
     this.#stepDeps = {
@@ -347,11 +352,13 @@ export class RolloutDriver {
         .finally(() => this.#verifying.delete(id));
       this.#verifying.set(id, run);
     }
+    await this.#rollbackWatch.due(ctx);
   }
 
-  /** Resolves once the verifications running now have ended. */
+  /** Resolves once the verifications and post-rollback watch evaluations running now have ended. */
   async verificationsSettled(): Promise<void> {
     await Promise.allSettled([...this.#verifying.values()]);
+    await this.#rollbackWatch.settled();
   }
 
   /**
@@ -365,20 +372,39 @@ export class RolloutDriver {
     const pending = rollout?.state.verification;
     if (!rollout || pending?.status !== 'Pending') return;
     const checks = await verifyRestored(this.#stepDeps, ctx, rollout, pending.revision);
-    const passed = checks.every((c) => c.passed);
+    const passed = !anyFailed(checks);
     await this.#core.event(
       rollout,
       passed ? 'rollout.verified' : 'rollout.verify-failed',
       describeVerification(pending.revision, checks),
       { passed, checks },
     );
-    await reporter.closeIncident(rollout, { passed, checks });
+    // Passed at the switch: the restored revision is watched before the incident is resolved.
+    const watching = passed ? this.#rollbackWatch.watchFor(ctx, rollout, pending) : null;
+    await reporter.closeIncident(
+      rollout,
+      { passed, checks },
+      watching ? { revision: watching.revision, until: watching.until } : undefined,
+    );
     const fresh = (await store.rollouts.get(id)) ?? rollout;
-    const verification: RollbackVerification = {
+    const verification: RollbackVerification = watching ?? {
       ...pending,
       status: passed ? 'Passed' : 'Failed',
       endedAt: this.#core.clock.now(),
     };
-    await store.rollouts.update(id, { state: { ...fresh.state, verification } }, fresh.generation);
+    const saved = await store.rollouts.update(
+      id,
+      { state: { ...fresh.state, verification } },
+      fresh.generation,
+    );
+    if (!watching) return;
+    const { verify } = ctx.spec;
+    await this.#core.event(
+      saved,
+      'watch.started',
+      `watching restored revision ${watching.revision} until ${new Date(watching.until).toISOString()} (${formatDuration(verify.watch)}): error rate below ${formatPercent(verify.errorRate)}, p95 below ${formatDuration(verify.latencyP95)}, health${verify.checks.length ? `, ${verify.checks.length} checks every ${formatDuration(verify.checkEvery)}` : ''} and the app's rules; a breach escalates the incident to P0`,
+      { until: watching.until },
+    );
+    this.#rollbackWatch.follow(saved);
   }
 }

@@ -114,6 +114,8 @@ export class RolloutReporter {
   async closeIncident(
     rollout: RolloutRecord,
     verification: { passed: boolean; checks: VerificationCheck[] },
+    /** The restored revision is watched until then: the incident is Verifying, not yet resolved. */
+    watch?: { revision: number; until: number },
   ): Promise<void> {
     const { store, incidents, metrics, log } = this.#deps;
     try {
@@ -163,9 +165,37 @@ export class RolloutReporter {
           computeImpact(read.samples, bad, good, weightHistory(rollout, events, bad, good)),
         );
       }
-      await incidents.setVerification(record.id, verification);
+      if (watch && verification.passed)
+        await incidents.startWatch(record.id, { ...watch, checks: verification.checks });
+      else await incidents.setVerification(record.id, verification);
     } catch (err) {
       log.error({ err, app: rollout.app }, 'could not complete the incident');
+    }
+  }
+
+  /** The end of the watch after a rollback: the incident resolved, or escalated to P0. */
+  async endVerification(
+    rollout: RolloutRecord,
+    end: {
+      passed: boolean;
+      checks: VerificationCheck[];
+      result: 'Passed' | 'Failed' | 'Superseded';
+      reason: string;
+    },
+  ): Promise<void> {
+    const { store, incidents, log } = this.#deps;
+    try {
+      const record = (await store.incidents.list({ app: rollout.app, limit: 20 })).find(
+        (i) => i.rolloutId === rollout.id,
+      );
+      if (!record) return;
+      await incidents.setVerification(record.id, {
+        passed: end.passed,
+        checks: end.checks,
+        watch: { result: end.result, reason: end.reason },
+      });
+    } catch (err) {
+      log.error({ err, app: rollout.app }, 'could not record the end of the watch in the incident');
     }
   }
 

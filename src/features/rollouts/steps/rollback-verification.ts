@@ -3,6 +3,8 @@
 // and its error rate over the seconds since the rollback ended is back to what it was before the
 // rollout. Journalled as pending when the rollback ends (RolloutState.verification) and run by the
 // loop once due, so that a controller killed in those seconds runs it after its restart.
+import { formatDuration } from '../../../shared/duration.ts';
+import { formatPercent } from '../../../shared/format-number.ts';
 import { rolloutSettings } from '../../../spec/app-spec.ts';
 import type { RolloutRecord } from '../../../store/types.ts';
 import { errorRate } from '../../analysis/index.ts';
@@ -10,6 +12,7 @@ import { checkName, runCheck } from '../../health/probe.ts';
 import type { VerificationCheck } from '../../incidents/incident.ts';
 import { parseRevisionSpec, unitOf } from '../../revisions/revision-spec.ts';
 import type { ManagedApp } from '../app-context.ts';
+import { anyFailed, runUserChecks } from '../rollback-watch.ts';
 import { checkTarget, type StepDeps } from './step-context.ts';
 
 /** How long after a rollback the restored revision's error rate is watched before the verdict. */
@@ -75,16 +78,28 @@ export async function verifyRestored(
   const db = deps.database;
   if (db && app.database && spec.migrationLevel !== null)
     checks.push(...(await db.verify(ctx, spec.migrationLevel)));
-  checks.push({
-    name: 'error rate back to its level before the rollout',
-    passed: after.rate <= allowed,
-    detail: `${(after.rate * 100).toFixed(2)}% of ${after.requests} requests after, ${(before.rate * 100).toFixed(2)}% of ${before.requests} before`,
-  });
+  // No request in the window is nothing measured: not a pass. The watch after judges it once
+  // traffic comes (rollback-watch.ts).
+  checks.push(
+    after.requests === 0
+      ? {
+          name: 'error rate back to its level before the rollout',
+          passed: false,
+          notChecked: true,
+          detail: `no request reached revision ${restored} in the ${formatDuration(VERIFY_WINDOW_MS)} after the rollback`,
+        }
+      : {
+          name: 'error rate back to its level before the rollout',
+          passed: after.rate <= allowed,
+          detail: `${formatPercent(after.rate)} of ${after.requests} requests after, ${formatPercent(before.rate)} of ${before.requests} before`,
+        },
+  );
+  checks.push(...(await runUserChecks(app, restored, spec)));
   return checks;
 }
 
 /** The message of a verification's event: each check and how it went. */
 export function describeVerification(restored: number, checks: readonly VerificationCheck[]): string {
-  const passed = checks.every((c) => c.passed);
+  const passed = !anyFailed(checks);
   return `revision ${restored} ${passed ? 'verified' : 'failed its verification'}: ${checks.map((c) => `${c.name} ${c.notChecked ? 'not checked' : c.passed ? 'passed' : 'failed'}`).join(', ')}`;
 }
