@@ -127,10 +127,11 @@ export class UsageMonitor {
     w.leaseUntil = now + this.#leaseMs;
     const samples: UsageSample[] = [];
     const from = Math.max(query.sinceSecond, w.lastComplete - this.#history + 1);
-    for (const second of [...w.seconds.keys()].sort((a, b) => a - b)) {
-      if (second < from || second > w.lastComplete) continue;
+    for (let second = from; second <= w.lastComplete; second++) {
+      const held = w.seconds.get(second);
+      if (!held) continue;
       const instances: InstanceUsage[] = [];
-      for (const [instance, r] of w.seconds.get(second)!) instances.push({ instance, ...r });
+      for (const [instance, r] of held) instances.push({ instance, ...r });
       samples.push({ second, instances });
     }
     return { phase: 'Successful', capacity: this.#capacityNow(), samples };
