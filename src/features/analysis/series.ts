@@ -120,10 +120,10 @@ export function sumWindow(points: readonly Point[], from: number, to: number): W
   let healthKnownSeconds = 0;
   let healthFailingSeconds = 0;
   let unavailableSeconds = 0;
-  const resources = { cpuSeconds: 0, cpu: 0, memorySeconds: 0, memory: 0, logSeconds: 0, logErrors: 0 };
+  const resources = new Float64Array(RESOURCE_SUMS);
   for (const p of points) {
     if (p.second < from || p.second > to) continue;
-    addUsage(resources, p.usage);
+    addUsage(resources, 0, p.usage);
     knownSeconds++;
     requests += p.requests;
     errors5xx += p.errors5xx;
@@ -147,31 +147,42 @@ export function sumWindow(points: readonly Point[], from: number, to: number): W
     latency,
     healthFailingSeconds,
     unavailableSeconds,
-    ...resources,
+    ...resourceSums((k) => resources[k]!),
   };
 }
 
+/** The resource sums of a window, kept as RESOURCE_SUMS numbers in this order. */
 type ResourceSums = Pick<
   WindowSum,
   'cpuSeconds' | 'cpu' | 'memorySeconds' | 'memory' | 'logSeconds' | 'logErrors'
 >;
+const RESOURCE_SUMS = 6;
 
-function addUsage(
-  sums: { -readonly [K in keyof ResourceSums]: number },
-  usage: ResourceUsage | undefined,
-): void {
+function resourceSums(sum: (k: number) => number): ResourceSums {
+  return {
+    cpuSeconds: sum(0),
+    cpu: sum(1),
+    memorySeconds: sum(2),
+    memory: sum(3),
+    logSeconds: sum(4),
+    logErrors: sum(5),
+  };
+}
+
+/** Adds a second's usage to the RESOURCE_SUMS numbers of `into` from `at`. */
+function addUsage(into: Float64Array, at: number, usage: ResourceUsage | undefined): void {
   if (!usage) return;
   if (usage.cpu !== null) {
-    sums.cpuSeconds++;
-    sums.cpu += usage.cpu;
+    into[at]! += 1;
+    into[at + 1]! += usage.cpu;
   }
   if (usage.memory !== null) {
-    sums.memorySeconds++;
-    sums.memory += usage.memory;
+    into[at + 2]! += 1;
+    into[at + 3]! += usage.memory;
   }
   if (usage.logErrors !== null) {
-    sums.logSeconds++;
-    sums.logErrors += usage.logErrors;
+    into[at + 4]! += 1;
+    into[at + 5]! += usage.logErrors;
   }
 }
 
@@ -316,8 +327,8 @@ export class SeriesIndex {
   readonly #failing: Float64Array;
   readonly #unavailable: Float64Array;
   readonly #latency: Float64Array;
-  /** Prefix sums of ResourceSums, one array per key. */
-  readonly #resources: Record<keyof ResourceSums, Float64Array>;
+  /** Prefix sums of the resource sums, RESOURCE_SUMS per second. */
+  readonly #resources: Float64Array;
 
   /** Indexes the points whose second lies in first..last. */
   constructor(points: readonly Point[], first: number, last: number) {
@@ -342,24 +353,13 @@ export class SeriesIndex {
     const failing = new Float64Array(n);
     const unavailable = new Float64Array(n);
     const lat = new Float64Array(n * B);
-    const keys = RESOURCE_KEYS;
-    this.#resources = Object.fromEntries(keys.map((k) => [k, new Float64Array(n + 1)])) as Record<
-      keyof ResourceSums,
-      Float64Array
-    >;
-    const usage = Object.fromEntries(keys.map((k) => [k, new Float64Array(n)])) as Record<
-      keyof ResourceSums,
-      Float64Array
-    >;
-    const one = { cpuSeconds: 0, cpu: 0, memorySeconds: 0, memory: 0, logSeconds: 0, logErrors: 0 };
+    const R = RESOURCE_SUMS;
+    this.#resources = new Float64Array((n + 1) * R);
+    const usage = new Float64Array(n * R);
     for (const p of points) {
       const i = p.second - first;
       if (i < 0 || i >= n) continue;
-      if (p.usage) {
-        for (const k of keys) one[k] = 0;
-        addUsage(one, p.usage);
-        for (const k of keys) usage[k][i]! += one[k];
-      }
+      addUsage(usage, i * R, p.usage);
       req[i]! += p.requests;
       err[i]! += p.errors5xx + p.connectFailures;
       known[i] = 1;
@@ -379,7 +379,8 @@ export class SeriesIndex {
       this.#unavailable[i + 1] = this.#unavailable[i]! + unavailable[i]!;
       for (let b = 0; b < B; b++)
         this.#latency[(i + 1) * B + b] = this.#latency[i * B + b]! + lat[i * B + b]!;
-      for (const k of keys) this.#resources[k][i + 1] = this.#resources[k][i]! + usage[k][i]!;
+      for (let k = 0; k < R; k++)
+        this.#resources[(i + 1) * R + k] = this.#resources[i * R + k]! + usage[i * R + k]!;
     }
   }
 
@@ -412,21 +413,12 @@ export class SeriesIndex {
       latency: { boundsMs: this.boundsMs, counts },
       healthFailingSeconds: this.#failing[b]! - this.#failing[a]!,
       unavailableSeconds: this.#unavailable[b]! - this.#unavailable[a]!,
-      ...(Object.fromEntries(
-        RESOURCE_KEYS.map((k) => [k, this.#resources[k][b]! - this.#resources[k][a]!]),
-      ) as ResourceSums),
+      ...resourceSums(
+        (k) => this.#resources[b * RESOURCE_SUMS + k]! - this.#resources[a * RESOURCE_SUMS + k]!,
+      ),
     };
   }
 }
-
-const RESOURCE_KEYS: readonly (keyof ResourceSums)[] = [
-  'cpuSeconds',
-  'cpu',
-  'memorySeconds',
-  'memory',
-  'logSeconds',
-  'logErrors',
-];
 
 /**
  * A point as the store keeps it (the rollout's analysis series): everything but its second, which
