@@ -10,7 +10,8 @@
 // then as long reading; the cost per watched revision is the difference, per second and per
 // revision, for the agent (sampling /proc, matching lines, answering) and for the controller (the
 // read and the arithmetic). CPU comes from /proc in clock ticks (10 ms): the longer the windows,
-// the finer the figure.
+// the finer the figure. Then the parts on their own, in this process: the error-line test per line
+// (src/spec/logs-spec.ts) and a /proc scan with the process trees read (proc-stat.ts).
 //
 //   node bench/resource-metrics.ts [--revisions 1,10,30] [--instances 2] [--lines 0,100] [--seconds 10] [--rounds 3] [--json]
 import { readdirSync, writeFileSync } from 'node:fs';
@@ -18,7 +19,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { usageByRevision } from '../src/features/analysis/index.ts';
+import { ProcessTable } from '../src/providers/builtin/process-runtime/proc-stat.ts';
 import { ProcessRuntime } from '../src/providers/builtin/process-runtime/process-runtime.ts';
+import { isDefaultErrorLine } from '../src/spec/logs-spec.ts';
 import { processCpuMs } from './lib/proc-cpu.ts';
 import {
   commandLine,
@@ -168,6 +171,49 @@ async function measure(
   };
 }
 
+/** CPU µs per call of `fn`, over enough calls to last about 200 ms. */
+function perCall(fn: () => void): number {
+  let calls = 0;
+  const started = cpuSelfMs();
+  const until = performance.now() + 200;
+  while (performance.now() < until) {
+    for (let i = 0; i < 100; i++) fn();
+    calls += 100;
+  }
+  return ((cpuSelfMs() - started) * 1000) / calls;
+}
+
+const LINES: readonly [string, string][] = [
+  [
+    'JSON info (pino)',
+    '{"level":30,"time":1718000000000,"pid":7,"msg":"request served","path":"/products","ms":3}',
+  ],
+  ['JSON error (pino)', '{"level":50,"time":1718000000000,"pid":7,"msg":"payment failed","order":1234}'],
+  ['plain info', '2024-06-10T10:00:00.000Z INFO request served path=/products ms=3 user=42 status=200'],
+  ['plain error', '2024-06-10T10:00:00.000Z ERROR payment failed order=1234 reason="card declined"'],
+  ['stack frame', '    at processTicksAndRejections (node:internal/process/task_queues:95:5)'],
+];
+
+/** The parts on their own: the line test, and a scan of /proc with the trees read. */
+function parts(pids: readonly number[]): { what: string; us: number }[] {
+  const out = LINES.map(([what, line]) => ({
+    what: `error-line test: ${what}`,
+    us: perCall(() => isDefaultErrorLine(line)),
+  }));
+  const table = new ProcessTable();
+  table.scan();
+  const hostProcesses = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).length;
+  out.push({ what: `/proc scan (${hostProcesses} processes, none new)`, us: perCall(() => table.scan()) });
+  out.push({
+    what: `/proc scan + ${pids.length} trees read`,
+    us: perCall(() => {
+      table.scan();
+      for (const pid of pids) table.tree(pid);
+    }),
+  });
+  return out;
+}
+
 async function main(): Promise<void> {
   const atStart = machine();
   const dir = await mkdtemp(join(tmpdir(), 'rewind-bench-usage-'));
@@ -175,7 +221,24 @@ async function main(): Promise<void> {
   const { runtime } = await ProcessRuntime.connect(join(dir, 'data'));
   const agentPid = (await runtime.client.info()).pid;
   const results: Result[] = [];
+  let breakdown: { what: string; us: number }[] = [];
   try {
+    // The parts, with 10 instances running (their trees are what a tick reads).
+    const apps = Array.from({ length: 10 }, (_, i) => `parts-${i}`);
+    for (const app of apps)
+      await runtime.start({
+        app,
+        revision: 1,
+        index: 0,
+        command: 'perl writer.pl',
+        cwd: dir,
+        env: {},
+        stopTimeoutMs: 1000,
+      });
+    await sleep(1000);
+    const pids = (await runtime.list()).flatMap((i) => (i.pid === null ? [] : [i.pid]));
+    breakdown = parts(pids);
+    for (const app of apps) await runtime.stopRevision(app, 1);
     for (const lines of lineRates)
       for (const n of revisionCounts) {
         const r = await measure(runtime, agentPid, dir, n, lines);
@@ -227,6 +290,13 @@ async function main(): Promise<void> {
   log(
     'ms/s: milliseconds of CPU per second (10 ms/s is 1% of a core). Per revision: (reading - idle) / revisions.',
   );
+  log('');
+  log(
+    table(
+      ['part', 'CPU per call (µs)'],
+      breakdown.map((b) => [b.what, round(b.us, 2)]),
+    ),
+  );
   if (json)
     process.stdout.write(
       `${JSON.stringify(
@@ -236,6 +306,7 @@ async function main(): Promise<void> {
           machine: { cpus: atStart.cpus, loadavgAtStart: atStart.loadavg, loadavgAtEnd: atEnd.loadavg },
           node: process.version,
           results,
+          breakdown,
         },
         null,
         2,
