@@ -109,11 +109,6 @@ export class UsageMonitor {
     return this.#timer !== null;
   }
 
-  /** The process table's stat reads so far (what sampling costs). */
-  get reads(): number {
-    return this.#table?.reads ?? 0;
-  }
-
   /** The complete seconds of the app from `sinceSecond`; starts or extends watching it. Throws on a bad pattern. */
   read(app: string, query: UsageQuery): UsageRead {
     if (this.#closed) throw new Error('the supervisor is shut down');
@@ -140,10 +135,7 @@ export class UsageMonitor {
   /** A line an instance wrote (not the supervisor's own lines). Costs a map lookup unless its app is watched. */
   line(app: string, instance: string, revision: number, at: number, text: string): void {
     const w = this.#apps.get(app);
-    if (!w) return;
-    const r = record(w, Math.floor(at / 1000), instance, revision);
-    r.logLines += 1;
-    if (w.isError(text)) r.logErrors += 1;
+    if (w) countLine(w, instance, revision, at, text);
   }
 
   /** Stops watching everything. */
@@ -164,12 +156,8 @@ export class UsageMonitor {
       trees: new Map(),
     };
     const oldest = (w.lastComplete - this.#history + 1) * 1000;
-    for (const l of this.#options.retained(app)) {
-      if (l.at < oldest) continue;
-      const r = record(w, Math.floor(l.at / 1000), l.instance, l.revision);
-      r.logLines += 1;
-      if (w.isError(l.line)) r.logErrors += 1;
-    }
+    for (const l of this.#options.retained(app))
+      if (l.at >= oldest) countLine(w, l.instance, l.revision, l.at, l.line);
     this.#apps.set(app, w);
     // The first reading, so that the first tick has a difference to measure.
     this.#measure(this.#scan(), app, w, now, false);
@@ -276,6 +264,12 @@ export class UsageMonitor {
     };
     return this.#capacity;
   }
+}
+
+function countLine(w: AppWatch, instance: string, revision: number, at: number, text: string): void {
+  const r = record(w, Math.floor(at / 1000), instance, revision);
+  r.logLines += 1;
+  if (w.isError(text)) r.logErrors += 1;
 }
 
 function record(w: AppWatch, second: number, instance: string, revision: number): Rec {
