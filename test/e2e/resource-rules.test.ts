@@ -21,7 +21,7 @@ const config = (port: number) =>
       beforeAfter: { enabled: false }
       rules:
         - { name: log-errors, metric: logErrors, above: 5, for: 1s, severity: P0 }
-        - { name: cpu, metric: cpu, above: 15%, for: 2s, severity: P0 }
+        - { name: cpu, metric: cpu, above: 5%, for: 2s, severity: P0 } # of the host: low, since a loaded box gives a spinning child a fraction of a core
 `,
   );
 
@@ -69,7 +69,7 @@ test('given v1, when v2 writes 20 error lines a second, then the log-errors rule
 test('given v1, when v3 keeps a core busy in a child process, then the CPU rule rolls it back', async () => {
   const r = await deploy('v3', 'SHOP_BUSY_CPU=1');
   assert.equal(r.code, 2, r.out);
-  assert.match(r.json.error ?? '', /P0 rule cpu: CPU \d+(\.\d+)?% above 15%/);
+  assert.match(r.json.error ?? '', /P0 rule cpu: CPU \d+(\.\d+)?% above 5%/);
   assert.equal((await fetch(h.appUrl)).headers.get('x-shop-version'), 'v1');
   assert.equal((await newestIncident()).trigger.rule, 'cpu');
 });

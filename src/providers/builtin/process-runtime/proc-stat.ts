@@ -70,6 +70,8 @@ export class ProcessTable {
   readonly #known = new Map<number, ProcStat>();
   /** Pids read in the current scan. */
   readonly #fresh = new Set<number>();
+  /** Children and session members by pid, as of the scan; built by the first tree() after it. */
+  #index: { children: Map<number, number[]>; sessions: Map<number, number[]> } | null = null;
   #scans = 0;
   /** Reads of stat files so far (what a scan costs). */
   reads = 0;
@@ -83,6 +85,7 @@ export class ProcessTable {
   scan(): void {
     this.#scans += 1;
     this.#fresh.clear();
+    this.#index = null;
     if (this.#scans % this.#refreshEvery === 0) this.#known.clear();
     let names: string[];
     try {
@@ -110,14 +113,8 @@ export class ProcessTable {
   tree(root: number, startTime?: string): ProcessTree | null {
     const head = this.#current(root);
     if (!head || (startTime !== undefined && head.startTime !== startTime)) return null;
-    const children = new Map<number, number[]>();
-    const ids = new Set<number>([root]);
-    for (const p of this.#known.values()) {
-      if (p.session === root) ids.add(p.pid);
-      const list = children.get(p.ppid);
-      if (list) list.push(p.pid);
-      else children.set(p.ppid, [p.pid]);
-    }
+    const { children, sessions } = this.#indexed();
+    const ids = new Set<number>([root, ...(sessions.get(root) ?? [])]);
     const queue = [...ids];
     while (queue.length > 0) {
       for (const child of children.get(queue.pop()!) ?? []) {
@@ -132,6 +129,23 @@ export class ProcessTable {
       if (p) members.push(p);
     }
     return { root: head, members };
+  }
+
+  #indexed(): { children: Map<number, number[]>; sessions: Map<number, number[]> } {
+    if (this.#index) return this.#index;
+    const children = new Map<number, number[]>();
+    const sessions = new Map<number, number[]>();
+    const add = (map: Map<number, number[]>, key: number, pid: number) => {
+      const list = map.get(key);
+      if (list) list.push(pid);
+      else map.set(key, [pid]);
+    };
+    for (const p of this.#known.values()) {
+      add(children, p.ppid, p.pid);
+      add(sessions, p.session, p.pid);
+    }
+    this.#index = { children, sessions };
+    return this.#index;
   }
 
   /** The process read in this scan (reading it again if it was read in an earlier one). */
