@@ -13,6 +13,7 @@ const ALL = [
   'judge-compare',
   'safe-defaults',
   'controller-scale',
+  'resource-metrics',
   'idle',
   'db',
   'db-restore',

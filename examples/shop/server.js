@@ -10,6 +10,9 @@
 //   SHOP_HEALTH_FAIL_FILE=/tmp/x  ... only while this file exists (health that fails later)
 //   SHOP_START_DELAY_MS=2000    wait before listening
 //   SHOP_START_HOLD_FILE=/tmp/x ... and then while this file exists (a start that ends when told)
+//   SHOP_BUSY_CPU=1             a child process that spins on one core
+//   SHOP_MEMORY_MB=200          allocates this much once listening, and holds it
+//   SHOP_ERROR_LOGS=20          error lines a second on stderr, as pino writes them ({"level":50,...})
 // and shows what it was configured with (`rewind config set` / `rewind secrets set`):
 //   SHOP_GREETING=hi            the greeting in its answer
 //   SHOP_API_TOKEN=...          a secret: only a fingerprint of it is ever shown
@@ -17,6 +20,7 @@
 // $REWIND_OFREP_URL); a broken feature is simulated per version with
 //   SHOP_RECOMMENDATIONS_ERROR_RATE=0.5   share of /products requests with recommendations that fail
 // Plain JavaScript with no dependencies, so a release directory needs nothing but this file.
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -136,3 +140,19 @@ function listenWhenReleased() {
   server.listen(port, '127.0.0.1', () => console.log(`shop ${version} listening on 127.0.0.1:${port}`));
 }
 setTimeout(listenWhenReleased, startDelay);
+
+// Resource and log misbehaviour, for the rules on cpu, memory and logErrors.
+const busy =
+  process.env.SHOP_BUSY_CPU === '1'
+    ? spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' })
+    : null;
+if (busy) process.on('exit', () => busy.kill('SIGKILL'));
+const held = [];
+const memoryMb = Number(process.env.SHOP_MEMORY_MB ?? 0);
+if (memoryMb > 0) server.once('listening', () => held.push(Buffer.alloc(memoryMb * 1024 * 1024, 1)));
+const errorLogs = Number(process.env.SHOP_ERROR_LOGS ?? 0);
+if (errorLogs > 0)
+  setInterval(
+    () => console.error(JSON.stringify({ level: 50, time: Date.now(), msg: 'payment failed', version })),
+    1000 / errorLogs,
+  );

@@ -119,6 +119,26 @@ const valid: [string, Record<string, unknown>, Partial<Rule>][] = [
     { metric: 'errorRate', above: 0, severity: 'P3' },
     { threshold: { kind: 'absolute', value: 0 } },
   ],
+  [
+    'CPU as a percentage',
+    { metric: 'cpu', above: '70%', for: '1m', severity: 'P1' },
+    { name: 'cpu', threshold: { kind: 'absolute', value: 0.7 }, minSample: 0 },
+  ],
+  [
+    'memory as a fraction',
+    { metric: 'memory', above: 0.8, severity: 'P2' },
+    { threshold: { kind: 'absolute', value: 0.8 } },
+  ],
+  [
+    'error lines per minute',
+    { metric: 'logErrors', above: 5, severity: 'P0', watch: 'always' },
+    { name: 'log-errors', threshold: { kind: 'absolute', value: 5 }, minSample: 0, watch: 'always' },
+  ],
+  [
+    'error lines against the baseline',
+    { metric: 'logErrors', above: '2x baseline', severity: 'P1' },
+    { threshold: { kind: 'relative', factor: 2 } },
+  ],
 ];
 
 for (const [what, input, expected] of valid) {
@@ -200,6 +220,26 @@ const invalid: [string, Record<string, unknown>, RegExp][] = [
     'minSample on health',
     { metric: 'healthFailing', minSample: 5, severity: 'P0' },
     /minSample does not apply to healthFailing .*; remove it/,
+  ],
+  [
+    'CPU above 1',
+    { metric: 'cpu', above: 70, severity: 'P1' },
+    /above: 70 can never fire: cpu is a share between 0 and 1; write a fraction such as 0.7; did you mean "70%"\?/,
+  ],
+  [
+    'garbage CPU threshold',
+    { metric: 'memory', above: 'high', severity: 'P1' },
+    /"high" is not a threshold for memory; write a fraction \(0.8\), a percentage \("80%"\)/,
+  ],
+  [
+    'error lines as a percentage',
+    { metric: 'logErrors', above: '5%', severity: 'P1' },
+    /"5%" is not a threshold for logErrors; write error lines per minute \(5\)/,
+  ],
+  [
+    'minSample on CPU',
+    { metric: 'cpu', above: '70%', minSample: 5, severity: 'P0' },
+    /minSample does not apply to cpu/,
   ],
   ['bad severity', { metric: 'errorRate', above: 0.05, severity: 'P4' }, /severity is one of P0, P1, P2, P3/],
   ['unknown key', { metric: 'errorRate', above: 0.05, severity: 'P0', window: '1m' }, /window/],

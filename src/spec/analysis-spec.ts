@@ -15,12 +15,24 @@ export const METRICS = [
   'requestRate',
   'healthFailing',
   'unavailable',
+  'cpu',
+  'memory',
+  'logErrors',
 ] as const;
 export type Metric = (typeof METRICS)[number];
 
 /** Boolean metrics: their value in a window is the share of seconds flagged (0..1). */
 export const HEALTH_METRICS: readonly Metric[] = ['healthFailing', 'unavailable'];
 const LATENCY_METRICS: readonly Metric[] = ['latencyP50', 'latencyP95', 'latencyP99'];
+/**
+ * Measured by the runtime, not the traffic (Runtime.usage): CPU and memory as a share of what the
+ * revision may use (0..1), error lines in the last minute.
+ */
+export const RESOURCE_METRICS: readonly Metric[] = ['cpu', 'memory', 'logErrors'];
+/** `logErrors` is the count of error lines in the last minute, whatever the interval. */
+export const LOG_ERRORS_WINDOW_SECONDS = 60;
+/** Metrics whose value is a share between 0 and 1, written as a fraction or a percentage. */
+const SHARE_METRICS: readonly Metric[] = ['errorRate', 'cpu', 'memory'];
 /** Metrics judged on requests, to which minSample applies. */
 const SAMPLED_METRICS: readonly Metric[] = ['errorRate', ...LATENCY_METRICS];
 
@@ -77,18 +89,19 @@ function parseThreshold(metric: Metric, key: 'above' | 'below', raw: unknown): T
     const relative = RELATIVE.exec(text);
     const percent = PERCENT.exec(text);
     if (relative) threshold = { kind: 'relative', factor: Number(relative[1]) };
-    else if (percent && (metric === 'errorRate' || HEALTH_METRICS.includes(metric)))
+    else if (percent && (SHARE_METRICS.includes(metric) || HEALTH_METRICS.includes(metric)))
       threshold = { kind: 'absolute', value: Number(percent[1]) / 100 };
     else if (NUMBER.test(text)) threshold = { kind: 'absolute', value: Number(text) };
     else if (LATENCY_METRICS.includes(metric) && parseDuration(text) !== undefined)
       threshold = { kind: 'absolute', value: parseDuration(text)! };
   }
   if (!threshold) {
-    const forms =
-      metric === 'errorRate'
-        ? 'a fraction (0.05), a percentage ("5%")'
-        : LATENCY_METRICS.includes(metric)
-          ? 'milliseconds (250) or a duration ("250ms")'
+    const forms = SHARE_METRICS.includes(metric)
+      ? `a fraction (${example(metric)}), a percentage ("${Math.round(Number(example(metric)) * 100)}%")`
+      : LATENCY_METRICS.includes(metric)
+        ? 'milliseconds (250) or a duration ("250ms")'
+        : metric === 'logErrors'
+          ? 'error lines per minute (5)'
           : 'a number';
     return at(
       `${key}: ${shown} is not a threshold for ${metric}; write ${forms}, or a multiple of the stable revision such as "3x baseline"`,
@@ -111,10 +124,11 @@ function parseThreshold(metric: Metric, key: 'above' | 'below', raw: unknown): T
   if (v < 0) return at(`${key}: ${shown} is negative; ${metric} is never below 0, so write a threshold >= 0`);
   if (key === 'below' && v <= 0)
     return at(`below: ${shown} can never fire: ${metric} is never below 0; write a threshold greater than 0`);
-  if (key === 'above' && v >= 1 && (metric === 'errorRate' || HEALTH_METRICS.includes(metric))) {
-    const hint = metric === 'errorRate' && v <= 100 ? `; did you mean "${v}%"?` : '';
+  if (key === 'above' && v >= 1 && (SHARE_METRICS.includes(metric) || HEALTH_METRICS.includes(metric))) {
+    const hint = SHARE_METRICS.includes(metric) && v <= 100 ? `; did you mean "${v}%"?` : '';
+    const fraction = SHARE_METRICS.includes(metric) ? example(metric) : '0.05';
     return at(
-      `above: ${shown} can never fire: ${metric} is a share between 0 and 1; write a fraction such as 0.05${hint}`,
+      `above: ${shown} can never fire: ${metric} is a share between 0 and 1; write a fraction such as ${fraction}${hint}`,
     );
   }
   return threshold;
@@ -190,6 +204,9 @@ export const ruleSpecSchema = ruleInputSchema.transform((raw, ctx): Rule => {
 
 function example(metric: Metric): string {
   if (metric === 'errorRate') return '0.05';
+  if (metric === 'cpu') return '0.7';
+  if (metric === 'memory') return '0.8';
+  if (metric === 'logErrors') return '5';
   if (metric === 'requestRate') return '1';
   return '"3x baseline"';
 }

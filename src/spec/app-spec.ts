@@ -7,6 +7,7 @@ import { type Check, checkSchema, commandCheckSchema, httpCheckSchema } from './
 import { databaseSpecSchema } from './database-spec.ts';
 import { drillSpecSchema } from './drill-spec.ts';
 import { hooksSchema } from './hooks-spec.ts';
+import { logsSpecSchema } from './logs-spec.ts';
 import { notificationsSchema } from './notification-spec.ts';
 import {
   healthSourceType,
@@ -168,6 +169,8 @@ export const appSpecSchema = z.strictObject({
   traffic: trafficSpecSchema,
   /** What measures their traffic for the analysis (provider-spec.ts). */
   metrics: metricsSpecSchema,
+  /** Which lines of the instances' output are errors, for `metric: logErrors` (logs-spec.ts). */
+  logs: logsSpecSchema,
   health: z
     .strictObject({
       /** Who judges health (provider-spec.ts); the other keys are the built-in prober's. */

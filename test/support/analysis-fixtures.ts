@@ -68,6 +68,10 @@ export interface SecondSpec {
   latencyMs?: number;
   healthFailing?: boolean;
   unavailable?: boolean;
+  /** What the runtime measured: CPU and memory shares (0..1), error lines in the second. */
+  cpu?: number;
+  memory?: number;
+  logErrors?: number;
 }
 
 /** Points for consecutive seconds from `start`, one per spec. */
@@ -79,6 +83,18 @@ export function points(start: number, specs: readonly SecondSpec[]): Point[] {
     latency: histogramAt(s.latencyMs ?? 10, s.requests ?? 0),
     healthFailing: s.healthFailing ?? false,
     unavailable: s.unavailable ?? false,
+    ...(s.cpu !== undefined || s.memory !== undefined || s.logErrors !== undefined
+      ? {
+          usage: {
+            cpu: s.cpu ?? null,
+            cpuCores: s.cpu === undefined ? null : s.cpu * 2,
+            memory: s.memory ?? null,
+            memoryBytes: s.memory === undefined ? null : s.memory * 8 * 1024 ** 3,
+            logErrors: s.logErrors ?? null,
+            logLines: s.logErrors ?? null,
+          },
+        }
+      : {}),
   }));
 }
 

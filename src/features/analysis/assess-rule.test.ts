@@ -254,6 +254,108 @@ const cases: Case[] = [
   },
 ];
 
+const cpu70 = rule({ metric: 'cpu', above: '70%', for: '3s', severity: 'P1' });
+const memory80 = rule({ metric: 'memory', above: 0.8, severity: 'P2' });
+const logErrors5 = rule({ metric: 'logErrors', above: 5, for: '2s' });
+const logErrorsX2 = rule({ metric: 'logErrors', above: '2x baseline' });
+const cpuX2 = rule({ metric: 'cpu', above: '2x baseline', severity: 'P1' });
+
+cases.push(
+  {
+    what: 'CPU above 70% for 3s is a Breach, judged on the mean of the interval, whatever the traffic',
+    rule: cpu70,
+    candidate: [...repeat(10, { cpu: 0.2 }), ...repeat(4, { cpu: 0.9 })],
+    phase: 'Breach',
+    observed: 0.9,
+    threshold: 0.7,
+    since: 10,
+    sample: 1,
+    message: /^CPU 90% above 70% for 4s \(P1\)$/,
+  },
+  {
+    what: 'CPU below the threshold passes',
+    rule: cpu70,
+    candidate: repeat(10, { cpu: 0.3, requests: 50 }),
+    phase: 'Pass',
+    message: /^CPU 30%, not above 70% \(P1\)$/,
+  },
+  {
+    what: 'CPU over a 5s interval is the mean of its seconds',
+    rule: cpu70,
+    interval: 5000,
+    candidate: [...repeat(10, { cpu: 0.1 }), ...repeat(2, { cpu: 0.9 }), ...repeat(3, { cpu: 0.1 })],
+    phase: 'Pass',
+    observed: 0.42,
+  },
+  {
+    what: 'memory above 80% breaches at once with for 0',
+    rule: memory80,
+    candidate: [...repeat(5, { memory: 0.5 }), { memory: 0.85 }],
+    phase: 'Breach',
+    observed: 0.85,
+    message: /^memory 85% above 80%/,
+  },
+  {
+    what: 'a runtime that measures nothing leaves a CPU rule Inconclusive, saying why',
+    rule: cpu70,
+    candidate: repeat(10, { requests: 100 }),
+    phase: 'Inconclusive',
+    message: /CPU: not measured in these seconds/,
+  },
+  {
+    what: 'error lines are counted over the last minute: 1 a second for 10s is 10/min, above 5',
+    rule: logErrors5,
+    candidate: [...repeat(30, { logErrors: 0 }), ...repeat(10, { logErrors: 1 })],
+    phase: 'Breach',
+    observed: 10,
+    threshold: 5,
+    // The count passed 5 at the sixth second of errors, and has stayed above since.
+    since: 35,
+    window: [-20, 40],
+    message: /^error lines 10\/min above 5\/min for 5s \(P0\)$/,
+  },
+  {
+    what: 'a few error lines a minute stay under the threshold',
+    rule: logErrors5,
+    candidate: repeat(60, { logErrors: 0 }).map((x, i) => (i % 20 === 0 ? { logErrors: 1 } : x)),
+    phase: 'Pass',
+    observed: 3,
+    message: /^error lines 3\/min, not above 5\/min/,
+  },
+  {
+    what: 'error lines of a minute ago have left the window',
+    rule: logErrors5,
+    candidate: [...repeat(10, { logErrors: 10 }), ...repeat(60, { logErrors: 0 })],
+    phase: 'Pass',
+    observed: 0,
+  },
+  {
+    what: 'twice the error lines of the baseline beside it',
+    rule: logErrorsX2,
+    candidate: repeat(20, { logErrors: 3 }),
+    baseline: repeat(20, { logErrors: 1 }),
+    phase: 'Breach',
+    observed: 60,
+    threshold: 40,
+  },
+  {
+    what: 'a relative CPU rule needs the baseline measured in the same seconds',
+    rule: cpuX2,
+    candidate: repeat(10, { cpu: 0.5 }),
+    baseline: repeat(10, { requests: 10 }),
+    phase: 'Error',
+    message: /the baseline's CPU was not measured/,
+  },
+  {
+    what: 'CPU twice the baseline beside it',
+    rule: cpuX2,
+    candidate: repeat(10, { cpu: 0.5 }),
+    baseline: repeat(10, { cpu: 0.2 }),
+    phase: 'Breach',
+    threshold: 0.4,
+  },
+);
+
 for (const c of cases) {
   test(`assessRule: ${c.what}`, () => {
     const candidate: Point[] = c.candidate ? points(S, c.candidate) : [];

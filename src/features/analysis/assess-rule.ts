@@ -5,8 +5,10 @@ import { formatDuration } from '../../shared/duration.ts';
 import { roundForPeople } from '../../shared/format-number.ts';
 import {
   HEALTH_METRICS,
+  LOG_ERRORS_WINDOW_SECONDS,
   MAX_SAMPLE_WINDOW_SECONDS,
   type Metric,
+  RESOURCE_METRICS,
   type Rule,
 } from '../../spec/analysis-spec.ts';
 import { quantile } from './histogram.ts';
@@ -66,6 +68,9 @@ const LABEL: Readonly<Record<Metric, string>> = {
   requestRate: 'request rate',
   healthFailing: 'health checks failing',
   unavailable: 'no healthy instance',
+  cpu: 'CPU',
+  memory: 'memory',
+  logErrors: 'error lines',
 };
 
 const HEALTHY: Partial<Record<Metric, string>> = {
@@ -86,14 +91,31 @@ function metricValue(metric: Metric, sum: WindowSum): number | null {
       return sum.healthKnownSeconds > 0 ? sum.healthFailingSeconds / sum.healthKnownSeconds : null;
     case 'unavailable':
       return sum.healthKnownSeconds > 0 ? sum.unavailableSeconds / sum.healthKnownSeconds : null;
+    case 'cpu':
+      return sum.cpuSeconds > 0 ? sum.cpu / sum.cpuSeconds : null;
+    case 'memory':
+      return sum.memorySeconds > 0 ? sum.memory / sum.memorySeconds : null;
+    case 'logErrors':
+      return sum.logSeconds > 0 ? sum.logErrors : null;
     default:
       return quantile(sum.latency, QUANTILE[metric] ?? 0.99);
   }
 }
 
+/** Seconds of the window the metric was known in: requests for traffic, seen seconds for the rest. */
+function sampleOf(metric: Metric, sum: WindowSum): number {
+  if (HEALTH_METRICS.includes(metric)) return sum.healthKnownSeconds;
+  if (metric === 'cpu') return sum.cpuSeconds;
+  if (metric === 'memory') return sum.memorySeconds;
+  if (metric === 'logErrors') return sum.logSeconds;
+  return sum.requests;
+}
+
 export function formatValue(metric: Metric, value: number): string {
-  if (metric === 'errorRate' || HEALTH_METRICS.includes(metric)) return `${roundForPeople(value * 100)}%`;
+  if (metric === 'errorRate' || metric === 'cpu' || metric === 'memory' || HEALTH_METRICS.includes(metric))
+    return `${roundForPeople(value * 100)}%`;
   if (metric === 'requestRate') return `${roundForPeople(value)} req/s`;
+  if (metric === 'logErrors') return `${roundForPeople(value)}/min`;
   return `${roundForPeople(value)}ms`;
 }
 
@@ -118,7 +140,8 @@ export function assessRule(
 ): RuleVerdict {
   const width = Math.max(1, Math.round((options.interval ?? 1000) / 1000));
   const health = HEALTH_METRICS.includes(rule.metric);
-  const sampled = !health && rule.metric !== 'requestRate';
+  const resource = RESOURCE_METRICS.includes(rule.metric);
+  const sampled = !health && !resource && rule.metric !== 'requestRate';
   const label = LABEL[rule.metric];
 
   let firstSecond = Number.POSITIVE_INFINITY;
@@ -168,29 +191,47 @@ export function assessRule(
 
   const evaluate = (t: number): Step => {
     // Widen the candidate's window until minSample requests are in it.
-    let from = t - width + 1;
+    let from = t - (rule.metric === 'logErrors' ? LOG_ERRORS_WINDOW_SECONDS : width) + 1;
     if (sampled && rule.minSample > 0) {
       const limit = t - Math.max(width, MAX_SAMPLE_WINDOW_SECONDS) + 1;
       while (from > limit && cand.requests(from, t) < rule.minSample) from--;
     }
     const sum = cand.sum(from, t);
-    const sample = health ? sum.healthKnownSeconds : sum.requests;
+    const sample = sampleOf(rule.metric, sum);
     const value = metricValue(rule.metric, sum);
+    const unjudged = (kind: Unjudged['kind'], note: string): Unjudged => ({
+      kind,
+      value,
+      threshold: null,
+      sample,
+      from,
+      to: t,
+      note,
+    });
     if (sampled && (sum.requests < Math.max(1, rule.minSample) || value === null))
-      return {
-        kind: 'inconclusive',
-        value,
-        threshold: null,
-        sample,
-        from,
-        to: t,
-        note: `${sum.requests} requests in the last ${t - from + 1}s, ${rule.minSample} needed`,
-      };
+      return unjudged(
+        'inconclusive',
+        `${sum.requests} requests in the last ${t - from + 1}s, ${rule.minSample} needed`,
+      );
     if (value === null)
-      return { kind: 'inconclusive', value, threshold: null, sample, from, to: t, note: 'state unknown' };
+      return unjudged(
+        'inconclusive',
+        resource
+          ? 'not measured in these seconds (the runtime measures no usage, or not yet)'
+          : 'state unknown',
+      );
     let threshold: number;
     if (rule.threshold.kind === 'absolute') threshold = rule.threshold.value;
-    else {
+    else if (resource) {
+      // The baseline over the same seconds: what the stable revision uses beside the candidate.
+      const bValue = metricValue(rule.metric, base!.sum(from, t));
+      if (bValue === null)
+        return unjudged(
+          'error',
+          `the baseline's ${label} was not measured in the last ${t - from + 1}s to compare with ${thresholdText(rule, null)}`,
+        );
+      threshold = rule.threshold.factor * bValue;
+    } else {
       let bFrom = from;
       const limit = t - Math.max(t - from + 1, MAX_SAMPLE_WINDOW_SECONDS) + 1;
       const need = Math.max(1, rule.minSample);
@@ -198,25 +239,15 @@ export function assessRule(
       const bSum = base!.sum(bFrom, t);
       const bValue = metricValue(rule.metric, bSum);
       if (bSum.requests === 0 || bValue === null)
-        return {
-          kind: 'error',
-          value,
-          threshold: null,
-          sample,
-          from,
-          to: t,
-          note: `no baseline traffic in the last ${t - bFrom + 1}s to compare with ${thresholdText(rule, null)}`,
-        };
+        return unjudged(
+          'error',
+          `no baseline traffic in the last ${t - bFrom + 1}s to compare with ${thresholdText(rule, null)}`,
+        );
       if (bSum.requests < need)
-        return {
-          kind: 'inconclusive',
-          value,
-          threshold: null,
-          sample,
-          from,
-          to: t,
-          note: `baseline has ${bSum.requests} requests in the last ${t - bFrom + 1}s, ${need} needed`,
-        };
+        return unjudged(
+          'inconclusive',
+          `baseline has ${bSum.requests} requests in the last ${t - bFrom + 1}s, ${need} needed`,
+        );
       threshold = rule.threshold.factor * bValue;
     }
     const breaching = rule.direction === 'above' ? value > threshold : value < threshold;

@@ -6,8 +6,10 @@ export {
   canaryJudgmentSpecSchema,
   DEFAULT_RULES,
   HEALTH_METRICS,
+  LOG_ERRORS_WINDOW_SECONDS,
   METRICS,
   type Metric,
+  RESOURCE_METRICS,
   type Rule,
   requiredHistorySeconds,
   resolveRules,
@@ -64,6 +66,14 @@ export {
   sameBounds,
 } from './histogram.ts';
 export {
+  addUsage,
+  type RevisionResources,
+  revisionUsage,
+  summarizeResources,
+  type UsagePoint,
+  usageByRevision,
+} from './resources.ts';
+export {
   DEFAULT_SERIES_SECONDS,
   emptyPoint,
   errorRate,
@@ -74,6 +84,7 @@ export {
   pointsFromSamples,
   pointToJson,
   type RequestCounts,
+  type ResourceUsage,
   requestRate,
   SeriesBuffer,
   SeriesIndex,

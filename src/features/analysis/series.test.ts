@@ -141,6 +141,16 @@ test('SeriesIndex gives the same sums as sumWindow (random windows)', () => {
       healthFailing: random() < 0.3,
       unavailable: random() < 0.1,
       ...(random() < 0.1 ? { healthUnknown: true } : {}),
+      ...(random() < 0.7 && {
+        usage: {
+          cpu: random() < 0.2 ? null : random(),
+          cpuCores: null,
+          memory: random(),
+          memoryBytes: null,
+          logErrors: random() < 0.2 ? null : Math.floor(random() * 5),
+          logLines: null,
+        },
+      }),
     });
   }
   const index = new SeriesIndex(ps, 4990, 5130);
@@ -157,6 +167,8 @@ test('SeriesIndex gives the same sums as sumWindow (random windows)', () => {
     assert.equal(got.unavailableSeconds, want.unavailableSeconds);
     assert.deepEqual(got.latency, want.latency);
     assert.equal(index.requests(a, b), want.requests);
+    for (const key of ['cpuSeconds', 'cpu', 'memorySeconds', 'memory', 'logSeconds', 'logErrors'] as const)
+      assert.ok(Math.abs(got[key] - want[key]) < 1e-9, `${key}: ${got[key]} vs ${want[key]}`);
   }
 });
 
@@ -261,6 +273,16 @@ test('a point survives the store as JSON; data this version cannot read is refus
   assert.deepEqual(pointFromJson(point.second, stored), point);
   const unknown = { ...emptyPoint(7), healthUnknown: true };
   assert.deepEqual(pointFromJson(7, JSON.parse(JSON.stringify(pointToJson(unknown)))), unknown);
+  const measured: Point = {
+    ...point,
+    usage: { cpu: 0.25, cpuCores: 0.5, memory: 0.1, memoryBytes: 2e9, logErrors: 3, logLines: 40 },
+  };
+  assert.deepEqual(pointFromJson(point.second, JSON.parse(JSON.stringify(pointToJson(measured)))), measured);
+  assert.equal(
+    pointFromJson(point.second, { ...stored, usage: { cpu: 'busy' } })?.usage,
+    undefined,
+    'usage this version cannot read is left out, the traffic kept',
+  );
   const bad: [string, unknown][] = [
     ['not an object', 3],
     ['null', null],

@@ -18,6 +18,23 @@ export function requestRate(sum: { readonly requests: number; readonly seconds: 
   return sum.seconds > 0 ? sum.requests / sum.seconds : 0;
 }
 
+/**
+ * What the runtime measured of a revision in one second (resources.ts makes it from
+ * Runtime.usage): the sum over its instances, and the share of what the revision may use.
+ */
+export interface ResourceUsage {
+  /** CPU as a share of what the revision may use, 0..1; null: not measured this second. */
+  readonly cpu: number | null;
+  /** Cores used, all instances together. */
+  readonly cpuCores: number | null;
+  /** Resident memory as a share of what the revision may use, 0..1. */
+  readonly memory: number | null;
+  readonly memoryBytes: number | null;
+  /** Error lines the instances wrote in the second; null: the runtime does not see the logs. */
+  readonly logErrors: number | null;
+  readonly logLines: number | null;
+}
+
 /** What one revision did in one second. */
 export interface Point extends RequestCounts {
   /** Unix time in whole seconds at the start of the second. */
@@ -33,6 +50,8 @@ export interface Point extends RequestCounts {
    * pass nor breach on it, so a breach that held before and after goes on.
    */
   readonly healthUnknown?: boolean;
+  /** Resources of the revision in this second, when the runtime measured them. */
+  readonly usage?: ResourceUsage;
 }
 
 /** Sums over the seconds from..to (both inclusive). */
@@ -49,6 +68,14 @@ export interface WindowSum extends RequestCounts {
   readonly latency: LatencyHistogram;
   readonly healthFailingSeconds: number;
   readonly unavailableSeconds: number;
+  /** Seconds with a CPU share, and the sum of those shares (the mean is cpu / cpuSeconds). */
+  readonly cpuSeconds: number;
+  readonly cpu: number;
+  readonly memorySeconds: number;
+  readonly memory: number;
+  /** Seconds whose log lines were counted, and the error lines in them. */
+  readonly logSeconds: number;
+  readonly logErrors: number;
 }
 
 /** A second without traffic (its histogram over `boundsMs`, the built-in proxy's by default). */
@@ -93,8 +120,10 @@ export function sumWindow(points: readonly Point[], from: number, to: number): W
   let healthKnownSeconds = 0;
   let healthFailingSeconds = 0;
   let unavailableSeconds = 0;
+  const resources = new Float64Array(RESOURCE_SUMS);
   for (const p of points) {
     if (p.second < from || p.second > to) continue;
+    addUsage(resources, 0, p.usage);
     knownSeconds++;
     requests += p.requests;
     errors5xx += p.errors5xx;
@@ -118,7 +147,43 @@ export function sumWindow(points: readonly Point[], from: number, to: number): W
     latency,
     healthFailingSeconds,
     unavailableSeconds,
+    ...resourceSums((k) => resources[k]!),
   };
+}
+
+/** The resource sums of a window, kept as RESOURCE_SUMS numbers in this order. */
+type ResourceSums = Pick<
+  WindowSum,
+  'cpuSeconds' | 'cpu' | 'memorySeconds' | 'memory' | 'logSeconds' | 'logErrors'
+>;
+const RESOURCE_SUMS = 6;
+
+function resourceSums(sum: (k: number) => number): ResourceSums {
+  return {
+    cpuSeconds: sum(0),
+    cpu: sum(1),
+    memorySeconds: sum(2),
+    memory: sum(3),
+    logSeconds: sum(4),
+    logErrors: sum(5),
+  };
+}
+
+/** Adds a second's usage to the RESOURCE_SUMS numbers of `into` from `at`. */
+function addUsage(into: Float64Array, at: number, usage: ResourceUsage | undefined): void {
+  if (!usage) return;
+  if (usage.cpu !== null) {
+    into[at]! += 1;
+    into[at + 1]! += usage.cpu;
+  }
+  if (usage.memory !== null) {
+    into[at + 2]! += 1;
+    into[at + 3]! += usage.memory;
+  }
+  if (usage.logErrors !== null) {
+    into[at + 4]! += 1;
+    into[at + 5]! += usage.logErrors;
+  }
 }
 
 /** Health of a revision in one second, as the controller's health monitor saw it. */
@@ -262,6 +327,8 @@ export class SeriesIndex {
   readonly #failing: Float64Array;
   readonly #unavailable: Float64Array;
   readonly #latency: Float64Array;
+  /** Prefix sums of the resource sums, RESOURCE_SUMS per second. */
+  readonly #resources: Float64Array;
 
   /** Indexes the points whose second lies in first..last. */
   constructor(points: readonly Point[], first: number, last: number) {
@@ -286,9 +353,13 @@ export class SeriesIndex {
     const failing = new Float64Array(n);
     const unavailable = new Float64Array(n);
     const lat = new Float64Array(n * B);
+    const R = RESOURCE_SUMS;
+    this.#resources = new Float64Array((n + 1) * R);
+    const usage = new Float64Array(n * R);
     for (const p of points) {
       const i = p.second - first;
       if (i < 0 || i >= n) continue;
+      addUsage(usage, i * R, p.usage);
       req[i]! += p.requests;
       err[i]! += p.errors5xx + p.connectFailures;
       known[i] = 1;
@@ -308,6 +379,8 @@ export class SeriesIndex {
       this.#unavailable[i + 1] = this.#unavailable[i]! + unavailable[i]!;
       for (let b = 0; b < B; b++)
         this.#latency[(i + 1) * B + b] = this.#latency[i * B + b]! + lat[i * B + b]!;
+      for (let k = 0; k < R; k++)
+        this.#resources[(i + 1) * R + k] = this.#resources[i * R + k]! + usage[i * R + k]!;
     }
   }
 
@@ -340,6 +413,9 @@ export class SeriesIndex {
       latency: { boundsMs: this.boundsMs, counts },
       healthFailingSeconds: this.#failing[b]! - this.#failing[a]!,
       unavailableSeconds: this.#unavailable[b]! - this.#unavailable[a]!,
+      ...resourceSums(
+        (k) => this.#resources[b * RESOURCE_SUMS + k]! - this.#resources[a * RESOURCE_SUMS + k]!,
+      ),
     };
   }
 }
@@ -390,5 +466,21 @@ export function pointFromJson(second: number, data: unknown): Point | null {
     healthFailing: d.healthFailing === true,
     unavailable: d.unavailable === true,
     ...(d.healthUnknown === true ? { healthUnknown: true } : {}),
+    ...usageFromJson(d.usage),
   };
+}
+
+const USAGE_KEYS = ['cpu', 'cpuCores', 'memory', 'memoryBytes', 'logErrors', 'logLines'] as const;
+
+/** A point's usage as stored; nothing when absent or not readable. */
+function usageFromJson(data: unknown): { usage?: ResourceUsage } {
+  if (typeof data !== 'object' || data === null) return {};
+  const d = data as Record<string, unknown>;
+  const usage: Record<string, number | null> = {};
+  for (const key of USAGE_KEYS) {
+    const v = d[key] ?? null;
+    if (v !== null && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) return {};
+    usage[key] = v as number | null;
+  }
+  return { usage: usage as unknown as ResourceUsage };
 }

@@ -200,6 +200,7 @@ export class RolloutAnalysis {
       health: (id) => ctx.providers.health.verdict(id),
       now,
       rules,
+      runtime: ctx.providers.runtime,
     });
     if (!result) return;
     const { decision, summary } = result;
@@ -322,6 +323,7 @@ export class RolloutAnalysis {
       now: this.#core.clock.now(),
       memory: state.analysis ?? null,
       startedAt: rollout.createdAt,
+      runtime: ctx.providers.runtime,
     });
     if (!result) return null;
     if (result.remember)

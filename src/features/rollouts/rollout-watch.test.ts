@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import {
   BUILTIN_LATENCY_BOUNDS_MS,
   BuiltinMetricsSource,
@@ -13,7 +13,7 @@ import {
 import { HISTORY_SECONDS } from '../../providers/builtin/proxy/shared.ts';
 import type { MetricsBucket } from '../../providers/builtin/proxy/types.ts';
 import type { MetricsSource } from '../../providers/metrics-source.ts';
-import type { Instance } from '../../providers/runtime.ts';
+import type { Instance, Runtime, UsageQuery, UsageSample } from '../../providers/runtime.ts';
 import { appSpecSchema } from '../../spec/app-spec.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { Store } from '../../store/types.ts';
@@ -426,6 +426,114 @@ test('a crash of the candidate is a P0 rollback for a release under analysis, no
   );
   const steady = await evaluate(undefined);
   assert.equal(steady?.decision.action, 'none', steady?.decision.reason);
+});
+
+describe('rules on what the runtime measures', () => {
+  let nowMs = 0;
+  /**
+   * A runtime whose candidate (unit 2) from T0+5 uses 1.8 of the host's 2 cores and writes an
+   * error line a second; the baseline idles. Its usage is kept 15 minutes, like the agent's.
+   */
+  function runtime(): Pick<Runtime, 'usage'> & { queries: UsageQuery[] } {
+    const queries: UsageQuery[] = [];
+    return {
+      queries,
+      usage: async (_app, query) => {
+        queries.push(query);
+        const now = Math.floor(nowMs / 1000);
+        const samples: UsageSample[] = [];
+        for (let s = Math.max(query.sinceSecond, now - 900); s < now; s++) {
+          const bad = s >= T0 + 5;
+          samples.push({
+            second: s,
+            instances: [
+              { instance: 'b', revision: 1, cpuCores: 0.2, memoryBytes: 1e8, logLines: 10, logErrors: 0 },
+              {
+                instance: 'c',
+                revision: 2,
+                cpuCores: bad ? 1.8 : 0.2,
+                memoryBytes: 1e8,
+                logLines: 10,
+                logErrors: bad ? 1 : 0,
+              },
+            ],
+          });
+        }
+        return { phase: 'Successful', capacity: { cpuCores: 2, memoryBytes: 4e9, scope: 'host' }, samples };
+      },
+    };
+  }
+
+  /** Evaluates once a second for `seconds`; the second of the rollback, if any. */
+  async function decide(
+    rule: Record<string, unknown>,
+    metrics: MetricsSource,
+    logs: Record<string, unknown> = {},
+    seconds = 120,
+  ): Promise<{ t: number | null; reason: string; queries: UsageQuery[]; rolloutId: string }> {
+    const spec = contextOf(rule);
+    const ctx = { ...spec, spec: { ...spec.spec, logs } };
+    const rolloutId = await newRollout();
+    const usage = runtime();
+    const watch = new RolloutWatch(metrics, { series: store.analysis });
+    for (let t = 0; t < seconds; t++) {
+      nowMs = (T0 + t) * 1000 + 500;
+      const result = await watch.evaluate({
+        ctx,
+        rolloutId,
+        weight: STATE.weight,
+        candidate: CANDIDATE,
+        baseline: BASELINE,
+        instances: [instanceOf('b', BASELINE.unit), instanceOf('c', CANDIDATE.unit)],
+        health: () => 'Healthy',
+        now: nowMs,
+        runtime: usage,
+      });
+      if (result?.decision.action === 'rollback')
+        return { t, reason: result.decision.reason, queries: usage.queries, rolloutId };
+    }
+    return { t: null, reason: '', queries: usage.queries, rolloutId };
+  }
+
+  const traffic = new BuiltinMetricsSource(async (_app, since) => {
+    const out: MetricsBucket[] = [];
+    for (let s = since; s < Math.floor(nowMs / 1000); s++) out.push({ second: s, revisions: [] });
+    return out;
+  });
+  const noTraffic: MetricsSource = {
+    read: async () => ({ phase: 'Error', error: 'no data plane', samples: [] }),
+  };
+
+  test('error lines above 5 a minute roll back once the sixth is counted', async () => {
+    const r = await decide({ metric: 'logErrors', above: 5, severity: 'P0' }, traffic, {
+      errorPattern: 'E\\d+',
+    });
+    // Errors from second 5: the count of the last minute passes 5 with second 10, judged at 11.
+    assert.equal(r.t, 11);
+    assert.match(r.reason, /P0 rule log-errors: error lines 6\/min above 5\/min/);
+    assert.equal(r.queries[0]!.errorPattern, 'E\\d+', "the app's pattern goes to the runtime");
+    assert.ok(
+      r.queries.slice(1).every((q, i) => q.sinceSecond > r.queries[i]!.sinceSecond),
+      'each second is read once',
+    );
+    const held = await store.analysis.load(r.rolloutId);
+    const stored = held.find((row) => row.revision === CANDIDATE.revision && row.second === T0 + 9);
+    assert.deepEqual((stored!.data as { usage?: { logErrors: number } }).usage?.logErrors, 1, 'persisted');
+  });
+
+  test('CPU above 70% for 2s rolls back, even when the metrics source has nothing', async () => {
+    const rule = { metric: 'cpu', above: '70%', for: '2s', severity: 'P0' };
+    const withTraffic = await decide(rule, traffic);
+    assert.equal(withTraffic.t, 7);
+    assert.match(withTraffic.reason, /CPU 90% above 70% for 2s/);
+    assert.equal((await decide(rule, noTraffic)).t, 7);
+  });
+
+  test('the runtime is not read when no rule needs it', async () => {
+    const r = await decide({ metric: 'errorRate', above: 0.05, severity: 'P0' }, traffic, {}, 10);
+    assert.equal(r.t, null);
+    assert.deepEqual(r.queries, []);
+  });
 });
 
 test('evaluations fall in the first tick after each multiple of the interval', () => {

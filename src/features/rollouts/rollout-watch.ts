@@ -7,10 +7,11 @@
 
 import type { InstanceHealth } from '../../providers/health-source.ts';
 import type { MetricsSource } from '../../providers/metrics-source.ts';
-import type { Instance } from '../../providers/runtime.ts';
+import type { Instance, Runtime } from '../../providers/runtime.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { AnalysisSecond, Store } from '../../store/types.ts';
 import {
+  addUsage,
   assessRule,
   BEFORE_SECONDS,
   type BeforeSummary,
@@ -25,6 +26,7 @@ import {
   pointFromJson,
   pointsFromSamples,
   pointToJson,
+  RESOURCE_METRICS,
   type Rule,
   type RuleVerdict,
   referencePoints,
@@ -35,6 +37,8 @@ import {
   serviceDownVerdicts,
   summarizeBefore,
   UNKNOWN_HEALTH,
+  type UsagePoint,
+  usageByRevision,
 } from '../analysis/index.ts';
 import type { AppContext } from './app-context.ts';
 import type { WatchMemory } from './rollout-state.ts';
@@ -48,6 +52,8 @@ interface Watched {
   restoredUntil: number | null;
   /** Next second to read from the data plane. */
   nextSecond: number;
+  /** Next second to read from the runtime's usage (when a rule judges CPU, memory or error lines). */
+  nextUsageSecond: number;
   lastEvaluation: number;
   readonly notified: Set<string>;
   /** When traffic first reached the candidate (the judgment looks at nothing older). */
@@ -80,6 +86,11 @@ export interface WatchInput {
    * watch, which judges rules alone: the runtime restarts a stable process that crashed.
    */
   readonly startedAt?: number;
+  /**
+   * The app's runtime: when a rule judges cpu, memory or logErrors, its usage is read with the
+   * traffic (a runtime without `usage` leaves those rules Inconclusive).
+   */
+  readonly runtime?: Pick<Runtime, 'usage'>;
 }
 
 export interface WatchResult {
@@ -142,6 +153,7 @@ export class RolloutWatch {
       baseline: w.baseline,
       restoredUntil: null,
       nextSecond: Math.floor(now / 1000) + 1,
+      nextUsageSecond: Math.floor(now / 1000) + 1,
       lastEvaluation: now,
       notified: w.notified,
       since: w.since === null ? null : now,
@@ -179,6 +191,7 @@ export class RolloutWatch {
         // The baseline's recent past is the reference for relative rules and the before/after
         // judgment; the data plane keeps about two minutes.
         nextSecond: Math.floor(now / 1000) - BEFORE_SECONDS - 2,
+        nextUsageSecond: Math.floor(now / 1000) - BEFORE_SECONDS - 2,
         lastEvaluation: 0,
         notified: new Set(),
         since: memory?.since ?? null,
@@ -237,6 +250,8 @@ export class RolloutWatch {
         return watched.restoredUntil !== null && second > watched.restoredUntil ? UNKNOWN_HEALTH : undefined;
       },
     });
+    const rules = input.rules ?? resolveRules(spec);
+    if (rules.some((r) => RESOURCE_METRICS.includes(r.metric))) await this.#addUsage(input, w, points);
     w.candidate.appendAll(points.get(input.candidate.revision) ?? []);
     if (input.baseline) w.baseline.appendAll(points.get(input.baseline.revision) ?? []);
     const last = samples.reduce((m, b) => Math.max(m, b.second), w.nextSecond - 1);
@@ -258,7 +273,6 @@ export class RolloutWatch {
         ...referencePoints(w.before, switchSecond, current),
       ];
     }
-    const rules = input.rules ?? resolveRules(spec);
     let crashes: RuleVerdict[] = [];
     if (input.startedAt !== undefined && spec.serviceDown.enabled && spec.serviceDown.crashes) {
       const lives = input.instances.filter((i) => i.revision === input.candidate.unit);
@@ -312,6 +326,28 @@ export class RolloutWatch {
     };
     w.latest = result;
     return result;
+  }
+
+  /**
+   * Adds to the seconds just read what the runtime measured of both revisions (their units'
+   * instances), and the seconds it measured with no traffic read yet. Traffic read again for a
+   * second keeps the usage the series holds. A failed read adds nothing: it is read again next time.
+   */
+  async #addUsage(input: WatchInput, w: Watched, points: Map<number, Point[]>): Promise<void> {
+    const units = new Map([[input.candidate.unit, input.candidate.revision]]);
+    if (input.baseline) units.set(input.baseline.unit, input.baseline.revision);
+    const read = await input.runtime?.usage?.(input.ctx.spec.name, {
+      sinceSecond: w.nextUsageSecond,
+      errorPattern: input.ctx.spec.logs.errorPattern,
+    });
+    const usage = read ? usageByRevision(read, units) : new Map<number, UsagePoint[]>();
+    for (const revision of units.values()) {
+      const buffer = revision === w.candidateRevision ? w.candidate : w.baseline;
+      const merged = addUsage(points.get(revision) ?? [], usage.get(revision) ?? [], (s) => buffer.at(s));
+      if (merged.length > 0) points.set(revision, merged);
+    }
+    if (read?.phase === 'Successful')
+      w.nextUsageSecond = read.samples.reduce((m, x) => Math.max(m, x.second + 1), w.nextUsageSecond);
   }
 
   /**

@@ -6,7 +6,7 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { childEnv } from '../../../shared/child-env.ts';
-import type { Instance, InstanceSpec, LogLine } from '../../runtime.ts';
+import type { Instance, InstanceSpec, LogLine, UsageQuery, UsageRead } from '../../runtime.ts';
 import type { AppliedTable, MetricsBucket, RouteTable } from '../proxy/types.ts';
 import type { AgentInfo } from './agent-server.ts';
 import { agentPaths, tailFile } from './paths.ts';
@@ -75,6 +75,14 @@ export class AgentClient {
 
   logs(app: string, options: { revision?: number; tail?: number } = {}): Promise<LogLine[]> {
     return this.#request('GET', `/v1/logs${query({ app, revision: options.revision, tail: options.tail })}`);
+  }
+
+  /** CPU, memory and error lines per second of the app's instances; starts measuring them for a while. */
+  usage(app: string, wanted: UsageQuery): Promise<UsageRead> {
+    return this.#request(
+      'GET',
+      `/v1/usage${query({ app, since: wanted.sinceSecond, errorPattern: wanted.errorPattern })}`,
+    );
   }
 
   /** Puts the table in force; resolves once every proxy worker serves it. */

@@ -69,6 +69,7 @@ const KNOWN_PATHS = new Set([
   '/v1/instances',
   '/v1/revisions/stop',
   '/v1/logs',
+  '/v1/usage',
   '/v1/routes',
   '/v1/metrics',
   '/v1/inflight',
@@ -359,6 +360,12 @@ export class AgentServer {
           ...(revision === undefined ? {} : { revision }),
           ...(tail === undefined ? {} : { tail }),
         });
+      }
+      case 'GET /v1/usage': {
+        const app = requiredParam(query, 'app');
+        const sinceSecond = intParam(query, 'since') ?? 0;
+        const errorPattern = query.get('errorPattern') ?? undefined;
+        return this.supervisor.usage(app, { sinceSecond, errorPattern });
       }
 
       case 'PUT /v1/routes': {

@@ -149,6 +149,35 @@ describe('agent', () => {
     second.runtime.close();
   });
 
+  test("usage travels through the agent: the instance's memory, error lines by the app's pattern", async () => {
+    const dataDir = path.join(dir, 'usage');
+    const { runtime, info } = await connect(dataDir);
+    const app = `usage-${run}`;
+    await runtime.start(spec('usage', { command: apps.chatty }));
+    const totals = await waitFor(
+      'the error lines of a complete second, and a memory reading',
+      async () => {
+        const read = await runtime.usage(app, { sinceSecond: 0, errorPattern: '^err \\d' });
+        if (read.phase !== 'Successful') throw new Error(read.error);
+        const all = read.samples.flatMap((x) => x.instances);
+        const sum = (f: (i: (typeof all)[number]) => number | null) =>
+          all.reduce((n, i) => n + (f(i) ?? 0), 0);
+        const t = {
+          errors: sum((i) => i.logErrors),
+          lines: sum((i) => i.logLines),
+          memory: sum((i) => i.memoryBytes),
+        };
+        return t.errors === 5 && t.memory > 0 && t;
+      },
+      10_000,
+      200,
+    );
+    assert.equal(totals.lines, 35);
+    await runtime.client.shutdown();
+    await waitFor('agent exited', () => processGone(info.pid), 3000);
+    runtime.close();
+  });
+
   test('when the agent is SIGKILLed its instances die with it (pdeathsig)', async () => {
     const dataDir = path.join(dir, 'kill9');
     const { runtime, info } = await connect(dataDir);

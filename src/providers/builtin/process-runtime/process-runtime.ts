@@ -3,7 +3,15 @@
 // any time; the agent and the instances keep running and are adopted by the next controller.
 
 import path from 'node:path';
-import type { Instance, InstanceSpec, LogLine, Runtime } from '../../runtime.ts';
+import {
+  type Instance,
+  type InstanceSpec,
+  type LogLine,
+  type Runtime,
+  type UsageQuery,
+  type UsageRead,
+  usageReadError,
+} from '../../runtime.ts';
 import { type AgentClient, type EnsureAgentOptions, ensureAgent } from '../agent/agent-client.ts';
 import { LOCAL_HOST } from './local-host.ts';
 
@@ -38,6 +46,11 @@ export class ProcessRuntime implements Runtime {
 
   logs(app: string, options: { revision?: number; tail?: number }): Promise<LogLine[]> {
     return this.client.logs(app, options);
+  }
+
+  /** Measured by the agent, which owns the processes and captures their output. */
+  usage(app: string, query: UsageQuery): Promise<UsageRead> {
+    return this.client.usage(app, query).catch(usageReadError);
   }
 
   /** Drops the connection; the agent and its instances keep running. */

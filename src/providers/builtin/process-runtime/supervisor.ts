@@ -30,9 +30,19 @@ import net from 'node:net';
 import path from 'node:path';
 import { childEnv } from '../../../shared/child-env.ts';
 import { ephemeralPort, portIsFree } from '../../../shared/ports.ts';
-import type { Instance, InstancePhase, InstanceSpec, LogLine, Runtime } from '../../runtime.ts';
+import {
+  type Instance,
+  type InstancePhase,
+  type InstanceSpec,
+  type LogLine,
+  type Runtime,
+  type UsageQuery,
+  type UsageRead,
+  usageReadError,
+} from '../../runtime.ts';
 import { LOCAL_HOST } from './local-host.ts';
 import { commandName, shellScript } from './shell.ts';
+import { type RetainedLine, UsageMonitor, type UsageMonitorOptions } from './usage-monitor.ts';
 
 export const SETPRIV = '/usr/bin/setpriv';
 
@@ -57,6 +67,8 @@ export interface SupervisorOptions {
   readonly keepStoppedPerApp?: number;
   /** SIGKILL instances recorded by a previous agent that are still alive. Default true. */
   readonly sweepOrphans?: boolean;
+  /** How usage is measured (lease, history, /proc); the instances and their lines are the supervisor's. */
+  readonly usage?: Omit<UsageMonitorOptions, 'instances' | 'retained'>;
   readonly warn?: (message: string) => void;
 }
 
@@ -149,6 +161,7 @@ export class ProcessSupervisor implements Runtime {
   readonly #pending = new Map<string, Promise<Instance>>();
   /** Ports of instances from a previous agent, reused when the controller starts them again. */
   readonly #savedPorts: Map<string, number>;
+  readonly #usage: UsageMonitor;
   #closed = false;
 
   constructor(options: SupervisorOptions) {
@@ -167,6 +180,14 @@ export class ProcessSupervisor implements Runtime {
     }
     mkdirSync(this.#dataDir, { recursive: true });
     this.#statePath = path.join(this.#dataDir, 'supervisor.json');
+    this.#usage = new UsageMonitor({
+      ...options.usage,
+      instances: (app) =>
+        [...this.#slots.values()].flatMap((s) =>
+          s.spec.app === app && s.pid !== null ? [{ id: s.id, revision: s.spec.revision, pid: s.pid }] : [],
+        ),
+      retained: (app) => this.#retained(app),
+    });
     const state = this.#readState();
     this.#savedPorts = new Map(Object.entries(state.ports));
     if (options.sweepOrphans ?? true) this.#sweep(state);
@@ -230,9 +251,24 @@ export class ProcessSupervisor implements Runtime {
     return entries.slice(Math.max(0, entries.length - tail)).map((e) => e.line);
   }
 
+  /** CPU, memory and error lines per second of the app's instances (usage-monitor.ts). */
+  async usage(app: string, query: UsageQuery): Promise<UsageRead> {
+    try {
+      return this.#usage.read(app, query);
+    } catch (err) {
+      return usageReadError(err);
+    }
+  }
+
+  /** Whether usage is being measured (some app was read in the last seconds). */
+  get measuringUsage(): boolean {
+    return this.#usage.active;
+  }
+
   /** Stops every instance (SIGTERM, then SIGKILL after each one's stopTimeoutMs). */
   async shutdown(): Promise<void> {
     this.#closed = true;
+    this.#usage.close();
     await Promise.allSettled([...this.#pending.values()]);
     await Promise.all([...this.#slots.values()].map((slot) => this.#stop(slot)));
     await Promise.all([...this.#slots.values()].map((slot) => closeFile(slot)));
@@ -517,8 +553,20 @@ export class ProcessSupervisor implements Runtime {
   #line(slot: Slot, stream: LogLine['stream'], line: string): void {
     const entry: LogEntry = { seq: ++logSeq, line: { at: Date.now(), instance: slot.id, stream, line } };
     slot.logs.push(entry);
-    if (stream !== 'system') slot.recent.push(line);
+    if (stream !== 'system') {
+      slot.recent.push(line);
+      this.#usage.line(slot.spec.app, slot.id, slot.spec.revision, entry.line.at, line);
+    }
     slot.file?.write(`${new Date(entry.line.at).toISOString()} ${stream} ${line}\n`);
+  }
+
+  *#retained(app: string): Generator<RetainedLine> {
+    for (const slot of this.#slots.values()) {
+      if (slot.spec.app !== app) continue;
+      for (const { line } of slot.logs.toArray())
+        if (line.stream !== 'system')
+          yield { instance: slot.id, revision: slot.spec.revision, at: line.at, line: line.line };
+    }
   }
 
   #system(slot: Slot, line: string): void {
