@@ -6,6 +6,7 @@ import { analysisSpecSchema } from './analysis-spec.ts';
 import { databaseSpecSchema } from './database-spec.ts';
 import { drillSpecSchema } from './drill-spec.ts';
 import { hooksSchema } from './hooks-spec.ts';
+import { maintenanceSpecSchema } from './maintenance.ts';
 import { notificationsSchema } from './notification-spec.ts';
 import {
   healthSourceType,
@@ -229,6 +230,8 @@ export const appSpecSchema = z.strictObject({
   hooks: hooksSchema,
   /** Rollback drills on a schedule (features/drills/drill-spec.ts). */
   drills: drillSpecSchema.optional(),
+  /** Maintenance mode: who turns it on (maintenance.ts). */
+  maintenance: maintenanceSpecSchema,
   history: z.number().int().min(2).max(1000).default(10),
 });
 

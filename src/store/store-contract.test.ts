@@ -202,6 +202,35 @@ for (const dialect of DIALECTS) {
         );
       });
 
+      test('setMaintenance turns it on with its page, replaces it, turns it off; unknown app throws', async () => {
+        const name = uniqueApp('web');
+        const created = await store.apps.upsert(name, {});
+        assert.equal(created.maintenance, null);
+        const on = {
+          since: 1_700_000_000_000,
+          retryAfterSeconds: 120,
+          page: '<!doctype html><p>Back soon: "quotes", é 漢字</p>\n',
+          reason: 'restore',
+          by: 'ops',
+          source: 'manual' as const,
+          rolloutId: null,
+        };
+        await store.apps.setMaintenance(name, on);
+        assert.deepEqual((await store.apps.get(name))?.maintenance, on);
+        const auto = { ...on, page: null, source: 'auto' as const, rolloutId: 'r-1', by: 'rewind' };
+        await store.apps.setMaintenance(name, auto);
+        assert.deepEqual((await store.apps.get(name))?.maintenance, auto);
+        // The rest of the app is untouched, and upsert keeps it on.
+        await store.apps.upsert(name, { v: 2 });
+        assert.deepEqual((await store.apps.get(name))?.maintenance, auto);
+        await store.apps.setMaintenance(name, null);
+        assert.equal((await store.apps.get(name))?.maintenance, null);
+        await assert.rejects(
+          store.apps.setMaintenance(uniqueApp('ghost'), on),
+          (err: unknown) => err instanceof StoreNotFoundError && err.kind === 'app',
+        );
+      });
+
       test('list returns every app ordered by name', async () => {
         const names = [uniqueApp('zz-list'), uniqueApp('aa-list'), uniqueApp('mm-list')];
         for (const n of names) await store.apps.upsert(n, { n });
