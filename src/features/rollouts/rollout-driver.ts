@@ -372,6 +372,7 @@ export class RolloutDriver {
       describeVerification(pending.revision, checks),
       { passed, checks },
     );
+    await this.#core.deps.endMaintenance?.(ctx, rollout, passed ? 'is verified' : 'failed its verification');
     await reporter.closeIncident(rollout, { passed, checks });
     const fresh = (await store.rollouts.get(id)) ?? rollout;
     const verification: RollbackVerification = {
