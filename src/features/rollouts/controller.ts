@@ -10,6 +10,7 @@
 //   traffic-plan.ts   the plan an app should have, from the store; put in force by its router
 //   retirement.ts     draining and stopping what nothing needs
 //   keep-running.ts   starting again what should run (after an agent restart)
+//   maintenance.ts    maintenance mode, by hand and around a cold rollback (maintenance: auto)
 //   watch-views.ts    the post-deploy and steady-state watches, for `rewind status`
 // Revisions themselves are made in features/revisions (new-revision.ts, instance-env.ts).
 

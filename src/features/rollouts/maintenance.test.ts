@@ -201,6 +201,38 @@ test('a tick ends auto maintenance whose owner is over (a controller died before
     );
   }));
 
+test('maintenance: auto holds the app in maintenance while a downtime (db restore --overwrite) runs, and after a failure ends it', () =>
+  withShop({ more: '    maintenance: auto\n' }, async (f) => {
+    const during = async () => {
+      const state = (await f.store.apps.get('shop'))?.maintenance;
+      assert.deepEqual(
+        [state?.source, state?.rolloutId, state?.reason],
+        ['auto', null, 'db restore --overwrite of revision 1'],
+      );
+      assert.equal(f.providers.traffic.applied.at(-1)?.maintenance?.retryAfterSeconds, 60);
+      return 'restored';
+    };
+    const why = 'db restore --overwrite of revision 1';
+    assert.equal(await f.controller.whileIdle('shop', during, why), 'restored');
+    assert.equal((await f.store.apps.get('shop'))?.maintenance, null);
+    await assert.rejects(
+      f.controller.whileIdle(
+        'shop',
+        async () => {
+          await during();
+          throw new Error('restore refused');
+        },
+        why,
+      ),
+      /restore refused/,
+    );
+    assert.equal((await f.store.apps.get('shop'))?.maintenance, null);
+    assert.equal(f.providers.traffic.applied.at(-1)?.maintenance, undefined);
+    // Without a downtime, nothing changes.
+    await f.controller.whileIdle('shop', async (ctx) => ctx.spec.name);
+    assert.equal((await eventsOf(f.store, { app: 'shop' })).length, 4);
+  }));
+
 test('the default page names the app (escaped), says when to come back, and loads nothing', () => {
   const page = defaultMaintenancePage('<shop>', 90);
   assert.match(page, /<title>&lt;shop&gt;: down for maintenance<\/title>/);

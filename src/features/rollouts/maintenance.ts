@@ -80,20 +80,20 @@ export async function setMaintenance(
 }
 
 /**
- * Called by a rollback once journalled, before it acts: one that cannot switch to warm processes
- * (a cold start) turns maintenance on under `maintenance: auto`, for as long as it runs and is
- * verified. When maintenance is on already, its rollout says so (for the incident's timeline).
+ * Called by a rollback to `target` once journalled, before it acts: one that cannot switch to warm
+ * processes (a cold start) turns maintenance on under `maintenance: auto`, for as long as it runs
+ * and is verified. When maintenance is on already, its rollout says so (for the incident's timeline).
  */
 export async function maintenanceBeforeRollback(
   core: ControllerCore,
   ctx: ManagedApp,
   rollout: RolloutRecord,
-  warm: boolean,
+  target: { readonly number: number; readonly warm: boolean },
 ): Promise<void> {
   const { store } = core.deps;
   const current = (await store.apps.get(ctx.spec.name))?.maintenance ?? null;
-  const auto = !warm && ctx.spec.maintenance.mode === 'auto';
-  const why = `revision ${rollout.toRevision} needs a cold start`;
+  const auto = !target.warm && ctx.spec.maintenance.mode === 'auto';
+  const why = `revision ${target.number} needs a cold start`;
   if (current === null) {
     if (auto)
       await turnOn(

@@ -153,7 +153,7 @@ export async function startRollback(
     });
   }
   // Before a cold start takes the app down: maintenance mode, under `maintenance: auto`.
-  await maintenanceBeforeRollback(core, ctx, rollout, warm);
+  await maintenanceBeforeRollback(core, ctx, rollout, { number: target.number, warm });
   await announceRollout(core, rollout, copy, steps, reason, incident, input.actor);
   const { flags, log } = core.deps;
   if (spec.flagSetVersion !== null && flags) {
