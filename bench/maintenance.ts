@@ -18,12 +18,13 @@ import {
   machineLine,
   nowMs,
   round,
+  roundSummary,
   type Sample,
   type Summary,
   sleep,
   startBenchRewind,
   summarize,
-  table,
+  summaryTable,
 } from './lib/rewind-cycle.ts';
 
 const args = process.argv.slice(2);
@@ -125,12 +126,7 @@ async function main(): Promise<number> {
       machine: { cpus: atStart.cpus, loadavgAtStart: atStart.loadavg, loadavgAtEnd: machine().loadavg },
       requests: load.requests,
       otherReplies: other,
-      metrics: Object.fromEntries(
-        rows.map(([name, s]) => [
-          name,
-          { median: round(s.median, 2), p99: round(s.p99, 2), max: round(s.max, 2), min: round(s.min, 2) },
-        ]),
-      ),
+      metrics: Object.fromEntries(rows.map(([name, s]) => [name, roundSummary(s)])),
     };
     if (json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     else {
@@ -140,19 +136,7 @@ async function main(): Promise<number> {
       log(
         `times in ms over ${rounds} rounds; ${probes} probe loops, ${load.requests} requests, ${other} neither 200 nor 503 (errors included)`,
       );
-      log(
-        table(
-          ['measure', 'median', 'p90', 'p99', 'max', 'min'],
-          rows.map(([name, s]) => [
-            name,
-            round(s.median),
-            round(s.p90),
-            round(s.p99),
-            round(s.max),
-            round(s.min),
-          ]),
-        ),
-      );
+      log(summaryTable(rows));
     }
     return other > 0 ? 1 : 0;
   } finally {
