@@ -279,9 +279,10 @@ describe('maintenance mode by hand', () => {
 describe('maintenance: auto around a cold rollback', () => {
   let h: Harness;
   const status = async () => (await (await h.fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as AppStatus;
-  // Nothing keeps the previous revision warm: a rollback has to start it again.
+  // Nothing keeps the previous revision warm: a rollback has to start it again. Its pre-promotion
+  // check (GET /products, forced to the revision) runs again in the verification, through the page.
   const coldConfig = (port: number) =>
-    `${shopConfig(port, { checks: false }).replace('keepPreviousWarm: 1m', 'keepPreviousWarm: 0s')}    maintenance: auto\n`;
+    `${shopConfig(port).replace('keepPreviousWarm: 1m', 'keepPreviousWarm: 0s')}    maintenance: auto\n`;
 
   before(async () => {
     h = await startRewind({ config: coldConfig });
@@ -336,8 +337,14 @@ describe('maintenance: auto around a cold rollback', () => {
       const [incident] = (await (await h.fetch(`${h.apiUrl}/api/v1/incidents`)).json()) as {
         status: string;
         timeline: { event: string }[];
+        verification: { checks: { name: string; passed: boolean }[] };
       }[];
       assert.equal(incident?.status, 'Resolved');
+      const checks = incident!.verification.checks;
+      assert.ok(
+        checks.some((c) => /products/.test(c.name) && c.passed),
+        JSON.stringify(checks),
+      );
       const timeline = incident!.timeline.map((t) => t.event);
       assert.ok(
         timeline.includes('Maintenance mode on') && timeline.includes('Maintenance mode off'),
