@@ -1261,6 +1261,10 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    const UNDO_0008 = [
+      'alter table apps drop column maintenance',
+      "delete from rewind_migration where name = '0008_app_maintenance'",
+    ];
     const UNDO_0007 = ['drop table drills', "delete from rewind_migration where name = '0007_drills'"];
     const UNDO_0006 = [
       'alter table flag_sets drop column warnings',
@@ -1295,6 +1299,7 @@ for (const dialect of DIALECTS) {
       // Back to the schema of 0004: no analysis_seconds table, no record of its migration, and no
       // later migration (recorded without 0005 it would be out of order).
       await rawSql([
+        ...UNDO_0008,
         ...UNDO_0007,
         ...UNDO_0006,
         'drop table analysis_seconds',
@@ -1311,7 +1316,7 @@ for (const dialect of DIALECTS) {
       await store.apps.upsert(app, {});
       const v1 = await store.flagSets.create({ app, document: { flags: {} }, author: 'ana', diff: [] });
       await store.close();
-      await rawSql([...UNDO_0007, ...UNDO_0006]);
+      await rawSql([...UNDO_0008, ...UNDO_0007, ...UNDO_0006]);
       store = await open(fakeClock(1_760_000_000_000));
       assert.deepEqual(await store.flagSets.get(app, 1), v1);
       const v2 = await store.flagSets.create({
@@ -1335,11 +1340,32 @@ for (const dialect of DIALECTS) {
         data: {},
       });
       await store.close();
-      await rawSql(UNDO_0007);
+      await rawSql([...UNDO_0008, ...UNDO_0007]);
       store = await open(fakeClock(1_770_000_000_000));
       assert.deepEqual(await store.incidents.get(inc.id), inc);
       const drill = await store.drills.create({ id: `${app}-d1`, app, version: 'v1', report: { a: 1 } });
       assert.deepEqual(await store.drills.get(drill.id), drill);
+    });
+
+    test('a database from before maintenance mode (0008) is migrated and keeps its data, every app off', async () => {
+      const app = uniqueApp('older-maintenance');
+      await store.apps.upsert(app, { v: 1 });
+      await store.apps.setStableRevision(app, 4);
+      await store.close();
+      await rawSql(UNDO_0008);
+      store = await open(fakeClock(1_780_000_000_000));
+      const record = await store.apps.get(app);
+      assert.deepEqual([record?.spec, record?.stableRevision, record?.maintenance], [{ v: 1 }, 4, null]);
+      await store.apps.setMaintenance(app, {
+        since: 1,
+        retryAfterSeconds: 60,
+        page: null,
+        reason: null,
+        by: 'ops',
+        source: 'manual',
+        rolloutId: null,
+      });
+      assert.equal((await store.apps.get(app))?.maintenance?.by, 'ops');
     });
 
     test('data survives close and reopen; migrations are idempotent', async () => {
