@@ -30,6 +30,7 @@ const ALL = [
   'fuzz',
   'cli',
   'dashboard',
+  'maintenance',
 ];
 // The guard re-runs short versions of the others: it runs when named (`npm run bench:guard`),
 // not as part of the full run.

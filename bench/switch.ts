@@ -27,12 +27,13 @@ import {
   machineLine,
   nowMs,
   round,
+  roundSummary,
   type Sample,
   type Summary,
   sleep,
   startBenchRewind,
   summarize,
-  table,
+  summaryTable,
 } from './lib/rewind-cycle.ts';
 
 // Issue 18's targets for a warm revision with the database and flags configured.
@@ -259,7 +260,7 @@ async function main(): Promise<number> {
       failedProbeRequests: failed,
       totalProbeRequests: load.requests,
       probeFailures: load.failed,
-      metrics: Object.fromEntries(rows.map(([name, s]) => [name, roundAll(s)])),
+      metrics: Object.fromEntries(rows.map(([name, s]) => [name, roundSummary(s)])),
       cycleResults: results.map((c) =>
         Object.fromEntries(Object.entries(c).map(([k, v]) => [k, typeof v === 'number' ? round(v, 2) : v])),
       ),
@@ -273,19 +274,7 @@ async function main(): Promise<number> {
       log(
         `times in ms over ${cycles} cycles; ${probes} probe loops, ${load.requests} probe requests, ${load.failed} failed`,
       );
-      log(
-        table(
-          ['measure', 'median', 'p90', 'p99', 'max', 'min'],
-          rows.map(([name, s]) => [
-            name,
-            round(s.median),
-            round(s.p90),
-            round(s.p99),
-            round(s.max),
-            round(s.min),
-          ]),
-        ),
-      );
+      log(summaryTable(rows));
       log('');
       const verdict = (ok: boolean) => (ok ? 'PASS' : 'over target');
       const sw = (x: Summary) => `median ${round(x.median)} ms, p99 ${round(x.p99)} ms`;
@@ -305,16 +294,6 @@ async function main(): Promise<number> {
     await load.stop().catch(() => {});
     await h.closeOnce();
   }
-}
-
-function roundAll(s: Summary) {
-  return {
-    median: round(s.median, 2),
-    p90: round(s.p90, 2),
-    p99: round(s.p99, 2),
-    max: round(s.max, 2),
-    min: round(s.min, 2),
-  };
 }
 
 main().then(

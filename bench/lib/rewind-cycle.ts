@@ -352,6 +352,25 @@ export function table(header: readonly string[], rows: readonly (readonly (strin
   );
 }
 
+/** Summaries rounded for a JSON report. */
+export function roundSummary(s: Summary) {
+  return {
+    median: round(s.median, 2),
+    p90: round(s.p90, 2),
+    p99: round(s.p99, 2),
+    max: round(s.max, 2),
+    min: round(s.min, 2),
+  };
+}
+
+/** Named summaries as a text table: median, p90, p99, max, min. */
+export function summaryTable(rows: readonly (readonly [string, Summary])[]): string {
+  return table(
+    ['measure', 'median', 'p90', 'p99', 'max', 'min'],
+    rows.map(([name, s]) => [name, round(s.median), round(s.p90), round(s.p99), round(s.max), round(s.min)]),
+  );
+}
+
 export function commandLine(): string {
   return `node ${process.argv
     .slice(1)

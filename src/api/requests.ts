@@ -2,6 +2,7 @@
 // declares them on its routes (validation, typed handlers, the OpenAPI document); the CLI builds
 // its requests against the same types.
 import { z } from 'zod';
+import { MAX_RETRY_AFTER_SECONDS, pageProblem } from '../spec/maintenance.ts';
 
 /** The largest integer a query parameter may carry (a 4-byte signed integer column). */
 export const MAX_INT_PARAM = 2_147_483_647;
@@ -65,6 +66,40 @@ const envChanges = z
   .record(z.string(), z.string().nullable())
   .optional()
   .describe('KEY: value to set, KEY: null to unset');
+
+const retryAfterMessage = (i: { input: unknown }) =>
+  `${JSON.stringify(i.input)} is not a whole number of seconds from 1 to ${MAX_RETRY_AFTER_SECONDS}; give for example 60`;
+
+export const maintenanceBody = z.strictObject({
+  on: z
+    .boolean({
+      error: (i) =>
+        i.input === undefined
+          ? 'missing; send on: true to turn maintenance mode on, on: false to turn it off'
+          : `${JSON.stringify(i.input)} is not true or false; send on: true (maintenance on) or on: false (off)`,
+    })
+    .describe('true: every request gets 503, Retry-After and the page; false: the app serves again'),
+  page: z
+    .string({ error: 'give the HTML page as a string' })
+    .check((ctx) => {
+      const problem = pageProblem(ctx.value);
+      if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+    })
+    .optional()
+    .describe(
+      "With on: the HTML page to answer with, at most 256 KiB (default: rewind.yaml's maintenance.page, else a page naming the app)",
+    ),
+  retryAfterSeconds: z
+    .number({ error: retryAfterMessage })
+    .int({ error: retryAfterMessage })
+    .min(1, { error: retryAfterMessage })
+    .max(MAX_RETRY_AFTER_SECONDS, { error: retryAfterMessage })
+    .optional()
+    .describe(
+      "With on: the Retry-After header, seconds (default: rewind.yaml's maintenance.retryAfter, 60 s)",
+    ),
+  reason,
+});
 
 export const configBody = z.strictObject({
   config: envChanges,
@@ -144,6 +179,7 @@ export type RollbackBody = z.input<typeof rollbackBody>;
 export type ConfigBody = z.input<typeof configBody>;
 export type TokenBody = z.input<typeof tokenBody>;
 export type DrillBody = z.input<typeof drillBody>;
+export type MaintenanceBody = z.input<typeof maintenanceBody>;
 
 export const appParams = z.object({ app: z.string() });
 export const idParams = z.object({ id: z.string() });

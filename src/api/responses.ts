@@ -122,6 +122,35 @@ export const drillSummary = named(
   }),
 );
 
+export const maintenance = named(
+  'Maintenance',
+  z.object({
+    since: z.number().int().describe('When it was turned on, unix ms'),
+    retryAfterSeconds: z.number().int(),
+    page: z.enum(['default', 'custom']).describe('default: the page naming the app'),
+    reason: z.string().nullable(),
+    by: z.string().describe('The token that turned it on, or rewind'),
+    source: z
+      .enum(['manual', 'auto'])
+      .describe(
+        'manual: by a person, who turns it off; auto: by Rewind (maintenance: auto), which turns it off',
+      ),
+    rolloutId: z.string().nullable().describe('The rollback it was turned on for (auto)'),
+  }),
+);
+
+/** What `POST /apps/{app}/maintenance` did. */
+export const maintenanceAnswer = z.object({
+  app: z.string(),
+  on: z.boolean(),
+  changed: z.boolean().describe('false: it was off already'),
+  inForceAt: z
+    .number()
+    .nullable()
+    .describe('When every proxy worker answered with it (unix ms), null when the router cannot tell'),
+  maintenance: maintenance.nullable(),
+});
+
 const rulePhases = {
   rules: z.array(z.object({ name: z.string(), phase: z.string(), message: z.string() })).readonly(),
   evaluatedAt: z.number().int().nullable(),
@@ -166,6 +195,10 @@ export const appStatus = named(
     lastProvenDrill: drillSummary
       .nullable()
       .describe("When the app's way back was last proven: its newest passed drill"),
+    maintenance: maintenance
+      .nullable()
+      .optional()
+      .describe('Maintenance mode while it is on (null: off; absent: a server without it)'),
   }),
 );
 
@@ -312,6 +345,8 @@ export type TokenCreated = z.output<typeof tokenCreated>;
 export type AuditEntry = z.output<typeof auditEntry>;
 export type AuditAnswer = z.output<typeof auditAnswer>;
 export type FlagChange = z.output<typeof flagChange>;
+export type Maintenance = z.output<typeof maintenance>;
+export type MaintenanceAnswer = z.output<typeof maintenanceAnswer>;
 
 const healthCheck = z.object({ ok: z.boolean(), reason: z.string().optional() });
 

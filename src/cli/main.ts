@@ -12,6 +12,7 @@ import { EXIT } from './exit-codes.ts';
 import { registerFlagCommands } from './flags-commands.ts';
 import { followRollout, json, keyValue, print, rolloutLine } from './follow-rollout.ts';
 import { ago, clock, left, table, watchFrame } from './format.ts';
+import { registerMaintenanceCommands } from './maintenance-commands.ts';
 import { registerSecurityCommands } from './security-commands.ts';
 import { type AppStatusView, logsNote, renderStatus } from './status-view.ts';
 
@@ -176,6 +177,7 @@ registerFlagCommands(program);
 registerDbCommands(program);
 registerDrillCommands(program);
 registerSecurityCommands(program);
+registerMaintenanceCommands(program);
 
 const incidentsCmd = program
   .command('incidents')

@@ -114,3 +114,42 @@ test('a rollout that waits at a pause step says so, and that promote goes on', (
     'deploy to revision 6: RollingBack (aborted: looks wrong)',
   );
 });
+
+test('status says when maintenance mode is on, by whom and why, right under the app', () => {
+  const since = Date.parse('2025-03-01T10:00:00Z');
+  const manual = renderStatus({
+    ...status,
+    maintenance: {
+      since,
+      retryAfterSeconds: 120,
+      page: 'custom',
+      reason: 'disk swap',
+      by: 'ops',
+      source: 'manual',
+      rolloutId: null,
+    },
+  }).split('\n');
+  assert.match(
+    manual[1]!,
+    /^MAINTENANCE: on since 10:00:00\.000 \(\d+d ago\), by ops: every request gets 503 with its page, Retry-After 120s$/,
+  );
+  assert.equal(manual[2], '  reason: disk swap');
+  const auto = renderStatus({
+    ...status,
+    maintenance: {
+      since,
+      retryAfterSeconds: 60,
+      page: 'default',
+      reason: 'revision 7 needs a cold start',
+      by: 'rewind',
+      source: 'auto',
+      rolloutId: 'r7',
+    },
+  });
+  assert.match(
+    auto,
+    /by rewind \(maintenance: auto, revision 7 needs a cold start\): every request gets 503 with the default page/,
+  );
+  assert.doesNotMatch(renderStatus(status), /MAINTENANCE/);
+  assert.doesNotMatch(renderStatus({ ...status, maintenance: null }), /MAINTENANCE/);
+});

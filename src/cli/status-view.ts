@@ -56,10 +56,20 @@ function steadyWatchLines(w: AppStatusView['steadyWatch']): string[] {
   ];
 }
 
+function maintenanceLines(m: AppStatusView['maintenance']): string[] {
+  if (!m) return [];
+  const who = m.source === 'auto' ? `rewind (maintenance: auto${m.reason ? `, ${m.reason}` : ''})` : m.by;
+  return [
+    `MAINTENANCE: on since ${clock(m.since)} (${ago(m.since)}), by ${who}: every request gets 503 with ${m.page === 'default' ? 'the default page' : 'its page'}, Retry-After ${m.retryAfterSeconds}s`,
+    ...(m.source === 'manual' && m.reason ? [`  reason: ${m.reason}`] : []),
+  ];
+}
+
 export function renderStatus(s: AppStatusView, options: { all?: boolean } = {}): string {
   const { shown, hidden } = shownInstances(s, options.all ?? false);
   const lines = [
     `app ${s.name} on ${s.listen}`,
+    ...maintenanceLines(s.maintenance),
     `stable: revision ${s.stableRevision ?? '-'} (${s.stableVersion ?? 'none'})`,
     s.activeRollout
       ? `rollout: ${s.activeRollout.kind} to revision ${s.activeRollout.toRevision}, ${s.activeRollout.phase}${s.activeRollout.error ? ` (${s.activeRollout.error})` : ''}`

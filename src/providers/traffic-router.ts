@@ -34,11 +34,24 @@ export interface TrafficMatch {
   readonly forceSecret?: string | undefined;
 }
 
+/**
+ * Maintenance mode: every request is answered 503 with Retry-After and the page, whatever the
+ * weights, except a request that forces a revision (testers, the rollout's checks), which still
+ * reaches it. A router that cannot answer for the app must refuse the plan (reject apply()).
+ */
+export interface PlannedMaintenance {
+  readonly retryAfterSeconds: number;
+  /** The whole HTML page. */
+  readonly page: string;
+}
+
 export interface TrafficPlan {
   readonly app: string;
   /** Highest weight first; a revision appears once. */
   readonly revisions: readonly PlannedRevision[];
   readonly match: TrafficMatch;
+  /** Present while the app is in maintenance mode. */
+  readonly maintenance?: PlannedMaintenance | undefined;
 }
 
 /** What putting a plan in force did. */

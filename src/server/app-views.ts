@@ -1,13 +1,29 @@
 // What the API shows of an app: its status (GET /api/v1/apps) and its detail (GET
 // /api/v1/apps/{app}, and the dashboard's live stream), built in one place so both agree.
-import type { AppDetail, AppStatus } from '../api/responses.ts';
+import type { AppDetail, AppStatus, Maintenance } from '../api/responses.ts';
 import { resolveRules } from '../spec/analysis-spec.ts';
+import type { MaintenanceState } from '../spec/maintenance.ts';
 import type { AppServices } from './app-services.ts';
 import { lastProven } from './routes/drill-routes.ts';
 
 export interface AppViews {
   status(name: string): Promise<AppStatus>;
   detail(name: string): Promise<AppDetail>;
+}
+
+/** Maintenance mode as the API shows it: the page is named, not sent. */
+export function maintenanceView(state: MaintenanceState | null): Maintenance | null {
+  if (state === null) return null;
+  const { since, retryAfterSeconds, reason, by, source, rolloutId } = state;
+  return {
+    since,
+    retryAfterSeconds,
+    page: state.page === null ? 'default' : 'custom',
+    reason,
+    by,
+    source,
+    rolloutId,
+  };
 }
 
 export function appViews(deps: Pick<AppServices, 'controller' | 'store' | 'routes'>): AppViews {
@@ -28,6 +44,7 @@ export function appViews(deps: Pick<AppServices, 'controller' | 'store' | 'route
       watch: await controller.watchStatus(name),
       steadyWatch: await controller.steadyWatchStatus(name),
       lastProvenDrill: await lastProven(store, name),
+      maintenance: maintenanceView(record?.maintenance ?? null),
     };
   };
   return {

@@ -17,6 +17,7 @@ import { drillRoutes } from './routes/drill-routes.ts';
 import { flagRoutes } from './routes/flag-routes.ts';
 import { healthRoutes } from './routes/health-routes.ts';
 import { incidentRoutes } from './routes/incident-routes.ts';
+import { maintenanceRoutes } from './routes/maintenance-routes.ts';
 import { revisionRoutes } from './routes/revision-routes.ts';
 import { securityRoutes } from './routes/security-routes.ts';
 import { loadStaticSite } from './static-site.ts';
@@ -88,6 +89,7 @@ export function buildApp(services: AppServices): FastifyInstance {
     dbRoutes,
     drillRoutes,
     flagRoutes,
+    maintenanceRoutes,
   ])
     api.register(area, deps);
   const feed = new LiveFeed({

@@ -57,6 +57,7 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   'POST /api/v1/apps/{app}/abort': deployer,
   'POST /api/v1/apps/{app}/pause': deployer,
   'POST /api/v1/apps/{app}/resume': deployer,
+  'POST /api/v1/apps/{app}/maintenance': deployer,
   'GET /api/v1/apps/{app}/logs': viewer(),
   'GET /api/v1/apps/{app}/metrics': viewer(),
   'GET /api/v1/apps/{app}/events': viewer(),

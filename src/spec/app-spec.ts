@@ -8,6 +8,7 @@ import { databaseSpecSchema } from './database-spec.ts';
 import { drillSpecSchema } from './drill-spec.ts';
 import { hooksSchema } from './hooks-spec.ts';
 import { logsSpecSchema } from './logs-spec.ts';
+import { maintenanceSpecSchema } from './maintenance.ts';
 import { notificationsSchema } from './notification-spec.ts';
 import {
   healthSourceType,
@@ -219,6 +220,8 @@ export const appSpecSchema = z.strictObject({
   hooks: hooksSchema,
   /** Rollback drills on a schedule (features/drills/drill-spec.ts). */
   drills: drillSpecSchema.optional(),
+  /** Maintenance mode: who turns it on (maintenance.ts). */
+  maintenance: maintenanceSpecSchema,
   history: z.number().int().min(2).max(1000).default(10),
 });
 

@@ -47,6 +47,8 @@ export const EVENT_TYPES = [
   'drill.started',
   'drill.passed',
   'drill.failed',
+  'maintenance.on',
+  'maintenance.off',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -2,6 +2,7 @@
 // setup (sqlite-dialect.ts, postgres-dialect.ts) knows which database it is.
 
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import { type MaintenanceState, maintenanceStateSchema } from '../spec/maintenance.ts';
 import { type RolloutState, rolloutStateSchema } from '../spec/rollout-state.ts';
 import type { Severity } from '../spec/severity.ts';
 import { isForeignKeyViolation, isUniqueViolation } from './db-errors.ts';
@@ -117,11 +118,29 @@ function toAudit(row: Selectable<AuditLogTable>): AuditRecord {
   };
 }
 
+/** The last maintenance state read per app: a tick reads the app each time, page and all. */
+const parsedMaintenance = new Map<string, { text: string; state: MaintenanceState }>();
+
+function parseMaintenance(app: string, text: string | null): MaintenanceState | null {
+  if (text === null) return null;
+  const seen = parsedMaintenance.get(app);
+  if (seen?.text === text) return seen.state;
+  const parsed = maintenanceStateSchema.safeParse(JSON.parse(text));
+  if (!parsed.success)
+    throw new Error(
+      `app ${app}: its stored maintenance mode is unreadable (${parsed.error.issues[0]?.message}); the store was written by something else or edited by hand`,
+    );
+  const state = deepFreeze(parsed.data);
+  parsedMaintenance.set(app, { text, state });
+  return state;
+}
+
 function toApp(row: Selectable<AppsTable>): AppRecord {
   return {
     name: row.name,
     spec: fromJson(row.spec),
     stableRevision: row.stable_revision,
+    maintenance: parseMaintenance(row.name, row.maintenance),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -393,6 +412,15 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
         const result = await db
           .updateTable('apps')
           .set({ stable_revision: revision, updated_at: now() })
+          .where('name', '=', name)
+          .executeTakeFirst();
+        if (result.numUpdatedRows === 0n) throw unknownApp(name);
+      },
+
+      async setMaintenance(name, maintenance) {
+        const result = await db
+          .updateTable('apps')
+          .set({ maintenance: maintenance === null ? null : toJson(maintenance), updated_at: now() })
           .where('name', '=', name)
           .executeTakeFirst();
         if (result.numUpdatedRows === 0n) throw unknownApp(name);

@@ -17,6 +17,8 @@ export interface AppsTable {
   revision_seq: ColumnType<number, number | undefined, number>;
   created_at: number;
   updated_at: number;
+  /** JSON text: maintenance mode while it is on (spec/maintenance.ts); null when off. */
+  maintenance: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface RevisionsTable {
@@ -441,6 +443,18 @@ function drillsSchema(): Migration {
   };
 }
 
+/** Maintenance mode, kept with the app: a restarted controller puts the same page in force. */
+function appMaintenanceSchema(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema.alterTable('apps').addColumn('maintenance', 'text').execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.alterTable('apps').dropColumn('maintenance').execute();
+    },
+  };
+}
+
 /** All migrations, in order (names sort alphabetically). Never edit one that has shipped: add another. */
 export function storeMigrations(dialect: StoreDialect): Record<string, Migration> {
   return {
@@ -451,6 +465,7 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     '0005_analysis_seconds': analysisSecondsSchema(),
     '0006_flag_set_warnings': flagSetWarningsSchema(),
     '0007_drills': drillsSchema(),
+    '0008_app_maintenance': appMaintenanceSchema(),
   };
 }
 

@@ -202,6 +202,35 @@ for (const dialect of DIALECTS) {
         );
       });
 
+      test('setMaintenance turns it on with its page, replaces it, turns it off; unknown app throws', async () => {
+        const name = uniqueApp('web');
+        const created = await store.apps.upsert(name, {});
+        assert.equal(created.maintenance, null);
+        const on = {
+          since: 1_700_000_000_000,
+          retryAfterSeconds: 120,
+          page: '<!doctype html><p>Back soon: "quotes", é 漢字</p>\n',
+          reason: 'restore',
+          by: 'ops',
+          source: 'manual' as const,
+          rolloutId: null,
+        };
+        await store.apps.setMaintenance(name, on);
+        assert.deepEqual((await store.apps.get(name))?.maintenance, on);
+        const auto = { ...on, page: null, source: 'auto' as const, rolloutId: 'r-1', by: 'rewind' };
+        await store.apps.setMaintenance(name, auto);
+        assert.deepEqual((await store.apps.get(name))?.maintenance, auto);
+        // The rest of the app is untouched, and upsert keeps it on.
+        await store.apps.upsert(name, { v: 2 });
+        assert.deepEqual((await store.apps.get(name))?.maintenance, auto);
+        await store.apps.setMaintenance(name, null);
+        assert.equal((await store.apps.get(name))?.maintenance, null);
+        await assert.rejects(
+          store.apps.setMaintenance(uniqueApp('ghost'), on),
+          (err: unknown) => err instanceof StoreNotFoundError && err.kind === 'app',
+        );
+      });
+
       test('list returns every app ordered by name', async () => {
         const names = [uniqueApp('zz-list'), uniqueApp('aa-list'), uniqueApp('mm-list')];
         for (const n of names) await store.apps.upsert(n, { n });
@@ -1232,6 +1261,10 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    const UNDO_0008 = [
+      'alter table apps drop column maintenance',
+      "delete from rewind_migration where name = '0008_app_maintenance'",
+    ];
     const UNDO_0007 = ['drop table drills', "delete from rewind_migration where name = '0007_drills'"];
     const UNDO_0006 = [
       'alter table flag_sets drop column warnings',
@@ -1266,6 +1299,7 @@ for (const dialect of DIALECTS) {
       // Back to the schema of 0004: no analysis_seconds table, no record of its migration, and no
       // later migration (recorded without 0005 it would be out of order).
       await rawSql([
+        ...UNDO_0008,
         ...UNDO_0007,
         ...UNDO_0006,
         'drop table analysis_seconds',
@@ -1282,7 +1316,7 @@ for (const dialect of DIALECTS) {
       await store.apps.upsert(app, {});
       const v1 = await store.flagSets.create({ app, document: { flags: {} }, author: 'ana', diff: [] });
       await store.close();
-      await rawSql([...UNDO_0007, ...UNDO_0006]);
+      await rawSql([...UNDO_0008, ...UNDO_0007, ...UNDO_0006]);
       store = await open(fakeClock(1_760_000_000_000));
       assert.deepEqual(await store.flagSets.get(app, 1), v1);
       const v2 = await store.flagSets.create({
@@ -1306,11 +1340,32 @@ for (const dialect of DIALECTS) {
         data: {},
       });
       await store.close();
-      await rawSql(UNDO_0007);
+      await rawSql([...UNDO_0008, ...UNDO_0007]);
       store = await open(fakeClock(1_770_000_000_000));
       assert.deepEqual(await store.incidents.get(inc.id), inc);
       const drill = await store.drills.create({ id: `${app}-d1`, app, version: 'v1', report: { a: 1 } });
       assert.deepEqual(await store.drills.get(drill.id), drill);
+    });
+
+    test('a database from before maintenance mode (0008) is migrated and keeps its data, every app off', async () => {
+      const app = uniqueApp('older-maintenance');
+      await store.apps.upsert(app, { v: 1 });
+      await store.apps.setStableRevision(app, 4);
+      await store.close();
+      await rawSql(UNDO_0008);
+      store = await open(fakeClock(1_780_000_000_000));
+      const record = await store.apps.get(app);
+      assert.deepEqual([record?.spec, record?.stableRevision, record?.maintenance], [{ v: 1 }, 4, null]);
+      await store.apps.setMaintenance(app, {
+        since: 1,
+        retryAfterSeconds: 60,
+        page: null,
+        reason: null,
+        by: 'ops',
+        source: 'manual',
+        rolloutId: null,
+      });
+      assert.equal((await store.apps.get(app))?.maintenance?.by, 'ops');
     });
 
     test('data survives close and reopen; migrations are idempotent', async () => {

@@ -4,6 +4,7 @@
 // journals a transition before it acts on it.
 
 import type { EventType } from '../spec/events.ts';
+import type { MaintenanceState } from '../spec/maintenance.ts';
 import type { RolloutState } from '../spec/rollout-state.ts';
 import type { Severity } from '../spec/severity.ts';
 
@@ -28,6 +29,8 @@ export interface AppRecord {
   readonly spec: unknown;
   /** The revision that serves when nothing is rolling out; null before the first one. */
   readonly stableRevision: number | null;
+  /** Maintenance mode while it is on; null when off. */
+  readonly maintenance: MaintenanceState | null;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -339,6 +342,8 @@ export interface Store {
     get(name: string): Promise<AppRecord | undefined>;
     list(): Promise<AppRecord[]>;
     setStableRevision(name: string, revision: number | null): Promise<void>;
+    /** Turns maintenance mode on (replacing the state in force) or off (null); throws if the app is unknown. */
+    setMaintenance(name: string, maintenance: MaintenanceState | null): Promise<void>;
   };
   readonly revisions: {
     /** Assigns the next number atomically, even with concurrent callers. */

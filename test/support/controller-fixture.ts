@@ -7,7 +7,7 @@ import { Controller } from '../../src/features/rollouts/controller.ts';
 import { silentLogger } from '../../src/shared/logger.ts';
 import type { AppSpec } from '../../src/spec/app-spec.ts';
 import { openStore } from '../../src/store/open-store.ts';
-import type { Store } from '../../src/store/types.ts';
+import type { RolloutRecord, Store } from '../../src/store/types.ts';
 import { FakeMetrics, fakeAppProviders } from './fake-providers.ts';
 import { tempDir, waitFor } from './process-fixtures.ts';
 
@@ -17,14 +17,15 @@ export const BLUE_GREEN = '{ blueGreen: { bake: 0s, watch: 0s, keepPreviousWarm:
 export const CANARY_AT_40 =
   '{ canary: { steps: [{ setWeight: 40 }, { pause: {} }, { setWeight: 100 }], bake: 0s, watch: 0s, keepPreviousWarm: 1m, drainTimeout: 1s } }';
 
-export function shopSpec(strategy = BLUE_GREEN): AppSpec {
+/** `more`: further keys of the app, as YAML lines indented by four spaces. */
+export function shopSpec(strategy = BLUE_GREEN, more = ''): AppSpec {
   return parseConfig(`
 apps:
   - name: shop
     listen: 127.0.0.1:18999
     run: { command: "shop --version \${version}" }
     strategy: ${strategy}
-`).apps[0]!;
+${more}`).apps[0]!;
 }
 
 /** A SQLite store in a fresh temporary directory; close() closes it and removes the directory. */
@@ -48,6 +49,8 @@ export interface ControllerFixture {
   readonly store: Store;
   readonly spec: AppSpec;
   readonly providers: ReturnType<typeof fakeAppProviders>;
+  /** The app's base dir (where its rewind.yaml would be). */
+  readonly dir: string;
   /** Resolves once the app's stable revision is `n`. */
   stableIs(n: number): Promise<void>;
   close(): Promise<void>;
@@ -55,11 +58,11 @@ export interface ControllerFixture {
 
 /** Registers "shop" with `strategy`; `start` runs the tick loop (the first tick deploys v1). */
 export async function controllerOverFakes(
-  options: { strategy?: string; start?: boolean } = {},
+  options: { strategy?: string; start?: boolean; more?: string } = {},
 ): Promise<ControllerFixture> {
   const temp = await tempSqliteStore('rewind-controller-');
   const { store } = temp;
-  const spec = shopSpec(options.strategy);
+  const spec = shopSpec(options.strategy, options.more);
   const providers = fakeAppProviders();
   const controller = new Controller({
     store,
@@ -76,6 +79,7 @@ export async function controllerOverFakes(
     store,
     spec,
     providers,
+    dir: temp.dir,
     stableIs: async (n) => {
       await waitFor(
         `stable revision ${n}`,
@@ -88,4 +92,16 @@ export async function controllerOverFakes(
       await temp.close();
     },
   };
+}
+
+/** Resolves with the rollout once it has finished (any phase). */
+export function rolloutFinished(store: Store, id: string): Promise<RolloutRecord> {
+  return waitFor(
+    `rollout ${id} finished`,
+    async () => {
+      const r = await store.rollouts.get(id);
+      return r?.finishedAt != null && r;
+    },
+    10_000,
+  );
 }

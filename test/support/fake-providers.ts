@@ -112,7 +112,7 @@ export class FakeTrafficRouter implements TrafficRouter {
 
   async apply(plan: TrafficPlan, observed: readonly Instance[]): Promise<TrafficApplied> {
     const serving = observed.filter((i) => i.phase === 'Running').map((i) => i.id);
-    const key = JSON.stringify([plan.revisions, serving]);
+    const key = JSON.stringify([plan.revisions, serving, plan.maintenance ?? null]);
     if (key === this.#lastKey) return { changed: false, inForceAt: null };
     this.#lastKey = key;
     if (this.beforeApply) await this.beforeApply(plan);

@@ -230,3 +230,29 @@ test('server.flagSync: off by default; auth token by default; auth none only on 
   const typo = problemsOf(`${minimal}server:\n  flagSync: { listen: "8015", auth: basic }\n`);
   assert.match(typo[0]!.message, /auth: "basic" is not token or none/);
 });
+
+test('maintenance: manual by default, auto in short, or the object form; anything else is named', () => {
+  assert.deepEqual(parseConfig(minimal).apps[0]!.maintenance, { mode: 'manual', retryAfter: 60_000 });
+  assert.deepEqual(parseConfig(`${minimal}    maintenance: auto\n`).apps[0]!.maintenance, {
+    mode: 'auto',
+    retryAfter: 60_000,
+  });
+  assert.deepEqual(
+    parseConfig(`${minimal}    maintenance: { mode: auto, page: down.html, retryAfter: 2m }\n`).apps[0]!
+      .maintenance,
+    { mode: 'auto', page: 'down.html', retryAfter: 120_000 },
+  );
+  const table: [string, RegExp][] = [
+    ['    maintenance: on\n', /maintenance.mode: "on" is not auto or manual; write maintenance: auto/],
+    ['    maintenance: { retryAfter: 0s }\n', /maintenance.retryAfter: Retry-After is at least 1s/],
+    ['    maintenance: { retryAfter: 2d }\n', /"2d" is not a duration/],
+    ['    maintenance: { mode: auto, pages: x.html }\n', /unknown key "pages"/],
+  ];
+  for (const [rest, message] of table)
+    assert.match(
+      problemsOf(`${minimal}${rest}`)
+        .map((p) => `${p.path}: ${p.message}`)
+        .join('\n'),
+      message,
+    );
+});

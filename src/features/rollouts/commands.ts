@@ -16,6 +16,7 @@ import {
 import { createSecretBox } from '../revisions/secret-box.ts';
 import type { AppContext } from './app-context.ts';
 import { type ControllerCore, flagSetVersion } from './controller-core.ts';
+import { withMaintenance } from './maintenance.ts';
 import { startRollback } from './rollback.ts';
 import { failAt, planSteps, promote as promoteState, type RolloutState } from './rollout-state.ts';
 import { conflict, createRollout, dbPlan } from './start-rollout.ts';
@@ -207,20 +208,23 @@ export async function abort(
 
 /**
  * Runs `fn` (a manual database operation) while no rollout of the app is in progress, serialised
- * with the reconcile loop so that a deploy cannot start under it.
+ * with the reconcile loop so that a deploy cannot start under it. `downtime`: why it may take the
+ * app down; under `maintenance: auto` the app is in maintenance mode while it runs.
  */
 export function whileIdle<T>(
   core: ControllerCore,
   app: string,
   fn: (ctx: AppContext, stable: RevisionRecord | undefined) => Promise<T>,
+  downtime?: string,
 ): Promise<T> {
   const ctx = core.context(app);
   return core.scheduler.exclusive(app, async () => {
     const { store } = core.deps;
     const active = await store.rollouts.active(app);
     if (active) throw conflict(app, active.id);
-    const stable = (await store.apps.get(app))?.stableRevision;
-    return fn(ctx, stable == null ? undefined : await store.revisions.get(app, stable));
+    const stableNumber = (await store.apps.get(app))?.stableRevision;
+    const stable = stableNumber == null ? undefined : await store.revisions.get(app, stableNumber);
+    return downtime ? withMaintenance(core, ctx, downtime, () => fn(ctx, stable)) : fn(ctx, stable);
   });
 }
 

@@ -3,7 +3,11 @@
 // agent, process or proxy. Tests wait on conditions the store or the fakes show, never on time.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CANARY_AT_40, controllerOverFakes } from '../../../test/support/controller-fixture.ts';
+import {
+  CANARY_AT_40,
+  controllerOverFakes,
+  rolloutFinished as finished,
+} from '../../../test/support/controller-fixture.ts';
 import { waitFor } from '../../../test/support/process-fixtures.ts';
 import type { TrafficPlan } from '../../providers/traffic-router.ts';
 import { RewindError } from '../../shared/errors.ts';
@@ -19,16 +23,6 @@ const coded = (code: string, extra?: (err: RewindError) => void) => (err: unknow
 
 const phaseIs = (store: Store, id: string, phase: RolloutRecord['phase']) =>
   waitFor(`rollout ${id} ${phase}`, async () => (await store.rollouts.get(id))?.phase === phase, 10_000);
-
-const finished = (store: Store, id: string) =>
-  waitFor(
-    `rollout ${id} finished`,
-    async () => {
-      const r = await store.rollouts.get(id);
-      return r?.finishedAt != null && r;
-    },
-    10_000,
-  );
 
 test('a deploy creates a revision and its rollout; another is refused while it is active, leaving nothing behind', async () => {
   const f = await controllerOverFakes({ strategy: CANARY_AT_40 });

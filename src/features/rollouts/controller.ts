@@ -10,6 +10,7 @@
 //   traffic-plan.ts   the plan an app should have, from the store; put in force by its router
 //   retirement.ts     draining and stopping what nothing needs
 //   keep-running.ts   starting again what should run (after an agent restart)
+//   maintenance.ts    maintenance mode, by hand and around a cold rollback (maintenance: auto)
 //   watch-views.ts    the post-deploy and steady-state watches, for `rewind status`
 // Revisions themselves are made in features/revisions (new-revision.ts, instance-env.ts).
 
@@ -24,6 +25,12 @@ import type { AppContext, ManagedApp } from './app-context.ts';
 import * as commands from './commands.ts';
 import type { ControllerCore, ControllerDeps } from './controller-core.ts';
 import { upInstances } from './keep-running.ts';
+import {
+  type MaintenanceChange,
+  type MaintenanceInput,
+  maintenanceAfterRollback,
+  setMaintenance,
+} from './maintenance.ts';
 import { reconcile } from './reconcile.ts';
 import { RolloutDriver } from './rollout-driver.ts';
 import { RolloutReporter } from './rollout-reporter.ts';
@@ -68,6 +75,10 @@ export class Controller {
       watch,
       envOf: (ctx, spec) => envOf(ctx.spec.name, spec),
       database: deps.database,
+      endMaintenance: (ctx, rollout, verdict) =>
+        this.#core.scheduler.exclusive(ctx.spec.name, () =>
+          maintenanceAfterRollback(this.#core, ctx, rollout, verdict),
+        ),
       killSwitch: deps.flags
         ? async ({ drill, ...input }) => {
             // A drill's rollout rehearses: the flag goes off like in earnest, with no incident.
@@ -169,13 +180,20 @@ export class Controller {
 
   /**
    * Runs `fn` (a manual database operation) while no rollout of the app is in progress, serialised
-   * with the reconcile loop so that a deploy cannot start under it.
+   * with the reconcile loop so that a deploy cannot start under it. `downtime`: why it may take the
+   * app down (under `maintenance: auto`, the app is in maintenance mode meanwhile).
    */
   whileIdle<T>(
     app: string,
     fn: (ctx: AppContext, stable: RevisionRecord | undefined) => Promise<T>,
+    downtime?: string,
   ): Promise<T> {
-    return commands.whileIdle(this.#core, app, fn);
+    return commands.whileIdle(this.#core, app, fn, downtime);
+  }
+
+  /** `rewind maintenance on|off`: answers once the proxy serves the change. */
+  maintenance(app: string, input: MaintenanceInput): Promise<MaintenanceChange> {
+    return setMaintenance(this.#core, app, input);
   }
 
   deploy(app: string, input: commands.DeployInput): Promise<RolloutRecord> {

@@ -42,6 +42,8 @@ export interface DriverDeps {
   }) => Promise<string | null>;
   /** The time; the system's unless a test holds it. */
   readonly clock?: Clock;
+  /** After a rollback's verification: maintenance mode turned on for it goes off (maintenance.ts). */
+  readonly endMaintenance?: (ctx: ManagedApp, rollout: RolloutRecord, verdict: string) => Promise<void>;
 }
 
 export class DriverCore {

@@ -9,6 +9,7 @@ import type { ManagedApp } from './app-context.ts';
 import { deploy } from './commands.ts';
 import type { ControllerCore } from './controller-core.ts';
 import { ensureStableRunning, restoreLost } from './keep-running.ts';
+import { endOrphanedMaintenance } from './maintenance.ts';
 import { retire } from './retirement.ts';
 import { startRollback } from './rollback.ts';
 import type { RolloutState } from './rollout-state.ts';
@@ -95,4 +96,5 @@ export async function reconcile(core: ControllerCore, ctx: ManagedApp): Promise<
   await retire(store, ctx, observed);
   // Last: a rollback's verification, once due, starts apart from the loop (it waits for nothing here).
   await driver.verifyDue(ctx);
+  await endOrphanedMaintenance(core, ctx, record);
 }

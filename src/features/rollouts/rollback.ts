@@ -12,6 +12,7 @@ import type { IncidentTrigger } from '../incidents/incident.ts';
 import { copyRevisionSpec, parseRevisionSpec, unitOf } from '../revisions/revision-spec.ts';
 import type { ManagedApp } from './app-context.ts';
 import type { ControllerCore } from './controller-core.ts';
+import { maintenanceBeforeRollback } from './maintenance.ts';
 import { planSteps } from './rollout-state.ts';
 import { announceRollout, dbPlan, insertRollout } from './start-rollout.ts';
 import { applyRoutes } from './traffic-plan.ts';
@@ -151,6 +152,8 @@ export async function startRollback(
       data: { switchedAt: rollout.state.switchedAt, inForceAt, stagesMs },
     });
   }
+  // Before a cold start takes the app down: maintenance mode, under `maintenance: auto`.
+  await maintenanceBeforeRollback(core, ctx, rollout, { number: target.number, warm });
   await announceRollout(core, rollout, copy, steps, reason, incident, input.actor);
   const { flags, log } = core.deps;
   if (spec.flagSetVersion !== null && flags) {

@@ -379,6 +379,7 @@ export class RolloutDriver {
       describeVerification(pending.revision, checks),
       { passed, checks },
     );
+    await this.#core.deps.endMaintenance?.(ctx, rollout, passed ? 'is verified' : 'failed its verification');
     // Passed at the switch: the restored revision is watched before the incident is resolved.
     const watching = passed ? this.#rollbackWatch.watchFor(ctx, rollout, pending) : null;
     await reporter.closeIncident(

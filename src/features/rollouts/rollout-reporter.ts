@@ -30,6 +30,8 @@ const TIMELINE_EVENTS: Record<string, string> = {
   'revision.stopped': 'Bad revision stopped',
   'rollout.rolledback': 'Rollback done',
   'rollout.completed': 'Rollout completed',
+  'maintenance.on': 'Maintenance mode on',
+  'maintenance.off': 'Maintenance mode off',
 };
 
 /** Events that mark the moment a rollback began. */

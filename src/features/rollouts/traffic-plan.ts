@@ -6,9 +6,11 @@
 import type { Instance } from '../../providers/runtime.ts';
 import type { PlannedRevision, TrafficPlan } from '../../providers/traffic-router.ts';
 import { type AppSpec, forceSecret, rolloutSettings } from '../../spec/app-spec.ts';
+import type { MaintenanceState } from '../../spec/maintenance.ts';
 import type { RolloutRecord, Store } from '../../store/types.ts';
 import { unitOf } from '../revisions/revision-spec.ts';
 import type { AppContext, ManagedApp } from './app-context.ts';
+import { plannedMaintenance } from './maintenance-page.ts';
 
 export interface RevisionRef {
   readonly revision: number;
@@ -23,6 +25,8 @@ export interface TrafficIntent {
   readonly next: { readonly ref: RevisionRef; readonly weight: number } | null;
   /** Revisions kept in the plan at weight 0: reachable with the force header, switched to instantly. */
   readonly standby: readonly RevisionRef[];
+  /** Maintenance mode, while it is on: every request not forced to a revision gets 503 and the page. */
+  readonly maintenance?: MaintenanceState | null;
 }
 
 export function planTraffic(app: AppSpec, intent: TrafficIntent): TrafficPlan {
@@ -46,6 +50,7 @@ export function planTraffic(app: AppSpec, intent: TrafficIntent): TrafficPlan {
       forceHeader: app.routing.forceHeader,
       forceSecret: forceSecret(app),
     },
+    maintenance: plannedMaintenance(app.name, intent.maintenance ?? null),
   };
 }
 
@@ -67,7 +72,9 @@ export async function trafficIntent(
     const rev = await store.revisions.get(app, n);
     return rev ? { revision: n, unit: unitOf(rev) } : null;
   };
-  const stable = await ref((await store.apps.get(app))?.stableRevision ?? null);
+  const record = await store.apps.get(app);
+  const stable = await ref(record?.stableRevision ?? null);
+  const maintenance = record?.maintenance ?? null;
   const standby: RevisionRef[] = [];
   const keep = new Set<number>();
   let intent: TrafficIntent;
@@ -75,11 +82,11 @@ export async function trafficIntent(
     const state = active.state;
     const from = await ref(active.fromRevision);
     const to = await ref(active.toRevision);
-    intent = { current: from, next: to ? { ref: to, weight: state.weight } : null, standby };
+    intent = { current: from, next: to ? { ref: to, weight: state.weight } : null, standby, maintenance };
     if (to) keep.add(to.unit);
     if (from) keep.add(from.unit);
   } else {
-    intent = { current: stable, next: null, standby };
+    intent = { current: stable, next: null, standby, maintenance };
   }
   if (stable) keep.add(stable.unit);
   // The revision replaced by the last completed deploy stays warm for keepPreviousWarm.

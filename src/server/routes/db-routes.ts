@@ -232,10 +232,14 @@ export const dbRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps) => {
         );
       const overwrite = body.overwrite === true;
       const dryRun = overwrite && body.confirm !== true;
-      return controller.whileIdle(req.params.app, async (ctx) => ({
-        dryRun,
-        restored: await database.restore(ctx, body.toRevision, { overwrite, dryRun }),
-      }));
+      return controller.whileIdle(
+        req.params.app,
+        async (ctx) => ({
+          dryRun,
+          restored: await database.restore(ctx, body.toRevision, { overwrite, dryRun }),
+        }),
+        overwrite && !dryRun ? `db restore --overwrite of revision ${body.toRevision}` : undefined,
+      );
     },
   );
   app.post(

@@ -63,7 +63,8 @@ class ApiError extends Error {
   }
 }
 
-const MAX_BODY = 1024 * 1024;
+/** A route table may carry a maintenance page of 256 KiB, up to six times that as JSON. */
+const MAX_BODY = 4 * 1024 * 1024;
 const KNOWN_PATHS = new Set([
   '/v1/info',
   '/v1/instances',

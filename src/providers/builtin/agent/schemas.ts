@@ -2,6 +2,7 @@
 
 import { z } from 'zod';
 import { cidrSchema } from '../../../shared/cidr-schema.ts';
+import { MAX_MAINTENANCE_PAGE_BYTES, MAX_RETRY_AFTER_SECONDS } from '../../../spec/maintenance.ts';
 import type { InstanceSpec } from '../../runtime.ts';
 import type { RouteTable } from '../proxy/types.ts';
 
@@ -57,6 +58,17 @@ export const routeTableSchema = z.object({
       requestLine: z.number().int().min(1),
       headerLine: z.number().int().min(1),
       head: z.number().int().min(1),
+    })
+    .optional(),
+  maintenance: z
+    .object({
+      retryAfterSeconds: z.number().int().min(1).max(MAX_RETRY_AFTER_SECONDS),
+      page: z
+        .string()
+        .min(1)
+        .refine((p) => Buffer.byteLength(p) <= MAX_MAINTENANCE_PAGE_BYTES, {
+          message: `the maintenance page is over ${MAX_MAINTENANCE_PAGE_BYTES} bytes`,
+        }),
     })
     .optional(),
 });

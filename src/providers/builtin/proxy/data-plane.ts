@@ -78,6 +78,15 @@ export function validateTable(t: RouteTable): void {
   if (t.maxConnections !== undefined && !(Number.isInteger(t.maxConnections) && t.maxConnections >= 1)) {
     throw new Error(`route table ${t.app}: maxConnections is ${t.maxConnections}; give a whole number >= 1`);
   }
+  const m = t.maintenance;
+  if (m !== undefined && !(Number.isInteger(m.retryAfterSeconds) && m.retryAfterSeconds >= 1)) {
+    throw new Error(
+      `route table ${t.app}: maintenance.retryAfterSeconds is ${m.retryAfterSeconds}; give a whole number >= 1`,
+    );
+  }
+  if (m !== undefined && (typeof m.page !== 'string' || m.page.length === 0)) {
+    throw new Error(`route table ${t.app}: maintenance.page is empty; give the HTML page to answer with`);
+  }
   const seen = new Set<number>();
   for (const b of t.backends) {
     if (!Number.isInteger(b.revision))

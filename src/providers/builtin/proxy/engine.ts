@@ -546,6 +546,11 @@ export class ClientConn {
         if (revision !== undefined) be = route.byRevision.get(revision);
         if (be !== undefined) this.pinned = true;
       }
+      if (be === undefined && route.maintenance !== null) {
+        const m = route.maintenance;
+        this.answerHere(this.isHead ? m.head : m.keepAlive, this.isHead ? m.headClose : m.close);
+        return;
+      }
       if (be === undefined) {
         let key = stickyVal;
         if (key === undefined && cookieHeader !== undefined) key = cookieValue(cookieHeader, cookieName);
@@ -553,16 +558,7 @@ export class ClientConn {
       }
     }
     if (be === undefined) {
-      this.outHead = '';
-      this.outBody = null;
-      if (this.phase === P_BODY) {
-        this.phase = P_CLOSED;
-        this.socket.end(RESP_503_CLOSE);
-        return;
-      }
-      this.phase = P_IDLE;
-      this.socket.write(RESP_503);
-      this.afterExchange();
+      this.answerHere(RESP_503, RESP_503_CLOSE);
       return;
     }
     this.backend = be;
@@ -574,6 +570,23 @@ export class ClientConn {
     const pool = pools[be.rr] as Pool;
     be.rr = be.rr + 1 >= pools.length ? 0 : be.rr + 1;
     this.dispatch(pool, false);
+  }
+
+  /**
+   * Answer the request from here, with no upstream: `keepAlive` when its body has arrived whole,
+   * else `close` (the rest of the body is not waited for).
+   */
+  private answerHere(keepAlive: Buffer, close: Buffer): void {
+    this.outHead = '';
+    this.outBody = null;
+    if (this.phase === P_BODY) {
+      this.phase = P_CLOSED;
+      this.socket.end(close);
+      return;
+    }
+    this.phase = P_IDLE;
+    this.socket.write(keepAlive);
+    this.afterExchange();
   }
 
   private rewriteRequestHead(buf: Buffer, dropName: string): string {

@@ -32,6 +32,35 @@ export interface CompiledRoute<P> {
   /** '' when not configured. */
   readonly forceSecret: string;
   readonly limits: HeadLimits;
+  /** Maintenance mode's answers, built once per table; null when off. */
+  readonly maintenance: MaintenanceAnswers | null;
+}
+
+/** The 503 of maintenance mode, ready to write: keep-alive or closing, with or without its page. */
+export interface MaintenanceAnswers {
+  readonly keepAlive: Buffer;
+  /** When the request's body is still coming: answer, then close. */
+  readonly close: Buffer;
+  /** HEAD: the head alone. */
+  readonly head: Buffer;
+  readonly headClose: Buffer;
+}
+
+export function maintenanceAnswers(m: NonNullable<RouteTable['maintenance']>): MaintenanceAnswers {
+  const body = Buffer.from(m.page, 'utf8');
+  const head = (close: boolean) =>
+    Buffer.from(
+      'HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/html; charset=utf-8\r\n' +
+        `content-length: ${body.length}\r\nretry-after: ${m.retryAfterSeconds}\r\ncache-control: no-store\r\n` +
+        `${close ? 'connection: close\r\n' : ''}\r\n`,
+      'latin1',
+    );
+  return {
+    keepAlive: Buffer.concat([head(false), body]),
+    close: Buffer.concat([head(true), body]),
+    head: head(false),
+    headClose: head(true),
+  };
 }
 
 export function compileRoute<P>(
@@ -74,6 +103,7 @@ export function compileRoute<P>(
     trusted: trustedMatcher(table.trustedSources ?? DEFAULT_TRUSTED_SOURCES),
     forceSecret: table.forceSecret ?? '',
     limits: table.limits ?? DEFAULT_LIMITS,
+    maintenance: table.maintenance ? maintenanceAnswers(table.maintenance) : null,
   };
 }
 

@@ -51,6 +51,11 @@ export interface RouteTable {
   readonly forceSecret?: string | undefined;
   /** Request head limits (default DEFAULT_LIMITS in http-head.ts). */
   readonly limits?: HeadLimits | undefined;
+  /**
+   * Maintenance mode: every request gets 503, Retry-After and this HTML page instead of a backend,
+   * except one that may force a revision with forceHeader.
+   */
+  readonly maintenance?: { readonly retryAfterSeconds: number; readonly page: string } | undefined;
 }
 
 /** Counters of one revision over one one-second bucket (or a sum of buckets). */

@@ -22,7 +22,7 @@ export class BuiltinTrafficRouter implements TrafficRouter {
   readonly #health: HealthSource;
   readonly #log: Logger;
   readonly #verdict: HealthSource['verdict'];
-  /** The backends last put in force, serialised: an unchanged tick costs no round trip. */
+  /** The backends (and maintenance mode) last put in force, serialised: an unchanged tick costs no round trip. */
   #lastKey: string | null = null;
 
   constructor(deps: { agent: AgentClient; app: AppSpec; health: HealthSource; log: Logger }) {
@@ -35,7 +35,7 @@ export class BuiltinTrafficRouter implements TrafficRouter {
 
   apply(plan: TrafficPlan, observed: readonly Instance[]): Promise<TrafficApplied> {
     const table = composeTable(this.#app, plan, observed, this.#verdict, 0);
-    const key = JSON.stringify(table.backends);
+    const key = JSON.stringify([table.backends, table.maintenance ?? null]);
     if (key === this.#lastKey) return UNCHANGED;
     return this.#agent.setRoutes({ ...table, version: ++tableVersion }).then(({ inForceAt }) => {
       this.#lastKey = key;
@@ -43,6 +43,9 @@ export class BuiltinTrafficRouter implements TrafficRouter {
         {
           app: plan.app,
           backends: table.backends.map((b) => `${b.revision}:${b.weight}%x${b.upstreams.length}`),
+          ...(table.maintenance && {
+            maintenance: `503, Retry-After ${table.maintenance.retryAfterSeconds}`,
+          }),
         },
         'routes applied',
       );

@@ -41,5 +41,6 @@ export function composeTable(
     trustedSources: app.routing.trustedSources,
     forceSecret: plan.match.forceSecret,
     limits: app.proxy.limits,
+    maintenance: plan.maintenance,
   };
 }
