@@ -22,7 +22,12 @@ export const EVIDENCE_LIMITS = {
   pointsPerRevision: 900,
 } as const;
 
-export type LogLimits = Pick<typeof EVIDENCE_LIMITS, 'linesPerInstance' | 'logBytes' | 'lineBytes'>;
+/** The bounds of the log lines kept (EVIDENCE_LIMITS'), recorded with them. */
+export interface LogLimits {
+  readonly linesPerInstance: number;
+  readonly logBytes: number;
+  readonly lineBytes: number;
+}
 
 /** One second of one revision. */
 export interface EvidencePoint {
