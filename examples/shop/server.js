@@ -9,6 +9,8 @@
 //   SHOP_HEALTH_FAIL_FILE=/tmp/x  ... only while this file exists (health that fails later)
 //   SHOP_START_DELAY_MS=2000    wait before listening
 //   SHOP_START_HOLD_FILE=/tmp/x ... and then while this file exists (a start that ends when told)
+//   SHOP_LOG_ERRORS=1           log each request answered 500 on stderr (`leaky`: with the API
+//                               token in the line, a careless log that incident evidence redacts)
 // and shows what it was configured with (`rewind config set` / `rewind secrets set`):
 //   SHOP_GREETING=hi            the greeting in its answer
 //   SHOP_API_TOKEN=...          a secret: only a fingerprint of it is ever shown
@@ -33,6 +35,7 @@ const startHoldFile = process.env.SHOP_START_HOLD_FILE;
 const greeting = process.env.SHOP_GREETING ?? 'shop';
 const token = process.env.SHOP_API_TOKEN;
 const recommendationsErrorRate = Number(process.env.SHOP_RECOMMENDATIONS_ERROR_RATE ?? 0);
+const logErrors = process.env.SHOP_LOG_ERRORS;
 const tokenFingerprint = token ? createHash('sha256').update(token).digest('hex').slice(0, 12) : null;
 
 if (process.env.SHOP_CRASH_AT_START === '1') {
@@ -94,6 +97,11 @@ const server = createServer((req, res) => {
       (errorRate > 0 && Date.now() >= errorAfter && Math.random() < errorRate) ||
       (recommendations && recommendationsErrorRate > 0 && Math.random() < recommendationsErrorRate)
     ) {
+      if (logErrors)
+        console.error(
+          `shop ${version}: 500 ${req.method} ${url}: injected failure` +
+            (logErrors === 'leaky' ? ` (payments called with api token ${token})` : ''),
+        );
       res.writeHead(500, { 'content-type': 'application/json', 'x-shop-version': version });
       res.end(JSON.stringify({ error: 'injected failure', version }));
       return;

@@ -9,6 +9,7 @@ import {
   niceCeil,
   RESTORED_COLOR,
   renderChart,
+  valueSteps,
 } from './render-chart.ts';
 
 const T = Date.UTC(2024, 0, 15, 14, 30, 0);
@@ -201,6 +202,27 @@ test('the same series draw the same bytes; text is escaped', () => {
   const svg = renderChart(input);
   assert.ok(svg.includes('<title>shop: &lt;v2&gt; &amp; &quot;v1&quot;</title>'));
   assertWellFormed(svg);
+});
+
+test('value axes step on round values: 4 steps up to 1 and 2 x 10^k, 5 up to 2.5 and 5', () => {
+  const cases: [number, string][] = [
+    [90, '0 ms 25 ms 50 ms 75 ms 100 ms'],
+    [190, '0 ms 50 ms 100 ms 150 ms 200 ms'],
+    [230, '0 ms 50 ms 100 ms 150 ms 200 ms 250 ms'],
+    [4.5, '0 ms 1 ms 2 ms 3 ms 4 ms 5 ms'],
+  ];
+  for (const [p99, labels] of cases) {
+    const svg = renderChart({
+      ...base,
+      threshold: null,
+      series: [{ label: 'v2', color: BAD_COLOR, points: [point(S, 0, p99)] }],
+    });
+    const axis = elements(svg)
+      .filter((e) => e.name === 'text' && / ms$/.test(e.text))
+      .map((e) => e.text);
+    assert.equal(axis.join(' '), labels, String(p99));
+  }
+  assert.deepEqual([1, 2, 2.5, 5, 0.01, 250].map(valueSteps), [4, 4, 5, 5, 4, 5]);
 });
 
 test('niceCeil: 1, 2, 2.5, 5 x 10^k', () => {

@@ -73,6 +73,12 @@ export function niceCeil(v: number): number {
   return 10 * e;
 }
 
+/** Steps of a 0..max axis (max from niceCeil) that fall on round values: 4 for 1 and 2 x 10^k, 5 for 2.5 and 5. */
+export function valueSteps(max: number): number {
+  const mantissa = Number((max / 10 ** Math.floor(Math.log10(max))).toPrecision(3));
+  return mantissa === 2.5 || mantissa === 5 ? 5 : 4;
+}
+
 const trim = (x: number) => String(Number(x.toPrecision(3)));
 const percent = (ratio: number) => `${trim(ratio * 100)}%`;
 const ms = (v: number) => `${trim(v)} ms`;
@@ -183,9 +189,10 @@ function text(x: number, y: number, content: string, attrs = ''): string {
 function drawPanel(panel: Panel, input: ChartInput, scale: Scale, ticks: readonly number[]): string[] {
   const out: string[] = [text(LEFT, panel.top - 8, panel.title, 'font-weight="bold"')];
   const bottom = panel.top + PANEL_HEIGHT;
-  for (let i = 0; i <= 4; i++) {
-    const v = (panel.max * i) / 4;
-    const y = bottom - (PANEL_HEIGHT * i) / 4;
+  const steps = valueSteps(panel.max);
+  for (let i = 0; i <= steps; i++) {
+    const v = (panel.max * i) / steps;
+    const y = bottom - (PANEL_HEIGHT * i) / steps;
     out.push(
       `<line x1="${LEFT}" y1="${n(y)}" x2="${WIDTH - RIGHT}" y2="${n(y)}" stroke="${GRID}" stroke-width="1"/>`,
       text(LEFT - 6, y + 4, panel.format(v), 'text-anchor="end"'),
