@@ -227,14 +227,14 @@ async function logsOf(
   const none = { revision: bad, lines: [], omitted: 0, cut: 0, redacted: 0, limits };
   if (!sources.runtime) return { ...none, error: `app ${app} has no runtime under this controller` };
   if (!badRev) return { ...none, error: `revision ${bad} is gone` };
-  const spec = parseRevisionSpec(badRev.spec);
-  let secrets: readonly string[] = [];
   try {
-    secrets = sources.secretsOf?.(spec) ?? [];
-  } catch {
-    // A secret that cannot be opened never reached the instances: it cannot be in their lines.
-  }
-  try {
+    const spec = parseRevisionSpec(badRev.spec);
+    let secrets: readonly string[] = [];
+    try {
+      secrets = sources.secretsOf?.(spec) ?? [];
+    } catch {
+      // A secret that cannot be opened never reached the instances: it cannot be in their lines.
+    }
     const tail = limits.linesPerInstance * Math.max(1, spec.instances);
     const lines = await sources.runtime.logs(app, { revision: unitOf(badRev), tail });
     return { ...none, ...boundLogLines(lines, secretRedactor(secrets), limits) };

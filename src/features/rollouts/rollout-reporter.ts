@@ -4,7 +4,7 @@ import type { MetricsSource } from '../../providers/metrics-source.ts';
 import type { Runtime } from '../../providers/runtime.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { Severity } from '../../spec/severity.ts';
-import type { EventRecord, RolloutRecord, Store } from '../../store/types.ts';
+import type { EventRecord, IncidentRecord, RolloutRecord, Store } from '../../store/types.ts';
 import { collectEvidence } from '../incidents/collect-evidence.ts';
 import type { Incident, IncidentTrigger, TimelineEntry, VerificationCheck } from '../incidents/incident.ts';
 import { computeImpact, type IncidentService, type WeightPoint } from '../incidents/incident-service.ts';
@@ -169,14 +169,7 @@ export class RolloutReporter {
           record.id,
           computeImpact(read.samples, bad, good, weightHistory(rollout, events, bad, good)),
         );
-        await incidents.setEvidence(
-          record.id,
-          await collectEvidence(this.#evidenceSources(rollout.app), {
-            incident: record.data as Incident,
-            rollout,
-            events,
-          }),
-        );
+        await this.#keepEvidence(record, rollout, events);
       }
       await incidents.setVerification(record.id, verification);
     } catch (err) {
@@ -184,14 +177,28 @@ export class RolloutReporter {
     }
   }
 
-  #evidenceSources(app: string) {
-    const { store, metrics, runtimeOf, secretsOf } = this.#deps;
-    return {
-      store,
-      metrics,
-      runtime: runtimeOf?.(app),
-      secretsOf: (spec: RevisionSpec) => secretsOf?.(app, spec) ?? [],
-    };
+  /**
+   * The evidence of the rollback, before the data plane's seconds roll over and the bad revision's
+   * lines go. A failure to keep it is logged: the incident is completed without it.
+   */
+  async #keepEvidence(
+    record: IncidentRecord,
+    rollout: RolloutRecord,
+    events: readonly EventRecord[],
+  ): Promise<void> {
+    const { store, incidents, metrics, log, runtimeOf, secretsOf } = this.#deps;
+    try {
+      const sources = {
+        store,
+        metrics,
+        runtime: runtimeOf?.(rollout.app),
+        secretsOf: (spec: RevisionSpec) => secretsOf?.(rollout.app, spec) ?? [],
+      };
+      const incident = record.data as Incident;
+      await incidents.setEvidence(record.id, await collectEvidence(sources, { incident, rollout, events }));
+    } catch (err) {
+      log.warn({ err, app: rollout.app }, "could not keep the incident's evidence");
+    }
   }
 
   async #timeline(rollout: RolloutRecord): Promise<TimelineEntry[]> {
