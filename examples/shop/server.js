@@ -13,6 +13,8 @@
 //   SHOP_BUSY_CPU=1             a child process that spins on one core
 //   SHOP_MEMORY_MB=200          allocates this much once listening, and holds it
 //   SHOP_ERROR_LOGS=20          error lines a second on stderr, as pino writes them ({"level":50,...})
+//   SHOP_LOG_ERRORS=1           log each request answered 500 on stderr (`leaky`: with the API
+//                               token in the line, a careless log that incident evidence redacts)
 // and shows what it was configured with (`rewind config set` / `rewind secrets set`):
 //   SHOP_GREETING=hi            the greeting in its answer
 //   SHOP_API_TOKEN=...          a secret: only a fingerprint of it is ever shown
@@ -39,6 +41,7 @@ const startHoldFile = process.env.SHOP_START_HOLD_FILE;
 const greeting = process.env.SHOP_GREETING ?? 'shop';
 const token = process.env.SHOP_API_TOKEN;
 const recommendationsErrorRate = Number(process.env.SHOP_RECOMMENDATIONS_ERROR_RATE ?? 0);
+const logErrors = process.env.SHOP_LOG_ERRORS;
 const tokenFingerprint = token ? createHash('sha256').update(token).digest('hex').slice(0, 12) : null;
 
 if (process.env.SHOP_CRASH_AT_START === '1') {
@@ -103,6 +106,11 @@ const server = createServer((req, res) => {
         Math.random() < errorRate) ||
       (recommendations && recommendationsErrorRate > 0 && Math.random() < recommendationsErrorRate)
     ) {
+      if (logErrors)
+        console.error(
+          `shop ${version}: 500 ${req.method} ${url}: injected failure` +
+            (logErrors === 'leaky' ? ` (payments called with api token ${token})` : ''),
+        );
       res.writeHead(500, { 'content-type': 'application/json', 'x-shop-version': version });
       res.end(JSON.stringify({ error: 'injected failure', version }));
       return;

@@ -275,7 +275,7 @@ export const logLine = z.object({
 });
 
 export const incident = anObject(
-  'An incident: trigger, timeline, impact, actions, verification (docs/incidents.md)',
+  'An incident: trigger, timeline, impact, actions, verification and, once its rollback ended, its evidence (logs, per-second series, diff, decision; not in lists) (docs/incidents.md)',
 );
 
 export const token = z.object({

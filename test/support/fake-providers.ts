@@ -73,8 +73,16 @@ export class FakeRuntime implements Runtime {
     return [...this.#instances.values()].filter((i) => app === undefined || i.app === app);
   }
 
-  async logs(): Promise<LogLine[]> {
-    return [];
+  /** The lines the instances printed, oldest first, as a test puts them (none by default). */
+  readonly lines: LogLine[] = [];
+
+  async logs(app: string, options: { revision?: number; tail?: number }): Promise<LogLine[]> {
+    const mine = this.lines.filter(
+      (l) =>
+        l.instance.startsWith(`${app}/`) &&
+        (options.revision === undefined || l.instance.startsWith(`${app}/${options.revision}/`)),
+    );
+    return mine.slice(Math.max(0, mine.length - (options.tail ?? 100)));
   }
 }
 

@@ -3,8 +3,10 @@
 // setVerification at the end (which resolves or escalates). Every change is one store write.
 
 import { randomBytes } from 'node:crypto';
+import type { MetricsSample } from '../../providers/metrics-source.ts';
 import type { Severity } from '../../spec/severity.ts';
 import type { IncidentRecord, Store } from '../../store/types.ts';
+import { type IncidentEvidence, mergeEvidence, seriesFromSamples } from './evidence.ts';
 import {
   type ActionBy,
   EMPTY_IMPACT,
@@ -74,6 +76,11 @@ function toIncident(record: IncidentRecord): Incident {
     title: record.title,
     resolvedAt: record.resolvedAt,
   };
+}
+
+/** The second the series are kept around: the decision's, else the rollback's start. */
+function decisionSecond(doc: Incident): number {
+  return Math.floor((doc.evidence?.decision?.at ?? doc.rollback.startedAt) / 1000);
 }
 
 function byTime<T extends { readonly at: number }>(items: readonly T[]): T[] {
@@ -167,6 +174,35 @@ export class IncidentService {
 
   setImpact(id: string, impact: IncidentImpact): Promise<Incident> {
     return this.#change(id, () => ({ impact }));
+  }
+
+  /**
+   * The evidence gathered when the rollback ended (collectEvidence). Its parts replace those held;
+   * the seconds of its series join those already appended (appendSeries).
+   */
+  setEvidence(id: string, evidence: IncidentEvidence): Promise<Incident> {
+    return this.#change(id, (doc) => ({
+      evidence: mergeEvidence(doc.evidence, evidence, decisionSecond(doc)),
+    }));
+  }
+
+  /**
+   * Adds the metrics source's seconds of the incident's two revisions to its evidence (a watch of
+   * the restored revision after the switch adds what it read), before or after the evidence was
+   * gathered: a second already held is replaced, and each revision keeps at most
+   * EVIDENCE_LIMITS.pointsPerRevision seconds, those nearest the decision. One store write.
+   */
+  appendSeries(id: string, samples: readonly MetricsSample[]): Promise<Incident> {
+    return this.#change(id, (doc) => {
+      if (samples.length === 0) return {};
+      const revisions = [
+        { revision: doc.revisions.to.number, role: 'bad' as const },
+        ...(doc.revisions.from ? [{ revision: doc.revisions.from.number, role: 'restored' as const }] : []),
+      ];
+      const around = decisionSecond(doc);
+      const series = seriesFromSamples(samples, revisions, around);
+      return { evidence: mergeEvidence(doc.evidence, { series }, around) };
+    });
   }
 
   /** Records rollback milestones; durationMs follows from them. */

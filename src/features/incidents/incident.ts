@@ -4,7 +4,17 @@
 import type { Severity } from '../../spec/severity.ts';
 import type { VerificationCheck } from '../../spec/verification.ts';
 import type { IncidentStatus } from '../../store/types.ts';
+import type { IncidentEvidence } from './evidence.ts';
 
+export type {
+  DecisionEvidence,
+  EvidenceDiff,
+  EvidenceLogs,
+  EvidencePoint,
+  EvidenceSeries,
+  IncidentEvidence,
+  RevisionSeries,
+} from './evidence.ts';
 export type { IncidentStatus, Severity };
 
 export interface RevisionRef {
@@ -131,6 +141,8 @@ export interface Incident {
   readonly partialRollback?: PartialRollback;
   /** Database verification and migrations undone, when the app has a database. */
   readonly database?: unknown;
+  /** Logs, metrics, diff and decision kept when the rollback ended (evidence.ts); absent before. */
+  readonly evidence?: IncidentEvidence;
 }
 
 /**

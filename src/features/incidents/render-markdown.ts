@@ -8,6 +8,7 @@ import { formatNumber } from '../../shared/format-number.ts';
 import { METRICS, type Metric } from '../../spec/analysis-spec.ts';
 import { formatValue } from '../analysis/index.ts';
 import type { Incident, PartialRollback, RevisionRef, TimelineEntry } from './incident.ts';
+import { evidenceSection } from './render-evidence.ts';
 
 export const PLACEHOLDER = '_To be written by the team._';
 
@@ -260,6 +261,7 @@ export function renderIncidentMarkdown(incident: Incident): string {
     [`# Incident Report: ${inline(incident.title)}`],
     summary(incident, day),
     timeline(incident.timeline, day),
+    ...(incident.evidence ? [evidenceSection(incident, day)] : []),
     ['## Root Cause', PLACEHOLDER],
     actionsTaken(incident, day),
     ['## Lessons Learned', PLACEHOLDER],

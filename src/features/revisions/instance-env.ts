@@ -35,3 +35,12 @@ export function instanceEnv(
   }
   return env;
 }
+
+/**
+ * What an instance of the revision must never have shown: the values of its opened secrets and of
+ * Rewind's token for it. Throws when a secret cannot be opened.
+ */
+export function instanceSecrets(app: string, spec: RevisionSpec, sources: InstanceEnvSources): string[] {
+  const env = instanceEnv(app, spec, sources);
+  return [...Object.keys(spec.secrets), 'REWIND_OFREP_TOKEN'].flatMap((k) => (env[k] ? [env[k]] : []));
+}

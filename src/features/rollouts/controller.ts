@@ -20,7 +20,7 @@ import { RewindError } from '../../shared/errors.ts';
 import type { AppSpec } from '../../spec/app-spec.ts';
 import type { RevisionRecord, RolloutRecord } from '../../store/types.ts';
 import { pullKillSwitch, switchFlag } from '../flags/kill-switch.ts';
-import { instanceEnv } from '../revisions/instance-env.ts';
+import { instanceEnv, instanceSecrets } from '../revisions/instance-env.ts';
 import type { AppContext, ManagedApp } from './app-context.ts';
 import * as commands from './commands.ts';
 import type { ControllerCore, ControllerDeps } from './controller-core.ts';
@@ -63,6 +63,8 @@ export class Controller {
       notify: deps.notify,
       metrics: deps.metrics,
       log: deps.log,
+      runtimeOf: (app) => this.#apps.get(app)?.providers.runtime,
+      secretsOf: (app, spec) => instanceSecrets(app, spec, deps),
     });
     const driver = new RolloutDriver({
       store: deps.store,

@@ -7,6 +7,7 @@ import type { Instance } from '../../providers/runtime.ts';
 import { formatDuration } from '../../shared/duration.ts';
 import type { RolloutRecord } from '../../store/types.ts';
 import { type Decision, type Severity, steadyStateRules } from '../analysis/index.ts';
+import { decisionRecord } from '../incidents/evidence.ts';
 import type { IncidentTrigger } from '../incidents/incident.ts';
 import { parseRevisionSpec, unitOf } from '../revisions/revision-spec.ts';
 import type { ManagedApp } from './app-context.ts';
@@ -66,6 +67,7 @@ export class RolloutAnalysis {
           severity,
           trigger,
           summary,
+          ...decisionRecord(decision, evaluated.result),
         },
       );
     }
@@ -151,7 +153,7 @@ export class RolloutAnalysis {
         { state: { ...current, watch: { ...watchState, status: 'RolledBack', endedAt: now, reason } } },
         'analysis.decision',
         `rolling back during the watch: ${decision.reason}`,
-        { severity, trigger, summary },
+        { severity, trigger, summary, ...decisionRecord(decision, evaluated.result) },
       );
       watch.forget(ended.id);
       await rollBack({ reason, trigger, severity });
@@ -215,7 +217,7 @@ export class RolloutAnalysis {
         rollout,
         'analysis.decision',
         `rolling back stable revision ${target.number} (steady-state watch): ${decision.reason}`,
-        { severity, trigger, summary },
+        { severity, trigger, summary, ...decisionRecord(decision, result) },
       );
       this.endSteady(app);
       try {

@@ -1,12 +1,15 @@
 // What people hear about rollouts: notifications at each turn, and an incident for every
 // rollback, automatic or manual, with its timeline, impact and verification.
 import type { MetricsSource } from '../../providers/metrics-source.ts';
+import type { Runtime } from '../../providers/runtime.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { Severity } from '../../spec/severity.ts';
-import type { EventRecord, RolloutRecord, Store } from '../../store/types.ts';
-import type { IncidentTrigger, TimelineEntry, VerificationCheck } from '../incidents/incident.ts';
+import type { EventRecord, IncidentRecord, RolloutRecord, Store } from '../../store/types.ts';
+import { collectEvidence } from '../incidents/collect-evidence.ts';
+import type { Incident, IncidentTrigger, TimelineEntry, VerificationCheck } from '../incidents/incident.ts';
 import { computeImpact, type IncidentService, type WeightPoint } from '../incidents/incident-service.ts';
 import type { NotificationInput } from '../notifications/notification-hub.ts';
+import type { RevisionSpec } from '../revisions/revision-spec.ts';
 
 export interface ReporterDeps {
   readonly store: Store;
@@ -14,6 +17,10 @@ export interface ReporterDeps {
   readonly notify: (n: NotificationInput) => void;
   readonly metrics: MetricsSource;
   readonly log: Logger;
+  /** The app's runtime, where the incident's evidence reads the bad revision's last log lines. */
+  readonly runtimeOf?: (app: string) => Runtime | undefined;
+  /** The values an instance of the revision must never show (its opened secrets, tokens); may throw. */
+  readonly secretsOf?: (app: string, spec: RevisionSpec) => readonly string[];
 }
 
 /** Timeline entries worth a post-mortem, from a rollout's events. */
@@ -166,6 +173,7 @@ export class RolloutReporter {
           record.id,
           computeImpact(read.samples, bad, good, weightHistory(rollout, events, bad, good)),
         );
+        await this.#keepEvidence(record, rollout, events);
       }
       if (watch && verification.passed)
         await incidents.startWatch(record.id, { ...watch, checks: verification.checks });
@@ -198,6 +206,30 @@ export class RolloutReporter {
       });
     } catch (err) {
       log.error({ err, app: rollout.app }, 'could not record the end of the watch in the incident');
+    }
+  }
+
+  /**
+   * The evidence of the rollback, before the data plane's seconds roll over and the bad revision's
+   * lines go. A failure to keep it is logged: the incident is completed without it.
+   */
+  async #keepEvidence(
+    record: IncidentRecord,
+    rollout: RolloutRecord,
+    events: readonly EventRecord[],
+  ): Promise<void> {
+    const { store, incidents, metrics, log, runtimeOf, secretsOf } = this.#deps;
+    try {
+      const sources = {
+        store,
+        metrics,
+        runtime: runtimeOf?.(rollout.app),
+        secretsOf: (spec: RevisionSpec) => secretsOf?.(rollout.app, spec) ?? [],
+      };
+      const incident = record.data as Incident;
+      await incidents.setEvidence(record.id, await collectEvidence(sources, { incident, rollout, events }));
+    } catch (err) {
+      log.warn({ err, app: rollout.app }, "could not keep the incident's evidence");
     }
   }
 

@@ -14,7 +14,8 @@ export const incidentRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps
     '/api/v1/incidents',
     {
       schema: {
-        summary: 'Incidents, newest first (every rollback opens one)',
+        summary:
+          'Incidents, newest first (every rollback opens one), without their evidence: one incident has it',
         querystring: appListQuery,
         response: { 200: z.array(incident), ...errors },
       },
@@ -25,7 +26,10 @@ export const incidentRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps
         controller.context(appName);
         requireApp(req, appName);
       }
-      return incidents.list({ app: appName, limit: req.query.limit ?? 50 });
+      // The evidence (log lines, per-second series) is tens of KiB an incident: a list leaves it out.
+      return (await incidents.list({ app: appName, limit: req.query.limit ?? 50 })).map(
+        ({ evidence: _, ...summary }) => summary,
+      );
     },
   );
   app.get(
