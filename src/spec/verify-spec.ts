@@ -39,6 +39,10 @@ export const verifySpecSchema = z
     errorRate: share('1%').default(0.01),
     /** ...and its 95th percentile latency below this (ms). */
     latencyP95: durationSchema('2s', { max: 600_000, maxReason: '10 minutes' }).default(2000),
+    /** ...its CPU below this share of what it may use (the host's cores, or its limit)... */
+    cpu: share('70%').default(0.7),
+    /** ...and its memory below this share of the host's (or its limit). */
+    memory: share('80%').default(0.8),
     /** How long a checklist item must be breached before the incident is escalated. */
     for: durationSchema('10s', { max: 3_600_000, maxReason: 'an hour' }).default(10_000),
     /**

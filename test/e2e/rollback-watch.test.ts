@@ -25,6 +25,7 @@ interface IncidentView {
   rollback: { trafficRestoredAt: number | null };
   watch?: { until: number; result: string | null; reason?: string };
   verification: { checks: { name: string; passed: boolean; notChecked?: boolean; detail: string }[] } | null;
+  evidence?: { series: { revisions: { role: string; points: { second: number; requests: number }[] }[] } };
 }
 
 /** A webhook receiver on loopback: what Rewind notified, in order. */
@@ -181,6 +182,13 @@ describe('a restored revision that holds', () => {
       const checks = Object.fromEntries(resolved.verification!.checks.map((c) => [c.name, c.passed]));
       assert.equal(checks['error rate below 1%'], true);
       assert.equal(checks['p95 latency below 2s'], true);
+      // The watch's seconds of the restored revision joined the incident's evidence.
+      const restored = resolved.evidence?.series.revisions.find((r) => r.role === 'restored');
+      const lastWatched = Math.floor((resolved.watch!.until - 2000) / 1000);
+      assert.ok(
+        restored?.points.some((p) => p.second >= lastWatched && p.requests > 0),
+        `restored points up to ${restored?.points.at(-1)?.second}, watch until ${lastWatched}`,
+      );
       await waitFor('the resolved notification', async () =>
         hook.got.find((n) => n.type === 'incident.resolved'),
       );

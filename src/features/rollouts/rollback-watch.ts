@@ -20,6 +20,9 @@ import type { DriverCore } from './driver-core.ts';
 import type { RollbackVerification } from './rollout-state.ts';
 import { checkTarget } from './steps/step-context.ts';
 
+/** How often a watch adds the seconds it saw to the incident's evidence (the data plane keeps two minutes). */
+const EVIDENCE_EVERY_MS = 60_000;
+
 /** Requests in a window before the checklist's error rate and latency may judge. */
 export const CHECKLIST_MIN_SAMPLE = 20;
 
@@ -38,6 +41,8 @@ export function checklistRules(verify: VerifySpec): Rule[] {
     rule('verify-error-rate', 'errorRate', verify.errorRate, CHECKLIST_MIN_SAMPLE),
     rule('verify-latency-p95', 'latencyP95', verify.latencyP95, CHECKLIST_MIN_SAMPLE),
     rule('verify-health', 'healthFailing', 0, 0),
+    rule('verify-cpu', 'cpu', verify.cpu, 0),
+    rule('verify-memory', 'memory', verify.memory, 0),
   ];
 }
 
@@ -56,6 +61,8 @@ export function checklistName(rule: Rule): string {
   if (rule.name === 'verify-error-rate') return `error rate below ${formatPercent(v)}`;
   if (rule.name === 'verify-latency-p95') return `p95 latency below ${formatDuration(v)}`;
   if (rule.name === 'verify-health') return 'health checks passing';
+  if (rule.name === 'verify-cpu') return `CPU below ${formatPercent(v)}`;
+  if (rule.name === 'verify-memory') return `memory below ${formatPercent(v)}`;
   return `rule ${rule.name}`;
 }
 
@@ -109,6 +116,8 @@ export class RollbackWatch {
   readonly #read = new Set<string>();
   /** Evaluations running, by rollout id: one at a time each, apart from the loop. */
   readonly #running = new Map<string, Promise<void>>();
+  /** When each watch last added its seconds to the incident's evidence. */
+  readonly #appended = new Map<string, number>();
   /** Rules judged at least once (enough traffic) per watch, as journalled in its state. */
   readonly #judged = new Map<string, Set<string>>();
 
@@ -209,6 +218,7 @@ export class RollbackWatch {
       health: (instance) => ctx.providers.health.verdict(instance),
       now,
       rules,
+      runtime: ctx.providers.runtime,
     });
     if (result) {
       const before = judged.size;
@@ -238,6 +248,11 @@ export class RollbackWatch {
         });
       }
       if (judged.size !== before) await this.#journal(rollout, { ...state, judged: [...judged] });
+    }
+
+    if (now - (this.#appended.get(id) ?? v.startedAt ?? now) >= EVIDENCE_EVERY_MS) {
+      this.#appended.set(id, now);
+      await this.#core.deps.reporter.appendSeries(rollout, Math.floor((now - EVIDENCE_EVERY_MS) / 1000) - 1);
     }
 
     const every = ctx.spec.verify.checkEvery;
@@ -295,6 +310,10 @@ export class RollbackWatch {
       `post-rollback watch of revision ${state.revision} ${end.result === 'Failed' ? 'failed' : 'ended'}: ${end.reason}`,
       { passed: end.passed, checks: end.checks },
     );
+    await reporter.appendSeries(
+      rollout,
+      Math.floor((this.#appended.get(rollout.id) ?? state.startedAt ?? 0) / 1000) - 1,
+    );
     await reporter.endVerification(rollout, end);
     const now = this.#core.clock.now();
     await this.#journal(rollout, {
@@ -308,6 +327,7 @@ export class RollbackWatch {
 
   #forget(id: string): void {
     this.#watching.delete(id);
+    this.#appended.delete(id);
     this.#judged.delete(id);
     this.#core.deps.watch.forget(id);
   }

@@ -487,11 +487,15 @@ test('given a healthy restored revision, when its watch ends, then the incident 
       ['error rate below 1%', true],
       ['p95 latency below 2s', true],
       ['health checks passing', true],
+      // The fake runtime measures no usage: not checked, said so, failing nothing.
+      ['CPU below 70%', false],
+      ['memory below 80%', false],
       ['rule error-rate', true],
       ['rule health-failing', true],
       ['rule unavailable', true],
     ],
   );
+  assert.ok(checks.filter((c) => !c.passed).every((c) => c.notChecked));
   assert.ok(w.changes.some((c) => c.change === 'incident.resolved' && /^Resolved - /.test(c.message)));
   assert.equal((await store.rollouts.get(done.id))!.state.verification?.status, 'Passed');
 });

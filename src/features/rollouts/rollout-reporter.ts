@@ -183,6 +183,21 @@ export class RolloutReporter {
     }
   }
 
+  /** The seconds since `sinceSecond` of the incident's revisions, added to its evidence (the watch's). */
+  async appendSeries(rollout: RolloutRecord, sinceSecond: number): Promise<void> {
+    const { store, incidents, metrics, log } = this.#deps;
+    try {
+      const record = (await store.incidents.list({ app: rollout.app, limit: 20 })).find(
+        (i) => i.rolloutId === rollout.id,
+      );
+      if (!record) return;
+      const read = await metrics.read(rollout.app, sinceSecond);
+      if (read.phase === 'Successful') await incidents.appendSeries(record.id, read.samples);
+    } catch (err) {
+      log.warn({ err, app: rollout.app }, "could not add the watch's seconds to the incident's evidence");
+    }
+  }
+
   /** The end of the watch after a rollback: the incident resolved, or escalated to P0. */
   async endVerification(
     rollout: RolloutRecord,
