@@ -339,7 +339,7 @@ describe('maintenance: auto around a cold rollback', () => {
         timeline: { event: string }[];
         verification: { checks: { name: string; passed: boolean }[] };
       }[];
-      assert.equal(incident?.status, 'Resolved');
+      assert.equal(incident?.status, 'Verifying', 'verified at the switch, then watched (verify.watch)');
       const checks = incident!.verification.checks;
       assert.ok(
         checks.some((c) => /products/.test(c.name) && c.passed),

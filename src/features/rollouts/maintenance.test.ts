@@ -40,7 +40,8 @@ async function withShop(
 const verified = (store: Store, id: string) =>
   waitFor(
     `rollout ${id} verified`,
-    async () => (await store.rollouts.get(id))?.state.verification?.status === 'Passed',
+    // Passed at the switch: the watch after it (verify.watch) follows.
+    async () => (await store.rollouts.get(id))?.state.verification?.status === 'Watching',
     10_000,
   );
 
