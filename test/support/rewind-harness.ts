@@ -1,7 +1,7 @@
 // Runs a real `rewind server` (and through it a real agent, proxy and app processes) for
 // end-to-end tests, and the real CLI against it.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -162,7 +162,8 @@ export async function startRewind(
         (r) => r.ok,
         () => false,
       );
-      if (ok) break;
+      // Ours once it wrote its token: a port taken by another suite's server answers /healthz too.
+      if (ok && existsSync(join(dataDir, 'admin.token'))) break;
       if (Date.now() > deadline) {
         // Not left running: its pipes would keep the test process alive after the failure.
         child.kill('SIGKILL');
@@ -174,7 +175,15 @@ export async function startRewind(
     return child;
   };
   const server = await launch();
-  const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+  let token: string;
+  try {
+    token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+  } catch (err) {
+    // Not left running: a failed start must not keep the test process alive.
+    server.kill('SIGKILL');
+    stopAgentOf(dataDir);
+    throw err;
+  }
   const h: Harness = {
     dir,
     apiUrl,
