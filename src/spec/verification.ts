@@ -10,3 +10,13 @@ export interface VerificationCheck {
   readonly notChecked?: boolean;
   readonly detail: string;
 }
+
+/** The checks that ran and failed; one that could not run (notChecked) is not among them. */
+export function failedChecks(checks: readonly VerificationCheck[]): VerificationCheck[] {
+  return checks.filter((c) => !c.passed && !c.notChecked);
+}
+
+/** A checklist passes when no check failed: a check not made is listed as such, not failed. */
+export function checklistPassed(checks: readonly VerificationCheck[]): boolean {
+  return failedChecks(checks).length === 0;
+}

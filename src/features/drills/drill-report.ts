@@ -1,6 +1,7 @@
 // The drill report: what a rehearsal of the way back measured, and the runbook's "Rollback Test
 // Checklist" (seed 002) filled in from it. Pure: the drill service gathers the numbers, these
 // functions judge them, so the verdicts are table-tested without a running app.
+import { failedChecks } from '../../spec/verification.ts';
 import type { VerificationCheck } from '../incidents/incident.ts';
 
 export type DrillStatus = 'Running' | 'Passed' | 'Failed';
@@ -174,7 +175,7 @@ export function databaseProblems(d: DatabaseRollback): string[] {
   return [
     ...(left.length ? [`left applied: ${left.join(', ')}`] : []),
     ...d.failures,
-    ...d.checks.filter((c) => !c.passed && !c.notChecked).map((c) => `${c.name}: ${c.detail}`),
+    ...failedChecks(d.checks).map((c) => `${c.name}: ${c.detail}`),
     // A database line passes on a check that ran, never on checks that were all "not checked".
     ...(d.checks.every((c) => c.notChecked) ? ['the schema was not compared (no database check ran)'] : []),
   ];

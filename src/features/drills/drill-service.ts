@@ -4,11 +4,13 @@
 // rollback verify the restored revision as after a real one, then switches each kill-switch flag
 // off and on. Nothing here rolls anything back itself: the controller's rollback path does, marked
 // as a drill so that it opens no incident. The report is written as the drill goes.
+
 import { randomBytes } from 'node:crypto';
 import { RewindError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { type AppSpec, rolloutSettings } from '../../spec/app-spec.ts';
 import { drillDue } from '../../spec/drill-spec.ts';
+import { checklistPassed, failedChecks } from '../../spec/verification.ts';
 import type { DrillRecord, EventRecord, NewAuditEntry, RolloutRecord, Store } from '../../store/types.ts';
 import type { FlagService } from '../flags/flag-service.ts';
 import { switchFlag } from '../flags/kill-switch.ts';
@@ -386,7 +388,7 @@ class DrillRun {
         backOnStable,
         detail: `${rollout.kind} ${done.phase}${done.error ? ` (${done.error})` : ''} to revision ${rollout.toRevision}, a copy of revision ${r.stable.revision}`,
       },
-      verification: { passed: verificationPassed(checks), checks },
+      verification: { passed: checklistPassed(checks), checks },
       phases: [
         ...r.phases,
         { name: 'rollback', ms: msToTraffic ?? msToVerified },
@@ -395,11 +397,11 @@ class DrillRun {
       ...(database && { database }),
     });
     await this.#progress(
-      `verification ${verificationPassed(checks) ? 'passed' : 'FAILED'} ${formatMs(msToVerified)} after the command: ${checks.map((c) => `${c.name} ${c.notChecked ? 'not checked' : c.passed ? 'ok' : 'FAILED'}`).join(', ')}`,
+      `verification ${checklistPassed(checks) ? 'passed' : 'FAILED'} ${formatMs(msToVerified)} after the command: ${checks.map((c) => `${c.name} ${c.notChecked ? 'not checked' : c.passed ? 'ok' : 'FAILED'}`).join(', ')}`,
     );
     if (done.phase !== 'Completed') await this.#fail(`the rollback ended ${done.phase}: ${done.error ?? ''}`);
     if (!backOnStable) await this.#fail(back.detail);
-    for (const c of data.checks.filter((c) => !c.passed && !c.notChecked && !c.name.startsWith('database ')))
+    for (const c of failedChecks(data.checks).filter((c) => !c.name.startsWith('database ')))
       await this.#fail(`verification: ${c.name}: ${c.detail}`);
     if (database) for (const p of databaseProblems(database)) await this.#fail(`database rollback: ${p}`);
   }
@@ -576,9 +578,4 @@ function migrationKeys(events: readonly EventRecord[], types: readonly string[])
 
 function formatMs(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
-}
-
-/** A verification passes when no check failed; one that could not be made (no traffic) is listed, not failed. */
-function verificationPassed(checks: readonly VerificationCheck[]): boolean {
-  return !checks.some((c) => !c.passed && !c.notChecked);
 }

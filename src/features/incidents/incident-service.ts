@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { MetricsSample } from '../../providers/metrics-source.ts';
 import type { Severity } from '../../spec/severity.ts';
+import { failedChecks } from '../../spec/verification.ts';
 import type { IncidentRecord, Store } from '../../store/types.ts';
 import { type IncidentEvidence, mergeEvidence, seriesFromSamples } from './evidence.ts';
 import {
@@ -275,7 +276,7 @@ export class IncidentService {
   ): Promise<Incident> {
     const at = verification.at ?? this.#now();
     const result: IncidentVerification = { at, passed: verification.passed, checks: verification.checks };
-    const failed = result.checks.filter((c) => !c.passed && !c.notChecked);
+    const failed = failedChecks(result.checks);
     const incident = await this.#change(id, (doc) => ({
       verification: result,
       status: result.passed ? 'Resolved' : 'Escalated',

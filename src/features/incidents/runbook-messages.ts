@@ -4,6 +4,7 @@
 // watch begins, then the watch's end: resolved, or escalated naming the failed check.
 import { formatDuration } from '../../shared/duration.ts';
 import { formatPercent } from '../../shared/format-number.ts';
+import { failedChecks } from '../../spec/verification.ts';
 import type { Incident } from './incident.ts';
 
 export type IncidentChange =
@@ -69,7 +70,7 @@ export function incidentMessage(
   }
   if (change === 'incident.resolved')
     return `Resolved - ${app}: ${version(incident.revisions.from)} passed its verification${incident.watch ? ` and ${formatDuration(incident.watch.until - incident.watch.startedAt)} of watching` : ''}; the report: ${report}`;
-  const failed = (incident.verification?.checks ?? []).filter((c) => !c.passed && !c.notChecked);
+  const failed = failedChecks(incident.verification?.checks ?? []);
   return [
     `ESCALATED to P0 - ${app}: the rollback did not bring it back`,
     `- Failed: ${failed.map((c) => `${c.name}: ${c.detail}`).join('; ') || incident.watch?.reason || 'the verification'}`,

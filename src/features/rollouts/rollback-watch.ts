@@ -9,6 +9,7 @@
 import { formatDuration } from '../../shared/duration.ts';
 import { formatPercent } from '../../shared/format-number.ts';
 import type { AppSpec } from '../../spec/app-spec.ts';
+import { checklistPassed } from '../../spec/verification.ts';
 import type { VerifySpec } from '../../spec/verify-spec.ts';
 import type { RolloutRecord } from '../../store/types.ts';
 import { type Rule, resolveRules } from '../analysis/index.ts';
@@ -64,11 +65,6 @@ export function checklistName(rule: Rule): string {
   if (rule.name === 'verify-cpu') return `CPU below ${formatPercent(v)}`;
   if (rule.name === 'verify-memory') return `memory below ${formatPercent(v)}`;
   return `rule ${rule.name}`;
-}
-
-/** Failed means a check that ran and failed; one that could not run (notChecked) fails nothing. */
-export function anyFailed(checks: readonly VerificationCheck[]): boolean {
-  return checks.some((c) => !c.passed && !c.notChecked);
 }
 
 /** The user's checks against the restored revision, as verification checks. */
@@ -259,7 +255,7 @@ export class RollbackWatch {
     if (ctx.spec.verify.checks.length > 0 && now - (v.checkedAt ?? v.startedAt ?? now) >= every) {
       const checks = await this.#userChecks(ctx, rollout, v.revision);
       const fresh = (await store.rollouts.get(id)) ?? rollout;
-      if (anyFailed(checks))
+      if (!checklistPassed(checks))
         return this.#end(fresh, state, {
           result: 'Failed',
           passed: false,
@@ -280,7 +276,7 @@ export class RollbackWatch {
     const checks = await runUserChecks(ctx.spec, revision, parseRevisionSpec(rev.spec));
     await this.#core.event(
       rollout,
-      anyFailed(checks) ? 'check.failed' : 'check.passed',
+      checklistPassed(checks) ? 'check.passed' : 'check.failed',
       `checks of restored revision ${revision}: ${checks.map((c) => `${c.name} ${c.passed ? 'passed' : `failed (${c.detail})`}`).join(', ')}`,
       { checks },
     );

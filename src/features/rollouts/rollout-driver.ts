@@ -8,12 +8,13 @@ import { formatDuration } from '../../shared/duration.ts';
 import { formatPercent } from '../../shared/format-number.ts';
 import { rolloutSettings } from '../../spec/app-spec.ts';
 import { rolloutPhaseEvent } from '../../spec/events.ts';
+import { checklistPassed } from '../../spec/verification.ts';
 import type { RolloutPhase, RolloutRecord } from '../../store/types.ts';
 import { parseRevisionSpec, unitOf } from '../revisions/revision-spec.ts';
 import type { ManagedApp } from './app-context.ts';
 import { DriverCore, type DriverDeps } from './driver-core.ts';
 import { type HookPhase, hookName, runHook } from './hooks.ts';
-import { anyFailed, RollbackWatch } from './rollback-watch.ts';
+import { RollbackWatch } from './rollback-watch.ts';
 import { RolloutAnalysis } from './rollout-analysis.ts';
 import {
   type CompensationAction,
@@ -372,7 +373,7 @@ export class RolloutDriver {
     const pending = rollout?.state.verification;
     if (!rollout || pending?.status !== 'Pending') return;
     const checks = await verifyRestored(this.#stepDeps, ctx, rollout, pending.revision);
-    const passed = !anyFailed(checks);
+    const passed = checklistPassed(checks);
     await this.#core.event(
       rollout,
       passed ? 'rollout.verified' : 'rollout.verify-failed',

@@ -3,16 +3,18 @@
 // and its error rate over the seconds since the rollback ended is back to what it was before the
 // rollout. Journalled as pending when the rollback ends (RolloutState.verification) and run by the
 // loop once due, so that a controller killed in those seconds runs it after its restart.
+
 import { formatDuration } from '../../../shared/duration.ts';
 import { formatPercent } from '../../../shared/format-number.ts';
 import { rolloutSettings } from '../../../spec/app-spec.ts';
+import { checklistPassed } from '../../../spec/verification.ts';
 import type { RolloutRecord } from '../../../store/types.ts';
 import { errorRate } from '../../analysis/index.ts';
 import { checkName, runCheck } from '../../health/probe.ts';
 import type { VerificationCheck } from '../../incidents/incident.ts';
 import { parseRevisionSpec, unitOf } from '../../revisions/revision-spec.ts';
 import type { ManagedApp } from '../app-context.ts';
-import { anyFailed, runUserChecks } from '../rollback-watch.ts';
+import { runUserChecks } from '../rollback-watch.ts';
 import { checkTarget, type StepDeps } from './step-context.ts';
 
 /** How long after a rollback the restored revision's error rate is watched before the verdict. */
@@ -100,6 +102,6 @@ export async function verifyRestored(
 
 /** The message of a verification's event: each check and how it went. */
 export function describeVerification(restored: number, checks: readonly VerificationCheck[]): string {
-  const passed = !anyFailed(checks);
+  const passed = checklistPassed(checks);
   return `revision ${restored} ${passed ? 'verified' : 'failed its verification'}: ${checks.map((c) => `${c.name} ${c.notChecked ? 'not checked' : c.passed ? 'passed' : 'failed'}`).join(', ')}`;
 }
