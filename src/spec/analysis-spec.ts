@@ -134,6 +134,28 @@ function parseThreshold(metric: Metric, key: 'above' | 'below', raw: unknown): T
   return threshold;
 }
 
+/**
+ * A fixed threshold of `metric` as a rule's `above:` writes it ("1%", 0.01, "2s"), for a setting
+ * outside a rule that judges a revision alone (verify:): no "x baseline".
+ */
+export function absoluteThresholdSchema(metric: Metric) {
+  return z.union([z.number(), z.string()]).transform((raw, ctx) => {
+    const t = parseThreshold(metric, 'above', raw);
+    if ('message' in t) {
+      ctx.addIssue({ code: 'custom', message: t.message.replace(/^above: /, '') });
+      return z.NEVER;
+    }
+    if (t.kind === 'relative') {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${raw}" compares with a baseline, but this setting judges one revision alone; write a fixed threshold such as ${example(metric)}`,
+      });
+      return z.NEVER;
+    }
+    return t.value;
+  });
+}
+
 const ruleInputSchema = z.strictObject({
   name: z
     .string()
