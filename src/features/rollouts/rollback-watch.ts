@@ -89,7 +89,11 @@ export function watchSummary(
 ): VerificationCheck[] {
   return rules.map((rule) =>
     judged.has(rule.name)
-      ? { name: checklistName(rule), passed: true, detail: `held for the ${formatDuration(watchedMs)} watch` }
+      ? {
+          name: checklistName(rule),
+          passed: true,
+          detail: `judged whenever there was the traffic to, never breached in the ${formatDuration(watchedMs)} watch`,
+        }
       : {
           name: checklistName(rule),
           passed: false,
@@ -114,8 +118,6 @@ export class RollbackWatch {
   readonly #running = new Map<string, Promise<void>>();
   /** When each watch last added its seconds to the incident's evidence. */
   readonly #appended = new Map<string, number>();
-  /** Rules judged at least once (enough traffic) per watch, as journalled in its state. */
-  readonly #judged = new Map<string, Set<string>>();
 
   constructor(core: DriverCore) {
     this.#core = core;
@@ -170,11 +172,11 @@ export class RollbackWatch {
       this.#forget(id);
       return;
     }
-    const state = { ...v, until: v.until } as Watching;
+    const state: Watching = { ...v, status: 'Watching', until: v.until };
     const now = this.#core.clock.now();
     const rules = restoredRevisionRules(ctx.spec);
-    const judged = this.#judged.get(id) ?? new Set(v.judged ?? []);
-    this.#judged.set(id, judged);
+    // Rules that have had the traffic to judge at least once: journalled, read back each time.
+    const judged = new Set(v.judged ?? []);
     const watchedMs = now - (v.startedAt ?? now);
 
     const app = await store.apps.get(rollout.app);
@@ -183,7 +185,7 @@ export class RollbackWatch {
       const by = active
         ? `rollout ${active.id} (revision ${active.toRevision})`
         : `revision ${app?.stableRevision}`;
-      return this.#end(rollout, state, {
+      return this.#end(rollout, state, judged, {
         result: 'Superseded',
         passed: true,
         checks: watchSummary(rules, judged, watchedMs),
@@ -191,7 +193,7 @@ export class RollbackWatch {
       });
     }
     if (now >= state.until) {
-      return this.#end(rollout, state, {
+      return this.#end(rollout, state, judged, {
         result: 'Passed',
         passed: true,
         checks: [
@@ -222,7 +224,7 @@ export class RollbackWatch {
       const { decision } = result;
       if (decision.action === 'rollback') {
         const rule = decision.verdict && 'rule' in decision.verdict ? decision.verdict.rule : null;
-        return this.#end(rollout, state, {
+        return this.#end(rollout, state, judged, {
           result: 'Failed',
           passed: false,
           checks: [
@@ -256,7 +258,7 @@ export class RollbackWatch {
       const checks = await this.#userChecks(ctx, rollout, v.revision);
       const fresh = (await store.rollouts.get(id)) ?? rollout;
       if (!checklistPassed(checks))
-        return this.#end(fresh, state, {
+        return this.#end(fresh, state, judged, {
           result: 'Failed',
           passed: false,
           checks,
@@ -292,6 +294,7 @@ export class RollbackWatch {
   async #end(
     rollout: RolloutRecord,
     state: Watching,
+    judged: ReadonlySet<string>,
     end: {
       result: 'Passed' | 'Failed' | 'Superseded';
       passed: boolean;
@@ -316,7 +319,7 @@ export class RollbackWatch {
       ...state,
       status: end.passed ? 'Passed' : 'Failed',
       endedAt: now,
-      judged: [...(this.#judged.get(rollout.id) ?? [])],
+      judged: [...judged],
     });
     this.#forget(rollout.id);
   }
@@ -324,7 +327,6 @@ export class RollbackWatch {
   #forget(id: string): void {
     this.#watching.delete(id);
     this.#appended.delete(id);
-    this.#judged.delete(id);
     this.#core.deps.watch.forget(id);
   }
 }
