@@ -112,8 +112,6 @@ export class RollbackWatch {
   readonly #core: DriverCore;
   /** Watches by rollout id, with their app. */
   readonly #watching = new Map<string, string>();
-  /** Apps whose journal was read for watches (once per app and process). */
-  readonly #read = new Set<string>();
   /** Evaluations running, by rollout id: one at a time each, apart from the loop. */
   readonly #running = new Map<string, Promise<void>>();
   /** When each watch last added its seconds to the incident's evidence. */
@@ -140,15 +138,13 @@ export class RollbackWatch {
     this.#watching.set(rollout.id, rollout.app);
   }
 
-  /** The loop's call for the app: runs each of its watches' evaluation when due, apart from the loop. */
-  async due(ctx: ManagedApp): Promise<void> {
+  /**
+   * The loop's call for the app: starts each of its watches' evaluation when due, apart from the
+   * loop. No I/O here; the watches a restarted controller takes over come through `follow`.
+   */
+  due(ctx: ManagedApp): void {
     const app = ctx.spec.name;
-    const { store, watch } = this.#core.deps;
-    if (!this.#read.has(app)) {
-      this.#read.add(app);
-      for (const r of await store.rollouts.list(app, 20))
-        if (r.state.verification?.status === 'Watching') this.#watching.set(r.id, app);
-    }
+    const { watch } = this.#core.deps;
     const now = this.#core.clock.now();
     for (const [id, owner] of this.#watching) {
       if (owner !== app || this.#running.has(id) || !watch.due(id, now, ctx.spec.analysis.interval)) continue;

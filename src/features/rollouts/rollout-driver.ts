@@ -341,6 +341,8 @@ export class RolloutDriver {
         const v = r.state.verification;
         if (v?.status === 'Pending' && !this.#verifying.has(r.id))
           this.#verifications.set(r.id, { app, dueAt: v.dueAt });
+        // A watch after a rollback that a restarted controller takes over.
+        if (v?.status === 'Watching') this.#rollbackWatch.follow(r);
       }
       this.#verificationsRead.add(app);
     }
@@ -353,7 +355,7 @@ export class RolloutDriver {
         .finally(() => this.#verifying.delete(id));
       this.#verifying.set(id, run);
     }
-    await this.#rollbackWatch.due(ctx);
+    this.#rollbackWatch.due(ctx);
   }
 
   /** Resolves once the verifications and post-rollback watch evaluations running now have ended. */
