@@ -8,14 +8,18 @@ import { DataDirLocked, lockDataDir } from './data-dir-lock.ts';
 
 const LOCK = new URL('./data-dir-lock.ts', import.meta.url).href;
 
-/** Another process that takes the lock and holds it until killed; resolves once it holds it. */
+/**
+ * Another process that takes the lock and holds it until killed; resolves once it holds it. It
+ * keeps no handle and collects its garbage before it says so: the lock must outlive the handle.
+ */
 async function holder(dir: string) {
   const child = spawn(
     process.execPath,
     [
+      '--expose-gc',
       '--input-type=module',
       '-e',
-      `import { lockDataDir } from '${LOCK}'; lockDataDir(process.argv[1]); console.log('held'); setInterval(() => {}, 1000);`,
+      `import { lockDataDir } from '${LOCK}'; lockDataDir(process.argv[1]); globalThis.gc(); console.log('held'); setInterval(() => {}, 1000);`,
       dir,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
@@ -29,14 +33,16 @@ async function holder(dir: string) {
 
 test('a data dir held by a live process is refused, naming its pid; its SIGKILL frees it at once', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rewind-lock-'));
+  let child: Awaited<ReturnType<typeof holder>> | undefined;
   try {
-    const child = await holder(dir);
+    child = await holder(dir);
+    const pid = child.pid;
     assert.throws(
       () => lockDataDir(dir),
       (err: unknown) =>
         err instanceof DataDirLocked &&
-        err.pid === child.pid &&
-        err.message.includes(`another rewind server (pid ${child.pid}) holds the data dir ${dir}`),
+        err.pid === pid &&
+        err.message.includes(`another rewind server (pid ${pid}) holds the data dir ${dir}`),
     );
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
@@ -48,6 +54,7 @@ test('a data dir held by a live process is refused, naming its pid; its SIGKILL 
     lock.release();
     lockDataDir(dir).release();
   } finally {
+    child?.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 });

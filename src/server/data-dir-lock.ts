@@ -37,6 +37,11 @@ export function lockFiles(dataDir: string): { lock: string; pid: string } {
   return { lock: join(dataDir, 'server.lock'), pid: join(dataDir, 'server.pid') };
 }
 
+// The connections that hold locks. A DatabaseSync that nothing references is closed by the
+// garbage collector, and closing it drops the kernel lock: a caller that keeps no handle (or
+// loses it) must still hold the data dir, so the module keeps every connection until release().
+const held = new Set<DatabaseSync>();
+
 /** Takes the data dir's lock for this process's lifetime, or throws DataDirLocked at once. */
 export function lockDataDir(dataDir: string): DataDirLock {
   const files = lockFiles(dataDir);
@@ -51,13 +56,12 @@ export function lockDataDir(dataDir: string): DataDirLock {
       throw new DataDirLocked(dataDir, livePid(files.pid));
     throw err;
   }
+  held.add(db);
   writeFileSync(files.pid, `${process.pid}\n`, { mode: 0o600 });
-  let held = true;
   return {
     file: files.lock,
     release() {
-      if (!held) return;
-      held = false;
+      if (!held.delete(db)) return;
       try {
         if (readPid(files.pid) === process.pid) unlinkSync(files.pid);
       } catch {}
