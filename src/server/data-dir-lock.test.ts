@@ -35,8 +35,9 @@ test('a data dir held by a live process is refused, naming its pid; its SIGKILL 
   const dir = mkdtempSync(join(tmpdir(), 'rewind-lock-'));
   let child: Awaited<ReturnType<typeof holder>> | undefined;
   try {
-    child = await holder(dir);
-    const pid = child.pid;
+    const held = await holder(dir);
+    child = held;
+    const pid = held.pid;
     assert.throws(
       () => lockDataDir(dir),
       (err: unknown) =>
@@ -44,8 +45,8 @@ test('a data dir held by a live process is refused, naming its pid; its SIGKILL 
         err.pid === pid &&
         err.message.includes(`another rewind server (pid ${pid}) holds the data dir ${dir}`),
     );
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
+    const exited = new Promise((resolve) => held.once('exit', resolve));
+    held.kill('SIGKILL');
     await exited;
     // No stale lock: the kernel dropped it with the process.
     const lock = lockDataDir(dir);
