@@ -2,8 +2,10 @@
 // test runner, on Node >= 22.12. With file arguments, only those tests (after the build).
 import { spawnSync } from 'node:child_process';
 import { ensureNode } from './ensure-node.js';
+import { ensureTestTools } from './ensure-test-tools.js';
 
 ensureNode();
+ensureTestTools();
 const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit' }).status ?? 1;
 const files = process.argv.slice(2);
 const steps = [

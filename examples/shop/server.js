@@ -18,6 +18,8 @@
 // and shows what it was configured with (`rewind config set` / `rewind secrets set`):
 //   SHOP_GREETING=hi            the greeting in its answer
 //   SHOP_API_TOKEN=...          a secret: only a fingerprint of it is ever shown
+// It counts its requests for Prometheus at /metrics (http_requests_total by code and the latency
+// histogram http_request_duration_seconds), as an instrumented service does;
 // and reads the feature flag `recommendations` through OpenFeature (Rewind's OFREP endpoint at
 // $REWIND_OFREP_URL); a broken feature is simulated per version with
 //   SHOP_RECOMMENDATIONS_ERROR_RATE=0.5   share of /products requests with recommendations that fail
@@ -82,8 +84,40 @@ const products = [
   { id: 2, name: 'teapot', price: 19 },
 ];
 
+// Prometheus' text format, by hand: two families are all an example needs.
+const LATENCY_BOUNDS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const requestsByCode = new Map();
+const latencyBuckets = new Array(LATENCY_BOUNDS_S.length).fill(0);
+let latencyCount = 0;
+let latencySum = 0;
+function observe(code, seconds) {
+  requestsByCode.set(code, (requestsByCode.get(code) ?? 0) + 1);
+  for (let i = 0; i < LATENCY_BOUNDS_S.length; i++) if (seconds <= LATENCY_BOUNDS_S[i]) latencyBuckets[i]++;
+  latencyCount++;
+  latencySum += seconds;
+}
+function metricsText() {
+  const lines = ['# TYPE http_requests_total counter'];
+  for (const [code, n] of requestsByCode) lines.push(`http_requests_total{code="${code}"} ${n}`);
+  lines.push('# TYPE http_request_duration_seconds histogram');
+  for (const [i, le] of LATENCY_BOUNDS_S.entries())
+    lines.push(`http_request_duration_seconds_bucket{le="${le}"} ${latencyBuckets[i]}`);
+  lines.push(`http_request_duration_seconds_bucket{le="+Inf"} ${latencyCount}`);
+  lines.push(
+    `http_request_duration_seconds_sum ${latencySum}`,
+    `http_request_duration_seconds_count ${latencyCount}`,
+    '',
+  );
+  return lines.join('\n');
+}
+
 const server = createServer((req, res) => {
   const url = req.url ?? '/';
+  if (url === '/metrics') {
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+    res.end(metricsText());
+    return;
+  }
   if (url === '/healthz') {
     const failing = healthFail || (healthFailFile !== undefined && existsSync(healthFailFile));
     res.writeHead(failing ? 503 : 200, { 'content-type': 'application/json' });
@@ -91,6 +125,8 @@ const server = createServer((req, res) => {
     return;
   }
   served++;
+  const started = process.hrtime.bigint();
+  res.once('finish', () => observe(res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
   if (crashAfter > 0 && served > crashAfter) {
     console.error(`shop ${version}: crashing after ${crashAfter} requests`);
     process.exit(1);

@@ -2,6 +2,7 @@
 // one is adding a factory here (or registering it at start, as the tests do): nothing under
 // features/rollouts/ knows which providers exist.
 
+import { resolve } from 'node:path';
 import type { Logger } from '../shared/logger.ts';
 import type { AppSpec } from '../spec/app-spec.ts';
 import type { AgentClient } from './builtin/agent/agent-client.ts';
@@ -11,6 +12,8 @@ import { ProcessRuntime } from './builtin/process-runtime/process-runtime.ts';
 import { BuiltinTrafficRouter } from './builtin/traffic-router/builtin-traffic-router.ts';
 import type { HealthSource } from './health-source.ts';
 import type { MetricsSource } from './metrics-source.ts';
+import { PrometheusMetricsSource, type PrometheusSpec } from './prometheus/prometheus-metrics-source.ts';
+import { ScrapeTargetsWriter } from './prometheus/scrape-targets.ts';
 import type { Runtime } from './runtime.ts';
 import type { TrafficRouter } from './traffic-router.ts';
 
@@ -36,7 +39,9 @@ export type TrafficRouterFactory = (
   ctx: ProviderContext & { readonly runtime: Runtime; readonly health: HealthSource },
 ) => TrafficRouter | Promise<TrafficRouter>;
 
-export type MetricsSourceFactory = (ctx: ProviderContext) => MetricsSource | Promise<MetricsSource>;
+export type MetricsSourceFactory = (
+  ctx: ProviderContext & { readonly runtime: Runtime },
+) => MetricsSource | Promise<MetricsSource>;
 
 /** One app's providers, built once when the server starts. */
 export interface AppProviders {
@@ -70,6 +75,21 @@ export const metricsSources = new Map<string, MetricsSourceFactory>([
       return new BuiltinMetricsSource((app, since) => agent.metrics(app, since));
     },
   ],
+  // The schema filled in url and the rest for this type (src/spec/provider-spec.ts).
+  [
+    'prometheus',
+    ({ app, baseDir, runtime, log }) => {
+      const spec = app.metrics as PrometheusSpec;
+      if (spec.targetsFile)
+        new ScrapeTargetsWriter({
+          file: resolve(baseDir, spec.targetsFile),
+          app: app.name,
+          list: () => runtime.list(app.name),
+          log,
+        }).start();
+      return new PrometheusMetricsSource(spec);
+    },
+  ],
 ]);
 
 /** The types each registry knows, for config checks (`loadConfigFile`) and error messages. */
@@ -98,7 +118,7 @@ export async function createAppProviders(ctx: ProviderContext): Promise<AppProvi
     app.traffic.type,
     app.name,
   )({ ...ctx, runtime, health });
-  const metrics = await pick(metricsSources, 'metrics', app.metrics.type, app.name)(ctx);
+  const metrics = await pick(metricsSources, 'metrics', app.metrics.type, app.name)({ ...ctx, runtime });
   return { runtime, health, traffic, metrics };
 }
 

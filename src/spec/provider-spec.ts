@@ -3,6 +3,7 @@
 // (src/providers/registry.ts), and loadConfigFile checks the names against it when it is given the
 // list, so that this layer imports no provider.
 import { z } from 'zod';
+import { durationSchema } from '../shared/duration-schema.ts';
 
 const providerType = (fallback: string) =>
   z
@@ -16,8 +17,119 @@ export const runtimeSpecSchema = z.strictObject({ type: providerType('process') 
 /** What sends its traffic to them (`builtin`: the built-in proxy). */
 export const trafficSpecSchema = z.strictObject({ type: providerType('builtin') }).prefault({});
 
-/** Who counts its requests, errors and latencies (`builtin`: the built-in proxy's counters). */
-export const metricsSpecSchema = z.strictObject({ type: providerType('builtin') }).prefault({});
+/**
+ * The PromQL a `metrics: prometheus` source asks, one query per counter. Each returns cumulative
+ * counters (no rate()), one series per target with the revision as a label, so the source takes
+ * per-second differences series by series (a removed or restarted instance is no drop); `{{app}}`
+ * is replaced by the app's name. Defaults follow the common HTTP instrumentation (prom-client, the
+ * Go and Python clients): a request counter with a `code` label and a latency histogram in seconds.
+ */
+export const DEFAULT_PROMETHEUS_QUERIES = {
+  requests: 'http_requests_total{app="{{app}}"}',
+  errors: 'http_requests_total{app="{{app}}", code=~"5.."}',
+  latency: 'http_request_duration_seconds_bucket{app="{{app}}"}',
+} as const;
+
+/** The placeholders a query may hold. */
+export const PROMETHEUS_PLACEHOLDERS = ['app'] as const;
+
+const promql = (name: keyof typeof DEFAULT_PROMETHEUS_QUERIES) =>
+  z
+    .string()
+    .trim()
+    .min(1, `an empty query; write PromQL such as ${DEFAULT_PROMETHEUS_QUERIES[name]}`)
+    .max(4096, 'a query of at most 4096 characters')
+    .superRefine((query, ctx) => {
+      for (const m of query.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g))
+        if (!(PROMETHEUS_PLACEHOLDERS as readonly string[]).includes(m[1]!))
+          ctx.addIssue({
+            code: 'custom',
+            message: `{{${m[1]}}} is not a placeholder; a query may hold ${PROMETHEUS_PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')} (revisions come from the revisionLabel of each series)`,
+          });
+    })
+    .default(DEFAULT_PROMETHEUS_QUERIES[name]);
+
+/** The settings only `metrics.type: prometheus` reads. */
+const PROMETHEUS_KEYS = [
+  'url',
+  'scrapeInterval',
+  'timeout',
+  'queries',
+  'revisionLabel',
+  'targetsFile',
+] as const;
+
+/**
+ * Who counts its requests, errors and latencies: `builtin` (the built-in proxy's counters) or
+ * `prometheus` (PromQL against a Prometheus server, with the settings below).
+ */
+export const metricsSpecSchema = z
+  .strictObject({
+    type: providerType('builtin'),
+    /** The Prometheus server, e.g. http://127.0.0.1:9090 (its HTTP API is under /api/v1). */
+    url: z
+      .url({ protocol: /^https?$/, error: 'not an http(s) URL; write for example http://127.0.0.1:9090' })
+      .optional(),
+    /**
+     * How often Prometheus scrapes the app's targets: a second is read once the scrape after it
+     * has had time to land (one interval and a second later), so a re-read never changes it.
+     */
+    scrapeInterval: durationSchema('"1s" or "15s"', {
+      max: 300_000,
+      maxReason: 'a 5m scrape interval',
+    }).optional(),
+    /** How long one query may take before the read is an error (no data, not "no traffic"). */
+    timeout: durationSchema('"2s"', { max: 60_000, maxReason: '1m' }).optional(),
+    queries: z
+      .strictObject({ requests: promql('requests'), errors: promql('errors'), latency: promql('latency') })
+      .optional(),
+    /** The label that carries Rewind's revision number on each series. */
+    revisionLabel: z
+      .string()
+      .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'a Prometheus label name: letters, digits and _, e.g. revision')
+      .optional(),
+    /**
+     * Where to write the app's running instances for Prometheus' file-based discovery (file_sd),
+     * labelled app, revision and instance; relative to rewind.yaml. For runtimes that Prometheus
+     * cannot discover by itself (process).
+     */
+    targetsFile: z.string().trim().min(1, 'an empty path; write for example prometheus/shop.json').optional(),
+  })
+  .superRefine((m, ctx) => {
+    if (m.type === 'prometheus') {
+      if (m.url === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['url'],
+          message:
+            "metrics.type prometheus needs the server's URL; write for example url: http://127.0.0.1:9090",
+        });
+      return;
+    }
+    for (const key of PROMETHEUS_KEYS)
+      if (m[key] !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `${key} is a setting of metrics.type prometheus, not of "${m.type}"; remove it or write type: prometheus`,
+        });
+  })
+  .transform((m) =>
+    m.type !== 'prometheus'
+      ? { type: m.type }
+      : {
+          type: m.type,
+          url: m.url!,
+          scrapeInterval: m.scrapeInterval ?? 1000,
+          timeout: m.timeout ?? 2000,
+          queries: m.queries ?? { ...DEFAULT_PROMETHEUS_QUERIES },
+          revisionLabel: m.revisionLabel ?? 'revision',
+          ...(m.targetsFile !== undefined && { targetsFile: m.targetsFile }),
+        },
+  )
+  .prefault({});
+
+export type MetricsSpec = z.output<typeof metricsSpecSchema>;
 
 /** Who judges its instances' health (`probe`: HTTP probes of health.path); a key of `health:`. */
 export const healthSourceType = providerType('probe');
