@@ -85,7 +85,9 @@ describe('crash safety', () => {
       if (final.stableVersion !== `v${version}`) {
         const rollouts = await (await h.fetch(`${h.apiUrl}/api/v1/apps/shop/rollouts?limit=2`)).text();
         // What the agent and the instances said: who stopped what, and when.
-        const agentLog = readFileSync(join(h.dir, 'data', 'agent.log'), 'utf8').split('\n').slice(-40);
+        const agentLog = readFileSync(join(h.dir, 'data', 'agent.log'), 'utf8')
+          .split('\n')
+          .slice(-40);
         const logs = await h.cli('logs', 'shop', '--tail', '60');
         assert.fail(
           `killed after ${delay} ms: stable ${final.stableVersion}, not v${version}\nrollouts: ${rollouts}\n${h.output().split('\n').slice(-25).join('\n')}\n` +
