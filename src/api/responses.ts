@@ -351,8 +351,13 @@ export type MaintenanceAnswer = z.output<typeof maintenanceAnswer>;
 const healthCheck = z.object({ ok: z.boolean(), reason: z.string().optional() });
 
 /** /healthz: whether every part is up; public, so reasons in words that give nothing away. */
+const role = z
+  .enum(['leader', 'follower'])
+  .describe('With several servers on one store: whether this one leads (acts) or follows (serves reads)');
+
 export const healthReport = z.object({
   status: z.enum(['ok', 'degraded']),
+  role: role.optional(),
   checks: z.object({
     store: healthCheck,
     agent: healthCheck.optional(),
@@ -368,4 +373,8 @@ export const healthReport = z.object({
 });
 
 /** /readyz: whether this server can act. */
-export const readyReport = z.object({ ready: z.boolean(), reasons: z.array(z.string()).readonly() });
+export const readyReport = z.object({
+  ready: z.boolean(),
+  role: role.optional(),
+  reasons: z.array(z.string()).readonly(),
+});

@@ -67,6 +67,22 @@ program
     ).argParser(int('--ofrep-port')),
   )
   .option('--keep-apps', 'on stop, leave the agent and the apps running (a later server adopts them)')
+  .addOption(
+    new Option(
+      '--advertise-url <url>',
+      'with several servers on one PostgreSQL store: the URL the others name while this one leads (default: http(s)://--host:--port)',
+    ).argParser((value: string) => {
+      let url: URL | undefined;
+      try {
+        url = new URL(value);
+      } catch {}
+      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+        throw new InvalidArgumentError(
+          `--advertise-url takes the http(s) URL other servers and the CLI reach this one at, e.g. http://10.0.0.5:7070; got "${value}"`,
+        );
+      return value.replace(/\/+$/, '');
+    }),
+  )
   .option(
     '--insecure',
     'allow a non-loopback --host (or server.flagSync.listen) without server.tls (behind a TLS-terminating proxy)',
@@ -86,6 +102,7 @@ program
       keepApps: Boolean(opts.keepApps),
       insecure: Boolean(opts.insecure),
       ...(opts.ofrepPort !== undefined && { ofrepPort: opts.ofrepPort }),
+      ...(opts.advertiseUrl !== undefined && { advertiseUrl: opts.advertiseUrl }),
     });
   });
 

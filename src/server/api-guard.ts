@@ -11,6 +11,7 @@ import type { OfrepTokens } from '../features/auth/ofrep-tokens.ts';
 import { type Role, roleAtLeast } from '../features/auth/roles.ts';
 import type { Principal, TokenCheck, TokenService } from '../features/auth/token-service.ts';
 import { RewindError } from '../shared/errors.ts';
+import type { Leadership } from '../store/pg-leader-election.ts';
 import { openApiPath, policyOf, type RoutePolicy } from './route-policy.ts';
 
 export interface GuardOptions {
@@ -29,6 +30,8 @@ export interface GuardOptions {
   readonly tls?: boolean;
   /** false turns every check off: only for the benchmark that measures their cost. */
   readonly enabled?: boolean;
+  /** Several controllers on one store: a follower refuses the routes marked `leader`. */
+  readonly leadership?: Leadership;
 }
 
 declare module 'fastify' {
@@ -107,6 +110,16 @@ export function bearerOf(header: string | undefined): string | null {
  * worker's own listener (ofrep-worker.ts), which admits requests by the same rules off this thread.
  */
 export const refuse = {
+  notLeader: (leadership: Leadership) => {
+    const leader = leadership.leader();
+    return new RewindError(
+      'NOT_LEADER',
+      leader
+        ? `this controller (${leadership.id}) follows; the leader is ${leader.id} at ${leader.url}: send the request there (REWIND_URL=${leader.url} or --url ${leader.url})`
+        : `this controller (${leadership.id}) follows and no leader is known yet (one is being elected); try again in a few seconds`,
+      { leader: leader ? { id: leader.id, url: leader.url } : null },
+    );
+  },
   host: (host: string) =>
     new RewindError(
       'HOST_NOT_ALLOWED',
@@ -199,6 +212,7 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
   const sameOrigin = (origin: string, host: string) =>
     origin.toLowerCase() === `${scheme}://${host.toLowerCase()}`;
   const sessions = options.sessions;
+  const leadership = options.leadership;
 
   /** The checks of one route, with its policy bound: no lookup per request. */
   const guardFor = (policy: RoutePolicy, method: string, url: string) => {
@@ -218,6 +232,7 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
           `token ${p.name} is scoped to app ${p.app}; ${what} needs a token without --app`,
           { token: p.name },
         );
+      if (policy.leader && leadership && !leadership.isLeader()) throw refuse.notLeader(leadership);
     };
     /** Throws a refusal, or returns the pending token lookup when the token is not cached. */
     const admit = (req: FastifyRequest): Promise<void> | undefined => {

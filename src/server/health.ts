@@ -7,6 +7,8 @@
 //   are not.
 // - /readyz: can this server act? The store answers, the agent answers, and every app's route
 //   table is in force on it (after a start or an agent restart, once the controller applied them).
+//   A follower (several servers on one store) serves reads: it is ready without route tables.
+// Both say the server's `role` (leader or follower) when it shares its store with others.
 import type { AgentStatus } from '../providers/builtin/agent/agent-watch.ts';
 import type { DataPlaneHealth } from '../providers/builtin/proxy/types.ts';
 
@@ -16,8 +18,11 @@ export interface HealthCheck {
   readonly reason?: string;
 }
 
+export type Role = 'leader' | 'follower';
+
 export interface HealthReport {
   readonly status: 'ok' | 'degraded';
+  readonly role?: Role;
   readonly checks: {
     readonly store: HealthCheck;
     /** Absent in a process that runs the API without a data plane (bench/lib/api-child.ts). */
@@ -34,6 +39,7 @@ export interface HealthReport {
 
 export interface ReadyReport {
   readonly ready: boolean;
+  readonly role?: Role;
   readonly reasons: readonly string[];
 }
 
@@ -48,6 +54,8 @@ export interface HealthSources {
   readonly appsWithoutRoutes: () => readonly string[];
   /** How long a store read may take before it counts as unreachable. Default 2000. */
   readonly storeTimeoutMs?: number;
+  /** Absent: this server is alone on its store. */
+  readonly role?: () => Role;
 }
 
 export interface Health {
@@ -79,7 +87,8 @@ export function createHealth(sources: HealthSources): Health {
         ...(sources.ofrep && { ofrep: sources.ofrep() }),
       };
       const ok = Object.values(checks).every((c) => c.ok);
-      return { status: ok ? 'ok' : 'degraded', checks };
+      const role = sources.role?.();
+      return { status: ok ? 'ok' : 'degraded', ...(role && { role }), checks };
     },
     async ready() {
       const reasons: string[] = [];
@@ -88,9 +97,10 @@ export function createHealth(sources: HealthSources): Health {
       const status = sources.agent?.();
       const agent = status && agentCheck(status);
       if (agent?.reason) reasons.push(agent.reason);
-      const pending = sources.appsWithoutRoutes();
+      const role = sources.role?.();
+      const pending = role === 'follower' ? [] : sources.appsWithoutRoutes();
       if (pending.length) reasons.push(`route tables not applied yet: ${pending.join(', ')}`);
-      return { ready: reasons.length === 0, reasons };
+      return { ready: reasons.length === 0, ...(role && { role }), reasons };
     },
   };
 }

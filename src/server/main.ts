@@ -32,6 +32,7 @@ import type { Runtime } from '../providers/runtime.ts';
 import { createLogger } from '../shared/logger.ts';
 import { isLoopbackHost } from '../spec/app-spec.ts';
 import { openStore, redactUrl, SQLITE_FILE_NAME } from '../store/open-store.ts';
+import { type Leadership, PgLeaderElection, soleLeadership } from '../store/pg-leader-election.ts';
 import { buildApp } from './build-app.ts';
 import { type DataDirLock, DataDirLocked, lockDataDir } from './data-dir-lock.ts';
 import { createHealth } from './health.ts';
@@ -48,7 +49,15 @@ export interface ServerOptions {
   readonly insecure?: boolean;
   /** The OFREP worker's port (ADR 0004); default: the API port + 1. */
   readonly ofrepPort?: number;
+  /**
+   * The URL other controllers of the same store send writes to while this one leads (a follower
+   * names it in its refusals); default: the API's listen address.
+   */
+  readonly advertiseUrl?: string;
 }
+
+/** The exit code of a leader that can no longer be sure it leads (EX_TEMPFAIL): restart it, it follows. */
+export const EXIT_LEADERSHIP_LOST = 75;
 
 /** Whether `host` is reachable only from this machine. */
 export const isLoopback = isLoopbackHost;
@@ -303,8 +312,28 @@ export async function runServer(options: ServerOptions): Promise<void> {
   const hostPart = localHost.includes(':') ? `[${localHost}]` : localHost;
   // The port the worker listens on: the one asked for, or the free one it got for --ofrep-port 0.
   const ofrepBase = () => `${https ? 'https' : 'http'}://${hostPart}:${ofrep.port()}/api/v1`;
-  // Two servers on one host sharing an app database are told apart by their API port.
-  const database = new DatabaseService({ controllerId: `${hostname()}:${options.port}` });
+  // Two servers on one host sharing an app database (or a store) are told apart by their API port.
+  const controllerId = `${hostname()}:${options.port}`;
+  const database = new DatabaseService({ controllerId });
+  const apiUrl = `${https ? 'https' : 'http'}://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
+  // Several servers on one PostgreSQL store: one leads (runs the reconcile loop and takes the
+  // routes that act), the others serve reads and name the leader. Alone on SQLite: always leader.
+  let lead: () => void = () => {};
+  const election = dbUrl
+    ? new PgLeaderElection({
+        url: dbUrl,
+        id: controllerId,
+        apiUrl: options.advertiseUrl ?? apiUrl,
+        onElected: () => lead(),
+        onLost: (why) => {
+          // Another controller may lead from now on: stop acting at once; the supervisor restarts us as a follower.
+          log.error({ why }, 'no longer sure to lead; exiting so that only one controller acts');
+          process.exit(EXIT_LEADERSHIP_LOST);
+        },
+        onError: (err) => log.warn({ err: err.message }, 'leader election: cannot reach the store; retrying'),
+      })
+    : null;
+  const leadership: Leadership = election ?? soleLeadership(controllerId, options.advertiseUrl ?? apiUrl);
   const controller = new Controller({
     database,
     flags,
@@ -346,6 +375,8 @@ export async function runServer(options: ServerOptions): Promise<void> {
       log,
       onLost: () => controller.dataPlaneLost(),
       onRestarted: async () => {
+        // A follower's agent runs nothing of the apps: there is nothing to put back.
+        if (!leadership.isLeader()) return;
         await controller.dataPlaneRestarted();
         const pending = controller.appsWithoutRoutes();
         if (pending.length === 0) log.info({ apps: controller.appNames() }, 'routes restored');
@@ -369,6 +400,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
       ...(agentWatch && { agent: () => agentWatch.status() }),
       appsWithoutRoutes: () => controller.appsWithoutRoutes(),
       ofrep: () => ofrep.health(),
+      ...(election && { role: () => (election.isLeader() ? ('leader' as const) : ('follower' as const)) }),
     }),
     security: {
       tokens,
@@ -377,6 +409,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
       sessions,
       tls: https !== undefined,
       listen: { host: options.host, port: options.port },
+      leadership,
       allowedHosts: loaded.config.server.allowedHosts,
       allowedOrigins: loaded.config.server.allowedOrigins,
     },
@@ -448,6 +481,8 @@ export async function runServer(options: ServerOptions): Promise<void> {
     await agentWatch?.stop();
     clearInterval(drillSchedule);
     await controller.stop();
+    // Given up now, not when the process ends: a follower leads within half a second.
+    await election?.stop();
     await sync?.close();
     await api.close();
     unfollowFlags();
@@ -464,33 +499,55 @@ export async function runServer(options: ServerOptions): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   agentWatch?.start();
-  // Put each app's listener up before saying we are ready, so a port in use is reported now.
-  for (const app of loaded.config.apps) {
-    if (stopping) return;
-    try {
-      await controller.kick(app.name);
-      await providersOf(app.name).traffic.current(app.name);
-    } catch (err) {
-      log.error({ err, app: app.name }, 'app listener failed');
+  /** The leader's work: the apps' listeners, the reconcile loop (resuming what was in progress), drills. */
+  const leadNow = async () => {
+    // Another controller may have led before: what its runtime ran may not run here.
+    if (election) controller.tookOver();
+    // Put each app's listener up before saying we are ready, so a port in use is reported now.
+    for (const app of loaded.config.apps) {
+      if (stopping) return;
+      try {
+        await controller.kick(app.name);
+        await providersOf(app.name).traffic.current(app.name);
+      } catch (err) {
+        log.error({ err, app: app.name }, 'app listener failed');
+      }
     }
-  }
+    if (stopping) return;
+    controller.start();
+    // drills.every: looked at once a minute (a drill in progress or a rollout postpones it).
+    const scheduleDrills = () =>
+      void drills
+        .scheduleTick(controller.appNames())
+        .catch((err) => log.error({ err }, 'drill schedule failed'));
+    drillSchedule = setInterval(scheduleDrills, 60_000);
+    scheduleDrills();
+  };
+  let leading: Promise<void> | null = null;
+  lead = () => {
+    if (leading || stopping) return;
+    if (election) log.info({ controller: controllerId }, 'elected leader: resuming the apps');
+    leading = leadNow().catch((err) => log.error({ err }, 'leading failed'));
+  };
+  if (election) await election.start();
+  else lead();
+  // A controller that leads from the start says it is ready once its apps are up.
+  if (leading) await leading;
   if (stopping) return;
-  controller.start();
-  // drills.every: looked at once a minute (a drill in progress or a rollout postpones it).
-  const scheduleDrills = () =>
-    void drills
-      .scheduleTick(controller.appNames())
-      .catch((err) => log.error({ err }, 'drill schedule failed'));
-  drillSchedule = setInterval(scheduleDrills, 60_000);
-  scheduleDrills();
 
   if (!dbUrl) lockDownSqlite(dataDir);
-  const apiUrl = `${https ? 'https' : 'http'}://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
   const first = loaded.config.apps[0]!;
   const lines = [
     `Rewind ${VERSION} ${adopted ? '(adopted running apps)' : ''}`.trim(),
     `  config   ${loaded.file}`,
     `  state    ${dbUrl ? redactUrl(dbUrl) : `${dataDir}/rewind.db`}`,
+    ...(election
+      ? [
+          election.isLeader()
+            ? `  role     leader (controller ${controllerId}; the other servers on this store follow it)`
+            : `  role     follower (controller ${controllerId}; leader: ${election.leader()?.id ?? 'being elected'}${election.leader() ? ` at ${election.leader()!.url}` : ''}; it leads when that one stops)`,
+        ]
+      : []),
     // Only URLs that answer a GET: /api/v1 itself is no page (a user opening it got a 404).
     `  API      ${apiUrl}/healthz  (no token); OpenAPI ${apiUrl}/api/v1/openapi.json (with the token)`,
     `  OFREP    ${apiUrl.replace(/:\d+$/, `:${ofrep.port()}`)}/api/v1/apps/<app>  (an OFREP provider's base URL; own thread; also on the API port)`,

@@ -9,16 +9,21 @@ import type { Role } from '../features/auth/roles.ts';
  * - scope: how a token scoped to one app is checked. app: the :app path parameter; handler: the
  *   handler checks the record it loads (or filters its list); global: app-scoped tokens refused.
  * - escalates: why the body can ask for more than `role` (checked by the handler).
+ * - leader: the route acts through the reconcile loop or on the apps' databases, which only the
+ *   leader runs when several controllers share a store: a follower refuses it, naming the leader.
  */
 export interface RoutePolicy {
   readonly role: Role | 'public' | 'ofrep';
   readonly scope: 'app' | 'handler' | 'global';
   readonly escalates?: string;
+  readonly leader?: true;
 }
 
 const viewer = (scope: RoutePolicy['scope'] = 'app'): RoutePolicy => ({ role: 'viewer', scope });
 const deployer: RoutePolicy = { role: 'deployer', scope: 'app' };
 const admin = (scope: RoutePolicy['scope'] = 'app'): RoutePolicy => ({ role: 'admin', scope });
+/** Only the leader acts on it. */
+const leads = (policy: RoutePolicy): RoutePolicy => ({ ...policy, leader: true });
 
 /** Keyed by `METHOD path`, the path in OpenAPI form with the /api/v1 prefix. */
 export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
@@ -43,21 +48,21 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   'GET /api/v1/apps/{app}/revisions': viewer(),
   'GET /api/v1/apps/{app}/revisions/diff': viewer(),
   'GET /api/v1/apps/{app}/config': viewer(),
-  'POST /api/v1/apps/{app}/config': {
+  'POST /api/v1/apps/{app}/config': leads({
     ...deployer,
     escalates: 'setting or unsetting secrets needs admin',
-  },
+  }),
   'GET /api/v1/apps/{app}/rollouts': viewer(),
-  'POST /api/v1/apps/{app}/deploy': {
+  'POST /api/v1/apps/{app}/deploy': leads({
     ...deployer,
     escalates: 'env keys that change how code is loaded (NODE_OPTIONS, LD_*, PATH...) need admin',
-  },
-  'POST /api/v1/apps/{app}/rollback': deployer,
-  'POST /api/v1/apps/{app}/promote': deployer,
-  'POST /api/v1/apps/{app}/abort': deployer,
-  'POST /api/v1/apps/{app}/pause': deployer,
-  'POST /api/v1/apps/{app}/resume': deployer,
-  'POST /api/v1/apps/{app}/maintenance': deployer,
+  }),
+  'POST /api/v1/apps/{app}/rollback': leads(deployer),
+  'POST /api/v1/apps/{app}/promote': leads(deployer),
+  'POST /api/v1/apps/{app}/abort': leads(deployer),
+  'POST /api/v1/apps/{app}/pause': leads(deployer),
+  'POST /api/v1/apps/{app}/resume': leads(deployer),
+  'POST /api/v1/apps/{app}/maintenance': leads(deployer),
   'GET /api/v1/apps/{app}/logs': viewer(),
   'GET /api/v1/apps/{app}/metrics': viewer(),
   'GET /api/v1/apps/{app}/events': viewer(),
@@ -65,7 +70,7 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   'GET /api/v1/rollouts/{id}/events': viewer('handler'),
   'GET /api/v1/incidents': viewer('handler'),
   'GET /api/v1/incidents/{id}': viewer('handler'),
-  'POST /api/v1/apps/{app}/drills': deployer,
+  'POST /api/v1/apps/{app}/drills': leads(deployer),
   'GET /api/v1/drills': viewer('handler'),
   'GET /api/v1/drills/{id}': viewer('handler'),
   'GET /api/v1/apps/{app}/flags': viewer(),
@@ -83,14 +88,14 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   'GET /api/v1/apps/{app}/db/lint': viewer(),
   // Runs on a scratch copy of the schema, never the app's database, but it creates and drops
   // that scratch database on the app's server: a deployer's, like db verify.
-  'POST /api/v1/apps/{app}/db/roundtrip': deployer,
+  'POST /api/v1/apps/{app}/db/roundtrip': leads(deployer),
   'GET /api/v1/apps/{app}/db/backups': viewer(),
-  'POST /api/v1/apps/{app}/db/migrate': deployer,
-  'POST /api/v1/apps/{app}/db/backup': deployer,
-  'POST /api/v1/apps/{app}/db/verify': deployer,
-  'POST /api/v1/apps/{app}/db/contract': admin(),
-  'POST /api/v1/apps/{app}/db/rollback': admin(),
-  'POST /api/v1/apps/{app}/db/restore': admin(),
+  'POST /api/v1/apps/{app}/db/migrate': leads(deployer),
+  'POST /api/v1/apps/{app}/db/backup': leads(deployer),
+  'POST /api/v1/apps/{app}/db/verify': leads(deployer),
+  'POST /api/v1/apps/{app}/db/contract': leads(admin()),
+  'POST /api/v1/apps/{app}/db/rollback': leads(admin()),
+  'POST /api/v1/apps/{app}/db/restore': leads(admin()),
   'GET /api/v1/audit': viewer('handler'),
   'POST /api/v1/secrets/rotate-key': admin('global'),
   'GET /api/v1/tokens': admin('global'),

@@ -455,6 +455,29 @@ function appMaintenanceSchema(): Migration {
   };
 }
 
+/**
+ * Who leads when several controllers share a PostgreSQL store: one row, written by the controller
+ * that holds the leader's advisory lock (src/store/pg-leader-election.ts) and renewed each second,
+ * so that the others can name it. The lock decides; the row only tells.
+ */
+function leaderSchema(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('leader')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('controller_id', 'text', (c) => c.notNull())
+        .addColumn('api_url', 'text', (c) => c.notNull())
+        .addColumn('since', 'bigint', (c) => c.notNull())
+        .addColumn('renewed_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropTable('leader').execute();
+    },
+  };
+}
+
 /** All migrations, in order (names sort alphabetically). Never edit one that has shipped: add another. */
 export function storeMigrations(dialect: StoreDialect): Record<string, Migration> {
   return {
@@ -466,6 +489,7 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     '0006_flag_set_warnings': flagSetWarningsSchema(),
     '0007_drills': drillsSchema(),
     '0008_app_maintenance': appMaintenanceSchema(),
+    '0009_leader': leaderSchema(),
   };
 }
 

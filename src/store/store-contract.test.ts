@@ -1261,6 +1261,7 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    const UNDO_0009 = ['drop table leader', "delete from rewind_migration where name = '0009_leader'"];
     const UNDO_0008 = [
       'alter table apps drop column maintenance',
       "delete from rewind_migration where name = '0008_app_maintenance'",
@@ -1299,6 +1300,7 @@ for (const dialect of DIALECTS) {
       // Back to the schema of 0004: no analysis_seconds table, no record of its migration, and no
       // later migration (recorded without 0005 it would be out of order).
       await rawSql([
+        ...UNDO_0009,
         ...UNDO_0008,
         ...UNDO_0007,
         ...UNDO_0006,
@@ -1316,7 +1318,7 @@ for (const dialect of DIALECTS) {
       await store.apps.upsert(app, {});
       const v1 = await store.flagSets.create({ app, document: { flags: {} }, author: 'ana', diff: [] });
       await store.close();
-      await rawSql([...UNDO_0008, ...UNDO_0007, ...UNDO_0006]);
+      await rawSql([...UNDO_0009, ...UNDO_0008, ...UNDO_0007, ...UNDO_0006]);
       store = await open(fakeClock(1_760_000_000_000));
       assert.deepEqual(await store.flagSets.get(app, 1), v1);
       const v2 = await store.flagSets.create({
@@ -1340,7 +1342,7 @@ for (const dialect of DIALECTS) {
         data: {},
       });
       await store.close();
-      await rawSql([...UNDO_0008, ...UNDO_0007]);
+      await rawSql([...UNDO_0009, ...UNDO_0008, ...UNDO_0007]);
       store = await open(fakeClock(1_770_000_000_000));
       assert.deepEqual(await store.incidents.get(inc.id), inc);
       const drill = await store.drills.create({ id: `${app}-d1`, app, version: 'v1', report: { a: 1 } });
@@ -1352,7 +1354,7 @@ for (const dialect of DIALECTS) {
       await store.apps.upsert(app, { v: 1 });
       await store.apps.setStableRevision(app, 4);
       await store.close();
-      await rawSql(UNDO_0008);
+      await rawSql([...UNDO_0009, ...UNDO_0008]);
       store = await open(fakeClock(1_780_000_000_000));
       const record = await store.apps.get(app);
       assert.deepEqual([record?.spec, record?.stableRevision, record?.maintenance], [{ v: 1 }, 4, null]);

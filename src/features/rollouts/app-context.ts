@@ -19,6 +19,12 @@ export interface AppContext {
   observed?: { readonly at: number; readonly instances: Instance[] };
   /** Instances that were up when the agent died, to start again once a new agent answers. */
   lostWithAgent?: readonly Instance[];
+  /**
+   * Set when this controller takes over from another leader: every instance of every revision the
+   * app needs (stable, canary, the one it replaces, a warm previous one) is started once where
+   * missing, since the runtime here may not run what the old leader ran.
+   */
+  restoreKept?: boolean;
 }
 
 /** An app under the controller: its context and the providers the composition root built for it. */

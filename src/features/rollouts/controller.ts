@@ -169,6 +169,14 @@ export class Controller {
    * The data plane died: what the last tick before the loss saw up died with it. Ticks fail until
    * a new agent answers, so this is the last observation of the old one.
    */
+  /**
+   * This controller now leads in place of another (several controllers on one store): the next
+   * tick of each app starts whatever its rollouts need that the runtime here does not run.
+   */
+  tookOver(): void {
+    for (const ctx of this.#apps.values()) ctx.restoreKept = true;
+  }
+
   dataPlaneLost(): void {
     for (const ctx of this.#apps.values()) ctx.lostWithAgent ??= upInstances(ctx.observed?.instances);
   }

@@ -21,12 +21,14 @@ export async function ensureStableRunning(
 
 /**
  * After an agent restart: the other revisions still needed (a canary and the one it replaces,
- * a warm previous revision) that were up when the agent died are started again, once.
+ * a warm previous revision) that were up when the agent died are started again, once. After a
+ * takeover from another leader (restoreKept): every revision still needed, once.
  */
 export async function restoreLost(core: ControllerCore, ctx: ManagedApp, keep: Set<number>): Promise<void> {
   const lost = ctx.lostWithAgent;
-  if (!lost) return;
-  const units = new Set(lost.map((i) => i.revision).filter((unit) => keep.has(unit)));
+  const all = ctx.restoreKept === true;
+  if (!lost && !all) return;
+  const units = all ? new Set(keep) : new Set(lost!.map((i) => i.revision).filter((unit) => keep.has(unit)));
   if (units.size > 0) {
     // Fresh: the stable revision's may have just been started.
     const instances = await ctx.providers.runtime.list(ctx.spec.name);
@@ -34,10 +36,18 @@ export async function restoreLost(core: ControllerCore, ctx: ManagedApp, keep: S
     for (const unit of units) {
       // The newest revision of a unit carries the spec its processes run.
       const rev = revisions.find((r) => unitOf(r) === unit);
-      if (rev) await ensureRunning(core, ctx, rev, instances, 'starting an instance lost with the agent');
+      if (rev)
+        await ensureRunning(
+          core,
+          ctx,
+          rev,
+          instances,
+          all ? 'starting an instance the previous leader ran' : 'starting an instance lost with the agent',
+        );
     }
   }
   ctx.lostWithAgent = undefined;
+  ctx.restoreKept = false;
 }
 
 /** Starts each instance of `rev` that `instances` does not show up (or starting). */
