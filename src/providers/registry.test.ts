@@ -63,14 +63,14 @@ test('an unknown provider type is a config error naming the field, the value and
 test('an unknown metrics source is refused the same way', () => {
   assert.throws(
     () =>
-      parseConfig(CONFIG.replace('metrics: { type: fake }', 'metrics: { type: prometheus }'), 'rewind.yaml', {
+      parseConfig(CONFIG.replace('metrics: { type: fake }', 'metrics: { type: datadog }'), 'rewind.yaml', {
         providerTypes: providerTypes(),
       }),
     (err: ConfigError) => {
       assert.equal(err.problems[0]!.path, 'apps.0.metrics.type');
       assert.match(
         err.problems[0]!.message,
-        /"prometheus" is not a metrics provider; the types are: builtin, fake/,
+        /"datadog" is not a metrics provider; the types are: builtin, prometheus, fake/,
       );
       return true;
     },
