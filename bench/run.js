@@ -31,6 +31,8 @@ const ALL = [
   'cli',
   'dashboard',
   'maintenance',
+  'kube-rollback',
+  'failover',
 ];
 // The guard re-runs short versions of the others: it runs when named (`npm run bench:guard`),
 // not as part of the full run.

@@ -11,6 +11,8 @@ import { BuiltinMetricsSource } from './builtin/metrics/builtin-metrics-source.t
 import { ProcessRuntime } from './builtin/process-runtime/process-runtime.ts';
 import { BuiltinTrafficRouter } from './builtin/traffic-router/builtin-traffic-router.ts';
 import type { HealthSource } from './health-source.ts';
+import type { KubeTarget } from './kubernetes/kube-api.ts';
+import { ReadinessHealth } from './kubernetes/readiness-health.ts';
 import type { MetricsSource } from './metrics-source.ts';
 import { PrometheusMetricsSource, type PrometheusSpec } from './prometheus/prometheus-metrics-source.ts';
 import { ScrapeTargetsWriter } from './prometheus/scrape-targets.ts';
@@ -51,12 +53,37 @@ export interface AppProviders {
   readonly metrics: MetricsSource;
 }
 
+/**
+ * One cluster connection per app, shared by its runtime and its router. The Kubernetes client is
+ * loaded only by servers whose apps use it.
+ */
+const kubeTargets = new WeakMap<AppSpec, Promise<KubeTarget>>();
+function kubeTargetOf({ app, baseDir }: ProviderContext): Promise<KubeTarget> {
+  let target = kubeTargets.get(app);
+  if (!target) {
+    target = import('./kubernetes/kube-api.ts').then(({ kubeTarget }) =>
+      kubeTarget({ kubeconfig: app.runtime.kubeconfig, namespace: app.runtime.namespace, baseDir }),
+    );
+    kubeTargets.set(app, target);
+  }
+  return target;
+}
+
 export const runtimes = new Map<string, RuntimeFactory>([
   ['process', async (ctx) => new ProcessRuntime(await ctx.agent())],
+  [
+    'kubernetes',
+    async (ctx) => {
+      const { KubernetesRuntime } = await import('./kubernetes/kubernetes-runtime.ts');
+      const target = await kubeTargetOf(ctx);
+      return KubernetesRuntime.create({ target, app: ctx.app.name, spec: ctx.app.runtime, log: ctx.log });
+    },
+  ],
 ]);
 
 export const healthSources = new Map<string, HealthSourceFactory>([
   ['probe', ({ app }) => new HealthMonitor(app)],
+  ['readiness', () => new ReadinessHealth()],
 ]);
 
 export const trafficRouters = new Map<string, TrafficRouterFactory>([
@@ -64,6 +91,21 @@ export const trafficRouters = new Map<string, TrafficRouterFactory>([
     'builtin',
     async (ctx) =>
       new BuiltinTrafficRouter({ agent: await ctx.agent(), app: ctx.app, health: ctx.health, log: ctx.log }),
+  ],
+  [
+    'gatewayApi',
+    async (ctx) => {
+      const { GatewayApiRouter } = await import('./kubernetes/kube-traffic.ts');
+      const target = await kubeTargetOf(ctx);
+      return new GatewayApiRouter({ target, traffic: ctx.app.traffic, port: ctx.app.runtime.port });
+    },
+  ],
+  [
+    'service',
+    async (ctx) => {
+      const { ServiceRouter } = await import('./kubernetes/kube-traffic.ts');
+      return new ServiceRouter({ target: await kubeTargetOf(ctx), port: ctx.app.runtime.port });
+    },
   ],
 ]);
 

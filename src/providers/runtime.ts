@@ -26,6 +26,8 @@ export interface InstanceSpec {
   readonly env: Readonly<Record<string, string>>;
   /** Grace between SIGTERM and SIGKILL when stopping. */
   readonly stopTimeoutMs: number;
+  /** The deploy's --version (a container image's tag, say); the command has it substituted already. */
+  readonly version?: string | undefined;
 }
 
 export type InstancePhase = 'Starting' | 'Running' | 'Backoff' | 'Stopping' | 'Stopped' | 'Failed';

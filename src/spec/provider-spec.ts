@@ -8,14 +8,135 @@ import { durationSchema } from '../shared/duration-schema.ts';
 const providerType = (fallback: string) =>
   z
     .string()
-    .regex(/^[a-z][a-z0-9-]{0,62}$/, 'a provider type is lower-case letters, digits and -, e.g. process')
+    .regex(
+      /^[a-z][a-zA-Z0-9-]{0,62}$/,
+      'a provider type is letters, digits and -, starting lower-case, e.g. process or gatewayApi',
+    )
     .default(fallback);
 
-/** Where the app's instances run (`process`: child processes of the built-in agent). */
-export const runtimeSpecSchema = z.strictObject({ type: providerType('process') }).prefault({});
+const k8sName = (what: string, example: string) =>
+  z
+    .string()
+    .regex(
+      /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
+      `a Kubernetes ${what}: lower-case letters, digits and -, at most 63, e.g. ${example}`,
+    );
 
-/** What sends its traffic to them (`builtin`: the built-in proxy). */
-export const trafficSpecSchema = z.strictObject({ type: providerType('builtin') }).prefault({});
+/** Settings only `runtime.type: kubernetes` reads. */
+const KUBERNETES_RUNTIME_KEYS = ['namespace', 'kubeconfig', 'podTemplate', 'workloadRef', 'port'] as const;
+
+/**
+ * Where the app's instances run: `process` (child processes of the built-in agent) or
+ * `kubernetes` (one ReplicaSet per revision, from `podTemplate` or from the Deployment named by
+ * `workloadRef`; the pods are the instances).
+ */
+export const runtimeSpecSchema = z
+  .strictObject({
+    type: providerType('process'),
+    /** The namespace of the app's ReplicaSets, Services and HTTPRoute (default: the kubeconfig's, else default). */
+    namespace: k8sName('namespace', 'shop').optional(),
+    /** A kubeconfig file, relative to rewind.yaml; default: in the cluster, the pod's service account, else $KUBECONFIG or ~/.kube/config. */
+    kubeconfig: z.string().trim().min(1).optional(),
+    /**
+     * A pod template (metadata and spec, as in a Deployment's spec.template); `${version}` in its
+     * images is the deploy's --version. Its first container gets the revision's environment.
+     */
+    podTemplate: z
+      .strictObject({
+        metadata: z.record(z.string(), z.unknown()).optional(),
+        spec: z
+          .record(z.string(), z.unknown())
+          .refine((spec) => Array.isArray(spec.containers) && spec.containers.length > 0, {
+            message:
+              'a pod spec with at least one container, e.g. containers: [{ name: app, image: "shop:${version}" }]',
+          }),
+      })
+      .optional(),
+    /** An existing Deployment whose pod template the revisions copy (as Argo Rollouts' workloadRef); Rewind scales it to 0. */
+    workloadRef: z
+      .strictObject({
+        kind: z
+          .literal('Deployment', { error: 'only a Deployment can be referenced; write kind: Deployment' })
+          .default('Deployment'),
+        name: k8sName('Deployment name', 'shop'),
+      })
+      .optional(),
+    /** The container port the revisions' Services send to (default 8080; PORT in the container's env). */
+    port: z.number().int().min(1).max(65535).optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.type === 'kubernetes') {
+      if (!r.podTemplate === !r.workloadRef)
+        ctx.addIssue({
+          code: 'custom',
+          path: r.podTemplate ? ['workloadRef'] : ['podTemplate'],
+          message: r.podTemplate
+            ? 'runtime kubernetes takes podTemplate or workloadRef, not both; remove one'
+            : 'runtime kubernetes needs the pods to run: a podTemplate (metadata, spec), or workloadRef: { name: DEPLOYMENT }',
+        });
+      return;
+    }
+    for (const key of KUBERNETES_RUNTIME_KEYS)
+      if (r[key] !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `${key} is a setting of runtime.type kubernetes, not of "${r.type}"; remove it or write type: kubernetes`,
+        });
+  })
+  .prefault({});
+
+export type RuntimeSpec = z.output<typeof runtimeSpecSchema>;
+
+/** Settings only the Kubernetes traffic routers read. */
+const KUBERNETES_TRAFFIC_KEYS = ['gateway', 'route'] as const;
+
+/**
+ * What sends its traffic to the instances: `builtin` (the built-in proxy), `gatewayApi` (an
+ * HTTPRoute whose backendRefs are one Service per revision, weighted) or `service` (one Service
+ * whose selector names the serving revision: blue-green without a gateway).
+ */
+export const trafficSpecSchema = z
+  .strictObject({
+    type: providerType('builtin'),
+    /** The Gateway the HTTPRoute attaches to (gatewayApi). */
+    gateway: z
+      .strictObject({
+        name: k8sName('Gateway name', 'public'),
+        namespace: k8sName('namespace', 'gateways').optional(),
+        sectionName: z.string().min(1).optional(),
+      })
+      .optional(),
+    /** The HTTPRoute's name and hostnames (gatewayApi); default name: the app's. */
+    route: z
+      .strictObject({
+        name: k8sName('HTTPRoute name', 'shop').optional(),
+        hostnames: z.array(z.string().min(1)).optional(),
+      })
+      .optional(),
+  })
+  .superRefine((t, ctx) => {
+    if (t.type === 'gatewayApi') {
+      if (!t.gateway)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['gateway'],
+          message:
+            'traffic gatewayApi needs the Gateway its HTTPRoute attaches to; write gateway: { name: GATEWAY }',
+        });
+      return;
+    }
+    for (const key of KUBERNETES_TRAFFIC_KEYS)
+      if (t[key] !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `${key} is a setting of traffic.type gatewayApi, not of "${t.type}"; remove it or write type: gatewayApi`,
+        });
+  })
+  .prefault({});
+
+export type TrafficSpec = z.output<typeof trafficSpecSchema>;
 
 /**
  * The PromQL a `metrics: prometheus` source asks, one query per counter. Each returns cumulative

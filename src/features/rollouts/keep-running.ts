@@ -78,6 +78,7 @@ async function ensureRunning(
       cwd: spec.cwd,
       env: core.envOf(app, spec),
       stopTimeoutMs: spec.stopTimeoutMs,
+      version: spec.version,
     });
   }
 }

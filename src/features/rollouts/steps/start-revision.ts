@@ -37,6 +37,7 @@ export const startRevision: StepHandler = {
         cwd: target.spec.cwd,
         env,
         stopTimeoutMs: target.spec.stopTimeoutMs,
+        version: target.spec.version,
       });
       if (inst.phase === 'Failed') return failed(sc, inst.reason ?? 'failed to start');
     }

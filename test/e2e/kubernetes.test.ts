@@ -1,0 +1,351 @@
+// Rewind on Kubernetes, against a real control plane (kube-apiserver, controller manager,
+// scheduler, etcd) whose node is simulated by KWOK: pods are scheduled, marked Running and Ready,
+// and get IPs, but no container runs. A small "kubelet" in this test plays the readiness probe of
+// a broken release: a pod whose environment says its /healthz fails (SHOP_HEALTH_FAIL=1) turns
+// NotReady once its revision takes traffic. The first run builds the control plane with Go
+// (minutes, progress on stderr); later runs reuse the build (test/support/kube/control-plane.ts).
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  type ControlPlane,
+  installGatewayApi,
+  kubeFetch,
+  startControlPlane,
+} from '../support/kube/control-plane.ts';
+import { type Harness, ROOT, startRewind, waitFor } from '../support/rewind-harness.ts';
+
+interface Pod {
+  metadata: { name: string; labels?: Record<string, string> };
+  spec: { containers: { env?: { name: string; value?: string }[] }[] };
+  status?: { conditions?: { type: string; status: string }[] };
+}
+interface Route {
+  spec: { rules: { matches?: { headers?: unknown[] }[]; backendRefs: { name: string; weight: number }[] }[] };
+}
+
+const NS = 'default';
+
+async function getJson<T>(plane: ControlPlane, path: string): Promise<T> {
+  const r = await kubeFetch(plane, path);
+  if (!r.ok) throw new Error(`GET ${path}: ${r.status} ${await r.text()}`);
+  return (await r.json()) as T;
+}
+
+/** The weighted rule of the app's HTTPRoute as "service=weight" pairs, or null before it exists. */
+async function weights(plane: ControlPlane, app: string): Promise<string | null> {
+  const r = await kubeFetch(plane, `/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/httproutes/${app}`);
+  if (r.status === 404) return null;
+  const route = (await r.json()) as Route;
+  const weighted = route.spec.rules.find((rule) => !rule.matches?.some((m) => m.headers?.length));
+  return (weighted?.backendRefs ?? [])
+    .map((b) => `${b.name}=${b.weight}`)
+    .sort()
+    .join(' ');
+}
+
+async function replicas(plane: ControlPlane, name: string): Promise<number> {
+  const rs = await getJson<{ spec: { replicas: number } }>(
+    plane,
+    `/apis/apps/v1/namespaces/${NS}/replicasets/${name}`,
+  );
+  return rs.spec.replicas;
+}
+
+/**
+ * The readiness probe of a release whose /healthz fails: once its revision has weight on the
+ * route, its pods turn NotReady (what a kubelet would report), and stay so.
+ */
+function brokenReleaseKubelet(plane: ControlPlane, app: string) {
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        const pods = await getJson<{ items: Pod[] }>(
+          plane,
+          `/api/v1/namespaces/${NS}/pods?labelSelector=rewind.dev/app=${app}`,
+        );
+        const serving = (await weights(plane, app)) ?? '';
+        for (const pod of pods.items) {
+          const broken = pod.spec.containers[0]?.env?.some(
+            (e) => e.name === 'SHOP_HEALTH_FAIL' && e.value === '1',
+          );
+          const revision = pod.metadata.labels?.['rewind.dev/revision'];
+          const hasTraffic = new RegExp(`(^| )${app}-${revision}=[1-9]`).test(serving);
+          const ready = pod.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+          if (!broken || !hasTraffic || !ready) continue;
+          await kubeFetch(plane, `/api/v1/namespaces/${NS}/pods/${pod.metadata.name}/status`, {
+            method: 'PATCH',
+            contentType: 'application/merge-patch+json',
+            body: JSON.stringify({
+              status: {
+                conditions: [
+                  { type: 'PodScheduled', status: 'True' },
+                  { type: 'Initialized', status: 'True' },
+                  { type: 'ContainersReady', status: 'False', reason: 'ReadinessProbeFailed' },
+                  { type: 'Ready', status: 'False', reason: 'ReadinessProbeFailed' },
+                ],
+              },
+            }),
+          });
+        }
+      } catch {
+        // The next round looks again.
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+  };
+}
+
+const config = (kubeconfig: string) => (port: number) =>
+  `apps:
+  - name: shop
+    listen: 127.0.0.1:${port}
+    run: { command: node server.js, instances: 2, stopTimeout: 1s }
+    runtime:
+      type: kubernetes
+      kubeconfig: ${kubeconfig}
+      namespace: ${NS}
+      podTemplate:
+        metadata: { labels: { team: shop } }
+        spec:
+          containers: [ { name: shop, image: "registry.local/shop:\${version}" } ]
+    traffic: { type: gatewayApi, gateway: { name: public } }
+    health: { type: readiness, startTimeout: 60s }
+    strategy:
+      canary:
+        steps: [ { setWeight: 20 }, { pause: 2s }, { setWeight: 50 }, { pause: 2s }, { setWeight: 100 } ]
+        bake: 1s
+        keepPreviousWarm: 0s
+        drainTimeout: 1s
+    analysis:
+      interval: 1s
+      rules:
+        - { name: not-ready, metric: healthFailing, above: 0, for: 1s, severity: P0 }
+  - name: blue
+    listen: 127.0.0.1:${port + 1}
+    run: { command: node server.js, instances: 1, stopTimeout: 1s }
+    runtime:
+      type: kubernetes
+      kubeconfig: ${kubeconfig}
+      podTemplate:
+        spec:
+          containers: [ { name: blue, image: "registry.local/blue:\${version}" } ]
+    traffic: { type: service }
+    health: { type: readiness, startTimeout: 60s }
+    strategy:
+      blueGreen: { bake: 1s, keepPreviousWarm: 1m, drainTimeout: 1s }
+`;
+
+describe('on Kubernetes: ReplicaSets per revision, Gateway API weights, a Service selector', () => {
+  let plane: ControlPlane;
+  let h: Harness;
+  let dir: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rewind-kube-'));
+    const started = performance.now();
+    plane = await startControlPlane({ dir: join(dir, 'plane') });
+    await installGatewayApi(plane);
+    console.log(
+      `# control plane up in ${((performance.now() - started) / 1000).toFixed(1)} s (build excluded)`,
+    );
+    h = await startRewind({ config: config(plane.kubeconfig) });
+    await waitFor(
+      'v1 of shop on the route',
+      async () => (await weights(plane, 'shop')) === 'shop-1=100',
+      60_000,
+    );
+  });
+  after(async () => {
+    await h?.close();
+    await plane?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a canary steps the HTTPRoute weights, one patch a step, and completes on its ReplicaSet', async () => {
+    const rs = await getJson<{
+      metadata: { labels: Record<string, string> };
+      spec: {
+        template: { spec: { containers: { image: string; env: { name: string; value: string }[] }[] } };
+      };
+    }>(plane, `/apis/apps/v1/namespaces/${NS}/replicasets/shop-1`);
+    assert.equal(rs.metadata.labels['rewind.dev/app'], 'shop');
+    assert.equal(rs.spec.template.spec.containers[0]!.image, 'registry.local/shop:v1');
+    assert.ok(
+      rs.spec.template.spec.containers[0]!.env.some((e) => e.name === 'REWIND_REVISION' && e.value === '1'),
+    );
+
+    const seen: string[] = [];
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const w = await weights(plane, 'shop').catch(() => null);
+        if (w && seen.at(-1) !== w) seen.push(w);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const r = await h.cli('deploy', 'shop', '--version', 'v2', '--wait', '--json');
+    watching = false;
+    await watcher;
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(seen, ['shop-1=100', 'shop-1=80 shop-2=20', 'shop-1=50 shop-2=50', 'shop-2=100']);
+    assert.equal(await replicas(plane, 'shop-2'), 2);
+    await waitFor('v1 scaled to zero', async () => (await replicas(plane, 'shop-1')) === 0, 30_000);
+  });
+
+  test('a canary whose pods fail readiness under traffic is rolled back: the route restored in one patch, its ReplicaSet at zero', async () => {
+    const stopKubelet = brokenReleaseKubelet(plane, 'shop');
+    try {
+      const r = await h.cli(
+        'deploy',
+        'shop',
+        '--version',
+        'v3',
+        '--env',
+        'SHOP_HEALTH_FAIL=1',
+        '--wait',
+        '--json',
+      );
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      // The rule, or the rollout's own look at its instances' health, whichever sees it first.
+      assert.match(
+        (JSON.parse(r.stdout) as { error?: string }).error ?? '',
+        /not.ready|readiness probe fails/,
+      );
+    } finally {
+      await stopKubelet();
+    }
+    assert.equal(await weights(plane, 'shop'), 'shop-2=100');
+    await waitFor('v3 scaled to zero', async () => (await replicas(plane, 'shop-3')) === 0, 30_000);
+    const incidents = (await (await h.fetch(`${h.apiUrl}/api/v1/incidents`)).json()) as {
+      app: string;
+      trigger: { rule?: string };
+    }[];
+    assert.equal(incidents[0]?.app, 'shop');
+    assert.match(JSON.stringify(incidents[0]?.trigger), /not.ready|readiness probe fails/);
+  });
+
+  test('blue-green without a gateway: the Service selector switches revision, and back on rollback', async () => {
+    const selector = async () =>
+      (
+        await getJson<{ spec: { selector: Record<string, string> } }>(
+          plane,
+          `/api/v1/namespaces/${NS}/services/blue`,
+        )
+      ).spec.selector['rewind.dev/revision'];
+    await waitFor('blue v1 selected', async () => (await selector().catch(() => null)) === '1', 60_000);
+    const r = await h.cli('deploy', 'blue', '--version', 'v2', '--wait', '--json');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(await selector(), '2');
+    const back = await h.cli('rollback', 'blue', '--json');
+    assert.equal(back.code, 0, back.stdout + back.stderr);
+    await waitFor('blue back on v1', async () => (await selector()) === '1', 30_000);
+  });
+
+  test('the manifests in deploy/kubernetes apply, run, and grant the providers what they use and nothing more', async () => {
+    const { parseAllDocuments } = await import('yaml');
+    const ns = await kubeFetch(plane, '/api/v1/namespaces', {
+      method: 'POST',
+      body: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } }),
+    });
+    assert.ok(ns.ok || ns.status === 409, `namespace: ${ns.status}`);
+    const paths: Record<string, string> = {
+      ServiceAccount: '/api/v1/namespaces/shop/serviceaccounts',
+      Role: '/apis/rbac.authorization.k8s.io/v1/namespaces/shop/roles',
+      RoleBinding: '/apis/rbac.authorization.k8s.io/v1/namespaces/shop/rolebindings',
+      Deployment: '/apis/apps/v1/namespaces/shop/deployments',
+      Service: '/api/v1/namespaces/shop/services',
+    };
+    const docs = parseAllDocuments(readFileSync(join(ROOT, 'deploy/kubernetes/rewind.yaml'), 'utf8')).map(
+      (d) => d.toJS() as { kind: string },
+    );
+    assert.deepEqual(
+      docs.map((d) => d.kind),
+      ['ServiceAccount', 'Role', 'RoleBinding', 'Deployment', 'Service'],
+    );
+    for (const doc of docs) {
+      const r = await kubeFetch(plane, paths[doc.kind]!, { method: 'POST', body: JSON.stringify(doc) });
+      assert.ok(r.ok, `${doc.kind}: ${r.status} ${await r.text()}`);
+    }
+    // Scheduled on the fake node with the service account, and Ready.
+    await waitFor(
+      "rewind's two pods Ready",
+      async () => {
+        const pods = await getJson<{ items: (Pod & { spec: { serviceAccountName?: string } })[] }>(
+          plane,
+          '/api/v1/namespaces/shop/pods?labelSelector=app.kubernetes.io/name=rewind',
+        );
+        return (
+          pods.items.length === 2 &&
+          pods.items.every(
+            (p) =>
+              p.spec.serviceAccountName === 'rewind' &&
+              p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+          )
+        );
+      },
+      60_000,
+    );
+    const may = async (
+      verb: string,
+      group: string,
+      resource: string,
+      subresource = '',
+      namespace = 'shop',
+    ) => {
+      const r = await kubeFetch(plane, '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+        method: 'POST',
+        body: JSON.stringify({
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SubjectAccessReview',
+          spec: {
+            user: 'system:serviceaccount:shop:rewind',
+            groups: ['system:serviceaccounts', 'system:serviceaccounts:shop', 'system:authenticated'],
+            resourceAttributes: { namespace, verb, group, resource, subresource },
+          },
+        }),
+      });
+      return ((await r.json()) as { status: { allowed: boolean } }).status.allowed;
+    };
+    const needed: [string, string, string, string?][] = [
+      ['create', 'apps', 'replicasets'],
+      ['patch', 'apps', 'replicasets'],
+      ['watch', 'apps', 'replicasets'],
+      ['get', 'apps', 'deployments'],
+      ['watch', '', 'pods'],
+      ['get', '', 'pods', 'log'],
+      ['create', '', 'services'],
+      ['patch', '', 'services'],
+      ['create', 'gateway.networking.k8s.io', 'httproutes'],
+      ['patch', 'gateway.networking.k8s.io', 'httproutes'],
+    ];
+    for (const [verb, group, resource, sub] of needed)
+      assert.equal(
+        await may(verb, group, resource, sub),
+        true,
+        `${verb} ${group}/${resource}${sub ? `/${sub}` : ''}`,
+      );
+    const refused: [string, string, string, string?, string?][] = [
+      ['get', '', 'secrets'],
+      ['delete', '', 'pods'],
+      ['create', '', 'pods', 'exec'],
+      ['patch', 'apps', 'deployments'],
+      ['delete', 'apps', 'replicasets'],
+      ['create', 'rbac.authorization.k8s.io', 'roles'],
+      ['list', '', 'pods', '', 'default'],
+    ];
+    for (const [verb, group, resource, sub, namespace] of refused)
+      assert.equal(
+        await may(verb, group, resource, sub, namespace),
+        false,
+        `${verb} ${group}/${resource}${sub ? `/${sub}` : ''} in ${namespace ?? 'shop'}`,
+      );
+  });
+});
