@@ -53,7 +53,7 @@ test('an unknown provider type is a config error naming the field, the value and
       assert.equal(err.problems[0]!.line, 6);
       assert.match(
         err.problems[0]!.message,
-        /"nomad" is not a runtime provider; the types are: process, fake/,
+        /"nomad" is not a runtime provider; the types are: process, kubernetes, fake/,
       );
       return true;
     },

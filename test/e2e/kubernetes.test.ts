@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createTarget, type TestTarget } from '../support/db-targets.ts';
 import {
   type ControlPlane,
   installGatewayApi,
@@ -347,5 +348,103 @@ describe('on Kubernetes: ReplicaSets per revision, Gateway API weights, a Servic
         false,
         `${verb} ${group}/${resource}${sub ? `/${sub}` : ''} in ${namespace ?? 'shop'}`,
       );
+  });
+});
+
+describe('on Kubernetes with two controllers on one PostgreSQL store', () => {
+  let plane: ControlPlane;
+  let db: TestTarget;
+  let a: Harness;
+  let b: Harness;
+  let dir: string;
+  const role = async (h: Harness) =>
+    ((await (await fetch(`${h.apiUrl}/healthz`)).json()) as { role?: string }).role;
+  const payConfig = (kubeconfig: string) => (port: number) =>
+    `apps:
+  - name: pay
+    listen: 127.0.0.1:${port}
+    run: { command: node server.js, instances: 1, stopTimeout: 1s }
+    runtime:
+      type: kubernetes
+      kubeconfig: ${kubeconfig}
+      podTemplate: { spec: { containers: [ { name: pay, image: "registry.local/pay:\${version}" } ] } }
+    traffic: { type: gatewayApi, gateway: { name: public } }
+    health: { type: readiness, startTimeout: 60s }
+    strategy:
+      canary:
+        steps: [ { setWeight: 30 }, { pause: {} }, { setWeight: 100 } ]
+        bake: 1s
+        keepPreviousWarm: 0s
+        drainTimeout: 1s
+`;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rewind-kube-ha-'));
+    plane = await startControlPlane({ dir: join(dir, 'plane') });
+    await installGatewayApi(plane);
+    db = await createTarget('postgres');
+    const env = { REWIND_DATABASE_URL: db.url };
+    a = await startRewind({ config: payConfig(plane.kubeconfig), env });
+    await waitFor('A to lead', async () => (await role(a)) === 'leader');
+    b = await startRewind({ config: payConfig(plane.kubeconfig), env });
+    await waitFor(
+      'v1 of pay on the route',
+      async () => (await weights(plane, 'pay')) === 'pay-1=100',
+      60_000,
+    );
+  });
+  after(async () => {
+    await b?.close();
+    await a?.close();
+    await db?.cleanup();
+    await plane?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the leader SIGKILLed mid-canary: the other takes over the same ReplicaSets and route, and finishes on promote', async () => {
+    assert.equal(await role(b), 'follower');
+    assert.equal((await a.cli('deploy', 'pay', '--version', 'v2')).code, 0);
+    await waitFor(
+      'the canary at 30%',
+      async () => (await weights(plane, 'pay')) === 'pay-1=70 pay-2=30',
+      60_000,
+    );
+    const paused = await waitFor('paused', async () => {
+      const s = (await (await a.fetch(`${a.apiUrl}/api/v1/apps/pay`)).json()) as {
+        activeRollout: { id: string; phase: string } | null;
+      };
+      return s.activeRollout?.phase === 'Paused' && s.activeRollout;
+    });
+    await a.kill('SIGKILL');
+    await waitFor('B to lead', async () => (await role(b)) === 'leader', 10_000);
+    // Nothing moved: the same split on the same ReplicaSets, nothing made twice.
+    assert.equal(await weights(plane, 'pay'), 'pay-1=70 pay-2=30');
+    const sets = await getJson<{ items: { metadata: { name: string } }[] }>(
+      plane,
+      `/apis/apps/v1/namespaces/${NS}/replicasets?labelSelector=rewind.dev/app=pay`,
+    );
+    assert.deepEqual(sets.items.map((s) => s.metadata.name).sort(), ['pay-1', 'pay-2']);
+    assert.equal((await b.cli('promote', 'pay')).code, 0);
+    await waitFor(
+      'pay-2 alone on the route',
+      async () => (await weights(plane, 'pay')) === 'pay-2=100',
+      30_000,
+    );
+    const events = (await (await b.fetch(`${b.apiUrl}/api/v1/rollouts/${paused.id}/events`)).json()) as {
+      type: string;
+    }[];
+    assert.equal(events.filter((e) => e.type === 'deploy.started').length, 1);
+    assert.equal(
+      events.filter((e) => e.type === 'traffic.weight').length,
+      2,
+      JSON.stringify(events.map((e) => e.type)),
+    );
+    await waitFor('pay-1 scaled to zero', async () => (await replicas(plane, 'pay-1')) === 0, 30_000).catch(
+      async (err) => {
+        const app = await (await b.fetch(`${b.apiUrl}/api/v1/apps/pay`)).text();
+        const evs = await (await b.fetch(`${b.apiUrl}/api/v1/apps/pay/events`)).text();
+        throw new Error(`${err.message}\n${app}\n${evs.slice(-3000)}\n${b.output().slice(-3000)}`);
+      },
+    );
   });
 });

@@ -208,6 +208,18 @@ export class KubernetesRuntime implements Runtime {
     return this.#template;
   }
 
+  /**
+   * A revision's ReplicaSet as a reference for a patch. Not the cached object: items of an
+   * informer's first list carry no apiVersion and kind.
+   */
+  #ref(revision: number) {
+    return {
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: { name: replicaSetName(this.#app, revision), namespace: this.#target.namespace },
+    };
+  }
+
   #set(revision: number): V1ReplicaSet | undefined {
     const name = replicaSetName(this.#app, revision);
     return this.#sets.list().find((s) => s.metadata?.name === name);
@@ -240,7 +252,7 @@ export class KubernetesRuntime implements Runtime {
         });
         await createOrPatch(this.#target.objects, body, { spec: { replicas: wanted } });
       } else if ((set.spec?.replicas ?? 0) < wanted) {
-        await mergePatch(this.#target.objects, set, { spec: { replicas: wanted } });
+        await mergePatch(this.#target.objects, this.#ref(spec.revision), { spec: { replicas: wanted } });
       }
     } catch (err) {
       return this.#placeholder(
@@ -277,7 +289,7 @@ export class KubernetesRuntime implements Runtime {
     const set = this.#set(revision);
     if (set && (set.spec?.replicas ?? 0) > 0) {
       try {
-        await mergePatch(this.#target.objects, set, { spec: { replicas: 0 } });
+        await mergePatch(this.#target.objects, this.#ref(revision), { spec: { replicas: 0 } });
       } catch (err) {
         if (statusOf(err) !== 404) throw err;
       }
