@@ -233,6 +233,31 @@ describe('on Kubernetes: ReplicaSets per revision, Gateway API weights, a Servic
     assert.match(JSON.stringify(incidents[0]?.trigger), /not.ready|readiness probe fails/);
   });
 
+  test('config set rolls out a ReplicaSet with the new environment; a rollback puts the route back on the old one', async () => {
+    const envOf = async (name: string) => {
+      const rs = await getJson<{
+        spec: { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } };
+      }>(plane, `/apis/apps/v1/namespaces/${NS}/replicasets/${name}`);
+      return Object.fromEntries(rs.spec.template.spec.containers[0]!.env.map((e) => [e.name, e.value]));
+    };
+    const before = (await weights(plane, 'shop'))!;
+    const r = await h.cli('config', 'set', 'shop', 'SHOP_GREETING=hola', '--wait', '--json');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const now = (await weights(plane, 'shop'))!;
+    assert.notEqual(now, before);
+    const newSet = now.split('=')[0]!;
+    assert.equal((await envOf(newSet)).SHOP_GREETING, 'hola');
+    assert.equal((await envOf(before.split('=')[0]!)).SHOP_GREETING, undefined);
+    const back = await h.cli('rollback', 'shop', '--json');
+    assert.equal(back.code, 0, back.stdout + back.stderr);
+    // The copy of the previous revision is served by that revision's ReplicaSet, started again.
+    await waitFor(
+      'the route on the previous ReplicaSet',
+      async () => (await weights(plane, 'shop')) === before,
+      60_000,
+    );
+  });
+
   test('blue-green without a gateway: the Service selector switches revision, and back on rollback', async () => {
     const selector = async () =>
       (
