@@ -89,9 +89,15 @@ try {
   // Each cycle: deploy v(N+1) over the stable one, then roll back to it.
   for (let i = 0; i < cycles; i++) {
     version++;
-    const done = await api.waitRollout(await api.deploy(`v${version}`), 120_000);
-    const previous = `shop-${done.fromRevision}`;
-    await waitRoute(`shop-${done.toRevision}`, nowMs());
+    // What serves now is what the rollback must put back (a rollback's copy is served by the
+    // ReplicaSet of the revision it copies, so names come from the route, not revision numbers).
+    const previous = await routeTarget();
+    await api.waitRollout(await api.deploy(`v${version}`), 120_000);
+    for (;;) {
+      const now = await routeTarget();
+      if (now && now !== previous) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
     const t0 = nowMs();
     const rollback = await api.rollback();
     apiMs.push(nowMs() - t0);

@@ -32,6 +32,7 @@ const ALL = [
   'dashboard',
   'maintenance',
   'kube-rollback',
+  'kube-scale',
   'failover',
 ];
 // The guard re-runs short versions of the others: it runs when named (`npm run bench:guard`),
