@@ -140,90 +140,101 @@ const canarySchema = z.strictObject({
   steps: z.array(canaryStepSchema).min(1, 'give at least one step'),
 });
 
-export const appSpecSchema = z.strictObject({
-  name: z
-    .string()
-    .regex(
-      /^[a-z][a-z0-9-]{0,62}$/,
-      'an app name is lower-case letters, digits and -, starting with a letter',
-    ),
-  listen: hostPort,
-  /** The version deployed when the app is first seen. */
-  initialVersion: z.string().min(1).default('v1'),
-  run: z.strictObject({
-    command: z.string().min(1, 'give the command that starts one instance; it gets its port in $PORT'),
-    cwd: z.string().default('.'),
-    env: envMap,
-    instances: z.number().int().min(1).max(64).default(1),
-    stopTimeout: duration('10s').default(10_000),
-    /**
-     * Env keys that change how code is loaded (NODE_OPTIONS, LD_*, PATH...) which deployers, not
-     * only admins, may set with deploy --env for this app.
-     */
-    allowEnv: z
-      .array(z.string().regex(envName, 'an environment variable name: letters, digits and _'))
-      .default([]),
-  }),
-  /** Where instances run (provider-spec.ts). */
-  runtime: runtimeSpecSchema,
-  /** What routes traffic to them (provider-spec.ts). */
-  traffic: trafficSpecSchema,
-  /** What measures their traffic for the analysis (provider-spec.ts). */
-  metrics: metricsSpecSchema,
-  /** Which lines of the instances' output are errors, for `metric: logErrors` (logs-spec.ts). */
-  logs: logsSpecSchema,
-  health: z
-    .strictObject({
-      /** Who judges health (provider-spec.ts); the other keys are the built-in prober's. */
-      type: healthSourceType,
-      path: z.string().startsWith('/', 'the path starts with /').default('/healthz'),
-      interval: duration('1s').default(1000),
-      timeout: duration('1s').default(1000),
-      healthyThreshold: z.number().int().min(1).default(1),
-      unhealthyThreshold: z.number().int().min(1).default(3),
-      startTimeout: duration('30s').default(30_000),
-    })
-    .prefault({}),
-  routing: z
-    .strictObject({
-      stickyHeader: z.string().toLowerCase().optional(),
-      stickyCookie: z.string().optional(),
-      forceHeader: z.string().toLowerCase().default('x-rewind-revision'),
-      /** Clients that may force a revision with forceHeader (the rollout driver's checks come from loopback). */
-      trustedSources: z.array(cidrSchema).default([...DEFAULT_TRUSTED_SOURCES]),
+export const appSpecSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(
+        /^[a-z][a-z0-9-]{0,62}$/,
+        'an app name is lower-case letters, digits and -, starting with a letter',
+      ),
+    listen: hostPort,
+    /** The version deployed when the app is first seen. */
+    initialVersion: z.string().min(1).default('v1'),
+    run: z.strictObject({
+      command: z.string().min(1, 'give the command that starts one instance; it gets its port in $PORT'),
+      cwd: z.string().default('.'),
+      env: envMap,
+      instances: z.number().int().min(1).max(64).default(1),
+      stopTimeout: duration('10s').default(10_000),
       /**
-       * An environment variable holding a secret: with it, any client may force with
-       * "<revision>:<secret>" (the rollout driver then sends it too).
+       * Env keys that change how code is loaded (NODE_OPTIONS, LD_*, PATH...) which deployers, not
+       * only admins, may set with deploy --env for this app.
        */
-      forceSecretEnv: z
-        .string()
-        .regex(envName, 'an environment variable name: letters, digits and _, not starting with a digit')
-        .optional(),
-    })
-    .prefault({}),
-  /** The built-in proxy, per app. */
-  proxy: proxySchema.prefault({}),
-  strategy: z
-    .strictObject({ blueGreen: blueGreenSchema.optional(), canary: canarySchema.optional() })
-    .default({})
-    .superRefine((st, ctx) => {
-      if (st.blueGreen && st.canary)
-        ctx.addIssue({ code: 'custom', message: 'choose one strategy: blueGreen or canary, not both' });
-      const problem = st.canary ? canaryStepsProblem(st.canary.steps) : null;
-      if (problem) ctx.addIssue({ code: 'custom', path: ['canary', 'steps'], message: problem });
+      allowEnv: z
+        .array(z.string().regex(envName, 'an environment variable name: letters, digits and _'))
+        .default([]),
     }),
-  analysis: analysisSpecSchema.prefault({}),
-  /** The watch of a revision restored by a rollback (features/rollouts/rollback-watch.ts). */
-  verify: verifySpecSchema,
-  /** The app's database, whose migrations roll out and back with its revisions. */
-  database: databaseSpecSchema.optional(),
-  hooks: hooksSchema,
-  /** Rollback drills on a schedule (features/drills/drill-spec.ts). */
-  drills: drillSpecSchema.optional(),
-  /** Maintenance mode: who turns it on (maintenance.ts). */
-  maintenance: maintenanceSpecSchema,
-  history: z.number().int().min(2).max(1000).default(10),
-});
+    /** Where instances run (provider-spec.ts). */
+    runtime: runtimeSpecSchema,
+    /** What routes traffic to them (provider-spec.ts). */
+    traffic: trafficSpecSchema,
+    /** What measures their traffic for the analysis (provider-spec.ts). */
+    metrics: metricsSpecSchema,
+    /** Which lines of the instances' output are errors, for `metric: logErrors` (logs-spec.ts). */
+    logs: logsSpecSchema,
+    health: z
+      .strictObject({
+        /** Who judges health (provider-spec.ts); the other keys are the built-in prober's. */
+        type: healthSourceType,
+        path: z.string().startsWith('/', 'the path starts with /').default('/healthz'),
+        interval: duration('1s').default(1000),
+        timeout: duration('1s').default(1000),
+        healthyThreshold: z.number().int().min(1).default(1),
+        unhealthyThreshold: z.number().int().min(1).default(3),
+        startTimeout: duration('30s').default(30_000),
+      })
+      .prefault({}),
+    routing: z
+      .strictObject({
+        stickyHeader: z.string().toLowerCase().optional(),
+        stickyCookie: z.string().optional(),
+        forceHeader: z.string().toLowerCase().default('x-rewind-revision'),
+        /** Clients that may force a revision with forceHeader (the rollout driver's checks come from loopback). */
+        trustedSources: z.array(cidrSchema).default([...DEFAULT_TRUSTED_SOURCES]),
+        /**
+         * An environment variable holding a secret: with it, any client may force with
+         * "<revision>:<secret>" (the rollout driver then sends it too).
+         */
+        forceSecretEnv: z
+          .string()
+          .regex(envName, 'an environment variable name: letters, digits and _, not starting with a digit')
+          .optional(),
+      })
+      .prefault({}),
+    /** The built-in proxy, per app. */
+    proxy: proxySchema.prefault({}),
+    strategy: z
+      .strictObject({ blueGreen: blueGreenSchema.optional(), canary: canarySchema.optional() })
+      .default({})
+      .superRefine((st, ctx) => {
+        if (st.blueGreen && st.canary)
+          ctx.addIssue({ code: 'custom', message: 'choose one strategy: blueGreen or canary, not both' });
+        const problem = st.canary ? canaryStepsProblem(st.canary.steps) : null;
+        if (problem) ctx.addIssue({ code: 'custom', path: ['canary', 'steps'], message: problem });
+      }),
+    analysis: analysisSpecSchema.prefault({}),
+    /** The watch of a revision restored by a rollback (features/rollouts/rollback-watch.ts). */
+    verify: verifySpecSchema,
+    /** The app's database, whose migrations roll out and back with its revisions. */
+    database: databaseSpecSchema.optional(),
+    hooks: hooksSchema,
+    /** Rollback drills on a schedule (features/drills/drill-spec.ts). */
+    drills: drillSpecSchema.optional(),
+    /** Maintenance mode: who turns it on (maintenance.ts). */
+    maintenance: maintenanceSpecSchema,
+    history: z.number().int().min(2).max(1000).default(10),
+  })
+  .superRefine((app, ctx) => {
+    // A selector names one revision: it cannot hold a canary's split.
+    if (app.traffic.type === 'service' && app.strategy.canary)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['traffic', 'type'],
+        message:
+          "traffic service switches one Service's selector and cannot split traffic for a canary; use strategy blueGreen, or traffic gatewayApi for canary weights",
+      });
+  });
 
 const hostName = z
   .string()

@@ -142,6 +142,12 @@ const config = (kubeconfig: string) => (port: number) =>
     health: { type: readiness, startTimeout: 60s }
     strategy:
       blueGreen: { bake: 1s, keepPreviousWarm: 1m, drainTimeout: 1s }
+  - name: legacy
+    listen: 127.0.0.1:${port + 2}
+    run: { command: node server.js, instances: 1, stopTimeout: 1s }
+    runtime: { type: kubernetes, kubeconfig: ${kubeconfig}, workloadRef: { name: legacy } }
+    traffic: { type: service }
+    health: { type: readiness, startTimeout: 60s }
 `;
 
 describe('on Kubernetes: ReplicaSets per revision, Gateway API weights, a Service selector', () => {
@@ -157,6 +163,24 @@ describe('on Kubernetes: ReplicaSets per revision, Gateway API weights, a Servic
     console.log(
       `# control plane up in ${((performance.now() - started) / 1000).toFixed(1)} s (build excluded)`,
     );
+    // The Deployment app legacy names with workloadRef (Argo's model): its template, not its pods.
+    const legacy = await kubeFetch(plane, `/apis/apps/v1/namespaces/${NS}/deployments`, {
+      method: 'POST',
+      body: JSON.stringify({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'legacy' },
+        spec: {
+          replicas: 0,
+          selector: { matchLabels: { app: 'legacy' } },
+          template: {
+            metadata: { labels: { app: 'legacy', tier: 'web' } },
+            spec: { containers: [{ name: 'legacy', image: 'registry.local/legacy:${version}' }] },
+          },
+        },
+      }),
+    });
+    assert.ok(legacy.ok, `the legacy Deployment: ${legacy.status}`);
     h = await startRewind({ config: config(plane.kubeconfig) });
     await waitFor(
       'v1 of shop on the route',
@@ -273,6 +297,38 @@ describe('on Kubernetes: ReplicaSets per revision, Gateway API weights, a Servic
     const back = await h.cli('rollback', 'blue', '--json');
     assert.equal(back.code, 0, back.stdout + back.stderr);
     await waitFor('blue back on v1', async () => (await selector()) === '1', 30_000);
+  });
+
+  test("workloadRef: the revisions copy the referenced Deployment's pod template", async () => {
+    const rs = await waitFor(
+      'legacy-1',
+      async () =>
+        (await kubeFetch(plane, `/apis/apps/v1/namespaces/${NS}/replicasets/legacy-1`)).ok &&
+        getJson<{
+          spec: {
+            replicas: number;
+            template: {
+              metadata: { labels: Record<string, string> };
+              spec: { containers: { image: string }[] };
+            };
+          };
+        }>(plane, `/apis/apps/v1/namespaces/${NS}/replicasets/legacy-1`),
+      60_000,
+    ).catch(async (err) => {
+      const events = await (await h.fetch(`${h.apiUrl}/api/v1/apps/legacy/events`)).text();
+      throw new Error(`${err.message}: ${events.slice(-2000)}\n${h.output().slice(-2000)}`);
+    });
+    assert.equal(rs.spec.replicas, 1);
+    assert.equal(rs.spec.template.spec.containers[0]!.image, 'registry.local/legacy:v1');
+    assert.equal(rs.spec.template.metadata.labels.tier, 'web');
+    assert.equal(rs.spec.template.metadata.labels['rewind.dev/revision'], '1');
+    const svc = await waitFor('the legacy Service', async () =>
+      getJson<{ spec: { selector: Record<string, string> } }>(
+        plane,
+        `/api/v1/namespaces/${NS}/services/legacy`,
+      ),
+    );
+    assert.equal(svc.spec.selector['rewind.dev/revision'], '1');
   });
 
   test('the manifests in deploy/kubernetes apply, run, and grant the providers what they use and nothing more', async () => {

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
+import { appSpecSchema } from '../../spec/app-spec.ts';
 import { runtimeSpecSchema, trafficSpecSchema } from '../../spec/provider-spec.ts';
 import type { TrafficPlan } from '../traffic-router.ts';
 import { httpRouteSpec } from './kube-traffic.ts';
@@ -241,4 +242,23 @@ test('the Kubernetes settings of rewind.yaml: each mistake names the field and t
     assert.ok(issue, `${JSON.stringify(input)}: no issue at ${path}: ${JSON.stringify(r.error!.issues)}`);
     assert.match(issue.message, message);
   }
+});
+
+test('a canary on traffic service is refused: a selector cannot split traffic', () => {
+  const app = (strategy: object) => ({
+    name: 'shop',
+    listen: '127.0.0.1:8080',
+    run: { command: 'node server.js' },
+    runtime: { type: 'kubernetes', workloadRef: { name: 'shop' } },
+    traffic: { type: 'service' },
+    strategy,
+  });
+  const r = appSpecSchema.safeParse(app({ canary: { steps: [{ setWeight: 50 }] } }));
+  assert.equal(r.success, false);
+  const issue = r.error!.issues.find((i) => i.path.join('.') === 'traffic.type');
+  assert.match(
+    issue?.message ?? '',
+    /cannot split traffic for a canary; use strategy blueGreen, or traffic gatewayApi/,
+  );
+  assert.equal(appSpecSchema.safeParse(app({ blueGreen: {} })).success, true);
 });
