@@ -15,6 +15,30 @@ export const LABEL_APP = 'rewind.dev/app';
 export const LABEL_REVISION = 'rewind.dev/revision';
 /** Who manages the objects: Rewind's field manager for server-side bookkeeping. */
 export const FIELD_MANAGER = 'rewind';
+/**
+ * The longest one API request may take. The client has no timeout of its own, and these calls
+ * run inside an app's reconcile tick: a hung API server must fail the tick, not hold it.
+ */
+export const REQUEST_TIMEOUT_MS = 10_000;
+
+/** `request`, or an error naming `what` once REQUEST_TIMEOUT_MS has passed without an answer. */
+export async function bounded<T>(what: string, request: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(`${what}: the Kubernetes API server did not answer within ${REQUEST_TIMEOUT_MS} ms`),
+        ),
+      REQUEST_TIMEOUT_MS,
+    );
+  });
+  try {
+    return await Promise.race([request, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export interface KubeTarget {
   readonly config: KubeConfig;
@@ -64,7 +88,10 @@ export async function createOrPatch<T extends KubernetesObject>(
   patch: object,
 ): Promise<T> {
   try {
-    return (await api.create(obj, undefined, undefined, FIELD_MANAGER)) as T;
+    return (await bounded(
+      `create ${obj.kind} ${obj.metadata?.name}`,
+      api.create(obj, undefined, undefined, FIELD_MANAGER),
+    )) as T;
   } catch (err) {
     if (statusOf(err) !== 409) throw err;
     return mergePatch(api, obj, patch);
@@ -83,13 +110,16 @@ export async function mergePatch<T extends KubernetesObject>(
     metadata: { name: ref.metadata?.name, namespace: ref.metadata?.namespace },
     ...patch,
   };
-  return (await api.patch(
-    body as KubernetesObject,
-    undefined,
-    undefined,
-    FIELD_MANAGER,
-    undefined,
-    PatchStrategy.MergePatch,
+  return (await bounded(
+    `patch ${ref.kind} ${ref.metadata?.name}`,
+    api.patch(
+      body as KubernetesObject,
+      undefined,
+      undefined,
+      FIELD_MANAGER,
+      undefined,
+      PatchStrategy.MergePatch,
+    ),
   )) as T;
 }
 

@@ -14,7 +14,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { TrafficSpec } from '../../spec/provider-spec.ts';
 import type { Instance } from '../runtime.ts';
 import type { TrafficApplied, TrafficInForce, TrafficPlan, TrafficRouter } from '../traffic-router.ts';
-import { createOrPatch, type KubeTarget, LABEL_APP, LABEL_REVISION, statusOf } from './kube-api.ts';
+import { bounded, createOrPatch, type KubeTarget, LABEL_APP, LABEL_REVISION, statusOf } from './kube-api.ts';
 import { DEFAULT_CONTAINER_PORT } from './kubernetes-runtime.ts';
 
 /** The port the Services listen on. */
@@ -152,7 +152,7 @@ export class GatewayApiRouter implements TrafficRouter {
 
   async remove(app: string): Promise<void> {
     try {
-      await this.#target.objects.delete(this.#route(app));
+      await bounded(`delete HTTPRoute ${this.routeName(app)}`, this.#target.objects.delete(this.#route(app)));
     } catch (err) {
       if (statusOf(err) !== 404) throw err;
     }
@@ -218,11 +218,14 @@ export class ServiceRouter implements TrafficRouter {
 
   async remove(app: string): Promise<void> {
     try {
-      await this.#target.objects.delete({
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: app, namespace: this.#target.namespace },
-      });
+      await bounded(
+        `delete Service ${app}`,
+        this.#target.objects.delete({
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: app, namespace: this.#target.namespace },
+        }),
+      );
     } catch (err) {
       if (statusOf(err) !== 404) throw err;
     }

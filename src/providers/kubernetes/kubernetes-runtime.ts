@@ -12,6 +12,7 @@ import type { Logger } from '../../shared/logger.ts';
 import type { RuntimeSpec } from '../../spec/provider-spec.ts';
 import type { Instance, InstancePhase, InstanceSpec, LogLine, Runtime } from '../runtime.ts';
 import {
+  bounded,
   createOrPatch,
   type KubeTarget,
   kubeMessage,
@@ -195,10 +196,13 @@ export class KubernetesRuntime implements Runtime {
     if (this.#template) return this.#template;
     const ref = this.#spec.workloadRef!;
     const apps = this.#target.config.makeApiClient(AppsV1Api);
-    const deployment = await apps.readNamespacedDeployment({
-      name: ref.name,
-      namespace: this.#target.namespace,
-    });
+    const deployment = await bounded(
+      `read Deployment ${ref.name}`,
+      apps.readNamespacedDeployment({
+        name: ref.name,
+        namespace: this.#target.namespace,
+      }),
+    );
     const t = deployment.spec?.template;
     if (!t?.spec) throw new Error(`Deployment ${ref.name} in ${this.#target.namespace} has no pod template`);
     this.#template = {
@@ -341,12 +345,15 @@ export class KubernetesRuntime implements Runtime {
     for (const pod of this.#podsOf(options.revision)) {
       const name = pod.metadata?.name ?? '';
       try {
-        const text = await core.readNamespacedPodLog({
-          name,
-          namespace: this.#target.namespace,
-          tailLines: tail,
-          timestamps: true,
-        });
+        const text = await bounded(
+          `logs of pod ${name}`,
+          core.readNamespacedPodLog({
+            name,
+            namespace: this.#target.namespace,
+            tailLines: tail,
+            timestamps: true,
+          }),
+        );
         for (const line of String(text).split('\n').filter(Boolean)) {
           const space = line.indexOf(' ');
           const at = Date.parse(line.slice(0, space));

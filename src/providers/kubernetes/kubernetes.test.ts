@@ -6,6 +6,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { appSpecSchema } from '../../spec/app-spec.ts';
 import { runtimeSpecSchema, trafficSpecSchema } from '../../spec/provider-spec.ts';
 import type { TrafficPlan } from '../traffic-router.ts';
+import { bounded, REQUEST_TIMEOUT_MS } from './kube-api.ts';
 import { httpRouteSpec } from './kube-traffic.ts';
 import { instanceOfPod, replicaSetFor } from './kubernetes-runtime.ts';
 import { ReadinessHealth } from './readiness-health.ts';
@@ -261,4 +262,15 @@ test('a canary on traffic service is refused: a selector cannot split traffic', 
     /cannot split traffic for a canary; use strategy blueGreen, or traffic gatewayApi/,
   );
   assert.equal(appSpecSchema.safeParse(app({ blueGreen: {} })).success, true);
+});
+
+test('an API request that never answers fails after the bound, naming what it was; one that answers is passed on', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const hung = bounded('patch ReplicaSet shop-3', new Promise<never>(() => {}));
+  t.mock.timers.tick(REQUEST_TIMEOUT_MS);
+  await assert.rejects(
+    hung,
+    /patch ReplicaSet shop-3: the Kubernetes API server did not answer within 10000 ms/,
+  );
+  assert.equal(await bounded('read', Promise.resolve(7)), 7);
 });
