@@ -5,7 +5,7 @@
 //
 //   node bench/failover.ts [--runs 10] [--json]     (REWIND_TEST_DATABASE_URL as the tests)
 import { createTarget } from '../test/support/db-targets.ts';
-import { type Harness, oneShopConfig, startRewind } from '../test/support/rewind-harness.ts';
+import { type Harness, oneShopConfig, roleOf, startRewind } from '../test/support/rewind-harness.ts';
 import {
   commandLine,
   intFlag,
@@ -23,12 +23,7 @@ const runs = intFlag(args, 'runs', 10);
 const json = args.includes('--json');
 const m0 = machine();
 
-const role = async (h: Harness) =>
-  (
-    (await (await fetch(`${h.apiUrl}/healthz`).catch(() => null))?.json().catch(() => ({}))) as
-      | { role?: string }
-      | undefined
-  )?.role;
+const role = roleOf;
 
 const db = await createTarget('postgres');
 const env = { REWIND_DATABASE_URL: db.url };

@@ -16,7 +16,7 @@ import {
   kubeFetch,
   startControlPlane,
 } from '../support/kube/control-plane.ts';
-import { type Harness, ROOT, startRewind, waitFor } from '../support/rewind-harness.ts';
+import { type Harness, ROOT, roleOf, startRewind, waitFor } from '../support/rewind-harness.ts';
 
 interface Pod {
   metadata: { name: string; labels?: Record<string, string> };
@@ -438,8 +438,7 @@ describe('on Kubernetes with two controllers on one PostgreSQL store', () => {
   let a: Harness;
   let b: Harness;
   let dir: string;
-  const role = async (h: Harness) =>
-    ((await (await fetch(`${h.apiUrl}/healthz`)).json()) as { role?: string }).role;
+  const role = roleOf;
   const payConfig = (kubeconfig: string) => (port: number) =>
     `apps:
   - name: pay

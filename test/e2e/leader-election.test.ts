@@ -11,13 +11,11 @@ import {
   type Harness,
   oneShopConfig,
   pausingCanary,
+  roleOf,
   startRewind,
   waitFor,
 } from '../support/rewind-harness.ts';
 
-interface Health {
-  role?: 'leader' | 'follower';
-}
 interface AppStatus {
   stableVersion: string;
   activeRollout: {
@@ -32,7 +30,7 @@ interface EventRow {
   rolloutId?: string | null;
 }
 
-const role = async (h: Harness) => ((await (await fetch(`${h.apiUrl}/healthz`)).json()) as Health).role;
+const role = roleOf;
 const status = async (h: Harness) =>
   (await (await h.fetch(`${h.apiUrl}/api/v1/apps/shop`)).json()) as AppStatus;
 

@@ -90,7 +90,9 @@ export async function startPrometheus(options: { targetsFile?: string } = {}): P
       await rename(`${targetsFile}.tmp`, targetsFile);
     },
     async query(promql) {
-      const res = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: promql })}`);
+      const res = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: promql })}`, {
+        signal: AbortSignal.timeout(5000),
+      });
       const body = (await res.json()) as {
         data: { result: { metric: Record<string, string>; value: [number, string] }[] };
       };

@@ -279,6 +279,13 @@ export function alive(pid: number): boolean {
   }
 }
 
+/** The server's role on a shared store (/healthz `role`): leader, follower, or undefined (alone, or not answering). */
+export async function roleOf(h: Pick<Harness, 'apiUrl'>): Promise<'leader' | 'follower' | undefined> {
+  const res = await fetch(`${h.apiUrl}/healthz`, { signal: AbortSignal.timeout(2000) }).catch(() => null);
+  const body = (await res?.json().catch(() => null)) as { role?: 'leader' | 'follower' } | null | undefined;
+  return body?.role;
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function waitFor<T>(
