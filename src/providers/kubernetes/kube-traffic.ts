@@ -114,9 +114,12 @@ export class GatewayApiRouter implements TrafficRouter {
       throw new Error(
         'traffic gatewayApi cannot answer with a maintenance page (the Gateway serves the route); use maintenance with the built-in proxy, or a page at the Gateway',
       );
-    const spec = httpRouteSpec(plan, this.#traffic);
-    const key = JSON.stringify(spec);
+    // The route depends on the revisions, their weights and the force header alone (the rest is
+    // rewind.yaml's): an unchanged tick compares one short string and builds nothing.
+    let key = plan.match.forceHeader;
+    for (const r of plan.revisions) key += ` ${r.revision}:${r.unit}:${r.weight}`;
     if (this.#applied.get(plan.app)?.key === key) return { changed: false, inForceAt: null };
+    const spec = httpRouteSpec(plan, this.#traffic);
     // The Services first: a weight never points at a Service that does not exist yet.
     for (const r of plan.revisions) {
       if (this.#services.has(r.unit)) continue;
